@@ -1,0 +1,62 @@
+# Two commands for a new user: `make up` (run everything) and `make test` (check everything).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: install up test lint typecheck pytest migrate seed setup-search-attributes bench lock clean-data help
+
+help:
+	@echo "make up    - install, migrate, seed demo data, start Temporal dev server + worker + API"
+	@echo "make test  - ruff, mypy, pytest (SQLite, or PostgreSQL when DATABASE_URL is set)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	touch $@
+
+install: $(VENV)/.installed
+
+up: install
+	@mkdir -p .data
+	$(BIN)/python -m scripts.migrate
+	$(BIN)/python -m scripts.seed
+	$(BIN)/honcho start -f Procfile
+
+migrate: install
+	$(BIN)/python -m scripts.migrate
+
+seed: install
+	$(BIN)/python -m scripts.seed
+
+setup-search-attributes: install
+	$(BIN)/python -m core.temporal_setup
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: install
+	$(BIN)/python -m bench.run_all
+
+lock:
+	rm -rf /tmp/brandrelay-lock && $(PYTHON) -m venv /tmp/brandrelay-lock
+	/tmp/brandrelay-lock/bin/pip install --quiet ".[test]"
+	{ echo "# Locked, fully pinned dependency set (runtime + test tooling) for Python 3.11."; \
+	  echo "# Regenerate with: make lock"; \
+	  /tmp/brandrelay-lock/bin/pip freeze --exclude brandrelay; } > requirements.lock
+
+clean-data:
+	rm -rf .data

@@ -1,0 +1,1 @@
+"""The FastAPI application: REST API under /api/v1, health probes, later the portal."""

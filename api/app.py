@@ -1,0 +1,65 @@
+"""Application factory: `uvicorn api.app:create_app --factory`."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from sqlalchemy import Engine
+
+from api import problems
+from api.routers import ROUTERS
+from core.db import make_engine
+from core.logging import configure_logging
+from core.settings import Settings, get_settings
+from core.temporal import LazyTemporalClient
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    temporal: LazyTemporalClient | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        app.state.engine = engine or make_engine(settings.resolved_database_url)
+        app.state.temporal = temporal or LazyTemporalClient(settings)
+        log.info("api ready on %s (env %s)", settings.public_base_url, settings.app_env.value)
+        yield
+        if own_engine:
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Brandrelay API",
+        version="0.1.0",
+        description="Distributed marketing: HQ templates, partner personalisation, GM approval.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    problems.install(app)
+
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        rid = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        request.state.request_id = rid[:100]
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

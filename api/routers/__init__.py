@@ -1,0 +1,16 @@
+"""One router module per resource; ROUTERS is the list the app mounts."""
+
+from fastapi import APIRouter
+
+from api.routers import api_tokens, audit, auth, health, memberships, partners, regions, users
+
+ROUTERS: list[APIRouter] = [
+    health.router,
+    auth.router,
+    regions.router,
+    partners.router,
+    users.router,
+    memberships.router,
+    api_tokens.router,
+    audit.router,
+]

@@ -1,0 +1,57 @@
+"""API tokens for integrations: created by a brand admin for a user, shown once."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import RequestIdDep, SessionDep
+from api.routers.params import PagingDep
+from api.security import ApiTokenManager
+from core.policy import Permission
+from models.org import ApiToken
+from models.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenRead, Page
+from services import org
+from services.access import load
+
+router = APIRouter(prefix="/api/v1/api-tokens", tags=["api-tokens"])
+
+
+@router.get("", response_model=Page[ApiTokenRead])
+def list_api_tokens(
+    principal: ApiTokenManager, session: SessionDep, paging: PagingDep, user_id: int | None = None
+) -> Page[ApiTokenRead]:
+    rows, total = org.list_api_tokens(session, principal, paging.limit, paging.offset, user_id)
+    return Page(
+        items=[ApiTokenRead.model_validate(t) for t in rows],
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+@router.post("", response_model=ApiTokenCreated, status_code=201)
+def create_api_token(
+    principal: ApiTokenManager, session: SessionDep, rid: RequestIdDep, body: ApiTokenCreate
+) -> ApiTokenCreated:
+    token, secret = org.create_api_token(session, org.Actor(principal, rid), body)
+    return ApiTokenCreated(**ApiTokenRead.model_validate(token).model_dump(), token=secret)
+
+
+@router.get("/{token_id}", response_model=ApiTokenRead)
+def read_api_token(principal: ApiTokenManager, session: SessionDep, token_id: int) -> ApiToken:
+    return load(
+        session,
+        principal,
+        ApiToken,
+        token_id,
+        Permission.api_token_manage,
+        read=Permission.api_token_manage,
+        label="api token",
+    )
+
+
+@router.delete("/{token_id}", response_model=ApiTokenRead)
+def revoke_api_token(
+    principal: ApiTokenManager, session: SessionDep, rid: RequestIdDep, token_id: int
+) -> ApiToken:
+    return org.revoke_api_token(session, org.Actor(principal, rid), token_id)

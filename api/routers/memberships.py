@@ -1,0 +1,49 @@
+"""Memberships: which role a user holds at brand, region or partner scope."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api.deps import RequestIdDep, SessionDep
+from api.routers.params import PagingDep
+from api.security import MembershipManager, UserReader
+from core.policy import Permission
+from models.org import Membership
+from models.schemas import MembershipCreate, MembershipRead, Page
+from services import org
+from services.access import load
+
+router = APIRouter(prefix="/api/v1/memberships", tags=["memberships"])
+
+
+@router.get("", response_model=Page[MembershipRead])
+def list_memberships(
+    principal: UserReader, session: SessionDep, paging: PagingDep, user_id: int | None = None
+) -> Page[MembershipRead]:
+    rows, total = org.list_memberships(session, principal, paging.limit, paging.offset, user_id)
+    return Page(
+        items=[MembershipRead.model_validate(m) for m in rows],
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+@router.post("", response_model=MembershipRead, status_code=201)
+def create_membership(
+    principal: MembershipManager, session: SessionDep, rid: RequestIdDep, body: MembershipCreate
+) -> Membership:
+    return org.create_membership(session, org.Actor(principal, rid), body)
+
+
+@router.get("/{membership_id}", response_model=MembershipRead)
+def read_membership(principal: UserReader, session: SessionDep, membership_id: int) -> Membership:
+    return load(session, principal, Membership, membership_id, read=Permission.user_read)
+
+
+@router.delete("/{membership_id}", status_code=204)
+def delete_membership(
+    principal: MembershipManager, session: SessionDep, rid: RequestIdDep, membership_id: int
+) -> Response:
+    org.delete_membership(session, org.Actor(principal, rid), membership_id)
+    return Response(status_code=204)

@@ -1,0 +1,63 @@
+"""Partners: local units and their profile (data templates use)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api.deps import RequestIdDep, SessionDep
+from api.routers.params import PagingDep
+from api.security import OrgReader, PartnerManager, PartnerProfileEditor
+from models.org import Partner
+from models.schemas import Page, PartnerCreate, PartnerRead, PartnerUpdate
+from services import org
+from services.access import load
+
+router = APIRouter(prefix="/api/v1/partners", tags=["partners"])
+
+
+@router.get("", response_model=Page[PartnerRead])
+def list_partners(
+    principal: OrgReader,
+    session: SessionDep,
+    paging: PagingDep,
+    region_id: int | None = None,
+    q: str | None = None,
+) -> Page[PartnerRead]:
+    rows, total = org.list_partners(session, principal, paging.limit, paging.offset, region_id, q)
+    return Page(
+        items=[PartnerRead.model_validate(p) for p in rows],
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+@router.post("", response_model=PartnerRead, status_code=201)
+def create_partner(
+    principal: PartnerManager, session: SessionDep, rid: RequestIdDep, body: PartnerCreate
+) -> Partner:
+    return org.create_partner(session, org.Actor(principal, rid), body)
+
+
+@router.get("/{partner_id}", response_model=PartnerRead)
+def read_partner(principal: OrgReader, session: SessionDep, partner_id: int) -> Partner:
+    return load(session, principal, Partner, partner_id)
+
+
+@router.patch("/{partner_id}", response_model=PartnerRead)
+def update_partner(
+    principal: PartnerProfileEditor,
+    session: SessionDep,
+    rid: RequestIdDep,
+    partner_id: int,
+    body: PartnerUpdate,
+) -> Partner:
+    return org.update_partner(session, org.Actor(principal, rid), partner_id, body)
+
+
+@router.delete("/{partner_id}", status_code=204)
+def delete_partner(
+    principal: PartnerManager, session: SessionDep, rid: RequestIdDep, partner_id: int
+) -> Response:
+    org.delete_partner(session, org.Actor(principal, rid), partner_id)
+    return Response(status_code=204)

@@ -1,0 +1,55 @@
+"""Users of a brand (brand admins manage them; deletion is deactivation)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import RequestIdDep, SessionDep
+from api.routers.params import PagingDep
+from api.security import UserManager, UserReader
+from core.policy import Permission
+from models.org import User
+from models.schemas import Page, UserCreate, UserRead, UserUpdate
+from services import org
+from services.access import load
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"])
+
+
+@router.get("", response_model=Page[UserRead])
+def list_users(
+    principal: UserReader, session: SessionDep, paging: PagingDep, q: str | None = None
+) -> Page[UserRead]:
+    rows, total = org.list_users(session, principal, paging.limit, paging.offset, q)
+    return Page(
+        items=[UserRead.model_validate(u) for u in rows],
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+@router.post("", response_model=UserRead, status_code=201)
+def create_user(
+    principal: UserManager, session: SessionDep, rid: RequestIdDep, body: UserCreate
+) -> User:
+    return org.create_user(session, org.Actor(principal, rid), body)
+
+
+@router.get("/{user_id}", response_model=UserRead)
+def read_user(principal: UserReader, session: SessionDep, user_id: int) -> User:
+    return load(session, principal, User, user_id, read=Permission.user_read)
+
+
+@router.patch("/{user_id}", response_model=UserRead)
+def update_user(
+    principal: UserManager, session: SessionDep, rid: RequestIdDep, user_id: int, body: UserUpdate
+) -> User:
+    return org.update_user(session, org.Actor(principal, rid), user_id, body)
+
+
+@router.delete("/{user_id}", response_model=UserRead)
+def deactivate_user(
+    principal: UserManager, session: SessionDep, rid: RequestIdDep, user_id: int
+) -> User:
+    return org.deactivate_user(session, org.Actor(principal, rid), user_id)

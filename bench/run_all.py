@@ -1,0 +1,20 @@
+"""`make bench`: run every benchmark in turn with its defaults."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+BENCHMARKS = ["bench.audit_append"]
+
+
+def main() -> int:
+    status = 0
+    for module in BENCHMARKS:
+        print(f"== {module}", flush=True)
+        status |= subprocess.call([sys.executable, "-m", module])
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

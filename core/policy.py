@@ -1,0 +1,146 @@
+"""The one answer to "may this principal do this action on this object".
+
+Pure and free of I/O, so the API, the portal and workflow validators share it. Scope rules:
+brand roles act across their brand; region_manager across the partners of its region; partner
+roles only on their own partner; viewer reads and never writes; nobody crosses brands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from models.roles import Role, ScopeType
+
+
+class Permission(StrEnum):
+    org_read = "org.read"
+    region_manage = "region.manage"
+    partner_manage = "partner.manage"
+    partner_profile_edit = "partner.profile.edit"
+    user_read = "user.read"
+    user_manage = "user.manage"
+    membership_manage = "membership.manage"
+    api_token_manage = "api_token.manage"  # noqa: S105 - a permission name
+    audit_read = "audit.read"
+    audit_verify = "audit.verify"
+
+
+READ_ONLY: frozenset[Permission] = frozenset(
+    {Permission.org_read, Permission.user_read, Permission.audit_read, Permission.audit_verify}
+)
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.brand_admin: frozenset(Permission),
+    Role.brand_marketer: frozenset({Permission.org_read, Permission.audit_read}),
+    Role.brand_reviewer: frozenset({Permission.org_read, Permission.audit_read}),
+    Role.region_manager: frozenset({Permission.org_read, Permission.audit_read}),
+    Role.partner_editor: frozenset({Permission.org_read}),
+    Role.partner_manager: frozenset(
+        {Permission.org_read, Permission.partner_profile_edit, Permission.audit_read}
+    ),
+    Role.viewer: READ_ONLY,
+}
+
+assert ROLE_PERMISSIONS[Role.viewer] <= READ_ONLY, "viewer must never write"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One membership as the policy sees it."""
+
+    role: Role
+    scope: ScopeType
+    brand_id: int
+    region_id: int | None = None
+    partner_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    brand_id: int
+    email: str
+    grants: tuple[Grant, ...] = field(default_factory=tuple)
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(g.role for g in self.grants)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where an object lives: brand-level objects have neither region nor partner."""
+
+    brand_id: int
+    region_id: int | None = None
+    partner_id: int | None = None
+
+
+def covers(grant: Grant, target: Target) -> bool:
+    if grant.brand_id != target.brand_id:
+        return False
+    if grant.scope == ScopeType.brand:
+        return True
+    if grant.scope == ScopeType.region:
+        return target.region_id is not None and target.region_id == grant.region_id
+    return target.partner_id is not None and target.partner_id == grant.partner_id
+
+
+def allows(principal: Principal, permission: Permission, target: Target) -> bool:
+    return any(
+        permission in ROLE_PERMISSIONS[g.role] and covers(g, target) for g in principal.grants
+    )
+
+
+def can_see(principal: Principal, target: Target, read: Permission = Permission.org_read) -> bool:
+    return allows(principal, read, target)
+
+
+def has_permission_somewhere(principal: Principal, permission: Permission) -> bool:
+    """Whether any grant carries the permission (for list routes, before scoping the rows)."""
+    return any(permission in ROLE_PERMISSIONS[g.role] for g in principal.grants)
+
+
+def effective_permissions(principal: Principal) -> dict[str, list[str]]:
+    """Per grant, the permissions it carries (shown by /me)."""
+    out: dict[str, list[str]] = {}
+    for g in principal.grants:
+        where = {
+            ScopeType.brand: f"brand:{g.brand_id}",
+            ScopeType.region: f"region:{g.region_id}",
+            ScopeType.partner: f"partner:{g.partner_id}",
+        }[g.scope]
+        perms = out.setdefault(where, [])
+        perms.extend(p.value for p in ROLE_PERMISSIONS[g.role] if p.value not in perms)
+        perms.sort()
+    return out
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """The rows a principal may read in a list: all of the brand, or some regions/partners."""
+
+    brand_id: int
+    whole_brand: bool
+    region_ids: frozenset[int]
+    partner_ids: frozenset[int]
+
+
+def visibility(principal: Principal, read: Permission = Permission.org_read) -> Visibility:
+    grants = [g for g in principal.grants if read in ROLE_PERMISSIONS[g.role]]
+    return Visibility(
+        brand_id=principal.brand_id,
+        whole_brand=any(g.scope == ScopeType.brand for g in grants),
+        region_ids=frozenset(
+            g.region_id for g in grants if g.scope == ScopeType.region and g.region_id
+        ),
+        partner_ids=frozenset(
+            g.partner_id for g in grants if g.scope == ScopeType.partner and g.partner_id
+        ),
+    )
+
+
+def four_eyes_ok(submitted_by: int | None, actor_id: int) -> bool:
+    """The person who submitted something may not approve it."""
+    return submitted_by is None or submitted_by != actor_id

@@ -1,0 +1,128 @@
+"""The one settings object: every environment variable the project reads is a field here.
+
+Nothing else in the project reads the environment; workflow code imports no settings at all
+(workflows must stay deterministic), it receives what it needs as workflow input.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - the refused default
+
+
+class AppEnv(StrEnum):
+    dev = "dev"
+    test = "test"
+    production = "production"
+
+
+class EmailTransport(StrEnum):
+    outbox = "outbox"
+    smtp = "smtp"
+    ses = "ses"
+
+
+class AssetStore(StrEnum):
+    local = "local"
+    s3 = "s3"
+
+
+class Settings(BaseSettings):
+    """Read from environment variables (upper-case field names) and an optional .env file."""
+
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    app_env: AppEnv = Field(AppEnv.dev, description="dev | test | production")
+    log_level: str = Field("INFO", description="Python logging level")
+    data_dir: Path = Field(
+        PROJECT_ROOT / ".data", description="Embedded state: DBs, outbox, assets"
+    )
+
+    database_url: str = Field("", description="SQLAlchemy URL; default: SQLite file in DATA_DIR")
+
+    temporal_address: str = Field("localhost:7233", description="host:port of the frontend")
+    temporal_namespace: str = Field("default", description="Temporal namespace")
+    temporal_task_queue: str = Field("brandrelay", description="Orchestration task queue")
+    temporal_delivery_task_queue: str = Field(
+        "brandrelay-delivery", description="Rendering and sending task queue"
+    )
+    temporal_documents_task_queue: str = Field(
+        "brandrelay-documents", description="PDF rendering task queue"
+    )
+    temporal_tls: bool = Field(False, description="Use TLS to reach the cluster")
+    temporal_tls_cert: Path | None = Field(None, description="Client certificate (mTLS), PEM")
+    temporal_tls_key: Path | None = Field(None, description="Client private key (mTLS), PEM")
+    temporal_tls_ca: Path | None = Field(None, description="Server CA bundle, PEM")
+    temporal_tls_server_name: str | None = Field(None, description="TLS SNI override")
+    temporal_api_key: SecretStr | None = Field(None, description="API key (Temporal Cloud)")
+    temporal_connect_attempts: int = Field(30, ge=1, description="Connection attempts at start")
+    temporal_connect_backoff: float = Field(1.0, gt=0, description="Seconds between attempts")
+    worker_shutdown_grace: float = Field(
+        30.0, ge=0, description="Seconds running activities get to finish on SIGTERM"
+    )
+    worker_activity_threads: int = Field(16, ge=1, description="Threads for blocking activities")
+
+    email_transport: EmailTransport = Field(EmailTransport.outbox, description="outbox|smtp|ses")
+    email_from: str = Field("Brandrelay <noreply@brandrelay.example>", description="From header")
+    smtp_host: str = Field("localhost", description="SMTP relay host")
+    smtp_port: int = Field(1025, description="SMTP relay port")
+    smtp_username: str | None = Field(None, description="SMTP auth user")
+    smtp_password: SecretStr | None = Field(None, description="SMTP auth password")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS")
+    ses_configuration_set: str | None = Field(None, description="SES configuration set name")
+
+    asset_store: AssetStore = Field(AssetStore.local, description="local | s3")
+    s3_bucket: str = Field("brandrelay-assets", description="Bucket for assets")
+    s3_sse: str | None = Field(None, description="Server-side encryption, e.g. AES256 or aws:kms")
+    aws_region: str = Field("eu-west-1", description="AWS region for SES and S3")
+    aws_endpoint_url: str | None = Field(None, description="Endpoint override (MinIO, moto)")
+    aws_access_key_id: str | None = Field(None, description="AWS key id (else the default chain)")
+    aws_secret_access_key: SecretStr | None = Field(None, description="AWS secret key")
+
+    secret_key: SecretStr = Field(
+        SecretStr(DEV_SECRET_KEY), description="Signs tokens, sessions and links"
+    )
+    access_token_ttl: int = Field(3600, ge=60, description="Bearer token lifetime, seconds")
+    public_base_url: str = Field("http://localhost:8000", description="Base URL in links")
+    api_host: str = Field("127.0.0.1", description="API bind address (make up)")
+    api_port: int = Field(8000, description="API port (make up)")
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_outside_dev(self) -> Settings:
+        if self.app_env == AppEnv.production and (
+            self.secret_key.get_secret_value() == DEV_SECRET_KEY
+            or len(self.secret_key.get_secret_value()) < 32
+        ):
+            raise ValueError(
+                "SECRET_KEY is the development default or shorter than 32 characters; "
+                "set a long random SECRET_KEY when APP_ENV=production"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The URL SQLAlchemy gets: the SQLite default, and PostgreSQL pinned to psycopg 3."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'brandrelay.db'}"
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def is_dev(self) -> bool:
+        return self.app_env == AppEnv.dev
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings; tests build their own Settings instead of patching this."""
+    return Settings()

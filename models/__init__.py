@@ -1,0 +1,19 @@
+"""SQLModel tables and the data shapes the API and workflows exchange.
+
+Importing this package registers every table on SQLModel.metadata (Alembic relies on it).
+Workflow modules must not import the table modules (the sandbox would re-define the tables).
+"""
+
+from models.audit import AuditChainHead, AuditEvent
+from models.org import ApiToken, Brand, Membership, Partner, Region, User
+
+__all__ = [
+    "ApiToken",
+    "AuditChainHead",
+    "AuditEvent",
+    "Brand",
+    "Membership",
+    "Partner",
+    "Region",
+    "User",
+]

@@ -1,0 +1,232 @@
+"""API shapes for the organisation resources (request bodies and responses)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from models.roles import Role, ScopeType
+
+T = TypeVar("T")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+LOCALES = ("en", "de", "nl", "fr", "it", "es")
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Slug = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+
+
+def _email(value: str) -> str:
+    value = value.strip().lower()
+    if not EMAIL_RE.match(value) or len(value) > 254:
+        raise ValueError("must be an email address like name@example.com")
+    return value
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class RegionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+
+
+class RegionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+
+
+class RegionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    brand_id: int
+    name: str
+    created_at: datetime
+
+
+class PartnerProfile(BaseModel):
+    """Fields a partner's GM may edit; templates read them (partner_field slots)."""
+
+    model_config = ConfigDict(extra="forbid")
+    display_name: Name | None = None
+    street: str | None = Field(None, max_length=200)
+    postal_code: str | None = Field(None, max_length=20)
+    city: str | None = Field(None, max_length=100)
+    country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
+    phone: str | None = Field(None, max_length=40, pattern=r"^[0-9+() ./-]*$")
+    email: str | None = Field(None, max_length=254)
+    website: str | None = Field(None, max_length=300, pattern=r"^(https?://\S+)?$")
+    opening_hours: str | None = Field(None, max_length=500)
+    locale: str | None = None
+    timezone: str | None = Field(None, max_length=64)
+    social: dict[str, str] | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email_ok(cls, v: str | None) -> str | None:
+        return _email(v) if v else v
+
+    @field_validator("locale")
+    @classmethod
+    def _locale_ok(cls, v: str | None) -> str | None:
+        if v is not None and v not in LOCALES:
+            raise ValueError(f"must be one of {', '.join(LOCALES)}")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz_ok(cls, v: str | None) -> str | None:
+        if v is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError) as err:
+                raise ValueError("must be an IANA time zone like Europe/Berlin") from err
+        return v
+
+
+class PartnerCreate(PartnerProfile):
+    region_id: int
+    slug: Slug
+    display_name: Name
+
+
+class PartnerUpdate(PartnerProfile):
+    """Brand admins may also move a partner to another region."""
+
+    region_id: int | None = None
+
+
+class PartnerRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    brand_id: int
+    region_id: int
+    slug: str
+    display_name: str
+    street: str
+    postal_code: str
+    city: str
+    country: str
+    phone: str
+    email: str
+    website: str
+    opening_hours: str
+    locale: str
+    timezone: str
+    social: dict[str, str]
+    logo_asset_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str
+    full_name: str = Field("", max_length=200)
+    password: str | None = Field(None, min_length=12, max_length=200)
+
+    @field_validator("email")
+    @classmethod
+    def _email_ok(cls, v: str) -> str:
+        return _email(v)
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    full_name: str | None = Field(None, max_length=200)
+    password: str | None = Field(None, min_length=12, max_length=200)
+    is_active: bool | None = None
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    brand_id: int
+    email: str
+    full_name: str
+    is_active: bool
+    created_at: datetime
+
+
+class MembershipCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: int
+    role: Role
+    scope_type: ScopeType
+    region_id: int | None = None
+    partner_id: int | None = None
+
+
+class MembershipRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    user_id: int
+    brand_id: int
+    role: Role
+    scope_type: ScopeType
+    region_id: int | None
+    partner_id: int | None
+    created_at: datetime
+
+
+class ApiTokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: int
+    name: Name
+    expires_at: datetime | None = None
+
+
+class ApiTokenRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    user_id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiTokenCreated(ApiTokenRead):
+    token: str = Field(description="The secret; shown only in this response")
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type
+    expires_in: int
+
+
+class MeRead(BaseModel):
+    user: UserRead
+    memberships: list[MembershipRead]
+    permissions: dict[str, list[str]]
+
+
+class AuditEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str
+    region_id: int | None
+    partner_id: int | None
+    before: dict[str, object] | None
+    after: dict[str, object] | None
+    comment: str | None
+    request_id: str | None
+    workflow_id: str | None
+    run_id: str | None
+    hash: str

@@ -1,0 +1,38 @@
+"""What each task queue's workers run: the one place workflows and activities are registered."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from activities.audit import AuditActivities
+from core.settings import Settings
+
+
+@dataclass
+class QueueSpec:
+    task_queue: str
+    workflows: list[type] = field(default_factory=list)
+    activities: list[Callable[..., Any]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.workflows and not self.activities
+
+
+def queues(settings: Settings, engine: Engine) -> Sequence[QueueSpec]:
+    """Orchestration (workflows, light DB activities), delivery (render and send) and documents
+    (PDF); one process serves all by default, production can run a pool per queue."""
+    audit = AuditActivities(engine)
+    return [
+        QueueSpec(
+            settings.temporal_task_queue,
+            workflows=[],
+            activities=[audit.append_audit_event],
+        ),
+        QueueSpec(settings.temporal_delivery_task_queue),
+        QueueSpec(settings.temporal_documents_task_queue),
+    ]

@@ -1,0 +1,1 @@
+"""Operational entry points run by the Makefile and ops (migrate, seed)."""

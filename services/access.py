@@ -1,0 +1,85 @@
+"""Object-level access: load an object for a principal, or answer as if it did not exist.
+
+An object outside the principal's reach is "not found" (404), never a different error shape,
+so ids of other tenants reveal nothing. An object the principal can see but not change is
+"forbidden" (403).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, false, or_
+from sqlmodel import Session, SQLModel
+
+from core.errors import Forbidden, NotFound
+from core.policy import Permission, Principal, Target, allows, can_see, visibility
+from models.org import ApiToken, Membership, Partner, Region, User
+
+M = TypeVar("M", bound=SQLModel)
+
+
+def target_of(obj: SQLModel) -> Target:
+    if isinstance(obj, Partner):
+        return Target(obj.brand_id, obj.region_id, obj.id)
+    if isinstance(obj, Region):
+        return Target(obj.brand_id, obj.id, None)
+    if isinstance(obj, User | Membership | ApiToken):
+        return Target(obj.brand_id)
+    raise TypeError(f"no access target for {type(obj).__name__}")
+
+
+def require(
+    principal: Principal,
+    obj: SQLModel,
+    permission: Permission,
+    *,
+    read: Permission = Permission.org_read,
+    label: str,
+    ident: object,
+) -> None:
+    target = target_of(obj)
+    if not can_see(principal, target, read):
+        raise NotFound(label, ident)
+    if not allows(principal, permission, target):
+        raise Forbidden(f"Your roles do not allow {permission.value} on {label} {ident}")
+
+
+def load(
+    session: Session,
+    principal: Principal,
+    model: type[M],
+    ident: int,
+    permission: Permission = Permission.org_read,
+    *,
+    read: Permission = Permission.org_read,
+    label: str | None = None,
+) -> M:
+    label = label or model.__name__.lower()
+    obj = session.get(model, ident)
+    if obj is None:
+        raise NotFound(label, ident)
+    require(principal, obj, permission, read=read, label=label, ident=ident)
+    return obj
+
+
+def scope_filter(
+    principal: Principal,
+    brand_col: Any,
+    region_col: Any | None,
+    partner_col: Any | None,
+    read: Permission = Permission.org_read,
+) -> Any:
+    """A WHERE clause limiting rows to what the principal may read."""
+    vis = visibility(principal, read)
+    brand_clause = brand_col == vis.brand_id
+    if vis.whole_brand:
+        return brand_clause
+    parts = []
+    if region_col is not None and vis.region_ids:
+        parts.append(region_col.in_(sorted(vis.region_ids)))
+    if partner_col is not None and vis.partner_ids:
+        parts.append(partner_col.in_(sorted(vis.partner_ids)))
+    if not parts:
+        return false()
+    return and_(brand_clause, or_(*parts))

