@@ -140,7 +140,7 @@ def append_in(session: Session, new: NewEvent) -> AuditEvent:
     return event
 
 
-def _begin_write(session: Session) -> None:
+def begin_write(session: Session) -> None:
     """SQLite: take the write lock before the chain head is read (BEGIN IMMEDIATE).
 
     pysqlite starts its transaction only at the first write, so the head would be read
@@ -165,7 +165,7 @@ def append(session_factory: Any, new: NewEvent) -> AuditEvent:
     for _ in range(_APPEND_ATTEMPTS):
         session: Session = session_factory()
         try:
-            _begin_write(session)
+            begin_write(session)
             event = append_in(session, new)
             session.commit()
             return event

@@ -1,0 +1,180 @@
+"""What a template version declares: slots, channel variants, locales; and the brand's rules.
+
+Pure pydantic shapes with no I/O, so workflows (validation at save_content/submit), the API and
+the renderer share them. Stored as JSON on TemplateVersion.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SUPPORTED_LOCALES = ("en", "de", "nl")
+SLOT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+# Partner profile fields a partner_field slot may pull (see models.org.as_profile).
+PARTNER_FIELDS = (
+    "name",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+    "address",
+    "phone",
+    "email",
+    "website",
+    "opening_hours",
+)
+
+
+class SlotKind(StrEnum):
+    text = "text"
+    rich_text = "rich_text"
+    number = "number"
+    date = "date"
+    choice = "choice"
+    url = "url"
+    phone = "phone"
+    email = "email"
+    color = "color"
+    asset = "asset"
+    partner_field = "partner_field"
+
+
+class Slot(BaseModel):
+    """One named place in the template: locked (HQ content) or editable within constraints."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: SlotKind
+    locked: bool = False
+    label: dict[str, str] = Field(description="Per locale; 'en' is required")
+    help: dict[str, str] = Field(default_factory=dict, description="Per locale")
+    required: bool = False
+    min_length: int | None = Field(None, ge=0)
+    max_length: int | None = Field(None, ge=1)
+    pattern: str | None = Field(None, description="Regular expression the whole value must match")
+    choices: list[str] | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+    within_window: bool = Field(True, description="date: inside the campaign window")
+    asset_tags: list[str] | None = Field(None, description="asset: required tags")
+    partner_field: str | None = Field(None, description="partner_field: profile field to pull")
+    allow_override: bool = Field(False, description="partner_field: partner may override")
+    default: dict[str, Any] = Field(
+        default_factory=dict, description="Per locale; for locked slots the HQ content"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not SLOT_NAME.match(v):
+            raise ValueError("must be lower-case letters, digits and _ (starting with a letter)")
+        return v
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, v: dict[str, str]) -> dict[str, str]:
+        if "en" not in v:
+            raise ValueError("needs an 'en' label")
+        return v
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as err:
+                raise ValueError(f"is not a valid regular expression: {err}") from err
+        return v
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> Slot:
+        if self.kind == SlotKind.choice and not self.choices:
+            raise ValueError(f"slot {self.name}: a choice slot needs choices")
+        if self.kind == SlotKind.partner_field and self.partner_field not in PARTNER_FIELDS:
+            raise ValueError(
+                f"slot {self.name}: partner_field must be one of {', '.join(PARTNER_FIELDS)}"
+            )
+        if self.min_length and self.max_length and self.min_length > self.max_length:
+            raise ValueError(f"slot {self.name}: min_length is greater than max_length")
+        return self
+
+
+class EmailVariant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subject: str = Field(min_length=1, max_length=500)
+    preheader: str = Field("", max_length=500)
+    html: str = Field(min_length=1, max_length=200_000)
+    text: str = Field(min_length=1, max_length=100_000)
+
+
+class PrintVariant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    html: str = Field(min_length=1, max_length=200_000)
+    css: str = Field("", max_length=100_000)
+    sizes: list[Literal["A4", "A5"]] = Field(default_factory=lambda: ["A4"])
+
+
+class TemplateContent(BaseModel):
+    """A version's declared slots and channel variants (template source is Jinja2)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slots: list[Slot] = Field(default_factory=list)
+    email: EmailVariant | None = None
+    print: PrintVariant | None = None
+    locales: list[str] = Field(default_factory=lambda: ["en"])
+
+    @field_validator("locales")
+    @classmethod
+    def _locales(cls, v: list[str]) -> list[str]:
+        unknown = [loc for loc in v if loc not in SUPPORTED_LOCALES]
+        if unknown or not v:
+            raise ValueError(f"locales must be among {', '.join(SUPPORTED_LOCALES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_slots(self) -> TemplateContent:
+        names = [s.name for s in self.slots]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"slot names must be unique: {', '.join(dupes)}")
+        return self
+
+    def slot(self, name: str) -> Slot | None:
+        return next((s for s in self.slots if s.name == name), None)
+
+
+class BrandRules(BaseModel):
+    """Brand-wide guard rails applied to every partner value."""
+
+    restricted_words: list[str] = Field(default_factory=list)
+    restricted_patterns: list[str] = Field(default_factory=list)
+    palette: list[str] = Field(default_factory=list, description="Allowed colours, #RRGGBB")
+    fonts: list[str] = Field(default_factory=list)
+
+
+class ValidationContext(BaseModel):
+    """Everything validation may look at besides the values: no clock, no database."""
+
+    locale: str = "en"
+    partner: dict[str, Any] = Field(default_factory=dict, description="models.org.as_profile")
+    partner_region_id: int | None = None
+    window_start: date | None = None
+    window_end: date | None = None
+    brand: BrandRules = Field(default_factory=BrandRules)
+
+
+class FieldError(BaseModel):
+    """One problem with one slot, in words a partner understands."""
+
+    field: str
+    code: str
+    message: str
