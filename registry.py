@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from activities.audit import AuditActivities
+from activities.templates import TemplateActivities
 from core.settings import Settings
+from workflows.template import TemplateWorkflow
 
 
 @dataclass
@@ -27,11 +29,12 @@ def queues(settings: Settings, engine: Engine) -> Sequence[QueueSpec]:
     """Orchestration (workflows, light DB activities), delivery (render and send) and documents
     (PDF); one process serves all by default, production can run a pool per queue."""
     audit = AuditActivities(engine)
+    templates = TemplateActivities(engine)
     return [
         QueueSpec(
             settings.temporal_task_queue,
-            workflows=[],
-            activities=[audit.append_audit_event],
+            workflows=[TemplateWorkflow],
+            activities=[audit.append_audit_event, templates.project_template_transition],
         ),
         QueueSpec(settings.temporal_delivery_task_queue),
         QueueSpec(settings.temporal_documents_task_queue),

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
-from temporalio.client import Client
 
 from core.settings import Settings
 from core.temporal import LazyTemporalClient
@@ -35,9 +34,11 @@ def get_session(request: Request) -> Iterator[Session]:
             raise
 
 
-async def get_temporal(request: Request) -> Client:
+def get_temporal(request: Request) -> LazyTemporalClient:
+    """The lazy holder, not a connected client: routes connect only once the caller's access
+    is checked, so a refusal or a 404 never waits on (or fails with) the Temporal server."""
     holder: LazyTemporalClient = request.app.state.temporal
-    return await holder.get()
+    return holder
 
 
 def get_request_id(request: Request) -> str:
@@ -48,5 +49,5 @@ def get_request_id(request: Request) -> str:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
-TemporalDep = Annotated[Client, Depends(get_temporal)]
+TemporalDep = Annotated[LazyTemporalClient, Depends(get_temporal)]
 RequestIdDep = Annotated[str, Depends(get_request_id)]

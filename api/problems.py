@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import Problem
+from core.temporal import TemporalUnreachable
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -63,6 +64,17 @@ def install(app: FastAPI) -> None:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         return problem_response(
             request, exc.status_code, title, detail, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(TemporalUnreachable)
+    async def _temporal_down(request: Request, exc: TemporalUnreachable) -> JSONResponse:
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return problem_response(
+            request,
+            503,
+            "Workflow service unavailable",
+            "The workflow service is not reachable; nothing was changed. Try again shortly.",
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.audit_append"]
+BENCHMARKS = ["bench.audit_append", "bench.render"]
 
 
 def main() -> int:

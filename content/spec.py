@@ -115,11 +115,15 @@ class EmailVariant(BaseModel):
     text: str = Field(min_length=1, max_length=100_000)
 
 
+def _default_sizes() -> list[Literal["A4", "A5"]]:
+    return ["A4"]
+
+
 class PrintVariant(BaseModel):
     model_config = ConfigDict(extra="forbid")
     html: str = Field(min_length=1, max_length=200_000)
     css: str = Field("", max_length=100_000)
-    sizes: list[Literal["A4", "A5"]] = Field(default_factory=lambda: ["A4"])
+    sizes: list[Literal["A4", "A5"]] = Field(default_factory=_default_sizes)
 
 
 class TemplateContent(BaseModel):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from models.roles import Role, ScopeType
+from models.workflow_io import ActorRef, GrantRef
 
 
 class Permission(StrEnum):
@@ -24,16 +25,39 @@ class Permission(StrEnum):
     api_token_manage = "api_token.manage"  # noqa: S105 - a permission name
     audit_read = "audit.read"
     audit_verify = "audit.verify"
+    template_read = "template.read"
+    template_author = "template.author"
+    template_review = "template.review"
 
 
 READ_ONLY: frozenset[Permission] = frozenset(
-    {Permission.org_read, Permission.user_read, Permission.audit_read, Permission.audit_verify}
+    {
+        Permission.org_read,
+        Permission.user_read,
+        Permission.audit_read,
+        Permission.audit_verify,
+        Permission.template_read,
+    }
 )
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.brand_admin: frozenset(Permission),
-    Role.brand_marketer: frozenset({Permission.org_read, Permission.audit_read}),
-    Role.brand_reviewer: frozenset({Permission.org_read, Permission.audit_read}),
+    Role.brand_marketer: frozenset(
+        {
+            Permission.org_read,
+            Permission.audit_read,
+            Permission.template_read,
+            Permission.template_author,
+        }
+    ),
+    Role.brand_reviewer: frozenset(
+        {
+            Permission.org_read,
+            Permission.audit_read,
+            Permission.template_read,
+            Permission.template_review,
+        }
+    ),
     Role.region_manager: frozenset({Permission.org_read, Permission.audit_read}),
     Role.partner_editor: frozenset({Permission.org_read}),
     Role.partner_manager: frozenset(
@@ -144,3 +168,35 @@ def visibility(principal: Principal, read: Permission = Permission.org_read) -> 
 def four_eyes_ok(submitted_by: int | None, actor_id: int) -> bool:
     """The person who submitted something may not approve it."""
     return submitted_by is None or submitted_by != actor_id
+
+
+def principal_of(actor: ActorRef) -> Principal:
+    """Rebuild the principal a workflow validator checks (the roles travel with the request)."""
+    return Principal(
+        user_id=actor.user_id,
+        brand_id=actor.brand_id,
+        email=actor.email,
+        grants=tuple(
+            Grant(Role(g.role), ScopeType(g.scope), g.brand_id, g.region_id, g.partner_id)
+            for g in actor.grants
+            if g.brand_id == actor.brand_id
+        ),
+    )
+
+
+def actor_of(principal: Principal) -> ActorRef:
+    return ActorRef(
+        user_id=principal.user_id,
+        brand_id=principal.brand_id,
+        email=principal.email,
+        grants=[
+            GrantRef(
+                role=g.role.value,
+                scope=g.scope.value,
+                brand_id=g.brand_id,
+                region_id=g.region_id,
+                partner_id=g.partner_id,
+            )
+            for g in principal.grants
+        ],
+    )

@@ -6,6 +6,7 @@ Workflow modules must not import the table modules (the sandbox would re-define 
 
 from models.audit import AuditChainHead, AuditEvent
 from models.org import ApiToken, Brand, Membership, Partner, Region, User
+from models.templates import Template, TemplateVersion
 
 __all__ = [
     "ApiToken",
@@ -15,5 +16,7 @@ __all__ = [
     "Membership",
     "Partner",
     "Region",
+    "Template",
+    "TemplateVersion",
     "User",
 ]

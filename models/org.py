@@ -17,6 +17,12 @@ class Brand(SQLModel, table=True):
     name: str = Field(max_length=200)
     palette: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     fonts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    restricted_words: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    restricted_patterns: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     created_at: datetime = Field(default_factory=utcnow)
 
 

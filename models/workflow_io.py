@@ -30,3 +30,68 @@ class AuditRecord(BaseModel):
 class AuditReceipt(BaseModel):
     seq: int
     hash: str
+
+
+class GrantRef(BaseModel):
+    role: str
+    scope: str
+    brand_id: int
+    region_id: int | None = None
+    partner_id: int | None = None
+
+
+class ActorRef(BaseModel):
+    """Who asks a workflow to act: identity and roles travel with the request, so the
+    workflow's validators can apply the policy without a database."""
+
+    user_id: int
+    brand_id: int
+    email: str = ""
+    grants: list[GrantRef] = Field(default_factory=list)
+
+
+class TemplateWorkflowInput(BaseModel):
+    template_id: int
+    version_id: int
+    number: int
+    brand_id: int
+    author_id: int
+    name: str = ""
+    initial_state: str = Field(
+        "draft",
+        description="Where the lifecycle starts: draft for new versions; the projected state "
+        "when a workflow adopts a version that has none (seeded demo data, a failed start)",
+    )
+    submitted_by: int | None = None
+
+
+class TemplateDecision(BaseModel):
+    actor: ActorRef
+    decision: str  # approve | request_changes | reject
+    comment: str | None = Field(None, max_length=2000)
+
+
+class TimelineEntry(BaseModel):
+    seq: int
+    at: datetime
+    event: str
+    from_state: str
+    to_state: str
+    actor_id: int | None
+    comment: str | None = None
+
+
+class TemplateTransition(BaseModel):
+    """What the projection activity writes: the version row and one audit event."""
+
+    version_id: int
+    brand_id: int
+    entry: TimelineEntry
+    workflow_id: str
+    run_id: str
+
+
+class TemplateStatus(BaseModel):
+    version_id: int
+    state: str
+    timeline: list[TimelineEntry]

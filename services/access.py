@@ -15,6 +15,7 @@ from sqlmodel import Session, SQLModel
 from core.errors import Forbidden, NotFound
 from core.policy import Permission, Principal, Target, allows, can_see, visibility
 from models.org import ApiToken, Membership, Partner, Region, User
+from models.templates import Template, TemplateVersion
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -24,7 +25,7 @@ def target_of(obj: SQLModel) -> Target:
         return Target(obj.brand_id, obj.region_id, obj.id)
     if isinstance(obj, Region):
         return Target(obj.brand_id, obj.id, None)
-    if isinstance(obj, User | Membership | ApiToken):
+    if isinstance(obj, User | Membership | ApiToken | Template | TemplateVersion):
         return Target(obj.brand_id)
     raise TypeError(f"no access target for {type(obj).__name__}")
 

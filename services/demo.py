@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlmodel import Session, SQLModel, select
 
 from core.security import hash_password
+from models.base import utcnow
 from models.org import Brand, Membership, Partner, Region, User
 from models.roles import Role, ScopeType
+from models.templates import Template, TemplateVersion
+from services.demo_templates import CONTENT_BUILDERS, DEMO_TEMPLATES, PUBLISHED
+from workflows.template import template_workflow_id
 
 M = TypeVar("M", bound=SQLModel)
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo login, dev mode only
@@ -204,4 +209,43 @@ def seed_demo(session: Session, password_hash: str | None = None) -> list[tuple[
                         ScopeType.partner,
                         partner_id=partner.id,
                     )
+        if spec is NORTHWIND:
+            brand.restricted_words = ["guaranteed", "cheapest", "miracle"]
+            brand.restricted_patterns = [r"\b\d{2,3}\s?% off\b"]
+            session.add(brand)
+            _seed_templates(session, brand, spec)
     return logins
+
+
+def _seed_templates(session: Session, brand: Brand, spec: DemoBrand) -> None:
+    """Published demo versions are projected as published; their workflow is started (adopting
+    that state) the first time someone acts on them."""
+    by_email = {
+        u.email: u for u in session.exec(select(User).where(User.brand_id == brand.id)).all()
+    }
+    author = by_email[f"marketing@{spec.domain}"]
+    reviewer = by_email[f"brand@{spec.domain}"]
+    for name, description, key in DEMO_TEMPLATES:
+        template = _get_or_add(
+            session,
+            Template,
+            {"brand_id": brand.id, "name": name},
+            description=description,
+            created_by=author.id,
+        )
+        published = key in PUBLISHED
+        template_id = template.id
+        assert template_id is not None
+        _get_or_add(
+            session,
+            TemplateVersion,
+            {"template_id": template.id, "number": 1},
+            brand_id=brand.id,
+            state="published" if published else "draft",
+            content=CONTENT_BUILDERS[key]().model_dump(mode="json"),
+            author_id=author.id,
+            submitted_by=author.id if published else None,
+            decided_by=reviewer.id if published else None,
+            published_at=utcnow() if published else None,
+            workflow_id=template_workflow_id(template_id, 1, secrets.token_hex(4)),
+        )

@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
@@ -16,6 +19,7 @@ from sqlmodel import Session, SQLModel, select
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 import models  # noqa: F401 - registers the tables
 from api.app import create_app
@@ -24,6 +28,7 @@ from core.security import hash_password, issue_access_token
 from core.settings import AppEnv, Settings
 from core.temporal import LazyTemporalClient, ensure_search_attributes
 from models.org import User
+from registry import queues
 from scripts.migrate import upgrade
 from services.demo import DEMO_PASSWORD, seed_demo
 from workflows import search_attributes
@@ -37,6 +42,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Temporal server for workflow-logic tests: the time-skipping test server "
         "(default) or the dev server",
     )
+    parser.addoption(
+        "--record-histories",
+        action="store_true",
+        help="rewrite tests/histories/*.json from this run (only for intended workflow changes)",
+    )
+
+
+@pytest.fixture
+def record_history(
+    request: pytest.FixtureRequest, workflow_env: WorkflowEnvironment
+) -> Callable[[str, str], Awaitable[None]]:
+    """await record_history(workflow_id, name): with --record-histories, save the workflow's
+    history as tests/histories/<name>.json for the replay tests."""
+
+    async def _record(workflow_id: str, name: str) -> None:
+        if not request.config.getoption("--record-histories"):
+            return
+        history = await workflow_env.client.get_workflow_handle(workflow_id).fetch_history()
+        target = Path(__file__).parent / "histories" / f"{name}.json"
+        target.parent.mkdir(exist_ok=True)
+        target.write_text(history.to_json())
+
+    return _record
 
 
 def _base_settings() -> Settings:
@@ -187,3 +215,29 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture
 def dev_client(dev_env: WorkflowEnvironment) -> Client:
     return dev_env.client
+
+
+@pytest.fixture
+async def app_with_worker(
+    settings: Settings, demo: Engine, workflow_env: WorkflowEnvironment
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in this event loop, talking to `workflow_env` where an in-process worker runs
+    every registered workflow and activity (real activities, real database)."""
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    local = settings.model_copy(update={"temporal_task_queue": queue})
+    spec = queues(local, demo)[0]
+    with ThreadPoolExecutor(8) as pool:
+        async with Worker(
+            workflow_env.client,
+            task_queue=queue,
+            workflows=spec.workflows,
+            activities=spec.activities,
+            activity_executor=pool,
+        ):
+            app = create_app(
+                local, engine=demo, temporal=LazyTemporalClient(local, workflow_env.client)
+            )
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+                    yield c

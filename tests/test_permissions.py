@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -19,6 +20,8 @@ from api.app import create_app
 from api.security import Authorize, Public
 from core.settings import Settings
 from models.org import ApiToken, Membership, Partner, Region, User
+from models.templates import Template, TemplateVersion
+from services.demo_templates import spring_draft
 
 FRAMEWORK_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
@@ -95,6 +98,9 @@ class Ids:
     editor: int
     editor_membership: int
     token: int
+    template: int = 0
+    published_version: int = 0
+    draft_version: int = 0
 
 
 @pytest.fixture
@@ -123,6 +129,14 @@ def ids(demo: Engine, login: Callable[[str], dict[str, str]], client: TestClient
     assert resp.status_code == 201, resp.text
     with Session(demo) as s:
         result.token = s.exec(select(ApiToken)).one().id or 0
+        open_day = s.exec(select(Template).where(Template.name == "Open day")).one()
+        result.template = open_day.id or 0
+        for v in s.exec(select(TemplateVersion)).all():
+            if v.template_id == open_day.id:
+                result.published_version = v.id or 0
+            elif v.state == "draft":
+                result.draft_version = v.id or 0
+    assert result.published_version and result.draft_version
     return result
 
 
@@ -214,9 +228,67 @@ MATRIX: dict[str, tuple[Call, str]] = {
     "audit.list": (_c("GET", "/api/v1/audit"), "OFOOOOOOOO"),
     "audit.verify": (_c("GET", "/api/v1/audit/verify"), "OFFFFFOFFO"),
     "audit.export": (_c("GET", "/api/v1/audit/export.csv"), "OFOOOOOOOO"),
+    "templates.list": (_c("GET", "/api/v1/templates"), "OFFFFFOOOO"),
+    "templates.create": (
+        _c("POST", "/api/v1/templates", lambda i, r: {"name": f"T {r}"}),
+        "OFFFFFFFOO",
+    ),
+    "templates.read": (_c("GET", "/api/v1/templates/{template}"), "NFFFFFOOOO"),
+    "templates.new_version": (
+        _c("POST", "/api/v1/templates/{template}/versions", lambda i, r: {}),
+        "NFFFFFFFOC",
+    ),
+    "versions.read": (_c("GET", "/api/v1/versions/{published_version}"), "NFFFFFOOOO"),
+    "versions.update": (
+        _c(
+            "PATCH",
+            "/api/v1/versions/{draft_version}",
+            lambda i, r: {"content": spring_draft().model_dump(mode="json")},
+        ),
+        "NFFFFFFFOO",
+    ),
+    "versions.lint": (_c("GET", "/api/v1/versions/{published_version}/lint"), "NFFFFFOOOO"),
+    "versions.validate": (
+        _c("POST", "/api/v1/versions/{published_version}/validate", lambda i, r: {}),
+        "NFFFFFOOOO",
+    ),
+    "versions.preview_sample": (
+        _c("GET", "/api/v1/versions/{published_version}/preview"),
+        "NFFFFFOOOO",
+    ),
+    "versions.preview": (
+        _c(
+            "POST",
+            "/api/v1/versions/{published_version}/preview",
+            lambda i, r: {"values": {"event_date": "2027-05-01"}},
+        ),
+        "NFFFFFOOOO",
+    ),
+    "versions.submit": (_c("POST", "/api/v1/versions/{draft_version}/submit"), "NFFFFFFFOC"),
+    "versions.decision": (
+        _c(
+            "POST",
+            "/api/v1/versions/{published_version}/decision",
+            lambda i, r: {"decision": "approve"},
+        ),
+        "NFFFFFFCFC",
+    ),
+    "versions.retire": (
+        _c("POST", "/api/v1/versions/{published_version}/retire"),
+        "NFFFFFFFOC",
+    ),
+    "versions.timeline": (
+        _c("GET", "/api/v1/versions/{published_version}/timeline"),
+        "NFFFFFOOOO",
+    ),
 }
-CODE = {"O": range(200, 300), "F": (403,), "N": (404,), "V": (422,)}
+CODE = {"O": range(200, 300), "F": (403,), "N": (404,), "V": (422,), "C": (409,)}
 PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("POST", "/api/v1/auth/token")}
+# POSTs that only compute an answer from a body (validation, preview): readers may use them.
+READ_ONLY_POSTS = {
+    ("POST", "/api/v1/versions/{version_id}/validate"),
+    ("POST", "/api/v1/versions/{version_id}/preview"),
+}
 
 
 def test_matrix_covers_every_route(settings: Settings) -> None:
@@ -226,15 +298,18 @@ def test_matrix_covers_every_route(settings: Settings) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(MATRIX))
-def test_role_matrix(
-    name: str, client: TestClient, ids: Ids, login: Callable[[str], dict[str, str]]
+async def test_role_matrix(
+    name: str,
+    app_with_worker: httpx.AsyncClient,
+    ids: Ids,
+    login: Callable[[str], dict[str, str]],
 ) -> None:
     call, expected = MATRIX[name]
     assert len(expected) == len(ROLES)
     got = []
     for (role, email), want in zip(ROLES, expected, strict=True):
         method, path, body = call.build(ids, role)
-        resp = client.request(method, path, json=body, headers=login(email))
+        resp = await app_with_worker.request(method, path, json=body, headers=login(email))
         ok = resp.status_code in CODE[want]
         got.append(f"{role}:{resp.status_code}{'' if ok else ' (want ' + want + ')'}")
         if not ok:
@@ -252,6 +327,8 @@ def test_unauthenticated_is_401_everywhere(client: TestClient, ids: Ids) -> None
 # Tenant boundaries, enumerated over every route -------------------------------------------------
 
 PARAM_IDS = {
+    "template_id": "template",
+    "version_id": "published_version",
     "region_id": "north",
     "partner_id": "amsterdam",
     "user_id": "editor",
@@ -259,6 +336,11 @@ PARAM_IDS = {
     "token_id": "token",
 }
 MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/templates/{template_id}/versions"): {},
+    ("PATCH", "/api/v1/versions/{version_id}"): {"content": {}},
+    ("POST", "/api/v1/versions/{version_id}/validate"): {},
+    ("POST", "/api/v1/versions/{version_id}/preview"): {},
+    ("POST", "/api/v1/versions/{version_id}/decision"): {"decision": "approve"},
     ("PATCH", "/api/v1/regions/{region_id}"): {"name": "Renamed"},
     ("PATCH", "/api/v1/partners/{partner_id}"): {"phone": "+31 20 555 0101"},
     ("PATCH", "/api/v1/users/{user_id}"): {"full_name": "X"},
@@ -325,7 +407,9 @@ def test_viewer_gets_403_for_every_write(
 ) -> None:
     headers = login("ops@northwind.example")
     writes = [
-        (m, p) for m, p in api_routes(create_app(settings)) if m != "GET" and (m, p) not in PUBLIC
+        (m, p)
+        for m, p in api_routes(create_app(settings))
+        if m != "GET" and (m, p) not in PUBLIC | READ_ONLY_POSTS
     ]
     assert len(writes) >= 12
     by_template = {(c.method, c.template): c for c, _ in MATRIX.values()}

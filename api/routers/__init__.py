@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter
 
-from api.routers import api_tokens, audit, auth, health, memberships, partners, regions, users
+from api.routers import (
+    api_tokens,
+    audit,
+    auth,
+    health,
+    memberships,
+    partners,
+    regions,
+    templates,
+    users,
+)
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -13,4 +23,5 @@ ROUTERS: list[APIRouter] = [
     memberships.router,
     api_tokens.router,
     audit.router,
+    templates.router,
 ]

@@ -1,0 +1,407 @@
+"""Templates and their versions: authoring, lint, preview, validation, review lifecycle."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from sqlmodel import Session
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
+
+from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
+from api.routers.params import PagingDep
+from api.security import TemplateAuthor, TemplateReader, TemplateReviewer
+from content.lint import lint
+from content.render import render_email, render_pdf, render_print_html
+from content.validate import resolve_values, validate_values
+from core.errors import Conflict, FieldError, Problem
+from core.policy import Permission, Principal, actor_of
+from core.settings import Settings
+from core.temporal import LazyTemporalClient
+from models.base import utcnow
+from models.schemas import Page
+from models.template_schemas import (
+    DecisionBody,
+    LintIssueRead,
+    TemplateCreate,
+    TemplateRead,
+    TimelineRead,
+    ValidateResult,
+    ValuesBody,
+    VersionCreate,
+    VersionRead,
+    VersionUpdate,
+)
+from models.templates import Template, TemplateVersion
+from models.workflow_io import TemplateDecision, TemplateStatus, TemplateWorkflowInput
+from services import templates as svc
+from services.access import load
+from services.org import Actor
+from services.workflow_calls import update_with_start
+from workflows.template import FINAL, TemplateWorkflow
+from workflows.template_lifecycle import TemplateState, mermaid
+
+router = APIRouter(prefix="/api/v1", tags=["templates"])
+Format = Annotated[Literal["html", "text", "pdf"], Query(description="html | text | pdf")]
+
+
+def version_read(version: TemplateVersion) -> VersionRead:
+    content = svc.content_of(version)
+    assert version.id is not None
+    return VersionRead(
+        id=version.id,
+        template_id=version.template_id,
+        number=version.number,
+        state=version.state,
+        slots=content.slots,
+        content=content,
+        lint=[LintIssueRead(**vars(i)) for i in lint(content)],
+        author_id=version.author_id,
+        submitted_by=version.submitted_by,
+        decided_by=version.decided_by,
+        decision_comment=version.decision_comment,
+        published_at=version.published_at,
+        workflow_id=version.workflow_id,
+        created_at=version.created_at,
+        updated_at=version.updated_at,
+    )
+
+
+def workflow_input(version: TemplateVersion, name: str = "") -> TemplateWorkflowInput:
+    assert version.id is not None
+    return TemplateWorkflowInput(
+        template_id=version.template_id,
+        version_id=version.id,
+        number=version.number,
+        brand_id=version.brand_id,
+        author_id=version.author_id,
+        name=name,
+        initial_state=version.state,
+        submitted_by=version.submitted_by,
+    )
+
+
+async def _update(
+    client: LazyTemporalClient,
+    settings: Settings,
+    version: TemplateVersion,
+    update: Any,
+    arg: Any,
+) -> TemplateStatus:
+    if version.state in FINAL:
+        # A closed workflow would be started again only to refuse: answer from the row.
+        raise Conflict(f"Cannot change a version that is {version.state}")
+    return await update_with_start(
+        await client.get(),
+        update,
+        arg,
+        workflow=TemplateWorkflow.run,
+        workflow_arg=workflow_input(version),
+        workflow_id=version.workflow_id,
+        task_queue=settings.temporal_task_queue,
+        result_type=TemplateStatus,
+        label=f"template version {version.id}",
+    )
+
+
+async def _start(client: LazyTemporalClient, settings: Settings, version: TemplateVersion) -> None:
+    await (await client.get()).start_workflow(
+        TemplateWorkflow.run,
+        workflow_input(version),
+        id=version.workflow_id,
+        task_queue=settings.temporal_task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+
+def _refresh(session: Session, version: TemplateVersion) -> TemplateVersion:
+    session.refresh(version)
+    return version
+
+
+async def _act(
+    session: Session,
+    settings: Settings,
+    client: LazyTemporalClient,
+    principal: Principal,
+    version_id: int,
+    permission: Permission,
+    update: Any,
+    arg: Any,
+) -> VersionRead:
+    """Load within the caller's scope, send one Update, answer with the projected row."""
+    version = svc.load_version(session, principal, version_id, permission)
+    await _update(client, settings, version, update, arg)
+    return version_read(_refresh(session, version))
+
+
+@router.get("/templates", response_model=Page[TemplateRead])
+def list_templates(
+    principal: TemplateReader, session: SessionDep, paging: PagingDep, q: str | None = None
+) -> Page[TemplateRead]:
+    rows, total = svc.list_templates(session, principal, paging.limit, paging.offset, q)
+    return Page(
+        items=[TemplateRead.model_validate(t) for t in rows],
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+@router.post("/templates", status_code=201)
+async def create_template(
+    principal: TemplateAuthor,
+    session: SessionDep,
+    rid: RequestIdDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+    body: TemplateCreate,
+) -> dict[str, Any]:
+    template, version = svc.create_template(session, Actor(principal, rid), body)
+    session.commit()
+    await _start(client, settings, version)
+    return {
+        "template": TemplateRead.model_validate(template).model_dump(mode="json"),
+        "version": version_read(version).model_dump(mode="json"),
+    }
+
+
+@router.get("/templates/{template_id}")
+def read_template(
+    principal: TemplateReader, session: SessionDep, template_id: int
+) -> dict[str, Any]:
+    template = load(
+        session,
+        principal,
+        Template,
+        template_id,
+        read=Permission.template_read,
+        label="template",
+    )
+    return {
+        **TemplateRead.model_validate(template).model_dump(mode="json"),
+        "versions": [
+            {"id": v.id, "number": v.number, "state": v.state}
+            for v in svc.versions_of(session, template_id)
+        ],
+    }
+
+
+@router.post("/templates/{template_id}/versions", response_model=VersionRead, status_code=201)
+async def create_version(
+    principal: TemplateAuthor,
+    session: SessionDep,
+    rid: RequestIdDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+    template_id: int,
+    body: VersionCreate,
+) -> VersionRead:
+    version = svc.new_version(session, Actor(principal, rid), template_id, body)
+    session.commit()
+    await _start(client, settings, version)
+    return version_read(version)
+
+
+@router.get("/versions/{version_id}", response_model=VersionRead)
+def read_version(principal: TemplateReader, session: SessionDep, version_id: int) -> VersionRead:
+    return version_read(svc.load_version(session, principal, version_id))
+
+
+@router.patch("/versions/{version_id}", response_model=VersionRead)
+async def update_version(
+    principal: TemplateAuthor,
+    session: SessionDep,
+    rid: RequestIdDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+    version_id: int,
+    body: VersionUpdate,
+) -> VersionRead:
+    version = svc.load_version(session, principal, version_id, Permission.template_author)
+    if version.state == TemplateState.changes_requested:
+        await _update(client, settings, version, TemplateWorkflow.revise, actor_of(principal))
+        _refresh(session, version)
+    svc.update_content(session, Actor(principal, rid), version, body.content)
+    return version_read(version)
+
+
+@router.get("/versions/{version_id}/lint", response_model=list[LintIssueRead])
+def lint_version(
+    principal: TemplateReader, session: SessionDep, version_id: int
+) -> list[LintIssueRead]:
+    content = svc.content_of(svc.load_version(session, principal, version_id))
+    return [LintIssueRead(**vars(i)) for i in lint(content)]
+
+
+@router.post("/versions/{version_id}/validate", response_model=ValidateResult)
+def validate_version_values(
+    principal: TemplateReader, session: SessionDep, version_id: int, body: ValuesBody
+) -> ValidateResult:
+    version = svc.load_version(session, principal, version_id)
+    ctx = _context(session, principal, version, body)
+    errors = validate_values(svc.content_of(version), body.values, ctx)
+    return ValidateResult(valid=not errors, errors=errors)
+
+
+def _context(
+    session: Session, principal: Principal, version: TemplateVersion, body: ValuesBody
+) -> Any:
+    content = svc.content_of(version)
+    if body.locale not in content.locales:
+        raise FieldError("locale", f"this template has locales {', '.join(content.locales)}")
+    partner = svc.partner_for_preview(session, principal, body.partner_id)
+    return svc.validation_context(
+        session, version.brand_id, partner, body.locale, body.window_start, body.window_end
+    )
+
+
+def _preview(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    version: TemplateVersion,
+    body: ValuesBody,
+    fmt: str,
+) -> Response:
+    content = svc.content_of(version)
+    ctx = _context(session, principal, version, body)
+    errors = validate_values(content, body.values, ctx)
+    if errors:
+        raise Problem(
+            "; ".join(e.message for e in errors),
+            status=422,
+            title="Invalid values",
+            errors=[e.model_dump() for e in errors],
+        )
+    resolved = resolve_values(content, body.values, ctx)
+    partner = svc.partner_for_preview(session, principal, body.partner_id)
+    render_ctx = svc.render_context(session, version.brand_id, partner, settings.public_base_url)
+    key = f"version-{version.id}-{version.updated_at.isoformat()}-{body.locale}"
+    if fmt == "pdf":
+        if content.print is None:
+            raise FieldError("format", "this template has no print variant")
+        html = render_print_html(key, content, resolved, render_ctx, content.print.sizes[0])
+        return Response(render_pdf(html), media_type="application/pdf")
+    if content.email is None:
+        raise FieldError("format", "this template has no email variant")
+    email = render_email(key, content, resolved, render_ctx)
+    if fmt == "text":
+        return Response(email.text, media_type="text/plain; charset=utf-8")
+    return Response(email.html, media_type="text/html; charset=utf-8")
+
+
+@router.get("/versions/{version_id}/preview")
+def preview_sample(
+    principal: TemplateReader,
+    session: SessionDep,
+    settings: SettingsDep,
+    version_id: int,
+    format: Format = "html",
+    locale: str = "en",
+    partner_id: int | None = None,
+) -> Response:
+    """Preview with the slots' defaults (sample values)."""
+    version = svc.load_version(session, principal, version_id)
+    values = svc.sample_values(svc.content_of(version), locale, utcnow().date())
+    body = ValuesBody(values=values, locale=locale, partner_id=partner_id)
+    return _preview(session, settings, principal, version, body, format)
+
+
+@router.post("/versions/{version_id}/preview")
+def preview_values(
+    principal: TemplateReader,
+    session: SessionDep,
+    settings: SettingsDep,
+    version_id: int,
+    body: ValuesBody,
+    format: Format = "html",
+) -> Response:
+    version = svc.load_version(session, principal, version_id)
+    return _preview(session, settings, principal, version, body, format)
+
+
+@router.post("/versions/{version_id}/submit", response_model=VersionRead)
+async def submit_version(
+    principal: TemplateAuthor,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+    version_id: int,
+) -> VersionRead:
+    version = svc.load_version(session, principal, version_id, Permission.template_author)
+    issues = lint(svc.content_of(version))
+    if issues:
+        raise Problem(
+            f"fix {len(issues)} lint finding(s) before submitting: {issues[0].message}",
+            status=422,
+            title="Template has lint findings",
+            errors=[{"field": f"{i.part}:{i.line}", "message": i.message} for i in issues],
+        )
+    actor = actor_of(principal)
+    if version.state == TemplateState.changes_requested:
+        await _update(client, settings, version, TemplateWorkflow.revise, actor)
+    await _update(client, settings, version, TemplateWorkflow.submit, actor)
+    return version_read(_refresh(session, version))
+
+
+@router.post("/versions/{version_id}/decision", response_model=VersionRead)
+async def decide_version(
+    principal: TemplateReviewer,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+    version_id: int,
+    body: DecisionBody,
+) -> VersionRead:
+    decision = TemplateDecision(
+        actor=actor_of(principal), decision=body.decision, comment=body.comment
+    )
+    return await _act(
+        session,
+        settings,
+        client,
+        principal,
+        version_id,
+        Permission.template_review,
+        TemplateWorkflow.decide,
+        decision,
+    )
+
+
+@router.post("/versions/{version_id}/retire", response_model=VersionRead)
+async def retire_version(
+    principal: TemplateAuthor,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+    version_id: int,
+) -> VersionRead:
+    return await _act(
+        session,
+        settings,
+        client,
+        principal,
+        version_id,
+        Permission.template_author,
+        TemplateWorkflow.retire,
+        actor_of(principal),
+    )
+
+
+@router.get("/versions/{version_id}/timeline", response_model=TimelineRead)
+async def version_timeline(
+    principal: TemplateReader, session: SessionDep, client: TemporalDep, version_id: int
+) -> TimelineRead:
+    version = svc.load_version(session, principal, version_id)
+    handle = (await client.get()).get_workflow_handle(version.workflow_id)
+    try:
+        status = await handle.query(TemplateWorkflow.status)
+    except RPCError:  # no workflow yet (seeded data): the projection is all there is
+        status = TemplateStatus(version_id=version_id, state=version.state, timeline=[])
+    return TimelineRead(
+        state=status.state,
+        timeline=[e.model_dump(mode="json") for e in status.timeline],
+        diagram=mermaid(),
+    )

@@ -1,0 +1,389 @@
+"""Partner values against a template's slots and the brand's rules, in words a partner understands.
+
+Pure and deterministic (no clock, no I/O, no randomness): the API calls it to answer a form and
+workflows call it again at submit time, where the same input must give the same answer on
+replay. Errors come in slot declaration order so a form can show them top to bottom.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from datetime import date
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from content.sanitize import safe_markup, text_content
+from content.spec import FieldError, Slot, SlotKind, TemplateContent, ValidationContext
+
+ASSET_ID = re.compile(r"ast_[a-z0-9]{8,32}")
+HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+PHONE_CHARS = re.compile(r"[0-9 +()\-./]+")
+EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
+URL_FORBIDDEN = re.compile(r"[\s\\]")
+HOST_NAME = re.compile(r"[\w-]+(?:\.[\w-]+)+")
+IPV6 = re.compile(r"[0-9a-f:.]+")
+# Control characters other than tab and newlines: invisible, break mail headers and PostgreSQL.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Hard cap on any string value, whatever the slot says: a form field is not a file upload.
+MAX_VALUE_CHARS = 50_000
+PHONE_DIGITS = (6, 20)
+
+# Profile fields whose override must look like what they replace.
+_OVERRIDE_KIND = {"phone": SlotKind.phone, "email": SlotKind.email, "website": SlotKind.url}
+
+
+def _label(slot: Slot) -> str:
+    return slot.label.get("en") or slot.name
+
+
+def _error(slot: Slot, code: str, message: str) -> FieldError:
+    return FieldError(field=slot.name, code=code, message=f"{_label(slot)}: {message}")
+
+
+def _default(slot: Slot, locale: str) -> Any:
+    """The slot's default for `locale`, falling back to English; None when there is none."""
+    for loc in (locale, "en"):
+        value = slot.default.get(loc)
+        if value is not None and not (isinstance(value, str) and not value.strip()):
+            return value
+    return None
+
+
+def _is_blank(slot: Slot, value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        if slot.kind == SlotKind.rich_text:
+            return not text_content(value).strip()
+        return not value.strip()
+    return False
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+@lru_cache(maxsize=1024)
+def _word_regex(word: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1024)
+def _brand_regex(pattern: str) -> re.Pattern[str]:
+    """A brand pattern; one that is not a valid regex is matched literally (never skipped)."""
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return re.compile(re.escape(pattern))
+
+
+def _brand_rules(slot: Slot, text: str, ctx: ValidationContext) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for word in ctx.brand.restricted_words:
+        if word.strip() and (m := _word_regex(word.strip()).search(text)):
+            errors.append(_error(slot, "restricted_word", f'must not use the word "{m.group(0)}".'))
+    for pattern in ctx.brand.restricted_patterns:
+        if pattern and (m := _brand_regex(pattern).search(text)):
+            errors.append(
+                _error(slot, "restricted_pattern", f'"{m.group(0)}" is not allowed by the brand.')
+            )
+    return errors
+
+
+def _lengths(slot: Slot, text: str) -> list[FieldError]:
+    n = len(text)
+    if slot.max_length is not None and n > slot.max_length:
+        return [
+            _error(
+                slot, "too_long", f"must be at most {slot.max_length} characters (you have {n})."
+            )
+        ]
+    if slot.min_length is not None and n < slot.min_length:
+        return [
+            _error(
+                slot, "too_short", f"must be at least {slot.min_length} characters (you have {n})."
+            )
+        ]
+    return []
+
+
+def _pattern(slot: Slot, text: str) -> list[FieldError]:
+    if slot.pattern is None or re.fullmatch(slot.pattern, text):
+        return []
+    hint = slot.help.get("en")
+    return [_error(slot, "pattern", f"is not in the expected format.{f' {hint}' if hint else ''}")]
+
+
+def _choices(slot: Slot, text: str) -> list[FieldError]:
+    if slot.choices is None or text in slot.choices:
+        return []
+    options = ", ".join(f'"{c}"' for c in slot.choices)
+    return [_error(slot, "choice", f"must be one of {options}.")]
+
+
+def _check_text(slot: Slot, value: str, ctx: ValidationContext) -> list[FieldError]:
+    return (
+        _lengths(slot, value)
+        + _pattern(slot, value)
+        + _choices(slot, value)
+        + _brand_rules(slot, value, ctx)
+    )
+
+
+def _check_rich_text(slot: Slot, value: str, ctx: ValidationContext) -> list[FieldError]:
+    text = text_content(value)
+    return _lengths(slot, text) + _brand_rules(slot, text, ctx)
+
+
+def _check_number(slot: Slot, value: Any) -> list[FieldError]:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return [_error(slot, "wrong_type", "must be a number.")]
+    if isinstance(value, str):
+        if not NUMBER.fullmatch(value.strip()):
+            return [_error(slot, "not_a_number", "must be a number, like 12 or 12.5.")]
+        value = float(value.strip())
+    number = float(value)
+    if not math.isfinite(number):
+        return [_error(slot, "not_a_number", "must be a number, like 12 or 12.5.")]
+    low, high = slot.min_value, slot.max_value
+    if (low is not None and number < low) or (high is not None and number > high):
+        bounds = _range_words(
+            None if low is None else _fmt(low), None if high is None else _fmt(high)
+        )
+        return [_error(slot, "out_of_range", f"must be {bounds} (you have {_fmt(number)}).")]
+    return []
+
+
+def _range_words(
+    low: str | None, high: str | None, low_only: str = "at least", high_only: str = "at most"
+) -> str:
+    """'between a and b', 'at least a' or 'at most b': words a non-expert reads at once."""
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    if low is not None:
+        return f"{low_only} {low}"
+    return f"{high_only} {high}"
+
+
+def _check_date(slot: Slot, value: str, ctx: ValidationContext) -> list[FieldError]:
+    try:
+        if not ISO_DATE.fullmatch(value.strip()):
+            raise ValueError(value)
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        return [_error(slot, "bad_date", "must be a date written as YYYY-MM-DD, like 2027-05-01.")]
+    start, end = ctx.window_start, ctx.window_end
+    if not slot.within_window or (start is None and end is None):
+        return []
+    if (start is not None and day < start) or (end is not None and day > end):
+        when = _range_words(
+            None if start is None else start.isoformat(),
+            None if end is None else end.isoformat(),
+            "on or after",
+            "on or before",
+        )
+        return [_error(slot, "outside_window", f"must be {when}, the campaign period.")]
+    return []
+
+
+def _check_url(slot: Slot, value: str) -> list[FieldError]:
+    bad = [_error(slot, "bad_url", "must be a full web address, like https://example.com.")]
+    if URL_FORBIDDEN.search(value):
+        return bad
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        return bad
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return bad
+    if parts.username is not None or parts.password is not None:
+        return bad  # https://bank.example@evil.example is a phishing trick
+    if not (HOST_NAME.fullmatch(host) or (":" in host and IPV6.fullmatch(host))):
+        return bad
+    return _lengths(slot, value)
+
+
+def _check_phone(slot: Slot, value: str) -> list[FieldError]:
+    digits = sum(c.isdigit() for c in value)
+    low, high = PHONE_DIGITS
+    if not PHONE_CHARS.fullmatch(value) or not low <= digits <= high:
+        return [
+            _error(
+                slot,
+                "bad_phone",
+                f"must be a phone number of {low} to {high} digits, like +31 20 555 0100.",
+            )
+        ]
+    return []
+
+
+def _check_email(slot: Slot, value: str) -> list[FieldError]:
+    if len(value) > 254 or not EMAIL.fullmatch(value):
+        return [_error(slot, "bad_email", "must be an email address, like info@example.com.")]
+    return []
+
+
+def _check_color(slot: Slot, value: str, ctx: ValidationContext) -> list[FieldError]:
+    palette = ctx.brand.palette
+    allowed = f" Allowed colours: {', '.join(palette)}." if palette else ""
+    if not HEX_COLOUR.fullmatch(value):
+        return [_error(slot, "bad_color", f"must be a colour written as #RRGGBB.{allowed}")]
+    if palette and value.lower() not in {c.lower() for c in palette}:
+        return [_error(slot, "not_in_palette", f"must be one of the brand colours.{allowed}")]
+    return []
+
+
+def _check_asset(slot: Slot, value: str) -> list[FieldError]:
+    if not ASSET_ID.fullmatch(value):
+        return [_error(slot, "bad_asset", "must be an image from the asset library.")]
+    return []
+
+
+def _check_override(slot: Slot, value: str, ctx: ValidationContext) -> list[FieldError]:
+    kind = _OVERRIDE_KIND.get(slot.partner_field or "")
+    specific: list[FieldError] = []
+    if kind == SlotKind.phone:
+        specific = _check_phone(slot, value)
+    elif kind == SlotKind.email:
+        specific = _check_email(slot, value)
+    elif kind == SlotKind.url:
+        specific = _check_url(slot, value)
+    return specific or _check_text(slot, value, ctx)
+
+
+_STRING_CHECKS: dict[SlotKind, Callable[[Slot, str, ValidationContext], list[FieldError]]] = {
+    SlotKind.text: _check_text,
+    SlotKind.rich_text: _check_rich_text,
+    SlotKind.date: _check_date,
+    SlotKind.choice: lambda s, v, _c: _choices(s, v),
+    SlotKind.url: lambda s, v, _c: _check_url(s, v),
+    SlotKind.phone: lambda s, v, _c: _check_phone(s, v),
+    SlotKind.email: lambda s, v, _c: _check_email(s, v),
+    SlotKind.color: _check_color,
+    SlotKind.asset: lambda s, v, _c: _check_asset(s, v),
+    SlotKind.partner_field: _check_override,
+}
+
+
+def _check_value(slot: Slot, value: Any, ctx: ValidationContext) -> list[FieldError]:
+    """Rules for one given, non-blank value of an editable slot."""
+    if slot.kind == SlotKind.number:
+        return _check_number(slot, value)
+    if not isinstance(value, str):
+        return [_error(slot, "wrong_type", "must be text.")]
+    if len(value) > MAX_VALUE_CHARS:
+        return [
+            _error(
+                slot,
+                "too_long",
+                f"must be at most {MAX_VALUE_CHARS} characters (you have {len(value)}).",
+            )
+        ]
+    if CONTROL.search(value):
+        return [_error(slot, "bad_characters", "contains invisible control characters.")]
+    return _STRING_CHECKS[slot.kind](slot, value, ctx)
+
+
+def _check_slot(slot: Slot, values: dict[str, Any], ctx: ValidationContext) -> list[FieldError]:
+    value = values.get(slot.name)
+    if slot.locked:
+        if value is not None:
+            return [_error(slot, "locked", "is set by headquarters and cannot be changed.")]
+        return []
+    if slot.kind == SlotKind.partner_field:
+        if value is not None and not slot.allow_override:
+            return [
+                _error(
+                    slot,
+                    "not_overridable",
+                    "comes from your partner profile and cannot be changed here.",
+                )
+            ]
+        if _is_blank(slot, value):
+            profile = ctx.partner.get(slot.partner_field or "")
+            if slot.required and (profile is None or not str(profile).strip()):
+                where = " or fill it in here" if slot.allow_override else ""
+                return [
+                    _error(
+                        slot,
+                        "required",
+                        f"is missing from your partner profile; add it there{where}.",
+                    )
+                ]
+            return []
+        return _check_value(slot, value, ctx)
+    if _is_blank(slot, value):
+        # Not given: the default stands in. Given but blank: the partner cleared the field.
+        if slot.required and (value is not None or _default(slot, ctx.locale) is None):
+            return [_error(slot, "required", "is required.")]
+        return []
+    return _check_value(slot, value, ctx)
+
+
+def validate_values(
+    content: TemplateContent, values: dict[str, Any], ctx: ValidationContext
+) -> list[FieldError]:
+    """Every problem with `values` for `content` in `ctx`; an empty list means they can be used.
+
+    A value of None (or no key) counts as not given. A required slot that is not given is
+    satisfied by its default (for ctx.locale, else English), because that is what the template
+    will show; a required slot given as blank ("", spaces, rich text without text) is an error
+    even with a default: the partner cleared a field that must have content.
+    """
+    errors: list[FieldError] = []
+    for slot in content.slots:
+        errors.extend(_check_slot(slot, values, ctx))
+    declared = {slot.name for slot in content.slots}
+    for name in sorted(n for n in values if n not in declared):
+        errors.append(
+            FieldError(
+                field=name,
+                code="unknown_field",
+                message=f"{name}: is not a field of this template.",
+            )
+        )
+    return errors
+
+
+def _resolve_one(slot: Slot, values: dict[str, Any], ctx: ValidationContext) -> Any:
+    if slot.locked:
+        return _default(slot, ctx.locale)
+    value = values.get(slot.name)
+    given = not _is_blank(slot, value)
+    if slot.kind == SlotKind.partner_field:
+        if slot.allow_override and given:
+            return value
+        return ctx.partner.get(slot.partner_field or "")
+    return value if given else _default(slot, ctx.locale)
+
+
+def resolve_values(
+    content: TemplateContent, values: dict[str, Any], ctx: ValidationContext
+) -> dict[str, Any]:
+    """What the template sees for each slot (every declared slot is present).
+
+    Locked slots: HQ's default for ctx.locale, else English. Editable slots: the partner's value,
+    else the default. partner_field slots: the override when allowed and given, else the partner
+    profile. Nothing at all becomes "" so a template can test `{% if slots.x %}`. Rich text is
+    sanitised and wrapped as Markup (the only value the HTML autoescaper lets through); all
+    other values stay plain data and are escaped when rendered. Call validate_values first.
+    """
+    resolved: dict[str, Any] = {}
+    for slot in content.slots:
+        value = _resolve_one(slot, values, ctx)
+        if value is None:
+            value = ""
+        if slot.kind == SlotKind.rich_text:
+            value = safe_markup(value if isinstance(value, str) else str(value))
+        resolved[slot.name] = value
+    return resolved

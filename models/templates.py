@@ -1,0 +1,41 @@
+"""Templates (brand-owned) and their versions; a published version never changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.base import utcnow
+
+
+class Template(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = Field(foreign_key="brand.id", index=True)
+    name: str = Field(max_length=200)
+    description: str = Field(default="", max_length=2000)
+    created_by: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TemplateVersion(SQLModel, table=True):
+    """The database projection of a version; its lifecycle state is owned by its workflow."""
+
+    __table_args__ = (UniqueConstraint("template_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    template_id: int = Field(foreign_key="template.id", index=True)
+    brand_id: int = Field(foreign_key="brand.id", index=True)
+    number: int = Field(ge=1)
+    state: str = Field(default="draft", sa_type=String(32), index=True)
+    content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    author_id: int = Field(foreign_key="user.id")
+    submitted_by: int | None = Field(default=None, foreign_key="user.id")
+    decided_by: int | None = Field(default=None, foreign_key="user.id")
+    decision_comment: str | None = Field(default=None, max_length=2000)
+    workflow_id: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime | None = Field(default=None)

@@ -1,0 +1,281 @@
+"""The demo templates: an "Open day" email newsletter and an A5 print flyer (published) and a
+draft, so a new user sees every slot kind at work."""
+
+from __future__ import annotations
+
+from content.spec import EmailVariant, PrintVariant, Slot, SlotKind, TemplateContent
+
+LEGAL_FOOTER = {
+    "en": "Northwind Fitness GmbH, Hauptstrasse 1, 10115 Berlin. You receive this email because "
+    "you are a member of {club}.",
+    "de": "Northwind Fitness GmbH, Hauptstrasse 1, 10115 Berlin. Sie erhalten diese E-Mail als "
+    "Mitglied von {club}.",
+    "nl": "Northwind Fitness GmbH, Hauptstrasse 1, 10115 Berlijn. U ontvangt deze e-mail als lid "
+    "van {club}.",
+}
+
+EMAIL_STYLE = """<style>
+  body { margin: 0; background: #f4f4f4; font-family: Helvetica, Arial, sans-serif; }
+  .wrap { max-width: 600px; margin: 0 auto; background: #ffffff; }
+  .hero { background: #0B3D91; color: #ffffff; padding: 32px 24px; }
+  .hero h1 { margin: 0; font-size: 28px; }
+  .body { padding: 24px; color: #1A1A1A; font-size: 16px; line-height: 1.5; }
+  .offer { border-left: 4px solid #F2A900; padding: 8px 16px; font-weight: bold; }
+  .cta { display: inline-block; padding: 12px 20px; color: #ffffff; text-decoration: none; }
+  .club { background: #f4f4f4; padding: 16px 24px; font-size: 14px; }
+  .legal { padding: 16px 24px; font-size: 12px; color: #666666; }
+  @media (max-width: 480px) { .hero h1 { font-size: 22px; } .body { padding: 16px; } }
+</style>"""
+
+OPEN_DAY_HTML = (
+    """<!doctype html>
+<html lang="{{ recipient.locale }}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+"""
+    + EMAIL_STYLE
+    + """
+</head>
+<body>
+<div class="wrap">
+  <div class="hero" data-asset="{{ slots.hero_image }}">
+    <h1>{{ slots.headline }}</h1>
+  </div>
+  <div class="body">
+    <p>Hi {{ recipient.first_name }},</p>
+    {{ slots.intro }}
+    <p class="offer">{{ slots.offer }}</p>
+    <p>{{ slots.event_date }}</p>
+    <p><a class="cta" style="background: {{ slots.accent_color }};" href="{{ slots.cta_url }}">
+      {{ slots.cta_label }}</a></p>
+  </div>
+  <div class="club">
+    <strong>{{ slots.club_name }}</strong><br>
+    {{ slots.club_address }}<br>
+    {{ slots.opening_hours }}
+  </div>
+  <div class="legal">
+    {{ slots.legal_footer }}<br>
+    <a href="{{ unsubscribe_url }}">Unsubscribe</a>
+  </div>
+</div>
+</body>
+</html>
+"""
+)
+
+OPEN_DAY_TEXT = """{{ slots.headline }}
+
+Hi {{ recipient.first_name }},
+
+{{ slots.offer }}
+{{ slots.event_date }}
+
+{{ slots.cta_label }}: {{ slots.cta_url }}
+
+{{ slots.club_name }}
+{{ slots.club_address }}
+{{ slots.opening_hours }}
+
+{{ slots.legal_footer }}
+Unsubscribe: {{ unsubscribe_url }}
+"""
+
+
+def _label(en: str, de: str, nl: str) -> dict[str, str]:
+    return {"en": en, "de": de, "nl": nl}
+
+
+# Slots the email and the flyer share: one definition keeps both on the same rules.
+def _event_date() -> Slot:
+    return Slot(
+        name="event_date",
+        kind=SlotKind.date,
+        required=True,
+        label=_label("Date of the open day", "Datum", "Datum"),
+    )
+
+
+def _club_name_and_address() -> list[Slot]:
+    return [
+        Slot(
+            name="club_name",
+            kind=SlotKind.partner_field,
+            partner_field="name",
+            label=_label("Club name", "Clubname", "Clubnaam"),
+        ),
+        Slot(
+            name="club_address",
+            kind=SlotKind.partner_field,
+            partner_field="address",
+            label=_label("Address", "Adresse", "Adres"),
+        ),
+    ]
+
+
+def _legal_footer() -> Slot:
+    """Locked: HQ's text in every locale; partners can neither edit nor remove it."""
+    return Slot(
+        name="legal_footer",
+        kind=SlotKind.text,
+        locked=True,
+        label=_label("Legal footer", "Impressum", "Juridische voettekst"),
+        default={k: v.format(club="Northwind Fitness") for k, v in LEGAL_FOOTER.items()},
+    )
+
+
+def open_day() -> TemplateContent:
+    return TemplateContent(
+        locales=["en", "de", "nl"],
+        slots=[
+            Slot(
+                name="hero_image",
+                kind=SlotKind.asset,
+                label=_label("Hero image", "Titelbild", "Hoofdafbeelding"),
+                asset_tags=["hero", "open-day"],
+                default={"en": "ast_openday01"},
+            ),
+            Slot(
+                name="headline",
+                kind=SlotKind.text,
+                required=True,
+                max_length=60,
+                label=_label("Headline", "Überschrift", "Kop"),
+                help={"en": "Short and inviting, at most 60 characters."},
+                default={
+                    "en": "Open day at your club",
+                    "de": "Tag der offenen Tür in Ihrem Club",
+                    "nl": "Open dag in jouw club",
+                },
+            ),
+            Slot(
+                name="intro",
+                kind=SlotKind.rich_text,
+                max_length=600,
+                label=_label("Introduction", "Einleitung", "Inleiding"),
+                default={"en": "<p>Bring a friend and try every class for free.</p>"},
+            ),
+            Slot(
+                name="offer",
+                kind=SlotKind.text,
+                required=True,
+                max_length=120,
+                label=_label("Local offer", "Lokales Angebot", "Lokaal aanbod"),
+                default={"en": "Join on the day and get your first month free."},
+            ),
+            _event_date(),
+            Slot(
+                name="cta_label",
+                kind=SlotKind.choice,
+                choices=["Book your visit", "Reserve a spot", "Learn more"],
+                label=_label("Button text", "Button-Text", "Knoptekst"),
+                default={"en": "Book your visit"},
+            ),
+            Slot(
+                name="cta_url",
+                kind=SlotKind.url,
+                required=True,
+                label=_label("Button link", "Button-Link", "Knoplink"),
+                default={"en": "https://northwind.example/open-day"},
+            ),
+            Slot(
+                name="accent_color",
+                kind=SlotKind.color,
+                label=_label("Button colour", "Button-Farbe", "Knopkleur"),
+                default={"en": "#F2A900"},
+            ),
+            *_club_name_and_address(),
+            Slot(
+                name="opening_hours",
+                kind=SlotKind.partner_field,
+                partner_field="opening_hours",
+                allow_override=True,
+                label=_label("Opening hours", "Öffnungszeiten", "Openingstijden"),
+            ),
+            _legal_footer(),
+        ],
+        email=EmailVariant(
+            subject="{{ slots.headline }} | {{ slots.club_name }}",
+            preheader="{{ slots.offer }}",
+            html=OPEN_DAY_HTML,
+            text=OPEN_DAY_TEXT,
+        ),
+    )
+
+
+FLYER_HTML = """<div class="flyer">
+  <h1>{{ slots.headline }}</h1>
+  <p class="offer">{{ slots.offer }}</p>
+  <p class="date">{{ slots.event_date }}</p>
+  <div class="club">
+    <strong>{{ slots.club_name }}</strong><br>
+    {{ slots.club_address }}<br>
+    {{ slots.club_phone }}
+  </div>
+  <p class="legal">{{ slots.legal_footer }}</p>
+</div>
+"""
+
+FLYER_CSS = """
+body { font-family: Helvetica, Arial, sans-serif; color: #1A1A1A; }
+.flyer h1 { color: #0B3D91; font-size: 32pt; margin: 0 0 12pt; }
+.offer { font-size: 16pt; border-left: 6pt solid #F2A900; padding-left: 8pt; }
+.club { margin-top: 24pt; font-size: 12pt; }
+.legal { position: absolute; bottom: 0; font-size: 7pt; color: #666666; }
+"""
+
+
+def flyer_a5() -> TemplateContent:
+    return TemplateContent(
+        locales=["en", "de", "nl"],
+        slots=[
+            Slot(
+                name="headline",
+                kind=SlotKind.text,
+                required=True,
+                max_length=40,
+                label=_label("Headline", "Überschrift", "Kop"),
+                default={"en": "Open day!", "de": "Tag der offenen Tür!", "nl": "Open dag!"},
+            ),
+            Slot(
+                name="offer",
+                kind=SlotKind.text,
+                required=True,
+                max_length=100,
+                label=_label("Local offer", "Lokales Angebot", "Lokaal aanbod"),
+                default={"en": "First month free for everyone who joins on the day."},
+            ),
+            _event_date(),
+            *_club_name_and_address(),
+            Slot(
+                name="club_phone",
+                kind=SlotKind.partner_field,
+                partner_field="phone",
+                allow_override=True,
+                label=_label("Phone", "Telefon", "Telefoon"),
+            ),
+            _legal_footer(),
+        ],
+        print=PrintVariant(html=FLYER_HTML, css=FLYER_CSS, sizes=["A5"]),
+    )
+
+
+def spring_draft() -> TemplateContent:
+    """A draft in progress: HQ is still writing it."""
+    content = open_day()
+    headline = content.slot("headline")
+    assert headline is not None
+    headline.default = {"en": "Spring into shape", "de": "Fit in den Frühling"}
+    return content
+
+
+DEMO_TEMPLATES: tuple[tuple[str, str, str], ...] = (
+    (
+        "Open day",
+        "Email newsletter inviting members and friends to the club's open day.",
+        "open_day",
+    ),
+    ("Open day flyer (A5)", "Printed A5 flyer for the club's open day.", "flyer_a5"),
+    ("Spring campaign", "Work in progress for the spring campaign.", "spring_draft"),
+)
+CONTENT_BUILDERS = {"open_day": open_day, "flyer_a5": flyer_a5, "spring_draft": spring_draft}
+PUBLISHED = {"open_day", "flyer_a5"}
