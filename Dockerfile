@@ -31,6 +31,8 @@ COPY core/ ./core/
 COPY models/ ./models/
 COPY services/ ./services/
 COPY content/ ./content/
+COPY media/ ./media/
+COPY storage/ ./storage/
 COPY workflows/ ./workflows/
 COPY activities/ ./activities/
 COPY api/ ./api/
