@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from activities.assets import AssetActivities
 from activities.audit import AuditActivities
 from activities.templates import TemplateActivities
 from core.settings import Settings
@@ -30,12 +31,16 @@ def queues(settings: Settings, engine: Engine) -> Sequence[QueueSpec]:
     (PDF); one process serves all by default, production can run a pool per queue."""
     audit = AuditActivities(engine)
     templates = TemplateActivities(engine)
+    assets = AssetActivities(engine)
     return [
         QueueSpec(
             settings.temporal_task_queue,
             workflows=[TemplateWorkflow],
             activities=[audit.append_audit_event, templates.project_template_transition],
         ),
-        QueueSpec(settings.temporal_delivery_task_queue),
+        QueueSpec(
+            settings.temporal_delivery_task_queue,
+            activities=[assets.check_assets_before_send],
+        ),
         QueueSpec(settings.temporal_documents_task_queue),
     ]

@@ -16,6 +16,8 @@ from core.db import make_engine
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import LazyTemporalClient
+from storage.base import BlobStore
+from storage.factory import make_blob_store
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,7 @@ def create_app(
     *,
     engine: Engine | None = None,
     temporal: LazyTemporalClient | None = None,
+    blob_store: BlobStore | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
@@ -34,6 +37,7 @@ def create_app(
         own_engine = engine is None
         app.state.engine = engine or make_engine(settings.resolved_database_url)
         app.state.temporal = temporal or LazyTemporalClient(settings)
+        app.state.blob_store = blob_store or make_blob_store(settings)
         log.info("api ready on %s (env %s)", settings.public_base_url, settings.app_env.value)
         yield
         if own_engine:

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from core.settings import Settings
 from core.temporal import LazyTemporalClient
+from storage.base import BlobStore
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -41,6 +42,11 @@ def get_temporal(request: Request) -> LazyTemporalClient:
     return holder
 
 
+def get_blob_store(request: Request) -> BlobStore:
+    store: BlobStore = request.app.state.blob_store
+    return store
+
+
 def get_request_id(request: Request) -> str:
     rid: str = request.state.request_id
     return rid
@@ -50,4 +56,5 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 TemporalDep = Annotated[LazyTemporalClient, Depends(get_temporal)]
+BlobStoreDep = Annotated[BlobStore, Depends(get_blob_store)]
 RequestIdDep = Annotated[str, Depends(get_request_id)]

@@ -165,15 +165,34 @@ class BrandRules(BaseModel):
     fonts: list[str] = Field(default_factory=list)
 
 
+class AssetFacts(BaseModel):
+    """What validation needs to know of one library asset (looked up by the caller)."""
+
+    uid: str
+    title: str = ""
+    state: str
+    tags: list[str] = Field(default_factory=list)
+    licence_expires_on: date | None = None
+    allowed_region_ids: list[int] = Field(default_factory=list, description="empty: all")
+    partner_id: int | None = Field(None, description="None: a brand asset")
+
+
 class ValidationContext(BaseModel):
     """Everything validation may look at besides the values: no clock, no database."""
 
     locale: str = "en"
     partner: dict[str, Any] = Field(default_factory=dict, description="models.org.as_profile")
+    partner_id: int | None = None
     partner_region_id: int | None = None
     window_start: date | None = None
     window_end: date | None = None
     brand: BrandRules = Field(default_factory=BrandRules)
+    today: date | None = Field(None, description="the day licences are checked against")
+    assets: dict[str, AssetFacts] | None = Field(
+        None,
+        description="library facts by uid for the asset ids in play; None checks the id's "
+        "shape only (no library at hand, e.g. linting HQ's samples)",
+    )
 
 
 class FieldError(BaseModel):

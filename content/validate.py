@@ -16,7 +16,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from content.sanitize import safe_markup, text_content
-from content.spec import FieldError, Slot, SlotKind, TemplateContent, ValidationContext
+from content.spec import (
+    AssetFacts,
+    FieldError,
+    Slot,
+    SlotKind,
+    TemplateContent,
+    ValidationContext,
+)
 
 ASSET_ID = re.compile(r"ast_[a-z0-9]{8,32}")
 HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
@@ -243,10 +250,72 @@ def _check_color(slot: Slot, value: str, ctx: ValidationContext) -> list[FieldEr
     return []
 
 
-def _check_asset(slot: Slot, value: str) -> list[FieldError]:
+def _check_asset(slot: Slot, value: str, ctx: ValidationContext) -> list[FieldError]:
     if not ASSET_ID.fullmatch(value):
         return [_error(slot, "bad_asset", "must be an image from the asset library.")]
+    if ctx.assets is None:
+        return []
+    facts = ctx.assets.get(value)
+    if facts is None or (facts.partner_id is not None and facts.partner_id != ctx.partner_id):
+        # Another partner's asset is reported exactly like a missing one.
+        return [_error(slot, "unknown_asset", "must be an image from the asset library.")]
+    return _asset_rules(slot, facts, ctx)
+
+
+_NOT_USABLE = {
+    "pending": "is still waiting for approval by headquarters",
+    "rejected": "was rejected by headquarters",
+    "archived": "has been archived",
+}
+
+
+def _asset_rules(slot: Slot, facts: AssetFacts, ctx: ValidationContext) -> list[FieldError]:
+    """The library's rules in order: approved, tagged for this slot, licensed today, licensed
+    for the partner's region. The first broken rule is named."""
+    name = f'"{facts.title}"' if facts.title else "this image"
+    if facts.state != "approved":
+        reason = _NOT_USABLE.get(facts.state, f"is {facts.state}")
+        return [_error(slot, "asset_not_approved", f"{name} {reason}; choose another image.")]
+    missing = [t for t in slot.asset_tags or [] if t not in facts.tags]
+    if missing:
+        return [
+            _error(
+                slot,
+                "asset_wrong_tags",
+                f"must be an image tagged {', '.join(slot.asset_tags or [])}; "
+                f"{name} is not tagged {', '.join(missing)}.",
+            )
+        ]
+    expires = facts.licence_expires_on
+    if expires is not None and ctx.today is not None and expires < ctx.today:
+        return [
+            _error(
+                slot,
+                "asset_expired",
+                f"the licence of {name} expired on {expires.isoformat()}; choose another image.",
+            )
+        ]
+    regions = facts.allowed_region_ids
+    if regions and ctx.partner_region_id not in regions:
+        return [
+            _error(slot, "asset_region", f"{name} is not licensed for your region; choose another.")
+        ]
     return []
+
+
+def asset_ids(content: TemplateContent, values: dict[str, Any], locale: str) -> set[str]:
+    """Every asset id validation will look at (given values and the defaults standing in), so
+    the caller can fetch their facts in one query."""
+    ids: set[str] = set()
+    for slot in content.slots:
+        if slot.kind != SlotKind.asset:
+            continue
+        value = values.get(slot.name)
+        if _is_blank(slot, value):
+            value = _default(slot, locale)
+        if isinstance(value, str) and ASSET_ID.fullmatch(value):
+            ids.add(value)
+    return ids
 
 
 def _check_override(slot: Slot, value: str, ctx: ValidationContext) -> list[FieldError]:
@@ -270,7 +339,7 @@ _STRING_CHECKS: dict[SlotKind, Callable[[Slot, str, ValidationContext], list[Fie
     SlotKind.phone: lambda s, v, _c: _check_phone(s, v),
     SlotKind.email: lambda s, v, _c: _check_email(s, v),
     SlotKind.color: _check_color,
-    SlotKind.asset: lambda s, v, _c: _check_asset(s, v),
+    SlotKind.asset: _check_asset,
     SlotKind.partner_field: _check_override,
 }
 
@@ -324,8 +393,12 @@ def _check_slot(slot: Slot, values: dict[str, Any], ctx: ValidationContext) -> l
         return _check_value(slot, value, ctx)
     if _is_blank(slot, value):
         # Not given: the default stands in. Given but blank: the partner cleared the field.
-        if slot.required and (value is not None or _default(slot, ctx.locale) is None):
+        default = _default(slot, ctx.locale)
+        if slot.required and (value is not None or default is None):
             return [_error(slot, "required", "is required.")]
+        if slot.kind == SlotKind.asset and value is None and isinstance(default, str):
+            # HQ's default image goes out too: it must still be usable (licence, region).
+            return _check_asset(slot, default, ctx)
         return []
     return _check_value(slot, value, ctx)
 

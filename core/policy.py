@@ -28,6 +28,9 @@ class Permission(StrEnum):
     template_read = "template.read"
     template_author = "template.author"
     template_review = "template.review"
+    asset_read = "asset.read"
+    asset_upload = "asset.upload"
+    asset_review = "asset.review"
 
 
 READ_ONLY: frozenset[Permission] = frozenset(
@@ -37,6 +40,7 @@ READ_ONLY: frozenset[Permission] = frozenset(
         Permission.audit_read,
         Permission.audit_verify,
         Permission.template_read,
+        Permission.asset_read,
     }
 )
 
@@ -48,6 +52,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.audit_read,
             Permission.template_read,
             Permission.template_author,
+            Permission.asset_read,
+            Permission.asset_upload,
         }
     ),
     Role.brand_reviewer: frozenset(
@@ -56,12 +62,24 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.audit_read,
             Permission.template_read,
             Permission.template_review,
+            Permission.asset_read,
+            Permission.asset_review,
         }
     ),
-    Role.region_manager: frozenset({Permission.org_read, Permission.audit_read}),
-    Role.partner_editor: frozenset({Permission.org_read}),
+    Role.region_manager: frozenset(
+        {Permission.org_read, Permission.audit_read, Permission.asset_read}
+    ),
+    Role.partner_editor: frozenset(
+        {Permission.org_read, Permission.asset_read, Permission.asset_upload}
+    ),
     Role.partner_manager: frozenset(
-        {Permission.org_read, Permission.partner_profile_edit, Permission.audit_read}
+        {
+            Permission.org_read,
+            Permission.partner_profile_edit,
+            Permission.audit_read,
+            Permission.asset_read,
+            Permission.asset_upload,
+        }
     ),
     Role.viewer: READ_ONLY,
 }
@@ -114,6 +132,14 @@ def covers(grant: Grant, target: Target) -> bool:
 def allows(principal: Principal, permission: Permission, target: Target) -> bool:
     return any(
         permission in ROLE_PERMISSIONS[g.role] and covers(g, target) for g in principal.grants
+    )
+
+
+def allows_in_brand(principal: Principal, permission: Permission, brand_id: int) -> bool:
+    """For objects the whole brand shares (brand assets): any grant in the brand suffices,
+    whatever its scope, because HQ hands them to every partner."""
+    return any(
+        permission in ROLE_PERMISSIONS[g.role] and g.brand_id == brand_id for g in principal.grants
     )
 
 

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
 
     asset_store: AssetStore = Field(AssetStore.local, description="local | s3")
     s3_bucket: str = Field("brandrelay-assets", description="Bucket for assets")
+    asset_max_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Largest accepted asset upload, bytes"
+    )
+    asset_url_ttl: int = Field(
+        300, ge=10, le=604800, description="Lifetime of signed asset download URLs, seconds"
+    )
     s3_sse: str | None = Field(None, description="Server-side encryption, e.g. AES256 or aws:kms")
     aws_region: str = Field("eu-west-1", description="AWS region for SES and S3")
     aws_endpoint_url: str | None = Field(None, description="Endpoint override (MinIO, moto)")

@@ -4,12 +4,15 @@ Importing this package registers every table on SQLModel.metadata (Alembic relie
 Workflow modules must not import the table modules (the sandbox would re-define the tables).
 """
 
+from models.assets import Asset, AssetVersion
 from models.audit import AuditChainHead, AuditEvent
 from models.org import ApiToken, Brand, Membership, Partner, Region, User
 from models.templates import Template, TemplateVersion
 
 __all__ = [
     "ApiToken",
+    "Asset",
+    "AssetVersion",
     "AuditChainHead",
     "AuditEvent",
     "Brand",

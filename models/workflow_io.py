@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -95,3 +95,13 @@ class TemplateStatus(BaseModel):
     version_id: int
     state: str
     timeline: list[TimelineEntry]
+
+
+class AssetCheck(BaseModel):
+    """The send-time asset re-check: the partner's content as approved, on the day of sending."""
+
+    version_id: int
+    partner_id: int
+    values: dict[str, Any] = Field(default_factory=dict)
+    locale: str = "en"
+    on: date

@@ -7,6 +7,8 @@ import sys
 from core.db import make_engine, session_scope
 from core.settings import get_settings
 from services.demo import DEMO_PASSWORD, seed_demo
+from services.demo_assets import seed_demo_assets
+from storage.factory import make_blob_store
 
 
 def main() -> int:
@@ -17,6 +19,8 @@ def main() -> int:
     engine = make_engine(settings.resolved_database_url)
     with session_scope(engine) as session:
         logins = seed_demo(session)
+        session.flush()
+        seed_demo_assets(session, make_blob_store(settings))
     engine.dispose()
     base = settings.public_base_url
     print(

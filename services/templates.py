@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from content.spec import BrandRules, SlotKind, TemplateContent, ValidationContext
+from content.validate import asset_ids
 from core.errors import Conflict, FieldError, NotFound
 from core.policy import Permission, Principal
 from models.base import utcnow
@@ -17,6 +18,7 @@ from models.org import Brand, Partner, as_profile
 from models.template_schemas import TemplateCreate, VersionCreate
 from models.templates import Template, TemplateVersion
 from services.access import load
+from services.assets import asset_facts
 from services.org import Actor, record, snapshot
 from workflows.template import template_workflow_id
 from workflows.template_lifecycle import EDITABLE, TemplateState
@@ -205,17 +207,26 @@ def validation_context(
     locale: str,
     window_start: date | None,
     window_end: date | None,
+    *,
+    content: TemplateContent,
+    values: dict[str, Any],
+    today: date,
 ) -> ValidationContext:
+    """Everything validate_values needs, including the library facts of the assets in play
+    (given values and defaults), checked against `today`."""
     brand = session.get(Brand, brand_id)
     if brand is None:
         raise NotFound("brand", brand_id)
     return ValidationContext(
         locale=locale,
         partner=as_profile(partner),
+        partner_id=partner.id,
         partner_region_id=partner.region_id,
         window_start=window_start,
         window_end=window_end,
         brand=brand_rules(brand),
+        today=today,
+        assets=asset_facts(session, brand_id, asset_ids(content, values, locale)),
     )
 
 

@@ -31,6 +31,8 @@ from models.org import User
 from registry import queues
 from scripts.migrate import upgrade
 from services.demo import DEMO_PASSWORD, seed_demo
+from services.demo_assets import seed_demo_assets
+from storage.local import LocalBlobStore
 from workflows import search_attributes
 
 
@@ -137,18 +139,30 @@ def demo_hash() -> str:
     return hash_password(DEMO_PASSWORD)
 
 
+@pytest.fixture(scope="session")
+def blob_store(settings: Settings, tmp_data: Path) -> LocalBlobStore:
+    """The embedded asset store, as `make up` runs it (S3 tests bring their own)."""
+    return LocalBlobStore(
+        tmp_data / "assets", settings.secret_key.get_secret_value(), "http://test"
+    )
+
+
 @pytest.fixture
-def demo(db: Engine, demo_hash: str) -> Engine:
-    """The demo organisation (Northwind and Contoso) in a clean database."""
+def demo(db: Engine, demo_hash: str, blob_store: LocalBlobStore) -> Engine:
+    """The demo organisation (Northwind and Contoso) with its asset library, in a clean
+    database."""
     with Session(db) as session:
         seed_demo(session, demo_hash)
+        seed_demo_assets(session, blob_store)
         session.commit()
     return db
 
 
 @pytest.fixture
-def client(settings: Settings, db: Engine) -> Iterator[TestClient]:
-    app = create_app(settings, engine=db, temporal=LazyTemporalClient(settings))
+def client(settings: Settings, db: Engine, blob_store: LocalBlobStore) -> Iterator[TestClient]:
+    app = create_app(
+        settings, engine=db, temporal=LazyTemporalClient(settings), blob_store=blob_store
+    )
     with TestClient(app) as c:
         yield c
 
@@ -219,7 +233,10 @@ def dev_client(dev_env: WorkflowEnvironment) -> Client:
 
 @pytest.fixture
 async def app_with_worker(
-    settings: Settings, demo: Engine, workflow_env: WorkflowEnvironment
+    settings: Settings,
+    demo: Engine,
+    workflow_env: WorkflowEnvironment,
+    blob_store: LocalBlobStore,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The API in this event loop, talking to `workflow_env` where an in-process worker runs
     every registered workflow and activity (real activities, real database)."""
@@ -235,7 +252,10 @@ async def app_with_worker(
             activity_executor=pool,
         ):
             app = create_app(
-                local, engine=demo, temporal=LazyTemporalClient(local, workflow_env.client)
+                local,
+                engine=demo,
+                temporal=LazyTemporalClient(local, workflow_env.client),
+                blob_store=blob_store,
             )
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)

@@ -3,6 +3,7 @@ the answer the role table promises, and no tenant boundary leaks."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,12 +14,14 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api.app import create_app
 from api.security import Authorize, Public
 from core.settings import Settings
+from models.assets import Asset
 from models.org import ApiToken, Membership, Partner, Region, User
 from models.templates import Template, TemplateVersion
 from services.demo_templates import spring_draft
@@ -101,6 +104,8 @@ class Ids:
     template: int = 0
     published_version: int = 0
     draft_version: int = 0
+    brand_asset: int = 0
+    ams_asset: int = 0
 
 
 @pytest.fixture
@@ -136,8 +141,37 @@ def ids(demo: Engine, login: Callable[[str], dict[str, str]], client: TestClient
                 result.published_version = v.id or 0
             elif v.state == "draft":
                 result.draft_version = v.id or 0
+        for asset in s.exec(select(Asset)).all():
+            if asset.uid == "ast_openday01":
+                result.brand_asset = asset.id or 0
+            elif asset.uid == "ast_amsclub01":
+                result.ams_asset = asset.id or 0
     assert result.published_version and result.draft_version
+    assert result.brand_asset and result.ams_asset
     return result
+
+
+def tiny_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "#0B3D91").save(out, format="PNG")
+    return out.getvalue()
+
+
+def send(
+    client: TestClient | httpx.AsyncClient,
+    method: str,
+    url: str,
+    body: dict[str, Any] | None,
+    headers: dict[str, str],
+    multipart: bool,
+) -> Any:
+    """JSON, or for upload routes a multipart form with a small real PNG."""
+    if multipart:
+        files = {"file": ("club.png", tiny_png(), "image/png")}
+        return client.request(
+            method, url, data=body or {"title": "Upload"}, files=files, headers=headers
+        )
+    return client.request(method, url, json=body, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -145,6 +179,7 @@ class Call:
     method: str
     path: str  # with {field} of Ids
     body: Callable[[Ids, str], dict[str, Any]] | None = None
+    multipart: bool = False
 
     @property
     def template(self) -> str:
@@ -159,7 +194,8 @@ _c = Call
 
 
 # Expected answers, one letter per role in ROLES order:
-# O = success (2xx), F = 403, N = 404, V = 422 (a cross-brand reference refused as a field).
+# O = success (2xx), F = 403, N = 404, V = 422 (a cross-brand reference refused as a field),
+# C = 409, R = 307 (a redirect to a signed download URL).
 # A role that holds the permission nowhere is refused (403) before any object is looked up, so
 # the answer cannot depend on whether the id exists; a role that holds it, but not over this
 # object, gets 404.
@@ -281,9 +317,40 @@ MATRIX: dict[str, tuple[Call, str]] = {
         _c("GET", "/api/v1/versions/{published_version}/timeline"),
         "NFFFFFOOOO",
     ),
+    "assets.list": (_c("GET", "/api/v1/assets"), "OOOOOOOOOO"),
+    "assets.upload": (_c("POST", "/api/v1/assets", multipart=True), "OOOOFFFFOO"),
+    "assets.read": (_c("GET", "/api/v1/assets/{ams_asset}"), "NONOONOOOO"),
+    "assets.update": (
+        _c("PATCH", "/api/v1/assets/{brand_asset}", lambda i, r: {"title": f"Hero {r}"}),
+        "NFFFFFFFOO",
+    ),
+    "assets.archive": (_c("POST", "/api/v1/assets/{ams_asset}/archive"), "NONOFFFFOO"),
+    "assets.versions": (_c("GET", "/api/v1/assets/{brand_asset}/versions"), "NOOOOOOOOO"),
+    "assets.new_version": (
+        _c("POST", "/api/v1/assets/{brand_asset}/versions", multipart=True),
+        "NFFFFFFFOO",
+    ),
+    "assets.download": (_c("GET", "/api/v1/assets/{brand_asset}/download"), "NRRRRRRRRR"),
+    "assets.decision": (
+        _c("POST", "/api/v1/assets/{ams_asset}/decision", lambda i, r: {"decision": "approve"}),
+        "NFFFFFFOFC",
+    ),
 }
-CODE = {"O": range(200, 300), "F": (403,), "N": (404,), "V": (422,), "C": (409,)}
-PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("POST", "/api/v1/auth/token")}
+CODE = {
+    "O": range(200, 300),
+    "F": (403,),
+    "N": (404,),
+    "V": (422,),
+    "C": (409,),
+    "R": (307,),
+}
+PUBLIC = {
+    ("GET", "/health"),
+    ("GET", "/ready"),
+    ("POST", "/api/v1/auth/token"),
+    ("GET", "/files/{}"),  # signed, expiring URLs: the signature is the permission
+}
+MULTIPART = {("POST", "/api/v1/assets"), ("POST", "/api/v1/assets/{asset_id}/versions")}
 # POSTs that only compute an answer from a body (validation, preview): readers may use them.
 READ_ONLY_POSTS = {
     ("POST", "/api/v1/versions/{version_id}/validate"),
@@ -309,7 +376,7 @@ async def test_role_matrix(
     got = []
     for (role, email), want in zip(ROLES, expected, strict=True):
         method, path, body = call.build(ids, role)
-        resp = await app_with_worker.request(method, path, json=body, headers=login(email))
+        resp = await send(app_with_worker, method, path, body, login(email), call.multipart)
         ok = resp.status_code in CODE[want]
         got.append(f"{role}:{resp.status_code}{'' if ok else ' (want ' + want + ')'}")
         if not ok:
@@ -328,6 +395,7 @@ def test_unauthenticated_is_401_everywhere(client: TestClient, ids: Ids) -> None
 
 PARAM_IDS = {
     "template_id": "template",
+    "asset_id": "brand_asset",
     "version_id": "published_version",
     "region_id": "north",
     "partner_id": "amsterdam",
@@ -341,6 +409,8 @@ MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/versions/{version_id}/validate"): {},
     ("POST", "/api/v1/versions/{version_id}/preview"): {},
     ("POST", "/api/v1/versions/{version_id}/decision"): {"decision": "approve"},
+    ("POST", "/api/v1/assets/{asset_id}/decision"): {"decision": "approve"},
+    ("PATCH", "/api/v1/assets/{asset_id}"): {"title": "Renamed"},
     ("PATCH", "/api/v1/regions/{region_id}"): {"name": "Renamed"},
     ("PATCH", "/api/v1/partners/{partner_id}"): {"phone": "+31 20 555 0101"},
     ("PATCH", "/api/v1/users/{user_id}"): {"full_name": "X"},
@@ -348,7 +418,11 @@ MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
 
 
 def _object_routes(settings: Settings) -> list[tuple[str, str]]:
-    return [(m, p) for m, p in api_routes(create_app(settings)) if "{" in p]
+    return [
+        (m, p)
+        for m, p in api_routes(create_app(settings))
+        if "{" in p and not p.startswith("/files/")
+    ]
 
 
 def _fill(path: str, ids: Ids) -> str:
@@ -367,9 +441,8 @@ def test_other_brand_gets_404_for_every_northwind_object(
     routes = _object_routes(settings)
     assert len(routes) >= 13
     for method, path in routes:
-        resp = client.request(
-            method, _fill(path, ids), json=MINIMAL_BODY.get((method, path)), headers=headers
-        )
+        body = MINIMAL_BODY.get((method, path))
+        resp = send(client, method, _fill(path, ids), body, headers, (method, path) in MULTIPART)
         assert resp.status_code == 404, f"{method} {path}: {resp.status_code} {resp.text}"
         assert resp.headers["content-type"] == "application/problem+json"
 
@@ -416,7 +489,7 @@ def test_viewer_gets_403_for_every_write(
     for method, path in writes:
         call = by_template[(method, re.sub(r"\{[^}]*\}", "{}", path))]
         _, url, body = call.build(ids, "ops")
-        resp = client.request(method, url, json=body, headers=headers)
+        resp = send(client, method, url, body, headers, call.multipart)
         assert resp.status_code == 403, f"{method} {path}: {resp.status_code} {resp.text}"
 
 

@@ -4,8 +4,10 @@ from fastapi import APIRouter
 
 from api.routers import (
     api_tokens,
+    assets,
     audit,
     auth,
+    files,
     health,
     memberships,
     partners,
@@ -24,4 +26,6 @@ ROUTERS: list[APIRouter] = [
     api_tokens.router,
     audit.router,
     templates.router,
+    assets.router,
+    files.router,
 ]

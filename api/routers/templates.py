@@ -253,7 +253,15 @@ def _context(
         raise FieldError("locale", f"this template has locales {', '.join(content.locales)}")
     partner = svc.partner_for_preview(session, principal, body.partner_id)
     return svc.validation_context(
-        session, version.brand_id, partner, body.locale, body.window_start, body.window_end
+        session,
+        version.brand_id,
+        partner,
+        body.locale,
+        body.window_start,
+        body.window_end,
+        content=content,
+        values=body.values,
+        today=utcnow().date(),
     )
 
 
