@@ -432,3 +432,19 @@ def test_licence_expiring_after_approval_blocks_the_send(
     assert err.value.type == "asset_blocked" and err.value.non_retryable
     assert err.value.message.startswith("Sending is blocked: Hero image: the licence of")
     assert "expired on" in str(err.value)
+
+
+def test_archived_asset_stays_downloadable_but_is_refused_for_new_content(
+    local_library: Library,
+) -> None:
+    lib = local_library
+    listed = lib.client.get(
+        "/api/v1/assets", params={"tag": "summer"}, headers=lib.login(MARKETING)
+    ).json()
+    summer = listed["items"][0]
+    archived = lib.client.delete(f"/api/v1/assets/{summer['id']}", headers=lib.login(MARKETING))
+    assert archived.status_code == 200 and archived.json()["state"] == "archived"
+    assert lib.download(EDITOR_AMS, summer["id"]).status_code == 200
+    error = validate(lib, MARKETING, {"hero_image": "ast_summer01"})["hero_image"]
+    assert error["code"] == "asset_not_approved"
+    assert "has been archived" in error["message"]

@@ -324,7 +324,7 @@ MATRIX: dict[str, tuple[Call, str]] = {
         _c("PATCH", "/api/v1/assets/{brand_asset}", lambda i, r: {"title": f"Hero {r}"}),
         "NFFFFFFFOO",
     ),
-    "assets.archive": (_c("POST", "/api/v1/assets/{ams_asset}/archive"), "NONOFFFFOO"),
+    "assets.archive": (_c("DELETE", "/api/v1/assets/{ams_asset}"), "NONOFFFFOO"),
     "assets.versions": (_c("GET", "/api/v1/assets/{brand_asset}/versions"), "NOOOOOOOOO"),
     "assets.new_version": (
         _c("POST", "/api/v1/assets/{brand_asset}/versions", multipart=True),

@@ -122,10 +122,11 @@ def update_asset(
     return svc.asset_read(session, svc.update_asset(session, Actor(principal, rid), asset, body))
 
 
-@router.post("/assets/{asset_id}/archive", response_model=AssetRead)
+@router.delete("/assets/{asset_id}", response_model=AssetRead)
 def archive_asset(
     principal: AssetUploader, session: SessionDep, rid: RequestIdDep, asset_id: int
 ) -> AssetRead:
+    """Archives, never deletes: campaigns that used the asset keep their files."""
     asset = svc.load_asset(session, principal, asset_id, Permission.asset_upload)
     return svc.asset_read(session, svc.archive_asset(session, Actor(principal, rid), asset))
 
