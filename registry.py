@@ -10,8 +10,11 @@ from sqlalchemy import Engine
 
 from activities.assets import AssetActivities
 from activities.audit import AuditActivities
+from activities.campaigns import CampaignActivities
 from activities.templates import TemplateActivities
 from core.settings import Settings
+from workflows.campaign import CampaignWorkflow
+from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.template import TemplateWorkflow
 
 
@@ -32,11 +35,19 @@ def queues(settings: Settings, engine: Engine) -> Sequence[QueueSpec]:
     audit = AuditActivities(engine)
     templates = TemplateActivities(engine)
     assets = AssetActivities(engine)
+    campaigns = CampaignActivities(engine)
     return [
         QueueSpec(
             settings.temporal_task_queue,
-            workflows=[TemplateWorkflow],
-            activities=[audit.append_audit_event, templates.project_template_transition],
+            workflows=[TemplateWorkflow, CampaignWorkflow, PartnerCampaignWorkflow],
+            activities=[
+                audit.append_audit_event,
+                templates.project_template_transition,
+                campaigns.project_partner_campaign,
+                campaigns.campaign_partner_campaign_ids,
+                campaigns.partner_refs,
+                campaigns.project_campaign_summary,
+            ],
         ),
         QueueSpec(
             settings.temporal_delivery_task_queue,

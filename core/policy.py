@@ -31,6 +31,11 @@ class Permission(StrEnum):
     asset_read = "asset.read"
     asset_upload = "asset.upload"
     asset_review = "asset.review"
+    campaign_read = "campaign.read"
+    campaign_manage = "campaign.manage"
+    partner_campaign_read = "partner_campaign.read"
+    partner_campaign_edit = "partner_campaign.edit"
+    partner_campaign_decide = "partner_campaign.decide"
 
 
 READ_ONLY: frozenset[Permission] = frozenset(
@@ -41,6 +46,8 @@ READ_ONLY: frozenset[Permission] = frozenset(
         Permission.audit_verify,
         Permission.template_read,
         Permission.asset_read,
+        Permission.campaign_read,
+        Permission.partner_campaign_read,
     }
 )
 
@@ -54,6 +61,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.template_author,
             Permission.asset_read,
             Permission.asset_upload,
+            Permission.campaign_read,
+            Permission.campaign_manage,
+            Permission.partner_campaign_read,
         }
     ),
     Role.brand_reviewer: frozenset(
@@ -64,13 +74,29 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.template_review,
             Permission.asset_read,
             Permission.asset_review,
+            Permission.campaign_read,
+            Permission.partner_campaign_read,
+            Permission.partner_campaign_decide,
         }
     ),
     Role.region_manager: frozenset(
-        {Permission.org_read, Permission.audit_read, Permission.asset_read}
+        {
+            Permission.org_read,
+            Permission.audit_read,
+            Permission.asset_read,
+            Permission.campaign_read,
+            Permission.partner_campaign_read,
+            Permission.partner_campaign_decide,
+        }
     ),
     Role.partner_editor: frozenset(
-        {Permission.org_read, Permission.asset_read, Permission.asset_upload}
+        {
+            Permission.org_read,
+            Permission.asset_read,
+            Permission.asset_upload,
+            Permission.partner_campaign_read,
+            Permission.partner_campaign_edit,
+        }
     ),
     Role.partner_manager: frozenset(
         {
@@ -79,6 +105,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.audit_read,
             Permission.asset_read,
             Permission.asset_upload,
+            Permission.partner_campaign_read,
+            Permission.partner_campaign_edit,
+            Permission.partner_campaign_decide,
         }
     ),
     Role.viewer: READ_ONLY,
@@ -189,6 +218,22 @@ def visibility(principal: Principal, read: Permission = Permission.org_read) -> 
             g.partner_id for g in grants if g.scope == ScopeType.partner and g.partner_id
         ),
     )
+
+
+def may_decide_stage(principal: Principal, stage: str, target: Target, *, escalated: bool) -> bool:
+    """Who decides a partner campaign at each approval stage: at pending_gm the GM of that
+    partner, or its region manager once the approval has been escalated; at pending_hq a brand
+    reviewer. Roles, not permissions: a brand admin administers, it does not approve."""
+    for g in principal.grants:
+        if not covers(g, target):
+            continue
+        if stage == "pending_gm" and g.role == Role.partner_manager:
+            return True
+        if stage == "pending_gm" and escalated and g.role == Role.region_manager:
+            return True
+        if stage == "pending_hq" and g.role == Role.brand_reviewer:
+            return True
+    return False
 
 
 def four_eyes_ok(submitted_by: int | None, actor_id: int) -> bool:

@@ -6,18 +6,22 @@ Workflow modules must not import the table modules (the sandbox would re-define 
 
 from models.assets import Asset, AssetVersion
 from models.audit import AuditChainHead, AuditEvent
+from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
 from models.org import ApiToken, Brand, Membership, Partner, Region, User
 from models.templates import Template, TemplateVersion
 
 __all__ = [
     "ApiToken",
+    "ApprovalTask",
     "Asset",
     "AssetVersion",
     "AuditChainHead",
     "AuditEvent",
     "Brand",
+    "Campaign",
     "Membership",
     "Partner",
+    "PartnerCampaign",
     "Region",
     "Template",
     "TemplateVersion",

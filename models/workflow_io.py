@@ -105,3 +105,89 @@ class AssetCheck(BaseModel):
     values: dict[str, Any] = Field(default_factory=dict)
     locale: str = "en"
     on: date
+
+
+# Campaigns --------------------------------------------------------------------------------------
+
+
+class PartnerRef(BaseModel):
+    """One target partner as the campaign workflow hands it to its partner workflow."""
+
+    partner_campaign_id: int
+    partner_id: int
+    region_id: int
+    locale: str = "en"
+    profile: dict[str, Any] = Field(default_factory=dict)
+
+
+class CampaignShared(BaseModel):
+    """What every partner workflow of one campaign shares (sent once per child, not per event)."""
+
+    campaign_id: int
+    brand_id: int
+    name: str
+    mode: str
+    approval_policy: str
+    personalise_until: datetime
+    send_by: datetime
+    remind_after: int  # seconds
+    escalate_after: int  # seconds
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    content: dict[str, Any] = Field(description="the published TemplateContent, as JSON")
+    brand_rules: dict[str, Any] = Field(default_factory=dict)
+
+
+class CampaignWorkflowInput(BaseModel):
+    shared: CampaignShared
+    partner_campaign_ids: list[int] | None = Field(
+        None, description="a shard's own slice; None: the whole campaign, read in pages"
+    )
+
+
+class PartnerCampaignInput(BaseModel):
+    shared: CampaignShared
+    partner: PartnerRef
+
+
+class PartnerAction(BaseModel):
+    """A human action on a partner campaign (Update argument)."""
+
+    actor: ActorRef
+    values: dict[str, Any] | None = None
+    decision: str | None = None  # approve | request_changes | reject
+    comment: str | None = Field(None, max_length=2000)
+    send_at: datetime | None = None
+
+
+class PartnerTransition(BaseModel):
+    """What the projection activity writes: the row, the inbox tasks and one audit event."""
+
+    shared_campaign_id: int
+    brand_id: int
+    partner: PartnerRef
+    entry: TimelineEntry
+    values: dict[str, Any] | None = None
+    send_at: datetime | None = None
+    submitted_by: int | None = None
+    escalation_level: int = 0
+    open_tasks: dict[str, datetime | None] = Field(
+        default_factory=dict, description="task kind -> due time; kinds not listed are closed"
+    )
+    workflow_id: str
+    run_id: str
+
+
+class PartnerCampaignStatus(BaseModel):
+    partner_campaign_id: int
+    state: str
+    values: dict[str, Any] = Field(default_factory=dict)
+    send_at: datetime | None = None
+    escalation_level: int = 0
+    personalise_until: datetime
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+
+
+class CampaignSummary(BaseModel):
+    campaign_id: int
+    counts: dict[str, int] = Field(default_factory=dict)
+    cancelled: bool = False

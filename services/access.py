@@ -15,6 +15,7 @@ from sqlmodel import Session, SQLModel
 from core.errors import Forbidden, NotFound
 from core.policy import Permission, Principal, Target, allows, can_see, visibility
 from models.assets import Asset
+from models.campaigns import Campaign, PartnerCampaign
 from models.org import ApiToken, Membership, Partner, Region, User
 from models.templates import Template, TemplateVersion
 
@@ -26,8 +27,10 @@ def target_of(obj: SQLModel) -> Target:
         return Target(obj.brand_id, obj.region_id, obj.id)
     if isinstance(obj, Region):
         return Target(obj.brand_id, obj.id, None)
-    if isinstance(obj, Asset):
+    if isinstance(obj, Asset | PartnerCampaign):
         return Target(obj.brand_id, obj.region_id, obj.partner_id)
+    if isinstance(obj, Campaign):
+        return Target(obj.brand_id)
     if isinstance(obj, User | Membership | ApiToken | Template | TemplateVersion):
         return Target(obj.brand_id)
     raise TypeError(f"no access target for {type(obj).__name__}")

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -22,6 +24,7 @@ from api.app import create_app
 from api.security import Authorize, Public
 from core.settings import Settings
 from models.assets import Asset
+from models.campaigns import Campaign, PartnerCampaign
 from models.org import ApiToken, Membership, Partner, Region, User
 from models.templates import Template, TemplateVersion
 from services.demo_templates import spring_draft
@@ -106,6 +109,8 @@ class Ids:
     draft_version: int = 0
     brand_asset: int = 0
     ams_asset: int = 0
+    campaign: int = 0
+    pc_ams: int = 0
 
 
 @pytest.fixture
@@ -148,7 +153,49 @@ def ids(demo: Engine, login: Callable[[str], dict[str, str]], client: TestClient
                 result.ams_asset = asset.id or 0
     assert result.published_version and result.draft_version
     assert result.brand_asset and result.ams_asset
+    result.campaign, result.pc_ams = _campaign_rows(demo, result)
     return result
+
+
+def _campaign_rows(engine: Engine, ids: Ids) -> tuple[int, int]:
+    """A draft campaign whose window has passed (launching it is refused before any workflow
+    starts) and an Amsterdam partner campaign without a workflow (its actions answer 409 once
+    the permission checks pass)."""
+    past = datetime.now(UTC) - timedelta(days=1)
+    with Session(engine) as s:
+        marketer = s.exec(select(User).where(User.email == "marketing@northwind.example")).one()
+        campaign = Campaign(
+            brand_id=marketer.brand_id,
+            name="Matrix",
+            template_version_id=ids.published_version,
+            target={"all": True},
+            personalise_until=past,
+            send_by=past + timedelta(days=10),
+            created_by=marketer.id or 0,
+        )
+        s.add(campaign)
+        s.flush()
+        amsterdam = s.get(Partner, ids.amsterdam)
+        assert amsterdam is not None and campaign.id is not None
+        row = PartnerCampaign(
+            campaign_id=campaign.id,
+            brand_id=amsterdam.brand_id,
+            region_id=amsterdam.region_id,
+            partner_id=ids.amsterdam,
+            state="drafting",
+            values=MATRIX_VALUES,
+            workflow_id=f"partner-campaign-matrix-{uuid.uuid4().hex[:8]}",
+        )
+        s.add(row)
+        s.commit()
+        assert row.id is not None
+        return campaign.id, row.id
+
+
+MATRIX_VALUES = {
+    "headline": "Matrix",
+    "event_date": (datetime.now(UTC) + timedelta(days=2)).date().isoformat(),
+}
 
 
 def tiny_png() -> bytes:
@@ -317,6 +364,83 @@ MATRIX: dict[str, tuple[Call, str]] = {
         _c("GET", "/api/v1/versions/{published_version}/timeline"),
         "NFFFFFOOOO",
     ),
+    "campaigns.list": (_c("GET", "/api/v1/campaigns"), "OFFFOOOOOO"),
+    "campaigns.create": (
+        _c(
+            "POST",
+            "/api/v1/campaigns",
+            lambda i, r: {
+                "name": f"C {r}",
+                "template_version_id": i.published_version,
+                "target": {"all": True},
+                "personalise_until": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
+                "send_by": (datetime.now(UTC) + timedelta(days=9)).isoformat(),
+            },
+        ),
+        "VFFFFFFFOO",
+    ),
+    "campaigns.read": (_c("GET", "/api/v1/campaigns/{campaign}"), "NFFFOOOOOO"),
+    "campaigns.update": (
+        _c("PATCH", "/api/v1/campaigns/{campaign}", lambda i, r: {"name": f"M {r}"}),
+        "NFFFFFFFOO",
+    ),
+    "campaigns.launch": (_c("POST", "/api/v1/campaigns/{campaign}/launch"), "NFFFFFFFVV"),
+    "campaigns.cancel": (_c("POST", "/api/v1/campaigns/{campaign}/cancel"), "NFFFFFFFCC"),
+    "campaigns.extend": (
+        _c(
+            "POST",
+            "/api/v1/campaigns/{campaign}/extend",
+            lambda i, r: {"personalise_until": datetime.now(UTC).isoformat()},
+        ),
+        "NFFFFFFFCC",
+    ),
+    "campaigns.partners": (
+        _c("POST", "/api/v1/campaigns/{campaign}/partners", lambda i, r: {"partners": [1]}),
+        "NFFFFFFFCC",
+    ),
+    "partner_campaigns.list": (_c("GET", "/api/v1/partner-campaigns"), "OOOOOOOOOO"),
+    "partner_campaigns.read": (_c("GET", "/api/v1/partner-campaigns/{pc_ams}"), "NONOONOOOO"),
+    "partner_campaigns.content": (
+        _c(
+            "PUT",
+            "/api/v1/partner-campaigns/{pc_ams}/content",
+            lambda i, r: {"values": MATRIX_VALUES},
+        ),
+        "NCNCFFFFFC",
+    ),
+    "partner_campaigns.submit": (
+        _c("POST", "/api/v1/partner-campaigns/{pc_ams}/submit"),
+        "NCNCFFFFFC",
+    ),
+    "partner_campaigns.decline": (
+        _c("POST", "/api/v1/partner-campaigns/{pc_ams}/decline"),
+        "NCNCFFFFFC",
+    ),
+    "partner_campaigns.schedule": (
+        _c(
+            "POST",
+            "/api/v1/partner-campaigns/{pc_ams}/schedule",
+            lambda i, r: {"send_at": datetime.now(UTC).isoformat()},
+        ),
+        "NCNCFFFFFC",
+    ),
+    "partner_campaigns.decision": (
+        _c(
+            "POST",
+            "/api/v1/partner-campaigns/{pc_ams}/decision",
+            lambda i, r: {"decision": "approve"},
+        ),
+        "NFNCCNFCFC",
+    ),
+    "partner_campaigns.preview": (
+        _c("GET", "/api/v1/partner-campaigns/{pc_ams}/preview"),
+        "NONOONOOOO",
+    ),
+    "partner_campaigns.timeline": (
+        _c("GET", "/api/v1/partner-campaigns/{pc_ams}/timeline"),
+        "NONOONOOOO",
+    ),
+    "tasks.list": (_c("GET", "/api/v1/tasks"), "OOOOOOOOOO"),
     "assets.list": (_c("GET", "/api/v1/assets"), "OOOOOOOOOO"),
     "assets.upload": (_c("POST", "/api/v1/assets", multipart=True), "OOOOFFFFOO"),
     "assets.read": (_c("GET", "/api/v1/assets/{ams_asset}"), "NONOONOOOO"),
@@ -396,6 +520,8 @@ def test_unauthenticated_is_401_everywhere(client: TestClient, ids: Ids) -> None
 PARAM_IDS = {
     "template_id": "template",
     "asset_id": "brand_asset",
+    "campaign_id": "campaign",
+    "partner_campaign_id": "pc_ams",
     "version_id": "published_version",
     "region_id": "north",
     "partner_id": "amsterdam",
@@ -411,6 +537,16 @@ MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/versions/{version_id}/decision"): {"decision": "approve"},
     ("POST", "/api/v1/assets/{asset_id}/decision"): {"decision": "approve"},
     ("PATCH", "/api/v1/assets/{asset_id}"): {"title": "Renamed"},
+    ("PATCH", "/api/v1/campaigns/{campaign_id}"): {"name": "Renamed"},
+    ("POST", "/api/v1/campaigns/{campaign_id}/extend"): {
+        "personalise_until": "2030-01-01T00:00:00Z"
+    },
+    ("POST", "/api/v1/campaigns/{campaign_id}/partners"): {"partners": [1]},
+    ("PUT", "/api/v1/partner-campaigns/{partner_campaign_id}/content"): {"values": {}},
+    ("POST", "/api/v1/partner-campaigns/{partner_campaign_id}/decision"): {"decision": "approve"},
+    ("POST", "/api/v1/partner-campaigns/{partner_campaign_id}/schedule"): {
+        "send_at": "2030-01-01T00:00:00Z"
+    },
     ("PATCH", "/api/v1/regions/{region_id}"): {"name": "Renamed"},
     ("PATCH", "/api/v1/partners/{partner_id}"): {"phone": "+31 20 555 0101"},
     ("PATCH", "/api/v1/users/{user_id}"): {"full_name": "X"},

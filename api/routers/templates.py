@@ -265,7 +265,7 @@ def _context(
     )
 
 
-def _preview(
+def render_preview(
     session: Session,
     settings: Settings,
     principal: Principal,
@@ -314,7 +314,7 @@ def preview_sample(
     version = svc.load_version(session, principal, version_id)
     values = svc.sample_values(svc.content_of(version), locale, utcnow().date())
     body = ValuesBody(values=values, locale=locale, partner_id=partner_id)
-    return _preview(session, settings, principal, version, body, format)
+    return render_preview(session, settings, principal, version, body, format)
 
 
 @router.post("/versions/{version_id}/preview")
@@ -327,7 +327,7 @@ def preview_values(
     format: Format = "html",
 ) -> Response:
     version = svc.load_version(session, principal, version_id)
-    return _preview(session, settings, principal, version, body, format)
+    return render_preview(session, settings, principal, version, body, format)
 
 
 @router.post("/versions/{version_id}/submit", response_model=VersionRead)

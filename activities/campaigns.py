@@ -1,0 +1,182 @@
+"""The campaign workflows' database side: reading targets, projecting transitions (row, inbox
+tasks, audit event) and the campaign summary. Every write is idempotent: retries change nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from temporalio import activity
+
+from models.audit import AuditEvent
+from models.base import utcnow
+from models.campaigns import ApprovalTask, Campaign, CampaignState, PartnerCampaign
+from models.org import Partner, as_profile
+from models.workflow_io import CampaignSummary, PartnerRef, PartnerTransition
+from services import audit
+
+DECISION_EVENTS = frozenset({"approve", "forward_to_hq", "request_changes", "reject"})
+
+
+def _with_audit_retries(engine: Engine, key: str, write: Callable[[Session], None]) -> None:
+    """Run `write` in a transaction that appends an audit event keyed `key`; a key already
+    written means a retry of work already done."""
+    for _ in range(20):
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                audit.begin_write(session)
+                if session.exec(select(AuditEvent.id).where(AuditEvent.event_key == key)).first():
+                    return
+                write(session)
+                session.commit()
+                return
+            except IntegrityError:
+                session.rollback()
+    raise RuntimeError(f"could not project {key}: kept losing audit races")
+
+
+def project_partner_transition(engine: Engine, t: PartnerTransition) -> None:
+    key = f"{t.workflow_id}:{t.entry.seq}:{t.entry.event}"
+
+    def write(session: Session) -> None:
+        row = session.get(PartnerCampaign, t.partner.partner_campaign_id)
+        if row is None:
+            raise ValueError(f"partner campaign {t.partner.partner_campaign_id} does not exist")
+        now = utcnow()
+        row.state = t.entry.to_state
+        row.values = dict(t.values or {})
+        row.send_at = t.send_at
+        row.submitted_by = t.submitted_by
+        row.escalation_level = t.escalation_level
+        row.last_seq = max(row.last_seq, t.entry.seq)
+        if t.entry.event in DECISION_EVENTS:
+            row.decided_by = t.entry.actor_id
+            row.decision_comment = t.entry.comment
+        row.updated_at = now
+        session.add(row)
+        _sync_tasks(session, row, t)
+        audit.append_in(
+            session,
+            audit.NewEvent(
+                brand_id=t.brand_id,
+                region_id=t.partner.region_id,
+                partner_id=t.partner.partner_id,
+                actor=str(t.entry.actor_id) if t.entry.actor_id else audit.SYSTEM_ACTOR,
+                action=f"partner_campaign.{t.entry.event}",
+                entity_type="partner_campaign",
+                entity_id=str(t.partner.partner_campaign_id),
+                event_key=key,
+                before={"state": t.entry.from_state},
+                after={"state": t.entry.to_state},
+                comment=t.entry.comment,
+                workflow_id=t.workflow_id,
+                run_id=t.run_id,
+                at=t.entry.at,
+            ),
+        )
+
+    _with_audit_retries(engine, key, write)
+
+
+def _sync_tasks(session: Session, row: PartnerCampaign, t: PartnerTransition) -> None:
+    """Open exactly the task kinds the workflow lists; close the others."""
+    assert row.id is not None
+    existing = {
+        task.kind: task
+        for task in session.exec(
+            select(ApprovalTask).where(ApprovalTask.partner_campaign_id == row.id)
+        ).all()
+    }
+    for kind, task in existing.items():
+        if kind not in t.open_tasks and task.open:
+            task.open = False
+            task.updated_at = utcnow()
+            session.add(task)
+    for kind, due in t.open_tasks.items():
+        found = existing.get(kind)
+        task = (
+            found
+            if found is not None
+            else ApprovalTask(
+                partner_campaign_id=row.id,
+                campaign_id=row.campaign_id,
+                brand_id=row.brand_id,
+                region_id=row.region_id,
+                partner_id=row.partner_id,
+                kind=kind,
+            )
+        )
+        task.open = True
+        task.due_at = due
+        task.escalation_level = t.escalation_level
+        task.updated_at = utcnow()
+        session.add(task)
+
+
+def partner_campaign_ids(engine: Engine, campaign_id: int) -> list[int]:
+    with Session(engine) as session:
+        return [
+            i
+            for i in session.exec(
+                select(PartnerCampaign.id)
+                .where(PartnerCampaign.campaign_id == campaign_id)
+                .order_by(col(PartnerCampaign.id))
+            ).all()
+            if i is not None
+        ]
+
+
+def partner_refs(engine: Engine, ids: list[int]) -> list[PartnerRef]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(PartnerCampaign, Partner)
+            .where(col(PartnerCampaign.id).in_(ids), PartnerCampaign.partner_id == Partner.id)
+            .order_by(col(PartnerCampaign.id))
+        ).all()
+        return [
+            PartnerRef(
+                partner_campaign_id=pc.id or 0,
+                partner_id=pc.partner_id,
+                region_id=pc.region_id,
+                locale=pc.locale,
+                profile=as_profile(partner),
+            )
+            for pc, partner in rows
+        ]
+
+
+def project_campaign_summary(engine: Engine, summary: CampaignSummary) -> None:
+    with Session(engine) as session:
+        campaign = session.get(Campaign, summary.campaign_id)
+        if campaign is None:
+            raise ValueError(f"campaign {summary.campaign_id} does not exist")
+        campaign.state = (
+            CampaignState.cancelled if summary.cancelled else CampaignState.completed
+        ).value
+        campaign.summary = dict(summary.counts)
+        campaign.updated_at = utcnow()
+        session.add(campaign)
+        session.commit()
+
+
+class CampaignActivities:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @activity.defn(name="project_partner_campaign")
+    def project_partner_campaign(self, t: PartnerTransition) -> None:
+        project_partner_transition(self._engine, t)
+
+    @activity.defn(name="campaign_partner_campaign_ids")
+    def campaign_partner_campaign_ids(self, campaign_id: int) -> list[int]:
+        return partner_campaign_ids(self._engine, campaign_id)
+
+    @activity.defn(name="partner_refs")
+    def partner_refs(self, ids: list[int]) -> list[PartnerRef]:
+        return partner_refs(self._engine, ids)
+
+    @activity.defn(name="project_campaign_summary")
+    def project_campaign_summary(self, summary: CampaignSummary) -> None:
+        project_campaign_summary(self._engine, summary)

@@ -1,0 +1,92 @@
+"""HQ's campaign actions that reach the workflows: launch, cancel, extend, add partners."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
+from api.security import CampaignManager
+from core.policy import Permission
+from models.campaign_schemas import CampaignRead, PartnerCampaignRead
+from services import campaign_flow as flow
+from services import campaigns as crud
+from services.org import Actor
+
+router = APIRouter(prefix="/api/v1", tags=["campaigns"])
+
+
+class ExtendBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    personalise_until: datetime
+
+
+class PartnersBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    partners: list[int] = Field(min_length=1, max_length=10000)
+
+
+@router.post("/campaigns/{campaign_id}/launch", response_model=CampaignRead)
+async def launch_campaign(
+    principal: CampaignManager,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+    campaign_id: int,
+) -> CampaignRead:
+    """Idempotent: launching a running campaign again only makes sure its workflow runs."""
+    campaign = crud.load_campaign(session, principal, campaign_id, Permission.campaign_manage)
+    campaign = await flow.launch(
+        session, await client.get(), settings.temporal_task_queue, Actor(principal, rid), campaign
+    )
+    return crud.campaign_read(campaign, crud.counts_by_state(session, campaign_id))
+
+
+@router.post("/campaigns/{campaign_id}/cancel", response_model=CampaignRead)
+async def cancel_campaign(
+    principal: CampaignManager,
+    session: SessionDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+    campaign_id: int,
+) -> CampaignRead:
+    campaign = crud.load_campaign(session, principal, campaign_id, Permission.campaign_manage)
+    campaign = await flow.cancel(session, await client.get(), Actor(principal, rid), campaign)
+    return crud.campaign_read(campaign, crud.counts_by_state(session, campaign_id))
+
+
+@router.post("/campaigns/{campaign_id}/extend", response_model=CampaignRead)
+async def extend_campaign(
+    principal: CampaignManager,
+    session: SessionDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+    campaign_id: int,
+    body: ExtendBody,
+) -> CampaignRead:
+    campaign = crud.load_campaign(session, principal, campaign_id, Permission.campaign_manage)
+    campaign = await flow.extend(
+        session, await client.get(), Actor(principal, rid), campaign, body.personalise_until
+    )
+    return crud.campaign_read(campaign, crud.counts_by_state(session, campaign_id))
+
+
+@router.post(
+    "/campaigns/{campaign_id}/partners", response_model=list[PartnerCampaignRead], status_code=201
+)
+async def add_partners(
+    principal: CampaignManager,
+    session: SessionDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+    campaign_id: int,
+    body: PartnersBody,
+) -> list[PartnerCampaignRead]:
+    campaign = crud.load_campaign(session, principal, campaign_id, Permission.campaign_manage)
+    rows = await flow.add_partners(
+        session, await client.get(), Actor(principal, rid), campaign, body.partners
+    )
+    return crud.partner_campaign_reads(session, rows)

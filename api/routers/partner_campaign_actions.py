@@ -1,0 +1,171 @@
+"""A partner campaign's human actions (Temporal Updates), its preview and its timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
+from api.routers.templates import render_preview
+from api.security import PartnerCampaignDecider, PartnerCampaignEditor, PartnerCampaignReader
+from core.errors import NotFound
+from core.policy import Permission, actor_of
+from models.campaign_schemas import PartnerCampaignRead
+from models.campaigns import Campaign, PartnerCampaign
+from models.template_schemas import TimelineRead, ValuesBody
+from models.templates import TemplateVersion
+from models.workflow_io import PartnerAction
+from services import campaign_flow as flow
+from services import campaigns as crud
+from workflows.partner_campaign import PartnerCampaignWorkflow
+from workflows.partner_campaign_lifecycle import mermaid
+
+router = APIRouter(prefix="/api/v1", tags=["partner campaigns"])
+Format = Annotated[Literal["html", "text", "pdf"], Query(description="html | text | pdf")]
+
+
+class ContentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class DecisionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["approve", "request_changes", "reject"]
+    comment: str | None = Field(None, max_length=2000)
+
+
+class ScheduleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    send_at: datetime
+
+
+def _read(session: SessionDep, row: PartnerCampaign) -> PartnerCampaignRead:
+    session.refresh(row)
+    return crud.partner_campaign_reads(session, [row])[0]
+
+
+@router.put("/partner-campaigns/{partner_campaign_id}/content", response_model=PartnerCampaignRead)
+async def save_content(
+    principal: PartnerCampaignEditor,
+    session: SessionDep,
+    client: TemporalDep,
+    partner_campaign_id: int,
+    body: ContentBody,
+) -> PartnerCampaignRead:
+    """Saved only when every field is valid; a refusal names each field."""
+    row = crud.load_partner_campaign(
+        session, principal, partner_campaign_id, Permission.partner_campaign_edit
+    )
+    flow.refuse_invalid(flow.full_validation(session, row, body.values))
+    action = PartnerAction(actor=actor_of(principal), values=body.values)
+    await flow.act(await client.get(), row, PartnerCampaignWorkflow.save_content, action)
+    return _read(session, row)
+
+
+@router.post("/partner-campaigns/{partner_campaign_id}/submit", response_model=PartnerCampaignRead)
+async def submit(
+    principal: PartnerCampaignEditor,
+    session: SessionDep,
+    client: TemporalDep,
+    partner_campaign_id: int,
+) -> PartnerCampaignRead:
+    row = crud.load_partner_campaign(
+        session, principal, partner_campaign_id, Permission.partner_campaign_edit
+    )
+    flow.refuse_invalid(flow.full_validation(session, row, row.values))
+    action = PartnerAction(actor=actor_of(principal))
+    await flow.act(await client.get(), row, PartnerCampaignWorkflow.submit, action)
+    return _read(session, row)
+
+
+@router.post(
+    "/partner-campaigns/{partner_campaign_id}/decision", response_model=PartnerCampaignRead
+)
+async def decide(
+    principal: PartnerCampaignDecider,
+    session: SessionDep,
+    client: TemporalDep,
+    partner_campaign_id: int,
+    body: DecisionBody,
+) -> PartnerCampaignRead:
+    row = crud.load_partner_campaign(
+        session, principal, partner_campaign_id, Permission.partner_campaign_decide
+    )
+    action = PartnerAction(actor=actor_of(principal), decision=body.decision, comment=body.comment)
+    await flow.act(await client.get(), row, PartnerCampaignWorkflow.decide, action)
+    return _read(session, row)
+
+
+@router.post("/partner-campaigns/{partner_campaign_id}/decline", response_model=PartnerCampaignRead)
+async def decline(
+    principal: PartnerCampaignEditor,
+    session: SessionDep,
+    client: TemporalDep,
+    partner_campaign_id: int,
+) -> PartnerCampaignRead:
+    row = crud.load_partner_campaign(
+        session, principal, partner_campaign_id, Permission.partner_campaign_edit
+    )
+    action = PartnerAction(actor=actor_of(principal))
+    await flow.act(await client.get(), row, PartnerCampaignWorkflow.decline, action)
+    return _read(session, row)
+
+
+@router.post(
+    "/partner-campaigns/{partner_campaign_id}/schedule", response_model=PartnerCampaignRead
+)
+async def schedule(
+    principal: PartnerCampaignEditor,
+    session: SessionDep,
+    client: TemporalDep,
+    partner_campaign_id: int,
+    body: ScheduleBody,
+) -> PartnerCampaignRead:
+    row = crud.load_partner_campaign(
+        session, principal, partner_campaign_id, Permission.partner_campaign_edit
+    )
+    action = PartnerAction(actor=actor_of(principal), send_at=body.send_at)
+    await flow.act(await client.get(), row, PartnerCampaignWorkflow.schedule, action)
+    return _read(session, row)
+
+
+@router.get("/partner-campaigns/{partner_campaign_id}/preview")
+def preview(
+    principal: PartnerCampaignReader,
+    session: SessionDep,
+    settings: SettingsDep,
+    partner_campaign_id: int,
+    format: Format = "html",
+) -> Response:
+    """Exactly what the partner's recipients would get, from the saved values."""
+    row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+    campaign = session.get(Campaign, row.campaign_id)
+    version = session.get(TemplateVersion, campaign.template_version_id) if campaign else None
+    if version is None:
+        raise NotFound("partner campaign", partner_campaign_id)
+    body = ValuesBody(values=row.values, locale=row.locale, partner_id=row.partner_id)
+    return render_preview(session, settings, principal, version, body, format)
+
+
+@router.get("/partner-campaigns/{partner_campaign_id}/timeline", response_model=TimelineRead)
+async def timeline(
+    principal: PartnerCampaignReader,
+    session: SessionDep,
+    client: TemporalDep,
+    partner_campaign_id: int,
+) -> TimelineRead:
+    row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+    status = await flow.status_of(await client.get(), row)
+    entries = status.timeline if status else []
+    return TimelineRead(
+        state=status.state if status else row.state,
+        timeline=[e.model_dump(mode="json") for e in entries],
+        diagram=mermaid(),
+    )
+
+
+__all__ = ["RequestIdDep", "router"]

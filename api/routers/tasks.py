@@ -1,0 +1,46 @@
+"""The inbox: open tasks the caller may act on now (personalise, approve as GM or HQ)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import SessionDep
+from api.routers.params import PagingDep
+from api.security import PartnerCampaignReader
+from models.base import utcnow
+from models.campaign_schemas import TaskRead
+from models.schemas import Page
+from services import campaigns as svc
+from workflows.partner_campaign_lifecycle import PartnerCampaignState
+
+router = APIRouter(prefix="/api/v1", tags=["tasks"])
+
+
+@router.get("/tasks", response_model=Page[TaskRead])
+def list_tasks(
+    principal: PartnerCampaignReader,
+    session: SessionDep,
+    paging: PagingDep,
+    campaign_id: int | None = None,
+    partner_id: int | None = None,
+    state: PartnerCampaignState | None = None,
+    overdue: bool | None = None,
+) -> Page[TaskRead]:
+    """Everyone who can act on a task can read its partner campaign, hence the guard."""
+    now = utcnow()
+    tasks = svc.list_tasks(
+        session,
+        principal,
+        campaign_id=campaign_id,
+        partner_id=partner_id,
+        state=state.value if state else None,
+        overdue=overdue,
+        now=now,
+    )
+    window = tasks[paging.offset : paging.offset + paging.limit]
+    return Page(
+        items=svc.task_reads(session, window, now),
+        total=len(tasks),
+        limit=paging.limit,
+        offset=paging.offset,
+    )

@@ -1,0 +1,233 @@
+"""Campaign actions that involve the workflows: launch, cancel, extend, add partners, and the
+partner campaign's human actions. Rows are committed before a workflow is told, so an activity
+never looks for a row that is not there yet; every start is idempotent by workflow id."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from content.spec import FieldError as SlotError
+from content.validate import validate_values
+from core.errors import Conflict, FieldError, NotFound, Problem
+from models.base import utcnow
+from models.campaigns import Campaign, CampaignState, PartnerCampaign
+from models.org import Brand, Partner
+from models.templates import TemplateVersion
+from models.workflow_io import (
+    CampaignShared,
+    CampaignWorkflowInput,
+    PartnerAction,
+    PartnerCampaignStatus,
+)
+from services import campaigns as crud
+from services.org import Actor, record, snapshot
+from services.templates import brand_rules, content_of, validation_context
+from services.workflow_calls import problem_from
+from workflows.campaign import CampaignWorkflow, campaign_workflow_id
+from workflows.partner_campaign import PartnerCampaignWorkflow
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def shared_for(session: Session, campaign: Campaign) -> CampaignShared:
+    assert campaign.id is not None
+    version = session.get(TemplateVersion, campaign.template_version_id)
+    brand = session.get(Brand, campaign.brand_id)
+    if version is None or brand is None:
+        raise NotFound("template version", campaign.template_version_id)
+    return CampaignShared(
+        campaign_id=campaign.id,
+        brand_id=campaign.brand_id,
+        name=campaign.name,
+        mode=campaign.mode,
+        approval_policy=campaign.approval_policy,
+        personalise_until=_aware(campaign.personalise_until),
+        send_by=_aware(campaign.send_by),
+        remind_after=campaign.remind_after,
+        escalate_after=campaign.escalate_after,
+        defaults=dict(campaign.defaults),
+        content=content_of(version).model_dump(mode="json"),
+        brand_rules=brand_rules(brand).model_dump(mode="json"),
+    )
+
+
+async def _start_campaign(client: Client, task_queue: str, shared: CampaignShared) -> None:
+    try:
+        await client.start_workflow(
+            CampaignWorkflow.run,
+            CampaignWorkflowInput(shared=shared),
+            id=campaign_workflow_id(shared.campaign_id),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    except RPCError as err:
+        raise Problem(f"workflow service error: {err.message}", status=503) from err
+
+
+async def launch(
+    session: Session, client: Client, task_queue: str, actor: Actor, campaign: Campaign
+) -> Campaign:
+    """draft -> running: one partner campaign row per target partner, then the workflow.
+    Launching a running campaign again only makes sure its workflow exists."""
+    if campaign.state not in (CampaignState.draft, CampaignState.running):
+        raise Conflict(f"campaign {campaign.id} is {campaign.state}: it cannot be launched")
+    if _aware(campaign.personalise_until) <= utcnow():
+        raise FieldError("personalise_until", "is in the past: extend the window first")
+    version = session.get(TemplateVersion, campaign.template_version_id)
+    if version is None or version.state != "published":
+        raise FieldError("template_version_id", "must be a published template version")
+    if campaign.state == CampaignState.draft:
+        partners = crud.resolve_target_partners(session, campaign)
+        if not partners:
+            raise FieldError("target", "names no partner")
+        before = snapshot(campaign)
+        crud.create_partner_campaigns(session, campaign, partners)
+        campaign.state = CampaignState.running.value
+        campaign.workflow_id = campaign_workflow_id(campaign.id or 0)
+        campaign.launched_at = utcnow()
+        campaign.updated_at = utcnow()
+        session.add(campaign)
+        record(session, actor, "campaign.launched", campaign, before, snapshot(campaign))
+        session.commit()
+    await _start_campaign(client, task_queue, shared_for(session, campaign))
+    return campaign
+
+
+def _running(campaign: Campaign) -> None:
+    if campaign.state != CampaignState.running:
+        raise Conflict(f"campaign {campaign.id} is {campaign.state}, not running")
+
+
+async def cancel(session: Session, client: Client, actor: Actor, campaign: Campaign) -> Campaign:
+    _running(campaign)
+    before = snapshot(campaign)
+    campaign.state = CampaignState.cancelled.value
+    campaign.updated_at = utcnow()
+    session.add(campaign)
+    record(session, actor, "campaign.cancelled", campaign, before, snapshot(campaign))
+    session.commit()
+    await _signal(client, campaign, CampaignWorkflow.cancel)
+    return campaign
+
+
+async def extend(
+    session: Session, client: Client, actor: Actor, campaign: Campaign, until: datetime
+) -> Campaign:
+    _running(campaign)
+    until = _aware(until)
+    if until <= _aware(campaign.personalise_until):
+        raise FieldError("personalise_until", "must be later than the current window end")
+    if until > _aware(campaign.send_by):
+        raise FieldError("personalise_until", "must not be after send_by")
+    before = snapshot(campaign)
+    campaign.personalise_until = until
+    campaign.updated_at = utcnow()
+    session.add(campaign)
+    record(session, actor, "campaign.extended", campaign, before, snapshot(campaign))
+    session.commit()
+    await _signal(client, campaign, CampaignWorkflow.extend, until)
+    return campaign
+
+
+async def add_partners(
+    session: Session, client: Client, actor: Actor, campaign: Campaign, partner_ids: list[int]
+) -> list[PartnerCampaign]:
+    _running(campaign)
+    partners = session.exec(
+        select(Partner).where(
+            col(Partner.id).in_(partner_ids), Partner.brand_id == campaign.brand_id
+        )
+    ).all()
+    missing = sorted(set(partner_ids) - {p.id for p in partners})
+    if missing:
+        raise FieldError("partners", f"unknown partner ids: {', '.join(map(str, missing))}")
+    rows = crud.create_partner_campaigns(session, campaign, list(partners))
+    record(session, actor, "campaign.partners_added", campaign, None, {"partners": partner_ids})
+    session.commit()
+    ids = [r.id for r in rows if r.id is not None]
+    if ids:
+        await _signal(client, campaign, CampaignWorkflow.add_partners, ids)
+    return rows
+
+
+async def _signal(client: Client, campaign: Campaign, signal: Any, *args: Any) -> None:
+    handle = client.get_workflow_handle(campaign_workflow_id(campaign.id or 0))
+    try:
+        await handle.signal(signal, *args)
+    except RPCError as err:
+        raise Problem(f"workflow service error: {err.message}", status=503) from err
+
+
+# Partner campaigns -----------------------------------------------------------------------------
+
+
+def full_validation(
+    session: Session, row: PartnerCampaign, values: dict[str, Any]
+) -> list[SlotError]:
+    """Every content rule including the asset library's (the workflow re-checks the rest)."""
+    campaign = session.get(Campaign, row.campaign_id)
+    partner = session.get(Partner, row.partner_id)
+    version = session.get(TemplateVersion, campaign.template_version_id) if campaign else None
+    if campaign is None or partner is None or version is None:
+        raise NotFound("partner campaign", row.id)
+    content = content_of(version)
+    ctx = validation_context(
+        session,
+        row.brand_id,
+        partner,
+        row.locale,
+        utcnow().date(),
+        _aware(campaign.send_by).date(),
+        content=content,
+        values=values,
+        today=utcnow().date(),
+    )
+    return validate_values(content, values, ctx)
+
+
+def refuse_invalid(errors: list[SlotError]) -> None:
+    if errors:
+        raise Problem(
+            "; ".join(e.message for e in errors),
+            status=422,
+            title="Invalid values",
+            errors=[e.model_dump() for e in errors],
+        )
+
+
+async def act(
+    client: Client, row: PartnerCampaign, update: Any, action: PartnerAction
+) -> PartnerCampaignStatus:
+    """One Update on the partner's workflow; refusals come back as the right HTTP problem."""
+    handle = client.get_workflow_handle(row.workflow_id)
+    try:
+        status: PartnerCampaignStatus = await handle.execute_update(
+            update, action, result_type=PartnerCampaignStatus
+        )
+    except WorkflowUpdateFailedError as err:
+        raise problem_from(err, f"partner campaign {row.id}") from err
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise Conflict(
+                f"partner campaign {row.id} is {row.state}: it takes no more actions"
+            ) from err
+        raise Problem(f"workflow service error: {err.message}", status=503) from err
+    return status
+
+
+async def status_of(client: Client, row: PartnerCampaign) -> PartnerCampaignStatus | None:
+    try:
+        result: PartnerCampaignStatus = await client.get_workflow_handle(row.workflow_id).query(
+            PartnerCampaignWorkflow.status
+        )
+    except RPCError:
+        return None
+    return result

@@ -1,0 +1,579 @@
+"""Campaigns (HQ) and their partner campaigns: creation, drafts, access and the task inbox.
+
+Campaign rows are brand-level: everyone holding campaign.read anywhere in the brand may read
+them (partners see the campaigns they are invited to through their partner campaigns), but only
+brand-wide campaign.manage changes them. Partner campaigns live at a partner, so region and
+partner roles see only their own; an unreachable row is a 404, like every other object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from core.errors import Conflict, FieldError, Forbidden, NotFound
+from core.policy import (
+    Permission,
+    Principal,
+    Target,
+    allows,
+    allows_in_brand,
+    can_see,
+    may_decide_stage,
+)
+from models.base import utcnow
+from models.campaign_schemas import (
+    CampaignCreate,
+    CampaignRead,
+    CampaignUpdate,
+    PartnerCampaignRead,
+    TaskRead,
+    check_escalation,
+    check_policy,
+    check_window,
+)
+from models.campaigns import ApprovalTask, Campaign, CampaignState, PartnerCampaign, TaskKind
+from models.org import Partner, Region
+from models.templates import TemplateVersion
+from services.access import scope_filter
+from services.org import Actor, page, record, snapshot
+
+# Campaigns ------------------------------------------------------------------------------------
+
+
+def _seconds(value: timedelta) -> int:
+    return int(value.total_seconds())
+
+
+def _aware(value: datetime) -> datetime:
+    """Some drivers (SQLite) hand back naive datetimes; the database stores UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _require_manage(principal: Principal, brand_id: int, label: str) -> None:
+    if not allows(principal, Permission.campaign_manage, Target(brand_id)):
+        raise Forbidden(f"Your roles do not allow {Permission.campaign_manage.value} on {label}")
+
+
+def _published_version(session: Session, brand_id: int, version_id: int) -> TemplateVersion:
+    version = session.get(TemplateVersion, version_id)
+    if version is None or version.brand_id != brand_id or version.state != "published":
+        raise FieldError(
+            "template_version_id",
+            f"{version_id} must be a published template version of your brand",
+        )
+    return version
+
+
+def _check_target(session: Session, brand_id: int, target: dict[str, Any]) -> None:
+    """Every listed region or partner must exist in the brand; a foreign id is reported like
+    a missing one, so ids of other tenants reveal nothing."""
+    checks = (
+        ("region", target.get("regions") or [], Region.brand_id, col(Region.id)),
+        ("partner", target.get("partners") or [], Partner.brand_id, col(Partner.id)),
+    )
+    for label, ids, brand_col, id_col in checks:
+        if not ids:
+            continue
+        found = set(session.exec(select(id_col).where(brand_col == brand_id, id_col.in_(ids))))
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise FieldError("target", f"{label} {missing[0]} does not exist in your brand")
+
+
+def _by_key(session: Session, brand_id: int, key: str) -> Campaign | None:
+    return session.exec(
+        select(Campaign).where(Campaign.brand_id == brand_id, Campaign.idempotency_key == key)
+    ).first()
+
+
+def create_campaign(
+    session: Session, actor: Actor, body: CampaignCreate, idempotency_key: str | None
+) -> tuple[Campaign, bool]:
+    """The new draft and True; or, for an Idempotency-Key the brand already used, that campaign
+    unchanged and False, so a client retrying after a lost response creates nothing twice."""
+    principal = actor.principal
+    brand_id = principal.brand_id
+    _require_manage(principal, brand_id, "campaigns")
+    if idempotency_key is not None:
+        seen = _by_key(session, brand_id, idempotency_key)
+        if seen is not None:
+            return seen, False
+    _published_version(session, brand_id, body.template_version_id)
+    _check_target(session, brand_id, body.target)
+    campaign = Campaign(
+        brand_id=brand_id,
+        name=body.name,
+        template_version_id=body.template_version_id,
+        target=body.target,
+        personalise_until=body.personalise_until,
+        send_by=body.send_by,
+        mode=body.mode.value,
+        approval_policy=body.approval_policy.value,
+        remind_after=_seconds(body.remind_after),
+        escalate_after=_seconds(body.escalate_after),
+        defaults=body.defaults,
+        idempotency_key=idempotency_key,
+        created_by=principal.user_id,
+    )
+    session.add(campaign)
+    try:
+        session.flush()
+    except IntegrityError as err:
+        # Only the (brand, Idempotency-Key) constraint can clash: a concurrent request with the
+        # same key is creating this campaign. Its retry will answer with that campaign.
+        raise Conflict(
+            "a request with this Idempotency-Key is in progress; retry to get its campaign"
+        ) from err
+    record(session, actor, "campaign.created", campaign, None, snapshot(campaign))
+    return campaign, True
+
+
+def update_campaign(
+    session: Session, actor: Actor, campaign: Campaign, body: CampaignUpdate
+) -> Campaign:
+    """Only drafts change: once launched, the partner workflows hold their own copy."""
+    if campaign.state != CampaignState.draft:
+        raise Conflict(f"campaign {campaign.id} is {campaign.state}: only drafts can be changed")
+    _require_manage(actor.principal, campaign.brand_id, f"campaign {campaign.id}")
+    changes = body.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None:
+            raise FieldError(name, "may not be null")
+    if "template_version_id" in changes:
+        _published_version(session, campaign.brand_id, changes["template_version_id"])
+    if "target" in changes:
+        _check_target(session, campaign.brand_id, changes["target"])
+    merged = _merged(campaign, changes)
+    _field_rule("send_by", check_window, merged["personalise_until"], merged["send_by"])
+    _field_rule("approval_policy", check_policy, merged["mode"], merged["approval_policy"])
+    _field_rule(
+        "escalate_after", check_escalation, merged["remind_after"], merged["escalate_after"]
+    )
+    before = snapshot(campaign)
+    for name, value in changes.items():
+        if name in ("remind_after", "escalate_after"):
+            value = _seconds(value)
+        elif name in ("mode", "approval_policy"):
+            value = str(value.value)
+        setattr(campaign, name, value)
+    campaign.updated_at = utcnow()
+    session.add(campaign)
+    session.flush()
+    record(session, actor, "campaign.updated", campaign, before, snapshot(campaign))
+    return campaign
+
+
+def _merged(campaign: Campaign, changes: dict[str, Any]) -> dict[str, Any]:
+    """The stored values overlaid with the PATCH, in the units the rule checks use."""
+    return {
+        "personalise_until": changes.get("personalise_until", campaign.personalise_until),
+        "send_by": changes.get("send_by", campaign.send_by),
+        "mode": str(changes.get("mode", campaign.mode)),
+        "approval_policy": str(changes.get("approval_policy", campaign.approval_policy)),
+        "remind_after": changes.get("remind_after", timedelta(seconds=campaign.remind_after)),
+        "escalate_after": changes.get("escalate_after", timedelta(seconds=campaign.escalate_after)),
+    }
+
+
+def _field_rule(field: str, rule: Callable[[Any, Any], None], a: Any, b: Any) -> None:
+    try:
+        rule(a, b)
+    except ValueError as err:
+        raise FieldError(field, str(err)) from err
+
+
+def load_campaign(
+    session: Session,
+    principal: Principal,
+    campaign_id: int,
+    permission: Permission = Permission.campaign_read,
+) -> Campaign:
+    """The campaign if readable in the principal's brand (else 404) and `permission` holds
+    brand-wide for a change (else 403)."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or not allows_in_brand(
+        principal, Permission.campaign_read, campaign.brand_id
+    ):
+        raise NotFound("campaign", campaign_id)
+    if permission != Permission.campaign_read and not allows(
+        principal, permission, Target(campaign.brand_id)
+    ):
+        raise Forbidden(f"Your roles do not allow {permission.value} on campaign {campaign_id}")
+    return campaign
+
+
+def list_campaigns(
+    session: Session,
+    principal: Principal,
+    *,
+    state: str | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Campaign], int]:
+    """Newest first: the campaign being prepared now is the one people look for."""
+    if not allows_in_brand(principal, Permission.campaign_read, principal.brand_id):
+        return [], 0
+    stmt = select(Campaign).where(Campaign.brand_id == principal.brand_id)
+    if state:
+        stmt = stmt.where(Campaign.state == state)
+    if q:
+        stmt = stmt.where(func.lower(Campaign.name).like(f"%{q.strip().lower()}%"))
+    rows, total = page(session, stmt.order_by(col(Campaign.id).desc()), limit, offset)
+    return rows, total
+
+
+def counts_by_state(session: Session, campaign_id: int) -> dict[str, int]:
+    return counts_by_campaign(session, [campaign_id]).get(campaign_id, {})
+
+
+def counts_by_campaign(session: Session, campaign_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Partner campaigns per state for many campaigns in one query (list pages)."""
+    if not campaign_ids:
+        return {}
+    rows = session.exec(
+        select(PartnerCampaign.campaign_id, PartnerCampaign.state, func.count())
+        .where(col(PartnerCampaign.campaign_id).in_(sorted(set(campaign_ids))))
+        .group_by(col(PartnerCampaign.campaign_id), col(PartnerCampaign.state))
+    ).all()
+    out: dict[int, dict[str, int]] = {}
+    for campaign_id, state, n in rows:
+        out.setdefault(campaign_id, {})[state] = int(n)
+    return out
+
+
+def campaign_read(campaign: Campaign, counts: dict[str, int]) -> CampaignRead:
+    assert campaign.id is not None
+    return CampaignRead(
+        id=campaign.id,
+        brand_id=campaign.brand_id,
+        name=campaign.name,
+        template_version_id=campaign.template_version_id,
+        target=campaign.target,
+        personalise_until=_aware(campaign.personalise_until),
+        send_by=_aware(campaign.send_by),
+        mode=campaign.mode,
+        approval_policy=campaign.approval_policy,
+        remind_after=timedelta(seconds=campaign.remind_after),
+        escalate_after=timedelta(seconds=campaign.escalate_after),
+        defaults=campaign.defaults,
+        state=campaign.state,
+        counts=counts,
+        summary=campaign.summary,
+        workflow_id=campaign.workflow_id,
+        created_by=campaign.created_by,
+        launched_at=campaign.launched_at,
+        created_at=campaign.created_at,
+        updated_at=campaign.updated_at,
+    )
+
+
+def campaign_reads(session: Session, campaigns: Sequence[Campaign]) -> list[CampaignRead]:
+    counts = counts_by_campaign(session, [c.id for c in campaigns if c.id is not None])
+    return [campaign_read(c, counts.get(c.id or 0, {})) for c in campaigns]
+
+
+# Partner campaigns ----------------------------------------------------------------------------
+
+
+def resolve_target_partners(session: Session, campaign: Campaign) -> list[Partner]:
+    """The partners a campaign invites now, by id (the target names regions or partners; a
+    region's partners are resolved at launch, not at creation)."""
+    stmt = select(Partner).where(Partner.brand_id == campaign.brand_id)
+    target = campaign.target
+    if target.get("regions"):
+        stmt = stmt.where(col(Partner.region_id).in_(target["regions"]))
+    elif target.get("partners"):
+        stmt = stmt.where(col(Partner.id).in_(target["partners"]))
+    elif target.get("all") is not True:
+        return []
+    return list(session.exec(stmt.order_by(col(Partner.id))).all())
+
+
+def partner_campaign_workflow_id(campaign_id: int, partner_id: int) -> str:
+    return f"partner-campaign-{campaign_id}-{partner_id}"
+
+
+def _locale(partner: Partner, locales: list[str]) -> str:
+    """The partner's language if the template has it, else English (or, for a template
+    without English, its first language, so the locale always exists in the content)."""
+    if partner.locale in locales:
+        return partner.locale
+    return "en" if "en" in locales or not locales else locales[0]
+
+
+def create_partner_campaigns(
+    session: Session, campaign: Campaign, partners: Iterable[Partner]
+) -> list[PartnerCampaign]:
+    """One invited row per partner, skipping partners that already have one, so a retried
+    launch (activity retry) neither fails nor duplicates. Returns the rows for all `partners`
+    (found or created), ordered by partner id. Flushes, does not commit."""
+    assert campaign.id is not None
+    wanted = {p.id: p for p in partners if p.id is not None}
+    if not wanted:
+        return []
+    existing = {
+        pc.partner_id: pc
+        for pc in session.exec(
+            select(PartnerCampaign).where(
+                PartnerCampaign.campaign_id == campaign.id,
+                col(PartnerCampaign.partner_id).in_(sorted(wanted)),
+            )
+        ).all()
+    }
+    version = session.get(TemplateVersion, campaign.template_version_id)
+    raw = (version.content if version else {}).get("locales") or ["en"]
+    locales = [str(loc) for loc in raw]
+    for partner_id, partner in sorted(wanted.items()):
+        if partner_id in existing:
+            continue
+        row = PartnerCampaign(
+            campaign_id=campaign.id,
+            brand_id=campaign.brand_id,
+            region_id=partner.region_id,
+            partner_id=partner_id,
+            state="invited",
+            values={},
+            locale=_locale(partner, locales),
+            workflow_id=partner_campaign_workflow_id(campaign.id, partner_id),
+        )
+        session.add(row)
+        existing[partner_id] = row
+    session.flush()
+    return [existing[pid] for pid in sorted(wanted)]
+
+
+def partner_campaign_target(pc: PartnerCampaign) -> Target:
+    return Target(pc.brand_id, pc.region_id, pc.partner_id)
+
+
+def load_partner_campaign(
+    session: Session,
+    principal: Principal,
+    partner_campaign_id: int,
+    permission: Permission = Permission.partner_campaign_read,
+) -> PartnerCampaign:
+    """404 outside the principal's reach, 403 when it may look but not act."""
+    pc = session.get(PartnerCampaign, partner_campaign_id)
+    if pc is None or not can_see(
+        principal, partner_campaign_target(pc), Permission.partner_campaign_read
+    ):
+        raise NotFound("partner campaign", partner_campaign_id)
+    if not allows(principal, permission, partner_campaign_target(pc)):
+        raise Forbidden(
+            f"Your roles do not allow {permission.value} on partner campaign {partner_campaign_id}"
+        )
+    return pc
+
+
+def list_partner_campaigns(
+    session: Session,
+    principal: Principal,
+    *,
+    campaign_id: int | None = None,
+    state: str | None = None,
+    partner_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[PartnerCampaign], int]:
+    stmt = select(PartnerCampaign).where(
+        scope_filter(
+            principal,
+            PartnerCampaign.brand_id,
+            PartnerCampaign.region_id,
+            PartnerCampaign.partner_id,
+            Permission.partner_campaign_read,
+        )
+    )
+    if campaign_id is not None:
+        stmt = stmt.where(PartnerCampaign.campaign_id == campaign_id)
+    if state:
+        stmt = stmt.where(PartnerCampaign.state == state)
+    if partner_id is not None:
+        stmt = stmt.where(PartnerCampaign.partner_id == partner_id)
+    rows, total = page(session, stmt.order_by(col(PartnerCampaign.id)), limit, offset)
+    return rows, total
+
+
+def _names(
+    session: Session, campaign_ids: Iterable[int], partner_ids: Iterable[int]
+) -> tuple[dict[int, str], dict[int, str]]:
+    """Campaign and partner names for a page of rows, in two queries."""
+    cids, pids = sorted(set(campaign_ids)), sorted(set(partner_ids))
+    campaigns: dict[int, str] = {}
+    partners: dict[int, str] = {}
+    if cids:
+        for cid, name in session.exec(
+            select(Campaign.id, Campaign.name).where(col(Campaign.id).in_(cids))
+        ).all():
+            campaigns[int(cid or 0)] = name
+    if pids:
+        for pid, name in session.exec(
+            select(Partner.id, Partner.display_name).where(col(Partner.id).in_(pids))
+        ).all():
+            partners[int(pid or 0)] = name
+    return campaigns, partners
+
+
+def partner_campaign_reads(
+    session: Session, rows: Sequence[PartnerCampaign]
+) -> list[PartnerCampaignRead]:
+    campaigns, partners = _names(
+        session, (r.campaign_id for r in rows), (r.partner_id for r in rows)
+    )
+    out = []
+    for r in rows:
+        assert r.id is not None
+        out.append(
+            PartnerCampaignRead(
+                id=r.id,
+                campaign_id=r.campaign_id,
+                campaign_name=campaigns.get(r.campaign_id, ""),
+                partner_id=r.partner_id,
+                partner_name=partners.get(r.partner_id, ""),
+                region_id=r.region_id,
+                state=r.state,
+                values=r.values,
+                locale=r.locale,
+                send_at=r.send_at,
+                submitted_by=r.submitted_by,
+                decided_by=r.decided_by,
+                decision_comment=r.decision_comment,
+                escalation_level=r.escalation_level,
+                workflow_id=r.workflow_id,
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+            )
+        )
+    return out
+
+
+# Tasks ----------------------------------------------------------------------------------------
+
+
+def may_act_on(principal: Principal, task: ApprovalTask) -> bool:
+    """Whether the task is the principal's to do: personalising needs partner_campaign.edit at
+    the partner; approving follows the stage rules (GM, region manager once escalated, HQ)."""
+    target = Target(task.brand_id, task.region_id, task.partner_id)
+    if task.kind == TaskKind.personalise:
+        return allows(principal, Permission.partner_campaign_edit, target)
+    if task.kind == TaskKind.approve_gm:
+        return may_decide_stage(
+            principal, "pending_gm", target, escalated=task.escalation_level >= 1
+        )
+    if task.kind == TaskKind.approve_hq:
+        return may_decide_stage(principal, "pending_hq", target, escalated=False)
+    return False
+
+
+def is_overdue(task: ApprovalTask, now: datetime) -> bool:
+    return task.due_at is not None and _aware(task.due_at) < _aware(now)
+
+
+def list_tasks(
+    session: Session,
+    principal: Principal,
+    *,
+    campaign_id: int | None = None,
+    partner_id: int | None = None,
+    state: str | None = None,
+    overdue: bool | None = None,
+    now: datetime | None = None,
+) -> list[ApprovalTask]:
+    """The principal's open tasks, newest first. SQL narrows to the brand and the principal's
+    read scope (everyone who may act on a task may read its partner campaign); the role rules
+    are applied here in Python."""
+    now = now or utcnow()
+    stmt = (
+        select(ApprovalTask)
+        .join(PartnerCampaign, col(PartnerCampaign.id) == col(ApprovalTask.partner_campaign_id))
+        .where(
+            col(ApprovalTask.open).is_(True),
+            scope_filter(
+                principal,
+                ApprovalTask.brand_id,
+                ApprovalTask.region_id,
+                ApprovalTask.partner_id,
+                Permission.partner_campaign_read,
+            ),
+        )
+    )
+    if campaign_id is not None:
+        stmt = stmt.where(ApprovalTask.campaign_id == campaign_id)
+    if partner_id is not None:
+        stmt = stmt.where(ApprovalTask.partner_id == partner_id)
+    if state:
+        stmt = stmt.where(PartnerCampaign.state == state)
+    stmt = stmt.order_by(col(ApprovalTask.created_at).desc(), col(ApprovalTask.id).desc())
+    return [
+        t
+        for t in session.exec(stmt).all()
+        if may_act_on(principal, t) and (overdue is None or is_overdue(t, now) == overdue)
+    ]
+
+
+def task_reads(
+    session: Session, tasks: Sequence[ApprovalTask], now: datetime | None = None
+) -> list[TaskRead]:
+    now = now or utcnow()
+    campaigns, partners = _names(
+        session, (t.campaign_id for t in tasks), (t.partner_id for t in tasks)
+    )
+    pc_ids = sorted({t.partner_campaign_id for t in tasks})
+    states: dict[int, str] = {}
+    if pc_ids:
+        for pc_id, state in session.exec(
+            select(PartnerCampaign.id, PartnerCampaign.state).where(
+                col(PartnerCampaign.id).in_(pc_ids)
+            )
+        ).all():
+            states[int(pc_id or 0)] = state
+    out = []
+    for t in tasks:
+        assert t.id is not None
+        out.append(
+            TaskRead(
+                id=t.id,
+                kind=t.kind,
+                partner_campaign_id=t.partner_campaign_id,
+                campaign_id=t.campaign_id,
+                campaign_name=campaigns.get(t.campaign_id, ""),
+                partner_id=t.partner_id,
+                partner_name=partners.get(t.partner_id, ""),
+                state=states.get(t.partner_campaign_id, ""),
+                due_at=t.due_at,
+                overdue=is_overdue(t, now),
+                escalation_level=t.escalation_level,
+                created_at=t.created_at,
+            )
+        )
+    return out
+
+
+__all__ = [
+    "campaign_read",
+    "campaign_reads",
+    "counts_by_campaign",
+    "counts_by_state",
+    "create_campaign",
+    "create_partner_campaigns",
+    "is_overdue",
+    "list_campaigns",
+    "list_partner_campaigns",
+    "list_tasks",
+    "load_campaign",
+    "load_partner_campaign",
+    "may_act_on",
+    "partner_campaign_reads",
+    "partner_campaign_target",
+    "partner_campaign_workflow_id",
+    "resolve_target_partners",
+    "task_reads",
+    "update_campaign",
+]
