@@ -32,6 +32,7 @@ COPY models/ ./models/
 COPY services/ ./services/
 COPY content/ ./content/
 COPY media/ ./media/
+COPY mail/ ./mail/
 COPY storage/ ./storage/
 COPY workflows/ ./workflows/
 COPY activities/ ./activities/

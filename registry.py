@@ -11,8 +11,10 @@ from sqlalchemy import Engine
 from activities.assets import AssetActivities
 from activities.audit import AuditActivities
 from activities.campaigns import CampaignActivities
+from activities.notifications import NotificationActivities
 from activities.templates import TemplateActivities
 from core.settings import Settings
+from mail.transport import make_transport
 from workflows.campaign import CampaignWorkflow
 from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.template import TemplateWorkflow
@@ -36,6 +38,7 @@ def queues(settings: Settings, engine: Engine) -> Sequence[QueueSpec]:
     templates = TemplateActivities(engine)
     assets = AssetActivities(engine)
     campaigns = CampaignActivities(engine)
+    notices = NotificationActivities(engine, settings, make_transport(settings))
     return [
         QueueSpec(
             settings.temporal_task_queue,
@@ -47,6 +50,7 @@ def queues(settings: Settings, engine: Engine) -> Sequence[QueueSpec]:
                 campaigns.campaign_partner_campaign_ids,
                 campaigns.partner_refs,
                 campaigns.project_campaign_summary,
+                notices.notify_partner_campaign,
             ],
         ),
         QueueSpec(

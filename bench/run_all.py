@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.audit_append", "bench.render"]
+BENCHMARKS = ["bench.audit_append", "bench.render", "bench.approval_latency", "bench.fanout"]
 
 
 def main() -> int:

@@ -142,6 +142,7 @@ class CampaignWorkflowInput(BaseModel):
     partner_campaign_ids: list[int] | None = Field(
         None, description="a shard's own slice; None: the whole campaign, read in pages"
     )
+    max_children: int = Field(1000, ge=1, le=1000, description="children per parent at most")
 
 
 class PartnerCampaignInput(BaseModel):
@@ -191,3 +192,21 @@ class CampaignSummary(BaseModel):
     campaign_id: int
     counts: dict[str, int] = Field(default_factory=dict)
     cancelled: bool = False
+
+
+class PartnerNotice(BaseModel):
+    """A notification the partner workflow asks for; the activity finds the recipients.
+
+    kinds: invited, changes_requested (editors); approval_pending (GM, or brand reviewers at
+    pending_hq); reminder (whoever may decide now); escalated (the region manager)."""
+
+    kind: str
+    key: str = Field(description="idempotency key: workflow id, timeline seq and kind")
+    campaign_id: int
+    campaign_name: str
+    brand_id: int
+    partner: PartnerRef
+    stage: str = Field(description="the partner campaign's state when the notice was asked for")
+    escalation_level: int = 0
+    comment: str | None = None
+    due_at: datetime | None = None

@@ -67,6 +67,8 @@ async def _start_campaign(client: Client, task_queue: str, shared: CampaignShare
             id=campaign_workflow_id(shared.campaign_id),
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary=f"Campaign {shared.name} (mode {shared.mode}, "
+            f"approval {shared.approval_policy})",
         )
     except RPCError as err:
         raise Problem(f"workflow service error: {err.message}", status=503) from err

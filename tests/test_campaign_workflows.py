@@ -20,6 +20,7 @@ from models.audit import AuditEvent
 from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
 from models.org import Partner, Region, User
 from models.templates import Template, TemplateVersion
+from models.workflow_io import CampaignWorkflowInput
 
 HISTORIES = Path(__file__).parent / "histories"
 MARKETING = "marketing@northwind.example"
@@ -375,6 +376,73 @@ async def test_launch_is_idempotent(
         ).all()
     assert len(opens) == 3
     await finish(api, login, demo, cid)
+
+
+async def test_partners_added_while_running(
+    app_with_worker: httpx.AsyncClient, login: Login, demo: Engine
+) -> None:
+    api = app_with_worker
+    with Session(demo) as s:
+        ids = {p.slug: p.id for p in s.exec(select(Partner)).all()}
+    cid = make_campaign(demo, target={"partners": [ids["amsterdam"]]})
+    assert (await api.post(f"/api/v1/campaigns/{cid}/launch", headers=login(MARKETING))).is_success
+    await until(lambda: states(demo, cid) == {"amsterdam": "drafting"}, "Amsterdam drafting")
+    added = await api.post(
+        f"/api/v1/campaigns/{cid}/partners",
+        json={"partners": [ids["berlin"], ids["amsterdam"]]},
+        headers=login(MARKETING),
+    )
+    assert added.status_code == 201, added.text
+    await until(
+        lambda: states(demo, cid) == {"amsterdam": "drafting", "berlin": "drafting"},
+        "Berlin drafting",
+        show=lambda: states(demo, cid),
+    )
+    foreign = await api.post(
+        f"/api/v1/campaigns/{cid}/partners", json={"partners": [999999]}, headers=login(MARKETING)
+    )
+    assert foreign.status_code == 422 and foreign.json()["errors"][0]["field"] == "partners"
+    await finish(api, login, demo, cid)
+    assert _summary(demo, cid) == {"cancelled": 2}
+
+
+async def test_large_campaigns_fan_out_through_shards(
+    app_with_worker: httpx.AsyncClient,
+    login: Login,
+    demo: Engine,
+    workflow_env: WorkflowEnvironment,
+) -> None:
+    """With at most 2 children per parent, North's 3 partners go through 2 shards."""
+    from services import campaign_flow, campaigns
+    from workflows.campaign import CampaignWorkflow
+
+    api = app_with_worker
+    queue = api._transport.app.state.settings.temporal_task_queue  # type: ignore[attr-defined]
+    cid = make_campaign(demo)
+    with Session(demo) as s:
+        campaign = s.get(Campaign, cid)
+        assert campaign is not None
+        campaigns.create_partner_campaigns(
+            s, campaign, campaigns.resolve_target_partners(s, campaign)
+        )
+        campaign.state = "running"
+        s.add(campaign)
+        s.commit()
+        shared = campaign_flow.shared_for(s, campaign)
+    await workflow_env.client.start_workflow(
+        CampaignWorkflow.run,
+        CampaignWorkflowInput(shared=shared, max_children=2),
+        id=f"campaign-{cid}",
+        task_queue=queue,
+    )
+    await until(lambda: set(states(demo, cid).values()) == {"drafting"}, "drafting")
+    for shard in (0, 1):
+        info = await workflow_env.client.get_workflow_handle(
+            f"campaign-{cid}-shard-{shard}"
+        ).describe()
+        assert info.status is not None and info.status.name == "RUNNING"
+    await finish(api, login, demo, cid)
+    assert _summary(demo, cid) == {"cancelled": 3}
 
 
 @pytest.mark.parametrize("name", ["partner_happy", "partner_loop"])

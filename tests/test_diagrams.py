@@ -9,3 +9,10 @@ from workflows.template_lifecycle import mermaid
 def test_readme_shows_the_template_lifecycle() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text()
     assert "```mermaid\n" + mermaid().rstrip() + "\n```" in readme
+
+
+def test_readme_shows_the_partner_campaign_lifecycle() -> None:
+    from workflows.partner_campaign_lifecycle import mermaid as partner_mermaid
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    assert "```mermaid\n" + partner_mermaid().rstrip() + "\n```" in readme

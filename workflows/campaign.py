@@ -1,10 +1,10 @@
 """CampaignWorkflow: HQ's launch fanned out to one PartnerCampaignWorkflow per target partner.
 
-Children start in bounded concurrent batches; a campaign with more than MAX_CHILDREN partners
-starts shards (the same workflow over a slice of partner campaigns) so no parent holds more than
-MAX_CHILDREN children. Starts are idempotent by workflow id, so a partner that already has its
-workflow is skipped. Cancel and window extensions are passed down; the campaign completes with
-the count of partner campaigns per final state.
+Children start in bounded concurrent batches; a campaign with more partners than `max_children`
+(1,000) starts shards (the same workflow over a slice of partner campaigns), so no parent holds
+more than that many children. Starts are idempotent by workflow id, so a partner that already
+has its workflow is skipped. Cancel and window extensions are passed down; the campaign
+completes with the count of partner campaigns per final state.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.partner_campaign import PartnerCampaignWorkflow, partner_campaign_workflow_id
 
-MAX_CHILDREN = 1000
 START_BATCH = 100  # child starts in flight at once
 PAGE = 200  # partner refs per activity call
 DB_RETRY = RetryPolicy(
@@ -68,7 +67,7 @@ class CampaignWorkflow:
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=DB_RETRY,
             )
-        if len(ids) > MAX_CHILDREN and inp.partner_campaign_ids is None:
+        if len(ids) > inp.max_children and inp.partner_campaign_ids is None:
             summary = await self._run_shards(ids)
         else:
             await self._start_partners(ids)
@@ -107,6 +106,7 @@ class CampaignWorkflow:
                 PartnerCampaignWorkflow.run,
                 PartnerCampaignInput(shared=shared, partner=ref),
                 id=wid,
+                static_summary=f"{shared.name}: {ref.profile.get('name') or ref.partner_id}",
             )
         except WorkflowAlreadyStartedError:
             # Started by an earlier run of this campaign: never twice. Not our child, so its
@@ -145,9 +145,12 @@ class CampaignWorkflow:
 
     async def _run_shards(self, ids: list[int]) -> CampaignSummary:
         shards = []
-        for n, offset in enumerate(range(0, len(ids), MAX_CHILDREN)):
+        size = self.inp.max_children
+        for n, offset in enumerate(range(0, len(ids), size)):
             shard_input = CampaignWorkflowInput(
-                shared=self.inp.shared, partner_campaign_ids=ids[offset : offset + MAX_CHILDREN]
+                shared=self.inp.shared,
+                partner_campaign_ids=ids[offset : offset + size],
+                max_children=size,
             )
             shards.append(
                 await workflow.start_child_workflow(
@@ -172,16 +175,16 @@ class CampaignWorkflow:
         """Signal every child still running. A child may close between our look and the
         signal; that failure is expected and must not fail this workflow's task."""
         running = [h for pid, h in self.children.items() if pid not in self.results]
-        for handle in running:
-            try:
-                await handle.signal(partner_signal, *args)
-            except Exception:  # noqa: S112 - a closed child needs no signal
-                continue
-        for shard in self.shards:
-            try:
-                await shard.signal(shard_signal, *args)
-            except Exception:  # noqa: S112 - a closed shard needs no signal
-                continue
+        for start in range(0, len(running), START_BATCH):
+            batch = running[start : start + START_BATCH]
+            # Concurrently, like the starts: one at a time took 100 s for 1,000 partners.
+            await asyncio.gather(
+                *(h.signal(partner_signal, *args) for h in batch), return_exceptions=True
+            )
+        await asyncio.gather(
+            *(shard.signal(shard_signal, *args) for shard in self.shards),
+            return_exceptions=True,
+        )
 
     @workflow.signal
     async def cancel(self) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows import search_attributes
 
@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         PartnerAction,
         PartnerCampaignInput,
         PartnerCampaignStatus,
+        PartnerNotice,
         PartnerTransition,
         TimelineEntry,
     )
@@ -60,6 +61,11 @@ DECISIONS = {
     "reject": E.reject,
 }
 PARTNER_EVENTS = frozenset({E.save, E.submit, E.decline, E.schedule})
+NOTICE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5), maximum_attempts=8
+)
+# Which notice a transition asks for (by the event; entering approval is handled by state).
+NOTICE_FOR_EVENT = {E.open: "invited", E.request_changes: "changes_requested"}
 
 
 def partner_campaign_workflow_id(campaign_id: int, partner_id: int) -> str:
@@ -89,6 +95,7 @@ class PartnerCampaignWorkflow:
         self.cancel_requested = False
         self.lock = asyncio.Lock()
         self.content = TemplateContent.model_validate(inp.shared.content)
+        self.notices: list[PartnerNotice] = []
 
     # Run ---------------------------------------------------------------------------------------
 
@@ -104,6 +111,9 @@ class PartnerCampaignWorkflow:
         )
         await self._apply(E.open, None, None)
         while self.state not in FINAL:
+            if self.notices:
+                await self._send_notices()
+                continue
             if self.cancel_requested:
                 self.cancel_requested = False
                 if E.cancel.value in allowed_events(self.state):
@@ -116,7 +126,27 @@ class PartnerCampaignWorkflow:
             deadline, event, note = self._next_deadline()
             if await self._wait_until(deadline):
                 await self._on_deadline(event, note)
+        await self._send_notices()
         return self.state
+
+    async def _send_notices(self) -> None:
+        """Emails go out from the main loop, never from an update handler, so a slow mail
+        server never delays the answer to the person who acted. A notice that still fails
+        after its retries is given up: the inbox (tasks) keeps the work visible."""
+        while self.notices:
+            if self.cancel_requested:
+                self.notices.clear()  # news about a campaign that is being cancelled is moot
+                return
+            notice = self.notices.pop(0)
+            try:
+                await workflow.execute_activity(
+                    "notify_partner_campaign",
+                    notice,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=NOTICE_RETRY,
+                )
+            except ActivityError:
+                workflow.logger.warning("notice %s could not be sent", notice.key)
 
     def _next_deadline(self) -> tuple[datetime, PartnerCampaignEvent | None, str]:
         shared = self.shared
@@ -141,7 +171,7 @@ class PartnerCampaignWorkflow:
             return True
         try:
             await workflow.wait_condition(
-                lambda: self.changes != seen or self.cancel_requested,
+                lambda: self.changes != seen or self.cancel_requested or bool(self.notices),
                 timeout=timedelta(seconds=delay),
             )
         except TimeoutError:
@@ -159,9 +189,11 @@ class PartnerCampaignWorkflow:
         elif note == "remind":
             self.reminded = True
             await self._record_note("remind", "approval reminder sent")
+            self._notify("reminder")
         elif note == "escalate":
             self.escalation = 1
             await self._record_note("escalate", "escalated to the region manager")
+            self._notify("escalated")
         elif event == E.schedule:
             self.send_at = self.shared.send_by
             await self._apply(E.schedule, None, note)
@@ -353,6 +385,33 @@ class PartnerCampaignWorkflow:
         self.state = after
         self.changes += 1
         workflow.upsert_search_attributes([search_attributes.APPROVAL_STATE.value_set(after)])
+        workflow.set_current_details(f"{after.replace('_', ' ')} (after {event.value})")
+        kind = NOTICE_FOR_EVENT.get(event)
+        if after in PENDING_APPROVAL and before != after:
+            kind = "approval_pending"
+        if kind is not None:
+            self._notify(kind, comment)
+
+    def _notify(self, kind: str, comment: str | None = None) -> None:
+        due = None
+        if self.state in PERSONALISING:
+            due = self.personalise_until
+        elif self.pending_since is not None:
+            due = self.pending_since + timedelta(seconds=self.shared.escalate_after)
+        self.notices.append(
+            PartnerNotice(
+                kind=kind,
+                key=f"{workflow.info().workflow_id}:{len(self.timeline)}:{kind}",
+                campaign_id=self.shared.campaign_id,
+                campaign_name=self.shared.name,
+                brand_id=self.shared.brand_id,
+                partner=self.partner,
+                stage=self.state,
+                escalation_level=self.escalation,
+                comment=comment,
+                due_at=due,
+            )
+        )
 
     async def _record_note(self, event: str, comment: str) -> None:
         """Reminders and escalations: no state change, but an audit event and fresh tasks."""

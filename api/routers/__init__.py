@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from api.routers import (
+    action_links,
     api_tokens,
     assets,
     audit,
@@ -38,4 +39,5 @@ ROUTERS: list[APIRouter] = [
     partner_campaigns.router,
     partner_campaign_actions.router,
     tasks.router,
+    action_links.router,
 ]

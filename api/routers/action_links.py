@@ -1,0 +1,232 @@
+"""One-click decisions from notification emails: GET shows what will happen, only POST acts.
+
+The signed token is the credential (services.action_links), so the routes are public. GET
+never changes anything, because mail scanners and link previewers fetch links on their own;
+the person confirms with a POST from the page. The POST acts as the token's user with the
+user's current memberships, through the same workflow Update as the API, so the workflow's
+validators (roles, stage, four eyes, the comment rule) decide exactly as they do there.
+
+Every value on these pages is autoescaped; the pages send no referrer (the token is in the
+URL), are never cached, and cannot be framed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Form
+from fastapi.responses import HTMLResponse
+from jinja2 import DictLoader, Environment, StrictUndefined
+from sqlmodel import Session
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.security import PublicRoute
+from core.errors import Problem
+from core.policy import Permission, actor_of
+from core.settings import Settings
+from core.temporal import TemporalUnreachable
+from models.campaigns import Campaign, PartnerCampaign
+from models.org import Partner, User
+from models.workflow_io import PartnerAction
+from services import campaign_flow as flow
+from services import campaigns as crud
+from services.accounts import principal_for
+from services.action_links import ActionToken, read_token
+from workflows.partner_campaign import PartnerCampaignWorkflow
+
+router = APIRouter(tags=["action links"])
+
+MAX_COMMENT = 2000
+DECIDABLE = frozenset({"pending_gm", "pending_hq"})
+VERBS = {"approve": "approve", "request_changes": "request changes to"}
+DONE = {"approve": "Approved", "request_changes": "Changes requested"}
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "X-Robots-Tag": "noindex, nofollow",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+}
+INVALID = "This link is invalid or has expired. Open the campaign in the portal instead."
+
+_PAGES = Environment(
+    loader=DictLoader(
+        {
+            "page.html": """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }} - Brandrelay</title>
+<style>body{font-family:Arial,sans-serif;max-width:40em;margin:3em auto;padding:0 1em;\
+color:#1a1a1a;line-height:1.5}textarea{width:100%;min-height:8em}\
+button{padding:8px 16px;background:#0b3d91;color:#fff;border:0;border-radius:4px}\
+.note{color:#555}</style></head>
+<body><h1>{{ title }}</h1>
+{% for p in paragraphs %}<p>{{ p }}</p>
+{% endfor %}{% if form %}<form method="post">
+<p><label for="comment">{{ form.label }}</label></p>
+<p><textarea id="comment" name="comment" maxlength="{{ max_comment }}"\
+{% if form.required %} required{% endif %}></textarea></p>
+<p><button type="submit">{{ form.button }}</button></p>
+</form>
+{% endif %}{% if portal_url %}<p class="note"><a href="{{ portal_url }}">Open the campaign in \
+the portal</a></p>{% endif %}
+</body></html>
+"""
+        }
+    ),
+    autoescape=True,
+    undefined=StrictUndefined,
+)
+
+
+@dataclass(frozen=True)
+class _Form:
+    label: str
+    button: str
+    required: bool
+
+
+def _page(
+    title: str,
+    paragraphs: list[str],
+    *,
+    status: int = 200,
+    form: _Form | None = None,
+    portal_url: str | None = None,
+) -> HTMLResponse:
+    html = _PAGES.get_template("page.html").render(
+        title=title,
+        paragraphs=paragraphs,
+        form=form,
+        portal_url=portal_url,
+        max_comment=MAX_COMMENT,
+    )
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+@dataclass(frozen=True)
+class _Subject:
+    token: ActionToken
+    user: User
+    row: PartnerCampaign
+    campaign_name: str
+    partner_name: str
+
+
+def _load(session: Session, settings: Settings, raw: str) -> _Subject | None:
+    """What the token names, or None when the link must not be used (bad token, unknown or
+    inactive user, a partner campaign of another brand)."""
+    token = read_token(settings, raw)
+    if token is None:
+        return None
+    user = session.get(User, token.user_id)
+    row = session.get(PartnerCampaign, token.partner_campaign_id)
+    if user is None or row is None or not user.is_active or user.brand_id != row.brand_id:
+        return None
+    campaign = session.get(Campaign, row.campaign_id)
+    partner = session.get(Partner, row.partner_id)
+    return _Subject(
+        token=token,
+        user=user,
+        row=row,
+        campaign_name=campaign.name if campaign else f"campaign {row.campaign_id}",
+        partner_name=partner.display_name if partner else f"partner {row.partner_id}",
+    )
+
+
+def _portal_url(settings: Settings, row: PartnerCampaign) -> str:
+    return f"{settings.public_base_url.rstrip('/')}/partner-campaigns/{row.id}"
+
+
+def _refused() -> HTMLResponse:
+    return _page("Link not valid", [INVALID], status=403)
+
+
+@router.get("/a/{token}", response_class=HTMLResponse)
+def confirm_page(
+    _: PublicRoute, session: SessionDep, settings: SettingsDep, token: str
+) -> HTMLResponse:
+    """The confirmation page; changes nothing."""
+    subject = _load(session, settings, token)
+    if subject is None:
+        return _refused()
+    action = subject.token.action
+    who = subject.user.full_name or subject.user.email
+    what = f'the campaign "{subject.campaign_name}" for {subject.partner_name}'
+    portal = _portal_url(settings, subject.row)
+    if subject.row.state not in DECIDABLE:
+        return _page(
+            "Nothing to decide",
+            [f"{what[0].upper()}{what[1:]} is {subject.row.state}: nothing waits for a decision."],
+            portal_url=portal,
+        )
+    title = "Approve campaign?" if action == "approve" else "Request changes?"
+    paragraphs = [
+        f"{who}, you are about to {VERBS[action]} {what}.",
+        "Nothing happens until you confirm below.",
+    ]
+    form = (
+        _Form("Comment (optional)", "Approve", required=False)
+        if action == "approve"
+        else _Form("What must change? (required)", "Request changes", required=True)
+    )
+    return _page(title, paragraphs, form=form, portal_url=portal)
+
+
+@router.post("/a/{token}", response_class=HTMLResponse)
+async def confirm(
+    _: PublicRoute,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+    token: str,
+    comment: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Act as the token's user, with the user's roles as they are now."""
+    subject = _load(session, settings, token)
+    if subject is None:
+        return _refused()
+    comment = comment.strip()
+    portal = _portal_url(settings, subject.row)
+    if len(comment) > MAX_COMMENT:
+        return _page(
+            "Comment too long",
+            [f"Keep the comment under {MAX_COMMENT} characters."],
+            status=422,
+            portal_url=portal,
+        )
+    principal = principal_for(session, subject.user)
+    action = subject.token.action
+    try:
+        row = crud.load_partner_campaign(
+            session, principal, subject.row.id or 0, Permission.partner_campaign_decide
+        )
+        status = await flow.act(
+            await client.get(),
+            row,
+            PartnerCampaignWorkflow.decide,
+            PartnerAction(actor=actor_of(principal), decision=action, comment=comment or None),
+        )
+    except Problem as err:
+        return _page(
+            "Not done", [err.detail, "Nothing was changed."], status=err.status, portal_url=portal
+        )
+    except TemporalUnreachable:
+        return _page(
+            "Try again shortly",
+            ["The workflow service is not reachable; nothing was changed."],
+            status=503,
+            portal_url=portal,
+        )
+    state = status.state.replace("_", " ")
+    return _page(
+        DONE[action],
+        [
+            f'Thank you. The campaign "{subject.campaign_name}" for {subject.partner_name} '
+            f"is now {state}."
+        ],
+        portal_url=portal,
+    )

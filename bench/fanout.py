@@ -1,0 +1,156 @@
+"""Campaign fan-out: launching to many partners against bare workflow starts on the same server.
+
+    python -m bench.fanout [--partners 1000] [--database-url URL]
+
+The whole product in one process (bench.campaign_stack: dev server, in-process workers, the
+API over ASGI, a fresh SQLite file). A draft campaign targets a region of `--partners`
+generated partners and is launched through POST /api/v1/campaigns/{id}/launch; the clock runs
+from that request until every partner campaign row has left `invited` (each partner workflow's
+first transition, projected by an activity, moves it to drafting). That is the product's
+rate: partner workflows started (and drafting) per second.
+
+The baseline, in the same run on the same server: a bare client start_workflow loop of as many
+trivial workflows (defined here, returning at once, on a worker and task queue of their own),
+started with asyncio.gather in batches of 100, as CampaignWorkflow batches its child starts.
+Ratio product / bare; the goal is >= 0.8. For scale, a second figure: the same number of
+trivial children started by one trivial parent in the same gathered batches (the product's
+fan-out shape without its code). The campaign is cancelled at the end; that time is printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+
+from sqlmodel import col
+from temporalio import workflow
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+from temporalio.workflow import ParentClosePolicy
+
+from bench.campaign_stack import Stack, campaign_stack, gather_in_batches
+from models.campaigns import PartnerCampaign
+
+BATCH = 100  # as workflows.campaign.START_BATCH
+WARM_UP = 20
+GOAL = 0.8
+
+
+@workflow.defn(name="BenchTrivial", sandboxed=False)
+class Trivial:
+    @workflow.run
+    async def run(self, n: int) -> int:
+        return n
+
+
+@workflow.defn(name="BenchTrivialParent", sandboxed=False)
+class TrivialParent:
+    """The product's fan-out shape without its code: `n` trivial children started in gathered
+    batches of 100 by one parent; returns once all have started (children are abandoned)."""
+
+    @workflow.run
+    async def run(self, n: int) -> int:
+        wid = workflow.info().workflow_id
+        for start in range(0, n, BATCH):
+            await asyncio.gather(
+                *(
+                    workflow.start_child_workflow(
+                        Trivial.run,
+                        i,
+                        id=f"{wid}-{i}",
+                        parent_close_policy=ParentClosePolicy.ABANDON,
+                    )
+                    for i in range(start, min(n, start + BATCH))
+                )
+            )
+        return n
+
+
+async def bare_starts(client: Client, task_queue: str, n: int, run: str) -> tuple[float, float]:
+    """(seconds until every start was accepted, seconds until every workflow completed)."""
+    start = time.perf_counter()
+
+    async def one(i: int) -> WorkflowHandle[Trivial, int]:
+        return await client.start_workflow(
+            Trivial.run, i, id=f"bench-trivial-{run}-{i}", task_queue=task_queue
+        )
+
+    handles: list[WorkflowHandle[Trivial, int]] = await gather_in_batches(one, n, BATCH)
+    started = time.perf_counter() - start
+    await asyncio.gather(*(h.result() for h in handles))
+    return started, time.perf_counter() - start
+
+
+async def parent_starts(client: Client, task_queue: str, n: int, run: str) -> float:
+    """Seconds until a trivial parent has started `n` trivial children."""
+    start = time.perf_counter()
+    await client.execute_workflow(
+        TrivialParent.run, n, id=f"bench-parent-{run}", task_queue=task_queue
+    )
+    return time.perf_counter() - start
+
+
+async def product_fanout(stack: Stack, n: int) -> tuple[int, float, float, float]:
+    """(campaign id, launch request seconds, seconds to the first and to the last drafting)."""
+    cid = stack.make_campaign("Bench fan-out")
+    not_invited = col(PartnerCampaign.state) != "invited"
+    start = time.perf_counter()
+    resp = await stack.api.post(f"/api/v1/campaigns/{cid}/launch", headers=stack.hq)
+    launch = time.perf_counter() - start
+    if resp.status_code != 200:
+        raise SystemExit(f"launch failed: {resp.status_code} {resp.text}")
+    first = await stack.wait_for(cid, not_invited, 1, limit=600, interval=0.01)
+    everyone = await stack.wait_for(cid, not_invited, n, limit=1800)
+    if first is None or everyone is None:
+        raise SystemExit(f"not every partner campaign left 'invited' (campaign {cid})")
+    return cid, launch, launch + first, launch + everyone
+
+
+async def run(partners: int, database_url: str | None) -> None:
+    t0 = time.perf_counter()
+    async with campaign_stack(partners, database_url) as stack:
+        setup = time.perf_counter() - t0
+        run_id = uuid.uuid4().hex[:8]
+        queue = f"bench-trivial-{run_id}"
+        async with Worker(stack.client, task_queue=queue, workflows=[Trivial, TrivialParent]):
+            await bare_starts(stack.client, queue, WARM_UP, f"{run_id}-warm")  # server warm-up
+            cid, launch, first, everyone = await product_fanout(stack, partners)
+            bare_started, bare_done = await bare_starts(stack.client, queue, partners, run_id)
+            parent = await parent_starts(stack.client, queue, partners, run_id)
+        product_rate = partners / everyone
+        bare_rate = partners / bare_started
+        parent_rate = partners / parent
+        rows = [
+            ("database", stack.engine.dialect.name),
+            ("partners", f"{partners} (set-up {setup:.1f} s)"),
+            *(("note", note) for note in stack.notes),
+            ("launch request", f"{launch * 1000:,.0f} ms"),
+            ("first partner drafting", f"{first:.2f} s"),
+            ("all partners drafting", f"{everyone:.2f} s"),
+            ("product", f"{product_rate:,.0f} partner workflows started/s"),
+            (
+                "bare start_workflow",
+                f"{bare_rate:,.0f} workflows started/s ({bare_started:.2f} s; "
+                f"all completed after {bare_done:.2f} s)",
+            ),
+            ("bare children of a parent", f"{parent_rate:,.0f} started/s ({parent:.2f} s)"),
+            ("ratio", f"{product_rate / bare_rate:.2f} (product / bare, goal >= {GOAL})"),
+            ("ratio to parent starts", f"{product_rate / parent_rate:.2f} (product / children)"),
+        ]
+        for label, value in rows:
+            print(f"{label:<26} {value}", flush=True)
+        print(f"{'cleanup':<26} {await stack.cancel(cid)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--partners", type=int, default=1000)
+    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    args = parser.parse_args()
+    asyncio.run(run(args.partners, args.database_url))
+
+
+if __name__ == "__main__":
+    main()

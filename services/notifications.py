@@ -1,0 +1,366 @@
+"""Partner campaign notifications: who hears about a PartnerNotice, and what the email says.
+
+Recipients are looked up when the email goes out, not when the workflow asked for it, so a
+membership granted or removed in between counts. Who may decide is asked of core.policy (the
+rule the workflow's validators apply), so an email offers one-click decisions only to people
+whose click the workflow would accept; the submitter gets none (four eyes).
+
+Campaign names, partner names, comments and people's names are typed by users: the HTML part
+is rendered by an autoescaping Jinja environment of its own (never the template sandbox), and
+subjects are collapsed to one printable line before mail.compose, which refuses line breaks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jinja2 import DictLoader, Environment, StrictUndefined
+from sqlmodel import Session, col, select
+
+from core.policy import Target, four_eyes_ok, may_decide_stage
+from core.settings import Settings
+from mail.message import compose
+from models.campaigns import PartnerCampaign
+from models.org import Membership, Partner, User
+from models.roles import Role, ScopeType
+from models.workflow_io import PartnerNotice
+from services.accounts import principal_for
+from services.action_links import DEFAULT_TTL, make_link
+
+INVITED = "invited"
+CHANGES_REQUESTED = "changes_requested"
+APPROVAL_PENDING = "approval_pending"
+REMINDER = "reminder"
+ESCALATED = "escalated"
+KINDS = frozenset({INVITED, CHANGES_REQUESTED, APPROVAL_PENDING, REMINDER, ESCALATED})
+DECISION_KINDS = frozenset({APPROVAL_PENDING, REMINDER, ESCALATED})
+EDITOR_ROLES = (Role.partner_editor, Role.partner_manager)
+MAX_SUBJECT = 200
+
+
+class UnknownNotice(ValueError):
+    """A notice kind, or a partner campaign, this module does not know: retrying cannot help."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user_id: int
+    email: str
+    name: str
+    may_decide: bool = False
+    submitted: bool = False  # the person who submitted (four eyes keeps them from deciding)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    recipient: Recipient
+    message: EmailMessage
+
+
+# Recipients ------------------------------------------------------------------------------------
+
+
+def _members(
+    session: Session,
+    brand_id: int,
+    roles: Iterable[Role],
+    scope: ScopeType,
+    *,
+    region_id: int | None = None,
+    partner_id: int | None = None,
+) -> list[User]:
+    stmt = (
+        select(User)
+        .join(Membership, col(Membership.user_id) == col(User.id))
+        .where(
+            col(User.is_active),
+            User.brand_id == brand_id,
+            Membership.brand_id == brand_id,
+            col(Membership.role).in_([r.value for r in roles]),
+            Membership.scope_type == scope.value,
+        )
+    )
+    if scope == ScopeType.partner:
+        stmt = stmt.where(Membership.partner_id == partner_id)
+    elif scope == ScopeType.region:
+        stmt = stmt.where(Membership.region_id == region_id)
+    return list(session.exec(stmt.distinct().order_by(col(User.id))).all())
+
+
+def _deciders(session: Session, notice: PartnerNotice) -> list[User]:
+    if notice.stage == "pending_gm":
+        return _members(
+            session,
+            notice.brand_id,
+            [Role.partner_manager],
+            ScopeType.partner,
+            partner_id=notice.partner.partner_id,
+        )
+    if notice.stage == "pending_hq":
+        return _members(session, notice.brand_id, [Role.brand_reviewer], ScopeType.brand)
+    return []
+
+
+def _region_managers(session: Session, notice: PartnerNotice) -> list[User]:
+    return _members(
+        session,
+        notice.brand_id,
+        [Role.region_manager],
+        ScopeType.region,
+        region_id=notice.partner.region_id,
+    )
+
+
+def recipients(session: Session, notice: PartnerNotice) -> list[Recipient]:
+    """Who gets this notice, once each, in user id order.
+
+    A decision notice whose stage is over (someone decided before the email went out) goes to
+    nobody: "waiting for your approval" would be wrong by the time it arrives.
+    """
+    if notice.kind not in KINDS:
+        raise UnknownNotice(f"unknown notice kind {notice.kind!r}")
+    row = session.get(PartnerCampaign, notice.partner.partner_campaign_id)
+    if row is None or row.brand_id != notice.brand_id:
+        raise UnknownNotice(f"partner campaign {notice.partner.partner_campaign_id} not found")
+    if notice.kind in DECISION_KINDS and row.state != notice.stage:
+        return []
+    users: list[User]
+    if notice.kind in (INVITED, CHANGES_REQUESTED):
+        users = _members(
+            session,
+            notice.brand_id,
+            EDITOR_ROLES,
+            ScopeType.partner,
+            partner_id=notice.partner.partner_id,
+        )
+    elif notice.kind == APPROVAL_PENDING:
+        users = _deciders(session, notice)
+    elif notice.kind == REMINDER:
+        users = _deciders(session, notice)
+        if notice.escalation_level >= 1:
+            users += _region_managers(session, notice)
+    else:  # escalated
+        users = _region_managers(session, notice)
+
+    target = Target(notice.brand_id, notice.partner.region_id, notice.partner.partner_id)
+    out: dict[int, Recipient] = {}
+    for user in users:
+        if user.id is None or user.id in out:
+            continue
+        may_decide = False
+        if notice.kind in DECISION_KINDS:
+            principal = principal_for(session, user)
+            may_decide = may_decide_stage(
+                principal, notice.stage, target, escalated=notice.escalation_level > 0
+            ) and four_eyes_ok(row.submitted_by, user.id)
+        out[user.id] = Recipient(
+            user_id=user.id,
+            email=user.email,
+            name=one_line(user.full_name),
+            may_decide=may_decide,
+            submitted=row.submitted_by == user.id,
+        )
+    return sorted(out.values(), key=lambda r: r.user_id)
+
+
+# Composition -----------------------------------------------------------------------------------
+
+
+def one_line(text: str, limit: int = MAX_SUBJECT) -> str:
+    """Collapse whitespace (line breaks included) and drop control characters."""
+    flat = " ".join(text.split())
+    flat = "".join(ch for ch in flat if ch.isprintable())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def format_due(due: datetime | None, timezone: str) -> str | None:
+    """In the partner's own time zone, which is where the deadline is felt."""
+    if due is None:
+        return None
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone, timezone = ZoneInfo("UTC"), "UTC"
+    aware = due if due.tzinfo else due.replace(tzinfo=UTC)
+    return f"{aware.astimezone(zone):%a %d %b %Y, %H:%M} ({timezone})"
+
+
+@dataclass(frozen=True)
+class _Body:
+    subject: str
+    paragraphs: list[str]
+    actions: list[tuple[str, str]]  # (label, url)
+
+
+_HTML = Environment(
+    loader=DictLoader(
+        {
+            "notice.html": """<!doctype html>
+<html><head><meta charset="utf-8"><title>{{ subject }}</title></head>
+<body style="font-family: Arial, sans-serif; color: #1a1a1a; line-height: 1.5">
+<p>Hello {{ name }},</p>
+{% for p in paragraphs %}<p>{{ p }}</p>
+{% endfor %}{% if comment %}<p><strong>Comment:</strong></p>
+<blockquote style="border-left: 3px solid #ccc; margin: 0 0 1em; padding-left: 1em; \
+white-space: pre-wrap">{{ comment }}</blockquote>
+{% endif %}{% if due %}<p><strong>Due:</strong> {{ due }}</p>
+{% endif %}{% if actions %}<p>{% for label, url in actions %}<a href="{{ url }}" \
+style="display: inline-block; padding: 8px 16px; margin-right: 8px; background: #0b3d91; \
+color: #ffffff; text-decoration: none; border-radius: 4px">{{ label }}</a>{% endfor %}</p>
+<p style="color: #555; font-size: 90%">Each button opens a page that asks you to confirm; \
+nothing happens before you do. The buttons work only for you, until {{ links_expire }}.</p>
+{% endif %}<p><a href="{{ portal_url }}">Open it in the portal</a></p>
+<p style="color: #777; font-size: 85%">Brandrelay sent this message automatically.</p>
+</body></html>
+"""
+        }
+    ),
+    autoescape=True,
+    undefined=StrictUndefined,
+)
+
+
+def _body(
+    notice: PartnerNotice, recipient: Recipient, partner_name: str, links: list[tuple[str, str]]
+) -> _Body:
+    campaign = notice.campaign_name
+    where = f'"{campaign}" for {partner_name}'
+    decide_line = (
+        "Approve it, or ask for changes, with the links below (or review it in the portal first)."
+        if recipient.may_decide
+        else (
+            "You submitted it, so another approver decides (four eyes)."
+            if recipient.submitted
+            else "You receive this for your information."
+        )
+    )
+    if notice.kind == INVITED:
+        return _Body(
+            f"New campaign to personalise: {campaign} ({partner_name})",
+            [
+                f"Headquarters has published the campaign {where}.",
+                "Personalise it and submit it for approval before the due time.",
+            ],
+            [],
+        )
+    if notice.kind == CHANGES_REQUESTED:
+        return _Body(
+            f"Changes requested: {campaign} ({partner_name})",
+            [
+                f"The approver asked for changes to the campaign {where}.",
+                "Update it and submit it again before the due time.",
+            ],
+            [],
+        )
+    if notice.kind == APPROVAL_PENDING:
+        stage = "the partner's GM" if notice.stage == "pending_gm" else "headquarters"
+        return _Body(
+            f"Waiting for approval: {campaign} ({partner_name})",
+            [f"The campaign {where} was submitted and waits for approval by {stage}.", decide_line],
+            links,
+        )
+    if notice.kind == REMINDER:
+        return _Body(
+            f"Reminder: {campaign} ({partner_name}) is waiting for approval",
+            [
+                f"The campaign {where} is still waiting for approval.",
+                decide_line,
+            ],
+            links,
+        )
+    return _Body(
+        f"Escalated: {campaign} ({partner_name}) needs a decision",
+        [
+            f"The campaign {where} was not decided in time by the partner's GM and is "
+            "escalated to you as region manager.",
+            decide_line,
+        ],
+        links,
+    )
+
+
+def compose_notice(
+    settings: Settings,
+    notice: PartnerNotice,
+    recipient: Recipient,
+    *,
+    partner_name: str,
+    timezone: str = "UTC",
+    now: datetime | None = None,
+) -> EmailMessage:
+    pc_id = notice.partner.partner_campaign_id
+    portal_url = f"{settings.public_base_url.rstrip('/')}/partner-campaigns/{pc_id}"
+    links: list[tuple[str, str]] = []
+    if recipient.may_decide and notice.kind in DECISION_KINDS:
+        links = [
+            ("Approve", make_link(settings, pc_id, recipient.user_id, "approve", now=now)),
+            (
+                "Request changes",
+                make_link(settings, pc_id, recipient.user_id, "request_changes", now=now),
+            ),
+        ]
+    partner_name = one_line(partner_name)
+    body = _body(notice, recipient, partner_name, links)
+    subject = one_line(body.subject)
+    name = recipient.name or recipient.email
+    due = format_due(notice.due_at, timezone)
+    comment = (notice.comment or "").strip() or None
+
+    lines = [f"Hello {name},", "", *(p + "\n" for p in body.paragraphs)]
+    if comment:
+        lines += ["Comment:", *(f"> {c}" for c in comment.splitlines()), ""]
+    if due:
+        lines += [f"Due: {due}", ""]
+    for label, url in links:
+        lines += [f"{label}: {url}"]
+    if links:
+        lines += ["(each link asks you to confirm first; it works only for you)", ""]
+    lines += [f"Open it in the portal: {portal_url}", "", "-- ", "Brandrelay"]
+    html = _HTML.get_template("notice.html").render(
+        subject=subject,
+        name=name,
+        paragraphs=body.paragraphs,
+        comment=comment,
+        due=due,
+        actions=links,
+        links_expire=format_due((now or datetime.now(UTC)) + DEFAULT_TTL, timezone),
+        portal_url=portal_url,
+    )
+    local, _, domain = recipient.email.rpartition("@")
+    return compose(
+        sender=settings.email_from,
+        to=[Address(display_name=recipient.name, username=local, domain=domain)],
+        subject=subject,
+        text="\n".join(lines) + "\n",
+        html=html,
+        headers={"Auto-Submitted": "auto-generated"},
+        now=now,
+    )
+
+
+def plan(
+    session: Session, settings: Settings, notice: PartnerNotice, *, now: datetime | None = None
+) -> list[Outgoing]:
+    """Every message this notice asks for (nothing is sent here)."""
+    people = recipients(session, notice)
+    if not people:
+        return []
+    partner = session.get(Partner, notice.partner.partner_id)
+    partner_name = (
+        partner.display_name if partner else str(notice.partner.profile.get("name", "partner"))
+    )
+    timezone = partner.timezone if partner else "UTC"
+    return [
+        Outgoing(
+            r,
+            compose_notice(
+                settings, notice, r, partner_name=partner_name, timezone=timezone, now=now
+            ),
+        )
+        for r in people
+    ]
