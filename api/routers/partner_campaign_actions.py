@@ -12,7 +12,7 @@ from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.routers.templates import render_preview
 from api.security import PartnerCampaignDecider, PartnerCampaignEditor, PartnerCampaignReader
 from core.errors import NotFound
-from core.policy import Permission, actor_of
+from core.policy import Permission, Principal, actor_of
 from models.campaign_schemas import PartnerCampaignRead
 from models.campaigns import Campaign, PartnerCampaign
 from models.template_schemas import TimelineRead, ValuesBody
@@ -48,6 +48,27 @@ def _read(session: SessionDep, row: PartnerCampaign) -> PartnerCampaignRead:
     return crud.partner_campaign_reads(session, [row])[0]
 
 
+async def _act(
+    session: SessionDep,
+    client: TemporalDep,
+    principal: Principal,
+    partner_campaign_id: int,
+    permission: Permission,
+    update: Any,
+    *,
+    validate: dict[str, Any] | None = None,
+    **fields: Any,
+) -> PartnerCampaignRead:
+    """Load within the caller's reach, optionally validate values with every content rule,
+    send one Update as the caller, answer with the projected row."""
+    row = crud.load_partner_campaign(session, principal, partner_campaign_id, permission)
+    if validate is not None:
+        flow.refuse_invalid(flow.full_validation(session, row, validate))
+    action = PartnerAction(actor=actor_of(principal), **fields)
+    await flow.act(await client.get(), row, update, action)
+    return _read(session, row)
+
+
 @router.put("/partner-campaigns/{partner_campaign_id}/content", response_model=PartnerCampaignRead)
 async def save_content(
     principal: PartnerCampaignEditor,
@@ -57,13 +78,16 @@ async def save_content(
     body: ContentBody,
 ) -> PartnerCampaignRead:
     """Saved only when every field is valid; a refusal names each field."""
-    row = crud.load_partner_campaign(
-        session, principal, partner_campaign_id, Permission.partner_campaign_edit
+    return await _act(
+        session,
+        client,
+        principal,
+        partner_campaign_id,
+        Permission.partner_campaign_edit,
+        PartnerCampaignWorkflow.save_content,
+        validate=body.values,
+        values=body.values,
     )
-    flow.refuse_invalid(flow.full_validation(session, row, body.values))
-    action = PartnerAction(actor=actor_of(principal), values=body.values)
-    await flow.act(await client.get(), row, PartnerCampaignWorkflow.save_content, action)
-    return _read(session, row)
 
 
 @router.post("/partner-campaigns/{partner_campaign_id}/submit", response_model=PartnerCampaignRead)
@@ -76,10 +100,15 @@ async def submit(
     row = crud.load_partner_campaign(
         session, principal, partner_campaign_id, Permission.partner_campaign_edit
     )
-    flow.refuse_invalid(flow.full_validation(session, row, row.values))
-    action = PartnerAction(actor=actor_of(principal))
-    await flow.act(await client.get(), row, PartnerCampaignWorkflow.submit, action)
-    return _read(session, row)
+    return await _act(
+        session,
+        client,
+        principal,
+        partner_campaign_id,
+        Permission.partner_campaign_edit,
+        PartnerCampaignWorkflow.submit,
+        validate=row.values,
+    )
 
 
 @router.post(
@@ -92,12 +121,16 @@ async def decide(
     partner_campaign_id: int,
     body: DecisionBody,
 ) -> PartnerCampaignRead:
-    row = crud.load_partner_campaign(
-        session, principal, partner_campaign_id, Permission.partner_campaign_decide
+    return await _act(
+        session,
+        client,
+        principal,
+        partner_campaign_id,
+        Permission.partner_campaign_decide,
+        PartnerCampaignWorkflow.decide,
+        decision=body.decision,
+        comment=body.comment,
     )
-    action = PartnerAction(actor=actor_of(principal), decision=body.decision, comment=body.comment)
-    await flow.act(await client.get(), row, PartnerCampaignWorkflow.decide, action)
-    return _read(session, row)
 
 
 @router.post("/partner-campaigns/{partner_campaign_id}/decline", response_model=PartnerCampaignRead)
@@ -107,12 +140,14 @@ async def decline(
     client: TemporalDep,
     partner_campaign_id: int,
 ) -> PartnerCampaignRead:
-    row = crud.load_partner_campaign(
-        session, principal, partner_campaign_id, Permission.partner_campaign_edit
+    return await _act(
+        session,
+        client,
+        principal,
+        partner_campaign_id,
+        Permission.partner_campaign_edit,
+        PartnerCampaignWorkflow.decline,
     )
-    action = PartnerAction(actor=actor_of(principal))
-    await flow.act(await client.get(), row, PartnerCampaignWorkflow.decline, action)
-    return _read(session, row)
 
 
 @router.post(
@@ -125,12 +160,15 @@ async def schedule(
     partner_campaign_id: int,
     body: ScheduleBody,
 ) -> PartnerCampaignRead:
-    row = crud.load_partner_campaign(
-        session, principal, partner_campaign_id, Permission.partner_campaign_edit
+    return await _act(
+        session,
+        client,
+        principal,
+        partner_campaign_id,
+        Permission.partner_campaign_edit,
+        PartnerCampaignWorkflow.schedule,
+        send_at=body.send_at,
     )
-    action = PartnerAction(actor=actor_of(principal), send_at=body.send_at)
-    await flow.act(await client.get(), row, PartnerCampaignWorkflow.schedule, action)
-    return _read(session, row)
 
 
 @router.get("/partner-campaigns/{partner_campaign_id}/preview")
