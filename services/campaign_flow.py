@@ -4,7 +4,7 @@ never looks for a row that is not there yet; every start is idempotent by workfl
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -26,15 +26,12 @@ from models.workflow_io import (
     PartnerCampaignStatus,
 )
 from services import campaigns as crud
+from services.campaigns import aware
 from services.org import Actor, record, snapshot
 from services.templates import brand_rules, content_of, validation_context
 from services.workflow_calls import problem_from
 from workflows.campaign import CampaignWorkflow, campaign_workflow_id
 from workflows.partner_campaign import PartnerCampaignWorkflow
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def shared_for(session: Session, campaign: Campaign) -> CampaignShared:
@@ -49,8 +46,8 @@ def shared_for(session: Session, campaign: Campaign) -> CampaignShared:
         name=campaign.name,
         mode=campaign.mode,
         approval_policy=campaign.approval_policy,
-        personalise_until=_aware(campaign.personalise_until),
-        send_by=_aware(campaign.send_by),
+        personalise_until=aware(campaign.personalise_until),
+        send_by=aware(campaign.send_by),
         remind_after=campaign.remind_after,
         escalate_after=campaign.escalate_after,
         defaults=dict(campaign.defaults),
@@ -81,7 +78,7 @@ async def launch(
     Launching a running campaign again only makes sure its workflow exists."""
     if campaign.state not in (CampaignState.draft, CampaignState.running):
         raise Conflict(f"campaign {campaign.id} is {campaign.state}: it cannot be launched")
-    if _aware(campaign.personalise_until) <= utcnow():
+    if aware(campaign.personalise_until) <= utcnow():
         raise FieldError("personalise_until", "is in the past: extend the window first")
     version = session.get(TemplateVersion, campaign.template_version_id)
     if version is None or version.state != "published":
@@ -124,10 +121,10 @@ async def extend(
     session: Session, client: Client, actor: Actor, campaign: Campaign, until: datetime
 ) -> Campaign:
     _running(campaign)
-    until = _aware(until)
-    if until <= _aware(campaign.personalise_until):
+    until = aware(until)
+    if until <= aware(campaign.personalise_until):
         raise FieldError("personalise_until", "must be later than the current window end")
-    if until > _aware(campaign.send_by):
+    if until > aware(campaign.send_by):
         raise FieldError("personalise_until", "must not be after send_by")
     before = snapshot(campaign)
     campaign.personalise_until = until
@@ -187,7 +184,7 @@ def full_validation(
         partner,
         row.locale,
         utcnow().date(),
-        _aware(campaign.send_by).date(),
+        aware(campaign.send_by).date(),
         content=content,
         values=values,
         today=utcnow().date(),

@@ -42,6 +42,7 @@ from models.org import Partner, Region
 from models.templates import TemplateVersion
 from services.access import scope_filter
 from services.org import Actor, page, record, snapshot
+from workflows.partner_campaign import partner_campaign_workflow_id
 
 # Campaigns ------------------------------------------------------------------------------------
 
@@ -50,7 +51,7 @@ def _seconds(value: timedelta) -> int:
     return int(value.total_seconds())
 
 
-def _aware(value: datetime) -> datetime:
+def aware(value: datetime) -> datetime:
     """Some drivers (SQLite) hand back naive datetimes; the database stores UTC."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
@@ -256,8 +257,8 @@ def campaign_read(campaign: Campaign, counts: dict[str, int]) -> CampaignRead:
         name=campaign.name,
         template_version_id=campaign.template_version_id,
         target=campaign.target,
-        personalise_until=_aware(campaign.personalise_until),
-        send_by=_aware(campaign.send_by),
+        personalise_until=aware(campaign.personalise_until),
+        send_by=aware(campaign.send_by),
         mode=campaign.mode,
         approval_policy=campaign.approval_policy,
         remind_after=timedelta(seconds=campaign.remind_after),
@@ -294,10 +295,6 @@ def resolve_target_partners(session: Session, campaign: Campaign) -> list[Partne
     elif target.get("all") is not True:
         return []
     return list(session.exec(stmt.order_by(col(Partner.id))).all())
-
-
-def partner_campaign_workflow_id(campaign_id: int, partner_id: int) -> str:
-    return f"partner-campaign-{campaign_id}-{partner_id}"
 
 
 def _locale(partner: Partner, locales: list[str]) -> str:
@@ -473,7 +470,7 @@ def may_act_on(principal: Principal, task: ApprovalTask) -> bool:
 
 
 def is_overdue(task: ApprovalTask, now: datetime) -> bool:
-    return task.due_at is not None and _aware(task.due_at) < _aware(now)
+    return task.due_at is not None and aware(task.due_at) < aware(now)
 
 
 def list_tasks(
@@ -572,7 +569,6 @@ __all__ = [
     "may_act_on",
     "partner_campaign_reads",
     "partner_campaign_target",
-    "partner_campaign_workflow_id",
     "resolve_target_partners",
     "task_reads",
     "update_campaign",

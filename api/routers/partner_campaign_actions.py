@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -56,14 +57,14 @@ async def _act(
     permission: Permission,
     update: Any,
     *,
-    validate: dict[str, Any] | None = None,
+    validate: Callable[[PartnerCampaign], dict[str, Any]] | None = None,
     **fields: Any,
 ) -> PartnerCampaignRead:
-    """Load within the caller's reach, optionally validate values with every content rule,
-    send one Update as the caller, answer with the projected row."""
+    """Load within the caller's reach, optionally validate values (given, or the saved ones)
+    with every content rule, send one Update as the caller, answer with the projected row."""
     row = crud.load_partner_campaign(session, principal, partner_campaign_id, permission)
     if validate is not None:
-        flow.refuse_invalid(flow.full_validation(session, row, validate))
+        flow.refuse_invalid(flow.full_validation(session, row, validate(row)))
     action = PartnerAction(actor=actor_of(principal), **fields)
     await flow.act(await client.get(), row, update, action)
     return _read(session, row)
@@ -85,7 +86,7 @@ async def save_content(
         partner_campaign_id,
         Permission.partner_campaign_edit,
         PartnerCampaignWorkflow.save_content,
-        validate=body.values,
+        validate=lambda _row: body.values,
         values=body.values,
     )
 
@@ -97,9 +98,6 @@ async def submit(
     client: TemporalDep,
     partner_campaign_id: int,
 ) -> PartnerCampaignRead:
-    row = crud.load_partner_campaign(
-        session, principal, partner_campaign_id, Permission.partner_campaign_edit
-    )
     return await _act(
         session,
         client,
@@ -107,7 +105,7 @@ async def submit(
         partner_campaign_id,
         Permission.partner_campaign_edit,
         PartnerCampaignWorkflow.submit,
-        validate=row.values,
+        validate=lambda row: row.values,
     )
 
 
