@@ -11,12 +11,15 @@ from sqlalchemy import Engine
 from activities.assets import AssetActivities
 from activities.audit import AuditActivities
 from activities.campaigns import CampaignActivities
+from activities.delivery import DeliveryActivities
+from activities.fanout import FanoutActivities
 from activities.notifications import NotificationActivities
 from activities.templates import TemplateActivities
 from core.settings import Settings
 from mail.transport import make_transport
 from workflows.campaign import CampaignWorkflow
 from workflows.partner_campaign import PartnerCampaignWorkflow
+from workflows.send import SendWorkflow
 from workflows.template import TemplateWorkflow
 
 
@@ -38,24 +41,33 @@ def queues(settings: Settings, engine: Engine) -> Sequence[QueueSpec]:
     templates = TemplateActivities(engine)
     assets = AssetActivities(engine)
     campaigns = CampaignActivities(engine)
-    notices = NotificationActivities(engine, settings, make_transport(settings))
+    fanout = FanoutActivities(engine)
+    transport = make_transport(settings)
+    notices = NotificationActivities(engine, settings, transport)
+    deliveries = DeliveryActivities(engine, settings, transport)
     return [
         QueueSpec(
             settings.temporal_task_queue,
-            workflows=[TemplateWorkflow, CampaignWorkflow, PartnerCampaignWorkflow],
+            workflows=[TemplateWorkflow, CampaignWorkflow, PartnerCampaignWorkflow, SendWorkflow],
             activities=[
                 audit.append_audit_event,
                 templates.project_template_transition,
                 campaigns.project_partner_campaign,
                 campaigns.campaign_partner_campaign_ids,
-                campaigns.partner_refs,
+                fanout.start_partner_workflows,
+                fanout.signal_partner_workflows,
                 campaigns.project_campaign_summary,
                 notices.notify_partner_campaign,
+                deliveries.notify_send_paused,
             ],
         ),
         QueueSpec(
             settings.temporal_delivery_task_queue,
-            activities=[assets.check_assets_before_send],
+            activities=[
+                assets.check_assets_before_send,
+                deliveries.snapshot_audience,
+                deliveries.send_delivery_batch,
+            ],
         ),
         QueueSpec(settings.temporal_documents_task_queue),
     ]

@@ -49,6 +49,7 @@ def project_partner_transition(engine: Engine, t: PartnerTransition) -> None:
         row.values = dict(t.values or {})
         row.send_at = t.send_at
         row.submitted_by = t.submitted_by
+        row.segment_id = t.segment_id
         row.escalation_level = t.escalation_level
         row.last_seq = max(row.last_seq, t.entry.seq)
         if t.entry.event in DECISION_EVENTS:
@@ -128,20 +129,23 @@ def partner_campaign_ids(engine: Engine, campaign_id: int) -> list[int]:
         ]
 
 
-def partner_refs(engine: Engine, ids: list[int]) -> list[PartnerRef]:
+def partner_refs(engine: Engine, ids: list[int]) -> list[tuple[PartnerRef, str]]:
+    """The partners of these partner campaigns, each with its row's state."""
+    query = select(PartnerCampaign, Partner).where(
+        col(PartnerCampaign.id).in_(ids), PartnerCampaign.partner_id == Partner.id
+    )
     with Session(engine) as session:
-        rows = session.exec(
-            select(PartnerCampaign, Partner)
-            .where(col(PartnerCampaign.id).in_(ids), PartnerCampaign.partner_id == Partner.id)
-            .order_by(col(PartnerCampaign.id))
-        ).all()
+        rows = session.exec(query.order_by(col(PartnerCampaign.id))).all()
         return [
-            PartnerRef(
-                partner_campaign_id=pc.id or 0,
-                partner_id=pc.partner_id,
-                region_id=pc.region_id,
-                locale=pc.locale,
-                profile=as_profile(partner),
+            (
+                PartnerRef(
+                    partner_campaign_id=pc.id or 0,
+                    partner_id=pc.partner_id,
+                    region_id=pc.region_id,
+                    locale=pc.locale,
+                    profile=as_profile(partner),
+                ),
+                pc.state,
             )
             for pc, partner in rows
         ]
@@ -172,10 +176,6 @@ class CampaignActivities:
     @activity.defn(name="campaign_partner_campaign_ids")
     def campaign_partner_campaign_ids(self, campaign_id: int) -> list[int]:
         return partner_campaign_ids(self._engine, campaign_id)
-
-    @activity.defn(name="partner_refs")
-    def partner_refs(self, ids: list[int]) -> list[PartnerRef]:
-        return partner_refs(self._engine, ids)
 
     @activity.defn(name="project_campaign_summary")
     def project_campaign_summary(self, summary: CampaignSummary) -> None:

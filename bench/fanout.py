@@ -27,13 +27,15 @@ import uuid
 from sqlmodel import col
 from temporalio import workflow
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.workflow import ParentClosePolicy
 
 from bench.campaign_stack import Stack, campaign_stack, gather_in_batches
 from models.campaigns import PartnerCampaign
+from workflows.campaign import CampaignWorkflow, campaign_workflow_id
 
-BATCH = 100  # as workflows.campaign.START_BATCH
+BATCH = 100  # as activities.fanout.WINDOW
 WARM_UP = 20
 GOAL = 0.8
 
@@ -92,8 +94,24 @@ async def parent_starts(client: Client, task_queue: str, n: int, run: str) -> fl
     return time.perf_counter() - start
 
 
+async def wait_for_starts(stack: Stack, cid: int, n: int, limit: float = 600) -> float | None:
+    """Seconds until the campaign workflow has started `n` partner workflows (asked by query
+    every 20 ms; the count moves by one start page at a time)."""
+    handle = stack.client.get_workflow_handle(campaign_workflow_id(cid))
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit:
+        try:
+            if await handle.query(CampaignWorkflow.started_count) >= n:
+                return time.perf_counter() - start
+        except RPCError:  # not started yet
+            pass
+        await asyncio.sleep(0.02)
+    return None
+
+
 async def product_fanout(stack: Stack, n: int) -> tuple[int, float, float, float]:
-    """(campaign id, launch request seconds, seconds to the first and to the last drafting)."""
+    """(campaign id, launch request seconds, seconds to every partner workflow started, seconds
+    to every partner campaign in drafting), all from the start of the launch request."""
     cid = stack.make_campaign("Bench fan-out")
     not_invited = col(PartnerCampaign.state) != "invited"
     start = time.perf_counter()
@@ -101,11 +119,11 @@ async def product_fanout(stack: Stack, n: int) -> tuple[int, float, float, float
     launch = time.perf_counter() - start
     if resp.status_code != 200:
         raise SystemExit(f"launch failed: {resp.status_code} {resp.text}")
-    first = await stack.wait_for(cid, not_invited, 1, limit=600, interval=0.01)
+    started = await wait_for_starts(stack, cid, n)
     everyone = await stack.wait_for(cid, not_invited, n, limit=1800)
-    if first is None or everyone is None:
+    if started is None or everyone is None:
         raise SystemExit(f"not every partner campaign left 'invited' (campaign {cid})")
-    return cid, launch, launch + first, launch + everyone
+    return cid, launch, launch + started, time.perf_counter() - start
 
 
 async def run(partners: int, database_url: str | None) -> None:
@@ -116,10 +134,10 @@ async def run(partners: int, database_url: str | None) -> None:
         queue = f"bench-trivial-{run_id}"
         async with Worker(stack.client, task_queue=queue, workflows=[Trivial, TrivialParent]):
             await bare_starts(stack.client, queue, WARM_UP, f"{run_id}-warm")  # server warm-up
-            cid, launch, first, everyone = await product_fanout(stack, partners)
+            cid, launch, started, everyone = await product_fanout(stack, partners)
             bare_started, bare_done = await bare_starts(stack.client, queue, partners, run_id)
             parent = await parent_starts(stack.client, queue, partners, run_id)
-        product_rate = partners / everyone
+        product_rate = partners / started
         bare_rate = partners / bare_started
         parent_rate = partners / parent
         rows = [
@@ -127,8 +145,8 @@ async def run(partners: int, database_url: str | None) -> None:
             ("partners", f"{partners} (set-up {setup:.1f} s)"),
             *(("note", note) for note in stack.notes),
             ("launch request", f"{launch * 1000:,.0f} ms"),
-            ("first partner drafting", f"{first:.2f} s"),
-            ("all partners drafting", f"{everyone:.2f} s"),
+            ("all partners started", f"{started:.2f} s"),
+            ("all partners drafting", f"{everyone:.2f} s ({partners / everyone:,.0f}/s)"),
             ("product", f"{product_rate:,.0f} partner workflows started/s"),
             (
                 "bare start_workflow",

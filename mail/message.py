@@ -58,9 +58,11 @@ def compose(
     reply_to: str | Address | None = None,
     headers: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    message_id: str | None = None,
 ) -> EmailMessage:
     """A ready-to-send message; `html`, when given, is an alternative to `text` (clients that
-    cannot show HTML, and spam filters, read the text part)."""
+    cannot show HTML, and spam filters, read the text part). `message_id` is for messages whose
+    id must be stable across retries (deliveries); by default a fresh one is made."""
     if not to:
         raise ValueError("to: at least one recipient")
     from_addr = parse_address(sender, "from")
@@ -71,7 +73,7 @@ def compose(
         msg["Reply-To"] = parse_address(reply_to, "reply-to")
     msg["Subject"] = _clean("subject", subject)
     msg["Date"] = format_datetime(now or datetime.now(UTC))
-    msg["Message-ID"] = make_msgid(domain=from_addr.domain)
+    msg["Message-ID"] = _clean("message_id", message_id or make_msgid(domain=from_addr.domain))
     for name, value in (headers or {}).items():
         _clean("header name", name)
         if not name or ":" in name or name.lower() in _RESERVED:

@@ -214,6 +214,12 @@ class PartnerCampaignRead(BaseModel):
     decision_comment: str | None
     escalation_level: int
     workflow_id: str
+    segment_id: int | None = None
+    audience: dict[str, int] | None = Field(
+        None,
+        description="who the send reaches: matching, eligible, suppressed, no_consent (live "
+        "until the send's snapshot, then as snapshotted); only on single reads",
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -76,6 +76,12 @@ class PartnerCampaign(SQLModel, table=True):
     decision_comment: str | None = Field(default=None, max_length=2000)
     escalation_level: int = 0
     last_seq: int = 0
+    segment_id: int | None = Field(default=None, description="named at submit; None: everyone")
+    audience: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSON, nullable=False),
+        description="the audience breakdown at the send's snapshot",
+    )
     workflow_id: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

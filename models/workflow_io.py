@@ -135,6 +135,9 @@ class CampaignShared(BaseModel):
     defaults: dict[str, Any] = Field(default_factory=dict)
     content: dict[str, Any] = Field(description="the published TemplateContent, as JSON")
     brand_rules: dict[str, Any] = Field(default_factory=dict)
+    # None in workflows started before delivery existed (they end at the hand-over).
+    template_version_id: int | None = None
+    delivery_task_queue: str | None = None
 
 
 class CampaignWorkflowInput(BaseModel):
@@ -142,12 +145,48 @@ class CampaignWorkflowInput(BaseModel):
     partner_campaign_ids: list[int] | None = Field(
         None, description="a shard's own slice; None: the whole campaign, read in pages"
     )
-    max_children: int = Field(1000, ge=1, le=1000, description="children per parent at most")
+    max_children: int = Field(
+        1000, ge=1, le=1000, description="partner workflows per campaign workflow (shard) at most"
+    )
 
 
 class PartnerCampaignInput(BaseModel):
     shared: CampaignShared
     partner: PartnerRef
+    report_to: str | None = Field(
+        None, description="campaign (shard) workflow id told the outcome; None: nobody"
+    )
+
+
+class StartPartners(BaseModel):
+    """One page of partner workflows for the start activity to start (never twice)."""
+
+    shared: CampaignShared
+    partner_campaign_ids: list[int]
+    report_to: str
+    task_queue: str
+
+
+class StartedPartners(BaseModel):
+    """Which partner campaigns got a new workflow and which already had one (by id)."""
+
+    started: dict[int, str] = Field(default_factory=dict, description="pc id -> workflow id")
+    existing: dict[int, str] = Field(default_factory=dict, description="pc id -> workflow id")
+
+
+class SignalPartners(BaseModel):
+    """A signal for many partner workflows at once (cancel, extend)."""
+
+    workflow_ids: list[str]
+    signal: str
+    personalise_until: datetime | None = None
+
+
+class PartnerOutcome(BaseModel):
+    """What a partner workflow tells its campaign when it ends."""
+
+    partner_campaign_id: int
+    result: str
 
 
 class PartnerAction(BaseModel):
@@ -158,6 +197,7 @@ class PartnerAction(BaseModel):
     decision: str | None = None  # approve | request_changes | reject
     comment: str | None = Field(None, max_length=2000)
     send_at: datetime | None = None
+    segment_id: int | None = None  # submit: who the send goes to (None: every contact)
 
 
 class PartnerTransition(BaseModel):
@@ -170,6 +210,7 @@ class PartnerTransition(BaseModel):
     values: dict[str, Any] | None = None
     send_at: datetime | None = None
     submitted_by: int | None = None
+    segment_id: int | None = None
     escalation_level: int = 0
     open_tasks: dict[str, datetime | None] = Field(
         default_factory=dict, description="task kind -> due time; kinds not listed are closed"
@@ -210,3 +251,59 @@ class PartnerNotice(BaseModel):
     escalation_level: int = 0
     comment: str | None = None
     due_at: datetime | None = None
+
+
+# Delivery ---------------------------------------------------------------------------------------
+
+
+class SendInput(BaseModel):
+    """A partner campaign's send; `cursor_*` carry progress across continue-as-new."""
+
+    partner_campaign_id: int
+    campaign_id: int
+    brand_id: int
+    partner_id: int
+    delivery_task_queue: str
+    batch_size: int = Field(200, ge=1, le=2000, description="recipients per activity call")
+    batches_per_run: int = Field(100, ge=1, description="batches before continue-as-new")
+    resume_after: int = Field(1800, ge=1, description="seconds a paused send waits to retry")
+    snapshotted: bool = False
+    paused_notices: int = 0
+
+
+class AudienceSnapshot(BaseModel):
+    """The audience at snapshot time: rows written to the ledger and who was left out."""
+
+    matching: int = 0
+    eligible: int = 0
+    suppressed: int = 0
+    no_consent: int = 0
+    inserted: int = 0
+
+
+class SendBatchInput(BaseModel):
+    partner_campaign_id: int
+    limit: int
+
+
+class BatchOutcome(BaseModel):
+    sent: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    paused: str | None = None
+    remaining: int = 0
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
+class SendPaused(BaseModel):
+    """The transport refused everything: approvers and HQ are told."""
+
+    partner_campaign_id: int
+    reason: str
+    key: str
+
+
+class SendResult(BaseModel):
+    partner_campaign_id: int
+    counts: dict[str, int] = Field(default_factory=dict)
+    outcome: str  # sent | partially_sent

@@ -34,7 +34,9 @@ from workflows.campaign import CampaignWorkflow, campaign_workflow_id
 from workflows.partner_campaign import PartnerCampaignWorkflow
 
 
-def shared_for(session: Session, campaign: Campaign) -> CampaignShared:
+def shared_for(
+    session: Session, campaign: Campaign, delivery_task_queue: str | None = None
+) -> CampaignShared:
     assert campaign.id is not None
     version = session.get(TemplateVersion, campaign.template_version_id)
     brand = session.get(Brand, campaign.brand_id)
@@ -53,6 +55,8 @@ def shared_for(session: Session, campaign: Campaign) -> CampaignShared:
         defaults=dict(campaign.defaults),
         content=content_of(version).model_dump(mode="json"),
         brand_rules=brand_rules(brand).model_dump(mode="json"),
+        template_version_id=version.id,
+        delivery_task_queue=delivery_task_queue,
     )
 
 
@@ -72,7 +76,13 @@ async def _start_campaign(client: Client, task_queue: str, shared: CampaignShare
 
 
 async def launch(
-    session: Session, client: Client, task_queue: str, actor: Actor, campaign: Campaign
+    session: Session,
+    client: Client,
+    task_queue: str,
+    actor: Actor,
+    campaign: Campaign,
+    *,
+    delivery_task_queue: str | None = None,
 ) -> Campaign:
     """draft -> running: one partner campaign row per target partner, then the workflow.
     Launching a running campaign again only makes sure its workflow exists."""
@@ -96,7 +106,8 @@ async def launch(
         session.add(campaign)
         record(session, actor, "campaign.launched", campaign, before, snapshot(campaign))
         session.commit()
-    await _start_campaign(client, task_queue, shared_for(session, campaign))
+    shared = shared_for(session, campaign, delivery_task_queue)
+    await _start_campaign(client, task_queue, shared)
     return campaign
 
 

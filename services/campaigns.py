@@ -444,6 +444,7 @@ def partner_campaign_reads(
                 decision_comment=r.decision_comment,
                 escalation_level=r.escalation_level,
                 workflow_id=r.workflow_id,
+                segment_id=r.segment_id,
                 created_at=r.created_at,
                 updated_at=r.updated_at,
             )

@@ -37,7 +37,8 @@ CHANGES_REQUESTED = "changes_requested"
 APPROVAL_PENDING = "approval_pending"
 REMINDER = "reminder"
 ESCALATED = "escalated"
-KINDS = frozenset({INVITED, CHANGES_REQUESTED, APPROVAL_PENDING, REMINDER, ESCALATED})
+SEND_PAUSED = "send_paused"  # the transport refused everything: approvers and HQ must know
+KINDS = frozenset({INVITED, CHANGES_REQUESTED, APPROVAL_PENDING, REMINDER, ESCALATED, SEND_PAUSED})
 DECISION_KINDS = frozenset({APPROVAL_PENDING, REMINDER, ESCALATED})
 EDITOR_ROLES = (Role.partner_editor, Role.partner_manager)
 MAX_SUBJECT = 200
@@ -144,6 +145,14 @@ def recipients(session: Session, notice: PartnerNotice) -> list[Recipient]:
         users = _deciders(session, notice)
         if notice.escalation_level >= 1:
             users += _region_managers(session, notice)
+    elif notice.kind == SEND_PAUSED:
+        pid = notice.partner.partner_id
+        users = _members(
+            session, notice.brand_id, [Role.partner_manager], ScopeType.partner, partner_id=pid
+        )
+        users += _members(
+            session, notice.brand_id, [Role.brand_admin, Role.brand_marketer], ScopeType.brand
+        )
     else:  # escalated
         users = _region_managers(session, notice)
 
@@ -272,6 +281,17 @@ def _body(
                 decide_line,
             ],
             links,
+        )
+    if notice.kind == SEND_PAUSED:
+        return _Body(
+            f"Sending paused: {campaign} ({partner_name})",
+            [
+                f"Sending the campaign {where} is paused: the email service refused to send "
+                f"({notice.comment or 'no reason given'}).",
+                "Nothing more goes out until the email account is fixed; the send then resumes "
+                "where it stopped, and nobody gets the message twice.",
+            ],
+            [],
         )
     return _Body(
         f"Escalated: {campaign} ({partner_name}) needs a decision",

@@ -3,6 +3,7 @@ the demo organisation, an API client, and Temporal environments from the pip pac
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -241,16 +242,26 @@ async def app_with_worker(
     """The API in this event loop, talking to `workflow_env` where an in-process worker runs
     every registered workflow and activity (real activities, real database)."""
     queue = f"test-{uuid.uuid4().hex[:10]}"
-    local = settings.model_copy(update={"temporal_task_queue": queue})
-    spec = queues(local, demo)[0]
+    local = settings.model_copy(
+        update={
+            "temporal_task_queue": queue,
+            "temporal_delivery_task_queue": f"{queue}-delivery",
+            "temporal_documents_task_queue": f"{queue}-documents",
+        }
+    )
     with ThreadPoolExecutor(8) as pool:
-        async with Worker(
-            workflow_env.client,
-            task_queue=queue,
-            workflows=spec.workflows,
-            activities=spec.activities,
-            activity_executor=pool,
-        ):
+        async with contextlib.AsyncExitStack() as running:
+            for spec in queues(local, demo):
+                if spec.empty:
+                    continue
+                worker = Worker(
+                    workflow_env.client,
+                    task_queue=spec.task_queue,
+                    workflows=spec.workflows,
+                    activities=spec.activities,
+                    activity_executor=pool,
+                )
+                await running.enter_async_context(worker)
             app = create_app(
                 local,
                 engine=demo,

@@ -231,6 +231,7 @@ async def test_happy_path_opt_in_gm(
         campaign = s.get(Campaign, cid)
         assert campaign is not None and campaign.state == "cancelled"
     await record_history(partner_campaign(demo, cid, "amsterdam").workflow_id, "partner_happy")
+    await record_history(f"campaign-{cid}", "campaign_cancel")
 
 
 async def finish(api: httpx.AsyncClient, login: Login, demo: Engine, cid: int) -> None:
@@ -445,16 +446,18 @@ async def test_large_campaigns_fan_out_through_shards(
     assert _summary(demo, cid) == {"cancelled": 3}
 
 
-@pytest.mark.parametrize("name", ["partner_happy", "partner_loop"])
-async def test_saved_partner_histories_replay(name: str) -> None:
+@pytest.mark.parametrize("name", ["partner_happy", "partner_loop", "campaign_cancel"])
+async def test_saved_campaign_histories_replay(name: str) -> None:
     """Histories recorded from earlier code must replay (see docs/operations.md)."""
     from temporalio.client import WorkflowHistory
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Replayer
 
+    from workflows.campaign import CampaignWorkflow
     from workflows.partner_campaign import PartnerCampaignWorkflow
 
     history = WorkflowHistory.from_json(name, (HISTORIES / f"{name}.json").read_text())
     await Replayer(
-        workflows=[PartnerCampaignWorkflow], data_converter=pydantic_data_converter
+        workflows=[CampaignWorkflow, PartnerCampaignWorkflow],
+        data_converter=pydantic_data_converter,
     ).replay_workflow(history)

@@ -1,21 +1,21 @@
 """CampaignWorkflow: HQ's launch fanned out to one PartnerCampaignWorkflow per target partner.
 
-Children start in bounded concurrent batches; a campaign with more partners than `max_children`
-(1,000) starts shards (the same workflow over a slice of partner campaigns), so no parent holds
-more than that many children. Starts are idempotent by workflow id, so a partner that already
-has its workflow is skipped. Cancel and window extensions are passed down; the campaign
-completes with the count of partner campaigns per final state.
+Partner workflows are started by an activity with the worker's client (activities/fanout.py
+says why: child starts from one parent ran at a fifth of the bare start rate), in pages of
+PAGE, idempotent by workflow id. Each partner workflow reports its outcome back by signal; the
+campaign completes with the count per outcome once every partner it started has reported. A
+campaign with more partners than `max_children` (1,000) runs shards (the same workflow, as a
+child, over a slice), so no workflow receives more than that many reports. Cancel and window
+extensions are passed down by activity too.
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from workflows import search_attributes
 
@@ -23,16 +23,19 @@ with workflow.unsafe.imports_passed_through():
     from models.workflow_io import (
         CampaignSummary,
         CampaignWorkflowInput,
-        PartnerCampaignInput,
-        PartnerRef,
+        PartnerOutcome,
+        SignalPartners,
+        StartedPartners,
+        StartPartners,
     )
-    from workflows.partner_campaign import PartnerCampaignWorkflow, partner_campaign_workflow_id
 
-START_BATCH = 100  # child starts in flight at once
-PAGE = 200  # partner refs per activity call
+PAGE = 250  # partner workflows started per activity call
+SIGNAL_PAGE = 1000  # partner workflows signalled per activity call
+ALREADY_STARTED = "already_started"  # an earlier launch started it; its outcome is not ours
 DB_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
 )
+FANOUT_TIMEOUT = timedelta(minutes=5)
 
 
 def campaign_workflow_id(campaign_id: int) -> str:
@@ -44,13 +47,11 @@ class CampaignWorkflow:
     @workflow.init
     def __init__(self, inp: CampaignWorkflowInput) -> None:
         self.inp = inp
-        self.children: dict[int, workflow.ChildWorkflowHandle[PartnerCampaignWorkflow, str]] = {}
-        self.child_ids: dict[int, str] = {}
-        self.results: dict[int, str] = {}
+        self.started: dict[int, str] = {}  # partner campaign id -> workflow id
+        self.results: dict[int, str] = {}  # partner campaign id -> outcome
         self.cancelled = False
         self.personalise_until = inp.shared.personalise_until
         self.pending_ids: list[int] = []
-        self.tasks: list[asyncio.Task[None]] = []
         self.shards: list[workflow.ChildWorkflowHandle[CampaignWorkflow, CampaignSummary]] = []
 
     @workflow.run
@@ -81,67 +82,61 @@ class CampaignWorkflow:
             )
         return summary
 
+    @workflow.query
+    def started_count(self) -> int:
+        """Partner workflows this campaign (or shard) has started so far."""
+        return len(self.started)
+
     # Fan-out -----------------------------------------------------------------------------------
 
     async def _start_partners(self, ids: list[int]) -> None:
-        todo = [i for i in ids if i not in self.child_ids]
+        todo = [i for i in ids if i not in self.started]
+        info = workflow.info()
         for offset in range(0, len(todo), PAGE):
-            refs = await workflow.execute_activity(
-                "partner_refs",
-                todo[offset : offset + PAGE],
-                result_type=list[PartnerRef],
-                start_to_close_timeout=timedelta(seconds=60),
+            window = self.personalise_until
+            shared = self.inp.shared.model_copy(update={"personalise_until": window})
+            page: StartedPartners = await workflow.execute_activity(
+                "start_partner_workflows",
+                StartPartners(
+                    shared=shared,
+                    partner_campaign_ids=todo[offset : offset + PAGE],
+                    report_to=info.workflow_id,
+                    task_queue=info.task_queue,
+                ),
+                result_type=StartedPartners,
+                start_to_close_timeout=FANOUT_TIMEOUT,
+                heartbeat_timeout=timedelta(seconds=60),
                 retry_policy=DB_RETRY,
             )
-            for start in range(0, len(refs), START_BATCH):
-                batch = refs[start : start + START_BATCH]
-                await asyncio.gather(*(self._start_one(ref) for ref in batch))
-
-    async def _start_one(self, ref: PartnerRef) -> None:
-        wid = partner_campaign_workflow_id(self.inp.shared.campaign_id, ref.partner_id)
-        self.child_ids[ref.partner_campaign_id] = wid
-        shared = self.inp.shared.model_copy(update={"personalise_until": self.personalise_until})
-        try:
-            handle = await workflow.start_child_workflow(
-                PartnerCampaignWorkflow.run,
-                PartnerCampaignInput(shared=shared, partner=ref),
-                id=wid,
-                static_summary=f"{shared.name}: {ref.profile.get('name') or ref.partner_id}",
-            )
-        except WorkflowAlreadyStartedError:
-            # Started by an earlier run of this campaign: never twice. Not our child, so its
-            # outcome is not ours to wait for.
-            self.results[ref.partner_campaign_id] = "already_started"
-            return
-        self.children[ref.partner_campaign_id] = handle
-        self.tasks.append(asyncio.create_task(self._await_child(ref.partner_campaign_id, handle)))
-        if self.cancelled:
-            await handle.signal(PartnerCampaignWorkflow.cancel)
-
-    async def _await_child(
-        self, pid: int, handle: workflow.ChildWorkflowHandle[PartnerCampaignWorkflow, str]
-    ) -> None:
-        try:
-            self.results[pid] = await handle
-        except Exception:  # a failed child is counted, never hides the others
-            self.results[pid] = "failed"
+            self.started.update(page.started)
+            self.started.update(page.existing)
+            for pid in page.existing:
+                self.results.setdefault(pid, ALREADY_STARTED)
+            # A cancel or extension that arrived while this page was starting missed it.
+            fresh = list(page.started.values())
+            if self.cancelled:
+                await self._signal(fresh, "cancel")
+            elif self.personalise_until != window:
+                await self._signal(fresh, "extend", self.personalise_until)
 
     async def _collect(self) -> CampaignSummary:
-        """Wait for every child, starting partners added while the campaign runs."""
+        """Wait for every partner's report, starting partners added while the campaign runs."""
         while True:
-            await workflow.wait_condition(
-                lambda: bool(self.pending_ids) or len(self.results) >= len(self.child_ids)
-            )
+            await workflow.wait_condition(lambda: bool(self.pending_ids) or self._all_reported())
             if not self.pending_ids:
                 break
             ids, self.pending_ids = self.pending_ids, []
             await self._start_partners(ids)
         counts: dict[str, int] = {}
-        for state in self.results.values():
+        for pid in self.started:
+            state = self.results[pid]
             counts[state] = counts.get(state, 0) + 1
         return CampaignSummary(
             campaign_id=self.inp.shared.campaign_id, counts=counts, cancelled=self.cancelled
         )
+
+    def _all_reported(self) -> bool:
+        return all(pid in self.results for pid in self.started)
 
     async def _run_shards(self, ids: list[int]) -> CampaignSummary:
         shards = []
@@ -169,38 +164,56 @@ class CampaignWorkflow:
             campaign_id=self.inp.shared.campaign_id, counts=counts, cancelled=self.cancelled
         )
 
-    # Signals and updates -----------------------------------------------------------------------
+    # Signals -----------------------------------------------------------------------------------
 
-    async def _tell_children(self, partner_signal: Any, shard_signal: Any, *args: Any) -> None:
-        """Signal every child still running. A child may close between our look and the
-        signal; that failure is expected and must not fail this workflow's task."""
-        running = [h for pid, h in self.children.items() if pid not in self.results]
-        for start in range(0, len(running), START_BATCH):
-            batch = running[start : start + START_BATCH]
-            # Concurrently, like the starts: one at a time took 100 s for 1,000 partners.
-            await asyncio.gather(
-                *(h.signal(partner_signal, *args) for h in batch), return_exceptions=True
+    async def _signal(
+        self, workflow_ids: list[str], signal: str, until: datetime | None = None
+    ) -> None:
+        for offset in range(0, len(workflow_ids), SIGNAL_PAGE):
+            await workflow.execute_activity(
+                "signal_partner_workflows",
+                SignalPartners(
+                    workflow_ids=workflow_ids[offset : offset + SIGNAL_PAGE],
+                    signal=signal,
+                    personalise_until=until,
+                ),
+                result_type=int,
+                start_to_close_timeout=FANOUT_TIMEOUT,
+                heartbeat_timeout=timedelta(seconds=60),
+                retry_policy=DB_RETRY,
             )
-        await asyncio.gather(
-            *(shard.signal(shard_signal, *args) for shard in self.shards),
-            return_exceptions=True,
-        )
+
+    async def _tell_partners(self, signal: str, until: datetime | None = None) -> None:
+        running = [wid for pid, wid in self.started.items() if pid not in self.results]
+        shard_signals = [
+            shard.signal(CampaignWorkflow.extend, until)
+            if until is not None
+            else shard.signal(CampaignWorkflow.cancel)
+            for shard in self.shards
+        ]
+        # A shard may close between our look and the signal: expected, never fatal here.
+        await asyncio.gather(*shard_signals, return_exceptions=True)
+        await self._signal(running, signal, until)
 
     @workflow.signal
     async def cancel(self) -> None:
+        if self.cancelled:
+            return
         self.cancelled = True
-        await self._tell_children(PartnerCampaignWorkflow.cancel, CampaignWorkflow.cancel)
+        await self._tell_partners("cancel")
 
     @workflow.signal
     async def extend(self, personalise_until: datetime) -> None:
         if personalise_until <= self.personalise_until:
             return
         self.personalise_until = personalise_until
-        await self._tell_children(
-            PartnerCampaignWorkflow.extend, CampaignWorkflow.extend, personalise_until
-        )
+        await self._tell_partners("extend", personalise_until)
 
     @workflow.signal
     def add_partners(self, partner_campaign_ids: list[int]) -> None:
         """Partners added to a running campaign (rows created by the API first)."""
         self.pending_ids.extend(partner_campaign_ids)
+
+    @workflow.signal(name="partner_finished")
+    def partner_finished(self, outcome: PartnerOutcome) -> None:
+        self.results[outcome.partner_campaign_id] = outcome.result

@@ -32,11 +32,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.workflow_io import (
         ActorRef,
+        AssetCheck,
         PartnerAction,
         PartnerCampaignInput,
         PartnerCampaignStatus,
         PartnerNotice,
+        PartnerOutcome,
         PartnerTransition,
+        SendInput,
+        SendResult,
         TimelineEntry,
     )
     from workflows.partner_campaign_lifecycle import (
@@ -48,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         allowed_events,
         next_state,
     )
+    from workflows.send import SendWorkflow, send_workflow_id
 
 E = PartnerCampaignEvent
 S = PartnerCampaignState
@@ -65,7 +70,11 @@ NOTICE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5), maximum_attempts=8
 )
 # Which notice a transition asks for (by the event; entering approval is handled by state).
-NOTICE_FOR_EVENT = {E.open: "invited", E.request_changes: "changes_requested"}
+NOTICE_FOR_EVENT = {
+    E.open: "invited",
+    E.request_changes: "changes_requested",
+    E.asset_blocked: "changes_requested",
+}
 
 
 def partner_campaign_workflow_id(campaign_id: int, partner_id: int) -> str:
@@ -86,6 +95,7 @@ class PartnerCampaignWorkflow:
         self.values: dict[str, object] = dict(inp.shared.defaults)
         self.send_at: datetime | None = None
         self.submitted_by: int | None = None
+        self.segment_id: int | None = None
         self.escalation = 0
         self.reminded = False
         self.pending_since: datetime | None = None
@@ -121,13 +131,74 @@ class PartnerCampaignWorkflow:
                 continue
             if self.state == S.scheduled and self.send_at is not None:
                 if await self._wait_until(self.send_at):
-                    return HANDOVER
+                    if self.shared.delivery_task_queue is None or not workflow.patched("deliver"):
+                        return await self._report(inp, HANDOVER)  # started before delivery
+                    await self._deliver(self.shared.delivery_task_queue)
                 continue
             deadline, event, note = self._next_deadline()
             if await self._wait_until(deadline):
                 await self._on_deadline(event, note)
         await self._send_notices()
-        return self.state
+        return await self._report(inp, self.state)
+
+    async def _deliver(self, task_queue: str) -> None:
+        """scheduled -> sending -> sent | partially_sent, through a SendWorkflow child; an
+        asset that may no longer be used (licence expired, archived) sends the campaign back
+        to the partner instead."""
+        if self.shared.template_version_id is not None:
+            check = AssetCheck(
+                version_id=self.shared.template_version_id,
+                partner_id=self.partner.partner_id,
+                values=dict(self.values),
+                locale=self.partner.locale,
+                on=workflow.now().date(),
+            )
+            try:
+                await workflow.execute_activity(
+                    "check_assets_before_send",
+                    check,
+                    task_queue=task_queue,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=PROJECTION_RETRY,
+                )
+            except ActivityError as err:
+                cause = err.cause
+                if isinstance(cause, ApplicationError) and cause.type == "asset_blocked":
+                    await self._apply(E.asset_blocked, None, cause.message)
+                    return
+                raise
+        await self._apply(E.start_sending, None, None)
+        pcid = self.partner.partner_campaign_id
+        result: SendResult = await workflow.execute_child_workflow(
+            SendWorkflow.run,
+            SendInput(
+                partner_campaign_id=pcid,
+                campaign_id=self.shared.campaign_id,
+                brand_id=self.shared.brand_id,
+                partner_id=self.partner.partner_id,
+                delivery_task_queue=task_queue,
+            ),
+            id=send_workflow_id(pcid),
+            static_summary=f"Send of {self.shared.name} for partner {self.partner.partner_id}",
+        )
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()) if v)
+        event = E.finish if result.outcome == "sent" else E.finish_partially
+        await self._apply(event, None, counts or "nobody to send to")
+
+    async def _report(self, inp: PartnerCampaignInput, result: str) -> str:
+        """Tell the campaign this partner's outcome. A campaign that has closed meanwhile
+        (an earlier launch's run, a terminated campaign) has nobody left to tell."""
+        if inp.report_to is not None:
+            outcome = PartnerOutcome(
+                partner_campaign_id=self.partner.partner_campaign_id, result=result
+            )
+            try:
+                await workflow.get_external_workflow_handle(inp.report_to).signal(
+                    "partner_finished", outcome
+                )
+            except Exception as err:  # any refusal means nobody is listening
+                workflow.logger.warning("could not report to %s: %s", inp.report_to, err)
+        return result
 
     async def _send_notices(self) -> None:
         """Emails go out from the main loop, never from an update handler, so a slow mail
@@ -360,6 +431,7 @@ class PartnerCampaignWorkflow:
                 if action.values is not None:
                     self.values = dict(action.values)
                 self.submitted_by = action.actor.user_id
+                self.segment_id = action.segment_id
             if event == E.schedule:
                 self.send_at = action.send_at
             await self._transition(event, action.actor, action.comment)
@@ -447,6 +519,7 @@ class PartnerCampaignWorkflow:
                 values=dict(self.values),
                 send_at=self.send_at,
                 submitted_by=self.submitted_by,
+                segment_id=self.segment_id,
                 escalation_level=self.escalation,
                 open_tasks=self._open_tasks(after),
                 workflow_id=info.workflow_id,

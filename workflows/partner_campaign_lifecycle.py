@@ -41,6 +41,7 @@ class PartnerCampaignEvent(StrEnum):
     go_ahead = "go_ahead"  # opt_out: the window closed, HQ's defaults go out
     schedule = "schedule"
     start_sending = "start_sending"
+    asset_blocked = "asset_blocked"  # the send-time asset check failed: back to the partner
     finish = "finish"
     finish_partially = "finish_partially"
     cancel = "cancel"
@@ -92,6 +93,7 @@ class PartnerCampaignLifecycle(StateMachine):
     go_ahead = invited.to(approved) | drafting.to(approved) | changes_requested.to(approved)
     schedule = approved.to(scheduled) | scheduled.to(scheduled)
     start_sending = scheduled.to(sending)
+    asset_blocked = scheduled.to(changes_requested)
     finish = sending.to(sent)
     finish_partially = sending.to(partially_sent)
     cancel = (

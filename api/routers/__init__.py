@@ -10,6 +10,7 @@ from api.routers import (
     auth,
     campaign_actions,
     campaigns,
+    deliveries,
     files,
     health,
     memberships,
@@ -38,6 +39,7 @@ ROUTERS: list[APIRouter] = [
     campaign_actions.router,
     partner_campaigns.router,
     partner_campaign_actions.router,
+    deliveries.router,
     tasks.router,
     action_links.router,
 ]

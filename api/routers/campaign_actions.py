@@ -40,7 +40,12 @@ async def launch_campaign(
     """Idempotent: launching a running campaign again only makes sure its workflow runs."""
     campaign = crud.load_campaign(session, principal, campaign_id, Permission.campaign_manage)
     campaign = await flow.launch(
-        session, await client.get(), settings.temporal_task_queue, Actor(principal, rid), campaign
+        session,
+        await client.get(),
+        settings.temporal_task_queue,
+        Actor(principal, rid),
+        campaign,
+        delivery_task_queue=settings.temporal_delivery_task_queue,
     )
     return crud.campaign_read(campaign, crud.counts_by_state(session, campaign_id))
 

@@ -21,6 +21,7 @@ from models.templates import TemplateVersion
 from models.workflow_io import PartnerAction
 from services import campaign_flow as flow
 from services import campaigns as crud
+from services.audience import check_segment
 from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.partner_campaign_lifecycle import mermaid
 
@@ -37,6 +38,11 @@ class DecisionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["approve", "request_changes", "reject"]
     comment: str | None = Field(None, max_length=2000)
+
+
+class SubmitBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    segment_id: int | None = Field(None, description="the partner's segment; none: everyone")
 
 
 class ScheduleBody(BaseModel):
@@ -97,7 +103,16 @@ async def submit(
     session: SessionDep,
     client: TemporalDep,
     partner_campaign_id: int,
+    body: SubmitBody | None = None,
 ) -> PartnerCampaignRead:
+    """Submit the saved content for approval, naming the segment it goes to."""
+    segment_id = body.segment_id if body else None
+
+    def validate(row: PartnerCampaign) -> dict[str, Any]:
+        if segment_id is not None:
+            check_segment(session, row, segment_id)
+        return row.values
+
     return await _act(
         session,
         client,
@@ -105,7 +120,8 @@ async def submit(
         partner_campaign_id,
         Permission.partner_campaign_edit,
         PartnerCampaignWorkflow.submit,
-        validate=lambda row: row.values,
+        validate=validate,
+        segment_id=segment_id,
     )
 
 

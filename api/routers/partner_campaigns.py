@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from api.deps import SessionDep
 from api.routers.params import PagingDep
 from api.security import PartnerCampaignReader
+from services.audience import audience_of
 from models.campaign_schemas import PartnerCampaignRead
 from models.schemas import Page
 from services import campaigns as svc
@@ -49,4 +50,6 @@ def read_partner_campaign(
     principal: PartnerCampaignReader, session: SessionDep, partner_campaign_id: int
 ) -> PartnerCampaignRead:
     pc = svc.load_partner_campaign(session, principal, partner_campaign_id)
-    return svc.partner_campaign_reads(session, [pc])[0]
+    read = svc.partner_campaign_reads(session, [pc])[0]
+    read.audience = audience_of(session, pc)
+    return read

@@ -1,0 +1,138 @@
+"""The SendWorkflow's side effects: snapshot the audience, send ledger batches, tell people when
+the send pauses. Sync activities on the delivery task queue's thread pool (SMTP and SES block)."""
+
+from __future__ import annotations
+
+from mail.rate_limit import reserve
+from models.contacts import Segment
+import logging
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.notifications import send_partner_notice
+from core.settings import Settings
+from mail.transport import MailTransport
+from models.campaigns import Campaign, PartnerCampaign
+from models.org import Partner, as_profile
+from models.workflow_io import (
+    AudienceSnapshot,
+    BatchOutcome,
+    PartnerNotice,
+    PartnerRef,
+    SendBatchInput,
+    SendPaused,
+)
+from mail.errors import SendError
+from services import audit, delivery, segments
+from services.notifications import SEND_PAUSED
+
+log = logging.getLogger(__name__)
+
+
+def snapshot_audience(engine: Engine, partner_campaign_id: int) -> AudienceSnapshot:
+    """The partner campaign's segment (everyone when none was named), minus suppressed and
+    unconsented contacts, written to the ledger once."""
+    with Session(engine) as session:
+        pc = session.get(PartnerCampaign, partner_campaign_id)
+        if pc is None:
+            raise ApplicationError(
+                f"partner campaign {partner_campaign_id} does not exist", non_retryable=True
+            )
+        segment = session.get(Segment, pc.segment_id) if pc.segment_id else None
+        rules = dict(segment.filter) if segment is not None else {}
+        breakdown = segments.audience_breakdown(session, pc.brand_id, pc.partner_id, rules)
+        ids = segments.eligible_contact_ids(session, pc.brand_id, pc.partner_id, rules)
+        inserted = delivery.snapshot(session, pc, ids, activity.heartbeat)
+        pc.audience = breakdown.model_dump()
+        session.add(pc)
+        session.commit()
+        return AudienceSnapshot(**breakdown.model_dump(), inserted=inserted)
+
+
+def paused_notice(engine: Engine, paused: SendPaused) -> PartnerNotice:
+    with Session(engine) as session:
+        pc = session.get(PartnerCampaign, paused.partner_campaign_id)
+        campaign = session.get(Campaign, pc.campaign_id) if pc else None
+        partner = session.get(Partner, pc.partner_id) if pc else None
+        if pc is None or campaign is None or partner is None:
+            raise ApplicationError("partner campaign not found", non_retryable=True)
+        return PartnerNotice(
+            kind=SEND_PAUSED,
+            key=paused.key,
+            campaign_id=campaign.id or 0,
+            campaign_name=campaign.name,
+            brand_id=pc.brand_id,
+            partner=PartnerRef(
+                partner_campaign_id=pc.id or 0,
+                partner_id=pc.partner_id,
+                region_id=pc.region_id,
+                locale=pc.locale,
+                profile=as_profile(partner),
+            ),
+            stage=pc.state,
+            comment=paused.reason,
+        )
+
+
+class DeliveryActivities:
+    def __init__(self, engine: Engine, settings: Settings, transport: MailTransport) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._transport = transport
+
+    @activity.defn(name="snapshot_audience")
+    def snapshot_audience(self, partner_campaign_id: int) -> AudienceSnapshot:
+        return snapshot_audience(self._engine, partner_campaign_id)
+
+    @activity.defn(name="send_delivery_batch")
+    def send_delivery_batch(self, batch: SendBatchInput) -> BatchOutcome:
+        key = self._transport.rate_key
+        rate = self._settings.send_rate_per_second or self._transport.max_send_rate()
+        result = delivery.send_batch(
+            self._engine,
+            self._settings,
+            self._transport,
+            batch.partner_campaign_id,
+            batch.limit,
+            reserve=lambda n: reserve(self._engine, key, n, rate),
+            progress=activity.heartbeat,
+        )
+        with Session(self._engine) as session:
+            counts = delivery.counts(session, batch.partner_campaign_id)
+        return BatchOutcome(
+            sent=result.sent,
+            failed=result.failed,
+            suppressed=result.suppressed,
+            paused=result.paused,
+            remaining=result.remaining,
+            counts=counts,
+        )
+
+    @activity.defn(name="notify_send_paused")
+    def notify_send_paused(self, paused: SendPaused) -> int:
+        """An audit event first (the trail and the portal show the pause even when no email
+        can go out), then the emails: through the same transport that just refused, so
+        they may well fail too, which is logged, not retried forever."""
+        notice = paused_notice(self._engine, paused)
+        audit.append(
+            lambda: Session(self._engine, expire_on_commit=False),
+            audit.NewEvent(
+                brand_id=notice.brand_id,
+                region_id=notice.partner.region_id,
+                partner_id=notice.partner.partner_id,
+                actor=audit.SYSTEM_ACTOR,
+                action="partner_campaign.send_paused",
+                entity_type="partner_campaign",
+                entity_id=str(paused.partner_campaign_id),
+                event_key=paused.key,
+                comment=paused.reason,
+            ),
+        )
+        try:
+            return send_partner_notice(self._engine, self._settings, self._transport, notice)
+        except SendError as err:
+            log.warning("pause notice for %s not sent: %s", paused.partner_campaign_id, err)
+            return 0

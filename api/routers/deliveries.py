@@ -1,0 +1,85 @@
+"""A partner campaign's send: progress from the ledger, and HQ's resume after a pause."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError
+
+from api.deps import SessionDep, TemporalDep
+from api.security import PartnerCampaignReader
+from core.errors import Conflict, Problem
+from core.policy import Permission
+from services import campaigns as crud
+from services import delivery
+from services.audience import audience_of
+from workflows.send import SendWorkflow, send_workflow_id
+
+router = APIRouter(prefix="/api/v1", tags=["delivery"])
+
+
+class DeliveryRead(BaseModel):
+    partner_campaign_id: int
+    state: str = Field(description="the partner campaign's state")
+    audience: dict[str, int] = Field(description="matching, eligible, suppressed, no_consent")
+    counts: dict[str, int] = Field(description="ledger rows per status")
+    queued: int = Field(description="rows not sent yet (pending or in flight)")
+    progress: float = Field(description="share of the ledger that is final, 0..1")
+    paused: str | None = Field(
+        None, description="why sending is paused (the email service's refusal), else null"
+    )
+
+
+async def _paused(client: TemporalDep, partner_campaign_id: int) -> str | None:
+    """Asked of the running send; None when there is none or Temporal cannot answer now (the
+    counts come from the database and stay readable)."""
+    try:
+        handle = (await client.get()).get_workflow_handle(send_workflow_id(partner_campaign_id))
+        reason: str | None = await handle.query(SendWorkflow.paused_reason)
+    except (RPCError, Problem, WorkflowQueryFailedError):
+        return None
+    return reason
+
+
+@router.get("/partner-campaigns/{partner_campaign_id}/delivery", response_model=DeliveryRead)
+async def read_delivery(
+    principal: PartnerCampaignReader,
+    session: SessionDep,
+    client: TemporalDep,
+    partner_campaign_id: int,
+) -> DeliveryRead:
+    row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+    counts = delivery.counts(session, partner_campaign_id)
+    total = sum(counts.values())
+    queued = counts["pending"] + counts["sending"]
+    return DeliveryRead(
+        partner_campaign_id=partner_campaign_id,
+        state=row.state,
+        audience=audience_of(session, row),
+        counts=counts,
+        queued=queued,
+        progress=(total - queued) / total if total else 0.0,
+        paused=await _paused(client, partner_campaign_id) if row.state == "sending" else None,
+    )
+
+
+@router.post("/partner-campaigns/{partner_campaign_id}/delivery/resume", status_code=202)
+async def resume_delivery(
+    principal: PartnerCampaignReader,
+    session: SessionDep,
+    client: TemporalDep,
+    partner_campaign_id: int,
+) -> dict[str, str]:
+    """After the email account was fixed: retry a paused send now instead of at its timer."""
+    row = crud.load_partner_campaign(
+        session, principal, partner_campaign_id, Permission.campaign_manage
+    )
+    if row.state != "sending":
+        raise Conflict(f"partner campaign {partner_campaign_id} is {row.state}, not sending")
+    handle = (await client.get()).get_workflow_handle(send_workflow_id(partner_campaign_id))
+    try:
+        await handle.signal(SendWorkflow.resume)
+    except RPCError as err:
+        raise Problem(f"workflow service error: {err.message}", status=503) from err
+    return {"status": "resume requested"}

@@ -1,0 +1,61 @@
+"""The delivery ledger: one row per recipient of a partner campaign's send.
+
+The row is the unit of "exactly once": it moves pending -> sending -> sent (with the provider's
+message id) or failed (with a reason), or to suppressed when the address was suppressed after
+the snapshot. A retry only ever picks rows that are not final, and only one row at a time is
+in `sending`, so a crash can duplicate at most that one message; its Message-ID is derived from
+the row id, so the duplicate is recognisable.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.base import utcnow
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+    suppressed = "suppressed"
+
+
+FINAL_DELIVERY = frozenset({DeliveryStatus.sent, DeliveryStatus.failed, DeliveryStatus.suppressed})
+
+
+class Delivery(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("partner_campaign_id", "contact_id", name="uq_delivery_recipient"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_campaign_id: int = Field(foreign_key="partnercampaign.id", index=True)
+    brand_id: int = Field(foreign_key="brand.id", index=True)
+    partner_id: int = Field(foreign_key="partner.id", index=True)
+    contact_id: int | None = Field(default=None, description="None once the contact was erased")
+    email: str = Field(default="", max_length=320, description="blanked on erasure")
+    status: str = Field(default=DeliveryStatus.pending.value, sa_type=String(16), index=True)
+    attempts: int = 0
+    message_id: str | None = Field(default=None, max_length=200, index=True)
+    provider_message_id: str | None = Field(default=None, max_length=200, index=True)
+    error: str | None = Field(default=None, max_length=1000)
+    permanent: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class DeliveryEvent(SQLModel, table=True):
+    """Feedback about one delivery after it left: bounce, complaint, delivery, open, click."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="delivery.id", index=True)
+    kind: str = Field(max_length=32)
+    detail: str | None = Field(default=None, max_length=1000)
+    at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,312 @@
+"""The delivery ledger: snapshot a partner campaign's audience, then send it row by row.
+
+Exactly once, as far as a provider without idempotency keys allows: a row is marked `sending`
+(committed) before the message is handed over and `sent` (committed) right after, and only one
+row of a send is between the two at any time. A crash in that window leaves one row in
+`sending`; the retry sends it again, so a crash costs at most one duplicate, and the Message-ID
+is derived from the row id so a duplicate is recognisable. Rows already `sent` are never picked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from mail.errors import PermanentSendError, TransientSendError, TransportPausedError
+from models.contacts import Contact
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from content.render import render_email
+from content.spec import TemplateContent
+from content.validate import resolve_values
+from core.settings import Settings
+from mail.message import compose, parse_address
+from mail.tags import make_tags
+from mail.transport import MessageSender, open_session
+from models.base import utcnow
+from models.campaigns import Campaign, PartnerCampaign
+from models.delivery import FINAL_DELIVERY, Delivery, DeliveryStatus
+from models.org import Brand, Partner, as_profile
+from models.templates import TemplateVersion
+from services import suppression
+from services.templates import content_of, validation_context
+from services.unsubscribe import list_unsubscribe_headers, unsubscribe_url
+
+CHUNK = 500  # ledger rows inserted per statement
+MAX_ATTEMPTS = 5  # transient failures of one recipient before it is given up
+
+
+def message_id_for(delivery: Delivery, domain: str) -> str:
+    """Derived from the row: a message sent twice after a crash carries the same id."""
+    return f"<d{delivery.id}.pc{delivery.partner_campaign_id}@{domain}>"
+
+
+# Snapshot ---------------------------------------------------------------------------------------
+
+
+def snapshot(
+    session: Session,
+    pc: PartnerCampaign,
+    contact_ids: Iterable[int],
+    progress: Callable[[int], None] = lambda inserted: None,
+) -> int:
+    """Insert a pending row for each contact that has none yet; returns rows inserted.
+    Idempotent: a retried snapshot inserts nothing twice (and the unique key would refuse)."""
+    assert pc.id is not None
+    have = set(
+        session.exec(select(Delivery.contact_id).where(Delivery.partner_campaign_id == pc.id)).all()
+    )
+    inserted = 0
+    for chunk in _chunks((i for i in contact_ids if i not in have), CHUNK):
+        contacts = session.exec(select(Contact).where(col(Contact.id).in_(chunk))).all()
+        for contact in contacts:
+            session.add(
+                Delivery(
+                    partner_campaign_id=pc.id,
+                    brand_id=pc.brand_id,
+                    partner_id=pc.partner_id,
+                    contact_id=contact.id,
+                    email=contact.email,
+                )
+            )
+        session.commit()
+        inserted += len(contacts)
+        progress(inserted)
+    return inserted
+
+
+def _chunks(items: Iterable[int], size: int) -> Iterator[list[int]]:
+    chunk: list[int] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def counts(session: Session, partner_campaign_id: int) -> dict[str, int]:
+    rows = session.exec(
+        select(Delivery.status, func.count())
+        .where(Delivery.partner_campaign_id == partner_campaign_id)
+        .group_by(Delivery.status)
+    ).all()
+    found = {status: int(n) for status, n in rows}
+    return {s.value: found.get(s.value, 0) for s in DeliveryStatus}
+
+
+# Composing ------------------------------------------------------------------------------------
+
+
+@dataclass
+class SendContext:
+    """What every message of one partner campaign shares, loaded once per batch."""
+
+    pc: PartnerCampaign
+    campaign: Campaign
+    version: TemplateVersion
+    content: TemplateContent
+    partner: Partner
+    brand: Brand
+    settings: Settings
+    resolved: dict[str, dict[str, Any]] = field(default_factory=dict)  # by locale
+
+    def slots(self, session: Session, locale: str) -> dict[str, Any]:
+        if locale not in self.resolved:
+            today = utcnow().date()
+            ctx = validation_context(
+                session,
+                self.pc.brand_id,
+                self.partner,
+                locale,
+                None,
+                None,
+                content=self.content,
+                values=dict(self.pc.values),
+                today=today,
+            )
+            self.resolved[locale] = resolve_values(self.content, dict(self.pc.values), ctx)
+        return self.resolved[locale]
+
+
+def load_context(session: Session, settings: Settings, partner_campaign_id: int) -> SendContext:
+    pc = session.get(PartnerCampaign, partner_campaign_id)
+    if pc is None:
+        raise LookupError(f"partner campaign {partner_campaign_id} does not exist")
+    campaign = session.get(Campaign, pc.campaign_id)
+    assert campaign is not None
+    version = session.get(TemplateVersion, campaign.template_version_id)
+    partner = session.get(Partner, pc.partner_id)
+    brand = session.get(Brand, pc.brand_id)
+    assert version is not None and partner is not None and brand is not None
+    return SendContext(
+        pc=pc,
+        campaign=campaign,
+        version=version,
+        content=content_of(version),
+        partner=partner,
+        brand=brand,
+        settings=settings,
+    )
+
+
+def compose_delivery(
+    session: Session, ctx: SendContext, delivery: Delivery, contact: Contact | None
+) -> EmailMessage:
+    """One recipient's message: the partner's approved content in the recipient's locale,
+    HTML and text, a Message-ID derived from the row, the unsubscribe link and RFC 8058
+    headers."""
+    locale = (contact.locale if contact else None) or ctx.pc.locale
+    sender = parse_address(ctx.settings.email_from, "email_from")
+    unsubscribe = unsubscribe_url(
+        ctx.settings,
+        brand_id=ctx.pc.brand_id,
+        partner_id=ctx.pc.partner_id,
+        contact_id=delivery.contact_id or 0,
+        delivery_id=str(delivery.id),
+    )
+    name = (contact.name if contact else "") or ""
+    recipient = {
+        "first_name": name.split(" ")[0] if name else "",
+        "name": name,
+        "email": delivery.email,
+        "locale": locale,
+    }
+    render_ctx = {
+        "partner": as_profile(ctx.partner),
+        "recipient": recipient,
+        "unsubscribe_url": unsubscribe,
+        "brand": {"name": ctx.brand.name, "palette": list(ctx.brand.palette)},
+        "campaign": {"name": ctx.campaign.name},
+    }
+    key = f"version-{ctx.version.id}-{ctx.version.updated_at.isoformat()}-{locale}"
+    email = render_email(key, ctx.content, ctx.slots(session, locale), render_ctx)
+    headers = dict(list_unsubscribe_headers(unsubscribe))
+    msg = compose(
+        sender=sender,
+        to=[parse_address(delivery.email, "to")],
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+        headers=headers,
+        message_id=message_id_for(delivery, sender.domain),
+    )
+    return msg
+
+
+# Sending ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    sent: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    paused: str | None = None  # the transport's refusal that paused the send
+    remaining: int = 0
+
+
+def _mark(session: Session, row: Delivery, status: DeliveryStatus, **changes: Any) -> None:
+    row.status = status.value
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.updated_at = utcnow()
+    session.add(row)
+    session.commit()
+
+
+def tags_for(ctx: SendContext, delivery: Delivery) -> dict[str, str]:
+    return make_tags(
+        brand=ctx.pc.brand_id,
+        campaign=ctx.pc.campaign_id,
+        partner=ctx.pc.partner_id,
+        partner_campaign=ctx.pc.id,
+        delivery=str(delivery.id),
+    )
+
+
+def send_batch(
+    engine: Engine,
+    settings: Settings,
+    transport: MessageSender,
+    partner_campaign_id: int,
+    limit: int,
+    *,
+    reserve: Callable[[int], float] = lambda n: 0.0,
+    progress: Callable[[int], None] = lambda row_id: None,
+) -> BatchResult:
+    """Send up to `limit` rows that are not final, in id order. `reserve(1)` answers how long
+    to wait for the shared rate limit; `progress(row_id)` heartbeats. A transient failure
+    puts the row back to pending and raises (the activity retries with backoff); a permanent
+    one is recorded; an account-level refusal pauses the send."""
+    result = BatchResult()
+    with Session(engine, expire_on_commit=False) as session, open_session(transport) as sender:
+        ctx = load_context(session, settings, partner_campaign_id)
+        rows = session.exec(
+            select(Delivery)
+            .where(
+                Delivery.partner_campaign_id == partner_campaign_id,
+                col(Delivery.status).not_in([s.value for s in FINAL_DELIVERY]),
+            )
+            .order_by(col(Delivery.id))
+            .limit(limit)
+        ).all()
+        for row in rows:
+            if suppression.is_suppressed(session, row.brand_id, row.email):
+                _mark(session, row, DeliveryStatus.suppressed, error="suppressed before send")
+                result.suppressed += 1
+                continue
+            contact = session.get(Contact, row.contact_id) if row.contact_id else None
+            msg = compose_delivery(session, ctx, row, contact)
+            wait = reserve(1)
+            if wait > 0:
+                time.sleep(wait)
+            _mark(session, row, DeliveryStatus.sending, attempts=row.attempts + 1)
+            try:
+                provider_id = sender.send(msg, tags=tags_for(ctx, row))
+            except TransportPausedError as err:
+                _mark(session, row, DeliveryStatus.pending, error=str(err)[:1000])
+                result.paused = str(err)[:1000]
+                break
+            except PermanentSendError as err:
+                _mark(session, row, DeliveryStatus.failed, error=str(err)[:1000], permanent=True)
+                result.failed += 1
+                continue
+            except TransientSendError as err:
+                if row.attempts >= MAX_ATTEMPTS:
+                    _mark(session, row, DeliveryStatus.failed, error=str(err)[:1000])
+                    result.failed += 1
+                    continue
+                _mark(session, row, DeliveryStatus.pending, error=str(err)[:1000])
+                raise
+            _mark(
+                session,
+                row,
+                DeliveryStatus.sent,
+                provider_message_id=provider_id[:200],
+                message_id=str(msg["Message-ID"]),
+                sent_at=utcnow(),
+                error=None,
+            )
+            result.sent += 1
+            progress(row.id or 0)
+        result.remaining = remaining(session, partner_campaign_id)
+    return result
+
+
+def remaining(session: Session, partner_campaign_id: int) -> int:
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(Delivery)
+            .where(
+                Delivery.partner_campaign_id == partner_campaign_id,
+                col(Delivery.status).not_in([s.value for s in FINAL_DELIVERY]),
+            )
+        ).one()
+    )

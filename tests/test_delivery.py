@@ -1,0 +1,532 @@
+"""Delivery: the ledger (snapshot, exactly one message per row), every transport outcome, the
+unsubscribe headers, and the chain on the time-skipping server: approval -> send_at ->
+SendWorkflow -> sent, with continue-as-new and a pause when the transport refuses everything."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.delivery import DeliveryActivities
+from core.settings import Settings
+from mail.errors import PermanentSendError, TransientSendError, TransportPausedError
+from mail.tags import Tags
+from models.audit import AuditEvent
+from models.campaigns import Campaign, PartnerCampaign
+from models.contacts import Contact, Segment
+from models.delivery import Delivery
+from models.org import Partner, User
+from models.templates import Template, TemplateVersion
+from models.workflow_io import SendInput, SendResult
+from services import delivery, suppression
+from workflows.send import SendWorkflow
+
+Login = Callable[[str], dict[str, str]]
+EDITOR_AMS = "editor.amsterdam@northwind.example"
+GM_AMS = "gm.amsterdam@northwind.example"
+GM_BERLIN = "gm.berlin@northwind.example"
+MARKETING = "marketing@northwind.example"
+
+
+class ScriptedTransport:
+    """Records what it is asked to send; raises what `script` says for an address."""
+
+    rate_key = "scripted"
+
+    def __init__(self, script: dict[str, Exception] | None = None) -> None:
+        self.script = dict(script or {})
+        self.sent: list[EmailMessage] = []
+        self.tags: list[dict[str, str]] = []
+
+    def send(self, msg: EmailMessage, *, tags: Tags | None = None) -> str:
+        to = str(msg["To"])
+        for address, error in self.script.items():
+            if address in to:
+                raise error
+        self.sent.append(msg)
+        self.tags.append(dict(tags or {}))
+        return f"provider-{len(self.sent)}"
+
+    def max_send_rate(self) -> float:
+        return 10_000.0
+
+    def to(self) -> list[str]:
+        return [str(m["To"]) for m in self.sent]
+
+
+def _partner(session: Session, slug: str) -> Partner:
+    return session.exec(select(Partner).where(Partner.slug == slug)).one()
+
+
+def add_contacts(
+    engine: Engine, slug: str, n: int, *, tag: str, consent: str = "granted"
+) -> list[str]:
+    run = uuid.uuid4().hex[:6]
+    with Session(engine) as s:
+        partner = _partner(s, slug)
+        emails = [f"{tag}.{run}.{i}@customers.example" for i in range(n)]
+        for i, email in enumerate(emails):
+            s.add(
+                Contact(
+                    brand_id=partner.brand_id,
+                    partner_id=partner.id or 0,
+                    email=email,
+                    name=f"Customer {i}",
+                    locale="en",
+                    consent_status=consent,
+                    tags=[tag],
+                )
+            )
+        s.commit()
+    return emails
+
+
+def make_segment(engine: Engine, slug: str, tag: str) -> int:
+    with Session(engine) as s:
+        partner = _partner(s, slug)
+        segment = Segment(
+            brand_id=partner.brand_id,
+            partner_id=partner.id or 0,
+            name=f"Tag {tag}",
+            filter={"tags_any": [tag]},
+        )
+        s.add(segment)
+        s.commit()
+        assert segment.id is not None
+        return segment.id
+
+
+def approved_row(engine: Engine, values: dict[str, Any], segment_id: int | None) -> int:
+    """A partner campaign of "Open day" for Amsterdam, approved with `values` (rows only)."""
+    now = datetime.now(UTC)
+    with Session(engine) as s:
+        template = s.exec(select(Template).where(Template.name == "Open day")).one()
+        version = s.exec(
+            select(TemplateVersion).where(TemplateVersion.template_id == template.id)
+        ).one()
+        author = s.exec(select(User).where(User.email == MARKETING)).one()
+        partner = _partner(s, "amsterdam")
+        campaign = Campaign(
+            brand_id=template.brand_id,
+            name="Open day delivery",
+            template_version_id=version.id or 0,
+            target={"partners": [partner.id]},
+            personalise_until=now + timedelta(days=3),
+            send_by=now + timedelta(days=10),
+            created_by=author.id or 0,
+            state="running",
+        )
+        s.add(campaign)
+        s.commit()
+        row = PartnerCampaign(
+            campaign_id=campaign.id or 0,
+            brand_id=partner.brand_id,
+            region_id=partner.region_id,
+            partner_id=partner.id or 0,
+            state="sending",
+            values=values,
+            segment_id=segment_id,
+            workflow_id=f"test-{uuid.uuid4().hex[:6]}",
+        )
+        s.add(row)
+        s.commit()
+        assert row.id is not None
+        return row.id
+
+
+def good_values(**extra: str) -> dict[str, Any]:
+    event_day = (datetime.now(UTC) + timedelta(days=8)).date().isoformat()
+    return {"headline": "Open day in Amsterdam", "event_date": event_day, **extra}
+
+
+def snapshot(engine: Engine, pcid: int) -> int:
+    from activities.delivery import snapshot_audience
+
+    return snapshot_audience(engine, pcid).inserted
+
+
+def send_all(
+    engine: Engine, settings: Settings, transport: ScriptedTransport, pcid: int, limit: int = 500
+) -> delivery.BatchResult:
+    return delivery.send_batch(engine, settings, transport, pcid, limit)
+
+
+def ledger(engine: Engine, pcid: int) -> dict[str, int]:
+    with Session(engine) as s:
+        return delivery.counts(s, pcid)
+
+
+# The ledger -------------------------------------------------------------------------------------
+
+
+def test_snapshot_takes_the_segment_minus_suppressed_and_unconsented_once(
+    demo: Engine,
+) -> None:
+    eligible = add_contacts(demo, "amsterdam", 12, tag="spring")
+    unconsented = add_contacts(demo, "amsterdam", 3, tag="spring", consent="unknown")
+    add_contacts(demo, "amsterdam", 4, tag="other")  # outside the segment
+    with Session(demo) as s:
+        brand_id = _partner(s, "amsterdam").brand_id
+        suppression.suppress(s, brand_id, eligible[0], "unsubscribed")
+        s.commit()
+    pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "spring"))
+
+    assert snapshot(demo, pcid) == 11
+    assert snapshot(demo, pcid) == 0  # a retried snapshot writes nothing twice
+    with Session(demo) as s:
+        emails = set(
+            s.exec(select(Delivery.email).where(Delivery.partner_campaign_id == pcid)).all()
+        )
+        row = s.get(PartnerCampaign, pcid)
+        assert row is not None
+        assert row.audience == {"matching": 15, "eligible": 11, "suppressed": 1, "no_consent": 3}
+    assert emails == set(eligible[1:])
+    assert not emails & set(unconsented)
+
+
+def test_each_row_is_sent_once_and_a_retry_sends_nothing_again(
+    demo: Engine, settings: Settings
+) -> None:
+    emails = add_contacts(demo, "amsterdam", 7, tag="once")
+    pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "once"))
+    snapshot(demo, pcid)
+    transport = ScriptedTransport()
+
+    first = delivery.send_batch(demo, settings, transport, pcid, 4)
+    assert (first.sent, first.remaining) == (4, 3)
+    second = send_all(demo, settings, transport, pcid)
+    assert (second.sent, second.remaining) == (3, 0)
+    again = send_all(demo, settings, transport, pcid)
+    assert again.sent == 0
+    assert sorted(transport.to()) == sorted(emails)
+    assert ledger(demo, pcid)["sent"] == 7
+    with Session(demo) as s:
+        rows = s.exec(select(Delivery).where(Delivery.partner_campaign_id == pcid)).all()
+    assert all(r.provider_message_id and r.sent_at for r in rows)
+    tags = transport.tags[0]
+    assert tags["partner_campaign"] == str(pcid) and tags["delivery"].isdigit()
+
+
+def test_a_row_caught_between_hand_over_and_mark_is_sent_once_more_with_the_same_id(
+    demo: Engine, settings: Settings
+) -> None:
+    """The crash window: the row was `sending` when the worker died. It goes again (at most
+    this one duplicate) with the Message-ID derived from the row, so it is recognisable."""
+    add_contacts(demo, "amsterdam", 3, tag="crash")
+    pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "crash"))
+    snapshot(demo, pcid)
+    with Session(demo) as s:
+        row = s.exec(
+            select(Delivery).where(Delivery.partner_campaign_id == pcid).order_by(col(Delivery.id))
+        ).first()
+        assert row is not None
+        row.status = "sending"
+        s.add(row)
+        s.commit()
+        crashed_id = row.id
+    transport = ScriptedTransport()
+    assert send_all(demo, settings, transport, pcid).sent == 3
+    resent = [m for m in transport.sent if m["Message-ID"].startswith(f"<d{crashed_id}.")]
+    assert len(resent) == 1
+    assert len({m["Message-ID"] for m in transport.sent}) == 3
+
+
+def test_suppressed_after_the_snapshot_is_skipped_at_send_time(
+    demo: Engine, settings: Settings
+) -> None:
+    emails = add_contacts(demo, "amsterdam", 3, tag="late")
+    pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "late"))
+    snapshot(demo, pcid)
+    with Session(demo) as s:
+        suppression.suppress(s, _partner(s, "amsterdam").brand_id, emails[1], "complained")
+        s.commit()
+    transport = ScriptedTransport()
+    result = send_all(demo, settings, transport, pcid)
+    assert (result.sent, result.suppressed) == (2, 1)
+    assert emails[1] not in " ".join(transport.to())
+
+
+def test_permanent_refusals_are_recorded_and_not_retried(
+    demo: Engine, settings: Settings
+) -> None:
+    emails = add_contacts(demo, "amsterdam", 3, tag="reject")
+    pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "reject"))
+    snapshot(demo, pcid)
+    bad = PermanentSendError("MessageRejected: address on a block list", code="MessageRejected")
+    transport = ScriptedTransport({emails[0]: bad})
+    result = send_all(demo, settings, transport, pcid)
+    assert (result.sent, result.failed, result.remaining) == (2, 1, 0)
+    with Session(demo) as s:
+        failed = s.exec(
+            select(Delivery).where(
+                Delivery.partner_campaign_id == pcid, Delivery.status == "failed"
+            )
+        ).one()
+    assert failed.permanent and "MessageRejected" in (failed.error or "")
+    assert send_all(demo, settings, transport, pcid).failed == 0  # never tried again
+
+
+def test_transient_errors_raise_for_a_retry_and_give_up_after_the_attempts(
+    demo: Engine, settings: Settings
+) -> None:
+    emails = add_contacts(demo, "amsterdam", 2, tag="flaky")
+    pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "flaky"))
+    snapshot(demo, pcid)
+    transport = ScriptedTransport({emails[0]: TransientSendError("421 try again later")})
+    for _ in range(delivery.MAX_ATTEMPTS - 1):
+        with pytest.raises(TransientSendError):
+            send_all(demo, settings, transport, pcid)
+        assert ledger(demo, pcid)["pending"] == 2  # back to pending, nothing lost
+    result = send_all(demo, settings, transport, pcid)
+    assert (result.failed, result.sent) == (1, 1)
+    with Session(demo) as s:
+        failed = s.exec(
+            select(Delivery).where(
+                Delivery.partner_campaign_id == pcid, Delivery.status == "failed"
+            )
+        ).one()
+    assert not failed.permanent and failed.attempts == delivery.MAX_ATTEMPTS
+
+
+def test_an_account_level_refusal_pauses_the_batch_and_loses_nothing(
+    demo: Engine, settings: Settings
+) -> None:
+    emails = add_contacts(demo, "amsterdam", 4, tag="paused")
+    pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "paused"))
+    snapshot(demo, pcid)
+    paused = TransportPausedError("SendingPausedException: sending is paused", code="paused")
+    transport = ScriptedTransport({emails[0]: paused})
+    result = send_all(demo, settings, transport, pcid)
+    assert result.paused and "paused" in result.paused
+    assert result.sent == 0 and ledger(demo, pcid)["pending"] == 4
+
+
+# The message ------------------------------------------------------------------------------------
+
+
+def test_message_carries_unsubscribe_headers_a_visible_link_and_a_row_message_id(
+    demo: Engine, settings: Settings, client: TestClient
+) -> None:
+    [email] = add_contacts(demo, "amsterdam", 1, tag="headers")
+    pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "headers"))
+    snapshot(demo, pcid)
+    transport = ScriptedTransport()
+    send_all(demo, settings, transport, pcid)
+    [msg] = transport.sent
+    url = msg["List-Unsubscribe"].strip("<>")
+    assert url.startswith("https://") or url.startswith("http://")
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    with Session(demo) as s:
+        row = s.exec(select(Delivery).where(Delivery.partner_campaign_id == pcid)).one()
+    assert msg["Message-ID"] == row.message_id and f"<d{row.id}.pc{pcid}@" in row.message_id
+    html = msg.get_body(("html",))
+    text = msg.get_body(("plain",))
+    assert html is not None and text is not None
+    assert url.split("/u/")[1].split("/")[0] in html.get_content()
+    assert "/u/" in text.get_content()
+
+    # The one-click POST (RFC 8058) unsubscribes at once; the next send skips the address.
+    path = "/u/" + url.split("/u/", 1)[1]
+    one_click = path if path.endswith("/one-click") else path + "/one-click"
+    resp = client.post(one_click, data={"List-Unsubscribe": "One-Click"})
+    assert resp.status_code == 200, resp.text
+    with Session(demo) as s:
+        assert suppression.is_suppressed(s, _partner(s, "amsterdam").brand_id, email)
+
+
+def test_partner_text_is_data_in_the_sent_email(demo: Engine, settings: Settings) -> None:
+    add_contacts(demo, "amsterdam", 1, tag="inject")
+    payload = "{{ 7*7 }} <script>alert(1)</script>"
+    pcid = approved_row(
+        demo, good_values(headline=payload), make_segment(demo, "amsterdam", "inject")
+    )
+    snapshot(demo, pcid)
+    transport = ScriptedTransport()
+    send_all(demo, settings, transport, pcid)
+    [msg] = transport.sent
+    html_part = msg.get_body(("html",))
+    text_part = msg.get_body(("plain",))
+    assert html_part is not None and text_part is not None
+    html, text = html_part.get_content(), text_part.get_content()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "{{ 7*7 }}" in text and "49" not in text.replace("2049", "")
+
+
+# Workflows --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def delivery_worker(
+    workflow_env: WorkflowEnvironment, demo: Engine, settings: Settings
+) -> Callable[[ScriptedTransport], Any]:
+    """A worker for SendWorkflow and its activities with a scripted transport."""
+
+    def make(transport: ScriptedTransport) -> Any:
+        queue = f"send-{uuid.uuid4().hex[:8]}"
+        acts = DeliveryActivities(demo, settings, transport)  # type: ignore[arg-type]
+        return queue, Worker(
+            workflow_env.client,
+            task_queue=queue,
+            workflows=[SendWorkflow],
+            activities=[
+                acts.snapshot_audience,
+                acts.send_delivery_batch,
+                acts.notify_send_paused,
+            ],
+            activity_executor=ThreadPoolExecutor(4),
+        )
+
+    return make
+
+
+async def test_send_workflow_continues_as_new_and_sends_everyone_once(
+    workflow_env: WorkflowEnvironment,
+    demo: Engine,
+    delivery_worker: Callable[[ScriptedTransport], Any],
+) -> None:
+    emails = add_contacts(demo, "amsterdam", 23, tag="can")
+    pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "can"))
+    transport = ScriptedTransport()
+    queue, worker = delivery_worker(transport)
+    wid = f"send-test-{uuid.uuid4().hex[:6]}"
+    async with worker:
+        handle = await workflow_env.client.start_workflow(
+            SendWorkflow.run,
+            SendInput(
+                partner_campaign_id=pcid,
+                campaign_id=0,
+                brand_id=0,
+                partner_id=0,
+                delivery_task_queue=queue,
+                batch_size=4,
+                batches_per_run=2,
+            ),
+            id=wid,
+            task_queue=queue,
+        )
+        first_run = handle.result_run_id
+        result: SendResult = await handle.result()
+    assert result.outcome == "sent" and result.counts["sent"] == 23
+    assert sorted(transport.to()) == sorted(emails)
+    first = workflow_env.client.get_workflow_handle(wid, run_id=first_run)
+    described = await first.describe()
+    assert described.status == WorkflowExecutionStatus.CONTINUED_AS_NEW
+
+
+async def test_a_paused_send_tells_people_then_resumes_without_duplicates(
+    workflow_env: WorkflowEnvironment,
+    demo: Engine,
+    delivery_worker: Callable[[ScriptedTransport], Any],
+) -> None:
+    emails = add_contacts(demo, "amsterdam", 5, tag="circuit")
+    pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "circuit"))
+    transport = ScriptedTransport({emails[2]: TransportPausedError("AccountSuspended")})
+    queue, worker = delivery_worker(transport)
+    async with worker:
+        handle = await workflow_env.client.start_workflow(
+            SendWorkflow.run,
+            SendInput(
+                partner_campaign_id=pcid,
+                campaign_id=0,
+                brand_id=0,
+                partner_id=0,
+                delivery_task_queue=queue,
+                resume_after=3600,
+            ),
+            id=f"send-test-{uuid.uuid4().hex[:6]}",
+            task_queue=queue,
+        )
+        for _ in range(100):
+            if await handle.query(SendWorkflow.paused_reason):
+                break
+            await asyncio.sleep(0.05)
+        assert "AccountSuspended" in (await handle.query(SendWorkflow.paused_reason) or "")
+        assert len(transport.sent) == 2  # stopped at the refusal, not burning the list
+        transport.script.clear()  # the account is fixed
+        await handle.signal(SendWorkflow.resume)
+        result: SendResult = await handle.result()
+    assert result.counts["sent"] == 5 and sorted(transport.to()) == sorted(emails)
+    with Session(demo) as s:
+        events = s.exec(
+            select(AuditEvent.action).where(AuditEvent.entity_id == str(pcid))
+        ).all()
+    assert "partner_campaign.send_paused" in events
+
+
+# Through the API --------------------------------------------------------------------------------
+
+
+async def test_approved_campaign_is_sent_at_send_at_to_its_segment(
+    app_with_worker: httpx.AsyncClient,
+    login: Login,
+    demo: Engine,
+    workflow_env: WorkflowEnvironment,
+    settings: Settings,
+) -> None:
+    from tests.test_campaign_workflows import CLOCK, ENV, act, finish, launched, values
+
+    api = app_with_worker
+    ENV[:] = [workflow_env]
+    CLOCK[:] = [max(await workflow_env.get_current_time(), datetime.now(UTC))]
+    emails = add_contacts(demo, "amsterdam", 6, tag="chain")
+    add_contacts(demo, "amsterdam", 2, tag="chain", consent="denied")
+    segment_id = make_segment(demo, "amsterdam", "chain")
+    other_segment = make_segment(demo, "berlin", "chain")
+    cid, pcid = await launched(api, login, demo)
+
+    saved = await act(api, login, EDITOR_AMS, pcid, "content", values=values())
+    assert saved.status_code == 200, saved.text
+    foreign = await act(api, login, EDITOR_AMS, pcid, "submit", segment_id=other_segment)
+    assert foreign.status_code == 422 and "segment_id" in foreign.text
+    submitted = await act(api, login, EDITOR_AMS, pcid, "submit", segment_id=segment_id)
+    assert submitted.status_code == 200, submitted.text
+
+    seen = (await api.get(f"/api/v1/partner-campaigns/{pcid}", headers=login(GM_AMS))).json()
+    assert seen["segment_id"] == segment_id
+    assert seen["audience"] == {"matching": 8, "eligible": 6, "suppressed": 0, "no_consent": 2}
+    approved = await act(api, login, GM_AMS, pcid, "decision", decision="approve")
+    assert approved.status_code == 200, approved.text
+    now = await workflow_env.get_current_time()
+    send_at = (now + timedelta(days=1)).isoformat()
+    scheduled = await act(api, login, EDITOR_AMS, pcid, "schedule", send_at=send_at)
+    assert scheduled.json()["state"] == "scheduled", scheduled.text
+
+    await workflow_env.sleep(timedelta(days=1, minutes=1))
+    for _ in range(200):
+        row = (await api.get(f"/api/v1/partner-campaigns/{pcid}", headers=login(GM_AMS))).json()
+        if row["state"] in ("sent", "partially_sent"):
+            break
+        await asyncio.sleep(0.05)
+    assert row["state"] == "sent", row
+    progress = await api.get(f"/api/v1/partner-campaigns/{pcid}/delivery", headers=login(GM_AMS))
+    body = progress.json()
+    assert body["counts"]["sent"] == 6 and body["queued"] == 0 and body["progress"] == 1.0
+    hidden = await api.get(
+        f"/api/v1/partner-campaigns/{pcid}/delivery", headers=login(GM_BERLIN)
+    )
+    assert hidden.status_code == 404
+    with Session(demo) as s:
+        sent_to = set(
+            s.exec(
+                select(Delivery.email).where(
+                    Delivery.partner_campaign_id == pcid, Delivery.status == "sent"
+                )
+            ).all()
+        )
+    assert sent_to == set(emails)
+    await finish(api, login, demo, cid)
