@@ -38,7 +38,7 @@ def queues(settings: Settings, engine: Engine) -> Sequence[QueueSpec]:
     templates = TemplateActivities(engine)
     assets = AssetActivities(engine)
     campaigns = CampaignActivities(engine)
-    notices = NotificationActivities(engine, settings, make_transport(settings))
+    notices = NotificationActivities(engine, settings, make_transport(settings, engine))
     return [
         QueueSpec(
             settings.temporal_task_queue,

@@ -8,6 +8,8 @@ from models.assets import Asset, AssetVersion
 from models.audit import AuditChainHead, AuditEvent
 from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
 from models.org import ApiToken, Brand, Membership, Partner, Region, User
+from models.outbox import OutboxMessage
+from models.send_rate import SendRateSlot
 from models.templates import Template, TemplateVersion
 
 __all__ = [
@@ -20,9 +22,11 @@ __all__ = [
     "Brand",
     "Campaign",
     "Membership",
+    "OutboxMessage",
     "Partner",
     "PartnerCampaign",
     "Region",
+    "SendRateSlot",
     "Template",
     "TemplateVersion",
     "User",
