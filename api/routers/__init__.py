@@ -13,6 +13,7 @@ from api.routers import (
     files,
     health,
     memberships,
+    outbox,
     partner_campaign_actions,
     partner_campaigns,
     partners,
@@ -40,4 +41,5 @@ ROUTERS: list[APIRouter] = [
     partner_campaign_actions.router,
     tasks.router,
     action_links.router,
+    outbox.router,
 ]
