@@ -120,9 +120,11 @@ class OutboxTransport(_SelfSession):
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.directory / name)
-        except OSError as err:
+        except BaseException as err:
             Path(tmp).unlink(missing_ok=True)
-            raise TransientSendError("outbox.write", str(err)) from err
+            if isinstance(err, OSError):  # disk full, permissions: may pass, retry later
+                raise TransientSendError("outbox.write", str(err)) from err
+            raise
         if self.engine is not None:
             try:
                 self._record(msg, mid, name, checked)
