@@ -42,7 +42,7 @@ def queues(settings: Settings, engine: Engine) -> Sequence[QueueSpec]:
     assets = AssetActivities(engine)
     campaigns = CampaignActivities(engine)
     fanout = FanoutActivities(engine)
-    transport = make_transport(settings)
+    transport = make_transport(settings, engine)
     notices = NotificationActivities(engine, settings, transport)
     deliveries = DeliveryActivities(engine, settings, transport)
     return [

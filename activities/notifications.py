@@ -19,7 +19,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.settings import Settings
-from mail.transport import MailTransport
+from mail.tags import make_tags
+from mail.transport import MessageSender
 from models.audit import AuditEvent
 from models.workflow_io import PartnerNotice
 from services import audit
@@ -39,7 +40,7 @@ def sent_key(notice: PartnerNotice, user_id: int) -> str:
 
 
 def send_partner_notice(
-    engine: Engine, settings: Settings, transport: MailTransport, notice: PartnerNotice
+    engine: Engine, settings: Settings, transport: MessageSender, notice: PartnerNotice
 ) -> int:
     """Send what this notice asks for and is not sent yet; the number of messages sent now."""
     with Session(engine) as session:
@@ -48,11 +49,17 @@ def send_partner_notice(
         done = set(
             session.exec(select(AuditEvent.event_key).where(col(AuditEvent.event_key).in_(keys)))
         )
+    tags = make_tags(
+        brand=notice.brand_id,
+        campaign=notice.campaign_id,
+        partner=notice.partner.partner_id,
+        partner_campaign=notice.partner.partner_campaign_id,
+    )
     sent = 0
     for item, key in zip(outgoing, keys, strict=True):
         if key in done:
             continue
-        message_id = transport.send(item.message)
+        message_id = transport.send(item.message, tags=tags)
         sent += 1
         audit.append(
             lambda: Session(engine, expire_on_commit=False),
@@ -81,7 +88,7 @@ def send_partner_notice(
 class NotificationActivities:
     """Sync: SMTP and SES calls block, so they run on the worker's activity thread pool."""
 
-    def __init__(self, engine: Engine, settings: Settings, transport: MailTransport) -> None:
+    def __init__(self, engine: Engine, settings: Settings, transport: MessageSender) -> None:
         self._engine = engine
         self._settings = settings
         self._transport = transport

@@ -36,6 +36,8 @@ class Permission(StrEnum):
     partner_campaign_read = "partner_campaign.read"
     partner_campaign_edit = "partner_campaign.edit"
     partner_campaign_decide = "partner_campaign.decide"
+    # The embedded outbox viewer: brand-scope grants only (services.outbox checks the scope).
+    outbox_read = "outbox.read"
 
 
 READ_ONLY: frozenset[Permission] = frozenset(
@@ -48,6 +50,7 @@ READ_ONLY: frozenset[Permission] = frozenset(
         Permission.asset_read,
         Permission.campaign_read,
         Permission.partner_campaign_read,
+        Permission.outbox_read,
     }
 )
 
@@ -64,6 +67,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.campaign_read,
             Permission.campaign_manage,
             Permission.partner_campaign_read,
+            Permission.outbox_read,
         }
     ),
     Role.brand_reviewer: frozenset(
@@ -77,6 +81,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.campaign_read,
             Permission.partner_campaign_read,
             Permission.partner_campaign_decide,
+            Permission.outbox_read,
         }
     ),
     Role.region_manager: frozenset(

@@ -9,9 +9,10 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - the refused default
@@ -78,7 +79,22 @@ class Settings(BaseSettings):
     smtp_username: str | None = Field(None, description="SMTP auth user")
     smtp_password: SecretStr | None = Field(None, description="SMTP auth password")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS")
+    smtp_tls_ca: Path | None = Field(
+        None, description="CA bundle (PEM) the relay's cert is checked against"
+    )
     ses_configuration_set: str | None = Field(None, description="SES configuration set name")
+    ses_sns_topic_arns: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="SNS topics whose SES feedback is accepted (comma-separated)",
+    )
+    send_rate_per_second: float | None = Field(
+        None, gt=0, description="Messages/s for any transport; unset: the transport's own default"
+    )
+    smtp_send_rate: float = Field(10.0, gt=0, description="Messages/s through the SMTP relay")
+    outbox_send_rate: float = Field(1000.0, gt=0, description="Messages/s into the outbox")
+    ses_fallback_send_rate: float = Field(
+        1.0, gt=0, description="Messages/s when the SES account's max send rate is unavailable"
+    )
 
     asset_store: AssetStore = Field(AssetStore.local, description="local | s3")
     s3_bucket: str = Field("brandrelay-assets", description="Bucket for assets")
@@ -101,6 +117,13 @@ class Settings(BaseSettings):
     public_base_url: str = Field("http://localhost:8000", description="Base URL in links")
     api_host: str = Field("127.0.0.1", description="API bind address (make up)")
     api_port: int = Field(8000, description="API port (make up)")
+
+    @field_validator("ses_sns_topic_arns", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_dev_secret_outside_dev(self) -> Settings:

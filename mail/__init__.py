@@ -1,5 +1,13 @@
-"""Outgoing email: composing safe messages and handing them to the configured transport."""
+"""Outgoing email: composing safe messages, handing them to the configured transport, and
+the errors, rate limit and feedback that go with sending."""
 
+from mail.errors import (
+    PermanentSendError,
+    SendError,
+    ThrottledError,
+    TransientSendError,
+    TransportPausedError,
+)
 from mail.message import HeaderInjection, compose, message_id
 from mail.transport import (
     MailTransport,
@@ -13,8 +21,13 @@ __all__ = [
     "HeaderInjection",
     "MailTransport",
     "OutboxTransport",
+    "PermanentSendError",
+    "SendError",
     "SesTransport",
     "SmtpTransport",
+    "ThrottledError",
+    "TransientSendError",
+    "TransportPausedError",
     "compose",
     "make_transport",
     "message_id",

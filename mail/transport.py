@@ -1,15 +1,22 @@
 """Where composed messages go: the embedded outbox (default), an SMTP relay, or Amazon SES.
 
-Every transport answers `send(msg) -> id`; callers never branch on which one is configured.
+Every transport answers `send(msg, *, tags=None) -> id` and raises only the classes of
+mail.errors, so callers never branch on which one is configured. `session()` is for batches:
+it yields a sender that may keep one connection open for many messages (SMTP does; SES and the
+outbox have nothing to keep). `rate_key` and `max_send_rate()` feed mail.rate_limit, the send
+rate every worker shares.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import smtplib
 import ssl
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -17,29 +24,90 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.settings import EmailTransport, Settings
-from mail.message import message_id
+from sqlalchemy import Engine
+from sqlmodel import Session
 
+from core.settings import EmailTransport, Settings
+from mail import tags as mail_tags
+from mail.errors import TransientSendError, classify_ses_error, classify_smtp_error
+from mail.message import message_id
+from mail.tags import Tags
+from models.outbox import OutboxMessage
+
+log = logging.getLogger(__name__)
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]+")
 
 
-class MailTransport(Protocol):
-    def send(self, msg: EmailMessage) -> str:
-        """Hand the message over; the id the transport knows it by."""
+class MessageSender(Protocol):
+    def send(self, msg: EmailMessage, *, tags: Tags | None = None) -> str:
+        """Hand the message over; the id the transport knows it by. Raises mail.errors."""
         ...
 
 
-class OutboxTransport:
+class MailTransport(MessageSender, Protocol):
+    rate_key: str
+
+    def session(self) -> AbstractContextManager[MessageSender]:
+        """A sender for a batch of messages (one connection where the transport has one)."""
+        ...
+
+    def max_send_rate(self) -> float:
+        """Messages per second this transport may send, across all workers."""
+        ...
+
+
+def open_session(transport: MessageSender) -> AbstractContextManager[MessageSender]:
+    """transport.session() where it has one, else the transport itself (test doubles)."""
+    session: Callable[[], AbstractContextManager[MessageSender]] | None = getattr(
+        transport, "session", None
+    )
+    if session is None:
+
+        @contextmanager
+        def itself() -> Iterator[MessageSender]:
+            yield transport
+
+        return itself()
+    return session()
+
+
+class _SelfSession:
+    """session() for transports without a connection to keep."""
+
+    @contextmanager
+    def session(self) -> Iterator[MessageSender]:
+        yield self  # type: ignore[misc]
+
+
+def _recipients(msg: EmailMessage) -> str:
+    to = msg["To"]
+    addresses = getattr(to, "addresses", ())
+    return ", ".join(a.addr_spec for a in addresses) if addresses else str(to or "")
+
+
+class OutboxTransport(_SelfSession):
     """Writes each message as an .eml file: the embedded default, so a fresh checkout sends
     nothing anywhere and a developer (or a test) can open every message that would have gone.
 
+    With an engine it also records an OutboxMessage row (the portal's outbox viewer lists
+    them); the file is removed again when the row cannot be written, so files and rows agree.
     File names start with a UTC timestamp, so a directory listing is in sending order."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    rate_key = "outbox"
 
-    def send(self, msg: EmailMessage) -> str:
+    def __init__(
+        self, directory: Path, engine: Engine | None = None, *, rate: float = 1000.0
+    ) -> None:
+        self.directory = directory
+        self.engine = engine
+        self.rate = rate
+
+    def max_send_rate(self) -> float:
+        return self.rate
+
+    def send(self, msg: EmailMessage, *, tags: Tags | None = None) -> str:
         mid = message_id(msg)
+        checked = mail_tags.check(tags)
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         name = f"{stamp}-{_UNSAFE_NAME.sub('_', mid.strip('<>'))[:150]}.eml"
@@ -52,10 +120,33 @@ class OutboxTransport:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.directory / name)
-        except BaseException:
+        except BaseException as err:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(err, OSError):  # disk full, permissions: may pass, retry later
+                raise TransientSendError("outbox.write", str(err)) from err
             raise
+        if self.engine is not None:
+            try:
+                self._record(msg, mid, name, checked)
+            except Exception as err:
+                (self.directory / name).unlink(missing_ok=True)
+                raise TransientSendError("outbox.record", str(err)) from err
         return mid
+
+    def _record(self, msg: EmailMessage, mid: str, name: str, tags: dict[str, str]) -> None:
+        assert self.engine is not None
+        row = OutboxMessage(
+            message_id=mid[:300],
+            to=_recipients(msg)[:2000],
+            subject=str(msg["Subject"] or "")[:1000],
+            brand_id=mail_tags.int_tag(tags, mail_tags.BRAND),
+            partner_campaign_id=mail_tags.int_tag(tags, mail_tags.PARTNER_CAMPAIGN),
+            delivery_id=tags.get(mail_tags.DELIVERY),
+            path=name,
+        )
+        with Session(self.engine) as session:
+            session.add(row)
+            session.commit()
 
     def paths(self) -> list[Path]:
         if not self.directory.is_dir():
@@ -73,9 +164,55 @@ class OutboxTransport:
         return out
 
 
+class _SmtpConnection:
+    """One relay connection, opened on the first message and reopened after a failure."""
+
+    def __init__(self, transport: SmtpTransport) -> None:
+        self._transport = transport
+        self._smtp: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        t = self._transport
+        smtp = smtplib.SMTP(t.host, t.port, timeout=t.timeout)
+        try:
+            if t.starttls:
+                smtp.starttls(context=t.tls_context or ssl.create_default_context())
+            if t.username:
+                smtp.login(t.username, t.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def send(self, msg: EmailMessage, *, tags: Tags | None = None) -> str:
+        mid = message_id(msg)
+        try:
+            if self._smtp is None:
+                self._smtp = self._open()
+            refused = self._smtp.send_message(msg)
+        except Exception as err:
+            self.close()  # the session state is unknown: start afresh next time
+            raise classify_smtp_error(err) from err
+        if refused:  # some recipients accepted: the message went, retrying would duplicate it
+            log.warning("smtp: %s accepted, but refused for %s", mid, sorted(refused))
+        return mid
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+
 class SmtpTransport:
-    """One connection per message: notifications are few, and a long-lived connection would
-    need keep-alive and reconnect logic for no gain."""
+    """Any SMTP relay, with optional STARTTLS and AUTH.
+
+    `send` opens a connection per message (connect, EHLO, STARTTLS, AUTH: several round trips,
+    tens of milliseconds on a LAN, more with TLS); batches use `session()`, which keeps one
+    connection for all their messages and reconnects after an error."""
 
     def __init__(
         self,
@@ -86,6 +223,8 @@ class SmtpTransport:
         password: str | None = None,
         starttls: bool = False,
         timeout: float = 30.0,
+        tls_context: ssl.SSLContext | None = None,
+        rate: float = 10.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -93,35 +232,74 @@ class SmtpTransport:
         self.password = password
         self.starttls = starttls
         self.timeout = timeout
+        self.tls_context = tls_context
+        self.rate = rate
+        self.rate_key = f"smtp:{host}:{port}"
 
-    def send(self, msg: EmailMessage) -> str:
-        mid = message_id(msg)
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            if self.starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if self.username:
-                smtp.login(self.username, self.password or "")
-            smtp.send_message(msg)
-        return mid
+    def max_send_rate(self) -> float:
+        return self.rate
+
+    @contextmanager
+    def session(self) -> Iterator[MessageSender]:
+        conn = _SmtpConnection(self)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def send(self, msg: EmailMessage, *, tags: Tags | None = None) -> str:
+        with self.session() as conn:
+            return conn.send(msg, tags=tags)
 
 
-class SesTransport:
-    """SES v2 with the raw message, so the MIME structure we built is what is delivered.
+class SesTransport(_SelfSession):
+    """SES v2 with the raw message, so the MIME structure and headers we built (Message-ID,
+    List-Unsubscribe) are what is delivered; tags become SES message tags on its events.
 
-    Returns SES's MessageId (SES replaces the Message-ID header; bounces and complaints name
-    its id). boto3 ships no type information here, so the client is Any."""
+    Returns SES's MessageId, which bounces and complaints name (they also carry our headers).
+    boto3 ships no type information here, so the client is Any."""
 
-    def __init__(self, client: Any, configuration_set: str | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        configuration_set: str | None = None,
+        *,
+        fallback_rate: float = 1.0,
+        rate: float | None = None,
+    ) -> None:
         self._client = client
         self.configuration_set = configuration_set
+        self.fallback_rate = fallback_rate
+        self._rate = rate
+        region = getattr(getattr(client, "meta", None), "region_name", None) or "default"
+        self.rate_key = f"ses:{region}"
 
-    def send(self, msg: EmailMessage) -> str:
+    def send(self, msg: EmailMessage, *, tags: Tags | None = None) -> str:
         message_id(msg)  # refuse messages not built by mail.compose
         kwargs: dict[str, Any] = {"Content": {"Raw": {"Data": msg.as_bytes(policy=policy.SMTP)}}}
         if self.configuration_set:
             kwargs["ConfigurationSetName"] = self.configuration_set
-        response = self._client.send_email(**kwargs)
+        checked = mail_tags.check(tags)
+        if checked:
+            kwargs["EmailTags"] = [{"Name": k, "Value": v} for k, v in checked.items()]
+        try:
+            response = self._client.send_email(**kwargs)
+        except Exception as err:
+            raise classify_ses_error(err) from err
         return str(response["MessageId"])
+
+    def max_send_rate(self) -> float:
+        """The account's SendQuota.MaxSendRate (asked once), else the fallback setting: an
+        endpoint without GetAccount (moto, some SES-compatible services) or a role without
+        ses:GetAccount must not stop sending."""
+        if self._rate is None:
+            try:
+                quota = self._client.get_account().get("SendQuota", {})
+                self._rate = float(quota["MaxSendRate"])
+            except Exception as err:  # any refusal: fall back, and say so once
+                log.warning("ses: GetAccount failed (%s); using %s/s", err, self.fallback_rate)
+                self._rate = self.fallback_rate
+        return self._rate
 
 
 def ses_client(settings: Settings) -> Any:
@@ -141,7 +319,17 @@ def outbox_dir(settings: Settings) -> Path:
     return settings.data_dir / "outbox"
 
 
-def make_transport(settings: Settings) -> MailTransport:
+def smtp_tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """Verify the relay against SMTP_TLS_CA when set (a private relay), else the system CAs."""
+    if settings.smtp_tls_ca is None:
+        return None
+    return ssl.create_default_context(cafile=str(settings.smtp_tls_ca))
+
+
+def make_transport(settings: Settings, engine: Engine | None = None) -> MailTransport:
+    """The configured transport. `engine` lets the outbox record its rows (the worker passes
+    it); without one the outbox writes files only."""
+    override = settings.send_rate_per_second
     if settings.email_transport == EmailTransport.smtp:
         password = settings.smtp_password
         return SmtpTransport(
@@ -150,7 +338,14 @@ def make_transport(settings: Settings) -> MailTransport:
             username=settings.smtp_username,
             password=password.get_secret_value() if password else None,
             starttls=settings.smtp_starttls,
+            tls_context=smtp_tls_context(settings),
+            rate=override or settings.smtp_send_rate,
         )
     if settings.email_transport == EmailTransport.ses:
-        return SesTransport(ses_client(settings), settings.ses_configuration_set)
-    return OutboxTransport(outbox_dir(settings))
+        return SesTransport(
+            ses_client(settings),
+            settings.ses_configuration_set,
+            fallback_rate=settings.ses_fallback_send_rate,
+            rate=override,
+        )
+    return OutboxTransport(outbox_dir(settings), engine, rate=override or settings.outbox_send_rate)

@@ -9,6 +9,8 @@ from models.audit import AuditChainHead, AuditEvent
 from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
 from models.delivery import Delivery, DeliveryEvent
 from models.org import ApiToken, Brand, Membership, Partner, Region, User
+from models.outbox import OutboxMessage
+from models.send_rate import SendRateSlot
 from models.templates import Template, TemplateVersion
 
 __all__ = [
@@ -23,9 +25,11 @@ __all__ = [
     "Delivery",
     "DeliveryEvent",
     "Membership",
+    "OutboxMessage",
     "Partner",
     "PartnerCampaign",
     "Region",
+    "SendRateSlot",
     "Template",
     "TemplateVersion",
     "User",

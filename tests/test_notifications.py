@@ -123,11 +123,11 @@ class _FakeSmtp:
     def __init__(self, host: str, port: int, timeout: float) -> None:
         self.log.append(f"connect {host}:{port}")
 
-    def __enter__(self) -> _FakeSmtp:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def quit(self) -> None:
         self.log.append("quit")
+
+    def close(self) -> None:
+        self.log.append("close")
 
     def starttls(self, context: object) -> None:
         self.log.append("starttls")
@@ -135,8 +135,9 @@ class _FakeSmtp:
     def login(self, user: str, password: str) -> None:
         self.log.append(f"login {user}:{password}")
 
-    def send_message(self, msg: EmailMessage) -> None:
+    def send_message(self, msg: EmailMessage) -> dict[str, object]:
         self.log.append(f"send {msg['To']}")
+        return {}
 
 
 def test_make_transport_smtp_uses_starttls_and_auth(
@@ -376,11 +377,11 @@ class FlakyTransport:
     def __init__(self, inner: OutboxTransport, fail_on: int | None = None) -> None:
         self.inner, self.fail_on, self.calls = inner, fail_on, 0
 
-    def send(self, msg: EmailMessage) -> str:
+    def send(self, msg: EmailMessage, *, tags: dict[str, str] | None = None) -> str:
         self.calls += 1
         if self.calls == self.fail_on:
             raise ConnectionError("relay went away")
-        return self.inner.send(msg)
+        return self.inner.send(msg, tags=tags)
 
 
 def _sent_markers(engine: Engine, pc_id: int) -> list[str]:

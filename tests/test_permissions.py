@@ -23,9 +23,13 @@ from sqlmodel import Session, select
 from api.app import create_app
 from api.security import Authorize, Public
 from core.settings import Settings
+from mail.message import compose
+from mail.tags import make_tags
+from mail.transport import OutboxTransport, outbox_dir
 from models.assets import Asset
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import ApiToken, Membership, Partner, Region, User
+from models.outbox import OutboxMessage
 from models.templates import Template, TemplateVersion
 from services.demo_templates import spring_draft
 
@@ -111,10 +115,13 @@ class Ids:
     ams_asset: int = 0
     campaign: int = 0
     pc_ams: int = 0
+    outbox: int = 0
 
 
 @pytest.fixture
-def ids(demo: Engine, login: Callable[[str], dict[str, str]], client: TestClient) -> Ids:
+def ids(
+    demo: Engine, login: Callable[[str], dict[str, str]], client: TestClient, settings: Settings
+) -> Ids:
     with Session(demo) as s:
         north = s.exec(select(Region).where(Region.name == "North")).one()
         amsterdam = s.exec(select(Partner).where(Partner.slug == "amsterdam")).one()
@@ -154,7 +161,23 @@ def ids(demo: Engine, login: Callable[[str], dict[str, str]], client: TestClient
     assert result.published_version and result.draft_version
     assert result.brand_asset and result.ams_asset
     result.campaign, result.pc_ams = _campaign_rows(demo, result)
+    result.outbox = _outbox_row(demo, settings, result)
     return result
+
+
+def _outbox_row(engine: Engine, settings: Settings, ids: Ids) -> int:
+    """One message of the Amsterdam partner campaign in the embedded outbox."""
+    with Session(engine) as s:
+        brand_id = s.exec(select(Partner.brand_id).where(Partner.id == ids.amsterdam)).one()
+    outbox = OutboxTransport(outbox_dir(settings), engine)
+    msg = compose(sender="news@northwind.example", to=["ann@example.com"], subject="M", text="t")
+    outbox.send(msg, tags=make_tags(brand=brand_id, partner_campaign=ids.pc_ams))
+    with Session(engine) as s:
+        row_id = s.exec(
+            select(OutboxMessage.id).where(OutboxMessage.message_id == msg["Message-ID"])
+        ).one()
+    assert row_id is not None
+    return row_id
 
 
 def _campaign_rows(engine: Engine, ids: Ids) -> tuple[int, int]:
@@ -459,6 +482,8 @@ MATRIX: dict[str, tuple[Call, str]] = {
         _c("POST", "/api/v1/assets/{ams_asset}/decision", lambda i, r: {"decision": "approve"}),
         "NFFFFFFOFC",
     ),
+    "outbox.list": (_c("GET", "/api/v1/outbox"), "OFFFFFOOOO"),
+    "outbox.raw": (_c("GET", "/api/v1/outbox/{outbox}/raw"), "NFFFFFOOOO"),
 }
 CODE = {
     "O": range(200, 300),
@@ -530,6 +555,7 @@ PARAM_IDS = {
     "user_id": "editor",
     "membership_id": "editor_membership",
     "token_id": "token",
+    "outbox_id": "outbox",
 }
 MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/templates/{template_id}/versions"): {},

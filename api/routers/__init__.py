@@ -14,6 +14,7 @@ from api.routers import (
     files,
     health,
     memberships,
+    outbox,
     partner_campaign_actions,
     partner_campaigns,
     partners,
@@ -42,4 +43,5 @@ ROUTERS: list[APIRouter] = [
     deliveries.router,
     tasks.router,
     action_links.router,
+    outbox.router,
 ]

@@ -1,0 +1,60 @@
+"""The embedded outbox: list what was sent and read each message as .eml."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict
+
+from api.deps import SessionDep, SettingsDep
+from api.routers.params import PagingDep
+from api.security import OutboxReader
+from mail.transport import outbox_dir
+from models.schemas import Page
+from services import outbox as svc
+
+router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"])
+
+
+class OutboxMessageRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    message_id: str
+    to: str
+    subject: str
+    sent_at: datetime
+    partner_campaign_id: int | None
+    delivery_id: str | None
+
+
+@router.get("", response_model=Page[OutboxMessageRead])
+def list_outbox(
+    principal: OutboxReader,
+    session: SessionDep,
+    paging: PagingDep,
+    partner_campaign_id: Annotated[int | None, Query(ge=1)] = None,
+) -> Page[OutboxMessageRead]:
+    """Newest first; `partner_campaign_id` narrows to one partner's campaign."""
+    rows, total = svc.list_messages(
+        session, principal, paging.limit, paging.offset, partner_campaign_id
+    )
+    return Page(
+        items=[OutboxMessageRead.model_validate(r) for r in rows],
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+@router.get("/{outbox_id}/raw", response_class=Response)
+def raw(
+    outbox_id: int, principal: OutboxReader, session: SessionDep, settings: SettingsDep
+) -> Response:
+    data = svc.raw_message(session, principal, outbox_dir(settings), outbox_id)
+    return Response(
+        data,
+        media_type="message/rfc822",
+        headers={"Content-Disposition": f'attachment; filename="message-{outbox_id}.eml"'},
+    )

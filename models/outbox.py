@@ -1,0 +1,27 @@
+"""Rows for the embedded outbox transport: what was "sent", for the portal's outbox viewer.
+
+The message itself stays an .eml file under the outbox directory (`path` is relative to it);
+the row makes it listable by brand and partner campaign without reading every file. No foreign
+keys: this is a record of what went out, kept as it was even when a campaign row goes away.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from models.base import utcnow
+
+
+class OutboxMessage(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=300, index=True)
+    to: str = Field(max_length=2000)
+    subject: str = Field(max_length=1000)
+    # From the send's tags (mail.tags): None for messages sent without them.
+    brand_id: int | None = Field(default=None, index=True)
+    partner_campaign_id: int | None = Field(default=None, index=True)
+    delivery_id: str | None = Field(default=None, max_length=100)
+    path: str = Field(max_length=300)
+    sent_at: datetime = Field(default_factory=utcnow, index=True)
