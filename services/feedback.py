@@ -1,0 +1,57 @@
+"""What SES tells us after a message left: bounces and complaints suppress the address for the
+brand and mark the delivery; deliveries are recorded. Every event is matched to the ledger by
+the delivery tag, else our Message-ID, else SES's message id; an event about a message we do
+not know is ignored (it may be a notification email, or from another environment)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from mail import tags as mail_tags
+from mail.sns import SesFeedback
+from models.base import utcnow
+from models.delivery import Delivery, DeliveryEvent
+from services import suppression
+
+SUPPRESSING = {"complaint": "complained"}
+
+
+def find_delivery(session: Session, feedback: SesFeedback) -> Delivery | None:
+    tagged = feedback.tags.get(mail_tags.DELIVERY, "")
+    if tagged.isdigit():
+        found = session.get(Delivery, int(tagged))
+        if found is not None:
+            return found
+    for column, value in (
+        (Delivery.message_id, feedback.message_id),
+        (Delivery.provider_message_id, feedback.ses_message_id),
+    ):
+        if value:
+            found = session.exec(select(Delivery).where(column == value)).first()
+            if found is not None:
+                return found
+    return None
+
+
+def apply(session: Session, feedback: SesFeedback) -> Delivery | None:
+    """Record the event; suppress on a permanent bounce or a complaint. Idempotent enough for
+    SNS's at-least-once delivery: suppression is idempotent and a repeated event only adds a
+    second event row."""
+    row = find_delivery(session, feedback)
+    if row is None:
+        return None
+    reason = SUPPRESSING.get(feedback.kind)
+    if feedback.kind == "bounce" and feedback.bounce_type == "Permanent":
+        reason = "bounced"
+    detail = feedback.bounce_subtype or feedback.bounce_type or ""
+    session.add(DeliveryEvent(delivery_id=row.id or 0, kind=feedback.kind, detail=detail[:1000]))
+    if reason is not None and row.email:
+        suppression.suppress(session, row.brand_id, row.email, reason, f"ses {feedback.kind}")
+        if row.status == "sent" and feedback.kind == "bounce":
+            row.status = "failed"
+            row.permanent = True
+            row.error = f"bounced ({detail or 'permanent'})"
+            row.updated_at = utcnow()
+            session.add(row)
+    session.commit()
+    return row
