@@ -7,6 +7,7 @@ Workflow modules must not import the table modules (the sandbox would re-define 
 from models.assets import Asset, AssetVersion
 from models.audit import AuditChainHead, AuditEvent
 from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
+from models.contacts import Contact, ErasureCount, Segment, Suppression
 from models.org import ApiToken, Brand, Membership, Partner, Region, User
 from models.templates import Template, TemplateVersion
 
@@ -19,10 +20,14 @@ __all__ = [
     "AuditEvent",
     "Brand",
     "Campaign",
+    "Contact",
+    "ErasureCount",
     "Membership",
     "Partner",
     "PartnerCampaign",
     "Region",
+    "Segment",
+    "Suppression",
     "Template",
     "TemplateVersion",
     "User",
