@@ -84,8 +84,10 @@ class SegmentFilter(BaseModel):
             return False
         if self.tags_all and not set(self.tags_all) <= set(tags):
             return False
-        if self.locale_in and locale not in self.locale_in and locale.split("-")[0] not in (
+        if (
             self.locale_in
+            and locale not in self.locale_in
+            and locale.split("-")[0] not in (self.locale_in)
         ):
             return False
         return all(c.matches(attributes) for c in self.attributes)

@@ -26,7 +26,7 @@ def normalise_email(raw: str) -> str:
     value = raw.strip()
     if not value:
         raise ValueError("email is empty")
-    if any(ch in value for ch in "\r\n\t ,;<>\"()[]\\") or value.count("@") != 1:
+    if any(ch in value for ch in '\r\n\t ,;<>"()[]\\') or value.count("@") != 1:
         raise ValueError(f"{value!r} is not an email address")
     local, domain = value.split("@")
     if not local or len(local) > 64 or not _LOCAL.fullmatch(local):

@@ -10,6 +10,7 @@ from api.routers import (
     auth,
     campaign_actions,
     campaigns,
+    contacts,
     files,
     health,
     memberships,
@@ -17,8 +18,11 @@ from api.routers import (
     partner_campaigns,
     partners,
     regions,
+    segments,
+    suppressions,
     tasks,
     templates,
+    unsubscribe,
     users,
 )
 
@@ -40,4 +44,8 @@ ROUTERS: list[APIRouter] = [
     partner_campaign_actions.router,
     tasks.router,
     action_links.router,
+    contacts.router,
+    segments.router,
+    suppressions.router,
+    unsubscribe.router,
 ]
