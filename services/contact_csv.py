@@ -200,15 +200,26 @@ def _mark_row(mark: str | None, run: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Owner:
+    """The partner's facts an import needs, read once: the session is cleared between chunks."""
+
+    partner_id: int
+    brand_id: int
+    locale: str
+
+
 def _apply_chunk(
-    session: Session, partner: Partner, run: str, chunk: list[_Parsed]
+    session: Session, partner: _Owner, run: str, chunk: list[_Parsed]
 ) -> list[ImportRow]:
     """One transaction for the chunk; returns one report row per parsed row."""
     emails = sorted({p.email for p in chunk})
     existing = {
         c.email: c
         for c in session.exec(
-            select(Contact).where(Contact.partner_id == partner.id, col(Contact.email).in_(emails))
+            select(Contact).where(
+                Contact.partner_id == partner.partner_id, col(Contact.email).in_(emails)
+            )
         ).all()
     }
     out: list[ImportRow] = []
@@ -228,10 +239,9 @@ def _apply_chunk(
             )
             continue
         if contact is None:
-            assert partner.id is not None
             contact = Contact(
                 brand_id=partner.brand_id,
-                partner_id=partner.id,
+                partner_id=partner.partner_id,
                 email=parsed.email,
                 locale=partner.locale,
                 created_at=now,
@@ -256,7 +266,7 @@ def _apply_chunk(
 
 
 def _commit_chunk(
-    session: Session, partner: Partner, run: str, chunk: list[_Parsed]
+    session: Session, partner: _Owner, run: str, chunk: list[_Parsed]
 ) -> list[ImportRow]:
     try:
         return _apply_chunk(session, partner, run, chunk)
@@ -294,6 +304,8 @@ def import_csv(
         header = _header(list(reader.fieldnames or []))
     except csv.Error as err:
         raise ImportFileError(f"is not CSV: {err}") from err
+    assert partner.id is not None
+    owner = _Owner(partner.id, partner.brand_id, partner.locale)
     run = uuid.uuid4().hex[:16]
     pending: list[_Parsed] = []
     held: list[ImportRow | _Parsed] = []  # the chunk's rows in file order, for the report
@@ -314,19 +326,19 @@ def import_csv(
             )
             break
         row_no += 1
-        parsed = _parse(row_no, raw, header, partner.locale)
+        parsed = _parse(row_no, raw, header, owner.locale)
         held.append(parsed)
         if isinstance(parsed, _Parsed):
             pending.append(parsed)
         if len(held) >= chunk_size:
-            yield from _flush(session, partner, run, pending, held)
+            yield from _flush(session, owner, run, pending, held)
             pending, held = [], []
-    yield from _flush(session, partner, run, pending, held)
+    yield from _flush(session, owner, run, pending, held)
 
 
 def _flush(
     session: Session,
-    partner: Partner,
+    partner: _Owner,
     run: str,
     pending: list[_Parsed],
     held: list[ImportRow | _Parsed],

@@ -212,7 +212,7 @@ def summary(session: Session, partner: Partner) -> ContactSummary:
         .join(
             Suppression,
             (col(Suppression.brand_id) == col(Contact.brand_id))
-            & (col(Suppression.email) == col(Contact.email)),
+            & (col(Suppression.email) == func.lower(col(Contact.email))),
         )
         .where(Contact.partner_id == partner.id)
     ).one()

@@ -1,5 +1,9 @@
 """The brand's suppression list: addresses never sent to again, whichever partner lists them.
 
+Entries are stored fully lower-cased and compared that way: contacts keep the local part as
+given, but almost every mailbox ignores its case, and erring towards not sending is the safe
+side of an unsubscribe.
+
 `suppress` is idempotent (the first reason stays: an address that bounced and then
 unsubscribed remains "bounced", which is what deliverability needs to know). The send engine
 calls `is_suppressed` at snapshot time and again right before each message.
@@ -18,9 +22,14 @@ from models.contacts import Suppression, SuppressionReason
 from models.locales import normalise_email
 
 
+def suppression_key(email: str) -> str:
+    """The form an address is listed and looked up in."""
+    return email.strip().lower()
+
+
 def _email(raw: str) -> str:
     try:
-        return normalise_email(raw)
+        return suppression_key(normalise_email(raw))
     except ValueError as err:
         raise FieldError("email", str(err)) from err
 
@@ -34,22 +43,26 @@ def find(session: Session, brand_id: int, email: str) -> Suppression | None:
 def is_suppressed(session: Session, brand_id: int, email: str) -> bool:
     """Whether the brand must not send to the address (compared in its normalised form)."""
     try:
-        email = normalise_email(email)
+        email = suppression_key(normalise_email(email))
     except ValueError:
         return True  # an address we cannot even parse is never sent to
     return find(session, brand_id, email) is not None
 
 
 def suppressed_among(session: Session, brand_id: int, emails: list[str]) -> set[str]:
-    """The subset of (normalised) addresses on the list: one query for a batch."""
+    """The subset of the given (normalised) addresses that is on the list, as given: one query
+    for a batch."""
     if not emails:
         return set()
-    rows = session.exec(
-        select(Suppression.email).where(
-            Suppression.brand_id == brand_id, col(Suppression.email).in_(emails)
-        )
-    ).all()
-    return set(rows)
+    keys = {suppression_key(e) for e in emails}
+    rows = set(
+        session.exec(
+            select(Suppression.email).where(
+                Suppression.brand_id == brand_id, col(Suppression.email).in_(sorted(keys))
+            )
+        ).all()
+    )
+    return {e for e in emails if suppression_key(e) in rows}
 
 
 def suppress(
