@@ -36,7 +36,7 @@ class Permission(StrEnum):
     partner_campaign_read = "partner_campaign.read"
     partner_campaign_edit = "partner_campaign.edit"
     partner_campaign_decide = "partner_campaign.decide"
-    contact_count = "contact.count"  # aggregates and segment definitions, never rows
+    contact_count = "contact_summary.read"  # counts and segment definitions, never rows
     contact_read = "contact.read"  # rows: partner roles, brand roles only where shared
     contact_manage = "contact.manage"
     suppression_manage = "suppression.manage"
