@@ -167,7 +167,7 @@ def update_contact(
 
 
 def list_contacts(
-    session: Session, partner: Partner, *, q: str | None, tag: str | None, limit: int, offset: int
+    session: Session, partner: Partner, *, q: str | None, limit: int, offset: int
 ) -> tuple[list[Contact], int]:
     where: list[Any] = [Contact.partner_id == partner.id]
     if q:
@@ -182,8 +182,6 @@ def list_contacts(
     rows = session.exec(
         select(Contact).where(*where).order_by(col(Contact.id)).limit(limit).offset(offset)
     ).all()
-    if tag:  # tags live in JSON: filtered on the page, see docs (segments stream the same way)
-        rows = [r for r in rows if tag in r.tags]
     return list(rows), total
 
 

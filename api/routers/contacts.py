@@ -38,9 +38,7 @@ def list_contacts(
     q: Annotated[str | None, Query(max_length=200, description="part of email or name")] = None,
 ) -> Page[ContactRead]:
     partner = svc.contact_partner(session, principal, partner_id, Permission.contact_read)
-    rows, total = svc.list_contacts(
-        session, partner, q=q, tag=None, limit=paging.limit, offset=paging.offset
-    )
+    rows, total = svc.list_contacts(session, partner, q=q, limit=paging.limit, offset=paging.offset)
     return Page(
         items=svc.contact_reads(session, rows),
         total=total,
