@@ -3,8 +3,6 @@ the send pauses. Sync activities on the delivery task queue's thread pool (SMTP 
 
 from __future__ import annotations
 
-from mail.rate_limit import reserve
-from models.contacts import Segment
 import logging
 
 from sqlalchemy import Engine
@@ -14,8 +12,11 @@ from temporalio.exceptions import ApplicationError
 
 from activities.notifications import send_partner_notice
 from core.settings import Settings
+from mail.errors import SendError
+from mail.rate_limit import reserve
 from mail.transport import MailTransport
 from models.campaigns import Campaign, PartnerCampaign
+from models.contacts import Segment
 from models.org import Partner, as_profile
 from models.workflow_io import (
     AudienceSnapshot,
@@ -25,7 +26,6 @@ from models.workflow_io import (
     SendBatchInput,
     SendPaused,
 )
-from mail.errors import SendError
 from services import audit, delivery, segments
 from services.notifications import SEND_PAUSED
 

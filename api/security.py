@@ -89,3 +89,7 @@ PartnerCampaignReader = Annotated[Principal, _guard(Permission.partner_campaign_
 PartnerCampaignEditor = Annotated[Principal, _guard(Permission.partner_campaign_edit)]
 PartnerCampaignDecider = Annotated[Principal, _guard(Permission.partner_campaign_decide)]
 OutboxReader = Annotated[Principal, _guard(Permission.outbox_read)]
+ContactCounter = Annotated[Principal, _guard(Permission.contact_count)]
+ContactReader = Annotated[Principal, _guard(Permission.contact_read)]
+ContactManager = Annotated[Principal, _guard(Permission.contact_manage)]
+SuppressionManager = Annotated[Principal, _guard(Permission.suppression_manage)]

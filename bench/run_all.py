@@ -5,7 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.audit_append", "bench.render", "bench.approval_latency", "bench.fanout"]
+BENCHMARKS = [
+    "bench.audit_append",
+    "bench.render",
+    "bench.approval_latency",
+    "bench.fanout",
+    "bench.contact_import",
+]
 
 
 def main() -> int:

@@ -38,6 +38,10 @@ class Permission(StrEnum):
     partner_campaign_decide = "partner_campaign.decide"
     # The embedded outbox viewer: brand-scope grants only (services.outbox checks the scope).
     outbox_read = "outbox.read"
+    contact_count = "contact_summary.read"  # counts and segment definitions, never rows
+    contact_read = "contact.read"  # rows: partner roles, brand roles only where shared
+    contact_manage = "contact.manage"
+    suppression_manage = "suppression.manage"
 
 
 READ_ONLY: frozenset[Permission] = frozenset(
@@ -51,6 +55,7 @@ READ_ONLY: frozenset[Permission] = frozenset(
         Permission.campaign_read,
         Permission.partner_campaign_read,
         Permission.outbox_read,
+        Permission.contact_count,
     }
 )
 
@@ -68,6 +73,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.campaign_manage,
             Permission.partner_campaign_read,
             Permission.outbox_read,
+            Permission.contact_count,
+            Permission.contact_read,
+            Permission.contact_manage,
+            Permission.suppression_manage,
         }
     ),
     Role.brand_reviewer: frozenset(
@@ -82,6 +91,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.partner_campaign_read,
             Permission.partner_campaign_decide,
             Permission.outbox_read,
+            Permission.contact_count,
         }
     ),
     Role.region_manager: frozenset(
@@ -92,6 +102,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.campaign_read,
             Permission.partner_campaign_read,
             Permission.partner_campaign_decide,
+            Permission.contact_count,
         }
     ),
     Role.partner_editor: frozenset(
@@ -101,6 +112,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.asset_upload,
             Permission.partner_campaign_read,
             Permission.partner_campaign_edit,
+            Permission.contact_count,
+            Permission.contact_read,
+            Permission.contact_manage,
         }
     ),
     Role.partner_manager: frozenset(
@@ -113,6 +127,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.partner_campaign_read,
             Permission.partner_campaign_edit,
             Permission.partner_campaign_decide,
+            Permission.contact_count,
+            Permission.contact_read,
+            Permission.contact_manage,
         }
     ),
     Role.viewer: READ_ONLY,
@@ -239,6 +256,24 @@ def may_decide_stage(principal: Principal, stage: str, target: Target, *, escala
         if stage == "pending_hq" and g.role == Role.brand_reviewer:
             return True
     return False
+
+
+def may_see_contacts(
+    principal: Principal, permission: Permission, target: Target, *, shared: bool
+) -> bool:
+    """Contact rows are the partner's: its own users (partner grants) see them; brand grants only
+    while the partner shares them with the brand; region grants never (they see counts)."""
+    for g in principal.grants:
+        if permission not in ROLE_PERMISSIONS[g.role] or not covers(g, target):
+            continue
+        if g.scope == ScopeType.partner or (g.scope == ScopeType.brand and shared):
+            return True
+    return False
+
+
+def may_share_contacts(principal: Principal, target: Target) -> bool:
+    """Only the partner's GM decides to share its contacts with HQ; HQ cannot grant itself."""
+    return any(g.role == Role.partner_manager and covers(g, target) for g in principal.grants)
 
 
 def four_eyes_ok(submitted_by: int | None, actor_id: int) -> bool:

@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     aws_access_key_id: str | None = Field(None, description="AWS key id (else the default chain)")
     aws_secret_access_key: SecretStr | None = Field(None, description="AWS secret key")
 
+    contact_import_chunk: int = Field(
+        500, ge=1, le=10000, description="Contact CSV rows per import transaction"
+    )
+    contact_import_max_bytes: int = Field(
+        200 * 1024 * 1024, ge=1024, description="Largest accepted contact CSV upload, bytes"
+    )
+
     secret_key: SecretStr = Field(
         SecretStr(DEV_SECRET_KEY), description="Signs tokens, sessions and links"
     )

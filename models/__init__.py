@@ -7,6 +7,7 @@ Workflow modules must not import the table modules (the sandbox would re-define 
 from models.assets import Asset, AssetVersion
 from models.audit import AuditChainHead, AuditEvent
 from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
+from models.contacts import Contact, ErasureCount, Segment, Suppression
 from models.delivery import Delivery, DeliveryEvent
 from models.org import ApiToken, Brand, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
@@ -22,14 +23,18 @@ __all__ = [
     "AuditEvent",
     "Brand",
     "Campaign",
+    "Contact",
     "Delivery",
     "DeliveryEvent",
+    "ErasureCount",
     "Membership",
     "OutboxMessage",
     "Partner",
     "PartnerCampaign",
     "Region",
+    "Segment",
     "SendRateSlot",
+    "Suppression",
     "Template",
     "TemplateVersion",
     "User",

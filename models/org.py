@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, String, UniqueConstraint
+from sqlalchemy import JSON, Column, String, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from models.base import utcnow
@@ -57,6 +57,11 @@ class Partner(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64)
     social: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     logo_asset_id: int | None = Field(default=None)
+    # The "trust center" switch: only the partner's GM turns it on; then brand roles with
+    # contact permissions see the partner's contact rows, not just counts.
+    contacts_shared_with_brand: bool = Field(
+        default=False, sa_column_kwargs={"server_default": false()}
+    )
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

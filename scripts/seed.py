@@ -8,6 +8,7 @@ from core.db import make_engine, session_scope
 from core.settings import get_settings
 from services.demo import DEMO_PASSWORD, seed_demo
 from services.demo_assets import seed_demo_assets
+from services.demo_contacts import seed_demo_contacts
 from storage.factory import make_blob_store
 
 
@@ -21,6 +22,7 @@ def main() -> int:
         logins = seed_demo(session)
         session.flush()
         seed_demo_assets(session, make_blob_store(settings))
+        seed_demo_contacts(session)
     engine.dispose()
     base = settings.public_base_url
     print(

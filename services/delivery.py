@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
-from mail.errors import PermanentSendError, TransientSendError, TransportPausedError
-from models.contacts import Contact
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
@@ -24,11 +22,13 @@ from content.render import render_email
 from content.spec import TemplateContent
 from content.validate import resolve_values
 from core.settings import Settings
+from mail.errors import PermanentSendError, TransientSendError, TransportPausedError
 from mail.message import compose, parse_address
 from mail.tags import make_tags
 from mail.transport import MessageSender, open_session
 from models.base import utcnow
 from models.campaigns import Campaign, PartnerCampaign
+from models.contacts import Contact
 from models.delivery import FINAL_DELIVERY, Delivery, DeliveryStatus
 from models.org import Brand, Partner, as_profile
 from models.templates import TemplateVersion

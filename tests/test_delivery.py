@@ -260,9 +260,7 @@ def test_suppressed_after_the_snapshot_is_skipped_at_send_time(
     assert emails[1] not in " ".join(transport.to())
 
 
-def test_permanent_refusals_are_recorded_and_not_retried(
-    demo: Engine, settings: Settings
-) -> None:
+def test_permanent_refusals_are_recorded_and_not_retried(demo: Engine, settings: Settings) -> None:
     emails = add_contacts(demo, "amsterdam", 3, tag="reject")
     pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "reject"))
     snapshot(demo, pcid)
@@ -462,9 +460,7 @@ async def test_a_paused_send_tells_people_then_resumes_without_duplicates(
         result: SendResult = await handle.result()
     assert result.counts["sent"] == 5 and sorted(transport.to()) == sorted(emails)
     with Session(demo) as s:
-        events = s.exec(
-            select(AuditEvent.action).where(AuditEvent.entity_id == str(pcid))
-        ).all()
+        events = s.exec(select(AuditEvent.action).where(AuditEvent.entity_id == str(pcid))).all()
     assert "partner_campaign.send_paused" in events
 
 
@@ -516,9 +512,7 @@ async def test_approved_campaign_is_sent_at_send_at_to_its_segment(
     progress = await api.get(f"/api/v1/partner-campaigns/{pcid}/delivery", headers=login(GM_AMS))
     body = progress.json()
     assert body["counts"]["sent"] == 6 and body["queued"] == 0 and body["progress"] == 1.0
-    hidden = await api.get(
-        f"/api/v1/partner-campaigns/{pcid}/delivery", headers=login(GM_BERLIN)
-    )
+    hidden = await api.get(f"/api/v1/partner-campaigns/{pcid}/delivery", headers=login(GM_BERLIN))
     assert hidden.status_code == 404
     with Session(demo) as s:
         sent_to = set(

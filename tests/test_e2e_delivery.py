@@ -58,8 +58,13 @@ def _contacts(engine: Engine, partner: Partner, run: str) -> tuple[set[str], set
             }
         )
     for i in range(40):
-        rows.append({**rows[0], "email": f"noconsent.{run}.{i}@customers.example",
-                     "consent_status": "denied"})
+        rows.append(
+            {
+                **rows[0],
+                "email": f"noconsent.{run}.{i}@customers.example",
+                "consent_status": "denied",
+            }
+        )
     with Session(engine) as s:
         s.execute(insert(Contact), rows)
         blocked = {f"bulk.{run}.{i}@customers.example" for i in range(0, AUDIENCE, 250)}
@@ -157,7 +162,10 @@ async def test_send_survives_three_worker_kills_with_one_message_per_recipient(
     log = tmp_path / "worker.log"
     worker = _start(env, log)
     app = create_app(
-        local, engine=demo, temporal=LazyTemporalClient(local, dev_env.client), blob_store=blob_store
+        local,
+        engine=demo,
+        temporal=LazyTemporalClient(local, dev_env.client),
+        blob_store=blob_store,
     )
     kills = 0
     try:
@@ -209,7 +217,9 @@ async def test_send_survives_three_worker_kills_with_one_message_per_recipient(
             approved = await api.post(f"{base}/decision", json={"decision": "approve"}, headers=gm)
             assert approved.status_code == 200, approved.text
             send_at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
-            scheduled = await api.post(f"{base}/schedule", json={"send_at": send_at}, headers=editor)
+            scheduled = await api.post(
+                f"{base}/schedule", json={"send_at": send_at}, headers=editor
+            )
             assert scheduled.status_code == 200, scheduled.text
 
             async def sent() -> int:

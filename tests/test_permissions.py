@@ -28,6 +28,7 @@ from mail.tags import make_tags
 from mail.transport import OutboxTransport, outbox_dir
 from models.assets import Asset
 from models.campaigns import Campaign, PartnerCampaign
+from models.contacts import Contact, Segment, Suppression
 from models.org import ApiToken, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
 from models.templates import Template, TemplateVersion
@@ -116,6 +117,9 @@ class Ids:
     campaign: int = 0
     pc_ams: int = 0
     outbox: int = 0
+    contact: int = 0
+    segment: int = 0
+    suppression: int = 0
 
 
 @pytest.fixture
@@ -162,7 +166,25 @@ def ids(
     assert result.brand_asset and result.ams_asset
     result.campaign, result.pc_ams = _campaign_rows(demo, result)
     result.outbox = _outbox_row(demo, settings, result)
+    result.contact, result.segment, result.suppression = _contact_rows(demo, result)
     return result
+
+
+def _contact_rows(engine: Engine, ids: Ids) -> tuple[int, int, int]:
+    """One Amsterdam contact and segment, and one manual Northwind suppression."""
+    with Session(engine) as s:
+        partner = s.get(Partner, ids.amsterdam)
+        assert partner is not None
+        contact = Contact(
+            brand_id=partner.brand_id, partner_id=ids.amsterdam, email="matrix@example.com"
+        )
+        segment = Segment(brand_id=partner.brand_id, partner_id=ids.amsterdam, name="Matrix")
+        blocked = Suppression(
+            brand_id=partner.brand_id, email="blocked@example.com", reason="manual"
+        )
+        s.add_all([contact, segment, blocked])
+        s.commit()
+        return contact.id or 0, segment.id or 0, blocked.id or 0
 
 
 def _outbox_row(engine: Engine, settings: Settings, ids: Ids) -> int:
@@ -235,9 +257,11 @@ def send(
     headers: dict[str, str],
     multipart: bool,
 ) -> Any:
-    """JSON, or for upload routes a multipart form with a small real PNG."""
+    """JSON, or for upload routes a multipart form with a small real PNG (or a CSV file)."""
     if multipart:
         files = {"file": ("club.png", tiny_png(), "image/png")}
+        if url.endswith("/contacts/import"):
+            files = {"file": ("contacts.csv", MATRIX_CSV, "text/csv")}
         return client.request(
             method, url, data=body or {"title": "Upload"}, files=files, headers=headers
         )
@@ -261,6 +285,9 @@ class Call:
 
 
 _c = Call
+MATRIX_CSV = b"email,consent_status\nimported@example.com,unknown\n"
+CONTACTS = "/api/v1/partners/{amsterdam}/contacts"
+SEGMENTS = "/api/v1/partners/{amsterdam}/segments"
 
 
 # Expected answers, one letter per role in ROLES order:
@@ -484,6 +511,48 @@ MATRIX: dict[str, tuple[Call, str]] = {
     ),
     "outbox.list": (_c("GET", "/api/v1/outbox"), "OFFFFFOOOO"),
     "outbox.raw": (_c("GET", "/api/v1/outbox/{outbox}/raw"), "NFFFFFOOOO"),
+    # Contact rows: the partner's own users; Amsterdam does not share them, so HQ gets 403
+    # (it may count them: summary, segments). The second delete finds the row gone (404).
+    "contacts.list": (_c("GET", CONTACTS), "NONOFFFFFF"),
+    "contacts.create": (
+        _c(
+            "POST",
+            CONTACTS,
+            lambda i, r: {"email": f"{r}@example.com", "consent_status": "unknown"},
+        ),
+        "NONOFFFFFF",
+    ),
+    "contacts.summary": (_c("GET", CONTACTS + "/summary"), "NONOONOOOO"),
+    "contacts.sharing": (
+        _c("PUT", CONTACTS + "/sharing", lambda i, r: {"shared": False}),
+        "NFNOFFFFFF",
+    ),
+    "contacts.import": (_c("POST", CONTACTS + "/import", multipart=True), "NONOFFFFFF"),
+    "contacts.export": (_c("GET", CONTACTS + "/export"), "NONOFFFFFF"),
+    "contacts.read": (_c("GET", CONTACTS + "/{contact}"), "NONOFFFFFF"),
+    "contacts.update": (
+        _c("PATCH", CONTACTS + "/{contact}", lambda i, r: {"name": f"Name {r}"}),
+        "NONOFFFFFF",
+    ),
+    "contacts.erase": (_c("DELETE", CONTACTS + "/{contact}"), "NONNFFFFFF"),
+    "segments.list": (_c("GET", SEGMENTS), "NONOONOOOO"),
+    "segments.create": (
+        _c("POST", SEGMENTS, lambda i, r: {"name": f"Seg {r}", "filter": {"tags_any": ["yoga"]}}),
+        "NONOFFFFFF",
+    ),
+    "segments.read": (_c("GET", SEGMENTS + "/{segment}"), "NONOONOOOO"),
+    "segments.count": (_c("GET", SEGMENTS + "/{segment}/count"), "NONOONOOOO"),
+    "segments.update": (
+        _c("PATCH", SEGMENTS + "/{segment}", lambda i, r: {"name": f"Renamed {r}"}),
+        "NONOFFFFFF",
+    ),
+    "segments.delete": (_c("DELETE", SEGMENTS + "/{segment}"), "NONNFFFFFF"),
+    "suppressions.list": (_c("GET", "/api/v1/suppressions"), "OFFFFFFFOO"),
+    "suppressions.add": (
+        _c("POST", "/api/v1/suppressions", lambda i, r: {"email": f"{r}@example.com"}),
+        "OFFFFFFFOO",
+    ),
+    "suppressions.remove": (_c("DELETE", "/api/v1/suppressions/{suppression}"), "NFFFFFFFON"),
 }
 CODE = {
     "O": range(200, 300),
@@ -500,8 +569,15 @@ PUBLIC = {
     ("GET", "/files/{}"),  # signed, expiring URLs: the signature is the permission
     ("GET", "/a/{}"),  # one-click approval links: the signed token is the credential
     ("POST", "/a/{}"),
+    ("GET", "/u/{}"),  # unsubscribe links: the signed token is the credential
+    ("POST", "/u/{}"),
+    ("POST", "/u/{}/one-click"),  # RFC 8058 one-click unsubscribe
 }
-MULTIPART = {("POST", "/api/v1/assets"), ("POST", "/api/v1/assets/{asset_id}/versions")}
+MULTIPART = {
+    ("POST", "/api/v1/assets"),
+    ("POST", "/api/v1/assets/{asset_id}/versions"),
+    ("POST", "/api/v1/partners/{partner_id}/contacts/import"),
+}
 # POSTs that only compute an answer from a body (validation, preview): readers may use them.
 READ_ONLY_POSTS = {
     ("POST", "/api/v1/versions/{version_id}/validate"),
@@ -556,6 +632,9 @@ PARAM_IDS = {
     "membership_id": "editor_membership",
     "token_id": "token",
     "outbox_id": "outbox",
+    "contact_id": "contact",
+    "segment_id": "segment",
+    "suppression_id": "suppression",
 }
 MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/templates/{template_id}/versions"): {},
@@ -578,6 +657,15 @@ MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/regions/{region_id}"): {"name": "Renamed"},
     ("PATCH", "/api/v1/partners/{partner_id}"): {"phone": "+31 20 555 0101"},
     ("PATCH", "/api/v1/users/{user_id}"): {"full_name": "X"},
+    ("POST", "/api/v1/partners/{partner_id}/contacts"): {
+        "email": "x@example.com",
+        "consent_status": "unknown",
+    },
+    ("PATCH", "/api/v1/partners/{partner_id}/contacts/{contact_id}"): {"name": "X"},
+    ("PUT", "/api/v1/partners/{partner_id}/contacts/sharing"): {"shared": True},
+    ("POST", "/api/v1/partners/{partner_id}/segments"): {"name": "X"},
+    ("PATCH", "/api/v1/partners/{partner_id}/segments/{segment_id}"): {"name": "X"},
+    ("POST", "/api/v1/suppressions"): {"email": "x@example.com"},
 }
 
 
@@ -585,7 +673,7 @@ def _object_routes(settings: Settings) -> list[tuple[str, str]]:
     return [
         (m, p)
         for m, p in api_routes(create_app(settings))
-        if "{" in p and not p.startswith(("/files/", "/a/"))
+        if "{" in p and not p.startswith(("/files/", "/a/", "/u/"))
     ]
 
 
@@ -618,10 +706,10 @@ def test_berlin_gm_gets_404_for_every_amsterdam_object(
     for method, path in _object_routes(settings):
         if "{partner_id}" not in path:
             continue
-        resp = client.request(
-            method, _fill(path, ids), json=MINIMAL_BODY.get((method, path)), headers=headers
-        )
-        if method == "DELETE":  # partner deletion is refused by role before any lookup
+        body = MINIMAL_BODY.get((method, path))
+        resp = send(client, method, _fill(path, ids), body, headers, (method, path) in MULTIPART)
+        if (method, path) == ("DELETE", "/api/v1/partners/{partner_id}"):
+            # partner deletion is refused by role before any lookup
             assert resp.status_code == 403
             continue
         assert resp.status_code == 404, f"{method} {path}: {resp.status_code}"

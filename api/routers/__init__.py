@@ -10,8 +10,8 @@ from api.routers import (
     auth,
     campaign_actions,
     campaigns,
+    contacts,
     deliveries,
-    ses_feedback,
     files,
     health,
     memberships,
@@ -20,8 +20,12 @@ from api.routers import (
     partner_campaigns,
     partners,
     regions,
+    segments,
+    ses_feedback,
+    suppressions,
     tasks,
     templates,
+    unsubscribe,
     users,
 )
 
@@ -46,4 +50,8 @@ ROUTERS: list[APIRouter] = [
     tasks.router,
     action_links.router,
     outbox.router,
+    contacts.router,
+    segments.router,
+    suppressions.router,
+    unsubscribe.router,
 ]

@@ -1,0 +1,59 @@
+"""The brand's suppression list: HQ reads it, adds and lifts manual entries."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import SessionDep
+from api.routers.params import PagingDep
+from api.security import SuppressionManager
+from models.contact_schemas import SuppressionCreate, SuppressionRead
+from models.contacts import Suppression, SuppressionReason
+from models.schemas import Page
+from services import suppression as svc
+
+router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"])
+
+
+@router.get("", response_model=Page[SuppressionRead])
+def list_suppressions(
+    principal: SuppressionManager,
+    session: SessionDep,
+    paging: PagingDep,
+    q: Annotated[str | None, Query(max_length=254, description="part of the address")] = None,
+) -> Page[SuppressionRead]:
+    rows, total = svc.list_suppressions(
+        session, principal.brand_id, q=q, limit=paging.limit, offset=paging.offset
+    )
+    return Page(
+        items=[SuppressionRead.model_validate(r) for r in rows],
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+@router.post("", response_model=SuppressionRead, status_code=201)
+def add_suppression(
+    principal: SuppressionManager, session: SessionDep, body: SuppressionCreate
+) -> Suppression:
+    """Idempotent: an address already on the list keeps its entry (and its reason)."""
+    return svc.suppress(
+        session,
+        principal.brand_id,
+        body.email,
+        SuppressionReason.manual,
+        body.detail,
+        source="api",
+        created_by=principal.user_id,
+    )
+
+
+@router.delete("/{suppression_id}", status_code=204)
+def remove_suppression(
+    principal: SuppressionManager, session: SessionDep, suppression_id: int
+) -> Response:
+    svc.remove_manual(session, svc.load(session, principal.brand_id, suppression_id))
+    return Response(status_code=204)

@@ -1,0 +1,60 @@
+"""Email addresses and locales as contacts store them: one spelling each, validated.
+
+No extra dependency: the address check is a deliberate subset of RFC 5321 (dot-atom local part,
+an LDH host name with a letter TLD, IDN domains through the standard idna codec) that accepts
+every address a mail provider hands out and refuses what would bounce or inject headers.
+"""
+
+from __future__ import annotations
+
+import re
+
+SUPPORTED_LANGUAGES = frozenset(
+    {"en", "de", "nl", "fr", "it", "es", "pt", "da", "sv", "nb", "fi", "pl", "cs"}
+)
+_LOCALE = re.compile(r"^([a-zA-Z]{2})(?:[-_]([a-zA-Z]{2}))?$")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LOCAL = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_TLD = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
+
+
+def normalise_email(raw: str) -> str:
+    """Trimmed, domain in lower case (the local part is the mailbox owner's, kept as given).
+
+    Raises ValueError saying what is wrong."""
+    value = raw.strip()
+    if not value:
+        raise ValueError("email is empty")
+    if any(ch in value for ch in '\r\n\t ,;<>"()[]\\') or value.count("@") != 1:
+        raise ValueError(f"{value!r} is not an email address")
+    local, domain = value.split("@")
+    if not local or len(local) > 64 or not _LOCAL.fullmatch(local):
+        raise ValueError(f"{value!r}: the part before @ is not valid")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii").lower()
+    except UnicodeError as err:
+        raise ValueError(f"{value!r}: the domain is not valid") from err
+    labels = ascii_domain.split(".")
+    if (
+        len(labels) < 2
+        or not all(_LABEL.fullmatch(label) for label in labels)
+        or not _TLD.fullmatch(labels[-1])
+    ):
+        raise ValueError(f"{value!r}: the domain is not valid")
+    email = f"{local}@{ascii_domain}"
+    if len(email) > 254:
+        raise ValueError("email is longer than 254 characters")
+    return email
+
+
+def normalise_locale(raw: str) -> str:
+    """'de', 'de-AT', 'de_at' -> 'de' / 'de-AT'; ValueError for a language we do not send in."""
+    match = _LOCALE.fullmatch(raw.strip())
+    if match is None or match.group(1).lower() not in SUPPORTED_LANGUAGES:
+        raise ValueError(
+            f"unknown locale {raw.strip()!r} (use one of {', '.join(sorted(SUPPORTED_LANGUAGES))}"
+            ", optionally with a country such as de-AT)"
+        )
+    language, country = match.group(1).lower(), match.group(2)
+    return f"{language}-{country.upper()}" if country else language

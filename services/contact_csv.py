@@ -1,0 +1,430 @@
+"""Contact CSV import and export, streamed.
+
+Import reads the upload through `csv` over a text stream and works in chunks (one transaction
+per chunk, `chunk_size` rows): memory stays flat whatever the file's size, and a row is either
+written whole or rejected with its reasons, never half-applied. A chunk the database refuses
+(a concurrent writer) is rolled back and redone row by row, so one bad row cannot take its
+neighbours with it. Rows are reported one by one as they are processed.
+
+Duplicates within a file are found without keeping every address in memory: each row touched
+records "<run>:<row>" in `Contact.import_mark`, so a later row with the same address sees that
+the current run already wrote it. Re-importing a file changes no data (rows are "unchanged").
+
+Columns: email, name, locale, consent_status (or consent), consent_source, consent_at, tags
+(separated by ";" or ","), and one `attr.<name>` column per attribute (text; an empty cell
+removes the attribute). Export writes the same columns, so export -> import is a round trip.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
+
+from models.asset_schemas import parse_tags
+from models.contact_schemas import ATTRIBUTE_KEY, ImportRow
+from models.contacts import ConsentStatus, Contact
+from models.locales import normalise_email, normalise_locale
+from models.org import Partner
+from services.contacts import check_consent
+
+BASE_COLUMNS = ("email", "name", "locale", "consent_status", "consent_source", "consent_at", "tags")
+ALIASES = {"consent": "consent_status"}
+ATTR_PREFIX = "attr."
+CONSENT_VALUES = tuple(c.value for c in ConsentStatus)
+EXPORT_PAGE = 1000
+
+
+class ImportFileError(ValueError):
+    """The file itself is unusable (not text, no header, unknown columns): nothing imported."""
+
+
+def check_text(stream: BinaryIO, encoding: str = "utf-8-sig", block: int = 1 << 16) -> None:
+    """Decode the whole upload once, in blocks, before importing anything: a file that is not
+    UTF-8 text (or holds NUL bytes) is refused as a whole instead of failing half-way."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)()
+    stream.seek(0)
+    offset = 0
+    while True:
+        data = stream.read(block)
+        try:
+            text = decoder.decode(data, final=not data)
+        except UnicodeDecodeError as err:
+            raise ImportFileError(
+                f"is not UTF-8 text (byte {offset + err.start}); save the sheet as CSV UTF-8"
+            ) from err
+        if "\x00" in text:
+            raise ImportFileError("holds binary data, not CSV text")
+        if not data:
+            break
+        offset += len(data)
+    stream.seek(0)
+
+
+@dataclass
+class _Header:
+    columns: dict[str, str]  # column as written -> canonical name
+    attributes: dict[str, str] = field(default_factory=dict)  # column -> attribute key
+
+
+def _header(fieldnames: list[str]) -> _Header:
+    if not fieldnames:
+        raise ImportFileError("is empty: the first line must name the columns")
+    columns: dict[str, str] = {}
+    attributes: dict[str, str] = {}
+    unknown: list[str] = []
+    for raw in fieldnames:
+        name = (raw or "").strip().lower()
+        name = ALIASES.get(name, name)
+        if name.startswith(ATTR_PREFIX) and ATTRIBUTE_KEY.fullmatch(name[len(ATTR_PREFIX) :]):
+            attributes[raw] = name[len(ATTR_PREFIX) :]
+        elif name in BASE_COLUMNS:
+            pass
+        else:
+            unknown.append(raw)
+            continue
+        if name in columns.values():
+            raise ImportFileError(f"names the column {name!r} twice")
+        columns[raw] = name
+    if unknown:
+        raise ImportFileError(
+            f"has unknown columns {', '.join(repr(u) for u in unknown)}; known: "
+            f"{', '.join(BASE_COLUMNS)}, attr.<name>"
+        )
+    if "email" not in columns.values() or "consent_status" not in columns.values():
+        raise ImportFileError("must have an email and a consent_status column")
+    return _Header(columns, attributes)
+
+
+@dataclass
+class _Parsed:
+    row: int
+    email: str
+    values: dict[str, Any]  # field -> value, for the columns the file has
+    attributes: dict[str, str | None]  # key -> value (None: remove)
+
+
+def _parse_datetime(raw: str) -> datetime:
+    value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _parse(
+    row_no: int, raw: dict[str | None, Any], header: _Header, default_locale: str
+) -> _Parsed | ImportRow:
+    reasons: list[str] = []
+    if raw.get(None):
+        reasons.append("more values than columns")
+    cells = {header.columns[k]: (v or "").strip() for k, v in raw.items() if k in header.columns}
+    shown = cells.get("email", "")[:254]
+    email = ""
+    try:
+        email = normalise_email(cells.get("email", ""))
+    except ValueError as err:
+        reasons.append(f"bad email: {err}")
+    values: dict[str, Any] = {}
+    if "name" in cells:
+        if len(cells["name"]) > 200:
+            reasons.append("name is longer than 200 characters")
+        values["name"] = cells["name"]
+    if "locale" in cells:
+        try:
+            values["locale"] = (
+                normalise_locale(cells["locale"]) if cells["locale"] else default_locale
+            )
+        except ValueError as err:
+            reasons.append(str(err))
+    consent = cells.get("consent_status", "").lower()
+    if not consent:
+        reasons.append("missing consent (consent_status: granted, denied or unknown)")
+    elif consent not in CONSENT_VALUES:
+        reasons.append(f"unknown consent_status {consent!r} (granted, denied or unknown)")
+    values["consent_status"] = consent
+    if "consent_source" in cells:
+        if len(cells["consent_source"]) > 200:
+            reasons.append("consent_source is longer than 200 characters")
+        values["consent_source"] = cells["consent_source"]
+    if consent in CONSENT_VALUES:
+        problem = check_consent(consent, cells.get("consent_source", ""))
+        if problem:
+            reasons.append(problem)
+    if "consent_at" in cells:
+        try:
+            values["consent_at"] = (
+                _parse_datetime(cells["consent_at"]) if cells["consent_at"] else None
+            )
+        except ValueError:
+            reasons.append(f"consent_at {cells['consent_at']!r} is not a date (YYYY-MM-DD)")
+    if "tags" in cells:
+        try:
+            values["tags"] = parse_tags(cells["tags"].replace(";", ","))
+        except ValueError as err:
+            reasons.append(f"tags: {err}")
+    attributes: dict[str, str | None] = {}
+    for column, key in header.attributes.items():
+        value = (raw.get(column) or "").strip()
+        if len(value) > 500:
+            reasons.append(f"attr.{key} is longer than 500 characters")
+        attributes[key] = value or None
+    if reasons:
+        return ImportRow(row=row_no, email=shown, status="rejected", reasons=reasons)
+    return _Parsed(row_no, email, values, attributes)
+
+
+def _changes(contact: Contact, parsed: _Parsed) -> dict[str, Any]:
+    changes = {k: v for k, v in parsed.values.items() if getattr(contact, k) != v}
+    if parsed.attributes:
+        merged = dict(contact.attributes)
+        for key, value in parsed.attributes.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        if merged != contact.attributes:
+            changes["attributes"] = merged
+    return changes
+
+
+def _mark_row(mark: str | None, run: str) -> str | None:
+    if mark and mark.startswith(f"{run}:"):
+        return mark.split(":", 1)[1]
+    return None
+
+
+@dataclass(frozen=True)
+class _Owner:
+    """The partner's facts an import needs, read once: the session is cleared between chunks."""
+
+    partner_id: int
+    brand_id: int
+    locale: str
+
+
+def _apply_chunk(
+    session: Session, partner: _Owner, run: str, chunk: list[_Parsed]
+) -> list[ImportRow]:
+    """One transaction for the chunk; returns one report row per parsed row."""
+    emails = sorted({p.email for p in chunk})
+    existing = {
+        c.email: c
+        for c in session.exec(
+            select(Contact).where(
+                Contact.partner_id == partner.partner_id, col(Contact.email).in_(emails)
+            )
+        ).all()
+    }
+    out: list[ImportRow] = []
+    now = datetime.now(UTC)
+    for parsed in chunk:
+        mark = f"{run}:{parsed.row}"
+        contact = existing.get(parsed.email)
+        first = _mark_row(contact.import_mark, run) if contact is not None else None
+        if contact is not None and first is not None:
+            out.append(
+                ImportRow(
+                    row=parsed.row,
+                    email=parsed.email,
+                    status="rejected",
+                    reasons=[f"duplicate within the file (first on row {first})"],
+                )
+            )
+            continue
+        if contact is None:
+            contact = Contact(
+                brand_id=partner.brand_id,
+                partner_id=partner.partner_id,
+                email=parsed.email,
+                locale=partner.locale,
+                created_at=now,
+                updated_at=now,
+            )
+            for key, value in _changes(contact, parsed).items():
+                setattr(contact, key, value)
+            status = "created"
+            existing[parsed.email] = contact
+        else:
+            changes = _changes(contact, parsed)
+            for key, value in changes.items():
+                setattr(contact, key, value)
+            if changes:
+                contact.updated_at = now
+            status = "updated" if changes else "unchanged"
+        contact.import_mark = mark
+        session.add(contact)
+        out.append(ImportRow(row=parsed.row, email=parsed.email, status=status))
+    session.commit()
+    return out
+
+
+def _commit_chunk(
+    session: Session, partner: _Owner, run: str, chunk: list[_Parsed]
+) -> list[ImportRow]:
+    try:
+        return _apply_chunk(session, partner, run, chunk)
+    except SQLAlchemyError:
+        session.rollback()
+        if len(chunk) == 1:
+            p = chunk[0]
+            return [
+                ImportRow(
+                    row=p.row,
+                    email=p.email,
+                    status="rejected",
+                    reasons=[
+                        "could not be saved (changed by someone else meanwhile); import again"
+                    ],
+                )
+            ]
+    out: list[ImportRow] = []
+    for parsed in chunk:
+        out.extend(_commit_chunk(session, partner, run, [parsed]))
+    return out
+
+
+def import_csv(
+    session: Session, partner: Partner, text: Iterable[str], *, chunk_size: int = 500
+) -> Iterator[ImportRow]:
+    """Import rows into the partner's contacts; yields one report row per CSV row, in order
+    (rejected rows as soon as they are parsed, written rows when their chunk commits).
+
+    Raises ImportFileError before writing anything when the header is unusable. Commits on
+    `session` once per chunk; the caller's own pending changes are committed with the first.
+    """
+    reader = csv.DictReader(text)
+    try:
+        header = _header(list(reader.fieldnames or []))
+    except csv.Error as err:
+        raise ImportFileError(f"is not CSV: {err}") from err
+    assert partner.id is not None
+    owner = _Owner(partner.id, partner.brand_id, partner.locale)
+    run = uuid.uuid4().hex[:16]
+    pending: list[_Parsed] = []
+    held: list[ImportRow | _Parsed] = []  # the chunk's rows in file order, for the report
+    row_no = 1
+    while True:
+        try:
+            raw = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:
+            held.append(
+                ImportRow(
+                    row=row_no + 1,
+                    email="",
+                    status="rejected",
+                    reasons=[f"malformed CSV, import stopped here: {err}"],
+                )
+            )
+            break
+        row_no += 1
+        parsed = _parse(row_no, raw, header, owner.locale)
+        held.append(parsed)
+        if isinstance(parsed, _Parsed):
+            pending.append(parsed)
+        if len(held) >= chunk_size:
+            yield from _flush(session, owner, run, pending, held)
+            pending, held = [], []
+    yield from _flush(session, owner, run, pending, held)
+
+
+def _flush(
+    session: Session,
+    partner: _Owner,
+    run: str,
+    pending: list[_Parsed],
+    held: list[ImportRow | _Parsed],
+) -> Iterator[ImportRow]:
+    done = {r.row: r for r in _commit_chunk(session, partner, run, pending)} if pending else {}
+    session.expunge_all()  # written rows are in the database; keep the identity map small
+    for item in held:
+        yield item if isinstance(item, ImportRow) else done[item.row]
+
+
+def text_stream(binary: BinaryIO) -> io.TextIOWrapper:
+    """The upload as text, decoded while it is read (a BOM from spreadsheet tools is dropped)."""
+    binary.seek(0)
+    return io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+
+
+def _attribute_keys(session: Session, partner_id: int) -> list[str]:
+    keys: set[str] = set()
+    for attributes in _pages(session, partner_id, lambda c: c.attributes):
+        keys.update(attributes)
+    return sorted(keys)
+
+
+def _pages(session: Session, partner_id: int, pick: Any) -> Iterator[Any]:
+    """Keyset pages over the partner's contacts in id order (portable; no server cursor)."""
+    last = 0
+    while True:
+        rows = session.exec(
+            select(Contact)
+            .where(Contact.partner_id == partner_id, col(Contact.id) > last)
+            .order_by(col(Contact.id))
+            .limit(EXPORT_PAGE)
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield pick(row)
+        last = rows[-1].id or last
+        session.expunge_all()
+
+
+class _Line:
+    """A file-like sink for csv.writer that hands back what one row wrote."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def take(self) -> str:
+        out = "".join(self.parts)
+        self.parts.clear()
+        return out
+
+
+def export_csv(session: Session, partner_id: int) -> Iterator[str]:
+    """The partner's contacts as CSV text, one line at a time, in the import's format.
+
+    Cells that a spreadsheet would run as a formula (=, +, -, @ first) are written as they are:
+    the file is data for re-import; open it in a spreadsheet with import as text."""
+    keys = _attribute_keys(session, partner_id)
+    line = _Line()
+    writer = csv.writer(line)
+    writer.writerow([*BASE_COLUMNS, *(f"{ATTR_PREFIX}{k}" for k in keys)])
+    yield line.take()
+    for contact in _pages(session, partner_id, lambda c: c):
+        writer.writerow(
+            [
+                contact.email,
+                contact.name,
+                contact.locale,
+                contact.consent_status,
+                contact.consent_source,
+                contact.consent_at.isoformat() if contact.consent_at else "",
+                ";".join(contact.tags),
+                *(_cell(contact.attributes.get(k)) for k in keys),
+            ]
+        )
+        yield line.take()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,138 @@
+"""The brand's suppression list: addresses never sent to again, whichever partner lists them.
+
+Entries are stored fully lower-cased and compared that way: contacts keep the local part as
+given, but almost every mailbox ignores its case, and erring towards not sending is the safe
+side of an unsubscribe.
+
+`suppress` is idempotent (the first reason stays: an address that bounced and then
+unsubscribed remains "bounced", which is what deliverability needs to know). The send engine
+calls `is_suppressed` at snapshot time and again right before each message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from core.errors import Conflict, FieldError, NotFound
+from models.contacts import Suppression, SuppressionReason
+from models.locales import normalise_email
+
+
+def suppression_key(email: str) -> str:
+    """The form an address is listed and looked up in."""
+    return email.strip().lower()
+
+
+def _email(raw: str) -> str:
+    try:
+        return suppression_key(normalise_email(raw))
+    except ValueError as err:
+        raise FieldError("email", str(err)) from err
+
+
+def find(session: Session, brand_id: int, email: str) -> Suppression | None:
+    return session.exec(
+        select(Suppression).where(Suppression.brand_id == brand_id, Suppression.email == email)
+    ).first()
+
+
+def is_suppressed(session: Session, brand_id: int, email: str) -> bool:
+    """Whether the brand must not send to the address (compared in its normalised form)."""
+    try:
+        email = suppression_key(normalise_email(email))
+    except ValueError:
+        return True  # an address we cannot even parse is never sent to
+    return find(session, brand_id, email) is not None
+
+
+def suppressed_among(session: Session, brand_id: int, emails: list[str]) -> set[str]:
+    """The subset of the given (normalised) addresses that is on the list, as given: one query
+    for a batch."""
+    if not emails:
+        return set()
+    keys = {suppression_key(e) for e in emails}
+    rows = set(
+        session.exec(
+            select(Suppression.email).where(
+                Suppression.brand_id == brand_id, col(Suppression.email).in_(sorted(keys))
+            )
+        ).all()
+    )
+    return {e for e in emails if suppression_key(e) in rows}
+
+
+def suppress(
+    session: Session,
+    brand_id: int,
+    email: str,
+    reason: SuppressionReason | str,
+    detail: str = "",
+    *,
+    source: str = "",
+    created_by: int | None = None,
+) -> Suppression:
+    """Add the address once; calling again (a retried webhook, a second click) returns the row.
+
+    Runs inside the caller's transaction; a concurrent insert of the same address is absorbed
+    with a savepoint."""
+    email = _email(email)
+    reason = SuppressionReason(reason).value
+    existing = find(session, brand_id, email)
+    if existing is not None:
+        return existing
+    row = Suppression(
+        brand_id=brand_id,
+        email=email,
+        reason=reason,
+        source=source[:200],
+        detail=detail[:1000],
+        created_by=created_by,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        found = find(session, brand_id, email)
+        if found is None:
+            raise
+        return found
+    return row
+
+
+def list_suppressions(
+    session: Session, brand_id: int, *, q: str | None, limit: int, offset: int
+) -> tuple[list[Suppression], int]:
+    where: list[Any] = [Suppression.brand_id == brand_id]
+    if q:
+        where.append(col(Suppression.email).contains(q.strip().lower()))
+    total = session.exec(select(func.count()).select_from(Suppression).where(*where)).one()
+    rows = session.exec(
+        select(Suppression)
+        .where(*where)
+        .order_by(col(Suppression.created_at).desc(), col(Suppression.id).desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def load(session: Session, brand_id: int, suppression_id: int) -> Suppression:
+    row = session.get(Suppression, suppression_id)
+    if row is None or row.brand_id != brand_id:
+        raise NotFound("suppression", suppression_id)
+    return row
+
+
+def remove_manual(session: Session, row: Suppression) -> None:
+    """Only manual entries can be lifted: an unsubscribe, bounce or complaint is a fact about
+    the address that an HQ user must not overrule."""
+    if row.reason != SuppressionReason.manual.value:
+        raise Conflict(
+            f"suppression {row.id} is {row.reason}: only manual suppressions can be removed"
+        )
+    session.delete(row)
+    session.flush()

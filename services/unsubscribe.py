@@ -1,0 +1,149 @@
+"""Per-recipient unsubscribe links and the RFC 8058 one-click headers.
+
+The token is the credential: HMAC-SHA256 (key derived from SECRET_KEY) over brand, partner,
+contact id and an optional delivery id, truncated to 128 bits. It carries the contact's id, not
+the address, so the URL reveals nothing to the logs it passes through.
+
+Tokens do not expire: a recipient may click a link in a mail that is years old, RFC 8058
+receivers may POST long after delivery, and laws require that an opt-out keeps working. The
+link can only ever stop mail to its own recipient, so a leaked link costs nothing but that.
+Rotating SECRET_KEY invalidates every link already sent; keep the key stable.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from core.settings import Settings
+from models.contacts import Contact, SuppressionReason
+from models.org import Partner
+from services.suppression import suppress
+
+_VERSION = "1"
+_DELIVERY = re.compile(r"^[A-Za-z0-9_-]{0,64}$")
+_MAC_BYTES = 16
+
+
+@dataclass(frozen=True)
+class UnsubscribeToken:
+    brand_id: int
+    partner_id: int
+    contact_id: int
+    delivery_id: str = ""
+
+
+def _key(settings: Settings) -> bytes:
+    secret = settings.secret_key.get_secret_value().encode()
+    return hmac.new(secret, b"brandrelay/unsubscribe/v1", hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def make_token(settings: Settings, token: UnsubscribeToken) -> str:
+    if not _DELIVERY.fullmatch(token.delivery_id):
+        raise ValueError("delivery_id must be at most 64 letters, digits, - or _")
+    payload = "|".join(
+        (_VERSION, str(token.brand_id), str(token.partner_id), str(token.contact_id))
+        + ((token.delivery_id,) if token.delivery_id else ())
+    ).encode()
+    mac = hmac.new(_key(settings), payload, hashlib.sha256).digest()[:_MAC_BYTES]
+    return f"{_b64(payload)}.{_b64(mac)}"
+
+
+def read_token(settings: Settings, raw: str) -> UnsubscribeToken | None:
+    """The token's content, or None for anything malformed, altered or signed with another key."""
+    if len(raw) > 300 or raw.count(".") != 1:
+        return None
+    body, mac = raw.split(".")
+    try:
+        payload, given = _unb64(body), _unb64(mac)
+    except (ValueError, TypeError):
+        return None
+    expected = hmac.new(_key(settings), payload, hashlib.sha256).digest()[:_MAC_BYTES]
+    if not hmac.compare_digest(expected, given):
+        return None
+    parts = payload.decode("ascii", "replace").split("|")
+    if parts[0] != _VERSION or len(parts) not in (4, 5):
+        return None
+    try:
+        brand_id, partner_id, contact_id = (int(p) for p in parts[1:4])
+    except ValueError:
+        return None
+    return UnsubscribeToken(brand_id, partner_id, contact_id, parts[4] if len(parts) == 5 else "")
+
+
+def unsubscribe_url(
+    settings: Settings, brand_id: int, partner_id: int, contact_id: int, delivery_id: str = ""
+) -> str:
+    """The absolute link for the message body and the List-Unsubscribe header.
+
+    PUBLIC_BASE_URL must be https in production: mailbox providers only offer one-click
+    unsubscribe for https URLs (RFC 8058)."""
+    token = make_token(settings, UnsubscribeToken(brand_id, partner_id, contact_id, delivery_id))
+    return f"{settings.public_base_url.rstrip('/')}/u/{token}"
+
+
+def one_click_url(url: str) -> str:
+    """The RFC 8058 POST target for an unsubscribe_url (same token, /one-click)."""
+    return f"{url}/one-click"
+
+
+def list_unsubscribe_headers(url: str) -> dict[str, str]:
+    """RFC 8058 headers for a message; `url` is what unsubscribe_url returned. The header names
+    the one-click endpoint, which unsubscribes on POST without a page in between."""
+    return {
+        "List-Unsubscribe": f"<{one_click_url(url)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+@dataclass(frozen=True)
+class Recipient:
+    token: UnsubscribeToken
+    contact: Contact | None  # None once erased: nothing left to unsubscribe
+    partner: Partner
+
+
+def resolve(session: Session, settings: Settings, raw: str) -> Recipient | None:
+    """What a link names, or None when it must be treated as unknown."""
+    token = read_token(settings, raw)
+    if token is None:
+        return None
+    partner = session.get(Partner, token.partner_id)
+    if partner is None or partner.brand_id != token.brand_id:
+        return None
+    contact = session.get(Contact, token.contact_id)
+    if contact is not None and (
+        contact.partner_id != partner.id or contact.brand_id != token.brand_id
+    ):
+        return None
+    return Recipient(token, contact, partner)
+
+
+def unsubscribe(session: Session, recipient: Recipient, via: str) -> None:
+    """Suppress the recipient's address for the whole brand (idempotent)."""
+    if recipient.contact is None:
+        return
+    detail = f"partner {recipient.partner.id}"
+    if recipient.token.delivery_id:
+        detail += f", delivery {recipient.token.delivery_id}"
+    suppress(
+        session,
+        recipient.token.brand_id,
+        recipient.contact.email,
+        SuppressionReason.unsubscribed,
+        detail,
+        source=via,
+    )
