@@ -4,6 +4,7 @@ the send pauses. Sync activities on the delivery task queue's thread pool (SMTP 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -32,7 +33,11 @@ from services.notifications import SEND_PAUSED
 log = logging.getLogger(__name__)
 
 
-def snapshot_audience(engine: Engine, partner_campaign_id: int) -> AudienceSnapshot:
+def snapshot_audience(
+    engine: Engine,
+    partner_campaign_id: int,
+    progress: Callable[[int], None] = lambda inserted: None,
+) -> AudienceSnapshot:
     """The partner campaign's segment (everyone when none was named), minus suppressed and
     unconsented contacts, written to the ledger once."""
     with Session(engine) as session:
@@ -45,7 +50,7 @@ def snapshot_audience(engine: Engine, partner_campaign_id: int) -> AudienceSnaps
         rules = dict(segment.filter) if segment is not None else {}
         breakdown = segments.audience_breakdown(session, pc.brand_id, pc.partner_id, rules)
         ids = segments.eligible_contact_ids(session, pc.brand_id, pc.partner_id, rules)
-        inserted = delivery.snapshot(session, pc, ids, activity.heartbeat)
+        inserted = delivery.snapshot(session, pc, ids, progress)
         pc.audience = breakdown.model_dump()
         session.add(pc)
         session.commit()
@@ -85,7 +90,7 @@ class DeliveryActivities:
 
     @activity.defn(name="snapshot_audience")
     def snapshot_audience(self, partner_campaign_id: int) -> AudienceSnapshot:
-        return snapshot_audience(self._engine, partner_campaign_id)
+        return snapshot_audience(self._engine, partner_campaign_id, activity.heartbeat)
 
     @activity.defn(name="send_delivery_batch")
     def send_delivery_batch(self, batch: SendBatchInput) -> BatchOutcome:

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from core.errors import Conflict, FieldError, Forbidden, NotFound
 from core.policy import Permission, Principal, can_see, may_see_contacts, may_share_contacts
 from models.base import utcnow
+from models.delivery import Delivery
 from models.contact_schemas import (
     ContactCreate,
     ContactFields,
@@ -259,6 +260,11 @@ def erase_contact(session: Session, contact: Contact) -> None:
     """
     assert contact.id is not None
     _count_erasure(session, contact.brand_id, contact.partner_id)
+    session.exec(
+        update(Delivery)
+        .where(col(Delivery.contact_id) == contact.id)
+        .values(contact_id=None, email="", updated_at=utcnow())
+    )
     session.delete(contact)
     session.flush()
 

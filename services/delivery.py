@@ -257,6 +257,10 @@ def send_batch(
             .limit(limit)
         ).all()
         for row in rows:
+            if not row.email:  # the contact was erased after the snapshot
+                _mark(session, row, DeliveryStatus.suppressed, error="contact erased")
+                result.suppressed += 1
+                continue
             if suppression.is_suppressed(session, row.brand_id, row.email):
                 _mark(session, row, DeliveryStatus.suppressed, error="suppressed before send")
                 result.suppressed += 1

@@ -264,7 +264,7 @@ def test_permanent_refusals_are_recorded_and_not_retried(demo: Engine, settings:
     emails = add_contacts(demo, "amsterdam", 3, tag="reject")
     pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "reject"))
     snapshot(demo, pcid)
-    bad = PermanentSendError("MessageRejected: address on a block list", code="MessageRejected")
+    bad = PermanentSendError("ses.MessageRejected", "address on a block list")
     transport = ScriptedTransport({emails[0]: bad})
     result = send_all(demo, settings, transport, pcid)
     assert (result.sent, result.failed, result.remaining) == (2, 1, 0)
@@ -284,7 +284,7 @@ def test_transient_errors_raise_for_a_retry_and_give_up_after_the_attempts(
     emails = add_contacts(demo, "amsterdam", 2, tag="flaky")
     pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "flaky"))
     snapshot(demo, pcid)
-    transport = ScriptedTransport({emails[0]: TransientSendError("421 try again later")})
+    transport = ScriptedTransport({emails[0]: TransientSendError("smtp.421", "try again later")})
     for _ in range(delivery.MAX_ATTEMPTS - 1):
         with pytest.raises(TransientSendError):
             send_all(demo, settings, transport, pcid)
@@ -306,7 +306,7 @@ def test_an_account_level_refusal_pauses_the_batch_and_loses_nothing(
     emails = add_contacts(demo, "amsterdam", 4, tag="paused")
     pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "paused"))
     snapshot(demo, pcid)
-    paused = TransportPausedError("SendingPausedException: sending is paused", code="paused")
+    paused = TransportPausedError("ses.SendingPausedException", "sending is paused")
     transport = ScriptedTransport({emails[0]: paused})
     result = send_all(demo, settings, transport, pcid)
     assert result.paused and "paused" in result.paused
@@ -433,32 +433,38 @@ async def test_a_paused_send_tells_people_then_resumes_without_duplicates(
 ) -> None:
     emails = add_contacts(demo, "amsterdam", 5, tag="circuit")
     pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "circuit"))
-    transport = ScriptedTransport({emails[2]: TransportPausedError("AccountSuspended")})
+    transport = ScriptedTransport(
+        {emails[2]: TransportPausedError("ses.AccountSuspendedException", "AccountSuspended")}
+    )
     queue, worker = delivery_worker(transport)
+    # Real time while paused: the server must not skip the hour-long resume timer.
     async with worker:
-        handle = await workflow_env.client.start_workflow(
-            SendWorkflow.run,
-            SendInput(
-                partner_campaign_id=pcid,
-                campaign_id=0,
-                brand_id=0,
-                partner_id=0,
-                delivery_task_queue=queue,
-                resume_after=3600,
-            ),
-            id=f"send-test-{uuid.uuid4().hex[:6]}",
-            task_queue=queue,
-        )
-        for _ in range(100):
-            if await handle.query(SendWorkflow.paused_reason):
-                break
-            await asyncio.sleep(0.05)
-        assert "AccountSuspended" in (await handle.query(SendWorkflow.paused_reason) or "")
-        assert len(transport.sent) == 2  # stopped at the refusal, not burning the list
-        transport.script.clear()  # the account is fixed
-        await handle.signal(SendWorkflow.resume)
-        result: SendResult = await handle.result()
-    assert result.counts["sent"] == 5 and sorted(transport.to()) == sorted(emails)
+        with workflow_env.auto_time_skipping_disabled():
+            handle = await workflow_env.client.start_workflow(
+                SendWorkflow.run,
+                SendInput(
+                    partner_campaign_id=pcid,
+                    campaign_id=0,
+                    brand_id=0,
+                    partner_id=0,
+                    delivery_task_queue=queue,
+                    resume_after=3600,
+                ),
+                id=f"send-test-{uuid.uuid4().hex[:6]}",
+                task_queue=queue,
+            )
+            for _ in range(100):
+                if await handle.query(SendWorkflow.paused_reason):
+                    break
+                await asyncio.sleep(0.05)
+            assert "AccountSuspended" in (await handle.query(SendWorkflow.paused_reason) or "")
+            customers = [a for a in transport.to() if a.endswith("@customers.example")]
+            assert customers == emails[:2]  # stopped at the refusal, not burning through the list
+            transport.script.clear()  # the account is fixed
+            await handle.signal(SendWorkflow.resume)
+            result: SendResult = await handle.result()
+    customers = [a for a in transport.to() if a.endswith("@customers.example")]
+    assert result.counts["sent"] == 5 and sorted(customers) == sorted(emails)
     with Session(demo) as s:
         events = s.exec(select(AuditEvent.action).where(AuditEvent.entity_id == str(pcid))).all()
     assert "partner_campaign.send_paused" in events
@@ -524,3 +530,24 @@ async def test_approved_campaign_is_sent_at_send_at_to_its_segment(
         )
     assert sent_to == set(emails)
     await finish(api, login, demo, cid)
+
+
+def test_erasing_a_contact_anonymises_its_deliveries_and_it_is_not_sent(
+    demo: Engine, settings: Settings
+) -> None:
+    from services.contacts import erase_contact
+
+    emails = add_contacts(demo, "amsterdam", 2, tag="erase")
+    pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "erase"))
+    snapshot(demo, pcid)
+    with Session(demo) as s:
+        contact = s.exec(select(Contact).where(Contact.email == emails[0])).one()
+        erase_contact(s, contact)
+        s.commit()
+        rows = s.exec(select(Delivery).where(Delivery.partner_campaign_id == pcid)).all()
+    assert emails[0] not in {r.email for r in rows}
+    assert sum(1 for r in rows if r.contact_id is None and r.email == "") == 1
+    transport = ScriptedTransport()
+    result = send_all(demo, settings, transport, pcid)
+    assert (result.sent, result.suppressed) == (1, 1)
+    assert transport.to() == [emails[1]]

@@ -147,6 +147,7 @@ async def test_send_survives_three_worker_kills_with_one_message_per_recipient(
         version = s.exec(
             select(TemplateVersion).where(TemplateVersion.template_id == template.id)
         ).one()
+        version_id, north_id = version.id, north.id
         eligible, excluded = _contacts(demo, amsterdam, run)
         segment = Segment(
             brand_id=amsterdam.brand_id,
@@ -176,8 +177,8 @@ async def test_send_survives_three_worker_kills_with_one_message_per_recipient(
                 "/api/v1/campaigns",
                 json={
                     "name": f"Open day {run}",
-                    "template_version_id": version.id,
-                    "target": {"regions": [north.id]},
+                    "template_version_id": version_id,
+                    "target": {"regions": [north_id]},
                     "personalise_until": (now + timedelta(days=3)).isoformat(),
                     "send_by": (now + timedelta(days=10)).isoformat(),
                 },
