@@ -21,9 +21,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
-def portal(
-    settings: Settings, demo: Engine, blob_store: LocalBlobStore
-) -> Iterator[TestClient]:
+def portal(settings: Settings, demo: Engine, blob_store: LocalBlobStore) -> Iterator[TestClient]:
     """A browser-like client: https (the cookie is Secure outside dev), no auto-redirects."""
     app = create_app(
         settings, engine=demo, temporal=LazyTemporalClient(settings), blob_store=blob_store
@@ -81,8 +79,11 @@ def test_wrong_password_is_refused_in_plain_words(portal: TestClient) -> None:
     page = portal.get("/login")
     resp = portal.post(
         "/login",
-        data={"email": "gm.amsterdam@northwind.example", "password": "nope",
-              "csrf_token": token_of(page.text)},
+        data={
+            "email": "gm.amsterdam@northwind.example",
+            "password": "nope",
+            "csrf_token": token_of(page.text),
+        },
     )
     assert resp.status_code == 401
     assert "Incorrect email or password" in resp.text
@@ -92,8 +93,12 @@ def test_sign_in_redirects_only_within_the_site(portal: TestClient) -> None:
     page = portal.get("/login")
     resp = portal.post(
         "/login",
-        data={"email": "ops@northwind.example", "password": DEMO_PASSWORD,
-              "csrf_token": token_of(page.text), "next": "//evil.example/x"},
+        data={
+            "email": "ops@northwind.example",
+            "password": DEMO_PASSWORD,
+            "csrf_token": token_of(page.text),
+            "next": "//evil.example/x",
+        },
     )
     assert resp.headers["location"] == "/inbox"
 
@@ -113,15 +118,11 @@ def test_a_form_post_without_the_csrf_token_is_refused(portal: TestClient) -> No
 
 def test_sign_in_itself_needs_the_token(portal: TestClient) -> None:
     portal.get("/login")
-    resp = portal.post(
-        "/login", data={"email": "ops@northwind.example", "password": DEMO_PASSWORD}
-    )
+    resp = portal.post("/login", data={"email": "ops@northwind.example", "password": DEMO_PASSWORD})
     assert resp.status_code == 403
 
 
-def test_a_token_from_another_session_is_refused(
-    portal: TestClient, settings: Settings
-) -> None:
+def test_a_token_from_another_session_is_refused(portal: TestClient, settings: Settings) -> None:
     sign_in(portal, "marketing@northwind.example")
     other = cookies.csrf_token(settings, cookies.new_session(settings, 1))
     assert portal.post("/logout", data={"csrf_token": other}).status_code == 403
