@@ -4,7 +4,7 @@ never looks for a row that is not there yet; every start is idempotent by workfl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -226,7 +226,7 @@ async def act(
 
 async def perform(
     session: Session,
-    client: Client,
+    connect: Callable[[], Awaitable[Client]],
     principal: Principal,
     partner_campaign_id: int,
     permission: Permission,
@@ -237,11 +237,12 @@ async def perform(
 ) -> PartnerCampaign:
     """One human action as the API and the portal both take it: load within the caller's
     reach, optionally validate values (given, or the saved ones) with every content rule, send
-    one Update as the caller, answer with the refreshed projection row."""
+    one Update as the caller, answer with the refreshed projection row. Temporal is connected
+    (`connect`) only once access is checked, so a refusal never waits on the server."""
     row = crud.load_partner_campaign(session, principal, partner_campaign_id, permission)
     if validate is not None:
         refuse_invalid(full_validation(session, row, validate(row)))
-    await act(client, row, update, PartnerAction(actor=actor_of(principal), **fields))
+    await act(await connect(), row, update, PartnerAction(actor=actor_of(principal), **fields))
     session.refresh(row)
     return row
 

@@ -3,6 +3,7 @@ reviewer's decision. Shared by the API and the portal, so both refuse the same w
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlmodel import Session
@@ -53,9 +54,14 @@ async def update(
 
 
 async def submit(
-    session: Session, client: Client, task_queue: str, principal: Principal, version_id: int
+    session: Session,
+    connect: Callable[[], Awaitable[Client]],
+    task_queue: str,
+    principal: Principal,
+    version_id: int,
 ) -> TemplateVersion:
-    """Refused while lint has findings; a version with changes requested is revised first."""
+    """Refused while lint has findings; a version with changes requested is revised first.
+    Temporal is connected only once access is checked."""
     version = svc.load_version(session, principal, version_id, Permission.template_author)
     issues = lint(svc.content_of(version))
     if issues:
@@ -66,6 +72,7 @@ async def submit(
             errors=[{"field": f"{i.part}:{i.line}", "message": i.message} for i in issues],
         )
     actor = actor_of(principal)
+    client = await connect()
     if version.state == TemplateState.changes_requested:
         await update(client, task_queue, version, TemplateWorkflow.revise, actor)
     await update(client, task_queue, version, TemplateWorkflow.submit, actor)
@@ -75,7 +82,7 @@ async def submit(
 
 async def decide(
     session: Session,
-    client: Client,
+    connect: Callable[[], Awaitable[Client]],
     task_queue: str,
     principal: Principal,
     version_id: int,
@@ -85,6 +92,6 @@ async def decide(
     """The brand reviewer's decision; the workflow refuses the author and the submitter."""
     version = svc.load_version(session, principal, version_id, Permission.template_review)
     body = TemplateDecision(actor=actor_of(principal), decision=decision, comment=comment)
-    await update(client, task_queue, version, TemplateWorkflow.decide, body)
+    await update(await connect(), task_queue, version, TemplateWorkflow.decide, body)
     session.refresh(version)
     return version

@@ -174,7 +174,7 @@ async def save_content(
     )
     _, version, _ = _parts(session, row)
     values = slot_form.values_from(await request.form(), template_svc.content_of(version))
-    temporal = await client.get()
+    temporal = client.get
     try:
         row = await flow.perform(
             session,
@@ -260,7 +260,7 @@ async def decide(
     try:
         await flow.perform(
             session,
-            await client.get(),
+            client.get,
             principal,
             partner_campaign_id,
             Permission.partner_campaign_decide,
@@ -286,7 +286,7 @@ async def schedule(
     try:
         await flow.perform(
             session,
-            await client.get(),
+            client.get,
             principal,
             partner_campaign_id,
             Permission.partner_campaign_edit,
@@ -310,7 +310,7 @@ async def decline(
     try:
         await flow.perform(
             session,
-            await client.get(),
+            client.get,
             principal,
             partner_campaign_id,
             Permission.partner_campaign_edit,

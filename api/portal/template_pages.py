@@ -107,7 +107,7 @@ async def submit(
 ) -> Response:
     try:
         await template_flow.submit(
-            session, await client.get(), settings.temporal_task_queue, principal, version_id
+            session, client.get, settings.temporal_task_queue, principal, version_id
         )
     except Problem as err:
         version = svc.load_version(session, principal, version_id)
@@ -129,7 +129,7 @@ async def decide(
     try:
         await template_flow.decide(
             session,
-            await client.get(),
+            client.get,
             settings.temporal_task_queue,
             principal,
             version_id,

@@ -56,7 +56,7 @@ async def _act(
 ) -> PartnerCampaignRead:
     row = await flow.perform(
         session,
-        await client.get(),
+        client.get,
         principal,
         partner_campaign_id,
         permission,

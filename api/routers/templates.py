@@ -269,7 +269,7 @@ async def submit_version(
     version_id: int,
 ) -> VersionRead:
     version = await template_flow.submit(
-        session, await client.get(), settings.temporal_task_queue, principal, version_id
+        session, client.get, settings.temporal_task_queue, principal, version_id
     )
     return version_read(version)
 
@@ -285,7 +285,7 @@ async def decide_version(
 ) -> VersionRead:
     version = await template_flow.decide(
         session,
-        await client.get(),
+        client.get,
         settings.temporal_task_queue,
         principal,
         version_id,
