@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import Engine
 
 from api import problems
+from api.portal import PORTAL_ROUTERS
 from api.routers import ROUTERS
 from core.db import make_engine
 from core.logging import configure_logging
@@ -64,6 +65,6 @@ def create_app(
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
-    for router in ROUTERS:
+    for router in [*ROUTERS, *PORTAL_ROUTERS]:
         app.include_router(router)
     return app

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
         SecretStr(DEV_SECRET_KEY), description="Signs tokens, sessions and links"
     )
     access_token_ttl: int = Field(3600, ge=60, description="Bearer token lifetime, seconds")
+    portal_session_ttl: int = Field(
+        28800, ge=60, description="Portal sign-in lifetime, seconds (absolute, from sign-in)"
+    )
     public_base_url: str = Field("http://localhost:8000", description="Base URL in links")
     api_host: str = Field("127.0.0.1", description="API bind address (make up)")
     api_port: int = Field(8000, description="API port (make up)")

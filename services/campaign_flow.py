@@ -4,6 +4,7 @@ never looks for a row that is not there yet; every start is idempotent by workfl
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from content.spec import FieldError as SlotError
 from content.validate import validate_values
 from core.errors import Conflict, FieldError, NotFound, Problem
+from core.policy import Permission, Principal, actor_of
 from models.base import utcnow
 from models.campaigns import Campaign, CampaignState, PartnerCampaign
 from models.org import Brand, Partner
@@ -231,6 +233,29 @@ async def act(
             ) from err
         raise Problem(f"workflow service error: {err.message}", status=503) from err
     return status
+
+
+async def perform(
+    session: Session,
+    connect: Callable[[], Awaitable[Client]],
+    principal: Principal,
+    partner_campaign_id: int,
+    permission: Permission,
+    update: Any,
+    *,
+    validate: Callable[[PartnerCampaign], dict[str, Any]] | None = None,
+    **fields: Any,
+) -> PartnerCampaign:
+    """One human action as the API and the portal both take it: load within the caller's
+    reach, optionally validate values (given, or the saved ones) with every content rule, send
+    one Update as the caller, answer with the refreshed projection row. Temporal is connected
+    (`connect`) only once access is checked, so a refusal never waits on the server."""
+    row = crud.load_partner_campaign(session, principal, partner_campaign_id, permission)
+    if validate is not None:
+        refuse_invalid(full_validation(session, row, validate(row)))
+    await act(await connect(), row, update, PartnerAction(actor=actor_of(principal), **fields))
+    session.refresh(row)
+    return row
 
 
 async def status_of(client: Client, row: PartnerCampaign) -> PartnerCampaignStatus | None:

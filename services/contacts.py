@@ -17,7 +17,6 @@ from sqlmodel import Session, col, select
 from core.errors import Conflict, FieldError, Forbidden, NotFound
 from core.policy import Permission, Principal, can_see, may_see_contacts, may_share_contacts
 from models.base import utcnow
-from models.delivery import Delivery
 from models.contact_schemas import (
     ContactCreate,
     ContactFields,
@@ -26,6 +25,7 @@ from models.contact_schemas import (
     ContactUpdate,
 )
 from models.contacts import ConsentStatus, Contact, ErasureCount, Suppression
+from models.delivery import Delivery
 from models.locales import normalise_email, normalise_locale
 from models.org import Partner
 from services import audit

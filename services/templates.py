@@ -242,3 +242,17 @@ def render_context(
         "brand": {"name": brand.name, "palette": list(brand.palette)},
         "campaign": {"name": "Preview"},
     }
+
+
+def versions_in_review(session: Session, principal: Principal) -> list[tuple[TemplateVersion, str]]:
+    """The brand review queue: versions in review with their template's name, oldest first."""
+    rows = session.exec(
+        select(TemplateVersion, Template.name)
+        .join(Template, col(Template.id) == col(TemplateVersion.template_id))
+        .where(
+            TemplateVersion.brand_id == principal.brand_id,
+            TemplateVersion.state == TemplateState.in_review.value,
+        )
+        .order_by(col(TemplateVersion.updated_at))
+    ).all()
+    return [(v, name) for v, name in rows]

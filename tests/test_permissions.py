@@ -21,6 +21,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api.app import create_app
+from api.portal import session as portal_cookies
+from api.portal.web import PortalAuthorize, PortalPublic, PortalRoute
 from api.security import Authorize, Public
 from core.settings import Settings
 from mail.message import compose
@@ -39,7 +41,7 @@ FRAMEWORK_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 def _guards(dependant: Any) -> Iterator[object]:
     for dep in dependant.dependencies:
-        if isinstance(dep.call, Authorize | Public):
+        if isinstance(dep.call, Authorize | Public | PortalAuthorize | PortalPublic):
             yield dep.call
         yield from _guards(dep)
 
@@ -58,10 +60,11 @@ def undeclared_routes(app: FastAPI) -> list[str]:
 
 
 def api_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """The API's routes; the portal's pages have their own matrix below."""
     out = []
     for ctx in iter_route_contexts(app.routes):
         route = ctx.original_route
-        if isinstance(route, APIRoute):
+        if isinstance(route, APIRoute) and not isinstance(route, PortalRoute):
             out.extend((m, route.path) for m in sorted(route.methods))
     return out
 
@@ -763,3 +766,91 @@ def test_lists_are_scoped(
     assert [r["name"] for r in regions["items"]] == ["North"]
     users = client.get("/api/v1/users", headers=login("admin@contoso.example")).json()
     assert all(u["email"].endswith("@contoso.example") for u in users["items"])
+
+
+# The portal's pages ----------------------------------------------------------------------------
+
+# Every portal route, and what an anonymous visitor gets: sign-in (a 303 to /login) for pages,
+# 403 for every form post (no session, so no CSRF token), the page itself for public routes.
+PORTAL: dict[tuple[str, str], int] = {
+    ("GET", "/"): 303,
+    ("GET", "/login"): 200,
+    ("POST", "/login"): 403,
+    ("POST", "/logout"): 403,
+    ("GET", "/static/{}"): 200,
+    ("GET", "/inbox"): 303,
+    ("GET", "/my-campaigns"): 303,
+    ("GET", "/campaigns"): 303,
+    ("GET", "/campaigns/new"): 303,
+    ("POST", "/campaigns"): 403,
+    ("GET", "/campaigns/{}"): 303,
+    ("POST", "/campaigns/{}/launch"): 403,
+    ("POST", "/campaigns/{}/cancel"): 403,
+    ("POST", "/campaigns/{}/extend"): 403,
+    ("GET", "/partner-campaigns/{}"): 303,
+    ("POST", "/partner-campaigns/{}/content"): 403,
+    ("POST", "/partner-campaigns/{}/preview"): 403,
+    ("GET", "/partner-campaigns/{}/print.pdf"): 303,
+    ("POST", "/partner-campaigns/{}/decision"): 403,
+    ("POST", "/partner-campaigns/{}/schedule"): 403,
+    ("POST", "/partner-campaigns/{}/decline"): 403,
+    ("GET", "/partner-campaigns/{}/timeline"): 303,
+    ("GET", "/templates"): 303,
+    ("GET", "/templates/versions/{}"): 303,
+    ("POST", "/templates/versions/{}/submit"): 403,
+    ("POST", "/templates/versions/{}/decision"): 403,
+    ("GET", "/assets"): 303,
+    ("GET", "/assets/{}/thumb"): 303,
+    ("GET", "/audit"): 303,
+}
+PORTAL_FILL = {"/static/{}": "/static/portal.css"}
+
+
+def portal_routes(app: FastAPI) -> set[tuple[str, str]]:
+    out = set()
+    for ctx in iter_route_contexts(app.routes):
+        route = ctx.original_route
+        if isinstance(route, PortalRoute):
+            out.update((m, re.sub(r"\{[^}]*\}", "{}", route.path)) for m in route.methods)
+    return out
+
+
+def test_portal_matrix_covers_every_portal_route(settings: Settings) -> None:
+    assert portal_routes(create_app(settings)) == set(PORTAL)
+
+
+def test_portal_anonymous_visitors_sign_in_first(client: TestClient, ids: Ids) -> None:
+    for (method, path), want in PORTAL.items():
+        url = PORTAL_FILL.get(path, path.replace("{}", str(ids.pc_ams)))
+        resp = client.request(method, url, follow_redirects=False)
+        assert resp.status_code == want, f"{method} {path}: {resp.status_code}"
+        if want == 303 and path != "/":
+            assert resp.headers["location"].startswith("/login?next=")
+
+
+def _portal_cookie(settings: Settings, demo: Engine, email: str) -> dict[str, str]:
+    with Session(demo) as s:
+        user = s.exec(select(User).where(User.email == email)).one()
+    found = portal_cookies.new_session(settings, user.id)
+    return {portal_cookies.COOKIE: portal_cookies.encode(settings, found)}
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["admin@contoso.example", "gm.berlin@northwind.example", "editor.berlin@northwind.example"],
+)
+def test_portal_pages_of_another_partner_or_brand_do_not_exist(
+    client: TestClient, ids: Ids, settings: Settings, demo: Engine, email: str
+) -> None:
+    client.cookies.update(_portal_cookie(settings, demo, email))
+    for path in (
+        f"/partner-campaigns/{ids.pc_ams}",
+        f"/partner-campaigns/{ids.pc_ams}/timeline",
+        f"/partner-campaigns/{ids.pc_ams}/print.pdf",
+    ):
+        resp = client.get(path, follow_redirects=False)
+        assert resp.status_code == 404, f"{email} {path}: {resp.status_code}"
+        assert "not found" in resp.text
+    if email.endswith("contoso.example"):
+        for path in (f"/campaigns/{ids.campaign}", f"/templates/versions/{ids.published_version}"):
+            assert client.get(path, follow_redirects=False).status_code == 404, path

@@ -29,9 +29,14 @@ from tests.test_delivery import (
     send_all,
     snapshot,
 )
-from tests.test_sns import TOPIC, _mail, _notification, _signed, signer  # noqa: F401
+from tests.test_sns import TOPIC, _mail, _notification, _signed, make_signer
 
 URL = "/api/v1/feedback/ses"
+
+
+@pytest.fixture(scope="module")
+def signer() -> tuple[rsa.RSAPrivateKey, bytes]:
+    return make_signer()
 
 
 @pytest.fixture

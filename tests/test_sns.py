@@ -23,6 +23,11 @@ OUR_ID = "<20261123.abc@northwind.example>"
 
 @pytest.fixture(scope="module")
 def signer() -> tuple[rsa.RSAPrivateKey, bytes]:
+    return make_signer()
+
+
+def make_signer() -> tuple[rsa.RSAPrivateKey, bytes]:
+    """A key and a self-signed certificate standing in for SNS's."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
     now = dt.datetime.now(dt.UTC)

@@ -71,8 +71,8 @@ button{padding:8px 16px;background:#0b3d91;color:#fff;border:0;border-radius:4px
 {% if form.required %} required{% endif %}></textarea></p>
 <p><button type="submit">{{ form.button }}</button></p>
 </form>
-{% endif %}{% if portal_url %}<p class="note"><a href="{{ portal_url }}">Open the campaign in \
-the portal</a></p>{% endif %}
+{% endif %}{% if portal_url %}<p class="note"><a href="{{ portal_url }}">Review it in the portal: \
+the email as recipients see it, what changed, and all three decisions</a></p>{% endif %}
 </body></html>
 """
         }

@@ -13,12 +13,11 @@ from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.routers.templates import render_preview
 from api.security import PartnerCampaignDecider, PartnerCampaignEditor, PartnerCampaignReader
 from core.errors import NotFound
-from core.policy import Permission, Principal, actor_of
+from core.policy import Permission, Principal
 from models.campaign_schemas import PartnerCampaignRead
 from models.campaigns import Campaign, PartnerCampaign
 from models.template_schemas import TimelineRead, ValuesBody
 from models.templates import TemplateVersion
-from models.workflow_io import PartnerAction
 from services import campaign_flow as flow
 from services import campaigns as crud
 from services.audience import check_segment
@@ -50,11 +49,6 @@ class ScheduleBody(BaseModel):
     send_at: datetime
 
 
-def _read(session: SessionDep, row: PartnerCampaign) -> PartnerCampaignRead:
-    session.refresh(row)
-    return crud.partner_campaign_reads(session, [row])[0]
-
-
 async def _act(
     session: SessionDep,
     client: TemporalDep,
@@ -66,14 +60,17 @@ async def _act(
     validate: Callable[[PartnerCampaign], dict[str, Any]] | None = None,
     **fields: Any,
 ) -> PartnerCampaignRead:
-    """Load within the caller's reach, optionally validate values (given, or the saved ones)
-    with every content rule, send one Update as the caller, answer with the projected row."""
-    row = crud.load_partner_campaign(session, principal, partner_campaign_id, permission)
-    if validate is not None:
-        flow.refuse_invalid(flow.full_validation(session, row, validate(row)))
-    action = PartnerAction(actor=actor_of(principal), **fields)
-    await flow.act(await client.get(), row, update, action)
-    return _read(session, row)
+    row = await flow.perform(
+        session,
+        client.get,
+        principal,
+        partner_campaign_id,
+        permission,
+        update,
+        validate=validate,
+        **fields,
+    )
+    return crud.partner_campaign_reads(session, [row])[0]
 
 
 @router.put("/partner-campaigns/{partner_campaign_id}/content", response_model=PartnerCampaignRead)

@@ -13,9 +13,7 @@ from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.routers.params import PagingDep
 from api.security import TemplateAuthor, TemplateReader, TemplateReviewer
 from content.lint import lint
-from content.render import render_email, render_pdf, render_print_html
-from content.validate import resolve_values, validate_values
-from core.errors import Conflict, FieldError, Problem
+from content.validate import validate_values
 from core.policy import Permission, Principal, actor_of
 from core.settings import Settings
 from core.temporal import LazyTemporalClient
@@ -34,12 +32,12 @@ from models.template_schemas import (
     VersionUpdate,
 )
 from models.templates import Template, TemplateVersion
-from models.workflow_io import TemplateDecision, TemplateStatus, TemplateWorkflowInput
+from models.workflow_io import TemplateStatus
+from services import previews, template_flow
 from services import templates as svc
 from services.access import load
 from services.org import Actor
-from services.workflow_calls import update_with_start
-from workflows.template import FINAL, TemplateWorkflow
+from workflows.template import TemplateWorkflow
 from workflows.template_lifecycle import TemplateState, mermaid
 
 router = APIRouter(prefix="/api/v1", tags=["templates"])
@@ -68,20 +66,6 @@ def version_read(version: TemplateVersion) -> VersionRead:
     )
 
 
-def workflow_input(version: TemplateVersion, name: str = "") -> TemplateWorkflowInput:
-    assert version.id is not None
-    return TemplateWorkflowInput(
-        template_id=version.template_id,
-        version_id=version.id,
-        number=version.number,
-        brand_id=version.brand_id,
-        author_id=version.author_id,
-        name=name,
-        initial_state=version.state,
-        submitted_by=version.submitted_by,
-    )
-
-
 async def _update(
     client: LazyTemporalClient,
     settings: Settings,
@@ -89,26 +73,15 @@ async def _update(
     update: Any,
     arg: Any,
 ) -> TemplateStatus:
-    if version.state in FINAL:
-        # A closed workflow would be started again only to refuse: answer from the row.
-        raise Conflict(f"Cannot change a version that is {version.state}")
-    return await update_with_start(
-        await client.get(),
-        update,
-        arg,
-        workflow=TemplateWorkflow.run,
-        workflow_arg=workflow_input(version),
-        workflow_id=version.workflow_id,
-        task_queue=settings.temporal_task_queue,
-        result_type=TemplateStatus,
-        label=f"template version {version.id}",
+    return await template_flow.update(
+        await client.get(), settings.temporal_task_queue, version, update, arg
     )
 
 
 async def _start(client: LazyTemporalClient, settings: Settings, version: TemplateVersion) -> None:
     await (await client.get()).start_workflow(
         TemplateWorkflow.run,
-        workflow_input(version),
+        template_flow.workflow_input(version),
         id=version.workflow_id,
         task_queue=settings.temporal_task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -240,29 +213,9 @@ def validate_version_values(
     principal: TemplateReader, session: SessionDep, version_id: int, body: ValuesBody
 ) -> ValidateResult:
     version = svc.load_version(session, principal, version_id)
-    ctx = _context(session, principal, version, body)
+    ctx = previews.context(session, principal, version, body)
     errors = validate_values(svc.content_of(version), body.values, ctx)
     return ValidateResult(valid=not errors, errors=errors)
-
-
-def _context(
-    session: Session, principal: Principal, version: TemplateVersion, body: ValuesBody
-) -> Any:
-    content = svc.content_of(version)
-    if body.locale not in content.locales:
-        raise FieldError("locale", f"this template has locales {', '.join(content.locales)}")
-    partner = svc.partner_for_preview(session, principal, body.partner_id)
-    return svc.validation_context(
-        session,
-        version.brand_id,
-        partner,
-        body.locale,
-        body.window_start,
-        body.window_end,
-        content=content,
-        values=body.values,
-        today=utcnow().date(),
-    )
 
 
 def render_preview(
@@ -273,31 +226,8 @@ def render_preview(
     body: ValuesBody,
     fmt: str,
 ) -> Response:
-    content = svc.content_of(version)
-    ctx = _context(session, principal, version, body)
-    errors = validate_values(content, body.values, ctx)
-    if errors:
-        raise Problem(
-            "; ".join(e.message for e in errors),
-            status=422,
-            title="Invalid values",
-            errors=[e.model_dump() for e in errors],
-        )
-    resolved = resolve_values(content, body.values, ctx)
-    partner = svc.partner_for_preview(session, principal, body.partner_id)
-    render_ctx = svc.render_context(session, version.brand_id, partner, settings.public_base_url)
-    key = f"version-{version.id}-{version.updated_at.isoformat()}-{body.locale}"
-    if fmt == "pdf":
-        if content.print is None:
-            raise FieldError("format", "this template has no print variant")
-        html = render_print_html(key, content, resolved, render_ctx, content.print.sizes[0])
-        return Response(render_pdf(html), media_type="application/pdf")
-    if content.email is None:
-        raise FieldError("format", "this template has no email variant")
-    email = render_email(key, content, resolved, render_ctx)
-    if fmt == "text":
-        return Response(email.text, media_type="text/plain; charset=utf-8")
-    return Response(email.html, media_type="text/html; charset=utf-8")
+    out = previews.render_preview(session, settings.public_base_url, principal, version, body, fmt)
+    return Response(out.body, media_type=out.media_type)
 
 
 @router.get("/versions/{version_id}/preview")
@@ -338,20 +268,10 @@ async def submit_version(
     client: TemporalDep,
     version_id: int,
 ) -> VersionRead:
-    version = svc.load_version(session, principal, version_id, Permission.template_author)
-    issues = lint(svc.content_of(version))
-    if issues:
-        raise Problem(
-            f"fix {len(issues)} lint finding(s) before submitting: {issues[0].message}",
-            status=422,
-            title="Template has lint findings",
-            errors=[{"field": f"{i.part}:{i.line}", "message": i.message} for i in issues],
-        )
-    actor = actor_of(principal)
-    if version.state == TemplateState.changes_requested:
-        await _update(client, settings, version, TemplateWorkflow.revise, actor)
-    await _update(client, settings, version, TemplateWorkflow.submit, actor)
-    return version_read(_refresh(session, version))
+    version = await template_flow.submit(
+        session, client.get, settings.temporal_task_queue, principal, version_id
+    )
+    return version_read(version)
 
 
 @router.post("/versions/{version_id}/decision", response_model=VersionRead)
@@ -363,19 +283,16 @@ async def decide_version(
     version_id: int,
     body: DecisionBody,
 ) -> VersionRead:
-    decision = TemplateDecision(
-        actor=actor_of(principal), decision=body.decision, comment=body.comment
-    )
-    return await _act(
+    version = await template_flow.decide(
         session,
-        settings,
-        client,
+        client.get,
+        settings.temporal_task_queue,
         principal,
         version_id,
-        Permission.template_review,
-        TemplateWorkflow.decide,
-        decision,
+        body.decision,
+        body.comment,
     )
+    return version_read(version)
 
 
 @router.post("/versions/{version_id}/retire", response_model=VersionRead)

@@ -1,0 +1,50 @@
+"""The audit trail for those allowed to read it, scoped exactly as GET /api/v1/audit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from api.deps import SessionDep
+from api.portal.web import PortalAuditReader, PortalRoute, render
+from core.policy import Permission
+from models.audit import AuditEvent
+from services import audit
+from services.access import scope_filter
+from services.org import page
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
+PAGE = 50
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(
+    principal: PortalAuditReader,
+    request: Request,
+    session: SessionDep,
+    entity_type: Annotated[str | None, Query(max_length=50)] = None,
+    entity_id: Annotated[str | None, Query(max_length=50)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> HTMLResponse:
+    where = scope_filter(
+        principal,
+        AuditEvent.brand_id,
+        AuditEvent.region_id,
+        AuditEvent.partner_id,
+        Permission.audit_read,
+    )
+    flt = audit.AuditFilter(entity_type or None, entity_id or None)
+    rows, total = page(session, audit.filtered(where, flt), PAGE, offset)
+    return render(
+        request,
+        "audit.html",
+        title="Audit trail",
+        items=rows,
+        total=total,
+        offset=offset,
+        size=PAGE,
+        entity_type=entity_type or "",
+        entity_id=entity_id or "",
+    )

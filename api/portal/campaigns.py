@@ -1,0 +1,289 @@
+"""HQ's campaigns: the list, creating one from a published template, launching, progress per
+partner and region, cancelling and extending. Each action calls the service the API calls."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
+from api.portal.web import PortalCampaignManager, PortalCampaignReader, PortalRoute, render
+from core.errors import Problem
+from core.policy import Permission, Principal, has_permission_somewhere
+from models.base import utcnow
+from models.campaign_schemas import CampaignCreate, as_utc
+from models.campaigns import ApprovalPolicy, CampaignMode
+from models.org import Partner, Region
+from models.templates import Template, TemplateVersion
+from services import campaign_flow as flow
+from services import campaigns as svc
+from services.org import Actor
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
+FINISHED = frozenset({"sent", "partially_sent", "rejected", "declined", "expired", "cancelled"})
+DONE = {
+    "created": "Campaign created. Check it, then launch it.",
+    "launched": "Launched: the partners are being invited.",
+    "cancelled": "Campaign cancelled.",
+    "extended": "Personalisation window extended.",
+}
+
+
+def _published(session: Session, brand_id: int) -> list[tuple[TemplateVersion, str]]:
+    rows = session.exec(
+        select(TemplateVersion, Template.name)
+        .join(Template, col(Template.id) == col(TemplateVersion.template_id))
+        .where(TemplateVersion.brand_id == brand_id, TemplateVersion.state == "published")
+        .order_by(col(Template.name), col(TemplateVersion.number))
+    ).all()
+    return [(v, name) for v, name in rows]
+
+
+def _org(session: Session, brand_id: int) -> tuple[list[Region], list[Partner]]:
+    regions = session.exec(
+        select(Region).where(Region.brand_id == brand_id).order_by(col(Region.name))
+    ).all()
+    partners = session.exec(
+        select(Partner).where(Partner.brand_id == brand_id).order_by(col(Partner.display_name))
+    ).all()
+    return list(regions), list(partners)
+
+
+@router.get("/campaigns", response_class=HTMLResponse)
+def campaigns_page(
+    principal: PortalCampaignReader, request: Request, session: SessionDep
+) -> HTMLResponse:
+    rows, _ = svc.list_campaigns(session, principal, limit=100, offset=0)
+    items = svc.campaign_reads(session, rows)
+    return render(
+        request,
+        "campaigns.html",
+        title="Campaigns",
+        items=items,
+        finished=FINISHED,
+        may_manage=has_permission_somewhere(principal, Permission.campaign_manage),
+    )
+
+
+def _form_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    form: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+) -> HTMLResponse:
+    regions, partners = _org(session, principal.brand_id)
+    return render(
+        request,
+        "campaign_new.html",
+        status=status,
+        title="New campaign",
+        form=form,
+        errors=errors,
+        versions=_published(session, principal.brand_id),
+        regions=regions,
+        partners=partners,
+        modes=list(CampaignMode),
+        policies=list(ApprovalPolicy),
+    )
+
+
+@router.get("/campaigns/new", response_class=HTMLResponse)
+def new_campaign_page(
+    principal: PortalCampaignManager, request: Request, session: SessionDep
+) -> HTMLResponse:
+    now = utcnow().replace(second=0, microsecond=0)
+    form = {
+        "name": "",
+        "template_version_id": "",
+        "target_kind": "regions",
+        "regions": [],
+        "partners": [],
+        "personalise_until": (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M"),
+        "send_by": (now + timedelta(days=14)).strftime("%Y-%m-%dT%H:%M"),
+        "mode": "opt_in",
+        "approval_policy": "gm",
+        "remind_after": 2,
+        "escalate_after": 4,
+    }
+    return _form_page(request, session, principal, form, {})
+
+
+def _ints(values: list[str]) -> list[int]:
+    return [int(v) for v in values if v.isdigit()]
+
+
+@router.post("/campaigns", response_class=HTMLResponse)
+async def create_campaign(
+    principal: PortalCampaignManager,
+    request: Request,
+    session: SessionDep,
+    rid: RequestIdDep,
+) -> Response:
+    posted = await request.form()
+    form: dict[str, Any] = {
+        k: posted.get(k, "")
+        for k in (
+            "name",
+            "template_version_id",
+            "target_kind",
+            "personalise_until",
+            "send_by",
+            "mode",
+            "approval_policy",
+            "remind_after",
+            "escalate_after",
+        )
+    }
+    form["regions"] = _ints([str(v) for v in posted.getlist("regions")])
+    form["partners"] = _ints([str(v) for v in posted.getlist("partners")])
+    kind = str(form["target_kind"])
+    target: dict[str, Any] = (
+        {"all": True}
+        if kind == "all"
+        else {kind: form[kind]}
+        if kind in ("regions", "partners")
+        else {}
+    )
+    try:
+        days = {
+            k: timedelta(days=float(str(form[k]) or 0)) for k in ("remind_after", "escalate_after")
+        }
+    except ValueError:
+        return _form_page(
+            request, session, principal, form, {"remind_after": "Enter a number of days."}, 422
+        )
+    try:
+        body = CampaignCreate.model_validate(
+            {
+                "name": form["name"],
+                "template_version_id": form["template_version_id"] or 0,
+                "target": target,
+                "personalise_until": form["personalise_until"],
+                "send_by": form["send_by"],
+                "mode": form["mode"],
+                "approval_policy": form["approval_policy"],
+                **days,
+            }
+        )
+        campaign, _ = svc.create_campaign(session, Actor(principal, rid), body, None)
+    except ValidationError as err:
+        errors = {str(e["loc"][0]) if e["loc"] else "form": _plain(e["msg"]) for e in err.errors()}
+        return _form_page(request, session, principal, form, errors, 422)
+    except Problem as err:
+        errors = {str(e.get("field")): str(e.get("message")) for e in err.errors or []}
+        return _form_page(
+            request, session, principal, form, errors or {"form": err.detail}, err.status
+        )
+    return RedirectResponse(f"/campaigns/{campaign.id}?done=created", status_code=303)
+
+
+def _plain(message: str) -> str:
+    return message.removeprefix("Value error, ")
+
+
+@router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+def campaign_page(
+    principal: PortalCampaignReader, request: Request, session: SessionDep, campaign_id: int
+) -> HTMLResponse:
+    campaign = svc.load_campaign(session, principal, campaign_id)
+    read = svc.campaign_read(campaign, svc.counts_by_state(session, campaign_id))
+    rows, _ = svc.list_partner_campaigns(
+        session, principal, campaign_id=campaign_id, limit=200, offset=0
+    )
+    pcs = svc.partner_campaign_reads(session, rows)
+    regions = {r.id: r.name for r in _org(session, campaign.brand_id)[0]}
+    by_region: dict[str, Counter[str]] = defaultdict(Counter)
+    for pc in pcs:
+        by_region[regions.get(pc.region_id, "?")][pc.state] += 1
+    return render(
+        request,
+        "campaign.html",
+        title=campaign.name,
+        c=read,
+        pcs=pcs,
+        regions=regions,
+        by_region=dict(sorted(by_region.items())),
+        finished=FINISHED,
+        may_manage=has_permission_somewhere(principal, Permission.campaign_manage),
+        flash=DONE.get(request.query_params.get("done", ""), ""),
+        until=svc.aware(campaign.personalise_until),
+    )
+
+
+async def _act(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    campaign_id: int,
+    action: Any,
+    what: str,
+) -> Response:
+    campaign = svc.load_campaign(session, principal, campaign_id, Permission.campaign_manage)
+    try:
+        await action(campaign)
+    except Problem as err:
+        return render(request, "error.html", status=err.status, title="Not done", detail=err.detail)
+    return RedirectResponse(f"/campaigns/{campaign_id}?done={what}", status_code=303)
+
+
+@router.post("/campaigns/{campaign_id}/launch", response_class=HTMLResponse)
+async def launch(
+    principal: PortalCampaignManager,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+    campaign_id: int,
+) -> Response:
+    async def run(campaign: Any) -> None:
+        await flow.launch(
+            session,
+            await client.get(),
+            settings.temporal_task_queue,
+            Actor(principal, rid),
+            campaign,
+        )
+
+    return await _act(request, session, principal, campaign_id, run, "launched")
+
+
+@router.post("/campaigns/{campaign_id}/cancel", response_class=HTMLResponse)
+async def cancel(
+    principal: PortalCampaignManager,
+    request: Request,
+    session: SessionDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+    campaign_id: int,
+) -> Response:
+    async def run(campaign: Any) -> None:
+        await flow.cancel(session, await client.get(), Actor(principal, rid), campaign)
+
+    return await _act(request, session, principal, campaign_id, run, "cancelled")
+
+
+@router.post("/campaigns/{campaign_id}/extend", response_class=HTMLResponse)
+async def extend(
+    principal: PortalCampaignManager,
+    request: Request,
+    session: SessionDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+    campaign_id: int,
+    personalise_until: Annotated[datetime, Form()],
+) -> Response:
+    async def run(campaign: Any) -> None:
+        await flow.extend(
+            session, await client.get(), Actor(principal, rid), campaign, as_utc(personalise_until)
+        )
+
+    return await _act(request, session, principal, campaign_id, run, "extended")

@@ -1,0 +1,77 @@
+"""The inbox (open tasks, overdue and soonest due first) and "My campaigns" for partner editors
+(what needs doing first). Both read the same services as /api/v1/tasks and
+/api/v1/partner-campaigns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from api.deps import SessionDep
+from api.portal.web import PortalInbox, PortalPartnerCampaignEditor, PortalRoute, render
+from core.policy import Permission, has_permission_somewhere
+from models.base import utcnow
+from models.campaign_schemas import PartnerCampaignRead, TaskRead
+from services import campaigns as svc
+from services import templates as template_svc
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
+FAR = datetime.max.replace(tzinfo=None)
+
+TASK_WORDS = {
+    "personalise": "Personalise and submit",
+    "approve_gm": "Approve as general manager",
+    "approve_hq": "Approve for HQ",
+}
+# What a partner editor must do in each state, most urgent first.
+TODO = {
+    "changes_requested": (0, "Your GM asked for changes: edit and submit again"),
+    "invited": (1, "Personalise and submit"),
+    "drafting": (1, "Finish personalising and submit"),
+    "approved": (2, "Approved: pick the send time"),
+    "pending_gm": (3, "Waiting for your GM"),
+    "pending_hq": (3, "Waiting for HQ"),
+    "scheduled": (4, "Scheduled: nothing to do"),
+}
+
+
+def _due_key(task: TaskRead) -> tuple[bool, datetime, datetime]:
+    due = task.due_at.replace(tzinfo=None) if task.due_at else FAR
+    return (not task.overdue, due, task.created_at.replace(tzinfo=None))
+
+
+def _todo_key(pc: PartnerCampaignRead) -> tuple[int, int]:
+    return (TODO.get(pc.state, (9, ""))[0], -pc.id)
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox(principal: PortalInbox, request: Request, session: SessionDep) -> HTMLResponse:
+    now = utcnow()
+    tasks = sorted(
+        svc.task_reads(session, svc.list_tasks(session, principal, now=now), now), key=_due_key
+    )
+    reviews = (
+        template_svc.versions_in_review(session, principal)
+        if has_permission_somewhere(principal, Permission.template_review)
+        else []
+    )
+    return render(
+        request,
+        "inbox.html",
+        title="Inbox",
+        tasks=tasks,
+        words=TASK_WORDS,
+        reviews=reviews,
+        flash=request.query_params.get("done", ""),
+    )
+
+
+@router.get("/my-campaigns", response_class=HTMLResponse)
+def my_campaigns(
+    principal: PortalPartnerCampaignEditor, request: Request, session: SessionDep
+) -> HTMLResponse:
+    rows, _ = svc.list_partner_campaigns(session, principal, limit=200, offset=0)
+    items = sorted(svc.partner_campaign_reads(session, rows), key=_todo_key)
+    return render(request, "my_campaigns.html", title="My campaigns", items=items, todo=TODO)

@@ -1,0 +1,347 @@
+"""One partner campaign: the editor's form with live preview, the GM's review of the same page,
+send time, and the timeline with the lifecycle diagram.
+
+Every action goes through services.campaign_flow.perform, the same call the API makes, so the
+workflow's validators decide here exactly as they do there.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlmodel import Session
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.portal import diagram, slot_form
+from api.portal.web import (
+    PortalPartnerCampaignDecider,
+    PortalPartnerCampaignEditor,
+    PortalPartnerCampaignReader,
+    PortalRoute,
+    render,
+)
+from core.errors import NotFound, Problem
+from core.policy import Permission, Principal, allows, four_eyes_ok, may_decide_stage
+from models.base import utcnow
+from models.campaign_schemas import as_utc
+from models.campaigns import Campaign, PartnerCampaign
+from models.org import Brand, Partner
+from models.template_schemas import ValuesBody
+from models.templates import TemplateVersion
+from services import campaign_flow as flow
+from services import campaigns as crud
+from services import previews
+from services import templates as template_svc
+from workflows.partner_campaign import PartnerCampaignWorkflow
+from workflows.partner_campaign_lifecycle import PENDING_APPROVAL, PERSONALISING
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
+DONE = {
+    "saved": "Saved. Check the preview, then submit when you are ready.",
+    "submitted": "Submitted. Your general manager has been asked to approve.",
+    "approve": "Approved. The partner can now pick the send time.",
+    "request_changes": "Changes requested. The editor has been told what to change.",
+    "reject": "Rejected.",
+    "scheduled": "Send time saved.",
+    "declined": "You declined this campaign.",
+}
+
+
+def _parts(session: Session, row: PartnerCampaign) -> tuple[Campaign, TemplateVersion, Partner]:
+    campaign = session.get(Campaign, row.campaign_id)
+    version = session.get(TemplateVersion, campaign.template_version_id) if campaign else None
+    partner = session.get(Partner, row.partner_id)
+    if campaign is None or version is None or partner is None:
+        raise NotFound("partner campaign", row.id)
+    return campaign, version, partner
+
+
+def _preview(
+    session: Session,
+    base_url: str,
+    principal: Principal,
+    version: TemplateVersion,
+    row: PartnerCampaign,
+    values: dict[str, Any],
+) -> dict[str, Any]:
+    """The email as recipients get it, or the plain-words reasons it cannot be shown yet."""
+    body = ValuesBody(values=values, locale=row.locale, partner_id=row.partner_id)
+    try:
+        out = previews.render_preview(session, base_url, principal, version, body, "html")
+    except Problem as err:
+        reasons = [e["message"] for e in (err.errors or [])] or [err.detail]
+        return {"html": "", "reasons": reasons}
+    return {"html": out.body if isinstance(out.body, str) else out.body.decode(), "reasons": []}
+
+
+def _page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    row: PartnerCampaign,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    problem: str = "",
+    status: int = 200,
+) -> HTMLResponse:
+    campaign, version, partner = _parts(session, row)
+    brand = session.get(Brand, row.brand_id)
+    content = template_svc.content_of(version)
+    target = crud.partner_campaign_target(row)
+    edit_allowed = allows(principal, Permission.partner_campaign_edit, target)
+    defaults = slot_form.hq_defaults(content, campaign.defaults, row.locale)
+    shown = dict(row.values if values is None else values)
+    may_decide = (
+        row.state in PENDING_APPROVAL
+        and may_decide_stage(principal, row.state, target, escalated=row.escalation_level >= 1)
+        and four_eyes_ok(row.submitted_by, principal.user_id)
+    )
+    settings = request.app.state.settings
+    fields = slot_form.fields_for(
+        session,
+        principal,
+        content,
+        values=shown,
+        defaults=defaults,
+        errors=errors or {},
+        partner=partner,
+        palette=list(brand.palette if brand else []),
+        locale=row.locale,
+        today=utcnow().date(),
+    )
+    return render(
+        request,
+        "partner_campaign.html",
+        status=status,
+        title=f"{campaign.name} for {partner.display_name}",
+        pc=crud.partner_campaign_reads(session, [row])[0],
+        campaign=campaign,
+        partner=partner,
+        fields=fields,
+        labels={f.name: f.label for f in fields},
+        changes=slot_form.changes(row.values, defaults),
+        preview=_preview(session, settings.public_base_url, principal, version, row, shown),
+        has_print=content.print is not None,
+        may_edit=edit_allowed and row.state in PERSONALISING,
+        may_schedule=edit_allowed and row.state in ("approved", "scheduled"),
+        may_decline=edit_allowed and row.state in (*PERSONALISING, "approved"),
+        may_decide=may_decide,
+        problem=problem,
+        flash=DONE.get(request.query_params.get("done", ""), ""),
+        send_by=crud.aware(campaign.send_by),
+    )
+
+
+def _field_errors(err: Problem) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for e in err.errors or []:
+        out.setdefault(str(e.get("field", "")), str(e.get("message", "")))
+    return out
+
+
+def _done(pc_id: int, what: str) -> RedirectResponse:
+    return RedirectResponse(f"/partner-campaigns/{pc_id}?done={what}", status_code=303)
+
+
+@router.get("/partner-campaigns/{partner_campaign_id}", response_class=HTMLResponse)
+def partner_campaign_page(
+    principal: PortalPartnerCampaignReader,
+    request: Request,
+    session: SessionDep,
+    partner_campaign_id: int,
+) -> HTMLResponse:
+    row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+    return _page(request, session, principal, row)
+
+
+@router.post("/partner-campaigns/{partner_campaign_id}/content", response_class=HTMLResponse)
+async def save_content(
+    principal: PortalPartnerCampaignEditor,
+    request: Request,
+    session: SessionDep,
+    client: TemporalDep,
+    partner_campaign_id: int,
+    action: Annotated[Literal["save", "submit"], Form()] = "save",
+) -> Response:
+    """Save the form; with "submit", submit right after. A refusal shows each message next to
+    its field and keeps what was typed."""
+    row = crud.load_partner_campaign(
+        session, principal, partner_campaign_id, Permission.partner_campaign_edit
+    )
+    _, version, _ = _parts(session, row)
+    values = slot_form.values_from(await request.form(), template_svc.content_of(version))
+    temporal = client.get
+    try:
+        row = await flow.perform(
+            session,
+            temporal,
+            principal,
+            partner_campaign_id,
+            Permission.partner_campaign_edit,
+            PartnerCampaignWorkflow.save_content,
+            validate=lambda _r: values,
+            values=values,
+        )
+        if action == "submit":
+            row = await flow.perform(
+                session,
+                temporal,
+                principal,
+                partner_campaign_id,
+                Permission.partner_campaign_edit,
+                PartnerCampaignWorkflow.submit,
+                validate=lambda r: r.values,
+            )
+    except Problem as err:
+        errors = _field_errors(err)
+        return _page(
+            request,
+            session,
+            principal,
+            row,
+            values=values,
+            errors=errors,
+            status=err.status,
+            problem="Please correct the fields marked below." if errors else err.detail,
+        )
+    return _done(partner_campaign_id, "submitted" if action == "submit" else "saved")
+
+
+@router.post("/partner-campaigns/{partner_campaign_id}/preview", response_class=HTMLResponse)
+async def live_preview(
+    principal: PortalPartnerCampaignReader,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    partner_campaign_id: int,
+) -> HTMLResponse:
+    """The preview of the values being typed (htmx), saved or not."""
+    row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+    _, version, _ = _parts(session, row)
+    values = slot_form.values_from(await request.form(), template_svc.content_of(version))
+    preview = _preview(session, settings.public_base_url, principal, version, row, values)
+    return render(request, "_preview.html", preview=preview)
+
+
+@router.get("/partner-campaigns/{partner_campaign_id}/print.pdf")
+def print_pdf(
+    principal: PortalPartnerCampaignReader,
+    session: SessionDep,
+    settings: SettingsDep,
+    partner_campaign_id: int,
+) -> Response:
+    row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+    _, version, _ = _parts(session, row)
+    body = ValuesBody(values=row.values, locale=row.locale, partner_id=row.partner_id)
+    out = previews.render_preview(
+        session, settings.public_base_url, principal, version, body, "pdf"
+    )
+    return Response(
+        out.body,
+        media_type=out.media_type,
+        headers={"Content-Disposition": "inline; filename=print-proof.pdf"},
+    )
+
+
+@router.post("/partner-campaigns/{partner_campaign_id}/decision", response_class=HTMLResponse)
+async def decide(
+    principal: PortalPartnerCampaignDecider,
+    request: Request,
+    session: SessionDep,
+    client: TemporalDep,
+    partner_campaign_id: int,
+    decision: Annotated[Literal["approve", "request_changes", "reject"], Form()],
+    comment: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    try:
+        await flow.perform(
+            session,
+            client.get,
+            principal,
+            partner_campaign_id,
+            Permission.partner_campaign_decide,
+            PartnerCampaignWorkflow.decide,
+            decision=decision,
+            comment=comment.strip() or None,
+        )
+    except Problem as err:
+        row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+        return _page(request, session, principal, row, problem=err.detail, status=err.status)
+    return _done(partner_campaign_id, decision)
+
+
+@router.post("/partner-campaigns/{partner_campaign_id}/schedule", response_class=HTMLResponse)
+async def schedule(
+    principal: PortalPartnerCampaignEditor,
+    request: Request,
+    session: SessionDep,
+    client: TemporalDep,
+    partner_campaign_id: int,
+    send_at: Annotated[datetime, Form()],
+) -> Response:
+    try:
+        await flow.perform(
+            session,
+            client.get,
+            principal,
+            partner_campaign_id,
+            Permission.partner_campaign_edit,
+            PartnerCampaignWorkflow.schedule,
+            send_at=as_utc(send_at),
+        )
+    except Problem as err:
+        row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+        return _page(request, session, principal, row, problem=err.detail, status=err.status)
+    return _done(partner_campaign_id, "scheduled")
+
+
+@router.post("/partner-campaigns/{partner_campaign_id}/decline", response_class=HTMLResponse)
+async def decline(
+    principal: PortalPartnerCampaignEditor,
+    request: Request,
+    session: SessionDep,
+    client: TemporalDep,
+    partner_campaign_id: int,
+) -> Response:
+    try:
+        await flow.perform(
+            session,
+            client.get,
+            principal,
+            partner_campaign_id,
+            Permission.partner_campaign_edit,
+            PartnerCampaignWorkflow.decline,
+        )
+    except Problem as err:
+        row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+        return _page(request, session, principal, row, problem=err.detail, status=err.status)
+    return _done(partner_campaign_id, "declined")
+
+
+@router.get("/partner-campaigns/{partner_campaign_id}/timeline", response_class=HTMLResponse)
+async def timeline(
+    principal: PortalPartnerCampaignReader,
+    request: Request,
+    session: SessionDep,
+    client: TemporalDep,
+    partner_campaign_id: int,
+) -> HTMLResponse:
+    """What happened so far (from the workflow) beside the lifecycle with the current state
+    highlighted (drawn from the state machine itself)."""
+    row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+    status = await flow.status_of(await client.get(), row)
+    state = status.state if status else row.state
+    return render(
+        request,
+        "timeline.html",
+        title="Timeline",
+        pc=crud.partner_campaign_reads(session, [row])[0],
+        state=state,
+        entries=status.timeline if status else [],
+        boxes=diagram.partner_campaign(state),
+        mermaid=diagram.partner_campaign_mermaid(),
+    )

@@ -1,0 +1,181 @@
+"""The partner editor's form, generated from the template's slots: which control each slot gets,
+its limits and help, the asset gallery it offers, and reading the posted form back as values.
+
+Only editable slots become fields (locked HQ content never does, profile fields only when the
+template allows overriding them). Validation itself stays in content.validate: this module
+only shapes the form and passes the values on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session
+from starlette.datastructures import FormData
+
+from content.spec import SlotKind, TemplateContent
+from core.policy import Principal
+from models.assets import Asset
+from models.org import Partner
+from services.assets import list_assets
+
+PREFIX = "slot__"
+CONTROL = {
+    SlotKind.text: "text",
+    SlotKind.rich_text: "textarea",
+    SlotKind.number: "number",
+    SlotKind.date: "date",
+    SlotKind.choice: "select",
+    SlotKind.url: "url",
+    SlotKind.phone: "tel",
+    SlotKind.email: "email",
+    SlotKind.color: "swatches",
+    SlotKind.asset: "gallery",
+    SlotKind.partner_field: "text",
+}
+
+
+@dataclass
+class AssetOption:
+    uid: str
+    title: str
+    asset_id: int
+
+
+@dataclass
+class SlotField:
+    name: str
+    input_name: str
+    label: str
+    help: str
+    control: str
+    value: str
+    default: str
+    required: bool
+    max_length: int | None
+    choices: list[str] = field(default_factory=list)
+    assets: list[AssetOption] = field(default_factory=list)
+    error: str = ""
+
+
+def _localised(texts: dict[str, Any], locale: str) -> Any:
+    return texts.get(locale, texts.get("en", ""))
+
+
+def editable(content: TemplateContent) -> list[str]:
+    return [
+        s.name
+        for s in content.slots
+        if not s.locked and (s.kind != SlotKind.partner_field or s.allow_override)
+    ]
+
+
+def hq_defaults(
+    content: TemplateContent, campaign_defaults: dict[str, Any], locale: str
+) -> dict[str, Any]:
+    """What HQ put in each editable slot: the campaign's default, else the template's."""
+    out: dict[str, Any] = {}
+    for name in editable(content):
+        slot = content.slot(name)
+        assert slot is not None
+        if name in campaign_defaults:
+            out[name] = campaign_defaults[name]
+        else:
+            out[name] = _localised(slot.default, locale) or ""
+    return out
+
+
+def _gallery(
+    session: Session, principal: Principal, tags: list[str], partner: Partner, today: date
+) -> list[AssetOption]:
+    """Approved assets with the slot's tags that this partner may use today (licence and
+    region); the same rules are checked again when the values are saved."""
+    rows, _ = list_assets(
+        session, principal, tags=tags, q=None, state="approved", limit=60, offset=0
+    )
+    return [AssetOption(a.uid, a.title, a.id or 0) for a in rows if _usable(a, partner, today)]
+
+
+def _usable(asset: Asset, partner: Partner, today: date) -> bool:
+    if asset.partner_id is not None and asset.partner_id != partner.id:
+        return False
+    if asset.licence_expires_on is not None and asset.licence_expires_on < today:
+        return False
+    return not asset.allowed_region_ids or partner.region_id in asset.allowed_region_ids
+
+
+def fields_for(
+    session: Session,
+    principal: Principal,
+    content: TemplateContent,
+    *,
+    values: dict[str, Any],
+    defaults: dict[str, Any],
+    errors: dict[str, str],
+    partner: Partner,
+    palette: list[str],
+    locale: str,
+    today: date,
+) -> list[SlotField]:
+    out = []
+    for name in editable(content):
+        slot = content.slot(name)
+        assert slot is not None
+        control = CONTROL[slot.kind]
+        choices = list(slot.choices or [])
+        if slot.kind == SlotKind.color:
+            choices = list(palette)
+        current = values.get(name, defaults.get(name, ""))
+        out.append(
+            SlotField(
+                name=name,
+                input_name=PREFIX + name,
+                label=_localised(slot.label, locale),
+                help=_localised(slot.help, locale),
+                control=control,
+                value="" if current is None else str(current),
+                default="" if defaults.get(name) is None else str(defaults.get(name)),
+                required=slot.required,
+                max_length=slot.max_length,
+                choices=choices,
+                assets=(
+                    _gallery(session, principal, list(slot.asset_tags or []), partner, today)
+                    if slot.kind == SlotKind.asset
+                    else []
+                ),
+                error=errors.get(name, ""),
+            )
+        )
+    return out
+
+
+def values_from(form: FormData, content: TemplateContent) -> dict[str, Any]:
+    """The posted values of editable slots; an empty field is left out, so HQ's default
+    applies. Numbers stay text when they do not parse, for validation to name."""
+    values: dict[str, Any] = {}
+    for name in editable(content):
+        raw = form.get(PREFIX + name)
+        if not isinstance(raw, str) or not raw.strip():
+            continue
+        text = raw.strip()
+        slot = content.slot(name)
+        if slot is not None and slot.kind == SlotKind.number:
+            try:
+                number = float(text)
+                values[name] = int(number) if number.is_integer() else number
+            except ValueError:
+                values[name] = text
+            continue
+        values[name] = text
+    return values
+
+
+def changes(values: dict[str, Any], defaults: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(slot, HQ's default, the partner's value) for each slot the partner changed."""
+    return [
+        (name, str(defaults.get(name, "")), str(value))
+        for name, value in values.items()
+        if name in defaults and str(value) != str(defaults.get(name, ""))
+    ]

@@ -1,0 +1,142 @@
+"""HQ's templates: the list, one version's slots, lint findings and sample preview, submitting
+for review and the brand reviewer's decision (through services.template_flow, as the API)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlmodel import Session
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.portal.web import (
+    PortalRoute,
+    PortalTemplateAuthor,
+    PortalTemplateReader,
+    PortalTemplateReviewer,
+    render,
+)
+from content.lint import lint
+from core.errors import Problem
+from core.policy import Permission, Principal, allows, four_eyes_ok
+from models.base import utcnow
+from models.template_schemas import ValuesBody
+from models.templates import TemplateVersion
+from services import previews, template_flow
+from services import templates as svc
+from services.access import target_of
+from workflows.template_lifecycle import EDITABLE, TemplateState
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
+DONE = {
+    "submitted": "Submitted for brand review.",
+    "approve": "Published.",
+    "request_changes": "Changes requested.",
+    "reject": "Rejected.",
+}
+
+
+@router.get("/templates", response_class=HTMLResponse)
+def templates_page(
+    principal: PortalTemplateReader, request: Request, session: SessionDep
+) -> HTMLResponse:
+    rows, _ = svc.list_templates(session, principal, 200, 0)
+    items = [(t, svc.versions_of(session, t.id or 0)) for t in rows]
+    return render(request, "templates.html", title="Templates", items=items)
+
+
+def _version_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    version: TemplateVersion,
+    problem: str = "",
+    status: int = 200,
+) -> HTMLResponse:
+    content = svc.content_of(version)
+    settings = request.app.state.settings
+    locale = "en" if "en" in content.locales else content.locales[0]
+    body = ValuesBody(values=svc.sample_values(content, locale, utcnow().date()), locale=locale)
+    preview: dict[str, object] = {"html": "", "reasons": []}
+    try:
+        out = previews.render_preview(
+            session, settings.public_base_url, principal, version, body, "html"
+        )
+        preview["html"] = out.body if isinstance(out.body, str) else out.body.decode()
+    except Problem as err:
+        preview["reasons"] = [err.detail]
+    target = target_of(version)
+    return render(
+        request,
+        "template_version.html",
+        status=status,
+        title=f"Template version {version.number}",
+        v=version,
+        content=content,
+        issues=lint(content),
+        preview=preview,
+        problem=problem,
+        may_submit=allows(principal, Permission.template_author, target)
+        and version.state in EDITABLE,
+        may_decide=allows(principal, Permission.template_review, target)
+        and version.state == TemplateState.in_review
+        and four_eyes_ok(version.submitted_by, principal.user_id)
+        and version.author_id != principal.user_id,
+        flash=DONE.get(request.query_params.get("done", ""), ""),
+    )
+
+
+@router.get("/templates/versions/{version_id}", response_class=HTMLResponse)
+def version_page(
+    principal: PortalTemplateReader, request: Request, session: SessionDep, version_id: int
+) -> HTMLResponse:
+    return _version_page(
+        request, session, principal, svc.load_version(session, principal, version_id)
+    )
+
+
+@router.post("/templates/versions/{version_id}/submit", response_class=HTMLResponse)
+async def submit(
+    principal: PortalTemplateAuthor,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+    version_id: int,
+) -> Response:
+    try:
+        await template_flow.submit(
+            session, client.get, settings.temporal_task_queue, principal, version_id
+        )
+    except Problem as err:
+        version = svc.load_version(session, principal, version_id)
+        return _version_page(request, session, principal, version, err.detail, err.status)
+    return RedirectResponse(f"/templates/versions/{version_id}?done=submitted", status_code=303)
+
+
+@router.post("/templates/versions/{version_id}/decision", response_class=HTMLResponse)
+async def decide(
+    principal: PortalTemplateReviewer,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+    version_id: int,
+    decision: Annotated[Literal["approve", "request_changes", "reject"], Form()],
+    comment: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    try:
+        await template_flow.decide(
+            session,
+            client.get,
+            settings.temporal_task_queue,
+            principal,
+            version_id,
+            decision,
+            comment.strip() or None,
+        )
+    except Problem as err:
+        version = svc.load_version(session, principal, version_id)
+        return _version_page(request, session, principal, version, err.detail, err.status)
+    return RedirectResponse(f"/templates/versions/{version_id}?done={decision}", status_code=303)

@@ -1,0 +1,241 @@
+"""What every portal page shares: the session guard with its CSRF check, the route class that
+turns refusals into pages (or a redirect to sign in), and rendering with the portal's own
+Jinja2 environment.
+
+The environment is separate from the content engine's sandbox: it renders the portal's own
+trusted templates with autoescape on, while partner content is rendered only by the sandbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from api.deps import SessionDep, SettingsDep
+from api.portal import session as cookies
+from core.errors import Forbidden, Problem, Unauthorized
+from core.policy import Permission, Principal, has_permission_somewhere
+from core.settings import AppEnv, Settings
+from core.temporal import TemporalUnreachable
+from models.org import User
+from services.accounts import principal_for
+
+HERE = Path(__file__).parent
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    # Inline styles only for the email previews (srcdoc frames inherit this policy); no inline
+    # script anywhere.
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'self'",
+}
+
+env = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+class LoginRequired(Exception):
+    """No valid signed-in session: the route class sends the visitor to /login."""
+
+
+class CsrfRefused(Problem):
+    status = 403
+    title = "Form expired"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This form has expired or did not come from the portal. Reload the page and try again."
+        )
+
+
+def portal_session(request: Request, settings: Settings) -> cookies.PortalSession | None:
+    found: cookies.PortalSession | None = getattr(request.state, "portal_session", None)
+    if found is None:
+        found = cookies.decode(settings, request.cookies.get(cookies.COOKIE))
+        request.state.portal_session = found
+    return found
+
+
+async def _check_csrf(request: Request, settings: Settings) -> None:
+    if request.method in SAFE_METHODS:
+        return
+    given = request.headers.get(CSRF_HEADER)
+    if not given:
+        form = await request.form()  # cached by Starlette: the route's Form() fields still work
+        value = form.get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
+    if not cookies.csrf_ok(settings, portal_session(request, settings), given):
+        raise CsrfRefused()
+
+
+class PortalAuthorize:
+    """A portal page's guard: signed in through the session cookie, holding `permission` in at
+    least one grant, and for every state-changing request the CSRF token of this session.
+    Object-level scope is checked by the services, exactly as for the API."""
+
+    def __init__(self, permission: Permission | None) -> None:
+        self.permission = permission
+
+    async def __call__(
+        self, request: Request, session: SessionDep, settings: SettingsDep
+    ) -> Principal:
+        await _check_csrf(request, settings)
+        found = portal_session(request, settings)
+        if found is None or found.user_id is None:
+            raise LoginRequired()
+        user = session.get(User, found.user_id)
+        if user is None or not user.is_active:
+            raise LoginRequired()
+        principal = principal_for(session, user)
+        request.state.principal = principal
+        request.state.user = user
+        if self.permission is not None and not has_permission_somewhere(principal, self.permission):
+            raise Forbidden("Your roles do not allow this page.")
+        return principal
+
+
+class PortalPublic:
+    """A portal route open without sign-in (the sign-in page, static files); its forms still
+    carry the CSRF token of the visitor's anonymous session."""
+
+    async def __call__(self, request: Request, settings: SettingsDep) -> None:
+        await _check_csrf(request, settings)
+
+
+def _guard(permission: Permission | None) -> Any:
+    return Depends(PortalAuthorize(permission))
+
+
+PortalUser = Annotated[Principal, _guard(None)]
+PortalInbox = Annotated[Principal, _guard(Permission.partner_campaign_read)]
+PortalCampaignReader = Annotated[Principal, _guard(Permission.campaign_read)]
+PortalCampaignManager = Annotated[Principal, _guard(Permission.campaign_manage)]
+PortalPartnerCampaignReader = Annotated[Principal, _guard(Permission.partner_campaign_read)]
+PortalPartnerCampaignEditor = Annotated[Principal, _guard(Permission.partner_campaign_edit)]
+PortalPartnerCampaignDecider = Annotated[Principal, _guard(Permission.partner_campaign_decide)]
+PortalTemplateReader = Annotated[Principal, _guard(Permission.template_read)]
+PortalTemplateAuthor = Annotated[Principal, _guard(Permission.template_author)]
+PortalTemplateReviewer = Annotated[Principal, _guard(Permission.template_review)]
+PortalAssetReader = Annotated[Principal, _guard(Permission.asset_read)]
+PortalAuditReader = Annotated[Principal, _guard(Permission.audit_read)]
+PortalOpen = Annotated[None, Depends(PortalPublic())]
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def login_redirect(request: Request) -> Response:
+    target = request.url.path
+    if request.method in SAFE_METHODS and request.url.query:
+        target += "?" + request.url.query
+    location = "/login?next=" + quote(target, safe="/")
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": location})
+    return RedirectResponse(location, status_code=303)
+
+
+NAV = (
+    ("/inbox", "Inbox", Permission.partner_campaign_read),
+    ("/my-campaigns", "My campaigns", Permission.partner_campaign_edit),
+    ("/campaigns", "Campaigns", Permission.campaign_read),
+    ("/templates", "Templates", Permission.template_read),
+    ("/assets", "Assets", Permission.asset_read),
+    ("/audit", "Audit trail", Permission.audit_read),
+)
+
+
+def nav_for(principal: Principal | None) -> list[tuple[str, str]]:
+    if principal is None:
+        return []
+    return [(href, label) for href, label, perm in NAV if has_permission_somewhere(principal, perm)]
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """A full page (or, for htmx fragments, any template) with the caller, its navigation and
+    the CSRF token of its session."""
+    settings: Settings = request.app.state.settings
+    found = portal_session(request, settings)
+    principal: Principal | None = getattr(request.state, "principal", None)
+    html = env.get_template(template).render(
+        request_path=request.url.path,
+        principal=principal,
+        user=getattr(request.state, "user", None),
+        nav=nav_for(principal),
+        csrf_token=cookies.csrf_token(settings, found) if found else "",
+        csrf_field=CSRF_FIELD,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status, headers={**HEADERS, **(headers or {})})
+
+
+def set_session_cookie(
+    response: Response, settings: Settings, found: cookies.PortalSession
+) -> None:
+    response.set_cookie(
+        cookies.COOKIE,
+        cookies.encode(settings, found),
+        max_age=max(found.expires_at - found.issued_at, 0),
+        httponly=True,
+        secure=settings.app_env != AppEnv.dev,
+        samesite="lax",
+        path="/",
+    )
+
+
+def error_page(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
+    if is_htmx(request):
+        return render(request, "_error.html", status=status, title=title, detail=detail)
+    return render(request, "error.html", status=status, title=title, detail=detail)
+
+
+class PortalRoute(APIRoute):
+    """Portal routes answer in HTML: no session sends the visitor to sign in, a refusal or a
+    missing object is a page in plain words (with the API's status code)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await original(request)
+            except (LoginRequired, Unauthorized):
+                return login_redirect(request)
+            except Problem as err:
+                return error_page(request, err.status, err.title, err.detail)
+            except TemporalUnreachable:
+                return error_page(
+                    request,
+                    503,
+                    "Try again shortly",
+                    "The workflow service is not reachable; nothing was changed.",
+                )
+            except RequestValidationError as err:
+                fields = ", ".join(".".join(map(str, e.get("loc", ())[1:])) for e in err.errors())
+                return error_page(request, 422, "Invalid input", f"Please check: {fields}")
+
+        return handler

@@ -1,0 +1,83 @@
+"""Previews of a template version with given values, exactly as recipients would get them.
+
+One place for the validate-resolve-render sequence, so the API's preview routes and the
+portal's live preview cannot drift apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from content.render import render_email, render_pdf, render_print_html
+from content.spec import ValidationContext
+from content.validate import resolve_values, validate_values
+from core.errors import FieldError, Problem
+from core.policy import Principal
+from models.base import utcnow
+from models.template_schemas import ValuesBody
+from models.templates import TemplateVersion
+from services import templates as svc
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: bytes | str
+    media_type: str
+
+
+def context(
+    session: Session, principal: Principal, version: TemplateVersion, body: ValuesBody
+) -> ValidationContext:
+    content = svc.content_of(version)
+    if body.locale not in content.locales:
+        raise FieldError("locale", f"this template has locales {', '.join(content.locales)}")
+    partner = svc.partner_for_preview(session, principal, body.partner_id)
+    return svc.validation_context(
+        session,
+        version.brand_id,
+        partner,
+        body.locale,
+        body.window_start,
+        body.window_end,
+        content=content,
+        values=body.values,
+        today=utcnow().date(),
+    )
+
+
+def render_preview(
+    session: Session,
+    public_base_url: str,
+    principal: Principal,
+    version: TemplateVersion,
+    body: ValuesBody,
+    fmt: str,
+) -> Rendered:
+    """The email as HTML or text, or the first print size as PDF; 422 naming each invalid
+    field."""
+    content = svc.content_of(version)
+    ctx = context(session, principal, version, body)
+    errors = validate_values(content, body.values, ctx)
+    if errors:
+        raise Problem(
+            "; ".join(e.message for e in errors),
+            status=422,
+            title="Invalid values",
+            errors=[e.model_dump() for e in errors],
+        )
+    resolved = resolve_values(content, body.values, ctx)
+    partner = svc.partner_for_preview(session, principal, body.partner_id)
+    render_ctx = svc.render_context(session, version.brand_id, partner, public_base_url)
+    key = f"version-{version.id}-{version.updated_at.isoformat()}-{body.locale}"
+    if fmt == "pdf":
+        if content.print is None:
+            raise FieldError("format", "this template has no print variant")
+        html = render_print_html(key, content, resolved, render_ctx, content.print.sizes[0])
+        return Rendered(render_pdf(html), "application/pdf")
+    if content.email is None:
+        raise FieldError("format", "this template has no email variant")
+    email = render_email(key, content, resolved, render_ctx)
+    if fmt == "text":
+        return Rendered(email.text, "text/plain; charset=utf-8")
+    return Rendered(email.html, "text/html; charset=utf-8")
