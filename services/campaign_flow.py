@@ -84,7 +84,7 @@ async def launch(
     actor: Actor,
     campaign: Campaign,
     *,
-    delivery_task_queue: str | None = None,
+    delivery_task_queue: str,
 ) -> Campaign:
     """draft -> running: one partner campaign row per target partner, then the workflow.
     Launching a running campaign again only makes sure its workflow exists."""

@@ -251,6 +251,7 @@ async def launch(
             settings.temporal_task_queue,
             Actor(principal, rid),
             campaign,
+            delivery_task_queue=settings.temporal_delivery_task_queue,
         )
 
     return await _act(request, session, principal, campaign_id, run, "launched")
