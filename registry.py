@@ -67,6 +67,7 @@ def queues(settings: Settings, engine: Engine) -> Sequence[QueueSpec]:
                 assets.check_assets_before_send,
                 deliveries.snapshot_audience,
                 deliveries.send_delivery_batch,
+                deliveries.delivery_counts,
             ],
         ),
         QueueSpec(settings.temporal_documents_task_queue),

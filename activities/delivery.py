@@ -102,19 +102,23 @@ class DeliveryActivities:
             self._transport,
             batch.partner_campaign_id,
             batch.limit,
+            after_id=batch.after_id,
             reserve=lambda n: reserve(self._engine, key, n, rate),
             progress=activity.heartbeat,
         )
-        with Session(self._engine) as session:
-            counts = delivery.counts(session, batch.partner_campaign_id)
         return BatchOutcome(
             sent=result.sent,
             failed=result.failed,
             suppressed=result.suppressed,
             paused=result.paused,
-            remaining=result.remaining,
-            counts=counts,
+            last_id=result.last_id,
+            seen=result.seen,
         )
+
+    @activity.defn(name="delivery_counts")
+    def delivery_counts(self, partner_campaign_id: int) -> dict[str, int]:
+        with Session(self._engine) as session:
+            return delivery.counts(session, partner_campaign_id)
 
     @activity.defn(name="notify_send_paused")
     def notify_send_paused(self, paused: SendPaused) -> int:

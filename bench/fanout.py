@@ -4,17 +4,18 @@
 
 The whole product in one process (bench.campaign_stack: dev server, in-process workers, the
 API over ASGI, a fresh SQLite file). A draft campaign targets a region of `--partners`
-generated partners and is launched through POST /api/v1/campaigns/{id}/launch; the clock runs
-from that request until every partner campaign row has left `invited` (each partner workflow's
-first transition, projected by an activity, moves it to drafting). That is the product's
-rate: partner workflows started (and drafting) per second.
+generated partners and is launched through POST /api/v1/campaigns/{id}/launch. Two clocks run
+from that request: until the campaign workflow reports every partner workflow started (its
+`started_count` query, asked every 20 ms) - the product's start rate - and until every partner
+campaign row has left `invited` (each partner workflow's first transition, projected by an
+activity, moves it to drafting).
 
-The baseline, in the same run on the same server: a bare client start_workflow loop of as many
-trivial workflows (defined here, returning at once, on a worker and task queue of their own),
-started with asyncio.gather in batches of 100, as CampaignWorkflow batches its child starts.
-Ratio product / bare; the goal is >= 0.8. For scale, a second figure: the same number of
-trivial children started by one trivial parent in the same gathered batches (the product's
-fan-out shape without its code). The campaign is cancelled at the end; that time is printed too.
+The baseline, in the same run on the same server (trivial workflows defined here, returning at
+once, on a worker and task queue of their own): a bare client start_workflow loop, one start
+after the other, as the issue names it; ratio product / loop, goal >= 0.8. For scale: the same
+starts with 100 in flight (asyncio.gather in batches), and the same number of trivial children
+started by one trivial parent in gathered batches of 100. The campaign is cancelled at the end;
+that time is printed too.
 """
 
 from __future__ import annotations
@@ -68,6 +69,17 @@ class TrivialParent:
                 )
             )
         return n
+
+
+async def bare_loop(client: Client, task_queue: str, n: int, run: str) -> float:
+    """The issue's baseline, literally: a client loop starting `n` trivial workflows one after
+    the other; seconds until the last start was accepted."""
+    start = time.perf_counter()
+    for i in range(n):
+        await client.start_workflow(
+            Trivial.run, i, id=f"bench-loop-{run}-{i}", task_queue=task_queue
+        )
+    return time.perf_counter() - start
 
 
 async def bare_starts(client: Client, task_queue: str, n: int, run: str) -> tuple[float, float]:
@@ -135,9 +147,11 @@ async def run(partners: int, database_url: str | None) -> None:
         async with Worker(stack.client, task_queue=queue, workflows=[Trivial, TrivialParent]):
             await bare_starts(stack.client, queue, WARM_UP, f"{run_id}-warm")  # server warm-up
             cid, launch, started, everyone = await product_fanout(stack, partners)
+            looped = await bare_loop(stack.client, queue, partners, run_id)
             bare_started, bare_done = await bare_starts(stack.client, queue, partners, run_id)
             parent = await parent_starts(stack.client, queue, partners, run_id)
         product_rate = partners / started
+        loop_rate = partners / looped
         bare_rate = partners / bare_started
         parent_rate = partners / parent
         rows = [
@@ -148,13 +162,15 @@ async def run(partners: int, database_url: str | None) -> None:
             ("all partners started", f"{started:.2f} s"),
             ("all partners drafting", f"{everyone:.2f} s ({partners / everyone:,.0f}/s)"),
             ("product", f"{product_rate:,.0f} partner workflows started/s"),
+            ("bare start_workflow loop", f"{loop_rate:,.0f} started/s ({looped:.2f} s)"),
             (
-                "bare start_workflow",
-                f"{bare_rate:,.0f} workflows started/s ({bare_started:.2f} s; "
+                "bare concurrent starts",
+                f"{bare_rate:,.0f} workflows started/s ({bare_started:.2f} s, 100 in flight; "
                 f"all completed after {bare_done:.2f} s)",
             ),
             ("bare children of a parent", f"{parent_rate:,.0f} started/s ({parent:.2f} s)"),
-            ("ratio", f"{product_rate / bare_rate:.2f} (product / bare, goal >= {GOAL})"),
+            ("ratio", f"{product_rate / loop_rate:.2f} (product / bare loop, goal >= {GOAL})"),
+            ("ratio to concurrent", f"{product_rate / bare_rate:.2f} (product / 100 in flight)"),
             ("ratio to parent starts", f"{product_rate / parent_rate:.2f} (product / children)"),
         ]
         for label, value in rows:

@@ -269,6 +269,8 @@ class SendInput(BaseModel):
     resume_after: int = Field(1800, ge=1, description="seconds a paused send waits to retry")
     snapshotted: bool = False
     paused_notices: int = 0
+    after_id: int = 0  # the cursor, carried across continue-as-new
+    counts: dict[str, int] = Field(default_factory=dict, description="sent, failed, suppressed")
 
 
 class AudienceSnapshot(BaseModel):
@@ -284,6 +286,7 @@ class AudienceSnapshot(BaseModel):
 class SendBatchInput(BaseModel):
     partner_campaign_id: int
     limit: int
+    after_id: int = 0  # keyset cursor: the batch takes rows after this one
 
 
 class BatchOutcome(BaseModel):
@@ -291,8 +294,8 @@ class BatchOutcome(BaseModel):
     failed: int = 0
     suppressed: int = 0
     paused: str | None = None
-    remaining: int = 0
-    counts: dict[str, int] = Field(default_factory=dict)
+    last_id: int = 0
+    seen: int = 0
 
 
 class SendPaused(BaseModel):

@@ -38,6 +38,7 @@ from services.unsubscribe import list_unsubscribe_headers, unsubscribe_url
 
 CHUNK = 500  # ledger rows inserted per statement
 MAX_ATTEMPTS = 5  # transient failures of one recipient before it is given up
+CHECK_CHUNK = 50  # rows checked against suppression (and rate-reserved) together
 
 
 def message_id_for(delivery: Delivery, domain: str) -> str:
@@ -208,7 +209,8 @@ class BatchResult:
     failed: int = 0
     suppressed: int = 0
     paused: str | None = None  # the transport's refusal that paused the send
-    remaining: int = 0
+    last_id: int = 0  # the cursor: the next batch starts after this row
+    seen: int = 0  # rows this batch looked at (fewer than the limit: the end was reached)
 
 
 def _mark(session: Session, row: Delivery, status: DeliveryStatus, **changes: Any) -> None:
@@ -230,6 +232,25 @@ def tags_for(ctx: SendContext, delivery: Delivery) -> dict[str, str]:
     )
 
 
+def _open_rows(
+    session: Session, partner_campaign_id: int, after_id: int, limit: int
+) -> list[Delivery]:
+    """Rows not final after the cursor, in id order: keyset paging, so batch n costs what
+    batch 1 costs (no rescanning of rows already sent)."""
+    return list(
+        session.exec(
+            select(Delivery)
+            .where(
+                Delivery.partner_campaign_id == partner_campaign_id,
+                col(Delivery.id) > after_id,
+                col(Delivery.status).not_in([s.value for s in FINAL_DELIVERY]),
+            )
+            .order_by(col(Delivery.id))
+            .limit(limit)
+        ).all()
+    )
+
+
 def send_batch(
     engine: Engine,
     settings: Settings,
@@ -237,80 +258,100 @@ def send_batch(
     partner_campaign_id: int,
     limit: int,
     *,
+    after_id: int = 0,
     reserve: Callable[[int], float] = lambda n: 0.0,
     progress: Callable[[int], None] = lambda row_id: None,
 ) -> BatchResult:
-    """Send up to `limit` rows that are not final, in id order. `reserve(1)` answers how long
-    to wait for the shared rate limit; `progress(row_id)` heartbeats. A transient failure
-    puts the row back to pending and raises (the activity retries with backoff); a permanent
-    one is recorded; an account-level refusal pauses the send."""
-    result = BatchResult()
+    """Send up to `limit` rows that are not final, after row `after_id`, in id order.
+
+    Suppression and contacts are looked up per chunk of CHECK_CHUNK rows just before that
+    chunk goes (one query each instead of one per message), and the shared rate limit is
+    reserved per chunk too (`reserve(n)` answers how long to wait). `progress(row_id)`
+    heartbeats after every message. A transient failure puts the row back to pending and raises
+    (the activity retries the batch with backoff); a permanent one is recorded; an
+    account-level refusal pauses the send."""
+    result = BatchResult(last_id=after_id)
     with Session(engine, expire_on_commit=False) as session, open_session(transport) as sender:
         ctx = load_context(session, settings, partner_campaign_id)
-        rows = session.exec(
-            select(Delivery)
-            .where(
-                Delivery.partner_campaign_id == partner_campaign_id,
-                col(Delivery.status).not_in([s.value for s in FINAL_DELIVERY]),
-            )
-            .order_by(col(Delivery.id))
-            .limit(limit)
-        ).all()
-        for row in rows:
-            if not row.email:  # the contact was erased after the snapshot
-                _mark(session, row, DeliveryStatus.suppressed, error="contact erased")
-                result.suppressed += 1
-                continue
-            if suppression.is_suppressed(session, row.brand_id, row.email):
-                _mark(session, row, DeliveryStatus.suppressed, error="suppressed before send")
-                result.suppressed += 1
-                continue
-            contact = session.get(Contact, row.contact_id) if row.contact_id else None
-            msg = compose_delivery(session, ctx, row, contact)
-            wait = reserve(1)
-            if wait > 0:
-                time.sleep(wait)
-            _mark(session, row, DeliveryStatus.sending, attempts=row.attempts + 1)
-            try:
-                provider_id = sender.send(msg, tags=tags_for(ctx, row))
-            except TransportPausedError as err:
-                _mark(session, row, DeliveryStatus.pending, error=str(err)[:1000])
-                result.paused = str(err)[:1000]
+        rows = _open_rows(session, partner_campaign_id, after_id, limit)
+        result.seen = len(rows)
+        for offset in range(0, len(rows), CHECK_CHUNK):
+            chunk = rows[offset : offset + CHECK_CHUNK]
+            if _send_chunk(session, ctx, sender, chunk, result, reserve, progress):
                 break
-            except PermanentSendError as err:
-                _mark(session, row, DeliveryStatus.failed, error=str(err)[:1000], permanent=True)
-                result.failed += 1
-                continue
-            except TransientSendError as err:
-                if row.attempts >= MAX_ATTEMPTS:
-                    _mark(session, row, DeliveryStatus.failed, error=str(err)[:1000])
-                    result.failed += 1
-                    continue
-                _mark(session, row, DeliveryStatus.pending, error=str(err)[:1000])
-                raise
-            _mark(
-                session,
-                row,
-                DeliveryStatus.sent,
-                provider_message_id=provider_id[:200],
-                message_id=str(msg["Message-ID"]),
-                sent_at=utcnow(),
-                error=None,
-            )
-            result.sent += 1
-            progress(row.id or 0)
-        result.remaining = remaining(session, partner_campaign_id)
     return result
 
 
-def remaining(session: Session, partner_campaign_id: int) -> int:
-    return int(
-        session.exec(
-            select(func.count())
-            .select_from(Delivery)
-            .where(
-                Delivery.partner_campaign_id == partner_campaign_id,
-                col(Delivery.status).not_in([s.value for s in FINAL_DELIVERY]),
-            )
-        ).one()
+def _send_chunk(
+    session: Session,
+    ctx: SendContext,
+    sender: MessageSender,
+    rows: list[Delivery],
+    result: BatchResult,
+    reserve: Callable[[int], float],
+    progress: Callable[[int], None],
+) -> bool:
+    """Send one chunk; True when the transport paused the send."""
+    blocked = suppression.suppressed_among(
+        session, ctx.pc.brand_id, [r.email for r in rows if r.email]
     )
+    ids = [r.contact_id for r in rows if r.contact_id]
+    contacts = {c.id: c for c in session.exec(select(Contact).where(col(Contact.id).in_(ids)))}
+    wait = reserve(len(rows))
+    if wait > 0:
+        time.sleep(wait)
+    for row in rows:
+        if not row.email:  # the contact was erased after the snapshot
+            _mark(session, row, DeliveryStatus.suppressed, error="contact erased")
+            result.suppressed += 1
+        elif row.email in blocked:
+            _mark(session, row, DeliveryStatus.suppressed, error="suppressed before send")
+            result.suppressed += 1
+        else:
+            paused = _send_one(session, ctx, sender, row, contacts.get(row.contact_id), result)
+            if paused:
+                return True
+        result.last_id = row.id or result.last_id
+        progress(result.last_id)
+    return False
+
+
+def _send_one(
+    session: Session,
+    ctx: SendContext,
+    sender: MessageSender,
+    row: Delivery,
+    contact: Contact | None,
+    result: BatchResult,
+) -> bool:
+    """pending -> sending (committed) -> hand-over -> sent (committed); True when paused."""
+    msg = compose_delivery(session, ctx, row, contact)
+    _mark(session, row, DeliveryStatus.sending, attempts=row.attempts + 1)
+    try:
+        provider_id = sender.send(msg, tags=tags_for(ctx, row))
+    except TransportPausedError as err:
+        _mark(session, row, DeliveryStatus.pending, error=str(err)[:1000])
+        result.paused = str(err)[:1000]
+        return True
+    except PermanentSendError as err:
+        _mark(session, row, DeliveryStatus.failed, error=str(err)[:1000], permanent=True)
+        result.failed += 1
+        return False
+    except TransientSendError as err:
+        if row.attempts >= MAX_ATTEMPTS:
+            _mark(session, row, DeliveryStatus.failed, error=str(err)[:1000])
+            result.failed += 1
+            return False
+        _mark(session, row, DeliveryStatus.pending, error=str(err)[:1000])
+        raise
+    _mark(
+        session,
+        row,
+        DeliveryStatus.sent,
+        provider_message_id=provider_id[:200],
+        message_id=str(msg["Message-ID"]),
+        sent_at=utcnow(),
+        error=None,
+    )
+    result.sent += 1
+    return False

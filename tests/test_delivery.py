@@ -23,7 +23,12 @@ from temporalio.worker import Worker
 
 from activities.delivery import DeliveryActivities
 from core.settings import Settings
-from mail.errors import PermanentSendError, TransientSendError, TransportPausedError
+from mail.errors import (
+    PermanentSendError,
+    ThrottledError,
+    TransientSendError,
+    TransportPausedError,
+)
 from mail.tags import Tags
 from models.audit import AuditEvent
 from models.campaigns import Campaign, PartnerCampaign
@@ -207,9 +212,9 @@ def test_each_row_is_sent_once_and_a_retry_sends_nothing_again(
     transport = ScriptedTransport()
 
     first = delivery.send_batch(demo, settings, transport, pcid, 4)
-    assert (first.sent, first.remaining) == (4, 3)
+    assert (first.sent, ledger(demo, pcid)["pending"]) == (4, 3)
     second = send_all(demo, settings, transport, pcid)
-    assert (second.sent, second.remaining) == (3, 0)
+    assert (second.sent, ledger(demo, pcid)["pending"]) == (3, 0)
     again = send_all(demo, settings, transport, pcid)
     assert again.sent == 0
     assert sorted(transport.to()) == sorted(emails)
@@ -267,7 +272,7 @@ def test_permanent_refusals_are_recorded_and_not_retried(demo: Engine, settings:
     bad = PermanentSendError("ses.MessageRejected", "address on a block list")
     transport = ScriptedTransport({emails[0]: bad})
     result = send_all(demo, settings, transport, pcid)
-    assert (result.sent, result.failed, result.remaining) == (2, 1, 0)
+    assert (result.sent, result.failed, ledger(demo, pcid)["pending"]) == (2, 1, 0)
     with Session(demo) as s:
         failed = s.exec(
             select(Delivery).where(
@@ -384,6 +389,7 @@ def delivery_worker(
             activities=[
                 acts.snapshot_audience,
                 acts.send_delivery_batch,
+                acts.delivery_counts,
                 acts.notify_send_paused,
             ],
             activity_executor=ThreadPoolExecutor(4),
@@ -551,3 +557,45 @@ def test_erasing_a_contact_anonymises_its_deliveries_and_it_is_not_sent(
     result = send_all(demo, settings, transport, pcid)
     assert (result.sent, result.suppressed) == (1, 1)
     assert transport.to() == [emails[1]]
+
+
+class ThrottlingTransport(ScriptedTransport):
+    """Every third call is refused as throttled (SES's "Maximum sending rate exceeded")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def send(self, msg: EmailMessage, *, tags: Tags | None = None) -> str:
+        self.calls += 1
+        if self.calls % 3 == 0:
+            raise ThrottledError("ses.Throttling", "Maximum sending rate exceeded", 1.0)
+        return super().send(msg, tags=tags)
+
+
+async def test_throttling_on_every_third_call_still_sends_everyone_exactly_once(
+    workflow_env: WorkflowEnvironment,
+    demo: Engine,
+    delivery_worker: Callable[[ScriptedTransport], Any],
+) -> None:
+    emails = add_contacts(demo, "amsterdam", 12, tag="throttle")
+    pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "throttle"))
+    transport = ThrottlingTransport()
+    queue, worker = delivery_worker(transport)
+    async with worker:
+        result: SendResult = await workflow_env.client.execute_workflow(
+            SendWorkflow.run,
+            SendInput(
+                partner_campaign_id=pcid,
+                campaign_id=0,
+                brand_id=0,
+                partner_id=0,
+                delivery_task_queue=queue,
+                batch_size=5,
+            ),
+            id=f"send-test-{uuid.uuid4().hex[:6]}",
+            task_queue=queue,
+        )
+    assert result.outcome == "sent" and result.counts["sent"] == 12
+    assert sorted(transport.to()) == sorted(emails)  # once each, none lost
+    assert transport.calls > 12  # the throttled calls were retried

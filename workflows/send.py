@@ -51,7 +51,7 @@ class SendWorkflow:
     @workflow.init
     def __init__(self, inp: SendInput) -> None:
         self.inp = inp
-        self.counts: dict[str, int] = {}
+        self.counts: dict[str, int] = dict(inp.counts)
         self.paused: str | None = None
         self.resume_requested = False
 
@@ -67,30 +67,53 @@ class SendWorkflow:
                 heartbeat_timeout=HEARTBEAT,
                 retry_policy=DB_RETRY,
             )
+        cursor = inp.after_id
+        swept = cursor == 0  # a pass from the start sees every row left behind
         batches = 0
         while True:
             outcome: BatchOutcome = await workflow.execute_activity(
                 "send_delivery_batch",
-                SendBatchInput(partner_campaign_id=inp.partner_campaign_id, limit=inp.batch_size),
+                SendBatchInput(
+                    partner_campaign_id=inp.partner_campaign_id,
+                    limit=inp.batch_size,
+                    after_id=cursor,
+                ),
                 result_type=BatchOutcome,
                 task_queue=inp.delivery_task_queue,
                 start_to_close_timeout=timedelta(minutes=30),
                 heartbeat_timeout=HEARTBEAT,
                 retry_policy=SEND_RETRY,
             )
-            self.counts = dict(outcome.counts)
+            for key in ("sent", "failed", "suppressed"):
+                self.counts[key] = self.counts.get(key, 0) + getattr(outcome, key)
+            cursor = outcome.last_id
             batches += 1
             if outcome.paused is not None:
                 await self._pause(outcome.paused)
-            elif outcome.remaining == 0:
-                break
+                cursor, swept = 0, False  # the refused row and everything after it again
+            elif outcome.seen < inp.batch_size:
+                if swept:
+                    break
+                cursor, swept = 0, True  # one more pass for rows a retry left behind
             if batches >= inp.batches_per_run or workflow.info().is_continue_as_new_suggested():
-                workflow.continue_as_new(inp.model_copy(update={"snapshotted": True}))
-        failed = self.counts.get("failed", 0)
+                workflow.continue_as_new(
+                    inp.model_copy(
+                        update={"snapshotted": True, "after_id": cursor, "counts": self.counts}
+                    )
+                )
+        counts: dict[str, int] = await workflow.execute_activity(
+            "delivery_counts",
+            inp.partner_campaign_id,
+            result_type=dict[str, int],
+            task_queue=inp.delivery_task_queue,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=DB_RETRY,
+        )
+        self.counts = counts
         return SendResult(
             partner_campaign_id=inp.partner_campaign_id,
-            counts=self.counts,
-            outcome="partially_sent" if failed else "sent",
+            counts=counts,
+            outcome="partially_sent" if counts.get("failed", 0) else "sent",
         )
 
     async def _pause(self, reason: str) -> None:
