@@ -891,3 +891,24 @@ def test_portal_outbox_by_role(
     for path in (f"/outbox/{ids.outbox}", f"/outbox/{ids.outbox}/raw"):
         resp = client.get(path, follow_redirects=False)
         assert resp.status_code == message, f"{email} {path}: {resp.status_code}"
+
+
+def test_portal_audience_count_takes_only_the_partners_own_segments(
+    client: TestClient, ids: Ids, settings: Settings, demo: Engine
+) -> None:
+    """The picker's live count answers for Amsterdam's segment and refuses Berlin's, as
+    POST .../submit does (services.audience.check_segment)."""
+    with Session(demo) as s:
+        berlin = s.exec(select(Partner).where(Partner.slug == "berlin")).one()
+        other = Segment(brand_id=berlin.brand_id, partner_id=berlin.id or 0, name="Berlin only")
+        s.add(other)
+        s.commit()
+        other_id = other.id
+    client.cookies.update(_portal_cookie(settings, demo, "editor.amsterdam@northwind.example"))
+    url = f"/partner-campaigns/{ids.pc_ams}/audience"
+    own = client.get(url, params={"segment_id": ids.segment}, headers={"HX-Request": "true"})
+    assert own.status_code == 200 and "will receive it" in own.text
+    everyone = client.get(url, params={"segment_id": ""}, headers={"HX-Request": "true"})
+    assert everyone.status_code == 200 and "will receive it" in everyone.text
+    refused = client.get(url, params={"segment_id": other_id}, headers={"HX-Request": "true"})
+    assert refused.status_code == 422 and "not one of this partner" in refused.text
