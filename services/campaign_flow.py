@@ -28,6 +28,7 @@ from models.workflow_io import (
     PartnerCampaignStatus,
 )
 from services import campaigns as crud
+from services.audience import check_segment
 from services.campaigns import aware
 from services.org import Actor, record, snapshot
 from services.templates import brand_rules, content_of, validation_context
@@ -256,6 +257,33 @@ async def perform(
     await act(await connect(), row, update, PartnerAction(actor=actor_of(principal), **fields))
     session.refresh(row)
     return row
+
+
+async def submit(
+    session: Session,
+    connect: Callable[[], Awaitable[Client]],
+    principal: Principal,
+    partner_campaign_id: int,
+    segment_id: int | None,
+) -> PartnerCampaign:
+    """Submit the saved content for approval to the partner's own segment (None: everyone);
+    another partner's segment is refused before the workflow hears of it."""
+
+    def validate(row: PartnerCampaign) -> dict[str, Any]:
+        if segment_id is not None:
+            check_segment(session, row, segment_id)
+        return row.values
+
+    return await perform(
+        session,
+        connect,
+        principal,
+        partner_campaign_id,
+        Permission.partner_campaign_edit,
+        PartnerCampaignWorkflow.submit,
+        validate=validate,
+        segment_id=segment_id,
+    )
 
 
 async def status_of(client: Client, row: PartnerCampaign) -> PartnerCampaignStatus | None:

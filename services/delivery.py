@@ -10,18 +10,22 @@ is derived from the row id so a duplicate is recognisable. Rows already `sent` a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from content.render import render_email
 from content.spec import TemplateContent
 from content.validate import resolve_values
+from core.errors import Problem
 from core.settings import Settings
+from core.temporal import TemporalUnreachable
 from mail.errors import PermanentSendError, TransientSendError, TransportPausedError
 from mail.message import compose, parse_address
 from mail.tags import make_tags
@@ -35,6 +39,7 @@ from models.templates import TemplateVersion
 from services import suppression
 from services.templates import content_of, validation_context
 from services.unsubscribe import list_unsubscribe_headers, unsubscribe_url
+from workflows.send import SendWorkflow, send_workflow_id
 
 CHUNK = 500  # ledger rows inserted per statement
 MAX_ATTEMPTS = 5  # transient failures of one recipient before it is given up
@@ -99,6 +104,63 @@ def counts(session: Session, partner_campaign_id: int) -> dict[str, int]:
     ).all()
     found = {status: int(n) for status, n in rows}
     return {s.value: found.get(s.value, 0) for s in DeliveryStatus}
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A send's progress from the ledger, as the API and the portal both show it."""
+
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def queued(self) -> int:
+        """Rows not sent yet (pending or in flight)."""
+        return self.counts.get("pending", 0) + self.counts.get("sending", 0)
+
+    @property
+    def done(self) -> int:
+        return self.total - self.queued
+
+    @property
+    def share(self) -> float:
+        """Share of the ledger that is final, 0..1."""
+        return self.done / self.total if self.total else 0.0
+
+
+def progress_of(session: Session, partner_campaign_id: int) -> Progress:
+    return Progress(counts(session, partner_campaign_id))
+
+
+def progress_by_partner_campaign(session: Session, ids: list[int]) -> dict[int, Progress]:
+    """One grouped query for a campaign's partner list; ids without ledger rows are left out."""
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(Delivery.partner_campaign_id, Delivery.status, func.count())
+        .where(col(Delivery.partner_campaign_id).in_(ids))
+        .group_by(col(Delivery.partner_campaign_id), col(Delivery.status))
+    ).all()
+    found: dict[int, dict[str, int]] = {}
+    for pc_id, status, n in rows:
+        found.setdefault(pc_id, {s.value: 0 for s in DeliveryStatus})[status] = int(n)
+    return {pc_id: Progress(c) for pc_id, c in found.items()}
+
+
+async def paused_reason(
+    connect: Callable[[], Awaitable[Client]], partner_campaign_id: int
+) -> str | None:
+    """Asked of the running send; None when there is none or Temporal cannot answer now (the
+    counts come from the database and stay readable)."""
+    try:
+        handle = (await connect()).get_workflow_handle(send_workflow_id(partner_campaign_id))
+        reason: str | None = await handle.query(SendWorkflow.paused_reason)
+    except (RPCError, Problem, WorkflowQueryFailedError, TemporalUnreachable):
+        return None
+    return reason
 
 
 # Composing ------------------------------------------------------------------------------------

@@ -7,6 +7,9 @@ The .eml is read from the outbox directory by the row's file name, never by a ca
 
 from __future__ import annotations
 
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +42,40 @@ def list_messages(
     return page(session, stmt, limit, offset)
 
 
-def raw_message(session: Session, principal: Principal, outbox_dir: Path, ident: int) -> bytes:
+def load_message(session: Session, principal: Principal, ident: int) -> OutboxMessage:
     brand_id = _brand_of(principal)
     row = session.get(OutboxMessage, ident)
     if row is None or row.brand_id != brand_id:
         raise NotFound("outbox message", ident)
+    return row
+
+
+def partner_campaign_ids(session: Session, principal: Principal) -> list[int]:
+    """The partner campaigns the brand's outbox holds messages of (the viewer's filter)."""
+    stmt = (
+        select(OutboxMessage.partner_campaign_id)
+        .where(
+            OutboxMessage.brand_id == _brand_of(principal),
+            col(OutboxMessage.partner_campaign_id).is_not(None),
+        )
+        .distinct()
+    )
+    return sorted(i for i in session.exec(stmt).all() if i is not None)
+
+
+def body_of(raw: bytes) -> tuple[str, str]:
+    """The message's HTML part (or its text part) as ("html" | "text", body)."""
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(msg, EmailMessage)
+    part = msg.get_body(preferencelist=("html", "plain"))
+    if part is None:
+        return "text", ""
+    assert isinstance(part, EmailMessage)
+    return ("html" if part.get_content_subtype() == "html" else "text"), str(part.get_content())
+
+
+def raw_message(session: Session, principal: Principal, outbox_dir: Path, ident: int) -> bytes:
+    row = load_message(session, principal, ident)
     path = outbox_dir / Path(row.path).name
     try:
         return path.read_bytes()

@@ -795,6 +795,8 @@ PORTAL: dict[tuple[str, str], int] = {
     ("POST", "/partner-campaigns/{}/schedule"): 403,
     ("POST", "/partner-campaigns/{}/decline"): 403,
     ("GET", "/partner-campaigns/{}/timeline"): 303,
+    ("GET", "/partner-campaigns/{}/audience"): 303,
+    ("GET", "/partner-campaigns/{}/progress"): 303,
     ("GET", "/templates"): 303,
     ("GET", "/templates/versions/{}"): 303,
     ("POST", "/templates/versions/{}/submit"): 403,
@@ -802,6 +804,9 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/assets"): 303,
     ("GET", "/assets/{}/thumb"): 303,
     ("GET", "/audit"): 303,
+    ("GET", "/outbox"): 303,
+    ("GET", "/outbox/{}"): 303,
+    ("GET", "/outbox/{}/raw"): 303,
 }
 PORTAL_FILL = {"/static/{}": "/static/portal.css"}
 
@@ -847,6 +852,8 @@ def test_portal_pages_of_another_partner_or_brand_do_not_exist(
         f"/partner-campaigns/{ids.pc_ams}",
         f"/partner-campaigns/{ids.pc_ams}/timeline",
         f"/partner-campaigns/{ids.pc_ams}/print.pdf",
+        f"/partner-campaigns/{ids.pc_ams}/audience",
+        f"/partner-campaigns/{ids.pc_ams}/progress",
     ):
         resp = client.get(path, follow_redirects=False)
         assert resp.status_code == 404, f"{email} {path}: {resp.status_code}"
@@ -854,3 +861,54 @@ def test_portal_pages_of_another_partner_or_brand_do_not_exist(
     if email.endswith("contoso.example"):
         for path in (f"/campaigns/{ids.campaign}", f"/templates/versions/{ids.published_version}"):
             assert client.get(path, follow_redirects=False).status_code == 404, path
+
+
+# The outbox viewer answers as GET /api/v1/outbox does (outbox.list / outbox.raw above): brand
+# roles read it, partner and region users are refused, another brand finds nothing.
+PORTAL_OUTBOX = {
+    "admin@contoso.example": (200, 404),
+    "editor.amsterdam@northwind.example": (403, 403),
+    "gm.amsterdam@northwind.example": (403, 403),
+    "gm.berlin@northwind.example": (403, 403),
+    "north@northwind.example": (403, 403),
+    "ops@northwind.example": (200, 200),
+    "brand@northwind.example": (200, 200),
+    "marketing@northwind.example": (200, 200),
+}
+
+
+@pytest.mark.parametrize("email", sorted(PORTAL_OUTBOX))
+def test_portal_outbox_by_role(
+    client: TestClient, ids: Ids, settings: Settings, demo: Engine, email: str
+) -> None:
+    listing, message = PORTAL_OUTBOX[email]
+    client.cookies.update(_portal_cookie(settings, demo, email))
+    page = client.get("/outbox", follow_redirects=False)
+    assert page.status_code == listing, page.text[:300]
+    assert ('href="/outbox"' in page.text) == (listing == 200)  # in the nav for those allowed
+    if email.endswith("contoso.example"):
+        assert "0 messages" in page.text
+    for path in (f"/outbox/{ids.outbox}", f"/outbox/{ids.outbox}/raw"):
+        resp = client.get(path, follow_redirects=False)
+        assert resp.status_code == message, f"{email} {path}: {resp.status_code}"
+
+
+def test_portal_audience_count_takes_only_the_partners_own_segments(
+    client: TestClient, ids: Ids, settings: Settings, demo: Engine
+) -> None:
+    """The picker's live count answers for Amsterdam's segment and refuses Berlin's, as
+    POST .../submit does (services.audience.check_segment)."""
+    with Session(demo) as s:
+        berlin = s.exec(select(Partner).where(Partner.slug == "berlin")).one()
+        other = Segment(brand_id=berlin.brand_id, partner_id=berlin.id or 0, name="Berlin only")
+        s.add(other)
+        s.commit()
+        other_id = other.id
+    client.cookies.update(_portal_cookie(settings, demo, "editor.amsterdam@northwind.example"))
+    url = f"/partner-campaigns/{ids.pc_ams}/audience"
+    own = client.get(url, params={"segment_id": ids.segment}, headers={"HX-Request": "true"})
+    assert own.status_code == 200 and "will receive it" in own.text
+    everyone = client.get(url, params={"segment_id": ""}, headers={"HX-Request": "true"})
+    assert everyone.status_code == 200 and "will receive it" in everyone.text
+    refused = client.get(url, params={"segment_id": other_id}, headers={"HX-Request": "true"})
+    assert refused.status_code == 422 and "not one of this partner" in refused.text

@@ -161,6 +161,8 @@ def test_a_tampered_cookie_is_no_session(settings: Settings) -> None:
         ("gm.berlin@northwind.example", "/campaigns/new", 403),
         ("ops@northwind.example", "/campaigns/new", 403),
         ("brand@northwind.example", "/inbox", 200),
+        ("marketing@northwind.example", "/outbox", 200),
+        ("editor.amsterdam@northwind.example", "/outbox", 403),
     ],
 )
 def test_pages_by_role(portal: TestClient, email: str, path: str, status: int) -> None:

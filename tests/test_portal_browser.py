@@ -4,15 +4,20 @@ real worker on the Temporal dev server, the demo data.
 
 marketing@ creates and launches "Open day" to North; editor.amsterdam@ personalises on a
 390 px wide phone, first with a value the brand forbids (the message appears next to the
-field), then corrected, and submits; gm.berlin@ never sees it; gm.amsterdam@ approves from the
-inbox. Key pages are screenshotted into docs/screenshots/ and checked with axe-core for serious
-or critical accessibility violations.
+field), then corrected, picks a segment (its live count shows) and submits; gm.berlin@ never
+sees it; gm.amsterdam@ approves from the inbox, seeing the audience count; the editor schedules
+the send a few seconds ahead; the delivery worker sends it; marketing@ finds the message to an
+Amsterdam contact in the outbox viewer, and gm.berlin@ is refused the outbox. Key pages are
+screenshotted into docs/screenshots/ and checked with axe-core for serious or critical
+accessibility violations.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
 import shutil
 import socket
 import uuid
@@ -35,9 +40,11 @@ from api.app import create_app
 from core.settings import PROJECT_ROOT, Settings
 from core.temporal import LazyTemporalClient
 from models.campaigns import Campaign, PartnerCampaign
+from models.contacts import Segment
 from models.org import Partner
 from registry import queues
 from services.demo import DEMO_PASSWORD
+from services.demo_contacts import seed_demo_contacts
 from storage.local import LocalBlobStore
 
 pytestmark = pytest.mark.e2e
@@ -79,15 +86,22 @@ async def served(app: Any, port: int) -> AsyncIterator[str]:
 async def worker(
     env: WorkflowEnvironment, settings: Settings, engine: Engine
 ) -> AsyncIterator[None]:
-    spec = queues(settings, engine)[0]
+    """A worker per registered queue that has work (orchestration and delivery), as
+    `python worker.py` runs them; the queue names in `settings` are unique to the test."""
     with ThreadPoolExecutor(8) as pool:
-        async with Worker(
-            env.client,
-            task_queue=settings.temporal_task_queue,
-            workflows=spec.workflows,
-            activities=spec.activities,
-            activity_executor=pool,
-        ):
+        async with contextlib.AsyncExitStack() as running:
+            for spec in queues(settings, engine):
+                if spec.empty:
+                    continue
+                await running.enter_async_context(
+                    Worker(
+                        env.client,
+                        task_queue=spec.task_queue,
+                        workflows=spec.workflows,
+                        activities=spec.activities,
+                        activity_executor=pool,
+                    )
+                )
             yield
 
 
@@ -243,7 +257,6 @@ def journey(browser: Browser, engine: Engine, campaign_name: str) -> int:
     b.wait(all_drafting, "every North partner drafting", 60)
     b.go(f"/campaigns/{cid}")
     b.axe("campaign progress")
-    b.screenshot("campaign-progress")
     b.go("/campaigns")
     b.axe("campaigns")
     b.screenshot("campaigns")
@@ -287,9 +300,20 @@ def journey(browser: Browser, engine: Engine, campaign_name: str) -> int:
     headline.clear()
     headline.send_keys("Open day at Damrak")
     b.wait(lambda: bool(b.all("#preview iframe")), "the live preview")
+    # The audience: everyone first, then the yoga fans, with the live count (htmx).
+    everyone = b.css("#audience").text
+    assert "will receive it" in everyone, everyone
+    Select(b.css("#segment_id")).select_by_visible_text("Yoga fans")
+    b.wait(lambda: b.css("#audience").text != everyone, "the segment's live count")
+    reach = b.css("#audience").text
+    assert int(reach.split()[0]) < int(everyone.split()[0]), (reach, everyone)
     b.click("button[name=action][value=submit]")
     b.wait(lambda: "Submitted" in b.text(), "submitted")
     b.screenshot("partner-editor-submitted-390")
+    with Session(engine) as s:
+        row = s.get(PartnerCampaign, pcid)
+        yoga = s.exec(select(Segment).where(Segment.name == "Yoga fans")).all()
+        assert row is not None and row.segment_id in {seg.id for seg in yoga}
 
     # Another partner's GM never sees it: not in the inbox, and the page does not exist.
     b.size(*DESKTOP)
@@ -309,6 +333,7 @@ def journey(browser: Browser, engine: Engine, campaign_name: str) -> int:
     task.click()
     b.wait(lambda: "Your decision" in b.text(), "the GM's decision form")
     assert "Open day at Damrak" in b.text()  # what changed from HQ's defaults
+    assert b.css("#audience").text.startswith(f"Yoga fans: {reach.split()[0]} will receive it")
     b.wait(lambda: bool(b.all("#preview iframe")), "the preview")
     b.axe("GM review")
     b.screenshot("gm-review")
@@ -320,7 +345,78 @@ def journey(browser: Browser, engine: Engine, campaign_name: str) -> int:
     b.axe("timeline")
     b.screenshot("timeline")
     assert pcid is not None
+    send(b, engine, cid, pcid, campaign_name)
     return pcid
+
+
+def send(b: Browser, engine: Engine, cid: int | None, pcid: int, campaign_name: str) -> None:
+    """The editor schedules the send a few seconds ahead; the delivery worker sends it; HQ sees
+    the progress and the outbox; another partner's GM sees neither."""
+    b.sign_in("editor.amsterdam@northwind.example")
+    b.go(f"/partner-campaigns/{pcid}")
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=6)
+    b.set_value("#send_at", soon.strftime("%Y-%m-%dT%H:%M:%S"))
+    b.click("form[action$='/schedule'] button[type=submit]")
+    b.wait(lambda: "Send time saved" in b.text(), "the send time saved")
+    assert "Goes out on" in b.css("#progress").text
+
+    def sent() -> bool:
+        with Session(engine) as s:
+            row = s.get(PartnerCampaign, pcid)
+            return row is not None and row.state in ("sent", "partially_sent")
+
+    b.wait(sent, "the partner campaign sent", 90)
+    # The page polls the progress while it sends (htmx): it ends on the final count.
+    b.wait(
+        lambda: bool(re.search(r"\b(\d+) of \1 done", b.css("#progress").text)),
+        "the final count on the page",
+        15,
+    )
+    b.go(f"/partner-campaigns/{pcid}")  # the state badge too
+    assert "sent" in b.css(".badge").text
+    b.axe("send progress")
+    b.screenshot("partner-sent")
+
+    b.sign_in("marketing@northwind.example")
+    b.go(f"/campaigns/{cid}")
+    bars = [e.get_attribute("aria-label") for e in b.all("td progress")]
+    assert any("Amsterdam" in label and label.endswith(" sent") for label in bars), bars
+    b.screenshot("campaign-progress")
+    b.click("nav a[href='/outbox']")
+    b.wait(lambda: b.driver.current_url.endswith("/outbox"), "the outbox")
+    # Narrowed to Amsterdam's partner campaign: the campaign's message to each recipient (and
+    # the notices to Amsterdam's own people), nobody else's.
+    label = f"{campaign_name} for Northwind Fitness Amsterdam"
+    from selenium.webdriver.support.ui import Select
+
+    Select(b.css("#partner_campaign_id")).select_by_visible_text(label)
+    b.click("form[action='/outbox'] button[type=submit]")
+    b.wait(lambda: "partner_campaign_id=" in b.driver.current_url, "the filtered outbox")
+    rows = b.all("tbody tr")
+    odd = [r.text for r in rows if ".amsterdam" not in r.text or label not in r.text]
+    assert rows and not odd, odd
+    mine = [r for r in rows if re.search(r"\.amsterdam\d+@", r.text)]
+    with Session(engine) as s:
+        row = s.get(PartnerCampaign, pcid)
+        assert row is not None
+        assert len(mine) == int(row.audience["eligible"])
+    b.axe("outbox")
+    b.screenshot("outbox")
+    mine[0].find_element("css selector", "a[href^='/outbox/']").click()
+    b.wait(lambda: bool(b.all("iframe[sandbox]")), "the message")
+    frame = b.css("iframe[sandbox]")
+    assert frame.get_attribute("sandbox") == ""  # no scripts, no same-origin
+    assert "Open day at Damrak" in (frame.get_attribute("srcdoc") or "")
+    assert b.css("a[href$='/raw']").get_attribute("download") is not None
+    b.axe("outbox message")
+    b.screenshot("outbox-message")
+
+    b.sign_in("gm.berlin@northwind.example")
+    assert not b.all("nav a[href='/outbox']")
+    b.go("/outbox")
+    assert "Amsterdam" not in b.text() and "amsterdam" not in b.text()
+    b.go(f"/partner-campaigns/{pcid}/progress")
+    assert "not found" in b.text()
 
 
 @pytest.mark.skipif(
@@ -332,9 +428,15 @@ async def test_portal_journey(
 ) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    queue = f"portal-{uuid.uuid4().hex[:8]}"
+    with Session(demo) as s:  # the demo's contacts and segments, as `make up` seeds them
+        seed_demo_contacts(s)
+        s.commit()
     local = settings.model_copy(
         update={
-            "temporal_task_queue": f"portal-{uuid.uuid4().hex[:8]}",
+            "temporal_task_queue": queue,
+            "temporal_delivery_task_queue": f"{queue}-delivery",
+            "temporal_documents_task_queue": f"{queue}-documents",
             "public_base_url": base,
         }
     )
@@ -354,7 +456,5 @@ async def test_portal_journey(
     with Session(demo) as s:
         row = s.get(PartnerCampaign, pcid)
         assert row is not None
-        assert row.state in ("approved", "scheduled")
-    # TODO(delivery, issue 6): once SendWorkflow and the outbox (GET /api/v1/outbox and its
-    # portal page) are merged, schedule the send from the editor's page, wait for the send to
-    # complete and assert the outbox viewer shows the message to an Amsterdam contact.
+        assert row.state == "sent"
+        assert row.audience and row.audience["eligible"] > 0

@@ -1,7 +1,4 @@
-"""The portal: server-rendered pages for HQ, partner editors and GMs, one router per area.
-
-Pages for contacts and segments, delivery progress and the outbox viewer are added here as
-one more router each once those services exist."""
+"""The portal: server-rendered pages for HQ, partner editors and GMs, one router per area."""
 
 from fastapi import APIRouter
 
@@ -11,6 +8,7 @@ from api.portal import (
     auth_pages,
     campaigns,
     inbox,
+    outbox_pages,
     partner_campaigns,
     static_files,
     template_pages,
@@ -25,4 +23,5 @@ PORTAL_ROUTERS: list[APIRouter] = [
     template_pages.router,
     asset_pages.router,
     audit_pages.router,
+    outbox_pages.router,
 ]

@@ -23,6 +23,7 @@ from models.org import Partner, Region
 from models.templates import Template, TemplateVersion
 from services import campaign_flow as flow
 from services import campaigns as svc
+from services import delivery
 from services.org import Actor
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
@@ -211,6 +212,7 @@ def campaign_page(
         pcs=pcs,
         regions=regions,
         by_region=dict(sorted(by_region.items())),
+        sending=delivery.progress_by_partner_campaign(session, [pc.id for pc in pcs]),
         finished=FINISHED,
         may_manage=has_permission_somewhere(principal, Permission.campaign_manage),
         flash=DONE.get(request.query_params.get("done", ""), ""),

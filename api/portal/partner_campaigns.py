@@ -1,8 +1,9 @@
-"""One partner campaign: the editor's form with live preview, the GM's review of the same page,
-send time, and the timeline with the lifecycle diagram.
+"""One partner campaign: the editor's form with live preview and the segment picker with its
+live audience count, the GM's review of the same page (with the audience), send time, the
+send's progress from the delivery ledger, and the timeline with the lifecycle diagram.
 
-Every action goes through services.campaign_flow.perform, the same call the API makes, so the
-workflow's validators decide here exactly as they do there.
+Every action goes through services.campaign_flow (perform, submit), the same calls the API
+makes, so the workflow's validators decide here exactly as they do there.
 """
 
 from __future__ import annotations
@@ -23,18 +24,21 @@ from api.portal.web import (
     PortalRoute,
     render,
 )
-from core.errors import NotFound, Problem
+from core.errors import FieldError, NotFound, Problem
 from core.policy import Permission, Principal, allows, four_eyes_ok, may_decide_stage
 from models.base import utcnow
 from models.campaign_schemas import as_utc
 from models.campaigns import Campaign, PartnerCampaign
+from models.contact_schemas import AudienceBreakdown
+from models.contacts import Segment
 from models.org import Brand, Partner
 from models.template_schemas import ValuesBody
 from models.templates import TemplateVersion
 from services import campaign_flow as flow
 from services import campaigns as crud
-from services import previews
+from services import delivery, previews, segments
 from services import templates as template_svc
+from services.audience import audience_of, check_segment
 from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.partner_campaign_lifecycle import PENDING_APPROVAL, PERSONALISING
 
@@ -87,6 +91,8 @@ def _page(
     errors: dict[str, str] | None = None,
     problem: str = "",
     status: int = 200,
+    segment_id: int | None = None,
+    paused: str | None = None,
 ) -> HTMLResponse:
     campaign, version, partner = _parts(session, row)
     brand = session.get(Brand, row.brand_id)
@@ -101,6 +107,11 @@ def _page(
         and four_eyes_ok(row.submitted_by, principal.user_id)
     )
     settings = request.app.state.settings
+    may_edit = edit_allowed and row.state in PERSONALISING
+    chosen = segment_id if values is not None else row.segment_id
+    if chosen is not None and not _own_segment(session, row, chosen):
+        chosen = None  # deleted since, or not the partner's: the picker falls back to everyone
+    segment = session.get(Segment, row.segment_id) if row.segment_id else None
     fields = slot_form.fields_for(
         session,
         principal,
@@ -126,7 +137,15 @@ def _page(
         changes=slot_form.changes(row.values, defaults),
         preview=_preview(session, settings.public_base_url, principal, version, row, shown),
         has_print=content.print is not None,
-        may_edit=edit_allowed and row.state in PERSONALISING,
+        may_edit=may_edit,
+        segments=segments.list_segments(session, partner) if may_edit else [],
+        segment_id=chosen,
+        segment_name=segment.name if segment else "Everyone",
+        audience=_breakdown(session, row, chosen).model_dump()
+        if may_edit
+        else audience_of(session, row),
+        progress=_progress(session, row),
+        paused=paused,
         may_schedule=edit_allowed and row.state in ("approved", "scheduled"),
         may_decline=edit_allowed and row.state in (*PERSONALISING, "approved"),
         may_decide=may_decide,
@@ -134,6 +153,40 @@ def _page(
         flash=DONE.get(request.query_params.get("done", ""), ""),
         send_by=crud.aware(campaign.send_by),
     )
+
+
+SENDING = ("sending", "sent", "partially_sent")
+
+
+def _segment_choice(raw: object) -> int | None:
+    """The picker's value: empty is everyone."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise FieldError("segment_id", "pick one of the listed audiences") from None
+
+
+def _own_segment(session: Session, row: PartnerCampaign, segment_id: int) -> bool:
+    try:
+        check_segment(session, row, segment_id)
+    except FieldError:
+        return False
+    return True
+
+
+def _breakdown(session: Session, row: PartnerCampaign, segment_id: int | None) -> AudienceBreakdown:
+    """The live count for the picker: the partner's own segment, or everyone."""
+    rules = dict(check_segment(session, row, segment_id).filter) if segment_id else {}
+    return segments.audience_breakdown(session, row.brand_id, row.partner_id, rules)
+
+
+def _progress(session: Session, row: PartnerCampaign) -> delivery.Progress | None:
+    """The ledger's counts once the send has started."""
+    assert row.id is not None
+    found = delivery.progress_of(session, row.id)
+    return found if found.total or row.state in SENDING else None
 
 
 def _field_errors(err: Problem) -> dict[str, str]:
@@ -148,14 +201,54 @@ def _done(pc_id: int, what: str) -> RedirectResponse:
 
 
 @router.get("/partner-campaigns/{partner_campaign_id}", response_class=HTMLResponse)
-def partner_campaign_page(
+async def partner_campaign_page(
+    principal: PortalPartnerCampaignReader,
+    request: Request,
+    session: SessionDep,
+    client: TemporalDep,
+    partner_campaign_id: int,
+) -> HTMLResponse:
+    row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+    paused = None
+    if row.state == "sending":
+        paused = await delivery.paused_reason(client.get, partner_campaign_id)
+    return _page(request, session, principal, row, paused=paused)
+
+
+@router.get("/partner-campaigns/{partner_campaign_id}/audience", response_class=HTMLResponse)
+def audience_count(
     principal: PortalPartnerCampaignReader,
     request: Request,
     session: SessionDep,
     partner_campaign_id: int,
+    segment_id: str = "",
 ) -> HTMLResponse:
+    """The picker's live count (htmx): who the chosen segment reaches, and who it cannot."""
     row = crud.load_partner_campaign(session, principal, partner_campaign_id)
-    return _page(request, session, principal, row)
+    found = _breakdown(session, row, _segment_choice(segment_id))
+    return render(request, "_audience.html", audience=found.model_dump())
+
+
+@router.get("/partner-campaigns/{partner_campaign_id}/progress", response_class=HTMLResponse)
+async def send_progress(
+    principal: PortalPartnerCampaignReader,
+    request: Request,
+    session: SessionDep,
+    client: TemporalDep,
+    partner_campaign_id: int,
+) -> HTMLResponse:
+    """The send's progress (htmx, polled while it runs), as GET .../delivery reports it."""
+    row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+    paused = None
+    if row.state == "sending":
+        paused = await delivery.paused_reason(client.get, partner_campaign_id)
+    return render(
+        request,
+        "_progress.html",
+        pc=crud.partner_campaign_reads(session, [row])[0],
+        progress=_progress(session, row),
+        paused=paused,
+    )
 
 
 @router.post("/partner-campaigns/{partner_campaign_id}/content", response_class=HTMLResponse)
@@ -173,9 +266,12 @@ async def save_content(
         session, principal, partner_campaign_id, Permission.partner_campaign_edit
     )
     _, version, _ = _parts(session, row)
-    values = slot_form.values_from(await request.form(), template_svc.content_of(version))
+    form = await request.form()
+    values = slot_form.values_from(form, template_svc.content_of(version))
+    segment_id: int | None = None
     temporal = client.get
     try:
+        segment_id = _segment_choice(form.get("segment_id"))
         row = await flow.perform(
             session,
             temporal,
@@ -187,15 +283,7 @@ async def save_content(
             values=values,
         )
         if action == "submit":
-            row = await flow.perform(
-                session,
-                temporal,
-                principal,
-                partner_campaign_id,
-                Permission.partner_campaign_edit,
-                PartnerCampaignWorkflow.submit,
-                validate=lambda r: r.values,
-            )
+            row = await flow.submit(session, temporal, principal, partner_campaign_id, segment_id)
     except Problem as err:
         errors = _field_errors(err)
         return _page(
@@ -207,6 +295,7 @@ async def save_content(
             errors=errors,
             status=err.status,
             problem="Please correct the fields marked below." if errors else err.detail,
+            segment_id=segment_id,
         )
     return _done(partner_campaign_id, "submitted" if action == "submit" else "saved")
 

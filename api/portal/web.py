@@ -23,7 +23,7 @@ from api.deps import SessionDep, SettingsDep
 from api.portal import session as cookies
 from core.errors import Forbidden, Problem, Unauthorized
 from core.policy import Permission, Principal, has_permission_somewhere
-from core.settings import AppEnv, Settings
+from core.settings import AppEnv, EmailTransport, Settings
 from core.temporal import TemporalUnreachable
 from models.org import User
 from services.accounts import principal_for
@@ -135,6 +135,7 @@ PortalTemplateAuthor = Annotated[Principal, _guard(Permission.template_author)]
 PortalTemplateReviewer = Annotated[Principal, _guard(Permission.template_review)]
 PortalAssetReader = Annotated[Principal, _guard(Permission.asset_read)]
 PortalAuditReader = Annotated[Principal, _guard(Permission.audit_read)]
+PortalOutboxReader = Annotated[Principal, _guard(Permission.outbox_read)]
 PortalOpen = Annotated[None, Depends(PortalPublic())]
 
 
@@ -159,13 +160,21 @@ NAV = (
     ("/templates", "Templates", Permission.template_read),
     ("/assets", "Assets", Permission.asset_read),
     ("/audit", "Audit trail", Permission.audit_read),
+    ("/outbox", "Outbox", Permission.outbox_read),
 )
 
 
-def nav_for(principal: Principal | None) -> list[tuple[str, str]]:
+def nav_for(principal: Principal | None, settings: Settings) -> list[tuple[str, str]]:
+    """The pages the caller may open; the outbox only where mail goes to the embedded outbox
+    (with SMTP or SES it stays empty)."""
     if principal is None:
         return []
-    return [(href, label) for href, label, perm in NAV if has_permission_somewhere(principal, perm)]
+    return [
+        (href, label)
+        for href, label, perm in NAV
+        if has_permission_somewhere(principal, perm)
+        and (href != "/outbox" or settings.email_transport == EmailTransport.outbox)
+    ]
 
 
 def render(
@@ -185,7 +194,7 @@ def render(
         request_path=request.url.path,
         principal=principal,
         user=getattr(request.state, "user", None),
-        nav=nav_for(principal),
+        nav=nav_for(principal, settings),
         csrf_token=cookies.csrf_token(settings, found) if found else "",
         csrf_field=CSRF_FIELD,
         **context,

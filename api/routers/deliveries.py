@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from api.deps import SessionDep, TemporalDep
@@ -31,17 +30,6 @@ class DeliveryRead(BaseModel):
     )
 
 
-async def _paused(client: TemporalDep, partner_campaign_id: int) -> str | None:
-    """Asked of the running send; None when there is none or Temporal cannot answer now (the
-    counts come from the database and stay readable)."""
-    try:
-        handle = (await client.get()).get_workflow_handle(send_workflow_id(partner_campaign_id))
-        reason: str | None = await handle.query(SendWorkflow.paused_reason)
-    except (RPCError, Problem, WorkflowQueryFailedError):
-        return None
-    return reason
-
-
 @router.get("/partner-campaigns/{partner_campaign_id}/delivery", response_model=DeliveryRead)
 async def read_delivery(
     principal: PartnerCampaignReader,
@@ -50,17 +38,18 @@ async def read_delivery(
     partner_campaign_id: int,
 ) -> DeliveryRead:
     row = crud.load_partner_campaign(session, principal, partner_campaign_id)
-    counts = delivery.counts(session, partner_campaign_id)
-    total = sum(counts.values())
-    queued = counts["pending"] + counts["sending"]
+    progress = delivery.progress_of(session, partner_campaign_id)
+    paused = None
+    if row.state == "sending":
+        paused = await delivery.paused_reason(client.get, partner_campaign_id)
     return DeliveryRead(
         partner_campaign_id=partner_campaign_id,
         state=row.state,
         audience=audience_of(session, row),
-        counts=counts,
-        queued=queued,
-        progress=(total - queued) / total if total else 0.0,
-        paused=await _paused(client, partner_campaign_id) if row.state == "sending" else None,
+        counts=progress.counts,
+        queued=progress.queued,
+        progress=progress.share,
+        paused=paused,
     )
 
 

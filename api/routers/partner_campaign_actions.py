@@ -20,7 +20,6 @@ from models.template_schemas import TimelineRead, ValuesBody
 from models.templates import TemplateVersion
 from services import campaign_flow as flow
 from services import campaigns as crud
-from services.audience import check_segment
 from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.partner_campaign_lifecycle import mermaid
 
@@ -103,23 +102,10 @@ async def submit(
     body: SubmitBody | None = None,
 ) -> PartnerCampaignRead:
     """Submit the saved content for approval, naming the segment it goes to."""
-    segment_id = body.segment_id if body else None
-
-    def validate(row: PartnerCampaign) -> dict[str, Any]:
-        if segment_id is not None:
-            check_segment(session, row, segment_id)
-        return row.values
-
-    return await _act(
-        session,
-        client,
-        principal,
-        partner_campaign_id,
-        Permission.partner_campaign_edit,
-        PartnerCampaignWorkflow.submit,
-        validate=validate,
-        segment_id=segment_id,
+    row = await flow.submit(
+        session, client.get, principal, partner_campaign_id, body.segment_id if body else None
     )
+    return crud.partner_campaign_reads(session, [row])[0]
 
 
 @router.post(

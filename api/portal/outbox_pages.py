@@ -1,0 +1,102 @@
+"""The outbox viewer (the embedded transport, dev mode): what was "sent", for brand roles with
+outbox.read, scoped exactly as GET /api/v1/outbox by services.outbox."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from sqlmodel import Session, col, select
+
+from api.deps import SessionDep, SettingsDep
+from api.portal.web import PortalOutboxReader, PortalRoute, render
+from core.policy import Principal
+from core.settings import EmailTransport
+from mail.transport import outbox_dir
+from models.campaigns import PartnerCampaign
+from services import campaigns as crud
+from services import outbox as svc
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
+PAGE = 50
+
+
+def _labels(session: Session, principal: Principal, ids: list[int]) -> dict[int, str]:
+    """ "Campaign for Partner" per partner campaign id, within the caller's brand."""
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(PartnerCampaign).where(
+            col(PartnerCampaign.id).in_(ids), PartnerCampaign.brand_id == principal.brand_id
+        )
+    ).all()
+    return {
+        r.id: f"{r.campaign_name} for {r.partner_name}"
+        for r in crud.partner_campaign_reads(session, rows)
+    }
+
+
+@router.get("/outbox", response_class=HTMLResponse)
+def outbox_page(
+    principal: PortalOutboxReader,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    partner_campaign_id: Annotated[int | None, Query(ge=1)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> HTMLResponse:
+    rows, total = svc.list_messages(session, principal, PAGE, offset, partner_campaign_id)
+    choices = svc.partner_campaign_ids(session, principal)
+    labels = _labels(
+        session, principal, sorted({*choices, *(r.partner_campaign_id or 0 for r in rows)})
+    )
+    return render(
+        request,
+        "outbox.html",
+        title="Outbox",
+        items=rows,
+        total=total,
+        offset=offset,
+        size=PAGE,
+        labels=labels,
+        choices=choices,
+        selected=partner_campaign_id,
+        embedded=settings.email_transport == EmailTransport.outbox,
+    )
+
+
+@router.get("/outbox/{outbox_id}", response_class=HTMLResponse)
+def message_page(
+    principal: PortalOutboxReader,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    outbox_id: int,
+) -> HTMLResponse:
+    """One message: its HTML in a sandboxed frame (no scripts), and the raw .eml."""
+    row = svc.load_message(session, principal, outbox_id)
+    kind, body = svc.body_of(svc.raw_message(session, principal, outbox_dir(settings), outbox_id))
+    pc_id = row.partner_campaign_id
+    labels = _labels(session, principal, [pc_id] if pc_id else [])
+    return render(
+        request,
+        "outbox_message.html",
+        title=row.subject or "Message",
+        m=row,
+        kind=kind,
+        body=body,
+        label=labels.get(pc_id or 0, ""),
+    )
+
+
+@router.get("/outbox/{outbox_id}/raw")
+def raw_message(
+    principal: PortalOutboxReader, session: SessionDep, settings: SettingsDep, outbox_id: int
+) -> Response:
+    data = svc.raw_message(session, principal, outbox_dir(settings), outbox_id)
+    return Response(
+        data,
+        media_type="message/rfc822",
+        headers={"Content-Disposition": f'attachment; filename="message-{outbox_id}.eml"'},
+    )
