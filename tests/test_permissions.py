@@ -461,6 +461,14 @@ MATRIX: dict[str, tuple[Call, str]] = {
         ),
         "NCNCFFFFFC",
     ),
+    "partner_campaigns.delivery": (
+        _c("GET", "/api/v1/partner-campaigns/{pc_ams}/delivery"),
+        "NONOONOOOO",
+    ),
+    "partner_campaigns.delivery_resume": (
+        _c("POST", "/api/v1/partner-campaigns/{pc_ams}/delivery/resume"),
+        "NFNFFNFFCC",
+    ),
     "partner_campaigns.submit": (
         _c("POST", "/api/v1/partner-campaigns/{pc_ams}/submit"),
         "NCNCFFFFFC",
@@ -575,6 +583,7 @@ PUBLIC = {
     ("GET", "/u/{}"),  # unsubscribe links: the signed token is the credential
     ("POST", "/u/{}"),
     ("POST", "/u/{}/one-click"),  # RFC 8058 one-click unsubscribe
+    ("POST", "/api/v1/feedback/ses"),  # SNS: the message signature is the credential
 }
 MULTIPART = {
     ("POST", "/api/v1/assets"),

@@ -11,6 +11,7 @@ import urllib.request
 from fastapi import APIRouter, Request, Response
 
 from api.deps import SessionDep, SettingsDep
+from api.security import PublicRoute
 from core.errors import Problem
 from mail.sns import SnsError, fetch_cert_https, is_sns_cert_url, parse_feedback
 from services import feedback
@@ -28,7 +29,9 @@ def confirm_subscription(url: str) -> None:
 
 
 @router.post("/feedback/ses", status_code=200)
-async def ses_feedback(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+async def ses_feedback(
+    _: PublicRoute, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
     body = await request.body()
     state = request.app.state
     try:
