@@ -242,9 +242,13 @@ async def test_send_survives_three_worker_kills_with_one_message_per_recipient(
             await _wait(finished, "the send to finish", 420)
             state = (await api.get(base, headers=gm)).json()["state"]
             progress = (await api.get(f"{base}/delivery", headers=gm)).json()
+            # Close the campaign before the worker stops: workflow ids are made of database
+            # ids, and the next test's fresh database hands out the same ones.
             await api.post(
                 f"/api/v1/campaigns/{cid}/cancel", headers=login("marketing@northwind.example")
             )
+            campaign = dev_env.client.get_workflow_handle(f"campaign-{cid}")
+            await asyncio.wait_for(campaign.result(), timeout=60)
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
