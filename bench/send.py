@@ -83,7 +83,7 @@ def add_contacts(stack: Stack, partner_index: int, n: int) -> None:
             rows = [
                 {
                     "brand_id": stack.brand_id,
-                    "partner_id": partner.id,
+                    "partner_id": partner.partner_id,
                     "email": f"r{i}.{run}@customers.example",
                     "name": f"Recipient {i}",
                     "locale": "en",
@@ -106,7 +106,7 @@ def approved_partner_campaign(stack: Stack, partner_index: int, name: str) -> in
             campaign_id=campaign_id,
             brand_id=stack.brand_id,
             region_id=stack.region_id,
-            partner_id=partner.id,
+            partner_id=partner.partner_id,
             state="sending",
             values=stack.valid_values(),
             workflow_id=f"bench-{uuid.uuid4().hex[:8]}",
@@ -175,13 +175,17 @@ async def run(recipients: int, small: int, bare: int) -> None:
         t = time.perf_counter()
         add_contacts(stack, 0, small)
         add_contacts(stack, 1, recipients)
-        print(f"{'contacts inserted':<28} {small + recipients:,} in {time.perf_counter() - t:.1f} s")
+        inserted = time.perf_counter() - t
+        print(f"{'contacts inserted':<28} {small + recipients:,} in {inserted:.1f} s")
         small_pc = approved_partner_campaign(stack, 0, "Bench send small")
         large_pc = approved_partner_campaign(stack, 1, "Bench send large")
 
         bare_seconds = await asyncio.to_thread(bare_loop, stack, small_pc, bare)
         bare_rate = bare / bare_seconds
-        print(f"{'bare render + write':<28} {bare_rate:,.0f} messages/s ({bare:,} in {bare_seconds:.1f} s)")
+        print(
+            f"{'bare render + write':<28} {bare_rate:,.0f} messages/s "
+            f"({bare:,} in {bare_seconds:.1f} s)"
+        )
 
         results = []
         for pcid, n in ((small_pc, small), (large_pc, recipients)):
@@ -195,7 +199,7 @@ async def run(recipients: int, small: int, bare: int) -> None:
                 f"({seconds:.1f} s, {seconds / n * 1000:.2f} ms/message, peak RSS {peak:.0f} MB)",
                 flush=True,
             )
-        (n_small, s_small, _), (n_large, s_large, peak_large) = results
+        (n_small, s_small, _), (n_large, s_large, _) = results
         peak = max(p for _, _, p in results)
         scale = (s_large / n_large) / (s_small / n_small)
         ratio = (n_large / s_large) / bare_rate

@@ -153,6 +153,17 @@ def approved_row(engine: Engine, values: dict[str, Any], segment_id: int | None)
         return row.id
 
 
+def send_input(pcid: int, queue: str, **extra: Any) -> SendInput:
+    return SendInput(
+        partner_campaign_id=pcid,
+        campaign_id=0,
+        brand_id=0,
+        partner_id=0,
+        delivery_task_queue=queue,
+        **extra,
+    )
+
+
 def good_values(**extra: str) -> dict[str, Any]:
     event_day = (datetime.now(UTC) + timedelta(days=8)).date().isoformat()
     return {"headline": "Open day in Amsterdam", "event_date": event_day, **extra}
@@ -414,15 +425,7 @@ async def test_send_workflow_continues_as_new_and_sends_everyone_once(
     async with worker:
         handle = await workflow_env.client.start_workflow(
             SendWorkflow.run,
-            SendInput(
-                partner_campaign_id=pcid,
-                campaign_id=0,
-                brand_id=0,
-                partner_id=0,
-                delivery_task_queue=queue,
-                batch_size=4,
-                batches_per_run=2,
-            ),
+            send_input(pcid, queue, batch_size=4, batches_per_run=2),
             id=wid,
             task_queue=queue,
         )
@@ -451,14 +454,7 @@ async def test_a_paused_send_tells_people_then_resumes_without_duplicates(
         with workflow_env.auto_time_skipping_disabled():
             handle = await workflow_env.client.start_workflow(
                 SendWorkflow.run,
-                SendInput(
-                    partner_campaign_id=pcid,
-                    campaign_id=0,
-                    brand_id=0,
-                    partner_id=0,
-                    delivery_task_queue=queue,
-                    resume_after=3600,
-                ),
+                send_input(pcid, queue, resume_after=3600),
                 id=f"send-test-{uuid.uuid4().hex[:6]}",
                 task_queue=queue,
             )
@@ -588,14 +584,7 @@ async def test_throttling_on_every_third_call_still_sends_everyone_exactly_once(
     async with worker:
         result: SendResult = await workflow_env.client.execute_workflow(
             SendWorkflow.run,
-            SendInput(
-                partner_campaign_id=pcid,
-                campaign_id=0,
-                brand_id=0,
-                partner_id=0,
-                delivery_task_queue=queue,
-                batch_size=5,
-            ),
+            send_input(pcid, queue, batch_size=5),
             id=f"send-test-{uuid.uuid4().hex[:6]}",
             task_queue=queue,
         )

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import SessionDep, SettingsDep
 from api.portal.web import PortalOutboxReader, PortalRoute, render
+from api.routers.outbox import eml_response
 from core.policy import Principal
 from core.settings import EmailTransport
 from mail.transport import outbox_dir
@@ -95,8 +96,4 @@ def raw_message(
     principal: PortalOutboxReader, session: SessionDep, settings: SettingsDep, outbox_id: int
 ) -> Response:
     data = svc.raw_message(session, principal, outbox_dir(settings), outbox_id)
-    return Response(
-        data,
-        media_type="message/rfc822",
-        headers={"Content-Disposition": f'attachment; filename="message-{outbox_id}.eml"'},
-    )
+    return eml_response(data, outbox_id)

@@ -336,6 +336,29 @@ def print_pdf(
     )
 
 
+async def _update_or_page(
+    request: Request,
+    session: SessionDep,
+    client: TemporalDep,
+    principal: Principal,
+    partner_campaign_id: int,
+    permission: Permission,
+    update: Any,
+    done: str,
+    **fields: Any,
+) -> Response:
+    """One action through the same service as the API; a refusal re-renders the page with
+    the message, success redirects with a notice."""
+    try:
+        await flow.perform(
+            session, client.get, principal, partner_campaign_id, permission, update, **fields
+        )
+    except Problem as err:
+        row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+        return _page(request, session, principal, row, problem=err.detail, status=err.status)
+    return _done(partner_campaign_id, done)
+
+
 @router.post("/partner-campaigns/{partner_campaign_id}/decision", response_class=HTMLResponse)
 async def decide(
     principal: PortalPartnerCampaignDecider,
@@ -346,21 +369,18 @@ async def decide(
     decision: Annotated[Literal["approve", "request_changes", "reject"], Form()],
     comment: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    try:
-        await flow.perform(
-            session,
-            client.get,
-            principal,
-            partner_campaign_id,
-            Permission.partner_campaign_decide,
-            PartnerCampaignWorkflow.decide,
-            decision=decision,
-            comment=comment.strip() or None,
-        )
-    except Problem as err:
-        row = crud.load_partner_campaign(session, principal, partner_campaign_id)
-        return _page(request, session, principal, row, problem=err.detail, status=err.status)
-    return _done(partner_campaign_id, decision)
+    return await _update_or_page(
+        request,
+        session,
+        client,
+        principal,
+        partner_campaign_id,
+        Permission.partner_campaign_decide,
+        PartnerCampaignWorkflow.decide,
+        decision,
+        decision=decision,
+        comment=comment.strip() or None,
+    )
 
 
 @router.post("/partner-campaigns/{partner_campaign_id}/schedule", response_class=HTMLResponse)
@@ -372,20 +392,17 @@ async def schedule(
     partner_campaign_id: int,
     send_at: Annotated[datetime, Form()],
 ) -> Response:
-    try:
-        await flow.perform(
-            session,
-            client.get,
-            principal,
-            partner_campaign_id,
-            Permission.partner_campaign_edit,
-            PartnerCampaignWorkflow.schedule,
-            send_at=as_utc(send_at),
-        )
-    except Problem as err:
-        row = crud.load_partner_campaign(session, principal, partner_campaign_id)
-        return _page(request, session, principal, row, problem=err.detail, status=err.status)
-    return _done(partner_campaign_id, "scheduled")
+    return await _update_or_page(
+        request,
+        session,
+        client,
+        principal,
+        partner_campaign_id,
+        Permission.partner_campaign_edit,
+        PartnerCampaignWorkflow.schedule,
+        "scheduled",
+        send_at=as_utc(send_at),
+    )
 
 
 @router.post("/partner-campaigns/{partner_campaign_id}/decline", response_class=HTMLResponse)
@@ -396,19 +413,16 @@ async def decline(
     client: TemporalDep,
     partner_campaign_id: int,
 ) -> Response:
-    try:
-        await flow.perform(
-            session,
-            client.get,
-            principal,
-            partner_campaign_id,
-            Permission.partner_campaign_edit,
-            PartnerCampaignWorkflow.decline,
-        )
-    except Problem as err:
-        row = crud.load_partner_campaign(session, principal, partner_campaign_id)
-        return _page(request, session, principal, row, problem=err.detail, status=err.status)
-    return _done(partner_campaign_id, "declined")
+    return await _update_or_page(
+        request,
+        session,
+        client,
+        principal,
+        partner_campaign_id,
+        Permission.partner_campaign_edit,
+        PartnerCampaignWorkflow.decline,
+        "declined",
+    )
 
 
 @router.get("/partner-campaigns/{partner_campaign_id}/timeline", response_class=HTMLResponse)

@@ -52,7 +52,13 @@ def list_outbox(
 def raw(
     outbox_id: int, principal: OutboxReader, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    data = svc.raw_message(session, principal, outbox_dir(settings), outbox_id)
+    return eml_response(
+        svc.raw_message(session, principal, outbox_dir(settings), outbox_id), outbox_id
+    )
+
+
+def eml_response(data: bytes, outbox_id: int) -> Response:
+    """A stored message as a download (the API and the portal's outbox viewer)."""
     return Response(
         data,
         media_type="message/rfc822",
