@@ -11,6 +11,7 @@ BENCHMARKS = [
     "bench.approval_latency",
     "bench.fanout",
     "bench.contact_import",
+    "bench.send",
 ]
 
 
