@@ -121,6 +121,15 @@ def _wipe(engine: Engine) -> None:
     tables = [t for t in reversed(SQLModel.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            # A worker stopped mid-activity can leave a connection idle in a transaction (the
+            # SDK interrupts a running activity thread): it would hold TRUNCATE off forever.
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    " AND state LIKE 'idle in transaction%'"
+                )
+            )
             names = ", ".join(f'"{t.name}"' for t in tables)
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:

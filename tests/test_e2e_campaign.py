@@ -45,6 +45,9 @@ async def worker(
             workflows=spec.workflows,
             activities=spec.activities,
             activity_executor=pool,
+            # Let running activities finish: an interrupted one can leave its database
+            # connection in an open transaction.
+            graceful_shutdown_timeout=timedelta(seconds=5),
         ):
             yield
 
