@@ -117,6 +117,9 @@ class SendWorkflow:
         )
 
     async def _pause(self, reason: str) -> None:
+        # Reset before anyone can see the pause: a resume that arrives while the notice is
+        # still going out must not be forgotten.
+        self.resume_requested = False
         self.paused = reason
         self.inp.paused_notices += 1
         workflow.set_current_details(f"paused: {reason}")
@@ -133,7 +136,6 @@ class SendWorkflow:
             )
         except Exception:  # the pause holds even when nobody could be told; it is logged
             workflow.logger.warning("pause notice for %s failed", self.inp.partner_campaign_id)
-        self.resume_requested = False
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: self.resume_requested, timeout=timedelta(seconds=self.inp.resume_after)
