@@ -26,7 +26,7 @@ TASK_WORDS = {
     "approve_hq": "Approve for HQ",
 }
 # What a partner editor must do in each state, most urgent first.
-TODO = {
+NEXT_STEPS = {
     "changes_requested": (0, "Your GM asked for changes: edit and submit again"),
     "invited": (1, "Personalise and submit"),
     "drafting": (1, "Finish personalising and submit"),
@@ -43,7 +43,7 @@ def _due_key(task: TaskRead) -> tuple[bool, datetime, datetime]:
 
 
 def _todo_key(pc: PartnerCampaignRead) -> tuple[int, int]:
-    return (TODO.get(pc.state, (9, ""))[0], -pc.id)
+    return (NEXT_STEPS.get(pc.state, (9, ""))[0], -pc.id)
 
 
 @router.get("/inbox", response_class=HTMLResponse)
@@ -74,4 +74,6 @@ def my_campaigns(
 ) -> HTMLResponse:
     rows, _ = svc.list_partner_campaigns(session, principal, limit=200, offset=0)
     items = sorted(svc.partner_campaign_reads(session, rows), key=_todo_key)
-    return render(request, "my_campaigns.html", title="My campaigns", items=items, todo=TODO)
+    return render(
+        request, "my_campaigns.html", title="My campaigns", items=items, next_steps=NEXT_STEPS
+    )

@@ -200,6 +200,13 @@ def _done(pc_id: int, what: str) -> RedirectResponse:
     return RedirectResponse(f"/partner-campaigns/{pc_id}?done={what}", status_code=303)
 
 
+async def _paused(client: TemporalDep, row: PartnerCampaign) -> str | None:
+    """Only a running send can be paused; asking otherwise would cost a Temporal round trip."""
+    if row.state != "sending":
+        return None
+    return await delivery.paused_reason(client.get, row.id or 0)
+
+
 @router.get("/partner-campaigns/{partner_campaign_id}", response_class=HTMLResponse)
 async def partner_campaign_page(
     principal: PortalPartnerCampaignReader,
@@ -209,9 +216,7 @@ async def partner_campaign_page(
     partner_campaign_id: int,
 ) -> HTMLResponse:
     row = crud.load_partner_campaign(session, principal, partner_campaign_id)
-    paused = None
-    if row.state == "sending":
-        paused = await delivery.paused_reason(client.get, partner_campaign_id)
+    paused = await _paused(client, row)
     return _page(request, session, principal, row, paused=paused)
 
 
@@ -239,9 +244,7 @@ async def send_progress(
 ) -> HTMLResponse:
     """The send's progress (htmx, polled while it runs), as GET .../delivery reports it."""
     row = crud.load_partner_campaign(session, principal, partner_campaign_id)
-    paused = None
-    if row.state == "sending":
-        paused = await delivery.paused_reason(client.get, partner_campaign_id)
+    paused = await _paused(client, row)
     return render(
         request,
         "_progress.html",
