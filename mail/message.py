@@ -14,6 +14,8 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
+from models.locales import normalise_email
+
 # CR and LF end a header line; the others are line boundaries to str.splitlines() and NUL is
 # never valid in a header.
 _FORBIDDEN = frozenset("\r\n\x00\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
@@ -34,18 +36,16 @@ def _clean(name: str, value: str) -> str:
 
 def parse_address(value: str | Address, name: str = "address") -> Address:
     """'Name <a@b.example>', 'a@b.example' or an Address (names with commas or quotes need
-    no quoting then) -> Address; refuses line breaks and non-addresses."""
+    no quoting then) -> Address; refuses line breaks and what the one address rule
+    (models.locales.normalise_email, also applied at intake) refuses."""
     if isinstance(value, Address):
         display, addr = _clean(name, value.display_name), _clean(name, value.addr_spec)
     else:
         display, addr = parseaddr(_clean(name, value))
-    local, at, domain = addr.rpartition("@")
-    if not at or not local or not domain:
-        raise ValueError(f"{name}: {value!r} is not an email address")
     try:
-        return Address(display_name=display, addr_spec=addr)
+        return Address(display_name=display, addr_spec=normalise_email(addr))
     except (ValueError, IndexError) as err:
-        raise ValueError(f"{name}: {value!r} is not an email address") from err
+        raise ValueError(f"{name}: {value!r} is not an email address ({err})") from err
 
 
 def compose(

@@ -3,11 +3,19 @@
 No extra dependency: the address check is a deliberate subset of RFC 5321 (dot-atom local part,
 an LDH host name with a letter TLD, IDN domains through the standard idna codec) that accepts
 every address a mail provider hands out and refuses what would bounce or inject headers.
+
+It is the one address rule: contact intake, the CSV import, user and partner addresses and
+message composition (mail.message.parse_address) all call `normalise_email`, so an address
+that was accepted can always be put in a To header. That includes the header parser's own
+objections (a local part that reads as an RFC 2047 encoded word, `=?utf-8?q?x?=`), which the
+character rules alone let through.
 """
 
 from __future__ import annotations
 
 import re
+from email.errors import HeaderParseError, MessageDefect
+from email.headerregistry import Address
 
 SUPPORTED_LANGUAGES = frozenset(
     {"en", "de", "nl", "fr", "it", "es", "pt", "da", "sv", "nb", "fi", "pl", "cs"}
@@ -45,7 +53,17 @@ def normalise_email(raw: str) -> str:
     email = f"{local}@{ascii_domain}"
     if len(email) > 254:
         raise ValueError("email is longer than 254 characters")
+    if not _fits_a_header(email):
+        raise ValueError(f"{value!r}: the part before @ cannot be used in an email header")
     return email
+
+
+def _fits_a_header(email: str) -> bool:
+    """Whether the standard library's header model takes the address back unchanged."""
+    try:
+        return str(Address(addr_spec=email)) == email
+    except (ValueError, IndexError, HeaderParseError, MessageDefect):
+        return False
 
 
 def normalise_locale(raw: str) -> str:

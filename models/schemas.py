@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from models.locales import normalise_email
 from models.roles import Role, ScopeType
 
 T = TypeVar("T")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LOCALES = ("en", "de", "nl", "fr", "it", "es")
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -19,10 +18,11 @@ Slug = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z
 
 
 def _email(value: str) -> str:
-    value = value.strip().lower()
-    if not EMAIL_RE.match(value) or len(value) > 254:
-        raise ValueError("must be an email address like name@example.com")
-    return value
+    """The contacts' address rule, then all lower case: people sign in with it."""
+    try:
+        return normalise_email(value).lower()
+    except ValueError as err:
+        raise ValueError(f"must be an email address like name@example.com ({err})") from err
 
 
 class Page(BaseModel, Generic[T]):

@@ -326,6 +326,45 @@ def test_email_normalisation() -> None:
         "a@example.com\r\nBcc: x@y.z",
         "a..b@example.com",
         "@x.com",
+        "=?utf-8?q?a?=@example.com",  # the header parser reads an encoded word: unsendable
     ):
         with pytest.raises(ValueError):
             normalise_email(bad)
+
+
+def test_every_accepted_address_can_be_put_in_a_header() -> None:
+    """One rule for intake and composition: whatever intake accepts, compose sends."""
+    from email import policy
+
+    from mail.message import compose, parse_address
+
+    atext = "!#$%&'*+/=?^_`{|}~-"
+    candidates = [f"{a}{b}x@example.com" for a in atext for b in atext] + [
+        f"=?{c}?=@example.com" for c in ("", "a", "utf-8?q?a", "x?b?y")
+    ]
+    accepted = []
+    for raw in candidates:
+        try:
+            accepted.append(normalise_email(raw))
+        except ValueError:
+            continue
+    assert len(accepted) > len(atext) ** 2 // 2
+    for email in accepted:
+        msg = compose(
+            sender="n@brand.example", to=[parse_address(email, "to")], subject="s", text="t"
+        )
+        assert email.encode() in msg.as_bytes(policy=policy.SMTP)
+
+
+def test_user_and_partner_addresses_follow_the_same_rule(client: TestClient, login: Login) -> None:
+    admin = login("admin@northwind.example")
+    refused = client.post(
+        "/api/v1/users",
+        json={"email": "=?utf-8?q?a?=@northwind.example", "full_name": "X"},
+        headers=admin,
+    )
+    assert refused.status_code == 422 and "email" in refused.text
+    quoted = client.post(
+        "/api/v1/users", json={"email": 'a"b@northwind.example', "full_name": "X"}, headers=admin
+    )
+    assert quoted.status_code == 422
