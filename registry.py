@@ -59,6 +59,7 @@ def queues(settings: Settings, engine: Engine) -> Sequence[QueueSpec]:
                 campaigns.project_campaign_summary,
                 notices.notify_partner_campaign,
                 deliveries.notify_send_paused,
+                deliveries.record_send_resumed,
             ],
         ),
         QueueSpec(

@@ -24,6 +24,7 @@ from models.workflow_io import (
     BatchOutcome,
     PartnerNotice,
     PartnerRef,
+    PauseKind,
     SendBatchInput,
     SendPaused,
 )
@@ -111,6 +112,8 @@ class DeliveryActivities:
             failed=result.failed,
             suppressed=result.suppressed,
             paused=result.paused,
+            fault=result.fault,
+            retry_later=result.retry_later,
             last_id=result.last_id,
             seen=result.seen,
         )
@@ -123,9 +126,26 @@ class DeliveryActivities:
     @activity.defn(name="notify_send_paused")
     def notify_send_paused(self, paused: SendPaused) -> int:
         """An audit event first (the trail and the portal show the pause even when no email
-        can go out), then the emails: through the same transport that just refused, so
-        they may well fail too, which is logged, not retried forever."""
+        can go out); then, when the account was refused, the emails to the GM and HQ: through
+        the same transport that just refused, so they may well fail too, which is logged, not
+        retried forever. A fault clears on its own and is only audited."""
         notice = paused_notice(self._engine, paused)
+        self._audit(notice, paused, "partner_campaign.send_paused")
+        if paused.kind == PauseKind.fault:
+            return 0
+        try:
+            return send_partner_notice(self._engine, self._settings, self._transport, notice)
+        except SendError as err:
+            log.warning("pause notice for %s not sent: %s", paused.partner_campaign_id, err)
+            return 0
+
+    @activity.defn(name="record_send_resumed")
+    def record_send_resumed(self, resumed: SendPaused) -> None:
+        """The fault that paused the send has cleared: the trail says so, with what it was."""
+        notice = paused_notice(self._engine, resumed)
+        self._audit(notice, resumed, "partner_campaign.send_resumed")
+
+    def _audit(self, notice: PartnerNotice, paused: SendPaused, action: str) -> None:
         audit.append(
             lambda: Session(self._engine, expire_on_commit=False),
             audit.NewEvent(
@@ -133,15 +153,10 @@ class DeliveryActivities:
                 region_id=notice.partner.region_id,
                 partner_id=notice.partner.partner_id,
                 actor=audit.SYSTEM_ACTOR,
-                action="partner_campaign.send_paused",
+                action=action,
                 entity_type="partner_campaign",
                 entity_id=str(paused.partner_campaign_id),
                 event_key=paused.key,
                 comment=paused.reason,
             ),
         )
-        try:
-            return send_partner_notice(self._engine, self._settings, self._transport, notice)
-        except SendError as err:
-            log.warning("pause notice for %s not sent: %s", paused.partner_campaign_id, err)
-            return 0

@@ -11,6 +11,10 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
+from models.base import utcnow
+
+BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a writer waits for another's lock
+
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create the engine; SQLite gets WAL, foreign keys and a busy timeout so the API,
@@ -20,7 +24,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
         )
 
         @event.listens_for(engine, "connect")
@@ -32,7 +38,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             # production runs PostgreSQL). The delivery ledger commits twice per message.
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cur.close()
 
         return engine
@@ -55,6 +61,37 @@ def ping(engine: Engine) -> None:
     """Raise if the database cannot answer a trivial query."""
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+PROBE_WAIT_MS = 2000  # how long the write probe waits for a lock before it says "cannot write"
+
+
+def write_probe(engine: Engine) -> None:
+    """Raise if the database cannot take a write now: one committed row update, waiting at
+    most PROBE_WAIT_MS for a lock (a locked SQLite file or a blocked table answers quickly
+    instead of after the 30-second busy timeout the application uses)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={PROBE_WAIT_MS}")
+            conn.commit()  # the pragma began SQLAlchemy's transaction; the probe has its own
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {PROBE_WAIT_MS}")
+                    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {PROBE_WAIT_MS * 2}")
+                now = utcnow()
+                updated = conn.execute(
+                    text("UPDATE readinessprobe SET checked_at = :now WHERE id = 1"), {"now": now}
+                ).rowcount
+                if not updated:
+                    conn.execute(
+                        text("INSERT INTO readinessprobe (id, checked_at) VALUES (1, :now)"),
+                        {"now": now},
+                    )
+        finally:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                conn.commit()
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -7,6 +7,7 @@ from mail.errors import (
     ThrottledError,
     TransientSendError,
     TransportPausedError,
+    TransportUnavailableError,
 )
 from mail.message import HeaderInjection, compose, message_id
 from mail.transport import (
@@ -28,6 +29,7 @@ __all__ = [
     "ThrottledError",
     "TransientSendError",
     "TransportPausedError",
+    "TransportUnavailableError",
     "compose",
     "make_transport",
     "message_id",

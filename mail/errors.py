@@ -3,8 +3,14 @@
 Every transport raises only these (or lets a programming error through), so the sending code
 decides from the class alone and never asks which transport is configured:
 
-- `TransientSendError`: try this message again later, with backoff (`retry_after` seconds when
-  the provider said how long). `ThrottledError` is the subclass for "too fast": slow down.
+- `TransientSendError`: this recipient's message failed for now (a mailbox busy, greylisted for
+  one address): try it again on a later pass, a bounded number of times.
+- `ThrottledError` (a TransientSendError): "too fast" for the account as a whole: slow the whole
+  send down with backoff (`retry_after` seconds when the provider said how long).
+- `TransportUnavailableError` (a TransientSendError): the transport cannot take any message
+  now (its storage is unwritable or full, its server unreachable or failing). Nothing is wrong
+  with the message or the recipient: the send pauses with the reason and probes until the
+  transport answers again, without counting the time against any recipient.
 - `PermanentSendError`: this message will never be accepted (bad address, rejected content):
   record `code` and `reason` on the delivery and move on to the next recipient.
 - `TransportPausedError`: the account or the sender identity is refused (suspended, paused,
@@ -44,6 +50,11 @@ class TransientSendError(SendError):
 
 class ThrottledError(TransientSendError):
     """Sending too fast (or over a quota): back off for longer than after a plain hiccup."""
+
+
+class TransportUnavailableError(TransientSendError):
+    """The transport as a whole cannot send now (storage, connection, provider outage): pause
+    the send and probe; no recipient is to blame, so no recipient's attempts are used up."""
 
 
 class PermanentSendError(SendError):
@@ -119,7 +130,7 @@ def classify_ses_error(err: Exception) -> Exception:
     )
 
     if isinstance(err, ConnectionError | HTTPClientError):
-        return TransientSendError("ses.connection", str(err))
+        return TransportUnavailableError("ses.connection", str(err))
     if not isinstance(err, ClientError):
         return err
     error = err.response.get("Error", {})
@@ -133,7 +144,7 @@ def classify_ses_error(err: Exception) -> Exception:
     if code in SES_PAUSED:
         return TransportPausedError(f"ses.{code}", reason)
     if code in SES_TRANSIENT or status >= 500:
-        return TransientSendError(f"ses.{code}", reason, retry_after)
+        return TransportUnavailableError(f"ses.{code}", reason, retry_after)
     return PermanentSendError(f"ses.{code}", reason)
 
 
@@ -169,7 +180,14 @@ def _by_reply(code: int, message: bytes | str, recipients: tuple[str, ...] = ())
         return TransientSendError(name, reason)
     if 500 <= code < 600:
         return PermanentSendError(name, reason, recipients)
-    return TransientSendError(name, reason)  # -1 and other non-replies: the link broke
+    return TransportUnavailableError(name, reason)  # -1 and other non-replies: the link broke
+
+
+def _relay_wide(err: Exception) -> Exception:
+    """A plain "later" said to the connection or the sender concerns every message."""
+    if type(err) is TransientSendError:
+        return TransportUnavailableError(err.code, err.reason)
+    return err
 
 
 def classify_smtp_error(err: Exception) -> Exception:
@@ -194,7 +212,7 @@ def classify_smtp_error(err: Exception) -> Exception:
             return TransportPausedError(
                 _smtp_code(err.smtp_code, err.smtp_error), _text(err.smtp_error)
             )
-        return _by_reply(err.smtp_code, err.smtp_error)
+        return _relay_wide(_by_reply(err.smtp_code, err.smtp_error))
     if isinstance(err, smtplib.SMTPAuthenticationError):
         if 400 <= err.smtp_code < 500:
             return _by_reply(err.smtp_code, err.smtp_error)
@@ -204,13 +222,15 @@ def classify_smtp_error(err: Exception) -> Exception:
     if isinstance(err, smtplib.SMTPNotSupportedError):
         return TransportPausedError("smtp.not_supported", str(err))
     if isinstance(err, smtplib.SMTPServerDisconnected):
-        return TransientSendError("smtp.disconnected", str(err) or "connection closed")
-    if isinstance(err, smtplib.SMTPResponseException):  # data, connect, helo errors
+        return TransportUnavailableError("smtp.disconnected", str(err) or "connection closed")
+    if isinstance(err, smtplib.SMTPConnectError | smtplib.SMTPHeloError):
+        return _relay_wide(_by_reply(err.smtp_code, err.smtp_error))
+    if isinstance(err, smtplib.SMTPResponseException):  # data errors
         return _by_reply(err.smtp_code, err.smtp_error)
     if isinstance(err, smtplib.SMTPException):  # checked before OSError, its base class
         return TransientSendError("smtp.error", str(err))
     if isinstance(err, ssl.SSLCertVerificationError):
         return TransportPausedError("smtp.tls_verify", str(err))
     if isinstance(err, OSError):  # refused, reset, timed out, name not resolved, TLS hiccup
-        return TransientSendError("smtp.connection", str(err) or type(err).__name__)
+        return TransportUnavailableError("smtp.connection", str(err) or type(err).__name__)
     return err

@@ -9,6 +9,7 @@ rate every worker shares.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -17,7 +18,6 @@ import ssl
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from core.settings import EmailTransport, Settings
 from mail import tags as mail_tags
-from mail.errors import TransientSendError, classify_ses_error, classify_smtp_error
+from mail.errors import TransportUnavailableError, classify_ses_error, classify_smtp_error
 from mail.message import message_id
 from mail.tags import Tags
 from models.outbox import OutboxMessage
@@ -89,9 +89,14 @@ class OutboxTransport(_SelfSession):
     """Writes each message as an .eml file: the embedded default, so a fresh checkout sends
     nothing anywhere and a developer (or a test) can open every message that would have gone.
 
-    With an engine it also records an OutboxMessage row (the portal's outbox viewer lists
-    them); the file is removed again when the row cannot be written, so files and rows agree.
-    File names start with a UTC timestamp, so a directory listing is in sending order."""
+    Exactly once per Message-ID: the file name is derived from the Message-ID alone and the
+    file is linked into place only if no file of that name exists, so a message sent again
+    after a crash (a delivery row caught between hand-over and "sent" carries the same
+    Message-ID) finds itself already there and is not written twice. With an engine it also
+    records an OutboxMessage row (the portal's outbox viewer lists them); the file is removed
+    again when the row cannot be written, so files and rows agree, and a file that lost its
+    row in a crash gets it on the next attempt. Storage and database faults raise
+    TransportUnavailableError: the send pauses instead of blaming a recipient."""
 
     rate_key = "outbox"
 
@@ -105,53 +110,79 @@ class OutboxTransport(_SelfSession):
     def max_send_rate(self) -> float:
         return self.rate
 
+    def path_for(self, mid: str) -> Path:
+        """One name per Message-ID (readable part plus a digest, so two ids that read the
+        same once unsafe characters are replaced still differ)."""
+        readable = _UNSAFE_NAME.sub("_", mid.strip("<>"))[:120]
+        digest = hashlib.sha256(mid.encode()).hexdigest()[:16]
+        return self.directory / f"{readable}-{digest}.eml"
+
     def send(self, msg: EmailMessage, *, tags: Tags | None = None) -> str:
         mid = message_id(msg)
         checked = mail_tags.check(tags)
+        final = self.path_for(mid)
+        try:
+            written = self._write_once(final, msg.as_bytes(policy=policy.SMTP))
+        except OSError as err:  # unwritable, disk full, not a directory: may pass, probe later
+            # The OS's words without the paths: the reason is shown to partners too.
+            reason = err.strerror or type(err).__name__
+            raise TransportUnavailableError("outbox.write", reason) from err
+        if self.engine is not None:
+            try:
+                self._record(msg, mid, final.name, checked)
+            except Exception as err:
+                if written:
+                    final.unlink(missing_ok=True)
+                raise TransportUnavailableError("outbox.record", str(err)) from err
+        return mid
+
+    def _write_once(self, final: Path, data: bytes) -> bool:
+        """Write aside, then link into place (a reader never sees half a message); False when
+        the message is already there."""
+        if final.exists():
+            return False
         self.directory.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-        name = f"{stamp}-{_UNSAFE_NAME.sub('_', mid.strip('<>'))[:150]}.eml"
-        data = msg.as_bytes(policy=policy.SMTP)
-        # Write aside, then rename: a reader never sees half a message.
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, self.directory / name)
-        except BaseException as err:
-            Path(tmp).unlink(missing_ok=True)
-            if isinstance(err, OSError):  # disk full, permissions: may pass, retry later
-                raise TransientSendError("outbox.write", str(err)) from err
-            raise
-        if self.engine is not None:
             try:
-                self._record(msg, mid, name, checked)
-            except Exception as err:
-                (self.directory / name).unlink(missing_ok=True)
-                raise TransientSendError("outbox.record", str(err)) from err
-        return mid
+                os.link(tmp, final)  # fails when it exists: two writers never both win
+            except FileExistsError:
+                return False
+            return True
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
     def _record(self, msg: EmailMessage, mid: str, name: str, tags: dict[str, str]) -> None:
         assert self.engine is not None
-        row = OutboxMessage(
-            message_id=mid[:300],
-            to=_recipients(msg)[:2000],
-            subject=str(msg["Subject"] or "")[:1000],
-            brand_id=mail_tags.int_tag(tags, mail_tags.BRAND),
-            partner_campaign_id=mail_tags.int_tag(tags, mail_tags.PARTNER_CAMPAIGN),
-            delivery_id=tags.get(mail_tags.DELIVERY),
-            path=name,
-        )
         with Session(self.engine) as session:
-            session.add(row)
+            known = session.exec(
+                select(OutboxMessage.id).where(OutboxMessage.message_id == mid[:300])
+            ).first()
+            if known is not None:
+                return
+            session.add(
+                OutboxMessage(
+                    message_id=mid[:300],
+                    to=_recipients(msg)[:2000],
+                    subject=str(msg["Subject"] or "")[:1000],
+                    brand_id=mail_tags.int_tag(tags, mail_tags.BRAND),
+                    partner_campaign_id=mail_tags.int_tag(tags, mail_tags.PARTNER_CAMPAIGN),
+                    delivery_id=tags.get(mail_tags.DELIVERY),
+                    path=name,
+                )
+            )
             session.commit()
 
     def paths(self) -> list[Path]:
+        """The messages in the order they were written."""
         if not self.directory.is_dir():
             return []
-        return sorted(self.directory.glob("*.eml"))
+        found = [(p.stat().st_mtime_ns, p.name, p) for p in self.directory.glob("*.eml")]
+        return [p for _, _, p in sorted(found)]
 
     def list_messages(self) -> list[EmailMessage]:
         """Every message in the outbox, oldest first (for tests and an outbox viewer)."""
@@ -317,6 +348,20 @@ def ses_client(settings: Settings) -> Any:
 
 def outbox_dir(settings: Settings) -> Path:
     return settings.data_dir / "outbox"
+
+
+def check_outbox_writable(directory: Path) -> None:
+    """Raise OSError unless a message could be written now (created, flushed to disk and
+    removed again, as the transport does)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ready-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(b"ready\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def smtp_tls_context(settings: Settings) -> ssl.SSLContext | None:

@@ -11,6 +11,7 @@ from models.contacts import Contact, ErasureCount, Segment, Suppression
 from models.delivery import Delivery, DeliveryEvent
 from models.org import ApiToken, Brand, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
+from models.probe import ReadinessProbe
 from models.send_rate import SendRateSlot
 from models.templates import Template, TemplateVersion
 
@@ -31,6 +32,7 @@ __all__ = [
     "OutboxMessage",
     "Partner",
     "PartnerCampaign",
+    "ReadinessProbe",
     "Region",
     "Segment",
     "SendRateSlot",

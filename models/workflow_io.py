@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -271,6 +272,7 @@ class SendInput(BaseModel):
     paused_notices: int = 0
     after_id: int = 0  # the cursor, carried across continue-as-new
     counts: dict[str, int] = Field(default_factory=dict, description="sent, failed, suppressed")
+    retry_passes: int = Field(0, description="passes made again for rows that failed for now")
 
 
 class AudienceSnapshot(BaseModel):
@@ -294,16 +296,38 @@ class BatchOutcome(BaseModel):
     failed: int = 0
     suppressed: int = 0
     paused: str | None = None
+    fault: str | None = Field(
+        None, description="storage, database or provider down: pause and probe until it clears"
+    )
+    retry_later: int = Field(0, description="rows left pending by their own failure")
     last_id: int = 0
     seen: int = 0
 
 
+class PauseKind(StrEnum):
+    """Why a send waits: people must act (the account was refused), or a fault of the platform
+    underneath (storage, database, provider down) that clears on its own."""
+
+    transport = "transport"
+    fault = "fault"
+
+
 class SendPaused(BaseModel):
-    """The transport refused everything: approvers and HQ are told."""
+    """A send stopped: the audit trail records it; for a refused account approvers and HQ are
+    also told by email."""
 
     partner_campaign_id: int
     reason: str
     key: str
+    kind: PauseKind = PauseKind.transport
+
+
+class SendPause(BaseModel):
+    """What a paused send says about itself (query), for the API and the portal."""
+
+    reason: str
+    kind: PauseKind
+    since: datetime
 
 
 class SendResult(BaseModel):

@@ -12,10 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import Engine, func
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
@@ -26,7 +29,13 @@ from content.validate import resolve_values
 from core.errors import Problem
 from core.settings import Settings
 from core.temporal import TemporalUnreachable
-from mail.errors import PermanentSendError, TransientSendError, TransportPausedError
+from mail.errors import (
+    PermanentSendError,
+    ThrottledError,
+    TransientSendError,
+    TransportPausedError,
+    TransportUnavailableError,
+)
 from mail.message import compose, parse_address
 from mail.tags import make_tags
 from mail.transport import MessageSender, open_session
@@ -36,14 +45,17 @@ from models.contacts import Contact
 from models.delivery import FINAL_DELIVERY, Delivery, DeliveryStatus
 from models.org import Brand, Partner, as_profile
 from models.templates import TemplateVersion
+from models.workflow_io import SendPause
 from services import suppression
 from services.templates import content_of, validation_context
 from services.unsubscribe import list_unsubscribe_headers, unsubscribe_url
-from workflows.send import SendWorkflow, send_workflow_id
+from workflows.send import RUNNING, SendWorkflow, send_workflow_id
 
 CHUNK = 500  # ledger rows inserted per statement
-MAX_ATTEMPTS = 5  # transient failures of one recipient before it is given up
+MAX_ATTEMPTS = 5  # failures of one recipient (composition, refusals for now) before it fails
 CHECK_CHUNK = 50  # rows checked against suppression (and rate-reserved) together
+# A query waits for a worker to answer; with none running it would hold a page for 10 s.
+QUERY_TIMEOUT = timedelta(seconds=2)
 
 
 def message_id_for(delivery: Delivery, domain: str) -> str:
@@ -150,17 +162,29 @@ def progress_by_partner_campaign(session: Session, ids: list[int]) -> dict[int, 
     return {pc_id: Progress(c) for pc_id, c in found.items()}
 
 
-async def paused_reason(
-    connect: Callable[[], Awaitable[Client]], partner_campaign_id: int
-) -> str | None:
-    """Asked of the running send; None when there is none or Temporal cannot answer now (the
-    counts come from the database and stay readable)."""
+async def current_pause(
+    connect: Callable[[], Awaitable[Client]], row: PartnerCampaign
+) -> SendPause | None:
+    """Why the partner campaign's send waits; None when it runs, when there is no send (only
+    a `sending` campaign has one: no round trip otherwise) or when Temporal cannot answer now
+    (the counts come from the database and stay readable). Read from the send's `pause`
+    memo: the frontend answers that without a worker, so a pause stays visible while every
+    worker is down (a query would wait for one). Sends started before the memo existed
+    answer the query instead."""
+    if row.state != "sending" or row.id is None:
+        return None
     try:
-        handle = (await connect()).get_workflow_handle(send_workflow_id(partner_campaign_id))
-        reason: str | None = await handle.query(SendWorkflow.paused_reason)
+        handle = (await connect()).get_workflow_handle(send_workflow_id(row.id))
+        described = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
+        memo = await described.memo_value("pause", None)
+        if memo is None:  # started before the memo existed
+            found: SendPause | None = await handle.query(
+                SendWorkflow.pause, rpc_timeout=QUERY_TIMEOUT
+            )
+            return found
     except (RPCError, Problem, WorkflowQueryFailedError, TemporalUnreachable):
         return None
-    return reason
+    return None if memo == RUNNING else SendPause.model_validate(memo)
 
 
 # Composing ------------------------------------------------------------------------------------
@@ -218,12 +242,21 @@ def load_context(session: Session, settings: Settings, partner_campaign_id: int)
     )
 
 
+class InvalidRecipient(ValueError):
+    """The row's address breaks the one address rule (it reached the ledger before the rule
+    or around it): no attempt will ever send it."""
+
+
 def compose_delivery(
     session: Session, ctx: SendContext, delivery: Delivery, contact: Contact | None
 ) -> EmailMessage:
     """One recipient's message: the partner's approved content in the recipient's locale,
     HTML and text, a Message-ID derived from the row, the unsubscribe link and RFC 8058
     headers."""
+    try:
+        to = parse_address(delivery.email, "to")
+    except ValueError as err:
+        raise InvalidRecipient(str(err)) from err
     locale = (contact.locale if contact else None) or ctx.pc.locale
     sender = parse_address(ctx.settings.email_from, "email_from")
     unsubscribe = unsubscribe_url(
@@ -252,7 +285,7 @@ def compose_delivery(
     headers = dict(list_unsubscribe_headers(unsubscribe))
     msg = compose(
         sender=sender,
-        to=[parse_address(delivery.email, "to")],
+        to=[to],
         subject=email.subject,
         text=email.text,
         html=email.html,
@@ -270,9 +303,15 @@ class BatchResult:
     sent: int = 0
     failed: int = 0
     suppressed: int = 0
-    paused: str | None = None  # the transport's refusal that paused the send
+    paused: str | None = None  # the transport's refusal that paused the send (people must act)
+    fault: str | None = None  # storage, database or provider down: the send waits and probes
+    retry_later: int = 0  # rows left pending after a failure of their own, for a later pass
     last_id: int = 0  # the cursor: the next batch starts after this row
     seen: int = 0  # rows this batch looked at (fewer than the limit: the end was reached)
+
+
+# Faults of the platform underneath, not of any recipient: the send pauses and probes.
+DATABASE_FAULTS = (OperationalError, InterfaceError, PoolTimeoutError)
 
 
 def _mark(session: Session, row: Delivery, status: DeliveryStatus, **changes: Any) -> None:
@@ -313,6 +352,17 @@ def _open_rows(
     )
 
 
+def describe_fault(err: BaseException) -> str:
+    """One line for the API, the portal and the audit trail: what failed, in plain words."""
+    if isinstance(err, TransportUnavailableError):
+        where = "the outbox" if err.code.startswith("outbox.") else "the email service"
+        return f"{where} cannot take messages now ({err.code}: {err.reason})"[:1000]
+    if isinstance(err, DATABASE_FAULTS):
+        detail = str(getattr(err, "orig", None) or err).splitlines()[0]
+        return f"the database cannot be written now ({type(err).__name__}: {detail})"[:1000]
+    return f"{type(err).__name__}: {err}"[:1000]
+
+
 def send_batch(
     engine: Engine,
     settings: Settings,
@@ -329,18 +379,31 @@ def send_batch(
     Suppression and contacts are looked up per chunk of CHECK_CHUNK rows just before that
     chunk goes (one query each instead of one per message), and the shared rate limit is
     reserved per chunk too (`reserve(n)` answers how long to wait). `progress(row_id)`
-    heartbeats after every message. A transient failure puts the row back to pending and raises
-    (the activity retries the batch with backoff); a permanent one is recorded; an
-    account-level refusal pauses the send."""
+    heartbeats after every message.
+
+    What goes wrong is sorted by whom it concerns. One recipient (its message cannot be
+    composed or rendered, the provider refuses it for now or for good): that row records the
+    reason and, after MAX_ATTEMPTS, fails, while the batch goes on. The account (throttled):
+    the row goes back and the batch raises, so the activity retries with backoff. The
+    account or sender refused as a whole: the send pauses for people to act. The platform
+    underneath (outbox storage, database, provider unreachable): the batch stops with a
+    `fault` and the workflow pauses and probes until it clears. Nothing is lost either way:
+    a row is final only once its outcome is committed."""
     result = BatchResult(last_id=after_id)
-    with Session(engine, expire_on_commit=False) as session, open_session(transport) as sender:
-        ctx = load_context(session, settings, partner_campaign_id)
-        rows = _open_rows(session, partner_campaign_id, after_id, limit)
-        result.seen = len(rows)
-        for offset in range(0, len(rows), CHECK_CHUNK):
-            chunk = rows[offset : offset + CHECK_CHUNK]
-            if _send_chunk(session, ctx, sender, chunk, result, reserve, progress):
-                break
+    try:
+        with (
+            Session(engine, expire_on_commit=False) as session,
+            open_session(transport) as sender,
+        ):
+            ctx = load_context(session, settings, partner_campaign_id)
+            rows = _open_rows(session, partner_campaign_id, after_id, limit)
+            result.seen = len(rows)
+            for offset in range(0, len(rows), CHECK_CHUNK):
+                chunk = rows[offset : offset + CHECK_CHUNK]
+                if _send_chunk(session, ctx, sender, chunk, result, reserve, progress):
+                    break
+    except (TransportUnavailableError, *DATABASE_FAULTS) as err:
+        result.fault = describe_fault(err)
     return result
 
 
@@ -378,6 +441,19 @@ def _send_chunk(
     return False
 
 
+def _recipient_failed(
+    session: Session, row: Delivery, result: BatchResult, reason: str, *, permanent: bool
+) -> None:
+    """A failure of this recipient alone: final when permanent or out of attempts, else
+    pending again for a later pass. The attempt was counted when the row was taken."""
+    if permanent or row.attempts >= MAX_ATTEMPTS:
+        _mark(session, row, DeliveryStatus.failed, error=reason[:1000], permanent=permanent)
+        result.failed += 1
+    else:
+        _mark(session, row, DeliveryStatus.pending, error=reason[:1000])
+        result.retry_later += 1
+
+
 def _send_one(
     session: Session,
     ctx: SendContext,
@@ -387,25 +463,33 @@ def _send_one(
     result: BatchResult,
 ) -> bool:
     """pending -> sending (committed) -> hand-over -> sent (committed); True when paused."""
-    msg = compose_delivery(session, ctx, row, contact)
-    _mark(session, row, DeliveryStatus.sending, attempts=row.attempts + 1)
+    attempts = row.attempts
+    try:
+        msg = compose_delivery(session, ctx, row, contact)
+    except DATABASE_FAULTS:
+        raise
+    except Exception as err:  # this recipient's message cannot be built: address, rendering
+        row.attempts = attempts + 1
+        reason = f"composition: {type(err).__name__}: {err}"
+        _recipient_failed(session, row, result, reason, permanent=isinstance(err, InvalidRecipient))
+        return False
+    _mark(session, row, DeliveryStatus.sending, attempts=attempts + 1)
     try:
         provider_id = sender.send(msg, tags=tags_for(ctx, row))
     except TransportPausedError as err:
-        _mark(session, row, DeliveryStatus.pending, error=str(err)[:1000])
+        _mark(session, row, DeliveryStatus.pending, error=str(err)[:1000], attempts=attempts)
         result.paused = str(err)[:1000]
         return True
     except PermanentSendError as err:
-        _mark(session, row, DeliveryStatus.failed, error=str(err)[:1000], permanent=True)
-        result.failed += 1
+        _recipient_failed(session, row, result, str(err), permanent=True)
         return False
-    except TransientSendError as err:
-        if row.attempts >= MAX_ATTEMPTS:
-            _mark(session, row, DeliveryStatus.failed, error=str(err)[:1000])
-            result.failed += 1
-            return False
-        _mark(session, row, DeliveryStatus.pending, error=str(err)[:1000])
+    except (ThrottledError, TransportUnavailableError) as err:
+        # The account or the transport, not this recipient: its attempt does not count.
+        _mark(session, row, DeliveryStatus.pending, error=str(err)[:1000], attempts=attempts)
         raise
+    except TransientSendError as err:
+        _recipient_failed(session, row, result, str(err), permanent=False)
+        return False
     _mark(
         session,
         row,

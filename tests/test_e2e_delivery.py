@@ -1,8 +1,10 @@
 """End to end on the Temporal dev server with the worker as its own process: a partner campaign
-approved for a 5,000-contact segment is sent while the worker is killed with SIGKILL three
-times and started again. The outbox then holds exactly one message per eligible recipient
-(a kill may add at most one duplicate: the message in flight), none is missing, and
-suppressed or unconsented contacts got nothing."""
+approved for a 5,000-contact segment, with poisoned rows mixed in (addresses that reached the
+ledger around today's address rule), is sent while the worker is killed with SIGKILL three
+times and the outbox cannot be written for a while. The outbox then holds exactly one message
+per eligible recipient (the outbox recognises a message it already holds, so a kill adds no
+duplicate), none is missing, suppressed or unconsented contacts got nothing, the poisoned rows
+failed with their reasons, and the pause was visible, with its reason, while it lasted."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -28,7 +31,9 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from core.settings import PROJECT_ROOT, Settings
 from core.temporal import LazyTemporalClient
+from models.audit import AuditEvent
 from models.contacts import Contact, Segment
+from models.delivery import Delivery
 from models.org import Partner, Region
 from models.templates import Template, TemplateVersion
 from services import suppression
@@ -38,6 +43,8 @@ Login = Callable[[str], dict[str, str]]
 pytestmark = pytest.mark.e2e
 AUDIENCE = 5_000
 KILL_AT = (700, 1_900, 3_100)  # sent counts after which the worker is killed
+BREAK_AT = 1_900  # the outbox becomes unwritable here (and the worker is killed while paused)
+POISONED = ("=?utf-8?q?{run}{i}?=@customers.example", "{run}.{i}\r\nbcc: x@evil.example")
 
 
 def _contacts(engine: Engine, partner: Partner, run: str) -> tuple[set[str], set[str]]:
@@ -65,6 +72,8 @@ def _contacts(engine: Engine, partner: Partner, run: str) -> tuple[set[str], set
                 "consent_status": "denied",
             }
         )
+    for i in range(5):  # written around the address rule (an old import, a direct insert)
+        rows.extend({**rows[0], "email": shape.format(run=run, i=i)} for shape in POISONED)
     with Session(engine) as s:
         s.execute(insert(Contact), rows)
         blocked = {f"bulk.{run}.{i}@customers.example" for i in range(0, AUDIENCE, 250)}
@@ -73,7 +82,8 @@ def _contacts(engine: Engine, partner: Partner, run: str) -> tuple[set[str], set
         s.commit()
     everyone = {r["email"] for r in rows}
     unconsented = {e for e in everyone if e.startswith("noconsent.")}
-    return everyone - unconsented - blocked, unconsented | blocked
+    poisoned = {shape.format(run=run, i=i) for shape in POISONED for i in range(5)}
+    return everyone - unconsented - blocked - poisoned, unconsented | blocked | poisoned
 
 
 def _worker_env(settings: Settings, env: WorkflowEnvironment, queue: str, data: Path) -> dict:
@@ -214,7 +224,7 @@ async def test_send_survives_three_worker_kills_with_one_message_per_recipient(
             )
             assert submitted.status_code == 200, submitted.text
             read = (await api.get(base, headers=gm)).json()
-            assert read["audience"]["eligible"] == len(eligible)
+            assert read["audience"]["eligible"] == len(eligible) + 5 * len(POISONED)
             approved = await api.post(f"{base}/decision", json={"decision": "approve"}, headers=gm)
             assert approved.status_code == 200, approved.text
             send_at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
@@ -226,12 +236,31 @@ async def test_send_survives_three_worker_kills_with_one_message_per_recipient(
             async def sent() -> int:
                 return int((await api.get(f"{base}/delivery", headers=gm)).json()["counts"]["sent"])
 
+            async def delivery() -> dict:
+                return dict((await api.get(f"{base}/delivery", headers=gm)).json())
+
+            outbox = tmp_path / "outbox"
             for threshold in KILL_AT:
                 await _wait(lambda t=threshold: _at_least(sent, t), f"{threshold} sent", 240)
+                if threshold == BREAK_AT:
+                    outbox.rename(tmp_path / "outbox.held")
+                    outbox.write_text("the outbox directory is gone: nothing can be written")
+                    broken_at = time.monotonic()
+                    await _wait(lambda: _paused(delivery), "the pause to show", 120)
+                    paused = await delivery()
+                    stuck = paused["counts"]["sent"]
                 worker.send_signal(signal.SIGKILL)
                 worker.wait(timeout=30)
                 kills += 1
                 worker = _start(env, log)
+                if threshold == BREAK_AT:
+                    await asyncio.sleep(5)
+                    still = await delivery()  # the new worker found the send still paused
+                    assert still["paused_kind"] == "fault" and still["counts"]["sent"] == stuck
+                    outbox.unlink()
+                    (tmp_path / "outbox.held").rename(outbox)
+                    await _wait(lambda s=stuck: _resumed(delivery, s), "the send to resume", 240)
+                    pause_seconds = time.monotonic() - broken_at
 
             async def finished() -> bool:
                 return (await api.get(base, headers=gm)).json()["state"] in (
@@ -257,15 +286,57 @@ async def test_send_survives_three_worker_kills_with_one_message_per_recipient(
             worker.kill()
 
     assert kills == 3
-    assert state == "sent", progress
+    assert paused["paused_kind"] == "fault" and "outbox" in paused["paused"], paused
+    assert state == "partially_sent", progress  # the poisoned rows failed
     assert progress["counts"]["sent"] == len(eligible)
+    assert progress["counts"]["failed"] == 5 * len(POISONED)
     received = _outbox_recipients(tmp_path / "outbox")
     to_customers = {a: n for a, n in received.items() if a.endswith("@customers.example")}
     assert set(to_customers) == eligible, "a recipient is missing or an excluded one got mail"
     assert not set(to_customers) & excluded
     duplicates = sum(n - 1 for n in to_customers.values())
-    assert duplicates <= kills, f"{duplicates} duplicates for {kills} kills"
-    print(f"\n{len(eligible)} recipients, {kills} kills, {duplicates} duplicates")
+    assert duplicates == 0, f"{duplicates} duplicates for {kills} kills"
+    reasons = _failed_reasons(demo, progress["partner_campaign_id"])
+    assert len(reasons) == 5 * len(POISONED)
+    assert all(r.startswith("composition: InvalidRecipient") for r in reasons), reasons
+    actions = _audit_actions(demo, progress["partner_campaign_id"])
+    assert actions.count("partner_campaign.send_paused") == 1
+    assert actions.count("partner_campaign.send_resumed") == 1
+    print(
+        f"\n{len(eligible)} recipients, {len(reasons)} poisoned rows failed with reasons, "
+        f"{kills} kills, {duplicates} duplicates; outbox unwritable for {pause_seconds:.0f} s: "
+        f"paused at {stuck} sent ({paused['paused']!r}), resumed on its own"
+    )
+
+
+def _failed_reasons(engine: Engine, pcid: int) -> list[str]:
+    with Session(engine) as s:
+        rows = s.exec(
+            select(Delivery.error).where(
+                Delivery.partner_campaign_id == pcid, Delivery.status == "failed"
+            )
+        ).all()
+    return [r or "" for r in rows]
+
+
+def _audit_actions(engine: Engine, pcid: int) -> list[str]:
+    with Session(engine) as s:
+        return list(
+            s.exec(select(AuditEvent.action).where(AuditEvent.entity_id == str(pcid))).all()
+        )
+
+
+async def _paused(delivery: Callable[[], object]) -> bool:
+    body = delivery()
+    assert asyncio.iscoroutine(body)
+    return (await body).get("paused_kind") == "fault"
+
+
+async def _resumed(delivery: Callable[[], object], stuck: int) -> bool:
+    body = delivery()
+    assert asyncio.iscoroutine(body)
+    found = await body
+    return found.get("paused") is None and int(found["counts"]["sent"]) > stuck
 
 
 async def _drafting(mine: Callable[[], object]) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -28,7 +30,7 @@ def test_ready_names_temporal_when_it_is_down(settings: Settings, db: Engine) ->
     body = resp.json()
     assert body["checks"]["database"] == "ok"
     assert body["checks"]["temporal"].startswith("down")
-    assert body["detail"] == "Not reachable: temporal"
+    assert body["detail"] == "Not ready: temporal"
 
 
 def test_ready_names_the_database_when_it_is_down(settings: Settings, tmp_path: object) -> None:
@@ -48,7 +50,44 @@ async def test_ready_with_dev_server(
     with TestClient(create_app(settings, engine=db, temporal=holder)) as c:
         resp = c.get("/ready")
     assert resp.status_code == 200, resp.text
-    assert resp.json()["checks"] == {"database": "ok", "temporal": "ok"}
+    assert resp.json()["checks"] == {"database": "ok", "temporal": "ok", "outbox": "ok"}
+
+
+def _ready(settings: Settings, engine: Engine) -> dict:  # type: ignore[type-arg]
+    down = settings.model_copy(update={"temporal_address": "127.0.0.1:1"})
+    with TestClient(create_app(down, engine=engine, temporal=LazyTemporalClient(down))) as c:
+        resp = c.get("/ready")
+    assert resp.status_code == 503
+    return dict(resp.json())
+
+
+def test_ready_says_when_the_outbox_cannot_be_written(
+    settings: Settings, db: Engine, tmp_path: Path
+) -> None:
+    broken = tmp_path / "data"
+    broken.mkdir()
+    (broken / "outbox").write_text("a file where the outbox directory should be")
+    body = _ready(settings.model_copy(update={"data_dir": broken}), db)
+    assert body["checks"]["outbox"].startswith("cannot write")
+    assert "outbox" in body["detail"] and body["checks"]["database"] == "ok"
+    fine = _ready(settings.model_copy(update={"data_dir": tmp_path / "fine"}), db)
+    assert fine["checks"]["outbox"] == "ok"
+
+
+def test_ready_says_when_the_database_takes_no_writes(settings: Settings, db: Engine) -> None:
+    """Reads still work (the old probe said ok); a held write lock makes writes wait."""
+    blocker = db.connect()
+    try:
+        if db.dialect.name == "sqlite":
+            blocker.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            blocker.exec_driver_sql("BEGIN")
+            blocker.exec_driver_sql("LOCK TABLE readinessprobe IN ACCESS EXCLUSIVE MODE")
+        body = _ready(settings, db)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert body["checks"]["database"].startswith("cannot write"), body
 
 
 def test_openapi_and_docs(client: TestClient) -> None:

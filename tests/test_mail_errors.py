@@ -14,6 +14,7 @@ from mail.errors import (
     ThrottledError,
     TransientSendError,
     TransportPausedError,
+    TransportUnavailableError,
     classify_ses_error,
     classify_smtp_error,
 )
@@ -36,8 +37,8 @@ def _ses(code: str, status: int = 400, headers: dict[str, str] | None = None) ->
         ("Throttling", 400, ThrottledError),
         ("LimitExceededException", 400, ThrottledError),
         ("SomethingNew", 429, ThrottledError),
-        ("InternalFailure", 500, TransientSendError),
-        ("ServiceUnavailable", 503, TransientSendError),
+        ("InternalFailure", 500, TransportUnavailableError),
+        ("ServiceUnavailable", 503, TransportUnavailableError),
         ("MessageRejected", 400, PermanentSendError),
         ("BadRequestException", 400, PermanentSendError),
         ("AccountSuspendedException", 400, TransportPausedError),
@@ -60,7 +61,7 @@ def test_ses_retry_after_connection_errors_and_bugs() -> None:
     plain = classify_ses_error(_ses("Throttling"))
     assert isinstance(plain, ThrottledError) and plain.retry_after is None
     down = classify_ses_error(EndpointConnectionError(endpoint_url="https://ses.example"))
-    assert type(down) is TransientSendError and down.code == "ses.connection"
+    assert type(down) is TransportUnavailableError and down.code == "ses.connection"
     bug = TypeError("bad kwarg")
     assert classify_ses_error(bug) is bug  # not a send failure: surfaces unchanged
 
@@ -69,6 +70,7 @@ def test_paused_is_permanent_and_throttled_is_transient() -> None:
     """Code that only asks "retry or not?" still gets the right answer."""
     assert issubclass(TransportPausedError, PermanentSendError)
     assert issubclass(ThrottledError, TransientSendError)
+    assert issubclass(TransportUnavailableError, TransientSendError)
     assert not issubclass(PermanentSendError, TransientSendError)
 
 
@@ -102,7 +104,12 @@ def _refused(*replies: tuple[str, int, bytes]) -> smtplib.SMTPRecipientsRefused:
             TransportPausedError,
             None,
         ),
-        (smtplib.SMTPSenderRefused(451, b"4.3.0 Later", "x@y"), TransientSendError, None),
+        (smtplib.SMTPSenderRefused(451, b"4.3.0 Later", "x@y"), TransportUnavailableError, None),
+        (
+            smtplib.SMTPConnectError(450, b"4.3.2 System not accepting"),
+            TransportUnavailableError,
+            None,
+        ),
         (
             smtplib.SMTPAuthenticationError(535, b"5.7.8 Bad credentials"),
             TransportPausedError,
@@ -116,12 +123,12 @@ def _refused(*replies: tuple[str, int, bytes]) -> smtplib.SMTPRecipientsRefused:
         ),
         (
             smtplib.SMTPServerDisconnected("Connection unexpectedly closed"),
-            TransientSendError,
+            TransportUnavailableError,
             None,
         ),
-        (ConnectionRefusedError(111, "Connection refused"), TransientSendError, None),
-        (TimeoutError("timed out"), TransientSendError, None),
-        (socket.gaierror(-2, "Name or service not known"), TransientSendError, None),
+        (ConnectionRefusedError(111, "Connection refused"), TransportUnavailableError, None),
+        (TimeoutError("timed out"), TransportUnavailableError, None),
+        (socket.gaierror(-2, "Name or service not known"), TransportUnavailableError, None),
         (ssl.SSLCertVerificationError("certificate verify failed"), TransportPausedError, None),
     ],
 )

@@ -2,37 +2,55 @@
 
 Only ids and counts enter history: the snapshot and every batch run in activities on the
 delivery task queue (hundreds of recipients per call, heartbeating progress), and the run
-continues as new before its history grows large. When the transport refuses everything (an
-account paused or suspended) the send pauses instead of burning through the list: approvers and
-HQ are told, and it retries after `resume_after` or at once on the `resume` signal.
+continues as new before its history grows large.
+
+A send never stalls silently. What goes wrong is sorted by whom it concerns:
+- one recipient (message cannot be composed, refused for now): the batch records it on the
+  row and goes on; rows left pending get another pass after a short wait, and fail with their
+  reason after a bounded number of attempts;
+- the account refused as a whole (suspended, paused): the send pauses, approvers and HQ are
+  told, and it retries after `resume_after` or at once on the `resume` signal;
+- a fault of the platform underneath (outbox storage unwritable or full, database locked or
+  down, provider unreachable, a step that kept failing): the send pauses with the reason (the
+  `pause` query, the API, the portal, an audit event) and probes with growing waits until the
+  fault clears, then resumes on its own (audited).
 """
 
 from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
     from models.workflow_io import (
         AudienceSnapshot,
         BatchOutcome,
+        PauseKind,
         SendBatchInput,
         SendInput,
+        SendPause,
         SendPaused,
         SendResult,
     )
 
 DB_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=8,  # about two minutes; then the send pauses and says why
 )
-# Throttling and transient provider errors: back off up to minutes (SES asks for that).
+# Throttling: back off up to minutes (SES asks for that); a run of failures that outlasts the
+# attempts becomes a visible pause instead of an endless retry.
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
+    maximum_attempts=8,
 )
 # Batches heartbeat after every message: a worker that died is noticed within this time and
 # the batch is retried elsewhere (rows already sent are never picked again).
@@ -40,10 +58,29 @@ HEARTBEAT = timedelta(seconds=10)
 NOTICE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5), maximum_attempts=8
 )
+# Recording a fault must not hold the probing up when the fault is the database itself.
+FAULT_NOTICE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+PROBE_FIRST = 5  # seconds before the first probe after a fault; doubles up to PROBE_MAX
+PROBE_MAX = 300
+RETRY_PASS_WAIT = 10  # seconds before another pass over rows that failed for now, times the pass
+
+
+RUNNING = "running"  # the `pause` memo of a send that is not paused
 
 
 def send_workflow_id(partner_campaign_id: int) -> str:
     return f"send-{partner_campaign_id}"
+
+
+def describe_activity_failure(err: ActivityError) -> str:
+    """The reason a step kept failing, for people (the pause and the audit trail)."""
+    cause = err.cause
+    if isinstance(cause, ActivityTimeout):
+        return "a worker stopped answering in the middle of a batch (timed out)"
+    if isinstance(cause, ApplicationError):
+        kind = f"{cause.type}: " if cause.type else ""
+        return f"{kind}{cause.message}"[:1000]
+    return str(cause or err)[:1000]
 
 
 @workflow.defn
@@ -52,62 +89,75 @@ class SendWorkflow:
     def __init__(self, inp: SendInput) -> None:
         self.inp = inp
         self.counts: dict[str, int] = dict(inp.counts)
-        self.paused: str | None = None
+        self.paused: SendPause | None = None
         self.resume_requested = False
+        self.probes = 0  # probes since the current fault began
 
     @workflow.run
     async def run(self, inp: SendInput) -> SendResult:
+        self._show(None)  # the memo says "running" from the start: readers need no query
         if not inp.snapshotted:
-            await workflow.execute_activity(
+            await self._step(
                 "snapshot_audience",
                 inp.partner_campaign_id,
-                result_type=AudienceSnapshot,
-                task_queue=inp.delivery_task_queue,
-                start_to_close_timeout=timedelta(minutes=10),
-                heartbeat_timeout=HEARTBEAT,
-                retry_policy=DB_RETRY,
+                AudienceSnapshot,
+                limit=timedelta(minutes=10),
+                retry=DB_RETRY,
             )
         cursor = inp.after_id
         swept = cursor == 0  # a pass from the start sees every row left behind
+        left = 0  # rows of this pass that failed for now and want another pass
         batches = 0
         while True:
-            outcome: BatchOutcome = await workflow.execute_activity(
+            outcome: BatchOutcome = await self._step(
                 "send_delivery_batch",
                 SendBatchInput(
                     partner_campaign_id=inp.partner_campaign_id,
                     limit=inp.batch_size,
                     after_id=cursor,
                 ),
-                result_type=BatchOutcome,
-                task_queue=inp.delivery_task_queue,
-                start_to_close_timeout=timedelta(minutes=30),
-                heartbeat_timeout=HEARTBEAT,
-                retry_policy=SEND_RETRY,
+                BatchOutcome,
+                limit=timedelta(minutes=30),
+                retry=SEND_RETRY,
             )
             for key in ("sent", "failed", "suppressed"):
                 self.counts[key] = self.counts.get(key, 0) + getattr(outcome, key)
             cursor = outcome.last_id
+            left += outcome.retry_later
             batches += 1
             if outcome.paused is not None:
                 await self._pause(outcome.paused)
-                cursor, swept = 0, False  # the refused row and everything after it again
-            elif outcome.seen < inp.batch_size:
-                if swept:
-                    break
-                cursor, swept = 0, True  # one more pass for rows a retry left behind
+                cursor, swept, left = 0, False, 0  # the refused row and everything after it
+            elif outcome.fault is not None:
+                await self._fault(outcome.fault)  # then on from the row that met the fault
+            else:
+                await self._cleared()
+                if outcome.seen < inp.batch_size:  # the end of a pass
+                    if swept and left == 0:
+                        break
+                    if swept:  # rows failed for now: give them a moment, then another pass
+                        self.inp.retry_passes += 1
+                        await workflow.sleep(RETRY_PASS_WAIT * self.inp.retry_passes)
+                    cursor, swept, left = 0, True, 0
             if batches >= inp.batches_per_run or workflow.info().is_continue_as_new_suggested():
                 workflow.continue_as_new(
                     inp.model_copy(
-                        update={"snapshotted": True, "after_id": cursor, "counts": self.counts}
+                        update={
+                            "snapshotted": True,
+                            "after_id": cursor,
+                            "counts": self.counts,
+                            "retry_passes": self.inp.retry_passes,
+                            "paused_notices": self.inp.paused_notices,
+                        }
                     )
                 )
-        counts: dict[str, int] = await workflow.execute_activity(
+        counts: dict[str, int] = await self._step(
             "delivery_counts",
             inp.partner_campaign_id,
-            result_type=dict[str, int],
-            task_queue=inp.delivery_task_queue,
-            start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=DB_RETRY,
+            dict[str, int],
+            limit=timedelta(seconds=60),
+            retry=DB_RETRY,
+            heartbeat=None,
         )
         self.counts = counts
         return SendResult(
@@ -116,11 +166,43 @@ class SendWorkflow:
             outcome="partially_sent" if counts.get("failed", 0) else "sent",
         )
 
+    async def _step(
+        self,
+        activity: str,
+        arg: Any,
+        result_type: Any,
+        *,
+        limit: timedelta,
+        retry: RetryPolicy,
+        heartbeat: timedelta | None = HEARTBEAT,
+    ) -> Any:
+        """One activity until it succeeds: a step that exhausts its retries pauses the send
+        with the reason and is tried again after the probe wait, never retried silently
+        forever. A failure the activity marks non-retryable (a bug, a missing row) ends the
+        workflow as before."""
+        while True:
+            try:
+                return await workflow.execute_activity(
+                    activity,
+                    arg,
+                    result_type=result_type,
+                    task_queue=self.inp.delivery_task_queue,
+                    start_to_close_timeout=limit,
+                    heartbeat_timeout=heartbeat,
+                    retry_policy=retry,
+                )
+            except ActivityError as err:
+                cause = err.cause
+                if isinstance(cause, ApplicationError) and cause.non_retryable:
+                    raise
+                await self._fault(describe_activity_failure(err))
+
     async def _pause(self, reason: str) -> None:
+        """The account was refused: tell people, wait for a fix or the resume timer."""
         # Reset before anyone can see the pause: a resume that arrives while the notice is
         # still going out must not be forgotten.
         self.resume_requested = False
-        self.paused = reason
+        self._show(SendPause(reason=reason, kind=PauseKind.transport, since=workflow.now()))
         self.inp.paused_notices += 1
         workflow.set_current_details(f"paused: {reason}")
         try:
@@ -140,8 +222,60 @@ class SendWorkflow:
             await workflow.wait_condition(
                 lambda: self.resume_requested, timeout=timedelta(seconds=self.inp.resume_after)
             )
-        self.paused = None
+        self._show(None)
         workflow.set_current_details("sending")
+
+    async def _fault(self, reason: str) -> None:
+        """The platform underneath failed: stay paused (visible, audited once) and probe with
+        growing waits; a `resume` signal probes at once."""
+        if self.paused is None or self.paused.kind != PauseKind.fault:
+            self.inp.paused_notices += 1
+            self.probes = 0
+            self._show(SendPause(reason=reason, kind=PauseKind.fault, since=workflow.now()))
+            await self._record("notify_send_paused", reason, "paused", FAULT_NOTICE_RETRY)
+        elif reason != self.paused.reason:
+            self._show(self.paused.model_copy(update={"reason": reason}))
+        workflow.set_current_details(f"paused: {reason}")
+        self.resume_requested = False
+        wait = min(PROBE_FIRST * 2**self.probes, PROBE_MAX)
+        self.probes += 1
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self.resume_requested, timeout=timedelta(seconds=wait)
+            )
+
+    async def _cleared(self) -> None:
+        """A batch went through: a fault that paused the send is over (audited)."""
+        if self.paused is None or self.paused.kind != PauseKind.fault:
+            return
+        reason = self.paused.reason
+        self._show(None)
+        self.probes = 0
+        workflow.set_current_details("sending")
+        await self._record("record_send_resumed", reason, "resumed", FAULT_NOTICE_RETRY)
+
+    async def _record(self, activity: str, reason: str, what: str, retry: RetryPolicy) -> None:
+        try:
+            await workflow.execute_activity(
+                activity,
+                SendPaused(
+                    partner_campaign_id=self.inp.partner_campaign_id,
+                    reason=reason,
+                    key=f"{workflow.info().workflow_id}:{what}:{self.inp.paused_notices}",
+                    kind=PauseKind.fault,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=retry,
+            )
+        except ActivityError:  # the database may be the fault: the workflow still knows
+            workflow.logger.warning("%s for %s not recorded", what, self.inp.partner_campaign_id)
+
+    def _show(self, pause: SendPause | None) -> None:
+        """Set the pause and publish it as the `pause` memo, which the API reads with one
+        describe call: it answers even while no worker runs (a query would need one)."""
+        self.paused = pause
+        if workflow.patched("send-pause-memo"):
+            workflow.upsert_memo({"pause": pause or RUNNING})
 
     @workflow.signal
     def resume(self) -> None:
@@ -153,5 +287,10 @@ class SendWorkflow:
 
     @workflow.query
     def paused_reason(self) -> str | None:
-        """Why the send is paused (the transport's refusal), or None while it runs."""
+        """Why the send is paused, or None while it runs."""
+        return self.paused.reason if self.paused else None
+
+    @workflow.query
+    def pause(self) -> SendPause | None:
+        """Why, since when, and whether people must act (transport) or it clears by itself."""
         return self.paused

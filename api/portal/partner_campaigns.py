@@ -34,6 +34,7 @@ from models.contacts import Segment
 from models.org import Brand, Partner
 from models.template_schemas import ValuesBody
 from models.templates import TemplateVersion
+from models.workflow_io import SendPause
 from services import campaign_flow as flow
 from services import campaigns as crud
 from services import delivery, previews, segments
@@ -92,7 +93,7 @@ def _page(
     problem: str = "",
     status: int = 200,
     segment_id: int | None = None,
-    paused: str | None = None,
+    paused: SendPause | None = None,
 ) -> HTMLResponse:
     campaign, version, partner = _parts(session, row)
     brand = session.get(Brand, row.brand_id)
@@ -200,13 +201,6 @@ def _done(pc_id: int, what: str) -> RedirectResponse:
     return RedirectResponse(f"/partner-campaigns/{pc_id}?done={what}", status_code=303)
 
 
-async def _paused(client: TemporalDep, row: PartnerCampaign) -> str | None:
-    """Only a running send can be paused; asking otherwise would cost a Temporal round trip."""
-    if row.state != "sending":
-        return None
-    return await delivery.paused_reason(client.get, row.id or 0)
-
-
 @router.get("/partner-campaigns/{partner_campaign_id}", response_class=HTMLResponse)
 async def partner_campaign_page(
     principal: PortalPartnerCampaignReader,
@@ -216,7 +210,7 @@ async def partner_campaign_page(
     partner_campaign_id: int,
 ) -> HTMLResponse:
     row = crud.load_partner_campaign(session, principal, partner_campaign_id)
-    paused = await _paused(client, row)
+    paused = await delivery.current_pause(client.get, row)
     return _page(request, session, principal, row, paused=paused)
 
 
@@ -244,7 +238,7 @@ async def send_progress(
 ) -> HTMLResponse:
     """The send's progress (htmx, polled while it runs), as GET .../delivery reports it."""
     row = crud.load_partner_campaign(session, principal, partner_campaign_id)
-    paused = await _paused(client, row)
+    paused = await delivery.current_pause(client.get, row)
     return render(
         request,
         "_progress.html",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from temporalio.service import RPCError
@@ -10,6 +12,7 @@ from api.deps import SessionDep, TemporalDep
 from api.security import PartnerCampaignReader
 from core.errors import Conflict, Problem
 from core.policy import Permission
+from models.workflow_io import PauseKind
 from services import campaigns as crud
 from services import delivery
 from services.audience import audience_of
@@ -26,8 +29,17 @@ class DeliveryRead(BaseModel):
     queued: int = Field(description="rows not sent yet (pending or in flight)")
     progress: float = Field(description="share of the ledger that is final, 0..1")
     paused: str | None = Field(
-        None, description="why sending is paused (the email service's refusal), else null"
+        None,
+        description="why sending is paused (the email service's refusal, or a fault of the "
+        "outbox, database or provider), else null",
     )
+    paused_kind: PauseKind | None = Field(
+        None,
+        description="transport: the email account was refused, people must act (HQ resumes "
+        "after the fix); fault: storage, database or provider down, the send probes and "
+        "resumes on its own",
+    )
+    paused_since: datetime | None = None
 
 
 @router.get("/partner-campaigns/{partner_campaign_id}/delivery", response_model=DeliveryRead)
@@ -39,9 +51,7 @@ async def read_delivery(
 ) -> DeliveryRead:
     row = crud.load_partner_campaign(session, principal, partner_campaign_id)
     progress = delivery.progress_of(session, partner_campaign_id)
-    paused = None
-    if row.state == "sending":
-        paused = await delivery.paused_reason(client.get, partner_campaign_id)
+    pause = await delivery.current_pause(client.get, row)
     return DeliveryRead(
         partner_campaign_id=partner_campaign_id,
         state=row.state,
@@ -49,7 +59,9 @@ async def read_delivery(
         counts=progress.counts,
         queued=progress.queued,
         progress=progress.share,
-        paused=paused,
+        paused=pause.reason if pause else None,
+        paused_kind=pause.kind if pause else None,
+        paused_since=pause.since if pause else None,
     )
 
 
@@ -60,7 +72,8 @@ async def resume_delivery(
     client: TemporalDep,
     partner_campaign_id: int,
 ) -> dict[str, str]:
-    """After the email account was fixed: retry a paused send now instead of at its timer."""
+    """After the email account (or the fault) was fixed: retry a paused send now instead of
+    at its timer."""
     row = crud.load_partner_campaign(
         session, principal, partner_campaign_id, Permission.campaign_manage
     )

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import EngineDep
+from api.deps import EngineDep, SettingsDep
 from api.security import PublicRoute
-from core.db import ping
+from core.db import ping, write_probe
+from core.settings import EmailTransport
+from mail.transport import check_outbox_writable, outbox_dir
 
 router = APIRouter(tags=["health"])
 
@@ -20,19 +23,32 @@ def health(_: PublicRoute) -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", responses={503: {"description": "A dependency is down"}})
-async def ready(_: PublicRoute, request: Request, engine: EngineDep) -> JSONResponse:
-    checks: dict[str, Any] = {}
+async def _check(probe: Callable[[], Awaitable[object]], label: str) -> str:
     try:
-        await asyncio.to_thread(ping, engine)
-        checks["database"] = "ok"
+        await asyncio.wait_for(probe(), timeout=5)
     except Exception as err:
-        checks["database"] = f"down: {type(err).__name__}: {err}"[:300]
-    try:
-        await asyncio.wait_for(request.app.state.temporal.check(), timeout=5)
-        checks["temporal"] = "ok"
-    except Exception as err:
-        checks["temporal"] = f"down: {type(err).__name__}: {err}"[:300]
+        return f"{label}: {type(err).__name__}: {err}"[:300]
+    return "ok"
+
+
+@router.get("/ready", responses={503: {"description": "A dependency is down or not writable"}})
+async def ready(
+    _: PublicRoute, request: Request, engine: EngineDep, settings: SettingsDep
+) -> JSONResponse:
+    """The database answers and takes a write, the Temporal frontend answers, and (with the
+    embedded outbox transport) a message file can be written: what a send needs."""
+    checks: dict[str, Any] = {
+        "database": await _check(lambda: asyncio.to_thread(ping, engine), "down"),
+    }
+    if checks["database"] == "ok":
+        probe = await _check(lambda: asyncio.to_thread(write_probe, engine), "cannot write")
+        checks["database"] = probe
+    checks["temporal"] = await _check(request.app.state.temporal.check, "down")
+    if settings.email_transport == EmailTransport.outbox:
+        directory = outbox_dir(settings)
+        checks["outbox"] = await _check(
+            lambda: asyncio.to_thread(check_outbox_writable, directory), "cannot write"
+        )
     down = [name for name, state in checks.items() if state != "ok"]
     if down:
         return JSONResponse(
@@ -40,7 +56,7 @@ async def ready(_: PublicRoute, request: Request, engine: EngineDep) -> JSONResp
                 "type": "about:blank",
                 "title": "Not ready",
                 "status": 503,
-                "detail": f"Not reachable: {', '.join(down)}",
+                "detail": f"Not ready: {', '.join(down)}",
                 "checks": checks,
             },
             status_code=503,
