@@ -17,6 +17,7 @@ from core.db import make_engine
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import LazyTemporalClient
+from mail.sns_http import CertificateCache
 from storage.base import BlobStore
 from storage.factory import make_blob_store
 
@@ -53,6 +54,7 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    app.state.sns_certificates = CertificateCache()  # the SES feedback webhook's certificates
     problems.install(app)
 
     @app.middleware("http")

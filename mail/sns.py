@@ -3,13 +3,15 @@
 Pure functions (no web framework, no database): the webhook route calls `parse_feedback` and
 acts on the `SesFeedback` it returns (suppress a bounced address, mark the delivery).
 
-Checks, in order, each a `SnsError` when it fails:
+Checks, in order, each a `SnsError` naming the field at fault when it fails:
 1. the body is an SNS message of a known type with the fields its signature covers;
 2. its TopicArn is one of the configured topics (setting SES_SNS_TOPIC_ARNS);
-3. SigningCertURL is https on an `sns.<region>.amazonaws.com` host (`is_sns_cert_url`; tests
-   pass their own allow-list hook), and the certificate, fetched by the caller's
-   `fetch_cert(url) -> bytes` (PEM), verifies the signature over SNS's canonical string:
-   SignatureVersion 1 is RSA with SHA-1, version 2 RSA with SHA-256.
+3. SigningCertURL, and a subscription confirmation's SubscribeURL, have the strict shape of
+   `mail.sns_urls` (tests pass their own allow-list hook for the certificate URL), checked
+   before anything is fetched;
+4. the certificate, fetched by the caller's `fetch_cert(url) -> bytes` (PEM; see
+   `mail.sns_http` for the bounded, cached fetcher), verifies the signature over SNS's
+   canonical string: SignatureVersion 1 is RSA with SHA-1, version 2 RSA with SHA-256.
 
 A SubscriptionConfirmation is returned as an event too (kind "subscription_confirmation",
 with `subscribe_url`): confirming means GETting that URL, which the route does once checks pass.
@@ -20,18 +22,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
-import urllib.request
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from mail.sns_urls import cert_url_problem, subscribe_url_problem
 
 NOTIFICATION = "Notification"
 SUBSCRIPTION_CONFIRMATION = "SubscriptionConfirmation"
@@ -53,14 +54,19 @@ _SIGNED: dict[str, tuple[str, ...]] = {
 _SIGNED[UNSUBSCRIBE_CONFIRMATION] = _SIGNED[SUBSCRIPTION_CONFIRMATION]
 _OPTIONAL = frozenset({"Subject"})
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
-_SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
 
 CertFetcher = Callable[[str], bytes]
 
 
 class SnsError(ValueError):
-    """The body is not an SNS message we accept; `str()` says why (for the log, not the
-    caller: the route answers a bare 400 or 403)."""
+    """The body is not an SNS message we accept: `str()` says why, `field` names the part of
+    the body at fault and `status` the HTTP answer (400; 403 for a topic we do not take; 503
+    when SNS could not be reached)."""
+
+    def __init__(self, message: str, *, field: str = "body", status: int = 400) -> None:
+        super().__init__(message)
+        self.field = field
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -77,37 +83,17 @@ class SesFeedback:
     subscribe_url: str | None = None
 
 
-def is_sns_cert_url(url: str) -> bool:
-    """https on an SNS host of any region; anything else could be a key the sender chose."""
-    parts = urlsplit(url)
-    return (
-        parts.scheme == "https"
-        and parts.port in (None, 443)
-        and _SNS_HOST.match(parts.hostname or "") is not None
-        and parts.path.endswith(".pem")
-    )
-
-
-def fetch_cert_https(url: str, timeout: float = 5.0) -> bytes:
-    """A plain fetcher for production; wrap it in a cache, certificates change rarely."""
-    if not is_sns_cert_url(url):
-        raise SnsError(f"refusing to fetch {url!r}")
-    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - https, SNS host
-        data: bytes = resp.read(65536)
-    return data
-
-
 def load_envelope(body: bytes | str) -> dict[str, str]:
     """The SNS JSON object with the fields its type signs; SnsError otherwise."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as err:
-        raise SnsError("body is not JSON") from err
+        raise SnsError("is not JSON") from err
     if not isinstance(data, dict):
-        raise SnsError("body is not a JSON object")
+        raise SnsError("is not a JSON object")
     kind = data.get("Type")
     if kind not in _SIGNED:
-        raise SnsError(f"unknown SNS message type {kind!r}")
+        raise SnsError(f"unknown SNS message type {kind!r}", field="Type")
     needed = [k for k in _SIGNED[kind] if k not in _OPTIONAL]
     needed += ["Signature", "SignatureVersion", "SigningCertURL"]
     missing = [k for k in needed if not isinstance(data.get(k), str)]
@@ -125,31 +111,52 @@ def canonical_string(envelope: Mapping[str, str]) -> bytes:
     return "".join(lines).encode()
 
 
-def verify_signature(
-    envelope: Mapping[str, str],
-    fetch_cert: CertFetcher,
-    *,
-    cert_url_allowed: Callable[[str], bool] = is_sns_cert_url,
+def check_urls(
+    envelope: Mapping[str, str], *, cert_url_allowed: Callable[[str], bool] | None = None
 ) -> None:
-    """Raise SnsError unless the envelope is signed by the certificate SNS names."""
+    """Refuse a SigningCertURL or SubscribeURL we would not fetch, before anything is fetched.
+    `cert_url_allowed` replaces the certificate URL's check (tests serve their own)."""
+    url = envelope["SigningCertURL"]
+    if cert_url_allowed is None:
+        problem = cert_url_problem(url)
+    else:
+        problem = None if cert_url_allowed(url) else "is not allowed"
+    if problem is not None:
+        raise SnsError(problem, field="SigningCertURL")
+    if envelope["Type"] == SUBSCRIPTION_CONFIRMATION:
+        problem = subscribe_url_problem(envelope["SubscribeURL"])
+        if problem is not None:
+            raise SnsError(problem, field="SubscribeURL")
+
+
+def verify_signature(envelope: Mapping[str, str], fetch_cert: CertFetcher) -> None:
+    """Raise SnsError unless the envelope is signed by the certificate SNS names (whose URL
+    `check_urls` has accepted)."""
     algorithm = _HASHES.get(envelope.get("SignatureVersion", ""))
     if algorithm is None:
-        raise SnsError(f"unsupported SignatureVersion {envelope.get('SignatureVersion')!r}")
-    url = envelope["SigningCertURL"]
-    if not cert_url_allowed(url):
-        raise SnsError(f"signing certificate URL not allowed: {url!r}")
+        raise SnsError(
+            f"unsupported SignatureVersion {envelope.get('SignatureVersion')!r}",
+            field="SignatureVersion",
+        )
     try:
         signature = base64.b64decode(envelope["Signature"], validate=True)
-        cert = x509.load_pem_x509_certificate(fetch_cert(url))
     except (binascii.Error, ValueError) as err:
-        raise SnsError(f"unreadable signature or certificate: {err}") from err
+        raise SnsError(f"is not base64: {err}", field="Signature") from err
+    try:
+        cert = x509.load_pem_x509_certificate(fetch_cert(envelope["SigningCertURL"]))
+    except SnsError:
+        raise
+    except ValueError as err:
+        raise SnsError(
+            f"does not lead to a PEM certificate: {err}", field="SigningCertURL"
+        ) from err
     key = cert.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
-        raise SnsError("signing certificate does not hold an RSA key")
+        raise SnsError("leads to a certificate without an RSA key", field="SigningCertURL")
     try:
         key.verify(signature, canonical_string(envelope), padding.PKCS1v15(), algorithm())
     except InvalidSignature as err:
-        raise SnsError("signature does not verify") from err
+        raise SnsError("does not verify", field="Signature") from err
 
 
 def _when(value: object, fallback: datetime) -> datetime:
@@ -185,12 +192,12 @@ def ses_event(envelope: Mapping[str, str]) -> SesFeedback:
     try:
         body = json.loads(envelope["Message"])
     except ValueError as err:
-        raise SnsError("notification message is not JSON") from err
+        raise SnsError("is not JSON", field="Message") from err
     if not isinstance(body, dict):
-        raise SnsError("notification message is not a JSON object")
+        raise SnsError("is not a JSON object", field="Message")
     kind = str(body.get("eventType") or body.get("notificationType") or "").lower()
     if not kind:
-        raise SnsError("not an SES event (no eventType or notificationType)")
+        raise SnsError("is not an SES event (no eventType or notificationType)", field="Message")
     mail = body.get("mail") if isinstance(body.get("mail"), dict) else {}
     assert isinstance(mail, dict)
     detail = body.get(kind) if isinstance(body.get(kind), dict) else {}
@@ -227,20 +234,22 @@ def parse_feedback(
     *,
     topic_arns: Collection[str],
     fetch_cert: CertFetcher,
-    cert_url_allowed: Callable[[str], bool] = is_sns_cert_url,
+    cert_url_allowed: Callable[[str], bool] | None = None,
 ) -> SesFeedback:
     """Check and read one SNS POST body (see the module's docstring for the checks)."""
     envelope = load_envelope(body)
     if envelope["TopicArn"] not in topic_arns:
-        raise SnsError(f"topic {envelope['TopicArn']!r} is not configured")
-    verify_signature(envelope, fetch_cert, cert_url_allowed=cert_url_allowed)
+        raise SnsError(
+            f"topic {envelope['TopicArn']!r} is not configured", field="TopicArn", status=403
+        )
+    check_urls(envelope, cert_url_allowed=cert_url_allowed)
+    verify_signature(envelope, fetch_cert)
     if envelope["Type"] == NOTIFICATION:
         return ses_event(envelope)
+    confirming = envelope["Type"] == SUBSCRIPTION_CONFIRMATION
     return SesFeedback(
-        kind="subscription_confirmation"
-        if envelope["Type"] == SUBSCRIPTION_CONFIRMATION
-        else "unsubscribe_confirmation",
+        kind="subscription_confirmation" if confirming else "unsubscribe_confirmation",
         topic_arn=envelope["TopicArn"],
         timestamp=_when(envelope.get("Timestamp"), datetime.now(UTC)),
-        subscribe_url=envelope.get("SubscribeURL"),
+        subscribe_url=envelope["SubscribeURL"] if confirming else None,
     )

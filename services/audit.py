@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.spreadsheet import safe_cell
 from models.audit import AuditChainHead, AuditEvent
 from models.base import utcnow
 
@@ -275,7 +276,7 @@ CSV_COLUMNS = (
 
 def csv_row(event: AuditEvent) -> list[str]:
     """One export line; JSON columns stay JSON, and cells that a spreadsheet would run as a
-    formula are prefixed with a quote."""
+    formula are guarded (`core.spreadsheet.safe_cell`)."""
     out = []
     for name in CSV_COLUMNS:
         value = getattr(event, name)
@@ -285,7 +286,5 @@ def csv_row(event: AuditEvent) -> list[str]:
             text = _timestamp(value)
         else:
             text = "" if value is None else str(value)
-        if text[:1] in {"=", "+", "-", "@", "\t", "\r"}:
-            text = "'" + text
-        out.append(text)
+        out.append(safe_cell(text))
     return out

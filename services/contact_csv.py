@@ -13,6 +13,10 @@ the current run already wrote it. Re-importing a file changes no data (rows are 
 Columns: email, name, locale, consent_status (or consent), consent_source, consent_at, tags
 (separated by ";" or ","), and one `attr.<name>` column per attribute (text; an empty cell
 removes the attribute). Export writes the same columns, so export -> import is a round trip.
+
+Export guards every cell a spreadsheet would run as a formula (`core.spreadsheet.safe_cell`:
+a quote in front); import undoes exactly that guard (`unguard`) before reading a cell, so the
+round trip stays lossless, a value that really starts with a quote included.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any, BinaryIO
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from core.spreadsheet import safe_row, unguard
 from models.asset_schemas import parse_tags
 from models.contact_schemas import ATTRIBUTE_KEY, ImportRow
 from models.contacts import ConsentStatus, Contact
@@ -124,7 +129,9 @@ def _parse(
     reasons: list[str] = []
     if raw.get(None):
         reasons.append("more values than columns")
-    cells = {header.columns[k]: (v or "").strip() for k, v in raw.items() if k in header.columns}
+    cells = {
+        header.columns[k]: unguard((v or "").strip()) for k, v in raw.items() if k in header.columns
+    }
     shown = cells.get("email", "")[:254]
     email = ""
     try:
@@ -171,7 +178,7 @@ def _parse(
             reasons.append(f"tags: {err}")
     attributes: dict[str, str | None] = {}
     for column, key in header.attributes.items():
-        value = (raw.get(column) or "").strip()
+        value = cells[header.columns[column]]
         if len(value) > 500:
             reasons.append(f"attr.{key} is longer than 500 characters")
         attributes[key] = value or None
@@ -397,27 +404,27 @@ class _Line:
 
 
 def export_csv(session: Session, partner_id: int) -> Iterator[str]:
-    """The partner's contacts as CSV text, one line at a time, in the import's format.
-
-    Cells that a spreadsheet would run as a formula (=, +, -, @ first) are written as they are:
-    the file is data for re-import; open it in a spreadsheet with import as text."""
+    """The partner's contacts as CSV text, one line at a time, in the import's format, every
+    cell guarded against spreadsheet formulas (`import_csv` removes the guard again)."""
     keys = _attribute_keys(session, partner_id)
     line = _Line()
     writer = csv.writer(line)
-    writer.writerow([*BASE_COLUMNS, *(f"{ATTR_PREFIX}{k}" for k in keys)])
+    writer.writerow(safe_row([*BASE_COLUMNS, *(f"{ATTR_PREFIX}{k}" for k in keys)]))
     yield line.take()
     for contact in _pages(session, partner_id, lambda c: c):
         writer.writerow(
-            [
-                contact.email,
-                contact.name,
-                contact.locale,
-                contact.consent_status,
-                contact.consent_source,
-                contact.consent_at.isoformat() if contact.consent_at else "",
-                ";".join(contact.tags),
-                *(_cell(contact.attributes.get(k)) for k in keys),
-            ]
+            safe_row(
+                [
+                    contact.email,
+                    contact.name,
+                    contact.locale,
+                    contact.consent_status,
+                    contact.consent_source,
+                    contact.consent_at.isoformat() if contact.consent_at else "",
+                    ";".join(contact.tags),
+                    *(_cell(contact.attributes.get(k)) for k in keys),
+                ]
+            )
         )
         yield line.take()
 

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from models.audit import AuditChainHead, AuditEvent
 from models.org import Brand, User
 from services import audit
+from tests.test_spreadsheet import FORMULA_CELLS, PLAIN_CELLS
 
 Login = Callable[[str], dict[str, str]]
 SessionFactory = Callable[[], Session]
@@ -652,6 +653,25 @@ def test_csv_export(client: TestClient, login: Login, demo: Engine) -> None:
     only_lines = list(csv.reader(io.StringIO(only.text)))
     assert len(only_lines) == 2
     assert only_lines[1][audit.CSV_COLUMNS.index("entity_id")] == str(ids["west"])
+
+
+def test_csv_export_guards_the_same_cells_as_every_export(
+    client: TestClient, login: Login, demo: Engine
+) -> None:
+    """The same cases as the contacts export (tests/test_spreadsheet.py), written the same way."""
+    northwind = _brand_id(demo, "northwind")
+    factory = _factory(demo)
+    values = [*FORMULA_CELLS, *PLAIN_CELLS]
+    for n, value in enumerate(values, start=1):
+        audit.append(factory, _new_event(northwind, n, comment=value, action="note.added"))
+    resp = client.get(
+        "/api/v1/audit/export.csv", headers=login(NW_ADMIN), params={"action": "note.added"}
+    )
+    assert resp.status_code == 200
+    comments = {r["entity_id"]: r["comment"] for r in csv.DictReader(io.StringIO(resp.text))}
+    assert [comments[str(n)] for n in range(1, len(values) + 1)] == [
+        "'" + v if v in FORMULA_CELLS else v for v in values
+    ]
 
 
 # 6. Permissions -------------------------------------------------------------------------------

@@ -3,8 +3,10 @@ erasure with an anonymous count, injection payloads stored as data, partner boun
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +19,7 @@ from models.locales import normalise_email
 from models.org import Partner
 from services import contact_csv
 from services.contacts import erase_contact
+from tests.test_spreadsheet import FORMULA_CELLS, PLAIN_CELLS
 
 Login = Callable[[str], dict[str, str]]
 GM_AMS = "gm.amsterdam@northwind.example"
@@ -157,6 +160,123 @@ def test_export_round_trips_through_import(client: TestClient, demo: Engine, log
     assert export.headers["content-type"].startswith("text/csv")
     again = upload(client, pid, export.content, headers).json()
     assert (again["unchanged"], again["rejected"]) == (2, 0), again
+
+
+def _contact_values(engine: Engine, pid: int) -> list[tuple[Any, ...]]:
+    with Session(engine) as s:
+        rows = s.exec(select(Contact).where(Contact.partner_id == pid)).all()
+        return sorted(
+            (
+                c.email,
+                c.name,
+                c.locale,
+                c.consent_status,
+                c.consent_source,
+                c.consent_at,
+                c.tags,
+                c.attributes,
+            )
+            for c in rows
+        )
+
+
+def _export_rows(client: TestClient, pid: int, headers: dict[str, str]) -> list[dict[str, str]]:
+    export = client.get(f"/api/v1/partners/{pid}/contacts/export", headers=headers)
+    assert export.status_code == 200, export.text
+    return list(csv.DictReader(io.StringIO(export.text)))
+
+
+def test_export_guards_formulas_and_import_restores_them(
+    client: TestClient, demo: Engine, login: Login
+) -> None:
+    """Every cell a spreadsheet would run is exported with a quote in front (name, consent
+    source, attributes, email); importing the export changes nothing, values that really start
+    with a quote included."""
+    pid = partner_id(demo, "amsterdam")
+    headers = login(GM_AMS)
+    # Plain values that survive the import's trimming; the formula cells all do (guarded).
+    values = [*FORMULA_CELLS, *(v for v in PLAIN_CELLS if v and v == v.strip())]
+    for n, value in enumerate(values):
+        resp = client.post(
+            f"/api/v1/partners/{pid}/contacts",
+            json={
+                "email": f"sheet{n}@example.com",
+                "name": value,
+                "consent_status": "unknown",
+                "consent_source": value,
+                "attributes": {"note": value},
+            },
+            headers=headers,
+        )
+        assert resp.status_code == 201, resp.text
+    for email in ("=1+1@example.com", "-cmd@example.com", "+x@example.com"):
+        resp = client.post(
+            f"/api/v1/partners/{pid}/contacts",
+            json={"email": email, "consent_status": "unknown"},
+            headers=headers,
+        )
+        assert resp.status_code == 201, resp.text
+    before = _contact_values(demo, pid)
+
+    rows = _export_rows(client, pid, headers)
+    by_email = {r["email"]: r for r in rows}
+    for n, value in enumerate(values):
+        row = by_email[f"sheet{n}@example.com"]
+        written = "'" + value if value in FORMULA_CELLS else value
+        assert (row["name"], row["consent_source"], row["attr.note"]) == (written,) * 3
+    assert {"'=1+1@example.com", "'-cmd@example.com", "'+x@example.com"} <= set(by_email)
+
+    export = client.get(f"/api/v1/partners/{pid}/contacts/export", headers=headers)
+    again = upload(client, pid, export.content, headers).json()
+    assert (again["unchanged"], again["created"], again["updated"], again["rejected"]) == (
+        len(rows),
+        0,
+        0,
+        0,
+    ), again
+    assert _contact_values(demo, pid) == before
+
+
+def test_the_import_removes_only_the_exports_guard(
+    client: TestClient, demo: Engine, login: Login
+) -> None:
+    pid = partner_id(demo, "amsterdam")
+    headers = login(GM_AMS)
+    data = (
+        "email,consent_status,name,attr.note\n"
+        "a@example.com,unknown,'=1+1,'\uff0b1\n"
+        "b@example.com,unknown,''=1+1,'tis\n"
+    ).encode()
+    assert upload(client, pid, data, headers).json()["created"] == 2
+    with Session(demo) as s:
+        got = {
+            c.email: (c.name, c.attributes["note"])
+            for c in s.exec(select(Contact).where(Contact.partner_id == pid)).all()
+        }
+    assert got["a@example.com"] == ("=1+1", "\uff0b1")
+    assert got["b@example.com"] == ("'=1+1", "'tis")
+
+
+def test_export_guards_a_tag_cell(client: TestClient, demo: Engine, login: Login) -> None:
+    """Tags cannot start with a trigger today (letters, digits and dashes, not first); a row
+    written before that rule, or by a future one, is guarded all the same."""
+    pid = partner_id(demo, "amsterdam")
+    with Session(demo) as s:
+        partner = s.get(Partner, pid)
+        assert partner is not None
+        s.add(
+            Contact(
+                brand_id=partner.brand_id,
+                partner_id=pid,
+                email="legacy@example.com",
+                locale="nl",
+                consent_status="unknown",
+                tags=["=cmd|' /C calc'!A0", "yoga"],
+            )
+        )
+        s.commit()
+    row = next(r for r in _export_rows(client, pid, login(GM_AMS)) if r["email"].startswith("leg"))
+    assert row["tags"] == "'=cmd|' /C calc'!A0;yoga"
 
 
 def test_injection_payloads_are_stored_as_data(

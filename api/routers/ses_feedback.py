@@ -1,51 +1,74 @@
 """The SES feedback webhook (SNS over HTTPS): only configured topics, only valid signatures.
 
-No user authentication: the SNS signature is the credential. The certificate fetcher lives on
-app.state so tests can sign with their own certificate."""
+No user authentication: the SNS signature is the credential. A refusal is a problem+json
+naming the field at fault (SigningCertURL, SubscribeURL, Signature, TopicArn, ...).
+
+The route is a plain (sync) function on purpose: after the body is read every step blocks
+(fetching the certificate, the confirmation GET, the database writes), so FastAPI runs the
+whole of it in its thread pool and the event loop stays free. Wrapping each call in
+`asyncio.to_thread` would leave the database work on the loop or need wrapping too.
+
+Test hooks on app.state: `sns_fetch_cert(url) -> bytes` replaces the HTTPS fetch (still
+behind the certificate cache, `sns_certificates`), `sns_cert_url_allowed(url) -> bool`
+replaces the certificate URL's shape check, `sns_confirm(url)` replaces the confirmation GET.
+"""
 
 from __future__ import annotations
 
+import http
 import logging
-import urllib.request
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from api.deps import SessionDep, SettingsDep
 from api.security import PublicRoute
 from core.errors import Problem
-from mail.sns import SnsError, fetch_cert_https, is_sns_cert_url, parse_feedback
+from mail.sns import SnsError, parse_feedback
+from mail.sns_http import CertificateCache, confirm_subscription, fetch_cert_https
 from services import feedback
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"])
 log = logging.getLogger(__name__)
 
 
-def confirm_subscription(url: str) -> None:
-    """SNS waits for a GET on the SubscribeURL before it sends notifications."""
-    if not is_sns_cert_url(url.split("?")[0].rsplit("/", 1)[0] + "/x.pem"):
-        raise SnsError("refusing a subscribe URL outside SNS")
-    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - https on an SNS host
-        resp.read(65536)
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+def _problem(err: SnsError) -> Problem:
+    message = str(err)
+    return Problem(
+        f"{err.field}: {message}",
+        status=err.status,
+        title=http.HTTPStatus(err.status).phrase,
+        errors=[{"field": err.field, "message": message}],
+    )
 
 
 @router.post("/feedback/ses", status_code=200)
-async def ses_feedback(
-    _: PublicRoute, request: Request, session: SessionDep, settings: SettingsDep
+def ses_feedback(
+    _: PublicRoute,
+    request: Request,
+    body: Annotated[bytes, Depends(_raw_body)],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
-    body = await request.body()
     state = request.app.state
+    certificates: CertificateCache = state.sns_certificates
     try:
         event = parse_feedback(
             body,
             topic_arns=settings.ses_sns_topic_arns,
-            fetch_cert=getattr(state, "sns_fetch_cert", fetch_cert_https),
-            cert_url_allowed=getattr(state, "sns_cert_url_allowed", is_sns_cert_url),
+            fetch_cert=certificates.fetcher(getattr(state, "sns_fetch_cert", fetch_cert_https)),
+            cert_url_allowed=getattr(state, "sns_cert_url_allowed", None),
         )
+        if event.kind == "subscription_confirmation" and event.subscribe_url:
+            getattr(state, "sns_confirm", confirm_subscription)(event.subscribe_url)
+            return Response(status_code=200)
     except SnsError as err:
-        raise Problem(f"body: {err}", status=403 if "topic" in str(err) else 400) from err
-    if event.kind == "subscription_confirmation" and event.subscribe_url:
-        getattr(state, "sns_confirm", confirm_subscription)(event.subscribe_url)
-        return Response(status_code=200)
+        log.info("ses feedback refused (%s): %s", err.field, err)
+        raise _problem(err) from err
     row = feedback.apply(session, event)
     log.info("ses %s for delivery %s", event.kind, row.id if row else "unknown")
     return Response(status_code=200)
