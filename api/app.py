@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import Engine
 
 from api import problems
+from api.body_limit import BodyLimit, allowances, bearer_authenticator
 from api.portal import PORTAL_ROUTERS
 from api.routers import ROUTERS
 from core.db import make_engine
@@ -56,6 +57,14 @@ def create_app(
     app.state.settings = settings
     app.state.sns_certificates = CertificateCache()  # the SES feedback webhook's certificates
     problems.install(app)
+    # Inside the request-id middleware: its receive runs in a task group, which would wrap
+    # the 413 raised while counting into an exception group (FastAPI then answers 400).
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        allowances=allowances(settings),
+        authenticate=bearer_authenticator(settings),
+    )
 
     @app.middleware("http")
     async def request_id(

@@ -125,6 +125,12 @@ class Settings(BaseSettings):
         28800, ge=60, description="Portal sign-in lifetime, seconds (absolute, from sign-in)"
     )
     public_base_url: str = Field("http://localhost:8000", description="Base URL in links")
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest request body, bytes (uploads have their own)"
+    )
+    max_template_body_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Largest template version body (long sources), bytes"
+    )
     api_host: str = Field("127.0.0.1", description="API bind address (make up)")
     api_port: int = Field(8000, description="API port (make up)")
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from models.base import ZonedDatetime
 from models.campaigns import ApprovalPolicy, CampaignMode
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -83,8 +84,8 @@ class CampaignCreate(BaseModel):
     name: Name
     template_version_id: int
     target: dict[str, Any]
-    personalise_until: datetime
-    send_by: datetime
+    personalise_until: ZonedDatetime
+    send_by: ZonedDatetime
     mode: CampaignMode = CampaignMode.opt_in
     approval_policy: ApprovalPolicy = ApprovalPolicy.gm
     remind_after: timedelta = DEFAULT_REMIND
@@ -101,15 +102,9 @@ class CampaignCreate(BaseModel):
     def _target(cls, v: Any) -> dict[str, Any]:
         return parse_target(v)
 
-    @field_validator("personalise_until")
-    @classmethod
-    def _until(cls, v: datetime) -> datetime:
-        return as_utc(v)
-
     @field_validator("send_by")
     @classmethod
     def _send_by(cls, v: datetime, info: ValidationInfo) -> datetime:
-        v = as_utc(v)
         if "personalise_until" in info.data:
             check_window(info.data["personalise_until"], v)
         return v
@@ -144,8 +139,8 @@ class CampaignUpdate(BaseModel):
     name: Name | None = None
     template_version_id: int | None = None
     target: dict[str, Any] | None = None
-    personalise_until: datetime | None = None
-    send_by: datetime | None = None
+    personalise_until: ZonedDatetime | None = None
+    send_by: ZonedDatetime | None = None
     mode: CampaignMode | None = None
     approval_policy: ApprovalPolicy | None = None
     remind_after: timedelta | None = None
@@ -161,11 +156,6 @@ class CampaignUpdate(BaseModel):
     @classmethod
     def _target(cls, v: Any) -> dict[str, Any] | None:
         return None if v is None else parse_target(v)
-
-    @field_validator("personalise_until", "send_by")
-    @classmethod
-    def _utc(cls, v: datetime | None) -> datetime | None:
-        return None if v is None else as_utc(v)
 
     @field_validator("remind_after", "escalate_after")
     @classmethod

@@ -50,7 +50,10 @@ class Campaign(SQLModel, table=True):
     escalate_after: int = Field(default=4 * 86400, description="seconds")
     defaults: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     state: str = Field(default=CampaignState.draft.value, sa_type=String(16), index=True)
-    idempotency_key: str | None = Field(default=None, max_length=200)
+    # "<user id>:<the caller's key>": a key belongs to the user who sent it (see
+    # services.campaigns.create_campaign); the fingerprint is the request body's digest.
+    idempotency_key: str | None = Field(default=None, max_length=240)
+    idempotency_fingerprint: str | None = Field(default=None, max_length=64)
     workflow_id: str | None = Field(default=None, max_length=200)
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_by: int = Field(foreign_key="user.id")

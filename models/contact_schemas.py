@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.asset_schemas import parse_tags
+from models.base import ZonedDatetime
 from models.locales import normalise_locale
 
 ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -99,7 +100,7 @@ class ContactFields(BaseModel):
     locale: str | None = Field(None, max_length=10)
     consent_status: Consent | None = None
     consent_source: str | None = Field(None, max_length=200)
-    consent_at: datetime | None = None
+    consent_at: ZonedDatetime | None = None
     tags: list[str] | None = None
     attributes: dict[str, Any] | None = None
 

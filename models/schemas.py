@@ -7,6 +7,7 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from models.base import ZonedDatetime
 from models.locales import normalise_email
 from models.roles import Role, ScopeType
 
@@ -181,7 +182,7 @@ class ApiTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     user_id: int
     name: Name
-    expires_at: datetime | None = None
+    expires_at: ZonedDatetime | None = None
 
 
 class ApiTokenRead(BaseModel):

@@ -4,6 +4,7 @@ never looks for a row that is not there yet; every start is idempotent by workfl
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -216,24 +217,40 @@ def refuse_invalid(errors: list[SlotError]) -> None:
         )
 
 
+# Right after a launch the rows exist a moment before their workflows: an action then waits
+# this long for the workflow to start before answering "being started, try again".
+STARTING_WAIT = (0.2, 0.4, 0.8, 1.6)
+
+
 async def act(
     client: Client, row: PartnerCampaign, update: Any, action: PartnerAction
 ) -> PartnerCampaignStatus:
     """One Update on the partner's workflow; refusals come back as the right HTTP problem."""
     handle = client.get_workflow_handle(row.workflow_id)
-    try:
-        status: PartnerCampaignStatus = await handle.execute_update(
-            update, action, result_type=PartnerCampaignStatus
-        )
-    except WorkflowUpdateFailedError as err:
-        raise problem_from(err, f"partner campaign {row.id}") from err
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise Conflict(
-                f"partner campaign {row.id} is {row.state}: it takes no more actions"
-            ) from err
-        raise Problem(f"workflow service error: {err.message}", status=503) from err
-    return status
+    waits = list(STARTING_WAIT)
+    while True:
+        try:
+            status: PartnerCampaignStatus = await handle.execute_update(
+                update, action, result_type=PartnerCampaignStatus
+            )
+            return status
+        except WorkflowUpdateFailedError as err:
+            raise problem_from(err, f"partner campaign {row.id}") from err
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise Problem(f"workflow service error: {err.message}", status=503) from err
+            if row.state != "invited":
+                raise Conflict(
+                    f"partner campaign {row.id} is {row.state}: it takes no more actions"
+                ) from err
+            if not waits:  # still no workflow: the campaign's fan-out is under way
+                raise Problem(
+                    f"partner campaign {row.id} is being started; try again in a moment",
+                    status=503,
+                    title="Being started",
+                    headers={"Retry-After": "2"},
+                ) from err
+            await asyncio.sleep(waits.pop(0))
 
 
 async def perform(

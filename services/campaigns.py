@@ -8,6 +8,8 @@ partner roles see only their own; an unreachable row is a 404, like every other 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +18,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from core.errors import Conflict, FieldError, Forbidden, NotFound
+from core.errors import Conflict, FieldError, Forbidden, NotFound, Problem
 from core.policy import (
     Permission,
     Principal,
@@ -93,17 +95,40 @@ def _by_key(session: Session, brand_id: int, key: str) -> Campaign | None:
     ).first()
 
 
+def request_fingerprint(body: CampaignCreate) -> str:
+    """The digest of what was asked, in one canonical JSON spelling."""
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def create_campaign(
     session: Session, actor: Actor, body: CampaignCreate, idempotency_key: str | None
 ) -> tuple[Campaign, bool]:
-    """The new draft and True; or, for an Idempotency-Key the brand already used, that campaign
-    unchanged and False, so a client retrying after a lost response creates nothing twice."""
+    """The new draft and True; or, for an Idempotency-Key this user already sent with the same
+    body, that campaign unchanged and False, so a client retrying after a lost response
+    creates nothing twice. Keys belong to the user who sent them (two integrations of one
+    brand never collide), and a key reused with another body is refused (422), as the IETF
+    Idempotency-Key draft asks, instead of silently answering with the first campaign."""
     principal = actor.principal
     brand_id = principal.brand_id
     _require_manage(principal, brand_id, "campaigns")
-    if idempotency_key is not None:
-        seen = _by_key(session, brand_id, idempotency_key)
+    fingerprint = request_fingerprint(body)
+    scoped_key = None if idempotency_key is None else f"{principal.user_id}:{idempotency_key}"
+    if scoped_key is not None:
+        seen = _by_key(session, brand_id, scoped_key)
         if seen is not None:
+            if seen.idempotency_fingerprint not in (None, fingerprint):
+                raise Problem(
+                    "Idempotency-Key: this key was already used with a different request body",
+                    status=422,
+                    title="Idempotency-Key reused",
+                    errors=[
+                        {
+                            "field": "Idempotency-Key",
+                            "message": "already used with a different request body",
+                        }
+                    ],
+                )
             return seen, False
     _published_version(session, brand_id, body.template_version_id)
     _check_target(session, brand_id, body.target)
@@ -119,7 +144,8 @@ def create_campaign(
         remind_after=_seconds(body.remind_after),
         escalate_after=_seconds(body.escalate_after),
         defaults=body.defaults,
-        idempotency_key=idempotency_key,
+        idempotency_key=scoped_key,
+        idempotency_fingerprint=fingerprint if scoped_key else None,
         created_by=principal.user_id,
     )
     session.add(campaign)

@@ -119,8 +119,14 @@ class _Parsed:
 
 
 def _parse_datetime(raw: str) -> datetime:
+    """A date is that day, 00:00 UTC; a date with a time needs its zone (the one datetime
+    rule: a time without a zone is refused, never guessed)."""
     value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if value.tzinfo is not None:
+        return value.astimezone(UTC)
+    if "T" in raw or " " in raw.strip():
+        raise ValueError("a time needs its time zone")
+    return value.replace(tzinfo=UTC)
 
 
 def _parse(
@@ -170,7 +176,10 @@ def _parse(
                 _parse_datetime(cells["consent_at"]) if cells["consent_at"] else None
             )
         except ValueError:
-            reasons.append(f"consent_at {cells['consent_at']!r} is not a date (YYYY-MM-DD)")
+            reasons.append(
+                f"consent_at {cells['consent_at']!r} is not a date (YYYY-MM-DD) or a date and "
+                "time with its zone (YYYY-MM-DDTHH:MM:SSZ)"
+            )
     if "tags" in cells:
         try:
             values["tags"] = parse_tags(cells["tags"].replace(";", ","))

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from core.errors import Conflict, FieldError, NotFound
+from core.errors import FieldError, NotFound, Problem
 from models.base import utcnow
 from models.contact_schemas import AudienceBreakdown, SegmentCreate, SegmentFilter, SegmentUpdate
 from models.contacts import ConsentStatus, Contact, Segment
@@ -118,12 +119,36 @@ def load_segment(session: Session, partner: Partner, segment_id: int) -> Segment
     return segment
 
 
-def _save(session: Session, segment: Segment) -> Segment:
+def _name_taken(name: str) -> Problem:
+    message = f"the partner already has a segment named {name!r}"
+    return Problem(
+        f"name: {message}",
+        status=409,
+        title="Conflict",
+        errors=[{"field": "name", "message": message}],
+    )
+
+
+def _save(session: Session, segment: Segment, changes: dict[str, Any] | None = None) -> Segment:
+    """Apply `changes` and write inside a savepoint, so a name taken meanwhile (a race the
+    check before could not see) is a 409 on `name` and leaves the transaction usable."""
+    clash = session.exec(
+        select(Segment.id).where(
+            Segment.partner_id == segment.partner_id,
+            Segment.name == (changes or {}).get("name", segment.name),
+            Segment.id != segment.id if segment.id is not None else true(),
+        )
+    ).first()
+    if clash is not None:
+        raise _name_taken(str((changes or {}).get("name", segment.name)))
     try:
         with session.begin_nested():
+            for key, value in (changes or {}).items():
+                setattr(segment, key, value)
             session.add(segment)
+            session.flush()
     except IntegrityError as err:
-        raise Conflict(f"the partner already has a segment named {segment.name!r}") from err
+        raise _name_taken(segment.name) from err
     return segment
 
 
@@ -147,14 +172,16 @@ def create_segment(
 
 
 def update_segment(session: Session, segment: Segment, body: SegmentUpdate) -> Segment:
+    changes: dict[str, Any] = {"updated_at": utcnow()}
     if body.name is not None:
         if not body.name.strip():
             raise FieldError("name", "must not be blank")
-        segment.name = body.name.strip()
+        changes["name"] = body.name.strip()
     if body.filter is not None:
-        segment.filter = body.filter.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-    segment.updated_at = utcnow()
-    return _save(session, segment)
+        changes["filter"] = body.filter.model_dump(
+            mode="json", by_alias=True, exclude_defaults=True
+        )
+    return _save(session, segment, changes)
 
 
 def delete_segment(session: Session, segment: Segment) -> None:

@@ -166,7 +166,7 @@ def test_create_with_every_field(api: TestClient, login: Login, ids: Ids, demo: 
         login,
         ids,
         target={"regions": [ids.regions["North"]]},
-        personalise_until="2030-05-01T09:00:00",  # naive: taken as UTC
+        personalise_until="2030-05-01T11:00:00+02:00",  # stored and answered in UTC
         mode="opt_out",
         approval_policy="none",
         remind_after="P1D",
@@ -194,6 +194,19 @@ def test_create_with_every_field(api: TestClient, login: Login, ids: Ids, demo: 
     assert "campaign.created" in actions
 
 
+@pytest.mark.parametrize("field", ["personalise_until", "send_by"])
+def test_a_time_without_a_zone_is_refused_naming_the_field(
+    api: TestClient, login: Login, ids: Ids, field: str
+) -> None:
+    """One rule for every datetime a caller sends: before, creation took a naive time as UTC
+    while scheduling answered 409 with a Python comparison error."""
+    sent = body(ids, **{field: "2030-05-01T09:00:00"})
+    refused = api.post("/api/v1/campaigns", json=sent, headers=login(MARKETING))
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == [field]
+    assert "time zone" in refused.json()["detail"]
+
+
 def test_defaults(api: TestClient, login: Login, ids: Ids) -> None:
     created = create(api, login, ids)
     assert (created["mode"], created["approval_policy"]) == ("opt_in", "gm")
@@ -206,7 +219,7 @@ def test_idempotency_key_creates_once(
 ) -> None:
     headers = {**login(MARKETING), "Idempotency-Key": "launch-may-1"}
     first = api.post("/api/v1/campaigns", json=body(ids), headers=headers)
-    again = api.post("/api/v1/campaigns", json=body(ids, name="Changed"), headers=headers)
+    again = api.post("/api/v1/campaigns", json=body(ids), headers=headers)
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json() == first.json()
     other = api.post(
@@ -221,6 +234,33 @@ def test_idempotency_key_creates_once(
         "/api/v1/campaigns", json=body(ids), headers={**headers, "Idempotency-Key": "k" * 201}
     )
     assert too_long.status_code == 422
+
+
+def test_an_idempotency_key_reused_with_another_body_is_refused(
+    api: TestClient, login: Login, ids: Ids, demo: Engine
+) -> None:
+    """Before, the second request silently answered with the first campaign."""
+    headers = {**login(MARKETING), "Idempotency-Key": "plan-2031"}
+    first = api.post("/api/v1/campaigns", json=body(ids), headers=headers)
+    changed = api.post("/api/v1/campaigns", json=body(ids, name="Changed"), headers=headers)
+    assert first.status_code == 201
+    assert changed.status_code == 422 and fields(changed) == ["Idempotency-Key"]
+    with Session(demo) as s:
+        assert s.exec(select(func.count()).select_from(Campaign)).one() == 1
+
+
+def test_idempotency_keys_belong_to_the_user_who_sent_them(
+    api: TestClient, login: Login, ids: Ids, demo: Engine
+) -> None:
+    """Before, keys were shared by a brand: a second integration using the same key got the
+    first integration's campaign back."""
+    key = {"Idempotency-Key": "nightly-import"}
+    mine = api.post("/api/v1/campaigns", json=body(ids), headers={**login(MARKETING), **key})
+    theirs = api.post(
+        "/api/v1/campaigns", json=body(ids), headers={**login("admin@northwind.example"), **key}
+    )
+    assert (mine.status_code, theirs.status_code) == (201, 201)
+    assert mine.json()["id"] != theirs.json()["id"]
 
 
 @pytest.mark.parametrize(

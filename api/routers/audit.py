@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -18,6 +17,7 @@ from api.security import AuditReader, AuditVerifier
 from core.errors import FieldError
 from core.policy import Permission
 from models.audit import AuditEvent
+from models.base import ZonedDatetime
 from models.schemas import AuditEventRead, Page
 from services import audit
 from services.access import scope_filter
@@ -31,12 +31,9 @@ def audit_filter(
     entity_id: str | None = None,
     actor: str | None = None,
     action: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: ZonedDatetime | None = None,
+    until: ZonedDatetime | None = None,
 ) -> audit.AuditFilter:
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise FieldError(name, "must include a time zone, e.g. 2026-01-01T00:00:00Z")
     if since and until and since >= until:
         raise FieldError("until", "must be after since")
     return audit.AuditFilter(entity_type, entity_id, actor, action, since, until)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.security import CampaignManager
 from core.policy import Permission
+from models.base import ZonedDatetime
 from models.campaign_schemas import CampaignRead, PartnerCampaignRead
 from services import campaign_flow as flow
 from services import campaigns as crud
@@ -20,7 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 
 class ExtendBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    personalise_until: datetime
+    personalise_until: ZonedDatetime
 
 
 class PartnersBody(BaseModel):

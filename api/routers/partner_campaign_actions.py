@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -14,6 +13,7 @@ from api.routers.templates import render_preview
 from api.security import PartnerCampaignDecider, PartnerCampaignEditor, PartnerCampaignReader
 from core.errors import NotFound
 from core.policy import Permission, Principal
+from models.base import ZonedDatetime
 from models.campaign_schemas import PartnerCampaignRead
 from models.campaigns import Campaign, PartnerCampaign
 from models.template_schemas import TimelineRead, ValuesBody
@@ -45,7 +45,7 @@ class SubmitBody(BaseModel):
 
 class ScheduleBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    send_at: datetime
+    send_at: ZonedDatetime
 
 
 async def _act(
