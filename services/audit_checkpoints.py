@@ -289,8 +289,8 @@ def _head(session: Session, brand_id: int) -> tuple[int, str]:
     if head_link != newest_link:
         raise CheckpointRefused(
             brand_id,
-            f"the chain head (seq {head_link[0]}) does not match the newest event "
-            f"(seq {newest_link[0]})",
+            f"the chain head row (seq {head_link[0]}) does not match the newest event "
+            f"(seq {newest_link[0]}): the chain was cut or rewritten",
         )
     return head_link
 

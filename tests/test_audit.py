@@ -8,9 +8,13 @@ import csv
 import dataclasses
 import hashlib
 import io
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -21,13 +25,20 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import JSON, Engine, MetaData, bindparam, func, text
 from sqlmodel import Session, col, select
+from temporalio.client import ScheduleActionStartWorkflow, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from activities.audit import CheckpointActivities
 from core import audit_keys
 from core.audit_keys import AuditKey
+from core.audit_schedule import ScheduleOutcome, checkpoint_schedule_id, ensure_checkpoint_schedule
 from core.db import make_engine
-from core.settings import AssetStore, Settings
+from core.settings import PROJECT_ROOT, AssetStore, Settings
 from models.audit import AuditChainHead, AuditEvent
 from models.org import Brand, User
+from models.workflow_io import CheckpointSweepResult
 from scripts.migrate import alembic_config, upgrade
 from services import audit, audit_checkpoints
 from storage import LocalBlobStore, S3BlobStore, WriteOnceStore, make_checkpoint_store
@@ -36,6 +47,7 @@ from tests.moto_fixture import (
     MOTO_SECRET_ACCESS_KEY,
     moto_s3,  # noqa: F401 - the fixture
 )
+from workflows.audit_checkpoint import AuditCheckpointWorkflow
 
 Login = Callable[[str], dict[str, str]]
 SessionFactory = Callable[[], Session]
@@ -1101,3 +1113,127 @@ def test_after_the_first_sweep_new_chains_have_no_plain_links_to_excuse(tmp_path
     written = _checkpoint(engine, store, new_brand)
     assert written is not None and written.checkpoint.legacy_until == 0
     engine.dispose()
+
+
+# 9. The checkpoint schedule ----------------------------------------------------------------------
+
+
+async def test_the_schedules_workflow_anchors_brands_whose_head_moved(
+    workflow_env: WorkflowEnvironment, db: Engine, checkpoint_store: LocalBlobStore
+) -> None:
+    first, second = _new_brand(db, "first"), _new_brand(db, "second")
+    _new_brand(db, "silent")  # no events: nothing to anchor
+    _append_many(db, first, 2)
+    _append_many(db, second, 3)
+    activities = CheckpointActivities(db, checkpoint_store, POLICY)
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+
+    async def tick() -> CheckpointSweepResult:
+        return await workflow_env.client.execute_workflow(
+            AuditCheckpointWorkflow.run, id=f"{queue}-{uuid.uuid4().hex[:6]}", task_queue=queue
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        async with Worker(
+            workflow_env.client,
+            task_queue=queue,
+            workflows=[AuditCheckpointWorkflow],
+            activities=[activities.write_audit_checkpoints],
+            activity_executor=pool,
+        ):
+            result = await tick()
+            assert len(result.written) == 2 and result.unchanged == 1
+            assert {w.split("/")[2] for w in result.written} == {
+                f"brand-{first}",
+                f"brand-{second}",
+            }
+            assert (await tick()).written == []  # nothing moved
+
+            audit.append(_factory(db), _new_event(second, 4))
+            result = await tick()
+            assert [w.split("/")[2] for w in result.written] == [f"brand-{second}"]
+            assert _verify_anchored(db, checkpoint_store, second).checkpoint.seq == 4  # type: ignore[union-attr]
+
+            # A rewound head is not anchored: the run fails, visibly, naming the brand.
+            third = _rows(db, second)[2].hash
+            with db.begin() as conn:
+                delete = "DELETE FROM auditevent WHERE brand_id = :b AND seq = 4"
+                conn.execute(text(delete), {"b": second})
+                conn.execute(
+                    text("UPDATE auditchainhead SET seq = 3, hash = :h WHERE brand_id = :b"),
+                    {"h": third, "b": second},
+                )
+            with pytest.raises(WorkflowFailureError) as failed:
+                await tick()
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "AuditCheckpointRefused"
+    assert f"brand {second}: events missing after checkpoint seq 4" in str(cause)
+    assert sweep_marker_exists(checkpoint_store)
+
+
+def sweep_marker_exists(store: WriteOnceStore) -> bool:
+    return audit_checkpoints.sweep_done(store, audit_keys.current_keys())
+
+
+@pytest.mark.e2e
+async def test_the_checkpoint_schedule_is_created_once_and_follows_the_settings(
+    dev_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """What every worker start does: the first creates it, later ones find it unchanged,
+    a changed interval is applied, 0 removes it."""
+    local = settings.model_copy(update={"temporal_task_queue": f"test-{uuid.uuid4().hex[:10]}"})
+    client = dev_env.client
+    schedule_id = checkpoint_schedule_id(local)
+    assert await ensure_checkpoint_schedule(client, local) == ScheduleOutcome.created
+    assert await ensure_checkpoint_schedule(client, local) == ScheduleOutcome.unchanged
+
+    schedule = (await client.get_schedule_handle(schedule_id).describe()).schedule
+    assert [i.every for i in schedule.spec.intervals] == [timedelta(minutes=10)]
+    action = schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    assert (action.workflow, action.task_queue) == (
+        "AuditCheckpointWorkflow",
+        local.temporal_task_queue,
+    )
+
+    faster = local.model_copy(update={"audit_checkpoint_interval": 60})
+    assert await ensure_checkpoint_schedule(client, faster) == ScheduleOutcome.updated
+    assert await ensure_checkpoint_schedule(client, faster) == ScheduleOutcome.unchanged
+    schedule = (await client.get_schedule_handle(schedule_id).describe()).schedule
+    assert [i.every for i in schedule.spec.intervals] == [timedelta(minutes=1)]
+
+    off = local.model_copy(update={"audit_checkpoint_interval": 0})
+    assert await ensure_checkpoint_schedule(client, off) == ScheduleOutcome.deleted
+    assert await ensure_checkpoint_schedule(client, off) == ScheduleOutcome.off
+
+
+def test_checkpoint_command_anchors_now(db: Engine, settings: Settings, tmp_path: Path) -> None:
+    brand_id = _new_brand(db)
+    _append_many(db, brand_id, 2)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "APP_ENV": "test",
+        "DATABASE_URL": settings.resolved_database_url,
+        "DATA_DIR": str(tmp_path),
+        "SECRET_KEY": settings.secret_key.get_secret_value(),
+    }
+    run = [sys.executable, "-m", "scripts.audit_checkpoint"]
+    proc = subprocess.run(
+        run, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"brand {brand_id}: seq 2 anchored at local:audit-checkpoints/blobs/" in proc.stdout
+    assert "1 written, 0 unchanged" in proc.stdout
+    store = LocalBlobStore(tmp_path / "audit-checkpoints", "unused", "http://test")
+    assert _verify_anchored(db, store, brand_id).checkpoint is not None
+
+    again = subprocess.run(
+        [*run, "--brand", str(brand_id)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 0, again.stderr
+    assert len(store.keys(f"brand-{brand_id}/")) == 2  # named brands are anchored even unmoved
