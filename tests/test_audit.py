@@ -1152,7 +1152,8 @@ async def test_the_schedules_workflow_anchors_brands_whose_head_moved(
             audit.append(_factory(db), _new_event(second, 4))
             result = await tick()
             assert [w.split("/")[2] for w in result.written] == [f"brand-{second}"]
-            assert _verify_anchored(db, checkpoint_store, second).checkpoint.seq == 4  # type: ignore[union-attr]
+            anchor = _verify_anchored(db, checkpoint_store, second).checkpoint
+            assert anchor is not None and anchor.seq == 4
 
             # A rewound head is not anchored: the run fails, visibly, naming the brand.
             third = _rows(db, second)[2].hash
