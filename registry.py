@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from activities.assets import AssetActivities
-from activities.audit import AuditActivities
+from activities.audit import AuditActivities, CheckpointActivities
 from activities.campaigns import CampaignActivities
 from activities.delivery import DeliveryActivities
 from activities.fanout import FanoutActivities
@@ -17,6 +17,10 @@ from activities.notifications import NotificationActivities
 from activities.templates import TemplateActivities
 from core.settings import Settings
 from mail.transport import make_transport
+from services.audit_checkpoints import CheckpointPolicy
+from storage.base import WriteOnceStore
+from storage.factory import make_checkpoint_store
+from workflows.audit_checkpoint import AuditCheckpointWorkflow
 from workflows.campaign import CampaignWorkflow
 from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.send import SendWorkflow
@@ -34,10 +38,17 @@ class QueueSpec:
         return not self.workflows and not self.activities
 
 
-def queues(settings: Settings, engine: Engine) -> Sequence[QueueSpec]:
+def queues(
+    settings: Settings, engine: Engine, *, checkpoint_store: WriteOnceStore | None = None
+) -> Sequence[QueueSpec]:
     """Orchestration (workflows, light DB activities), delivery (render and send) and documents
     (PDF); one process serves all by default, production can run a pool per queue."""
     audit = AuditActivities(engine)
+    checkpoints = CheckpointActivities(
+        engine,
+        checkpoint_store or make_checkpoint_store(settings),
+        CheckpointPolicy.from_settings(settings),
+    )
     templates = TemplateActivities(engine)
     assets = AssetActivities(engine)
     campaigns = CampaignActivities(engine)
@@ -48,9 +59,16 @@ def queues(settings: Settings, engine: Engine) -> Sequence[QueueSpec]:
     return [
         QueueSpec(
             settings.temporal_task_queue,
-            workflows=[TemplateWorkflow, CampaignWorkflow, PartnerCampaignWorkflow, SendWorkflow],
+            workflows=[
+                TemplateWorkflow,
+                CampaignWorkflow,
+                PartnerCampaignWorkflow,
+                SendWorkflow,
+                AuditCheckpointWorkflow,
+            ],
             activities=[
                 audit.append_audit_event,
+                checkpoints.write_audit_checkpoints,
                 templates.project_template_transition,
                 campaigns.project_partner_campaign,
                 campaigns.campaign_partner_campaign_ids,

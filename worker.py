@@ -1,6 +1,7 @@
 """`python worker.py [--queue NAME ...]`: run the Temporal workers.
 
-Connects with retries (a clear message when the server stays unreachable), serves every
+Connects with retries (a clear message when the server stays unreachable), makes sure the
+audit checkpoint schedule exists when it serves the orchestration queue, serves every
 non-empty task queue from registry.py, and on SIGTERM/SIGINT stops polling and gives running
 activities WORKER_SHUTDOWN_GRACE seconds to finish before they are cancelled.
 """
@@ -16,8 +17,12 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
+from core import audit_keys
+from core.audit_schedule import checkpoint_schedule_id, ensure_checkpoint_schedule
 from core.db import make_engine
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
@@ -27,13 +32,32 @@ from registry import queues
 log = logging.getLogger("brandrelay.worker")
 
 
+async def start_checkpoint_schedule(client: Client, settings: Settings) -> None:
+    """A worker that cannot set the schedule up still serves its queues; the error is logged
+    (no checkpoints are written until it is fixed)."""
+    try:
+        outcome = await ensure_checkpoint_schedule(client, settings)
+    except RPCError as err:
+        log.error("audit checkpoint schedule not set up: %s", err)
+        return
+    log.info(
+        "audit checkpoint schedule %s: %s (every %ss)",
+        checkpoint_schedule_id(settings),
+        outcome.value,
+        settings.audit_checkpoint_interval,
+    )
+
+
 async def run(settings: Settings, only: set[str] | None = None) -> None:
+    audit_keys.install(audit_keys.AuditKeys.from_settings(settings))
     engine = make_engine(settings.resolved_database_url)
     client = await connect(settings)
     executor = ThreadPoolExecutor(max_workers=settings.worker_activity_threads)
     specs = [s for s in queues(settings, engine) if not s.empty]
     if only:
         specs = [s for s in specs if s.task_queue in only]
+    if any(s.task_queue == settings.temporal_task_queue for s in specs):
+        await start_checkpoint_schedule(client, settings)
     workers = [
         Worker(
             client,

@@ -14,13 +14,14 @@ from api import problems
 from api.body_limit import BodyLimit, allowances, bearer_authenticator
 from api.portal import PORTAL_ROUTERS
 from api.routers import ROUTERS
+from core import audit_keys
 from core.db import make_engine
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import LazyTemporalClient
 from mail.sns_http import CertificateCache
-from storage.base import BlobStore
-from storage.factory import make_blob_store
+from storage.base import BlobStore, WriteOnceStore
+from storage.factory import make_blob_store, make_checkpoint_store
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,11 @@ def create_app(
     engine: Engine | None = None,
     temporal: LazyTemporalClient | None = None,
     blob_store: BlobStore | None = None,
+    checkpoint_store: WriteOnceStore | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    audit_keys.install(audit_keys.AuditKeys.from_settings(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,6 +44,7 @@ def create_app(
         app.state.engine = engine or make_engine(settings.resolved_database_url)
         app.state.temporal = temporal or LazyTemporalClient(settings)
         app.state.blob_store = blob_store or make_blob_store(settings)
+        app.state.checkpoint_store = checkpoint_store or make_checkpoint_store(settings)
         log.info("api ready on %s (env %s)", settings.public_base_url, settings.app_env.value)
         yield
         if own_engine:

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from core.settings import Settings
 from core.temporal import LazyTemporalClient
-from storage.base import BlobStore
+from storage.base import BlobStore, WriteOnceStore
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -47,6 +47,11 @@ def get_blob_store(request: Request) -> BlobStore:
     return store
 
 
+def get_checkpoint_store(request: Request) -> WriteOnceStore:
+    store: WriteOnceStore = request.app.state.checkpoint_store
+    return store
+
+
 def get_request_id(request: Request) -> str:
     rid: str = request.state.request_id
     return rid
@@ -57,4 +62,5 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 TemporalDep = Annotated[LazyTemporalClient, Depends(get_temporal)]
 BlobStoreDep = Annotated[BlobStore, Depends(get_blob_store)]
+CheckpointStoreDep = Annotated[WriteOnceStore, Depends(get_checkpoint_store)]
 RequestIdDep = Annotated[str, Depends(get_request_id)]

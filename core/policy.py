@@ -25,6 +25,7 @@ class Permission(StrEnum):
     api_token_manage = "api_token.manage"  # noqa: S105 - a permission name
     audit_read = "audit.read"
     audit_verify = "audit.verify"
+    audit_checkpoint = "audit.checkpoint"  # anchor the chain now (brand admins)
     template_read = "template.read"
     template_author = "template.author"
     template_review = "template.review"

@@ -35,6 +35,14 @@ class AssetStore(StrEnum):
     s3 = "s3"
 
 
+class ObjectLockMode(StrEnum):
+    """S3 Object Lock modes: GOVERNANCE yields to s3:BypassGovernanceRetention, COMPLIANCE to
+    nobody (not even the account root) until the retention date."""
+
+    governance = "GOVERNANCE"
+    compliance = "COMPLIANCE"
+
+
 class Settings(BaseSettings):
     """Read from environment variables (upper-case field names) and an optional .env file."""
 
@@ -120,6 +128,27 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         SecretStr(DEV_SECRET_KEY), description="Signs tokens, sessions and links"
     )
+    audit_key: SecretStr | None = Field(
+        None,
+        description="Keys the audit chain (HMAC) and signs its checkpoints; unset: derived "
+        "from SECRET_KEY, refused in production",
+    )
+    audit_key_previous: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Retired audit keys, comma-separated: verification only, never appends",
+    )
+    audit_checkpoint_interval: int = Field(
+        600, ge=0, description="Seconds between scheduled audit checkpoints; 0: no schedule"
+    )
+    audit_checkpoint_bucket: str = Field(
+        "", description="S3 bucket of audit checkpoints (Object Lock); empty: S3_BUCKET"
+    )
+    audit_checkpoint_lock_mode: ObjectLockMode = Field(
+        ObjectLockMode.governance, description="S3 Object Lock mode of checkpoints"
+    )
+    audit_checkpoint_retention_days: int = Field(
+        365, ge=1, le=36500, description="S3 Object Lock retention of checkpoints, days"
+    )
     access_token_ttl: int = Field(3600, ge=60, description="Bearer token lifetime, seconds")
     portal_session_ttl: int = Field(
         28800, ge=60, description="Portal sign-in lifetime, seconds (absolute, from sign-in)"
@@ -134,7 +163,7 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", description="API bind address (make up)")
     api_port: int = Field(8000, description="API port (make up)")
 
-    @field_validator("ses_sns_topic_arns", mode="before")
+    @field_validator("ses_sns_topic_arns", "audit_key_previous", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
@@ -153,6 +182,21 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _refuse_derived_audit_key_in_production(self) -> Settings:
+        """The audit key must not follow SECRET_KEY in production: SECRET_KEY is rotated for
+        sessions and links, and rotating the audit key breaks verification of older events."""
+        if self.app_env != AppEnv.production:
+            return self
+        key = self.audit_key.get_secret_value() if self.audit_key is not None else ""
+        if len(key) < 32 or key == self.secret_key.get_secret_value():
+            raise ValueError(
+                "AUDIT_KEY is unset (the development default derives it from SECRET_KEY), "
+                "shorter than 32 characters or equal to SECRET_KEY; set a long random "
+                "AUDIT_KEY of its own when APP_ENV=production"
+            )
+        return self
+
     @property
     def resolved_database_url(self) -> str:
         """The URL SQLAlchemy gets: the SQLite default, and PostgreSQL pinned to psycopg 3."""
@@ -161,6 +205,10 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
+
+    @property
+    def resolved_audit_checkpoint_bucket(self) -> str:
+        return self.audit_checkpoint_bucket or self.s3_bucket
 
     @property
     def is_dev(self) -> bool:

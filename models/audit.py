@@ -33,6 +33,14 @@ class AuditEvent(SQLModel, table=True):
     run_id: str | None = Field(default=None, max_length=100)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    # No server default on purpose: a process still running the code from before keyed
+    # links cannot slip a plain SHA-256 event into a keyed chain, its insert fails instead.
+    mac_version: int = Field(
+        default=1, description="0: plain SHA-256 link (events from before keying), 1: HMAC-SHA256"
+    )
+    key_id: str | None = Field(
+        default=None, max_length=16, description="Which audit key made the link (keyed events)"
+    )
 
 
 class AuditChainHead(SQLModel, table=True):

@@ -231,3 +231,56 @@ class AuditEventRead(BaseModel):
     workflow_id: str | None
     run_id: str | None
     hash: str
+    mac_version: int = Field(
+        description="0: plain SHA-256 link (events from before the chain was keyed), "
+        "1: HMAC-SHA256 with the audit key"
+    )
+    key_id: str | None = Field(description="Id of the audit key of a keyed link")
+
+
+class AuditCheckpointRead(BaseModel):
+    """A signed checkpoint of a brand's chain head, stored outside the database."""
+
+    brand_id: int
+    seq: int = Field(description="The chain's head when the checkpoint was written")
+    hash: str = Field(description="The link of event `seq`")
+    at: datetime = Field(description="When the checkpoint was written")
+    legacy_until: int = Field(
+        description="Events up to this seq may carry plain SHA-256 links; later ones must be keyed"
+    )
+    key_id: str = Field(description="Id of the audit key that signed it")
+    location: str = Field(description="Where it is stored: s3://bucket/key or local:path")
+    lock: str = Field(
+        description="What protects it: an S3 Object Lock mode, or why nothing does "
+        "(a bucket without Object Lock, a local file)"
+    )
+    retain_until: datetime | None = Field(description="End of the Object Lock retention")
+
+
+class RefusedCheckpointRead(BaseModel):
+    location: str
+    reason: str = Field(description="Why it was not trusted (forged or altered signature, ...)")
+
+
+class AuditVerifyRead(BaseModel):
+    """The verification of the caller's brand chain. The first five fields are the original
+    answer; the others say what was checked and against which checkpoint."""
+
+    ok: bool = Field(description="True only when the chain and every check below hold")
+    checked: int = Field(description="Events that verified before the first problem")
+    first_broken_seq: int | None = Field(description="Position of the first problem")
+    first_broken_id: int | None = Field(description="Row id at that position, if a row is there")
+    reason: str | None = Field(description="The first problem, in words")
+    events: int = Field(description="Events in the chain")
+    keyed: int = Field(description="Checked events with HMAC-SHA256 links")
+    legacy: int = Field(description="Checked events with plain SHA-256 links (before keying)")
+    checkpoint: AuditCheckpointRead | None = Field(
+        description="The newest checkpoint with a valid signature, which the chain was "
+        "compared with: events up to its seq are anchored outside the database"
+    )
+    unanchored: int = Field(
+        description="Events after that checkpoint, protected by the audit key alone"
+    )
+    refused_checkpoints: list[RefusedCheckpointRead] = Field(
+        description="Newer checkpoints whose signature or content did not verify"
+    )

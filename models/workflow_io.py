@@ -334,3 +334,11 @@ class SendResult(BaseModel):
     partner_campaign_id: int
     counts: dict[str, int] = Field(default_factory=dict)
     outcome: str  # sent | partially_sent
+
+
+class CheckpointSweepResult(BaseModel):
+    """One run of the audit checkpoint schedule: what was anchored, what was refused."""
+
+    written: list[str] = Field(default_factory=list, description="Where each checkpoint went")
+    unchanged: int = 0
+    refused: list[str] = Field(default_factory=list, description="Brand and reason, each")

@@ -1,15 +1,30 @@
-"""The tamper-evident audit trail: append-only events, hash-chained per brand.
+"""The tamper-evident audit trail: append-only events, chained per brand, keyed and anchored.
 
-hash = SHA-256(previous hash || canonical JSON of the event). Appends for one brand are
-serialised by locking the brand's chain-head row (SELECT ... FOR UPDATE on PostgreSQL; on SQLite
-`append` takes the write lock first, BEGIN IMMEDIATE, and a lost race is retried), so the chain
-never forks. The event key makes a retried write (an activity retry, a repeated request) a
-no-op that returns the original event.
+Each event's link is HMAC-SHA256(chain key, previous hash || canonical JSON of the event); the
+chain key is derived from AUDIT_KEY (core/audit_keys.py), which is not in the database, so
+someone who can write rows can no longer rewrite an event and recompute every later link.
+Signed checkpoints of each brand's head, written outside the database
+(services/audit_checkpoints.py), catch what a key cannot: a dropped tail with a rewound head.
+
+Events written before the chain was keyed keep their plain SHA-256 links (`mac_version` 0) and
+keep verifying; the chain continues keyed from the first new event (`mac_version` 1). Re-keying
+them in the migration was rejected: it would bless whatever the rows say at migration time,
+make every hash exported or noted before the upgrade stop matching, and put the key into
+migrations. The price: a database writer can still rewrite the plain prefix and recompute its
+SHA-256 links (or downgrade a whole chain to plain links) until the first checkpoint anchors
+it; from then on the checkpoint's hash and its `legacy_until` pin the prefix, and a plain link
+after a keyed one, or beyond `legacy_until`, is refused as a downgrade.
+
+Appends for one brand are serialised by locking the brand's chain-head row (SELECT ... FOR
+UPDATE on PostgreSQL; on SQLite `append` takes the write lock first, BEGIN IMMEDIATE, and a lost
+race is retried), so the chain never forks. The event key makes a retried write (an activity
+retry, a repeated request) a no-op that returns the original event.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,11 +33,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.audit_keys import AuditKey, AuditKeys, current_keys
 from core.spreadsheet import safe_cell
 from models.audit import AuditChainHead, AuditEvent
 from models.base import utcnow
 
 GENESIS_HASH = "0" * 64
+MAC_LEGACY = 0  # plain SHA-256, events from before the chain was keyed
+MAC_HMAC = 1  # HMAC-SHA256 with the chain key of `key_id`
 SYSTEM_ACTOR = "system"
 _APPEND_ATTEMPTS = 20
 
@@ -60,8 +78,33 @@ def canonical_json(event: AuditEvent) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def chain_hash(prev_hash: str, event: AuditEvent) -> str:
+def legacy_hash(prev_hash: str, event: AuditEvent) -> str:
+    """The link of events from before keying: anyone can recompute it."""
     return hashlib.sha256(prev_hash.encode() + canonical_json(event)).hexdigest()
+
+
+def keyed_hash(key: AuditKey, prev_hash: str, event: AuditEvent) -> str:
+    message = prev_hash.encode() + canonical_json(event)
+    return hmac.new(key.chain, message, hashlib.sha256).hexdigest()
+
+
+class UnknownAuditKey(LookupError):
+    """The event was linked with a key that is neither AUDIT_KEY nor in AUDIT_KEY_PREVIOUS."""
+
+
+def chain_hash(prev_hash: str, event: AuditEvent, keys: AuditKeys | None = None) -> str:
+    """The link the event should carry, by its `mac_version`; raises UnknownAuditKey."""
+    if event.mac_version == MAC_LEGACY:
+        return legacy_hash(prev_hash, event)
+    if event.mac_version != MAC_HMAC:
+        raise UnknownAuditKey(f"unknown link version {event.mac_version}")
+    key = (keys or current_keys()).by_id(event.key_id)
+    if key is None:
+        raise UnknownAuditKey(
+            f"made with audit key {event.key_id}, which is not configured "
+            "(AUDIT_KEY or AUDIT_KEY_PREVIOUS)"
+        )
+    return keyed_hash(key, prev_hash, event)
 
 
 @dataclass(frozen=True)
@@ -101,11 +144,13 @@ def _locked_head(session: Session, brand_id: int) -> AuditChainHead:
     return head
 
 
-def append_in(session: Session, new: NewEvent) -> AuditEvent:
+def append_in(session: Session, new: NewEvent, keys: AuditKeys | None = None) -> AuditEvent:
     """Append inside the caller's transaction (so the event commits with the change it records).
 
-    On a lost race the caller's transaction fails with IntegrityError; `append` retries.
+    Always keyed with the current audit key. On a lost race the caller's transaction fails with
+    IntegrityError; `append` retries.
     """
+    key = (keys or current_keys()).current
     existing = _existing(session, new.event_key)
     if existing is not None:
         return existing
@@ -129,10 +174,12 @@ def append_in(session: Session, new: NewEvent) -> AuditEvent:
         run_id=new.run_id,
         prev_hash=head.hash,
         hash="",
+        mac_version=MAC_HMAC,
+        key_id=key.key_id,
     )
     # Round the timestamp as the database stores it (microseconds, UTC).
     event.at = datetime.fromisoformat(_timestamp(event.at))
-    event.hash = chain_hash(head.hash, event)
+    event.hash = keyed_hash(key, head.hash, event)
     head.seq = event.seq
     head.hash = event.hash
     session.add(event)
@@ -157,7 +204,7 @@ def begin_write(session: Session) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def append(session_factory: Any, new: NewEvent) -> AuditEvent:
+def append(session_factory: Any, new: NewEvent, keys: AuditKeys | None = None) -> AuditEvent:
     """Append in a transaction of its own, retrying lost races; for activities and scripts.
 
     `session_factory` is a zero-argument callable returning a new Session.
@@ -167,7 +214,7 @@ def append(session_factory: Any, new: NewEvent) -> AuditEvent:
         session: Session = session_factory()
         try:
             begin_write(session)
-            event = append_in(session, new)
+            event = append_in(session, new, keys)
             session.commit()
             return event
         except IntegrityError as err:
@@ -179,12 +226,71 @@ def append(session_factory: Any, new: NewEvent) -> AuditEvent:
 
 
 @dataclass(frozen=True)
+class AnchorCheckpoint:
+    """A checkpoint whose signature verified: what the chain is compared against."""
+
+    brand_id: int
+    seq: int
+    hash: str
+    at: datetime
+    legacy_until: int
+    key_id: str
+    location: str
+    lock: str
+    retain_until: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "brand_id": self.brand_id,
+            "seq": self.seq,
+            "hash": self.hash,
+            "at": _timestamp(self.at),
+            "legacy_until": self.legacy_until,
+            "key_id": self.key_id,
+            "location": self.location,
+            "lock": self.lock,
+            "retain_until": _timestamp(self.retain_until) if self.retain_until else None,
+        }
+
+
+@dataclass(frozen=True)
+class RefusedCheckpoint:
+    location: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"location": self.location, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """What the checkpoint store says about one brand (read by services.audit_checkpoints).
+
+    `keyed_sweep_done`: the first checkpoint sweep after keying has run, so a brand without a
+    checkpoint has no plain links to excuse. `error`: the store could not be read.
+    """
+
+    checkpoint: AnchorCheckpoint | None = None
+    refused: tuple[RefusedCheckpoint, ...] = ()
+    keyed_sweep_done: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class VerifyResult:
+    """The first five fields are the original report; the rest say what was checked."""
+
     ok: bool
     checked: int
     first_broken_seq: int | None = None
     first_broken_id: int | None = None
     reason: str | None = None
+    events: int = 0
+    keyed: int = 0
+    legacy: int = 0
+    checkpoint: AnchorCheckpoint | None = None
+    unanchored: int = 0
+    refused_checkpoints: tuple[RefusedCheckpoint, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -193,37 +299,122 @@ class VerifyResult:
             "first_broken_seq": self.first_broken_seq,
             "first_broken_id": self.first_broken_id,
             "reason": self.reason,
+            "events": self.events,
+            "keyed": self.keyed,
+            "legacy": self.legacy,
+            "checkpoint": self.checkpoint.as_dict() if self.checkpoint else None,
+            "unanchored": self.unanchored,
+            "refused_checkpoints": [r.as_dict() for r in self.refused_checkpoints],
         }
 
 
-def verify_chain(session: Session, brand_id: int) -> VerifyResult:
-    """Recompute the brand's chain; report the first event that does not fit.
+def _link_problem(
+    event: AuditEvent, prev: str, keys: AuditKeys, seen_keyed: bool, legacy_until: int | None
+) -> str | None:
+    if event.mac_version == MAC_LEGACY:
+        if seen_keyed:
+            return "plain SHA-256 link after keyed events: the chain was downgraded"
+        if legacy_until is not None and event.seq > legacy_until:
+            allowed = f"up to seq {legacy_until}" if legacy_until else "none"
+            return (
+                f"plain SHA-256 link where the checkpoints allow keyed links only "
+                f"(plain links: {allowed}): the chain was downgraded"
+            )
+    try:
+        expected = chain_hash(prev, event, keys)
+    except UnknownAuditKey as err:
+        return str(err)
+    if not hmac.compare_digest(expected, event.hash):
+        return "event content does not match its hash"
+    return None
 
-    Detects an edited row (its hash no longer matches), a deleted or reordered row (the
-    sequence has a gap or the link to the previous hash breaks) and a truncated tail (the
-    head row remembers the last link).
+
+def verify_chain(
+    session: Session, brand_id: int, keys: AuditKeys | None = None, anchor: Anchor | None = None
+) -> VerifyResult:
+    """Recompute the brand's chain and compare it with its newest checkpoint.
+
+    Detects an edited row (its link no longer matches: without the key a writer cannot make a
+    keyed link match), a deleted or reordered row (a sequence gap or a broken link), a chain
+    downgraded to plain SHA-256 links, a truncated tail (the head row remembers the last link)
+    and, with `anchor`, a rewritten or dropped stretch the checkpoint covered even when the
+    head row and every link were made to fit. Without `anchor` only the database is consulted.
     """
+    keys = keys or current_keys()
+    anchor = anchor or Anchor()
+    cp = anchor.checkpoint
+    if cp is not None:
+        legacy_until: int | None = cp.legacy_until
+    else:
+        legacy_until = 0 if anchor.keyed_sweep_done else None
     rows = session.exec(
         select(AuditEvent).where(AuditEvent.brand_id == brand_id).order_by(col(AuditEvent.seq))
     ).all()
+    counts = {"keyed": 0, "legacy": 0}
+
+    def result(
+        ok: bool, checked: int, seq: int | None, row_id: int | None, why: str | None
+    ) -> VerifyResult:
+        return VerifyResult(
+            ok,
+            checked,
+            seq,
+            row_id,
+            why,
+            events=len(rows),
+            keyed=counts["keyed"],
+            legacy=counts["legacy"],
+            checkpoint=cp,
+            unanchored=max(0, len(rows) - cp.seq) if cp else len(rows),
+            refused_checkpoints=anchor.refused,
+        )
+
     prev = GENESIS_HASH
+    seen_keyed = False
     for expected_seq, event in enumerate(rows, start=1):
         reason = None
         if event.seq != expected_seq:
             reason = f"sequence gap: expected {expected_seq}, found {event.seq}"
         elif event.prev_hash != prev:
             reason = "link to the previous event is broken"
-        elif chain_hash(prev, event) != event.hash:
-            reason = "event content does not match its hash"
+        else:
+            reason = _link_problem(event, prev, keys, seen_keyed, legacy_until)
+        if reason is None and cp is not None and event.seq == cp.seq and event.hash != cp.hash:
+            reason = (
+                f"the chain up to seq {cp.seq} does not match the checkpoint of "
+                f"{_timestamp(cp.at)} ({cp.location}): an event at or before seq {cp.seq} "
+                "was rewritten"
+            )
         if reason:
-            return VerifyResult(False, expected_seq - 1, event.seq, event.id, reason)
+            return result(False, expected_seq - 1, event.seq, event.id, reason)
+        if event.mac_version == MAC_LEGACY:
+            counts["legacy"] += 1
+        else:
+            counts["keyed"] += 1
+            seen_keyed = True
         prev = event.hash
     head = session.get(AuditChainHead, brand_id)
     if head is not None and (head.seq != len(rows) or head.hash != prev):
-        return VerifyResult(
+        return result(
             False, len(rows), len(rows) + 1, None, "events missing at the end of the chain"
         )
-    return VerifyResult(True, len(rows))
+    if cp is not None and len(rows) < cp.seq:
+        return result(
+            False,
+            len(rows),
+            len(rows) + 1,
+            None,
+            f"events missing after checkpoint seq {cp.seq}: the chain ends at seq {len(rows)}, "
+            f"the checkpoint of {_timestamp(cp.at)} ({cp.location}) covered seq {cp.seq}",
+        )
+    if anchor.error is not None:
+        return result(False, len(rows), None, None, f"checkpoints unreadable: {anchor.error}")
+    if anchor.refused:
+        first = anchor.refused[0]
+        return result(
+            False, len(rows), None, None, f"checkpoint {first.location} refused: {first.reason}"
+        )
+    return result(True, len(rows), None, None, None)
 
 
 @dataclass(frozen=True)
@@ -271,6 +462,8 @@ CSV_COLUMNS = (
     "after",
     "prev_hash",
     "hash",
+    "mac_version",
+    "key_id",
 )
 
 

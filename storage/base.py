@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 from urllib.parse import quote
 
@@ -26,6 +28,14 @@ class BlobNotFound(StorageError):
 
     def __init__(self, key: str) -> None:
         super().__init__(f"blob not found: {key}")
+        self.key = key
+
+
+class BlobExists(StorageError):
+    """A write-once key is taken; never overwritten."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"blob already exists: {key}")
         self.key = key
 
 
@@ -111,4 +121,45 @@ class BlobStore(Protocol):
 
     def keys(self, prefix: str) -> list[str]:
         """All keys starting with prefix (plain string prefix, as in S3), sorted."""
+        ...
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What keeps a write-once object from being changed or deleted, in words for a report.
+
+    `mode` and `retain_until` are set only where the store itself enforces the retention
+    (S3 Object Lock); `note` says what protects the object, or that nothing does.
+    """
+
+    mode: str | None
+    retain_until: datetime | None
+    note: str
+
+    @property
+    def locked(self) -> bool:
+        return self.mode is not None
+
+
+@runtime_checkable
+class WriteOnceStore(Protocol):
+    """Objects written once and kept (audit checkpoints): no overwrite, a retention lock where
+    the store offers one."""
+
+    def put_new(
+        self, key: str, data: bytes, content_type: str, *, retain_until: datetime, mode: str
+    ) -> Retention:
+        """Raises BlobExists for a taken key (where the store can tell)."""
+        ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def keys(self, prefix: str, *, limit: int | None = None) -> list[str]:
+        """The first `limit` keys starting with prefix, sorted."""
+        ...
+
+    def retention(self, key: str) -> Retention: ...
+
+    def location(self, key: str) -> str:
+        """Where the object lives, for people: s3://bucket/key or the store's local path."""
         ...

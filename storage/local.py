@@ -13,11 +13,14 @@ import json
 import os
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
 from storage.base import (
+    BlobExists,
     BlobNotFound,
+    Retention,
     StorageError,
     content_disposition,
     validate_content_type,
@@ -49,6 +52,28 @@ def _atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _exclusive_write(path: Path, data: bytes) -> None:
+    """Like _atomic_write, but the final step is a hard link, which refuses a taken name: a
+    write-once object is never replaced, even by a racing writer."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix="~")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o444)
+        os.link(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+_LOCAL_RETENTION = Retention(
+    None, None, "local file, no retention lock (whoever can write the data directory can change it)"
+)
 
 
 class LocalBlobStore:
@@ -138,7 +163,34 @@ class LocalBlobStore:
     def exists(self, key: str) -> bool:
         return self._path(self._blobs, key).is_file()
 
-    def keys(self, prefix: str) -> list[str]:
+    def put_new(
+        self, key: str, data: bytes, content_type: str, *, retain_until: datetime, mode: str
+    ) -> Retention:
+        """Write-once: the file is created read-only and never replaced. A local disk has no
+        retention lock, which the answer says."""
+        path = self._path(self._blobs, key)
+        meta = self._path(self._meta, key)
+        validate_content_type(content_type)
+        try:
+            if path.exists():
+                raise BlobExists(key)
+            _atomic_write(meta, json.dumps({"content_type": content_type}).encode())
+            _exclusive_write(path, data)
+        except FileExistsError:
+            raise BlobExists(key) from None
+        except OSError as exc:
+            raise StorageError(f"local blob store: cannot write {key!r}: {exc}") from exc
+        return _LOCAL_RETENTION
+
+    def retention(self, key: str) -> Retention:
+        if not self.exists(key):
+            raise BlobNotFound(key)
+        return _LOCAL_RETENTION
+
+    def location(self, key: str) -> str:
+        return f"local:{self.root.name}/blobs/{validate_key(key)}"
+
+    def keys(self, prefix: str, *, limit: int | None = None) -> list[str]:
         validate_prefix(prefix)
         directory = prefix.rpartition("/")[0]
         start = self._path(self._blobs, directory) if directory else self._blobs
@@ -148,7 +200,7 @@ class LocalBlobStore:
                 key = (Path(dirpath) / name).relative_to(self._blobs).as_posix()
                 if key.startswith(prefix) and "~" not in name:
                     found.append(key)
-        return sorted(found)
+        return sorted(found)[:limit]
 
     def _signature(self, key: str, expires: int, filename: str | None) -> str:
         # JSON keeps the fields unambiguous: no key/filename split can produce the same message.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
@@ -16,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[impor
 
 from storage.base import (
     BlobNotFound,
+    Retention,
     StorageError,
     content_disposition,
     validate_content_type,
@@ -25,6 +27,10 @@ from storage.base import (
 )
 
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+# What S3 (and moto, MinIO) answer for a bucket or object without Object Lock.
+_NO_LOCK_CODES = frozenset(
+    {"ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration", "InvalidRequest"}
+)
 
 
 class S3BlobStore:
@@ -44,6 +50,7 @@ class S3BlobStore:
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         self.bucket = bucket
+        self._object_lock: bool | None = None  # learnt on the first write-once put
         self.region = region
         self.prefix = validate_prefix(prefix)
         self.sse = sse
@@ -90,9 +97,10 @@ class S3BlobStore:
         except BotoCoreError as exc:  # no credentials, endpoint unreachable, ...
             raise StorageError(f"S3 {operation} {where} failed: {exc}") from exc
 
-    def ensure_bucket(self) -> None:
+    def ensure_bucket(self, *, object_lock: bool = False) -> None:
         """For dev and tests (MinIO, moto); production buckets are provisioned, and the role
-        serving requests should not need CreateBucket."""
+        serving requests should not need CreateBucket. `object_lock` only applies when the
+        bucket is created here."""
         with self._errors("HeadBucket"):
             try:
                 self._client.head_bucket(Bucket=self.bucket)
@@ -101,6 +109,8 @@ class S3BlobStore:
                 if str(exc.response.get("Error", {}).get("Code")) not in ("404", "NoSuchBucket"):
                     raise
         kwargs: dict[str, Any] = {"Bucket": self.bucket}
+        if object_lock:
+            kwargs["ObjectLockEnabledForBucket"] = True
         if self.region != "us-east-1":  # us-east-1 refuses an explicit LocationConstraint
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
         with self._errors("CreateBucket"):
@@ -146,16 +156,84 @@ class S3BlobStore:
             return False
         return True
 
-    def keys(self, prefix: str) -> list[str]:
+    def keys(self, prefix: str, *, limit: int | None = None) -> list[str]:
+        """S3 lists in key order, so a limit stops after the first pages."""
         full_prefix = self.prefix + validate_prefix(prefix)
         found: list[str] = []
         with self._errors("ListObjectsV2", prefix=prefix):
             paginator = self._client.get_paginator("list_objects_v2")
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
+            pages = {"PageSize": min(limit, 1000)} if limit else {}
+            for page in paginator.paginate(
+                Bucket=self.bucket, Prefix=full_prefix, PaginationConfig=pages
+            ):
                 found.extend(
                     str(item["Key"])[len(self.prefix) :] for item in page.get("Contents", [])
                 )
-        return sorted(found)
+                if limit is not None and len(found) >= limit:
+                    break
+        return sorted(found)[:limit]
+
+    def object_lock_enabled(self) -> bool:
+        """Whether the bucket was made with Object Lock (asked once per store)."""
+        if self._object_lock is None:
+            with self._errors("GetObjectLockConfiguration"):
+                try:
+                    answer = self._client.get_object_lock_configuration(Bucket=self.bucket)
+                    config = answer.get("ObjectLockConfiguration", {})
+                    self._object_lock = config.get("ObjectLockEnabled") == "Enabled"
+                except ClientError as exc:
+                    if str(exc.response.get("Error", {}).get("Code")) not in _NO_LOCK_CODES:
+                        raise
+                    self._object_lock = False
+        return self._object_lock
+
+    def put_new(
+        self, key: str, data: bytes, content_type: str, *, retain_until: datetime, mode: str
+    ) -> Retention:
+        """Written with an Object Lock retention (`mode` until `retain_until`) when the bucket
+        has Object Lock; without it the object is still written, and the answer says it is
+        unprotected. Keys are unique by construction; with Object Lock an overwrite would only
+        add a version and leave the locked one in place."""
+        kwargs: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": self._full_key(key),
+            "Body": data,
+            "ContentType": validate_content_type(content_type),
+        }
+        if self.sse:
+            kwargs["ServerSideEncryption"] = self.sse
+        locked = self.object_lock_enabled()
+        if locked:
+            kwargs["ObjectLockMode"] = mode
+            kwargs["ObjectLockRetainUntilDate"] = retain_until
+        with self._errors("PutObject", key):
+            self._client.put_object(**kwargs)
+        if not locked:
+            return self._unlocked()
+        return Retention(mode, retain_until, f"S3 Object Lock {mode}")
+
+    def _unlocked(self) -> Retention:
+        return Retention(
+            None,
+            None,
+            f"bucket {self.bucket} has no Object Lock: the object is not protected from "
+            "deletion or overwrite",
+        )
+
+    def retention(self, key: str) -> Retention:
+        """From HeadObject, which carries the lock headers for a caller allowed to read the
+        retention (GetObjectRetention itself answers a server error on moto 5.2)."""
+        with self._errors("HeadObject", key):
+            answer = self._client.head_object(Bucket=self.bucket, Key=self._full_key(key))
+        mode, until = answer.get("ObjectLockMode"), answer.get("ObjectLockRetainUntilDate")
+        if not mode:
+            return self._unlocked()
+        if isinstance(until, datetime):
+            until = until.astimezone(UTC)
+        return Retention(str(mode), until, f"S3 Object Lock {mode}")
+
+    def location(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._full_key(key)}"
 
     def signed_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
         """Signed locally, no request is made: a missing key only shows when the URL is used."""

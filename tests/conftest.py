@@ -24,6 +24,7 @@ from temporalio.worker import Worker
 
 import models  # noqa: F401 - registers the tables
 from api.app import create_app
+from core import audit_keys
 from core.db import make_engine
 from core.security import hash_password, issue_access_token
 from core.settings import AppEnv, Settings
@@ -82,9 +83,10 @@ def tmp_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(tmp_data: Path) -> Settings:
-    """DATABASE_URL from the environment when set (CI: PostgreSQL), else a fresh SQLite file."""
+    """DATABASE_URL from the environment when set (CI: PostgreSQL), else a fresh SQLite file.
+    The audit keys of these settings are installed for the whole session."""
     base = _base_settings()
-    return base.model_copy(
+    settings = base.model_copy(
         update={
             "database_url": base.database_url or f"sqlite:///{tmp_data / 'test.db'}",
             "data_dir": tmp_data,
@@ -92,6 +94,8 @@ def settings(tmp_data: Path) -> Settings:
             "secret_key": base.secret_key,
         }
     )
+    audit_keys.install(audit_keys.AuditKeys.from_settings(settings))
+    return settings
 
 
 def _reset_postgres(engine: Engine) -> None:
@@ -158,6 +162,15 @@ def blob_store(settings: Settings, tmp_data: Path) -> LocalBlobStore:
 
 
 @pytest.fixture
+def checkpoint_store(settings: Settings, tmp_path: Path) -> LocalBlobStore:
+    """Audit checkpoints of this test only: the database is emptied after each test (and its
+    ids handed out again), so checkpoints must not outlive it either."""
+    return LocalBlobStore(
+        tmp_path / "audit-checkpoints", settings.secret_key.get_secret_value(), "http://test"
+    )
+
+
+@pytest.fixture
 def demo(db: Engine, demo_hash: str, blob_store: LocalBlobStore) -> Engine:
     """The demo organisation (Northwind and Contoso) with its asset library, in a clean
     database."""
@@ -169,9 +182,18 @@ def demo(db: Engine, demo_hash: str, blob_store: LocalBlobStore) -> Engine:
 
 
 @pytest.fixture
-def client(settings: Settings, db: Engine, blob_store: LocalBlobStore) -> Iterator[TestClient]:
+def client(
+    settings: Settings,
+    db: Engine,
+    blob_store: LocalBlobStore,
+    checkpoint_store: LocalBlobStore,
+) -> Iterator[TestClient]:
     app = create_app(
-        settings, engine=db, temporal=LazyTemporalClient(settings), blob_store=blob_store
+        settings,
+        engine=db,
+        temporal=LazyTemporalClient(settings),
+        blob_store=blob_store,
+        checkpoint_store=checkpoint_store,
     )
     with TestClient(app) as c:
         yield c
@@ -247,6 +269,7 @@ async def app_with_worker(
     demo: Engine,
     workflow_env: WorkflowEnvironment,
     blob_store: LocalBlobStore,
+    checkpoint_store: LocalBlobStore,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The API in this event loop, talking to `workflow_env` where an in-process worker runs
     every registered workflow and activity (real activities, real database)."""
@@ -260,7 +283,7 @@ async def app_with_worker(
     )
     with ThreadPoolExecutor(8) as pool:
         async with contextlib.AsyncExitStack() as running:
-            for spec in queues(local, demo):
+            for spec in queues(local, demo, checkpoint_store=checkpoint_store):
                 if spec.empty:
                     continue
                 worker = Worker(
@@ -276,6 +299,7 @@ async def app_with_worker(
                 engine=demo,
                 temporal=LazyTemporalClient(local, workflow_env.client),
                 blob_store=blob_store,
+                checkpoint_store=checkpoint_store,
             )
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)

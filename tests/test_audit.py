@@ -5,21 +5,50 @@ export, permissions). Runs on SQLite, or on PostgreSQL when DATABASE_URL names o
 from __future__ import annotations
 
 import csv
+import dataclasses
+import hashlib
 import io
+import os
+import subprocess
+import sys
 import threading
+import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import JSON, Engine, bindparam, func, text
+from pydantic import SecretStr
+from sqlalchemy import JSON, Engine, MetaData, bindparam, func, text
 from sqlmodel import Session, col, select
+from temporalio.client import ScheduleActionStartWorkflow, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from activities.audit import CheckpointActivities
+from core import audit_keys
+from core.audit_keys import AuditKey
+from core.audit_schedule import ScheduleOutcome, checkpoint_schedule_id, ensure_checkpoint_schedule
+from core.db import make_engine
+from core.settings import PROJECT_ROOT, AssetStore, Settings
 from models.audit import AuditChainHead, AuditEvent
 from models.org import Brand, User
-from services import audit
+from models.workflow_io import CheckpointSweepResult
+from scripts.migrate import alembic_config, upgrade
+from services import audit, audit_checkpoints
+from storage import LocalBlobStore, S3BlobStore, WriteOnceStore, make_checkpoint_store
+from tests.moto_fixture import (
+    MOTO_ACCESS_KEY_ID,
+    MOTO_SECRET_ACCESS_KEY,
+    moto_s3,  # noqa: F401 - the fixture
+)
 from tests.test_spreadsheet import FORMULA_CELLS, PLAIN_CELLS
+from workflows.audit_checkpoint import AuditCheckpointWorkflow
 
 Login = Callable[[str], dict[str, str]]
 SessionFactory = Callable[[], Session]
@@ -81,6 +110,12 @@ def _append_many(engine: Engine, brand_id: int, count: int) -> list[AuditEvent]:
 def _verify(engine: Engine, brand_id: int) -> audit.VerifyResult:
     with Session(engine) as session:
         return audit.verify_chain(session, brand_id)
+
+
+def _assert_ok(result: audit.VerifyResult, events: int) -> None:
+    assert (result.ok, result.reason) == (True, None)
+    assert result.checked == result.events == result.keyed == events
+    assert (result.first_broken_seq, result.first_broken_id, result.legacy) == (None, None, 0)
 
 
 def _rows(engine: Engine, brand_id: int) -> list[AuditEvent]:
@@ -165,12 +200,12 @@ def test_appends_build_a_chain_that_verifies(db: Engine) -> None:
     head = _head(db, brand_id)
     assert head is not None
     assert (head.seq, head.hash) == (5, rows[-1].hash)
-    assert _verify(db, brand_id) == audit.VerifyResult(ok=True, checked=5)
+    _assert_ok(_verify(db, brand_id), 5)
 
 
 def test_empty_chain_verifies(db: Engine) -> None:
     brand_id = _new_brand(db)
-    assert _verify(db, brand_id) == audit.VerifyResult(ok=True, checked=0)
+    _assert_ok(_verify(db, brand_id), 0)
 
 
 def test_repeated_event_key_returns_the_original_event(db: Engine) -> None:
@@ -200,7 +235,7 @@ def test_repeated_event_key_returns_the_original_event(db: Engine) -> None:
     assert [r.seq for r in _rows(db, brand_id)] == [1, 2]
     head = _head(db, brand_id)
     assert head is not None and head.seq == 2
-    assert _verify(db, brand_id) == audit.VerifyResult(ok=True, checked=2)
+    _assert_ok(_verify(db, brand_id), 2)
 
 
 def test_append_in_rolls_back_with_the_callers_transaction(db: Engine) -> None:
@@ -217,7 +252,7 @@ def test_append_in_rolls_back_with_the_callers_transaction(db: Engine) -> None:
     assert _verify(db, brand_id).ok is True
     # The next append takes seq 3 and the chain stays whole.
     assert audit.append(_factory(db), _new_event(brand_id, 3)).seq == 3
-    assert _verify(db, brand_id) == audit.VerifyResult(ok=True, checked=3)
+    _assert_ok(_verify(db, brand_id), 3)
 
 
 # 2. Tampering ---------------------------------------------------------------------------------
@@ -293,7 +328,7 @@ def test_tampering_is_detected(case: str, client: TestClient, login: Login, demo
     tamper, broken_seq, checked, reason, has_id = TAMPERING[case]
     brand_id = _brand_id(demo, "northwind")
     events = _append_many(demo, brand_id, 5)
-    assert _verify(demo, brand_id) == audit.VerifyResult(ok=True, checked=5)
+    _assert_ok(_verify(demo, brand_id), 5)
     assert _api_verify(client, login)["ok"] is True
 
     tamper(demo, brand_id)
@@ -335,8 +370,8 @@ def test_chains_are_per_brand(client: TestClient, login: Login, demo: Engine) ->
     assert nw_rows[0].prev_hash == ct_rows[0].prev_hash == audit.GENESIS_HASH
     assert ct_rows[1].prev_hash == ct_rows[0].hash  # linked within its brand only
     assert {r.hash for r in nw_rows}.isdisjoint(r.hash for r in ct_rows)
-    assert _verify(demo, northwind) == audit.VerifyResult(ok=True, checked=4)
-    assert _verify(demo, contoso) == audit.VerifyResult(ok=True, checked=4)
+    _assert_ok(_verify(demo, northwind), 4)
+    _assert_ok(_verify(demo, contoso), 4)
 
     _sql(
         demo,
@@ -346,7 +381,7 @@ def test_chains_are_per_brand(client: TestClient, login: Login, demo: Engine) ->
 
     broken = _verify(demo, contoso)
     assert (broken.ok, broken.first_broken_seq) == (False, 2)
-    assert _verify(demo, northwind) == audit.VerifyResult(ok=True, checked=4)
+    _assert_ok(_verify(demo, northwind), 4)
     assert _api_verify(client, login, NW_ADMIN)["ok"] is True
     api_contoso = _api_verify(client, login, CT_ADMIN)
     assert (api_contoso["ok"], api_contoso["first_broken_seq"]) == (False, 2)
@@ -406,7 +441,7 @@ def test_concurrent_appends_make_one_unbroken_chain(db: Engine) -> None:
         assert seqs == sorted(seqs)
     head = _head(db, brand_id)
     assert head is not None and (head.seq, head.hash) == (2 * per_thread, rows[-1].hash)
-    assert _verify(db, brand_id) == audit.VerifyResult(ok=True, checked=2 * per_thread)
+    _assert_ok(_verify(db, brand_id), 2 * per_thread)
 
 
 def test_concurrent_retries_of_the_same_events_append_each_once(db: Engine) -> None:
@@ -429,7 +464,7 @@ def test_concurrent_retries_of_the_same_events_append_each_once(db: Engine) -> N
     assert [r.event_key for r in rows] == [f"k{i}" for i in range(count)]
     # Both "retries" got the one stored event back.
     assert [(e.seq, e.hash) for e in results[0]] == [(e.seq, e.hash) for e in results[1]]
-    assert _verify(db, brand_id) == audit.VerifyResult(ok=True, checked=count)
+    _assert_ok(_verify(db, brand_id), count)
 
 
 # 5. The API -----------------------------------------------------------------------------------
@@ -479,6 +514,12 @@ def test_api_writes_record_events(client: TestClient, login: Login, demo: Engine
         "first_broken_seq": None,
         "first_broken_id": None,
         "reason": None,
+        "events": 2,
+        "keyed": 2,
+        "legacy": 0,
+        "checkpoint": None,
+        "unanchored": 2,
+        "refused_checkpoints": [],
     }
 
 
@@ -681,11 +722,11 @@ def test_viewer_reads_and_verifies(client: TestClient, login: Login, demo: Engin
     _seed_api_events(client, login)
     total, items = _events(client, login, "ops@northwind.example")
     assert total == 4 and len(items) == 4
-    assert _api_verify(client, login, "ops@northwind.example") == {
+    answer = _api_verify(client, login, "ops@northwind.example")
+    assert {k: answer[k] for k in ("ok", "checked", "first_broken_seq", "reason")} == {
         "ok": True,
         "checked": 4,
         "first_broken_seq": None,
-        "first_broken_id": None,
         "reason": None,
     }
     export = client.get("/api/v1/audit/export.csv", headers=login("ops@northwind.example"))
@@ -725,3 +766,495 @@ def test_audit_permissions(
 def test_audit_requires_sign_in(client: TestClient, demo: Engine) -> None:
     for path in ("/api/v1/audit", "/api/v1/audit/verify", "/api/v1/audit/export.csv"):
         assert client.get(path).status_code == 401
+
+
+# 7. Keyed links and checkpoints: a database writer without the key --------------------------
+
+POLICY = audit_checkpoints.CheckpointPolicy("GOVERNANCE", timedelta(days=30))
+
+
+def _checkpoint(
+    engine: Engine, store: WriteOnceStore, brand_id: int, *, force: bool = False
+) -> audit_checkpoints.Written | None:
+    with Session(engine) as session:
+        return audit_checkpoints.write_checkpoint(
+            session, store, brand_id, policy=POLICY, now=datetime.now(UTC), force=force
+        )
+
+
+def _verify_anchored(engine: Engine, store: WriteOnceStore, brand_id: int) -> audit.VerifyResult:
+    keys = audit_keys.current_keys()
+    anchor = audit_checkpoints.anchor_for(store, keys, brand_id)
+    with Session(engine) as session:
+        return audit.verify_chain(session, brand_id, keys, anchor)
+
+
+def _forge_with_sha256(
+    engine: Engine, brand_id: int, *, edit_seq: int, from_seq: int, downgrade: bool
+) -> None:
+    """What a database writer without the key does: edit an event, recompute every link from
+    `from_seq` on with plain SHA-256 (marking them plain when `downgrade`), move the head."""
+    with Session(engine) as session:
+        rows = list(
+            session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.brand_id == brand_id)
+                .order_by(col(AuditEvent.seq))
+            ).all()
+        )
+        prev = rows[from_seq - 2].hash if from_seq > 1 else audit.GENESIS_HASH
+        for row in rows[from_seq - 1 :]:
+            if row.seq == edit_seq:
+                row.comment = "forged"
+            if downgrade:
+                row.mac_version, row.key_id = audit.MAC_LEGACY, None
+            row.prev_hash = prev
+            row.hash = hashlib.sha256(prev.encode() + audit.canonical_json(row)).hexdigest()
+            prev = row.hash
+            session.add(row)
+        head = session.get(AuditChainHead, brand_id)
+        assert head is not None
+        head.hash = prev
+        session.add(head)
+        session.commit()
+
+
+FORGERIES = {
+    # name: (edit_seq, recompute from, downgrade, checkpoint first, broken seq, reason)
+    "keyed_links_recomputed_with_sha256": (3, 3, False, False, 3, "does not match its hash"),
+    "downgraded_from_the_edit": (3, 3, True, False, 3, "plain SHA-256 link after keyed"),
+    "whole_chain_downgraded_under_a_checkpoint": (3, 1, True, True, 1, "keyed links only"),
+}
+
+
+@pytest.mark.parametrize("case", list(FORGERIES))
+def test_a_rewritten_event_with_recomputed_links_fails(
+    case: str, client: TestClient, login: Login, demo: Engine, checkpoint_store: WriteOnceStore
+) -> None:
+    edit, start, downgrade, checkpoint_first, broken_seq, reason = FORGERIES[case]
+    brand_id = _brand_id(demo, "northwind")
+    _append_many(demo, brand_id, 5)
+    if checkpoint_first:
+        _checkpoint(demo, checkpoint_store, brand_id)
+    assert _api_verify(client, login)["ok"] is True
+
+    _forge_with_sha256(demo, brand_id, edit_seq=edit, from_seq=start, downgrade=downgrade)
+
+    result = _verify_anchored(demo, checkpoint_store, brand_id)
+    assert result.ok is False
+    assert (result.first_broken_seq, result.checked) == (broken_seq, broken_seq - 1)
+    assert result.reason is not None and reason in result.reason
+    answer = _api_verify(client, login)
+    assert (answer["ok"], answer["first_broken_seq"]) == (False, broken_seq)
+
+
+def test_a_dropped_tail_with_a_rewound_head_fails_once_a_checkpoint_covered_it(
+    client: TestClient, login: Login, demo: Engine, checkpoint_store: WriteOnceStore
+) -> None:
+    brand_id = _brand_id(demo, "northwind")
+    factory = _factory(demo)
+    _append_many(demo, brand_id, 5)
+    written = _checkpoint(demo, checkpoint_store, brand_id)
+    assert written is not None and written.checkpoint.seq == 5
+    for n in (6, 7):
+        audit.append(factory, _new_event(brand_id, n))
+
+    # The writer drops events 4..7 and rewinds the head row to event 3.
+    third = _rows(demo, brand_id)[2]
+    with demo.begin() as conn:
+        conn.execute(
+            text("DELETE FROM auditevent WHERE brand_id = :b AND seq > 3"), {"b": brand_id}
+        )
+        conn.execute(
+            text("UPDATE auditchainhead SET seq = 3, hash = :h WHERE brand_id = :b"),
+            {"h": third.hash, "b": brand_id},
+        )
+    assert _verify(demo, brand_id).ok is True  # the database alone cannot tell
+
+    result = _verify_anchored(demo, checkpoint_store, brand_id)
+    assert (result.ok, result.checked, result.first_broken_seq) == (False, 3, 4)
+    assert result.reason is not None
+    assert result.reason.startswith("events missing after checkpoint seq 5")
+    assert result.checkpoint is not None and result.checkpoint.seq == 5
+    answer = _api_verify(client, login)
+    assert (answer["ok"], answer["reason"]) == (False, result.reason)
+    assert answer["checkpoint"]["seq"] == 5
+
+    # The application carries on: seq 4 and 5 come back with other content ...
+    for n in (104, 105):
+        audit.append(factory, _new_event(brand_id, n))
+    result = _verify_anchored(demo, checkpoint_store, brand_id)
+    assert (result.ok, result.first_broken_seq) == (False, 5)
+    assert result.reason is not None and "does not match the checkpoint" in result.reason
+    # ... and no later checkpoint blesses the result, scheduled or on demand.
+    with pytest.raises(audit_checkpoints.CheckpointRefused, match="seq 5 no longer matches"):
+        _checkpoint(demo, checkpoint_store, brand_id)
+    refused = client.post("/api/v1/audit/checkpoints", headers=login(NW_ADMIN))
+    assert refused.status_code == 409
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "no longer matches" in refused.json()["detail"]
+
+
+def test_forged_checkpoints_are_refused(db: Engine, checkpoint_store: WriteOnceStore) -> None:
+    brand_id = _new_brand(db)
+    _append_many(db, brand_id, 3)
+    written = _checkpoint(db, checkpoint_store, brand_id)
+    assert written is not None
+    genuine = written.checkpoint
+    now = datetime.now(UTC)
+
+    def plant(cp: audit_checkpoints.Checkpoint) -> None:
+        """Someone who can write to the checkpoint store, but has no audit key."""
+        checkpoint_store.put_new(
+            cp.key, cp.to_bytes(), "application/json", retain_until=now, mode="GOVERNANCE"
+        )
+
+    # Signed with a guessed key, claiming the chain had reached seq 9 ...
+    plant(audit_checkpoints.sign(AuditKey.from_root("a guess"), brand_id, 9, "f" * 64, now, 0))
+    # ... and a genuine checkpoint altered to claim seq 8, its signature kept.
+    plant(dataclasses.replace(genuine, seq=8, at=now))
+
+    result = _verify_anchored(db, checkpoint_store, brand_id)
+    assert result.ok is False
+    assert result.checkpoint is not None and result.checkpoint.seq == 3  # the genuine one
+    assert (result.checked, result.first_broken_seq) == (3, None)  # the chain itself is whole
+    assert [r.location.split("-seq-")[1][:2] for r in result.refused_checkpoints] == ["9-", "8-"]
+    assert "which is not configured" in result.refused_checkpoints[0].reason
+    assert "signature does not verify" in result.refused_checkpoints[1].reason
+    assert result.reason is not None and result.reason.startswith("checkpoint ")
+    assert "refused" in result.reason and "events missing" not in result.reason
+
+
+def test_a_checkpoint_under_another_brand_or_name_is_refused(
+    db: Engine, checkpoint_store: LocalBlobStore
+) -> None:
+    mine, other = _new_brand(db, "mine"), _new_brand(db, "other")
+    _append_many(db, other, 4)
+    written = _checkpoint(db, checkpoint_store, other)
+    assert written is not None
+    # Copied into my prefix, the other brand's (genuine) checkpoint would claim 4 events.
+    name = written.checkpoint.key.replace(f"brand-{other}/", f"brand-{mine}/")
+    checkpoint_store.put_new(
+        name,
+        checkpoint_store.get(written.checkpoint.key),
+        "application/json",
+        retain_until=datetime.now(UTC),
+        mode="GOVERNANCE",
+    )
+    result = _verify_anchored(db, checkpoint_store, mine)
+    assert (result.ok, result.checkpoint) == (False, None)
+    assert [r.reason for r in result.refused_checkpoints] == [f"belongs to brand {other}"]
+
+
+def test_checkpoint_now_through_the_api(
+    client: TestClient, login: Login, demo: Engine, checkpoint_store: LocalBlobStore
+) -> None:
+    _seed_api_events(client, login)
+    resp = client.post("/api/v1/audit/checkpoints", headers=login(NW_ADMIN))
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    brand_id = _brand_id(demo, "northwind")
+    assert (body["brand_id"], body["seq"], body["legacy_until"]) == (brand_id, 4, 0)
+    assert body["hash"] == _rows(demo, brand_id)[-1].hash
+    assert body["key_id"] == audit_keys.current_keys().current.key_id
+    assert body["location"].startswith(f"local:audit-checkpoints/blobs/brand-{brand_id}/cp-")
+    assert "no retention lock" in body["lock"] and body["retain_until"] is None
+    stored = checkpoint_store.keys(f"brand-{brand_id}/")
+    assert [f"local:audit-checkpoints/blobs/{k}" for k in stored] == [body["location"]]
+
+    answer = _api_verify(client, login)
+    assert (answer["ok"], answer["events"], answer["keyed"], answer["legacy"]) == (True, 4, 4, 0)
+    assert answer["unanchored"] == 0
+    assert {k: answer["checkpoint"][k] for k in ("seq", "hash", "location")} == {
+        k: body[k] for k in ("seq", "hash", "location")
+    }
+    _edit_phone(client, login, "berlin", _partner_ids(client, login)["berlin"], rid="req-5")
+    assert _api_verify(client, login)["unanchored"] == 1
+    # Another brand's admin anchors their own brand only.
+    other = client.post("/api/v1/audit/checkpoints", headers=login(CT_ADMIN))
+    assert other.status_code == 201
+    assert other.json()["brand_id"] == _brand_id(demo, "contoso")
+
+
+def test_s3_checkpoints_carry_an_object_lock_retention(
+    db: Engine,
+    moto_s3: str,  # noqa: F811
+    settings: Settings,
+) -> None:
+    brand_id = _new_brand(db)
+    _append_many(db, brand_id, 2)
+    locked_bucket, plain_bucket = (f"audit-{uuid.uuid4().hex[:20]}" for _ in range(2))
+    reports = {}
+    for bucket, lock in ((locked_bucket, True), (plain_bucket, False)):
+        store = make_checkpoint_store(
+            settings.model_copy(
+                update={
+                    "asset_store": AssetStore.s3,
+                    "audit_checkpoint_bucket": bucket,
+                    "aws_endpoint_url": moto_s3,
+                    "aws_access_key_id": MOTO_ACCESS_KEY_ID,
+                    "aws_secret_access_key": SecretStr(MOTO_SECRET_ACCESS_KEY),
+                    "aws_region": "eu-west-1",
+                }
+            )
+        )
+        assert isinstance(store, S3BlobStore)
+        store.ensure_bucket(object_lock=lock)
+        written = _checkpoint(db, store, brand_id)
+        assert written is not None
+        head = store.client.head_object(
+            Bucket=bucket, Key=f"audit-checkpoints/{written.checkpoint.key}"
+        )
+        reports[lock] = (head.get("ObjectLockMode"), _verify_anchored(db, store, brand_id))
+
+    mode, result = reports[True]
+    assert mode == "GOVERNANCE"
+    assert result.ok is True and result.checkpoint is not None
+    assert result.checkpoint.location.startswith(f"s3://{locked_bucket}/audit-checkpoints/brand-")
+    assert result.checkpoint.lock == "S3 Object Lock GOVERNANCE"
+    assert result.checkpoint.retain_until is not None
+    assert result.checkpoint.retain_until > datetime.now(UTC) + timedelta(days=29)
+    mode, result = reports[False]
+    assert mode is None
+    assert result.ok is True and result.checkpoint is not None
+    assert f"bucket {plain_bucket} has no Object Lock" in result.checkpoint.lock
+
+
+# 8. Events from before keying --------------------------------------------------------------------
+
+BEFORE_KEYING = "7e2c0b8f8003"
+
+
+def _legacy_database(tmp_path: Path, chains: dict[str, int]) -> tuple[Engine, dict[str, int]]:
+    """A database at the revision before keyed links, with plain SHA-256 chains written as
+    the code of that time wrote them; then migrated to head."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'legacy.db'}")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), BEFORE_KEYING)
+        tables = MetaData()
+        tables.reflect(conn, only=["brand", "auditevent", "auditchainhead"])
+        ids = {}
+        for slug, count in chains.items():
+            brand = Brand(slug=slug, name=slug).model_dump(exclude={"id"})
+            brand_id = conn.execute(
+                tables.tables["brand"].insert().values(**brand)
+            ).inserted_primary_key[0]
+            ids[slug] = brand_id
+            prev = audit.GENESIS_HASH
+            for n in range(1, count + 1):
+                event = AuditEvent(
+                    brand_id=brand_id,
+                    seq=n,
+                    event_key=f"old:{slug}:{n}",
+                    at=datetime(2026, 11, 1, 9, n, 0, 123456, tzinfo=UTC),
+                    actor="7",
+                    action="partner.updated",
+                    entity_type="partner",
+                    entity_id=str(n),
+                    after={"phone": f"+49 30 {n}"},
+                    comment=f"old event {n}",
+                    prev_hash=prev,
+                    hash="",
+                )
+                event.hash = audit.legacy_hash(prev, event)
+                values = event.model_dump(exclude={"id", "mac_version", "key_id"})
+                conn.execute(tables.tables["auditevent"].insert().values(**values))
+                prev = event.hash
+            conn.execute(
+                tables.tables["auditchainhead"]
+                .insert()
+                .values(brand_id=brand_id, seq=count, hash=prev)
+            )
+    with engine.begin() as conn:
+        upgrade(conn)
+    return engine, ids
+
+
+def test_events_from_before_keying_still_verify_and_new_ones_are_keyed(tmp_path: Path) -> None:
+    engine, ids = _legacy_database(tmp_path, {"old": 3})
+    brand_id = ids["old"]
+    rows = _rows(engine, brand_id)
+    assert [(r.mac_version, r.key_id) for r in rows] == [(audit.MAC_LEGACY, None)] * 3
+    result = _verify(engine, brand_id)
+    assert (result.ok, result.checked, result.legacy, result.keyed) == (True, 3, 3, 0)
+
+    factory = _factory(engine)
+    for n in (4, 5):
+        audit.append(factory, _new_event(brand_id, n))
+    rows = _rows(engine, brand_id)
+    key_id = audit_keys.current_keys().current.key_id
+    assert [(r.mac_version, r.key_id) for r in rows[3:]] == [(audit.MAC_HMAC, key_id)] * 2
+    assert rows[3].prev_hash == rows[2].hash  # the keyed chain continues the plain one
+    assert rows[3].hash != audit.legacy_hash(rows[2].hash, rows[3])
+    result = _verify(engine, brand_id)
+    assert (result.ok, result.checked, result.legacy, result.keyed) == (True, 5, 3, 2)
+
+    store = LocalBlobStore(tmp_path / "audit-checkpoints", "secret", "http://test")
+    report = audit_checkpoints.sweep(factory, store, policy=POLICY, now=datetime.now(UTC))
+    assert [(w.checkpoint.seq, w.checkpoint.legacy_until) for w in report.written] == [(5, 3)]
+    result = _verify_anchored(engine, store, brand_id)
+    assert (result.ok, result.legacy, result.keyed, result.unanchored) == (True, 3, 2, 0)
+    engine.dispose()
+
+
+def test_the_first_checkpoint_anchors_the_plain_prefix(tmp_path: Path) -> None:
+    """Plain links can be recomputed by anyone, so a plain prefix is only as safe as the
+    first checkpoint that pins it; from then on rewriting it fails."""
+    engine, ids = _legacy_database(tmp_path, {"old": 4})
+    brand_id = ids["old"]
+    store = LocalBlobStore(tmp_path / "audit-checkpoints", "secret", "http://test")
+    audit_checkpoints.sweep(_factory(engine), store, policy=POLICY, now=datetime.now(UTC))
+
+    _forge_with_sha256(engine, brand_id, edit_seq=2, from_seq=2, downgrade=False)
+
+    assert _verify(engine, brand_id).ok is True  # every plain link was recomputed
+    result = _verify_anchored(engine, store, brand_id)
+    assert (result.ok, result.first_broken_seq, result.checked) == (False, 4, 3)
+    assert result.reason is not None and "does not match the checkpoint" in result.reason
+    engine.dispose()
+
+
+def test_after_the_first_sweep_new_chains_have_no_plain_links_to_excuse(tmp_path: Path) -> None:
+    engine, _ = _legacy_database(tmp_path, {"old": 2})
+    store = LocalBlobStore(tmp_path / "audit-checkpoints", "secret", "http://test")
+    audit_checkpoints.sweep(_factory(engine), store, policy=POLICY, now=datetime.now(UTC))
+    assert audit_checkpoints.sweep_done(store, audit_keys.current_keys())
+
+    # A brand whose events all came after the upgrade, downgraded before its first checkpoint.
+    new_brand = _new_brand(engine, "newcomer")
+    _append_many(engine, new_brand, 3)
+    _forge_with_sha256(engine, new_brand, edit_seq=2, from_seq=1, downgrade=True)
+
+    assert _verify(engine, new_brand).ok is True  # without the checkpoint store it looks fine
+    result = _verify_anchored(engine, store, new_brand)
+    assert (result.ok, result.first_broken_seq, result.checkpoint) == (False, 1, None)
+    assert result.reason is not None and "(plain links: none)" in result.reason
+    # And its first checkpoint does not take the database's word for the plain prefix.
+    written = _checkpoint(engine, store, new_brand)
+    assert written is not None and written.checkpoint.legacy_until == 0
+    engine.dispose()
+
+
+# 9. The checkpoint schedule ----------------------------------------------------------------------
+
+
+async def test_the_schedules_workflow_anchors_brands_whose_head_moved(
+    workflow_env: WorkflowEnvironment, db: Engine, checkpoint_store: LocalBlobStore
+) -> None:
+    first, second = _new_brand(db, "first"), _new_brand(db, "second")
+    _new_brand(db, "silent")  # no events: nothing to anchor
+    _append_many(db, first, 2)
+    _append_many(db, second, 3)
+    activities = CheckpointActivities(db, checkpoint_store, POLICY)
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+
+    async def tick() -> CheckpointSweepResult:
+        return await workflow_env.client.execute_workflow(
+            AuditCheckpointWorkflow.run, id=f"{queue}-{uuid.uuid4().hex[:6]}", task_queue=queue
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        async with Worker(
+            workflow_env.client,
+            task_queue=queue,
+            workflows=[AuditCheckpointWorkflow],
+            activities=[activities.write_audit_checkpoints],
+            activity_executor=pool,
+        ):
+            result = await tick()
+            assert len(result.written) == 2 and result.unchanged == 1
+            assert {w.split("/")[2] for w in result.written} == {
+                f"brand-{first}",
+                f"brand-{second}",
+            }
+            assert (await tick()).written == []  # nothing moved
+
+            audit.append(_factory(db), _new_event(second, 4))
+            result = await tick()
+            assert [w.split("/")[2] for w in result.written] == [f"brand-{second}"]
+            anchor = _verify_anchored(db, checkpoint_store, second).checkpoint
+            assert anchor is not None and anchor.seq == 4
+
+            # A rewound head is not anchored: the run fails, visibly, naming the brand.
+            third = _rows(db, second)[2].hash
+            with db.begin() as conn:
+                delete = "DELETE FROM auditevent WHERE brand_id = :b AND seq = 4"
+                conn.execute(text(delete), {"b": second})
+                conn.execute(
+                    text("UPDATE auditchainhead SET seq = 3, hash = :h WHERE brand_id = :b"),
+                    {"h": third, "b": second},
+                )
+            with pytest.raises(WorkflowFailureError) as failed:
+                await tick()
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "AuditCheckpointRefused"
+    assert f"brand {second}: events missing after checkpoint seq 4" in str(cause)
+    assert sweep_marker_exists(checkpoint_store)
+
+
+def sweep_marker_exists(store: WriteOnceStore) -> bool:
+    return audit_checkpoints.sweep_done(store, audit_keys.current_keys())
+
+
+@pytest.mark.e2e
+async def test_the_checkpoint_schedule_is_created_once_and_follows_the_settings(
+    dev_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """What every worker start does: the first creates it, later ones find it unchanged,
+    a changed interval is applied, 0 removes it."""
+    local = settings.model_copy(update={"temporal_task_queue": f"test-{uuid.uuid4().hex[:10]}"})
+    client = dev_env.client
+    schedule_id = checkpoint_schedule_id(local)
+    assert await ensure_checkpoint_schedule(client, local) == ScheduleOutcome.created
+    assert await ensure_checkpoint_schedule(client, local) == ScheduleOutcome.unchanged
+
+    schedule = (await client.get_schedule_handle(schedule_id).describe()).schedule
+    assert [i.every for i in schedule.spec.intervals] == [timedelta(minutes=10)]
+    action = schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    assert (action.workflow, action.task_queue) == (
+        "AuditCheckpointWorkflow",
+        local.temporal_task_queue,
+    )
+
+    faster = local.model_copy(update={"audit_checkpoint_interval": 60})
+    assert await ensure_checkpoint_schedule(client, faster) == ScheduleOutcome.updated
+    assert await ensure_checkpoint_schedule(client, faster) == ScheduleOutcome.unchanged
+    schedule = (await client.get_schedule_handle(schedule_id).describe()).schedule
+    assert [i.every for i in schedule.spec.intervals] == [timedelta(minutes=1)]
+
+    off = local.model_copy(update={"audit_checkpoint_interval": 0})
+    assert await ensure_checkpoint_schedule(client, off) == ScheduleOutcome.deleted
+    assert await ensure_checkpoint_schedule(client, off) == ScheduleOutcome.off
+
+
+def test_checkpoint_command_anchors_now(db: Engine, settings: Settings, tmp_path: Path) -> None:
+    brand_id = _new_brand(db)
+    _append_many(db, brand_id, 2)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "APP_ENV": "test",
+        "DATABASE_URL": settings.resolved_database_url,
+        "DATA_DIR": str(tmp_path),
+        "SECRET_KEY": settings.secret_key.get_secret_value(),
+    }
+    run = [sys.executable, "-m", "scripts.audit_checkpoint"]
+    proc = subprocess.run(
+        run, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"brand {brand_id}: seq 2 anchored at local:audit-checkpoints/blobs/" in proc.stdout
+    assert "1 written, 0 unchanged" in proc.stdout
+    store = LocalBlobStore(tmp_path / "audit-checkpoints", "unused", "http://test")
+    assert _verify_anchored(db, store, brand_id).checkpoint is not None
+
+    again = subprocess.run(
+        [*run, "--brand", str(brand_id)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 0, again.stderr
+    assert len(store.keys(f"brand-{brand_id}/")) == 2  # named brands are anchored even unmoved

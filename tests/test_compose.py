@@ -43,7 +43,13 @@ ENTRY_POINT_SERVICES = {"api", "worker", "migrate", "search-attributes"}
 # depends on, and its image has no documented probe command, so it goes without one.
 NEEDS_HEALTHCHECK = {"api", "postgres", "temporal", "minio", "mailpit"}
 # Must come from the operator: `${VAR:?message}`, never a default or an empty fallback.
-REQUIRED_SECRETS = {"SECRET_KEY", "POSTGRES_PASSWORD", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"}
+REQUIRED_SECRETS = {
+    "SECRET_KEY",
+    "AUDIT_KEY",
+    "POSTGRES_PASSWORD",
+    "MINIO_ROOT_USER",
+    "MINIO_ROOT_PASSWORD",
+}
 SETTINGS_ENV = frozenset(name.upper() for name in Settings.model_fields)
 
 Compose = dict[str, Any]

@@ -363,6 +363,7 @@ MATRIX: dict[str, tuple[Call, str]] = {
     "api_tokens.revoke": (_c("DELETE", "/api/v1/api-tokens/{token}"), "NFFFFFFFFO"),
     "audit.list": (_c("GET", "/api/v1/audit"), "OFOOOOOOOO"),
     "audit.verify": (_c("GET", "/api/v1/audit/verify"), "OFFFFFOFFO"),
+    "audit.checkpoint": (_c("POST", "/api/v1/audit/checkpoints"), "OFFFFFFFFO"),
     "audit.export": (_c("GET", "/api/v1/audit/export.csv"), "OFOOOOOOOO"),
     "templates.list": (_c("GET", "/api/v1/templates"), "OFFFFFOOOO"),
     "templates.create": (

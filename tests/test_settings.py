@@ -40,8 +40,26 @@ def test_production_refuses_dev_secret_key() -> None:
         make(app_env="production")
     with pytest.raises(ValidationError, match="SECRET_KEY"):
         make(app_env="production", secret_key="short")
-    assert make(app_env="production", secret_key="x" * 40).app_env == AppEnv.production
+    good = make(app_env="production", secret_key="x" * 40, audit_key="a" * 40)
+    assert good.app_env == AppEnv.production
     assert make(secret_key=DEV_SECRET_KEY).is_dev
+
+
+def test_production_refuses_an_audit_key_derived_from_secret_key() -> None:
+    """The dev default (unset: derived from SECRET_KEY) would tie the audit chain to a key
+    that is rotated for other reasons."""
+    production = {"app_env": "production", "secret_key": "x" * 40}
+    for bad in ({}, {"audit_key": "short"}, {"audit_key": "x" * 40}):
+        with pytest.raises(ValidationError, match="AUDIT_KEY"):
+            make(**production, **bad)
+    assert make(**production, audit_key="a" * 40).audit_key is not None
+    assert make().audit_key is None  # dev: derived, accepted
+
+
+def test_retired_audit_keys_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUDIT_KEY_PREVIOUS", " first-old-key , second-old-key ,")
+    keys = make().audit_key_previous
+    assert [k.get_secret_value() for k in keys] == ["first-old-key", "second-old-key"]
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,17 +17,21 @@ import boto3  # type: ignore[import-untyped]
 import httpx
 import pytest
 from botocore.config import Config  # type: ignore[import-untyped]
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from core.settings import Settings
 from storage import (
+    BlobExists,
     BlobNotFound,
     BlobStore,
     LocalBlobStore,
     S3BlobStore,
     StorageError,
+    WriteOnceStore,
     brand_key,
     content_disposition,
     make_blob_store,
+    make_checkpoint_store,
 )
 from tests.moto_fixture import (
     MOTO_ACCESS_KEY_ID,
@@ -449,3 +454,114 @@ def test_factory_s3(tmp_path: Path, moto_s3: str) -> None:  # noqa: F811
     store.put(KEY, b"x", "image/png")
     head = raw_client(moto_s3).head_object(Bucket=bucket, Key=KEY)
     assert head["ServerSideEncryption"] == "AES256"
+
+
+# --- write-once objects (audit checkpoints) ---------------------------------------------------
+
+CHECKPOINT = "brand-3/cp-999999999957-seq-42-20261202T101500000000Z.json"
+
+
+def _until(days: int = 30) -> datetime:
+    return datetime.now(UTC) + timedelta(days=days)
+
+
+@pytest.fixture(params=["local", "s3-locked", "s3-unlocked"])
+def write_once(request: pytest.FixtureRequest, tmp_path: Path) -> WriteOnceStore:
+    if request.param == "local":
+        return LocalBlobStore(tmp_path / "audit-checkpoints", SECRET, BASE_URL)
+    s3 = s3_store(request.getfixturevalue("moto_s3"), new_bucket(), prefix="audit-checkpoints/")
+    s3.ensure_bucket(object_lock=request.param == "s3-locked")
+    return s3
+
+
+def test_write_once_objects_are_listed_newest_seq_first(write_once: WriteOnceStore) -> None:
+    for seq in (7, 42, 3):
+        name = f"brand-3/cp-{10**12 - 1 - seq:012d}-seq-{seq}-x.json"
+        write_once.put_new(
+            name, b"{}", "application/json", retain_until=_until(), mode="GOVERNANCE"
+        )
+    write_once.put_new(
+        "brand-4/cp-1.json", b"{}", "application/json", retain_until=_until(), mode="GOVERNANCE"
+    )
+    listed = write_once.keys("brand-3/")
+    assert [k.split("-seq-")[1] for k in listed] == ["42-x.json", "7-x.json", "3-x.json"]
+    assert write_once.keys("brand-3/", limit=1) == listed[:1]
+    assert write_once.get(listed[0]) == b"{}"
+
+
+def test_local_write_once_never_replaces_an_object(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "audit-checkpoints", SECRET, BASE_URL)
+    retention = store.put_new(
+        CHECKPOINT, b"first", "application/json", retain_until=_until(), mode="GOVERNANCE"
+    )
+    with pytest.raises(BlobExists):
+        store.put_new(
+            CHECKPOINT, b"second", "application/json", retain_until=_until(), mode="GOVERNANCE"
+        )
+    assert store.get(CHECKPOINT) == b"first"
+    path = tmp_path / "audit-checkpoints" / "blobs" / CHECKPOINT
+    assert path.stat().st_mode & 0o222 == 0
+    # A disk has no retention lock, and the store says so rather than pretending.
+    assert (retention.locked, retention.retain_until) == (False, None)
+    assert "no retention lock" in retention.note
+    assert store.retention(CHECKPOINT) == retention
+    assert store.location(CHECKPOINT) == f"local:audit-checkpoints/blobs/{CHECKPOINT}"
+
+
+def test_s3_write_once_objects_carry_an_object_lock_retention(moto_s3: str) -> None:  # noqa: F811
+    bucket = new_bucket()
+    store = s3_store(moto_s3, bucket, prefix="audit-checkpoints/")
+    store.ensure_bucket(object_lock=True)
+    until = _until(365)
+    retention = store.put_new(
+        CHECKPOINT, b"{}", "application/json", retain_until=until, mode="COMPLIANCE"
+    )
+    assert (retention.mode, retention.retain_until) == ("COMPLIANCE", until)
+    full_key = f"audit-checkpoints/{CHECKPOINT}"
+    # Read back with a client of its own, not through the code under test.
+    client = raw_client(moto_s3)
+    head = client.head_object(Bucket=bucket, Key=full_key)
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    assert abs(head["ObjectLockRetainUntilDate"] - until) < timedelta(seconds=1)
+    assert store.retention(CHECKPOINT).mode == "COMPLIANCE"
+    assert store.location(CHECKPOINT) == f"s3://{bucket}/{full_key}"
+    # The locked version cannot be removed, not even by the store's own credentials.
+    version = client.list_object_versions(Bucket=bucket)["Versions"][0]["VersionId"]
+    with pytest.raises(ClientError, match="AccessDenied"):
+        client.delete_object(Bucket=bucket, Key=full_key, VersionId=version)
+    assert store.get(CHECKPOINT) == b"{}"
+
+
+def test_s3_without_object_lock_still_writes_and_says_so(moto_s3: str) -> None:  # noqa: F811
+    bucket = new_bucket()
+    store = s3_store(moto_s3, bucket)
+    store.ensure_bucket()
+    retention = store.put_new(
+        CHECKPOINT, b"{}", "application/json", retain_until=_until(), mode="GOVERNANCE"
+    )
+    assert store.get(CHECKPOINT) == b"{}"
+    assert (retention.locked, retention.retain_until) == (False, None)
+    assert f"bucket {bucket} has no Object Lock" in retention.note
+    assert store.retention(CHECKPOINT) == retention
+    assert "ObjectLockMode" not in raw_client(moto_s3).head_object(Bucket=bucket, Key=CHECKPOINT)
+
+
+def test_factory_checkpoint_store(tmp_path: Path, moto_s3: str) -> None:  # noqa: F811
+    local = make_checkpoint_store(settings(tmp_path, asset_store="local"))
+    assert isinstance(local, LocalBlobStore)
+    assert local.root == tmp_path / "audit-checkpoints"
+    s3 = make_checkpoint_store(
+        settings(
+            tmp_path,
+            asset_store="s3",
+            s3_bucket="assets",
+            audit_checkpoint_bucket="audit",
+            aws_endpoint_url=moto_s3,
+        )
+    )
+    assert isinstance(s3, S3BlobStore)
+    assert (s3.bucket, s3.prefix) == ("audit", "audit-checkpoints/")
+    shared = make_checkpoint_store(
+        settings(tmp_path, asset_store="s3", s3_bucket="assets", aws_endpoint_url=moto_s3)
+    )
+    assert isinstance(shared, S3BlobStore) and shared.bucket == "assets"

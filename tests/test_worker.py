@@ -15,9 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from core.audit_schedule import checkpoint_schedule_id
 from core.settings import PROJECT_ROOT, Settings
 from models.audit import AuditEvent
 from models.org import Brand
@@ -31,6 +33,7 @@ def _worker_env(settings: Settings, **extra: str) -> dict[str, str]:
         "PATH": os.environ.get("PATH", ""),
         "APP_ENV": "test",
         "DATABASE_URL": settings.resolved_database_url,
+        "DATA_DIR": str(settings.data_dir),
         "LOG_LEVEL": "INFO",
     }
     env.update(extra)
@@ -57,12 +60,30 @@ def test_unreachable_server_gives_a_clear_message(settings: Settings) -> None:
 
 
 @pytest.mark.e2e
-def test_sigterm_stops_cleanly(settings: Settings, dev_env: WorkflowEnvironment) -> None:
+async def test_sigterm_stops_cleanly(settings: Settings, dev_env: WorkflowEnvironment) -> None:
+    """Also: start-up creates the audit checkpoint schedule, and a second start keeps it."""
     address = dev_env.client.service_client.config.target_host
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    for start in ("created", "unchanged"):
+        await asyncio.to_thread(_start_and_stop_worker, settings, address, queue, start)
+    schedule_id = checkpoint_schedule_id(settings.model_copy(update={"temporal_task_queue": queue}))
+    handle = dev_env.client.get_schedule_handle(schedule_id)
+    description = await handle.describe()
+    action = description.schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow) and action.task_queue == queue
+    await handle.delete()
+
+
+def _start_and_stop_worker(settings: Settings, address: str, queue: str, schedule: str) -> None:
     proc = subprocess.Popen(
         [sys.executable, "worker.py"],
         cwd=PROJECT_ROOT,
-        env=_worker_env(settings, TEMPORAL_ADDRESS=address, WORKER_SHUTDOWN_GRACE="5"),
+        env=_worker_env(
+            settings,
+            TEMPORAL_ADDRESS=address,
+            TEMPORAL_TASK_QUEUE=queue,
+            WORKER_SHUTDOWN_GRACE="5",
+        ),
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -75,6 +96,7 @@ def test_sigterm_stops_cleanly(settings: Settings, dev_env: WorkflowEnvironment)
             break
         seen += line
     assert "worker polling" in seen, seen
+    assert f"audit checkpoint schedule audit-checkpoints-{queue}: {schedule}" in seen, seen
     proc.send_signal(signal.SIGTERM)
     _, rest = proc.communicate(timeout=30)
     assert proc.returncode == 0, rest

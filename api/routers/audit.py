@@ -1,4 +1,5 @@
-"""The audit trail: scoped reading, chain verification, CSV export."""
+"""The audit trail: scoped reading, chain verification against the checkpoints, anchoring now,
+CSV export."""
 
 from __future__ import annotations
 
@@ -11,17 +12,19 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
-from api.deps import EngineDep, SessionDep
+from api.deps import CheckpointStoreDep, EngineDep, SessionDep, SettingsDep
 from api.routers.params import PagingDep
-from api.security import AuditReader, AuditVerifier
-from core.errors import FieldError
+from api.security import AuditCheckpointer, AuditReader, AuditVerifier
+from core import audit_keys
+from core.errors import Conflict, FieldError, Problem
 from core.policy import Permission
 from models.audit import AuditEvent
-from models.base import ZonedDatetime
-from models.schemas import AuditEventRead, Page
-from services import audit
+from models.base import ZonedDatetime, utcnow
+from models.schemas import AuditCheckpointRead, AuditEventRead, AuditVerifyRead, Page
+from services import audit, audit_checkpoints
 from services.access import scope_filter
 from services.org import page
+from storage.base import StorageError
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -65,10 +68,54 @@ def list_events(
     )
 
 
-@router.get("/verify")
-def verify(principal: AuditVerifier, session: SessionDep) -> dict[str, object]:
-    """Recompute the caller's brand chain: ok, or the first event that does not fit."""
-    return audit.verify_chain(session, principal.brand_id).as_dict()
+@router.get("/verify", response_model=AuditVerifyRead)
+def verify(
+    principal: AuditVerifier, session: SessionDep, store: CheckpointStoreDep
+) -> dict[str, object]:
+    """Recompute the caller's brand chain and compare it with its newest signed checkpoint:
+    ok, or the first problem, with what was checked."""
+    keys = audit_keys.current_keys()
+    anchor = audit_checkpoints.anchor_for(store, keys, principal.brand_id)
+    return audit.verify_chain(session, principal.brand_id, keys, anchor).as_dict()
+
+
+@router.post("/checkpoints", response_model=AuditCheckpointRead, status_code=201)
+def write_checkpoint(
+    principal: AuditCheckpointer,
+    session: SessionDep,
+    store: CheckpointStoreDep,
+    settings: SettingsDep,
+) -> AuditCheckpointRead:
+    """Anchor the caller's brand chain now (the schedule does it every
+    AUDIT_CHECKPOINT_INTERVAL). 409 when the chain no longer continues the latest checkpoint."""
+    try:
+        written = audit_checkpoints.write_checkpoint(
+            session,
+            store,
+            principal.brand_id,
+            policy=audit_checkpoints.CheckpointPolicy.from_settings(settings),
+            now=utcnow(),
+            force=True,
+        )
+    except audit_checkpoints.CheckpointRefused as err:
+        raise Conflict(f"checkpoint refused: {err.reason}") from None
+    except StorageError as err:
+        raise Problem(
+            f"checkpoint store unavailable: {err}", status=503, title="Service unavailable"
+        ) from None
+    assert written is not None  # forced
+    cp = written.checkpoint
+    return AuditCheckpointRead(
+        brand_id=cp.brand_id,
+        seq=cp.seq,
+        hash=cp.hash,
+        at=cp.at,
+        legacy_until=cp.legacy_until,
+        key_id=cp.key_id,
+        location=written.location,
+        lock=written.lock,
+        retain_until=written.retain_until,
+    )
 
 
 @router.get("/export.csv", response_class=StreamingResponse)
