@@ -15,7 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.errors import Conflict, FieldError, Forbidden, NotFound
-from core.policy import Permission, Principal, can_see, may_see_contacts, may_share_contacts
+from core.policy import (
+    Permission,
+    Principal,
+    can_see,
+    may_see_contact_data,
+    may_see_contacts,
+    may_share_contacts,
+)
 from models.base import utcnow
 from models.contact_schemas import (
     ContactCreate,
@@ -49,9 +56,13 @@ def contact_partner(
         if not can_see(principal, target, permission):
             raise Forbidden(f"Your roles do not allow {permission.value} on partner {partner_id}")
         return partner
-    if not may_see_contacts(
-        principal, permission, target, shared=partner.contacts_shared_with_brand
-    ):
+    shared = partner.contacts_shared_with_brand
+    allowed = (
+        may_see_contact_data(principal, target, shared=shared)
+        if permission == Permission.contact_read
+        else may_see_contacts(principal, permission, target, shared=shared)
+    )
+    if not allowed:
         raise Forbidden(
             f"The contacts of partner {partner_id} are the partner's own; your roles see their "
             "counts only (GET /api/v1/partners/{id}/contacts/summary) unless the partner shares "
