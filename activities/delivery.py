@@ -15,6 +15,7 @@ from activities.notifications import send_partner_notice
 from core.settings import Settings
 from mail.errors import SendError
 from mail.rate_limit import reserve
+from mail.redact import without_addresses
 from mail.transport import MailTransport
 from models.campaigns import Campaign, PartnerCampaign
 from models.contacts import Segment
@@ -78,7 +79,7 @@ def paused_notice(engine: Engine, paused: SendPaused) -> PartnerNotice:
                 profile=as_profile(partner),
             ),
             stage=pc.state,
-            comment=paused.reason,
+            comment=without_addresses(paused.reason),
         )
 
 
@@ -124,7 +125,9 @@ class DeliveryActivities:
     def notify_send_paused(self, paused: SendPaused) -> int:
         """An audit event first (the trail and the portal show the pause even when no email
         can go out), then the emails: through the same transport that just refused, so
-        they may well fail too, which is logged, not retried forever."""
+        they may well fail too, which is logged, not retried forever. Both carry the
+        refusal without addresses (services.delivery strips them already; a pause recorded
+        before it did is stripped here)."""
         notice = paused_notice(self._engine, paused)
         audit.append(
             lambda: Session(self._engine, expire_on_commit=False),
@@ -137,7 +140,7 @@ class DeliveryActivities:
                 entity_type="partner_campaign",
                 entity_id=str(paused.partner_campaign_id),
                 event_key=paused.key,
-                comment=paused.reason,
+                comment=notice.comment,
             ),
         )
         try:

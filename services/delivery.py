@@ -28,6 +28,7 @@ from core.settings import Settings
 from core.temporal import TemporalUnreachable
 from mail.errors import PermanentSendError, TransientSendError, TransportPausedError
 from mail.message import compose, parse_address
+from mail.redact import without_addresses
 from mail.tags import make_tags
 from mail.transport import MessageSender, open_session
 from models.base import utcnow
@@ -160,7 +161,8 @@ async def paused_reason(
         reason: str | None = await handle.query(SendWorkflow.paused_reason)
     except (RPCError, Problem, WorkflowQueryFailedError, TemporalUnreachable):
         return None
-    return reason
+    # Sends paused before refusals were stripped of addresses may still hold one.
+    return without_addresses(reason) if reason is not None else None
 
 
 # Composing ------------------------------------------------------------------------------------
@@ -386,26 +388,43 @@ def _send_one(
     contact: Contact | None,
     result: BatchResult,
 ) -> bool:
-    """pending -> sending (committed) -> hand-over -> sent (committed); True when paused."""
+    """pending -> sending (committed) -> hand-over -> sent (committed); True when paused.
+
+    A refusal's text is kept without addresses (mail.redact): it goes to the ledger, the
+    workflow's history, the audit trail and the pause notice to HQ."""
+    try:
+        parse_address(row.email, "to")
+    except ValueError:  # never sendable; the error would carry the address into history
+        _mark(
+            session, row, DeliveryStatus.failed, error="invalid recipient address", permanent=True
+        )
+        result.failed += 1
+        return False
     msg = compose_delivery(session, ctx, row, contact)
     _mark(session, row, DeliveryStatus.sending, attempts=row.attempts + 1)
     try:
         provider_id = sender.send(msg, tags=tags_for(ctx, row))
     except TransportPausedError as err:
-        _mark(session, row, DeliveryStatus.pending, error=str(err)[:1000])
-        result.paused = str(err)[:1000]
+        reason = _reason(err, row)
+        _mark(session, row, DeliveryStatus.pending, error=reason)
+        result.paused = reason
         return True
     except PermanentSendError as err:
-        _mark(session, row, DeliveryStatus.failed, error=str(err)[:1000], permanent=True)
+        _mark(session, row, DeliveryStatus.failed, error=_reason(err, row), permanent=True)
         result.failed += 1
         return False
     except TransientSendError as err:
+        reason = _reason(err, row)
         if row.attempts >= MAX_ATTEMPTS:
-            _mark(session, row, DeliveryStatus.failed, error=str(err)[:1000])
+            _mark(session, row, DeliveryStatus.failed, error=reason)
             result.failed += 1
             return False
-        _mark(session, row, DeliveryStatus.pending, error=str(err)[:1000])
-        raise
+        _mark(session, row, DeliveryStatus.pending, error=reason)
+        # The activity's failure is kept in the workflow's history: without the address, and
+        # without the original exception chained to it (Temporal records the cause as well).
+        raise type(err)(
+            err.code, without_addresses(err.reason, row.email), err.retry_after
+        ) from None
     _mark(
         session,
         row,
@@ -417,3 +436,7 @@ def _send_one(
     )
     result.sent += 1
     return False
+
+
+def _reason(err: Exception, row: Delivery) -> str:
+    return without_addresses(str(err), row.email)[:1000]
