@@ -35,6 +35,7 @@ from models.contacts import ConsentStatus, Contact, ErasureCount, Suppression
 from models.delivery import Delivery
 from models.locales import normalise_email, normalise_locale
 from models.org import Partner
+from models.outbox import OutboxMessage
 from services import audit
 from services.access import target_of
 from services.org import Actor, record
@@ -264,13 +265,22 @@ def set_sharing(session: Session, actor: Actor, partner: Partner, shared: bool) 
 def erase_contact(session: Session, contact: Contact) -> None:
     """GDPR erasure: the one place that forgets a person. Every table that references a contact
     must be anonymised here, in the caller's transaction (the delivery ledger: blank the
-    recipient address and name of the contact's Delivery rows, keep status and counts).
+    recipient address and name of the contact's Delivery rows, keep status and counts; the
+    embedded outbox: blank the address and subject of those messages' rows, whose files the
+    viewer never shows again, see services.outbox).
 
     The brand's suppression entry for the address stays on purpose: it is how the objection is
     honoured if the address is ever imported again. The partner's erasure count goes up by one.
     """
     assert contact.id is not None
     _count_erasure(session, contact.brand_id, contact.partner_id)
+    delivery_ids = session.exec(select(Delivery.id).where(Delivery.contact_id == contact.id)).all()
+    if delivery_ids:  # the outbox's record of those messages (its viewer redraws them)
+        session.exec(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.delivery_id).in_([str(i) for i in delivery_ids]))
+            .values(to="", subject="")
+        )
     session.exec(
         update(Delivery)
         .where(col(Delivery.contact_id) == contact.id)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any
 
@@ -220,12 +222,52 @@ def load_context(session: Session, settings: Settings, partner_campaign_id: int)
     )
 
 
+def recipient_vars(first_name: str, name: str, email: str, locale: str) -> dict[str, str]:
+    """What a template sees as `recipient` (content.lint lists the names it may use)."""
+    return {"first_name": first_name, "name": name, "email": email, "locale": locale}
+
+
+def compose_for(
+    session: Session,
+    ctx: SendContext,
+    *,
+    to: Address,
+    recipient: dict[str, str],
+    unsubscribe: str,
+    message_id: str,
+    now: datetime | None = None,
+    headers: dict[str, str] | None = None,
+) -> EmailMessage:
+    """The partner's approved content in `recipient["locale"]`, HTML and text, with the
+    unsubscribe link and RFC 8058 headers: a recipient's message, or its redrawn copy with
+    placeholders (services.withheld)."""
+    locale = recipient["locale"]
+    render_ctx = {
+        "partner": as_profile(ctx.partner),
+        "recipient": recipient,
+        "unsubscribe_url": unsubscribe,
+        "brand": {"name": ctx.brand.name, "palette": list(ctx.brand.palette)},
+        "campaign": {"name": ctx.campaign.name},
+    }
+    key = f"version-{ctx.version.id}-{ctx.version.updated_at.isoformat()}-{locale}"
+    email = render_email(key, ctx.content, ctx.slots(session, locale), render_ctx)
+    return compose(
+        sender=parse_address(ctx.settings.email_from, "email_from"),
+        to=[to],
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+        headers={**list_unsubscribe_headers(unsubscribe), **(headers or {})},
+        message_id=message_id,
+        now=now,
+    )
+
+
 def compose_delivery(
     session: Session, ctx: SendContext, delivery: Delivery, contact: Contact | None
 ) -> EmailMessage:
-    """One recipient's message: the partner's approved content in the recipient's locale,
-    HTML and text, a Message-ID derived from the row, the unsubscribe link and RFC 8058
-    headers."""
+    """One recipient's message: the recipient's locale and name, a Message-ID derived from the
+    row, the recipient's own unsubscribe link."""
     locale = (contact.locale if contact else None) or ctx.pc.locale
     sender = parse_address(ctx.settings.email_from, "email_from")
     unsubscribe = unsubscribe_url(
@@ -236,32 +278,14 @@ def compose_delivery(
         delivery_id=str(delivery.id),
     )
     name = (contact.name if contact else "") or ""
-    recipient = {
-        "first_name": name.split(" ")[0] if name else "",
-        "name": name,
-        "email": delivery.email,
-        "locale": locale,
-    }
-    render_ctx = {
-        "partner": as_profile(ctx.partner),
-        "recipient": recipient,
-        "unsubscribe_url": unsubscribe,
-        "brand": {"name": ctx.brand.name, "palette": list(ctx.brand.palette)},
-        "campaign": {"name": ctx.campaign.name},
-    }
-    key = f"version-{ctx.version.id}-{ctx.version.updated_at.isoformat()}-{locale}"
-    email = render_email(key, ctx.content, ctx.slots(session, locale), render_ctx)
-    headers = dict(list_unsubscribe_headers(unsubscribe))
-    msg = compose(
-        sender=sender,
-        to=[parse_address(delivery.email, "to")],
-        subject=email.subject,
-        text=email.text,
-        html=email.html,
-        headers=headers,
+    return compose_for(
+        session,
+        ctx,
+        to=parse_address(delivery.email, "to"),
+        recipient=recipient_vars(name.split(" ")[0] if name else "", name, delivery.email, locale),
+        unsubscribe=unsubscribe,
         message_id=message_id_for(delivery, sender.domain),
     )
-    return msg
 
 
 # Sending ---------------------------------------------------------------------------------------
