@@ -15,6 +15,7 @@ from activities.notifications import send_partner_notice
 from core.settings import Settings
 from mail.errors import SendError
 from mail.rate_limit import reserve
+from mail.redact import without_addresses
 from mail.transport import MailTransport
 from models.campaigns import Campaign, PartnerCampaign
 from models.contacts import Segment
@@ -79,7 +80,7 @@ def paused_notice(engine: Engine, paused: SendPaused) -> PartnerNotice:
                 profile=as_profile(partner),
             ),
             stage=pc.state,
-            comment=paused.reason,
+            comment=without_addresses(paused.reason),
         )
 
 
@@ -128,7 +129,9 @@ class DeliveryActivities:
         """An audit event first (the trail and the portal show the pause even when no email
         can go out); then, when the account was refused, the emails to the GM and HQ: through
         the same transport that just refused, so they may well fail too, which is logged, not
-        retried forever. A fault clears on its own and is only audited."""
+        retried forever. A fault clears on its own and is only audited. Both carry the
+        refusal without addresses (services.delivery strips them already; a pause recorded
+        before it did is stripped here)."""
         notice = paused_notice(self._engine, paused)
         self._audit(notice, paused, "partner_campaign.send_paused")
         if paused.kind == PauseKind.fault:
@@ -157,6 +160,6 @@ class DeliveryActivities:
                 entity_type="partner_campaign",
                 entity_id=str(paused.partner_campaign_id),
                 event_key=paused.key,
-                comment=paused.reason,
+                comment=notice.comment,
             ),
         )

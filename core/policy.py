@@ -272,6 +272,14 @@ def may_see_contacts(
     return False
 
 
+def may_see_contact_data(principal: Principal, target: Target, *, shared: bool) -> bool:
+    """The one rule for the personal data of a partner's contacts (address, name, unsubscribe
+    link) wherever it appears: contact rows and their export, and every copy made of them
+    (messages in the outbox, the brand's suppression entries). Whoever may read the partner's
+    contact rows sees it; everyone else gets counts, placeholders or a refusal."""
+    return may_see_contacts(principal, Permission.contact_read, target, shared=shared)
+
+
 def may_share_contacts(principal: Principal, target: Target) -> bool:
     """Only the partner's GM decides to share its contacts with HQ; HQ cannot grant itself."""
     return any(g.role == Role.partner_manager and covers(g, target) for g in principal.grants)

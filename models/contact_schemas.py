@@ -221,3 +221,8 @@ class SuppressionRead(BaseModel):
     detail: str
     created_by: int | None
     created_at: datetime
+    email_withheld: bool = Field(
+        False,
+        description="the entry came from a partner's contact whose data you may not see: "
+        "`email` and `detail` are withheld (the partner does not share its contacts)",
+    )

@@ -53,12 +53,18 @@ class Contact(SQLModel, table=True):
 
 
 class Suppression(SQLModel, table=True):
-    """An address the brand never sends to again, whichever partner's list holds it."""
+    """An address the brand never sends to again, whichever partner's list holds it.
+
+    `partner_id` names the partner whose contact the entry came from (an unsubscribe link, a
+    bounce or complaint of that partner's send): the address is that partner's data, shown
+    only under core.policy.may_see_contact_data. None for entries HQ added by hand. No foreign
+    key: the entry outlives the partner (and then stays withheld)."""
 
     __table_args__ = (UniqueConstraint("brand_id", "email"),)
 
     id: int | None = Field(default=None, primary_key=True)
     brand_id: int = Field(foreign_key="brand.id", index=True)
+    partner_id: int | None = Field(default=None, index=True)
     email: str = Field(max_length=254)
     reason: str = Field(sa_type=String(16))
     source: str = Field(default="", max_length=200)

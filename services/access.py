@@ -7,13 +7,23 @@ so ids of other tenants reveal nothing. An object the principal can see but not 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, false, or_
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col, select
 
 from core.errors import Forbidden, NotFound
-from core.policy import Permission, Principal, Target, allows, can_see, visibility
+from core.policy import (
+    Permission,
+    Principal,
+    Target,
+    allows,
+    can_see,
+    has_permission_somewhere,
+    may_see_contact_data,
+    visibility,
+)
 from models.assets import Asset
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import ApiToken, Membership, Partner, Region, User
@@ -90,3 +100,35 @@ def scope_filter(
     if not parts:
         return false()
     return and_(brand_clause, or_(*parts))
+
+
+def contact_data_partners(
+    session: Session, principal: Principal, partner_ids: Iterable[int]
+) -> frozenset[int]:
+    """Of the given partners, those whose contacts' personal data the principal may see
+    (core.policy.may_see_contact_data with each partner's sharing switch), in one query. Every
+    place that shows a copy of contact data asks this; unknown partners are never in it."""
+    wanted = sorted(set(partner_ids))
+    if not wanted or not has_permission_somewhere(principal, Permission.contact_read):
+        return frozenset()
+    partners = session.exec(select(Partner).where(col(Partner.id).in_(wanted))).all()
+    return frozenset(
+        p.id
+        for p in partners
+        if p.id is not None
+        and may_see_contact_data(principal, target_of(p), shared=p.contacts_shared_with_brand)
+    )
+
+
+def brand_contact_data_partners(session: Session, principal: Principal) -> frozenset[int]:
+    """Every partner of the principal's brand whose contacts' personal data it may see: the
+    candidates (partners that share, and the principal's own) are narrowed in SQL, the policy
+    decides."""
+    own = sorted({g.partner_id for g in principal.grants if g.partner_id is not None})
+    ids = session.exec(
+        select(Partner.id).where(
+            Partner.brand_id == principal.brand_id,
+            or_(col(Partner.contacts_shared_with_brand), col(Partner.id).in_(own)),
+        )
+    ).all()
+    return contact_data_partners(session, principal, (i for i in ids if i is not None))

@@ -15,7 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.errors import Conflict, FieldError, Forbidden, NotFound
-from core.policy import Permission, Principal, can_see, may_see_contacts, may_share_contacts
+from core.policy import (
+    Permission,
+    Principal,
+    can_see,
+    may_see_contact_data,
+    may_see_contacts,
+    may_share_contacts,
+)
 from models.base import utcnow
 from models.contact_schemas import (
     ContactCreate,
@@ -28,6 +35,7 @@ from models.contacts import ConsentStatus, Contact, ErasureCount, Suppression
 from models.delivery import Delivery
 from models.locales import normalise_email, normalise_locale
 from models.org import Partner
+from models.outbox import OutboxMessage
 from services import audit
 from services.access import target_of
 from services.org import Actor, record
@@ -49,9 +57,13 @@ def contact_partner(
         if not can_see(principal, target, permission):
             raise Forbidden(f"Your roles do not allow {permission.value} on partner {partner_id}")
         return partner
-    if not may_see_contacts(
-        principal, permission, target, shared=partner.contacts_shared_with_brand
-    ):
+    shared = partner.contacts_shared_with_brand
+    allowed = (
+        may_see_contact_data(principal, target, shared=shared)
+        if permission == Permission.contact_read
+        else may_see_contacts(principal, permission, target, shared=shared)
+    )
+    if not allowed:
         raise Forbidden(
             f"The contacts of partner {partner_id} are the partner's own; your roles see their "
             "counts only (GET /api/v1/partners/{id}/contacts/summary) unless the partner shares "
@@ -253,13 +265,22 @@ def set_sharing(session: Session, actor: Actor, partner: Partner, shared: bool) 
 def erase_contact(session: Session, contact: Contact) -> None:
     """GDPR erasure: the one place that forgets a person. Every table that references a contact
     must be anonymised here, in the caller's transaction (the delivery ledger: blank the
-    recipient address and name of the contact's Delivery rows, keep status and counts).
+    recipient address and name of the contact's Delivery rows, keep status and counts; the
+    embedded outbox: blank the address and subject of those messages' rows, whose files the
+    viewer never shows again, see services.outbox).
 
     The brand's suppression entry for the address stays on purpose: it is how the objection is
     honoured if the address is ever imported again. The partner's erasure count goes up by one.
     """
     assert contact.id is not None
     _count_erasure(session, contact.brand_id, contact.partner_id)
+    delivery_ids = session.exec(select(Delivery.id).where(Delivery.contact_id == contact.id)).all()
+    if delivery_ids:  # the outbox's record of those messages (its viewer redraws them)
+        session.exec(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.delivery_id).in_([str(i) for i in delivery_ids]))
+            .values(to="", subject="")
+        )
     session.exec(
         update(Delivery)
         .where(col(Delivery.contact_id) == contact.id)

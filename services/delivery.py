@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any
 
@@ -37,6 +38,7 @@ from mail.errors import (
     TransportUnavailableError,
 )
 from mail.message import compose, parse_address
+from mail.redact import without_addresses
 from mail.tags import make_tags
 from mail.transport import MessageSender, open_session
 from models.base import utcnow
@@ -162,6 +164,13 @@ def progress_by_partner_campaign(session: Session, ids: list[int]) -> dict[int, 
     return {pc_id: Progress(c) for pc_id, c in found.items()}
 
 
+def _stripped(pause: SendPause | None) -> SendPause | None:
+    """Sends paused before refusals were stripped of addresses may still hold one."""
+    if pause is None:
+        return None
+    return pause.model_copy(update={"reason": without_addresses(pause.reason)})
+
+
 async def current_pause(
     connect: Callable[[], Awaitable[Client]], row: PartnerCampaign
 ) -> SendPause | None:
@@ -181,10 +190,11 @@ async def current_pause(
             found: SendPause | None = await handle.query(
                 SendWorkflow.pause, rpc_timeout=QUERY_TIMEOUT
             )
-            return found
+            return _stripped(found)
     except (RPCError, Problem, WorkflowQueryFailedError, TemporalUnreachable):
         return None
-    return None if memo == RUNNING else SendPause.model_validate(memo)
+    pause = None if memo == RUNNING else SendPause.model_validate(memo)
+    return _stripped(pause)
 
 
 # Composing ------------------------------------------------------------------------------------
@@ -247,12 +257,52 @@ class InvalidRecipient(ValueError):
     or around it): no attempt will ever send it."""
 
 
+def recipient_vars(first_name: str, name: str, email: str, locale: str) -> dict[str, str]:
+    """What a template sees as `recipient` (content.lint lists the names it may use)."""
+    return {"first_name": first_name, "name": name, "email": email, "locale": locale}
+
+
+def compose_for(
+    session: Session,
+    ctx: SendContext,
+    *,
+    to: Address,
+    recipient: dict[str, str],
+    unsubscribe: str,
+    message_id: str,
+    now: datetime | None = None,
+    headers: dict[str, str] | None = None,
+) -> EmailMessage:
+    """The partner's approved content in `recipient["locale"]`, HTML and text, with the
+    unsubscribe link and RFC 8058 headers: a recipient's message, or its redrawn copy with
+    placeholders (services.withheld)."""
+    locale = recipient["locale"]
+    render_ctx = {
+        "partner": as_profile(ctx.partner),
+        "recipient": recipient,
+        "unsubscribe_url": unsubscribe,
+        "brand": {"name": ctx.brand.name, "palette": list(ctx.brand.palette)},
+        "campaign": {"name": ctx.campaign.name},
+    }
+    key = f"version-{ctx.version.id}-{ctx.version.updated_at.isoformat()}-{locale}"
+    email = render_email(key, ctx.content, ctx.slots(session, locale), render_ctx)
+    return compose(
+        sender=parse_address(ctx.settings.email_from, "email_from"),
+        to=[to],
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+        headers={**list_unsubscribe_headers(unsubscribe), **(headers or {})},
+        message_id=message_id,
+        now=now,
+    )
+
+
 def compose_delivery(
     session: Session, ctx: SendContext, delivery: Delivery, contact: Contact | None
 ) -> EmailMessage:
-    """One recipient's message: the partner's approved content in the recipient's locale,
-    HTML and text, a Message-ID derived from the row, the unsubscribe link and RFC 8058
-    headers."""
+    """One recipient's message: the recipient's locale and name, a Message-ID derived from the
+    row, the recipient's own unsubscribe link."""
     try:
         to = parse_address(delivery.email, "to")
     except ValueError as err:
@@ -267,32 +317,14 @@ def compose_delivery(
         delivery_id=str(delivery.id),
     )
     name = (contact.name if contact else "") or ""
-    recipient = {
-        "first_name": name.split(" ")[0] if name else "",
-        "name": name,
-        "email": delivery.email,
-        "locale": locale,
-    }
-    render_ctx = {
-        "partner": as_profile(ctx.partner),
-        "recipient": recipient,
-        "unsubscribe_url": unsubscribe,
-        "brand": {"name": ctx.brand.name, "palette": list(ctx.brand.palette)},
-        "campaign": {"name": ctx.campaign.name},
-    }
-    key = f"version-{ctx.version.id}-{ctx.version.updated_at.isoformat()}-{locale}"
-    email = render_email(key, ctx.content, ctx.slots(session, locale), render_ctx)
-    headers = dict(list_unsubscribe_headers(unsubscribe))
-    msg = compose(
-        sender=sender,
-        to=[to],
-        subject=email.subject,
-        text=email.text,
-        html=email.html,
-        headers=headers,
+    return compose_for(
+        session,
+        ctx,
+        to=to,
+        recipient=recipient_vars(name.split(" ")[0] if name else "", name, delivery.email, locale),
+        unsubscribe=unsubscribe,
         message_id=message_id_for(delivery, sender.domain),
     )
-    return msg
 
 
 # Sending ---------------------------------------------------------------------------------------
@@ -353,14 +385,17 @@ def _open_rows(
 
 
 def describe_fault(err: BaseException) -> str:
-    """One line for the API, the portal and the audit trail: what failed, in plain words."""
+    """One line for the API, the portal and the audit trail: what failed, in plain words (and
+    no address: partners and HQ read it)."""
     if isinstance(err, TransportUnavailableError):
         where = "the outbox" if err.code.startswith("outbox.") else "the email service"
-        return f"{where} cannot take messages now ({err.code}: {err.reason})"[:1000]
-    if isinstance(err, DATABASE_FAULTS):
+        text = f"{where} cannot take messages now ({err.code}: {err.reason})"
+    elif isinstance(err, DATABASE_FAULTS):
         detail = str(getattr(err, "orig", None) or err).splitlines()[0]
-        return f"the database cannot be written now ({type(err).__name__}: {detail})"[:1000]
-    return f"{type(err).__name__}: {err}"[:1000]
+        text = f"the database cannot be written now ({type(err).__name__}: {detail})"
+    else:
+        text = f"{type(err).__name__}: {err}"
+    return without_addresses(text)[:1000]
 
 
 def send_batch(
@@ -462,7 +497,10 @@ def _send_one(
     contact: Contact | None,
     result: BatchResult,
 ) -> bool:
-    """pending -> sending (committed) -> hand-over -> sent (committed); True when paused."""
+    """pending -> sending (committed) -> hand-over -> sent (committed); True when paused.
+
+    A refusal's text is kept without addresses (mail.redact): it goes to the ledger, the
+    workflow's history, the audit trail and the pause notice to HQ."""
     attempts = row.attempts
     try:
         msg = compose_delivery(session, ctx, row, contact)
@@ -470,25 +508,31 @@ def _send_one(
         raise
     except Exception as err:  # this recipient's message cannot be built: address, rendering
         row.attempts = attempts + 1
-        reason = f"composition: {type(err).__name__}: {err}"
+        reason = _reason(f"composition: {type(err).__name__}: {err}", row)
         _recipient_failed(session, row, result, reason, permanent=isinstance(err, InvalidRecipient))
         return False
     _mark(session, row, DeliveryStatus.sending, attempts=attempts + 1)
     try:
         provider_id = sender.send(msg, tags=tags_for(ctx, row))
     except TransportPausedError as err:
-        _mark(session, row, DeliveryStatus.pending, error=str(err)[:1000], attempts=attempts)
-        result.paused = str(err)[:1000]
+        reason = _reason(err, row)
+        _mark(session, row, DeliveryStatus.pending, error=reason, attempts=attempts)
+        result.paused = reason
         return True
     except PermanentSendError as err:
-        _recipient_failed(session, row, result, str(err), permanent=True)
+        _recipient_failed(session, row, result, _reason(err, row), permanent=True)
         return False
     except (ThrottledError, TransportUnavailableError) as err:
-        # The account or the transport, not this recipient: its attempt does not count.
-        _mark(session, row, DeliveryStatus.pending, error=str(err)[:1000], attempts=attempts)
-        raise
+        # The account or the transport, not this recipient: its attempt does not count. The
+        # failure reaches the workflow's history: without the address, and without the
+        # original exception chained to it (Temporal records the cause as well).
+        reason = _reason(err, row)
+        _mark(session, row, DeliveryStatus.pending, error=reason, attempts=attempts)
+        raise type(err)(
+            err.code, without_addresses(err.reason, row.email), err.retry_after
+        ) from None
     except TransientSendError as err:
-        _recipient_failed(session, row, result, str(err), permanent=False)
+        _recipient_failed(session, row, result, _reason(err, row), permanent=False)
         return False
     _mark(
         session,
@@ -501,3 +545,7 @@ def _send_one(
     )
     result.sent += 1
     return False
+
+
+def _reason(err: object, row: Delivery) -> str:
+    return without_addresses(str(err), row.email)[:1000]

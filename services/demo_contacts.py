@@ -104,7 +104,15 @@ def seed_demo_contacts(session: Session) -> int:
             )
             if rng.random() < 0.06:
                 reason = rng.choice((SuppressionReason.unsubscribed, SuppressionReason.bounced))
-                suppress(session, brand.id, email, reason, "demo data", source="demo")
+                suppress(
+                    session,
+                    brand.id,
+                    email,
+                    reason,
+                    "demo data",
+                    source="demo",
+                    partner_id=partner.id,
+                )
             added += 1
         for name, flt in SEGMENTS:
             session.add(

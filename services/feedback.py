@@ -46,7 +46,14 @@ def apply(session: Session, feedback: SesFeedback) -> Delivery | None:
     detail = feedback.bounce_subtype or feedback.bounce_type or ""
     session.add(DeliveryEvent(delivery_id=row.id or 0, kind=feedback.kind, detail=detail[:1000]))
     if reason is not None and row.email:
-        suppression.suppress(session, row.brand_id, row.email, reason, f"ses {feedback.kind}")
+        suppression.suppress(
+            session,
+            row.brand_id,
+            row.email,
+            reason,
+            f"ses {feedback.kind}",
+            partner_id=row.partner_id,
+        )
         if row.status == "sent" and feedback.kind == "bounce":
             row.status = "failed"
             row.permanent = True

@@ -3,10 +3,18 @@
 Outbox rows name partners' customers, so partner and region users never list them, and HQ sees
 its own brand's rows only; rows sent without a brand tag (system mail) are listed to nobody.
 The .eml is read from the outbox directory by the row's file name, never by a caller's path.
+
+A message to a contact (a row with a delivery tag) shows its recipient only to those who may
+see that partner's contact data (core.policy.may_see_contact_data through
+services.access.contact_data_partners) and only while the contact exists: everyone else gets
+"1 recipient" and the message redrawn with placeholders (services.withheld), never the stored
+file. Notifications to platform users carry no delivery tag and are shown as sent.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -16,9 +24,33 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from core.errors import Forbidden, NotFound
-from core.policy import Permission, Principal, visibility
+from core.policy import Permission, Principal, has_permission_somewhere, visibility
+from core.settings import Settings
+from mail.transport import outbox_dir
+from models.delivery import Delivery
+from models.org import Partner
 from models.outbox import OutboxMessage
+from services import withheld
+from services.access import contact_data_partners
 from services.org import page
+
+WITHHELD_TO = "1 recipient"  # a ledger row is one recipient
+WITHHELD_SUBJECT = "(subject withheld)"
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A row as the caller may see it (the API and the portal show the same)."""
+
+    id: int
+    message_id: str
+    to: str
+    subject: str
+    sent_at: datetime
+    partner_campaign_id: int | None
+    delivery_id: str | None
+    recipient_withheld: bool
+    withheld_because: str | None = None
 
 
 def _brand_of(principal: Principal) -> int:
@@ -27,22 +59,104 @@ def _brand_of(principal: Principal) -> int:
     return principal.brand_id
 
 
+def _delivery_id(row: OutboxMessage) -> int | None:
+    value = row.delivery_id
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _withheld(session: Session, principal: Principal, rows: list[OutboxMessage]) -> dict[int, str]:
+    """Outbox row id -> why its recipient is withheld, for the rows whose recipient the
+    principal may not see. A contact message whose ledger row cannot be found is withheld."""
+    to_contacts = [r for r in rows if r.delivery_id is not None]
+    if not to_contacts:
+        return {}
+    ids = sorted({i for r in to_contacts if (i := _delivery_id(r)) is not None})
+    deliveries = {
+        d.id: d for d in session.exec(select(Delivery).where(col(Delivery.id).in_(ids))).all()
+    }
+    partner_ids = {d.partner_id for d in deliveries.values()}
+    visible = contact_data_partners(session, principal, partner_ids)
+    names = dict(
+        session.exec(
+            select(Partner.id, Partner.display_name).where(col(Partner.id).in_(partner_ids))
+        ).all()
+    )
+    reads_contacts = has_permission_somewhere(principal, Permission.contact_read)
+    out: dict[int, str] = {}
+    for row in to_contacts:
+        found = deliveries.get(_delivery_id(row) or 0)
+        if found is None or found.brand_id != row.brand_id:
+            reason = "its delivery record is gone"
+        elif found.contact_id is None:
+            reason = "the recipient was erased"
+        elif found.partner_id in visible:
+            continue
+        elif not reads_contacts:
+            reason = "your roles do not include reading contacts"
+        else:
+            name = names.get(found.partner_id, f"partner {found.partner_id}")
+            reason = f"{name} does not share its contacts with the brand"
+        out[row.id or 0] = reason
+    return out
+
+
+def _entry(row: OutboxMessage, because: str | None, subject: str | None = None) -> OutboxEntry:
+    """The row as shown: as sent, or (withheld `because`) with a count and `subject`."""
+    return OutboxEntry(
+        id=row.id or 0,
+        message_id=row.message_id,
+        to=row.to if because is None else WITHHELD_TO,
+        subject=row.subject if because is None else subject or WITHHELD_SUBJECT,
+        sent_at=row.sent_at,
+        partner_campaign_id=row.partner_campaign_id,
+        delivery_id=row.delivery_id,
+        recipient_withheld=because is not None,
+        withheld_because=because,
+    )
+
+
+def _redraw(session: Session, settings: Settings, row: OutboxMessage) -> EmailMessage | None:
+    if row.partner_campaign_id is None:
+        return None
+    return withheld.redraw(
+        session, settings, row.partner_campaign_id, message_id=row.message_id, sent_at=row.sent_at
+    )
+
+
+def _entries(
+    session: Session, principal: Principal, settings: Settings, rows: list[OutboxMessage]
+) -> list[OutboxEntry]:
+    """Withheld rows get the subject redrawn for a placeholder, once per partner campaign."""
+    hidden = _withheld(session, principal, rows)
+    subjects: dict[int | None, str | None] = {}
+    out = []
+    for row in rows:
+        because = hidden.get(row.id or 0)
+        if because is not None and row.partner_campaign_id not in subjects:
+            drawn = _redraw(session, settings, row)
+            subjects[row.partner_campaign_id] = str(drawn["Subject"]) if drawn else None
+        out.append(_entry(row, because, subjects.get(row.partner_campaign_id)))
+    return out
+
+
 def list_messages(
     session: Session,
     principal: Principal,
+    settings: Settings,
     limit: int,
     offset: int,
     partner_campaign_id: int | None = None,
-) -> tuple[list[OutboxMessage], int]:
+) -> tuple[list[OutboxEntry], int]:
     """Newest first."""
     stmt: Any = select(OutboxMessage).where(OutboxMessage.brand_id == _brand_of(principal))
     if partner_campaign_id is not None:
         stmt = stmt.where(OutboxMessage.partner_campaign_id == partner_campaign_id)
     stmt = stmt.order_by(col(OutboxMessage.sent_at).desc(), col(OutboxMessage.id).desc())
-    return page(session, stmt, limit, offset)
+    rows, total = page(session, stmt, limit, offset)
+    return _entries(session, principal, settings, rows), total
 
 
-def load_message(session: Session, principal: Principal, ident: int) -> OutboxMessage:
+def _load_row(session: Session, principal: Principal, ident: int) -> OutboxMessage:
     brand_id = _brand_of(principal)
     row = session.get(OutboxMessage, ident)
     if row is None or row.brand_id != brand_id:
@@ -63,10 +177,8 @@ def partner_campaign_ids(session: Session, principal: Principal) -> list[int]:
     return sorted(i for i in session.exec(stmt).all() if i is not None)
 
 
-def body_of(raw: bytes) -> tuple[str, str]:
+def body_of(msg: EmailMessage) -> tuple[str, str]:
     """The message's HTML part (or its text part) as ("html" | "text", body)."""
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
-    assert isinstance(msg, EmailMessage)
     part = msg.get_body(preferencelist=("html", "plain"))
     if part is None:
         return "text", ""
@@ -74,10 +186,42 @@ def body_of(raw: bytes) -> tuple[str, str]:
     return ("html" if part.get_content_subtype() == "html" else "text"), str(part.get_content())
 
 
-def raw_message(session: Session, principal: Principal, outbox_dir: Path, ident: int) -> bytes:
-    row = load_message(session, principal, ident)
-    path = outbox_dir / Path(row.path).name
+def message(
+    session: Session, principal: Principal, settings: Settings, ident: int
+) -> tuple[OutboxEntry, EmailMessage]:
+    """The entry and its message: the stored file, or for a withheld recipient the redrawn
+    copy (403 naming the reason when it cannot be drawn; the stored file is never the
+    fallback)."""
+    row = _load_row(session, principal, ident)
+    because = _withheld(session, principal, [row]).get(row.id or 0)
+    if because is None:
+        return _entry(row, None), _parse(_stored(settings, row))
+    redrawn = _redraw(session, settings, row)
+    if redrawn is None:
+        raise Forbidden(
+            f"The recipient of outbox message {ident} is withheld ({because}) and the "
+            "campaign's message can no longer be drawn without it"
+        )
+    return _entry(row, because, str(redrawn["Subject"])), redrawn
+
+
+def raw_message(session: Session, principal: Principal, settings: Settings, ident: int) -> bytes:
+    """The .eml as stored, or the redrawn copy when the recipient is withheld."""
+    row = _load_row(session, principal, ident)
+    if not _withheld(session, principal, [row]):
+        return _stored(settings, row)
+    return message(session, principal, settings, ident)[1].as_bytes(policy=policy.SMTP)
+
+
+def _stored(settings: Settings, row: OutboxMessage) -> bytes:
+    path = outbox_dir(settings) / Path(row.path).name
     try:
         return path.read_bytes()
     except FileNotFoundError as err:
-        raise NotFound("outbox message file", ident) from err
+        raise NotFound("outbox message file", row.id) from err
+
+
+def _parse(raw: bytes) -> EmailMessage:
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(msg, EmailMessage)
+    return msg

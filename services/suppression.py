@@ -7,17 +7,23 @@ side of an unsubscribe.
 `suppress` is idempotent (the first reason stays: an address that bounced and then
 unsubscribed remains "bounced", which is what deliverability needs to know). The send engine
 calls `is_suppressed` at snapshot time and again right before each message.
+
+An entry that came from a partner's contact (unsubscribe, bounce, complaint) is that partner's
+data: HQ reads its address and detail only where it may see the partner's contact data
+(services.access.brand_contact_data_partners); otherwise the entry is listed with its reason
+and the address withheld, and a search finds it only by the whole address, never by a part.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.errors import Conflict, FieldError, NotFound
+from models.contact_schemas import SuppressionRead
 from models.contacts import Suppression, SuppressionReason
 from models.locales import normalise_email
 
@@ -74,6 +80,7 @@ def suppress(
     *,
     source: str = "",
     created_by: int | None = None,
+    partner_id: int | None = None,
 ) -> Suppression:
     """Add the address once; calling again (a retried webhook, a second click) returns the row.
 
@@ -91,6 +98,7 @@ def suppress(
         source=source[:200],
         detail=detail[:1000],
         created_by=created_by,
+        partner_id=partner_id,
     )
     try:
         with session.begin_nested():
@@ -103,12 +111,51 @@ def suppress(
     return row
 
 
+WITHHELD = "(withheld)"
+
+
+def _visible(partners: frozenset[int]) -> Any:
+    """Entries whose address the caller may read: added by hand, or from a partner in
+    `partners` (whose contact data the caller may see)."""
+    return or_(
+        and_(col(Suppression.partner_id).is_(None), col(Suppression.reason) == "manual"),
+        col(Suppression.partner_id).in_(sorted(partners)),
+    )
+
+
+def is_withheld(row: Suppression, partners: frozenset[int]) -> bool:
+    """The Python twin of _visible (the same rule for one row)."""
+    if row.partner_id is None:
+        return row.reason != SuppressionReason.manual.value
+    return row.partner_id not in partners
+
+
+def read_of(row: Suppression, partners: frozenset[int]) -> SuppressionRead:
+    read = SuppressionRead.model_validate(row)
+    if not is_withheld(row, partners):
+        return read
+    return read.model_copy(update={"email": WITHHELD, "detail": "", "email_withheld": True})
+
+
 def list_suppressions(
-    session: Session, brand_id: int, *, q: str | None, limit: int, offset: int
+    session: Session,
+    brand_id: int,
+    *,
+    partners: frozenset[int],
+    q: str | None,
+    limit: int,
+    offset: int,
 ) -> tuple[list[Suppression], int]:
+    """Newest first. `q` matches part of a readable address, or a withheld one in full."""
     where: list[Any] = [Suppression.brand_id == brand_id]
     if q:
-        where.append(col(Suppression.email).contains(q.strip().lower()))
+        needle = q.strip().lower()
+        where.append(
+            or_(
+                and_(_visible(partners), col(Suppression.email).contains(needle)),
+                col(Suppression.email) == needle,
+            )
+        )
     total = session.exec(select(func.count()).select_from(Suppression).where(*where)).one()
     rows = session.exec(
         select(Suppression)

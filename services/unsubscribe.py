@@ -146,4 +146,5 @@ def unsubscribe(session: Session, recipient: Recipient, via: str) -> None:
         SuppressionReason.unsubscribed,
         detail,
         source=via,
+        partner_id=recipient.partner.id,
     )

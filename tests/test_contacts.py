@@ -13,12 +13,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from core.settings import Settings
 from models.audit import AuditEvent
 from models.contacts import Contact, ErasureCount
 from models.locales import normalise_email
 from models.org import Partner
 from services import contact_csv
 from services.contacts import erase_contact
+from services.unsubscribe import unsubscribe_url
 from tests.test_spreadsheet import FORMULA_CELLS, PLAIN_CELLS
 
 Login = Callable[[str], dict[str, str]]
@@ -488,3 +490,52 @@ def test_user_and_partner_addresses_follow_the_same_rule(client: TestClient, log
         "/api/v1/users", json={"email": 'a"b@northwind.example', "full_name": "X"}, headers=admin
     )
     assert quoted.status_code == 422
+
+
+def test_suppression_entries_from_a_partner_that_does_not_share_are_withheld(
+    client: TestClient, demo: Engine, login: Login, settings: Settings
+) -> None:
+    """The brand's list keeps every objection, but an unsubscribe from Amsterdam's list is
+    Amsterdam's data: HQ sees its reason, not its address, until the GM shares; a search finds
+    it by the whole address only, never by a part."""
+    pid = partner_id(demo, "amsterdam")
+    address = "vesna.quorrel@customers.example"
+    created = client.post(
+        f"/api/v1/partners/{pid}/contacts",
+        json={"email": address, "consent_status": "unknown"},
+        headers=login(GM_AMS),
+    )
+    assert created.status_code == 201, created.text
+    with Session(demo) as s:
+        brand_id = s.exec(select(Partner.brand_id).where(Partner.id == pid)).one()
+    link = unsubscribe_url(settings, brand_id, pid, created.json()["id"], "7")
+    token = link.split("/u/")[1]
+    assert client.post(f"/u/{token}/one-click").status_code == 200
+    marketing = login("marketing@northwind.example")
+    manual = client.post(
+        "/api/v1/suppressions", json={"email": "hq.typed@example.com"}, headers=marketing
+    )
+    assert manual.status_code == 201 and manual.json()["email"] == "hq.typed@example.com"
+
+    def listed(q: str = "") -> list[dict[str, object]]:
+        resp = client.get("/api/v1/suppressions", params={"q": q} if q else {}, headers=marketing)
+        assert resp.status_code == 200
+        return list(resp.json()["items"])
+
+    by_reason = {r["reason"]: r for r in listed()}
+    assert by_reason["manual"]["email"] == "hq.typed@example.com"  # HQ's own entry
+    withheld = by_reason["unsubscribed"]
+    assert withheld["email_withheld"] is True
+    assert (withheld["email"], withheld["detail"]) == ("(withheld)", "")
+    assert listed("vesna") == [] and listed("customers.example") == []
+    assert [r["reason"] for r in listed(address)] == ["unsubscribed"]  # the whole address
+    again = client.post("/api/v1/suppressions", json={"email": address}, headers=marketing)
+    assert again.json()["reason"] == "unsubscribed" and again.json()["detail"] == ""
+    assert address not in client.get("/api/v1/suppressions", headers=marketing).text
+
+    shared = client.put(
+        f"/api/v1/partners/{pid}/contacts/sharing", json={"shared": True}, headers=login(GM_AMS)
+    )
+    assert shared.status_code == 200
+    [entry] = listed("vesna")
+    assert entry["email"] == address and entry["detail"] == f"partner {pid}, delivery 7"

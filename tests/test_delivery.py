@@ -473,6 +473,57 @@ def test_an_account_level_refusal_pauses_the_batch_and_loses_nothing(
     assert result.sent == 0 and ledger(demo, pcid)["pending"] == 4
 
 
+def test_refusal_texts_are_kept_without_the_recipients_address(
+    demo: Engine, settings: Settings
+) -> None:
+    """A provider's refusal often names the recipient; the ledger, the raised error (the
+    workflow's history) and the pause reason (audit trail, notice to HQ) keep it without."""
+    emails = add_contacts(demo, "amsterdam", 3, tag="named")
+    pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "named"))
+    snapshot(demo, pcid)
+    upper = emails[1].upper()  # relays echo addresses in any case
+    transport = ScriptedTransport(
+        {
+            emails[0]: PermanentSendError("smtp.550.5.1.1", f"<{emails[0]}>: mailbox unknown"),
+            emails[1]: ThrottledError("smtp.451.4.7.1", f"<{upper}>: greylisted", 30.0),
+        }
+    )
+    with pytest.raises(ThrottledError) as caught:
+        send_all(demo, settings, transport, pcid)
+    assert emails[1].lower() not in str(caught.value).lower()
+    assert caught.value.__cause__ is None and caught.value.retry_after == 30.0
+    transport.script[emails[1]] = TransportPausedError(
+        "ses.MessageRejected", f"The following identities failed the check: {emails[1]}"
+    )
+    paused = send_all(demo, settings, transport, pcid)
+    assert paused.paused is not None and "[address]" in paused.paused
+    with Session(demo) as s:
+        errors = s.exec(select(Delivery.error).where(Delivery.partner_campaign_id == pcid)).all()
+    kept = " ".join([e or "" for e in errors] + [paused.paused]).lower()
+    assert "mailbox unknown" in kept and "failed the check" in kept
+    assert not [e for e in emails if e.lower() in kept]
+
+
+def test_an_address_that_cannot_be_sent_to_fails_its_row_alone(
+    demo: Engine, settings: Settings
+) -> None:
+    emails = add_contacts(demo, "amsterdam", 2, tag="broken")
+    pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "broken"))
+    snapshot(demo, pcid)
+    broken = "broken address@@customers.example"  # a row written before today's checks
+    with Session(demo) as s:
+        row = s.exec(select(Delivery).where(Delivery.email == emails[0])).one()
+        row.email = broken
+        s.add(row)
+        s.commit()
+    result = send_all(demo, settings, ScriptedTransport(), pcid)
+    assert (result.sent, result.failed) == (1, 1)
+    with Session(demo) as s:
+        failed = s.exec(select(Delivery).where(Delivery.email == broken)).one()
+    assert failed.permanent and (failed.error or "").startswith("composition: InvalidRecipient")
+    assert broken not in (failed.error or "")
+
+
 # The message ------------------------------------------------------------------------------------
 
 

@@ -35,6 +35,7 @@ from models.org import ApiToken, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
 from models.templates import Template, TemplateVersion
 from services.demo_templates import spring_draft
+from tests.test_outbox import Sent, readable, send_to_outbox, share
 
 FRAMEWORK_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
@@ -922,3 +923,114 @@ def test_portal_audience_count_takes_only_the_partners_own_segments(
     assert everyone.status_code == 200 and "will receive it" in everyone.text
     refused = client.get(url, params={"segment_id": other_id}, headers={"HX-Request": "true"})
     assert refused.status_code == 422 and "not one of this partner" in refused.text
+
+
+# Contact data through side doors ----------------------------------------------------------------
+
+# Every place a copy of a partner's contact data could show up for someone who is not the
+# partner: the outbox (API and portal), the send's progress, the partner campaign, the audit
+# trail and its export, the suppression list and its search, the contact routes, the inbox.
+SIDE_DOORS_API = (
+    "/api/v1/outbox",
+    "/api/v1/outbox?partner_campaign_id={pc}",
+    "/api/v1/partner-campaigns/{pc}",
+    "/api/v1/partner-campaigns/{pc}/delivery",
+    "/api/v1/campaigns/{campaign}",
+    "/api/v1/audit?limit=200",
+    "/api/v1/audit/export.csv",
+    "/api/v1/suppressions",
+    "/api/v1/suppressions?q=customers.example",
+    "/api/v1/partners/{partner}/contacts",
+    "/api/v1/partners/{partner}/contacts/export",
+    "/api/v1/partners/{partner}/contacts/summary",
+    "/api/v1/tasks",
+)
+SIDE_DOORS_PORTAL = (
+    "/outbox",
+    "/outbox?partner_campaign_id={pc}",
+    "/partner-campaigns/{pc}",
+    "/partner-campaigns/{pc}/progress",
+    "/campaigns/{campaign}",
+    "/audit",
+    "/inbox",
+)
+HQ_AND_REGION = (
+    "admin@northwind.example",
+    "marketing@northwind.example",
+    "brand@northwind.example",
+    "ops@northwind.example",
+    "north@northwind.example",
+)
+
+
+def _side_doors(sent: Sent) -> tuple[list[str], list[str]]:
+    ids = {"pc": sent.pc_id, "campaign": sent.campaign_id, "partner": sent.partner_id}
+    api = [p.format(**ids) for p in SIDE_DOORS_API]
+    api += [f"/api/v1/outbox/{i}/raw" for i in sent.messages + sent.notices]
+    portal = [p.format(**ids) for p in SIDE_DOORS_PORTAL]
+    portal += [f"/outbox/{i}" for i in sent.messages + sent.notices]
+    portal += [f"/outbox/{i}/raw" for i in sent.messages]
+    return api, portal
+
+
+def _leaks(
+    client: TestClient,
+    login: Callable[[str], dict[str, str]],
+    settings: Settings,
+    demo: Engine,
+    email: str,
+    sent: Sent,
+) -> list[str]:
+    """ "door: secret" for every recipient's address, name or token the user can read."""
+    api, portal = _side_doors(sent)
+    found = []
+    headers = login(email)
+    client.cookies.clear()
+    for path in api:
+        seen = readable(client.get(path, headers=headers))
+        found += [f"{path}: {s}" for s in sent.secrets if s in seen]
+    client.cookies.update(_portal_cookie(settings, demo, email))
+    for path in portal:
+        seen = readable(client.get(path, follow_redirects=False))
+        found += [f"portal {path}: {s}" for s in sent.secrets if s in seen]
+    client.cookies.clear()
+    return found
+
+
+def test_no_hq_role_reads_recipients_of_a_partner_that_does_not_share(
+    client: TestClient, demo: Engine, settings: Settings, login: Callable[[str], dict[str, str]]
+) -> None:
+    sent = send_to_outbox(demo, settings, client)
+    for email in HQ_AND_REGION:
+        assert _leaks(client, login, settings, demo, email, sent) == [], email
+
+
+def test_with_sharing_on_only_roles_that_read_contacts_see_recipients(
+    client: TestClient, demo: Engine, settings: Settings, login: Callable[[str], dict[str, str]]
+) -> None:
+    sent = send_to_outbox(demo, settings, client)
+    share(client, login, sent.partner_id, True)
+    for email in ("admin@northwind.example", "marketing@northwind.example"):
+        headers = login(email)
+        listing = readable(
+            client.get(f"/api/v1/outbox?partner_campaign_id={sent.pc_id}", headers=headers)
+        )
+        assert all(e in listing for e in sent.emails), email
+        raw = readable(client.get(f"/api/v1/outbox/{sent.messages[0]}/raw", headers=headers))
+        assert [s for s in sent.secrets if s in raw], email  # the message as it was sent
+        blocked = readable(client.get("/api/v1/suppressions", headers=headers))
+        assert sent.emails[1] in blocked, email  # the unsubscribe, as the contact rows show
+    # Reviewers, viewers and region managers never read contact rows, shared or not.
+    for email in HQ_AND_REGION[2:]:
+        assert _leaks(client, login, settings, demo, email, sent) == [], email
+    # Another partner's users find nothing of Amsterdam's send, as before; the outbox is HQ's.
+    for email in ("gm.berlin@northwind.example", "editor.berlin@northwind.example"):
+        headers = login(email)
+        for path in (
+            f"/api/v1/partner-campaigns/{sent.pc_id}/delivery",
+            f"/api/v1/partners/{sent.partner_id}/contacts",
+            f"/api/v1/partners/{sent.partner_id}/contacts/export",
+        ):
+            assert client.get(path, headers=headers).status_code == 404, (email, path)
+        assert client.get("/api/v1/outbox", headers=headers).status_code == 403, email
+        assert _leaks(client, login, settings, demo, email, sent) == [], email

@@ -1,4 +1,4 @@
-"""The policy module on its own: scope rules, viewer never writes, four eyes."""
+"""The policy module on its own: scope rules, viewer never writes, four eyes, contact data."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from core.policy import (
     Target,
     allows,
     four_eyes_ok,
+    may_see_contact_data,
     visibility,
 )
 from models.roles import Role, ScopeType
@@ -71,3 +72,22 @@ def test_four_eyes() -> None:
     assert not four_eyes_ok(submitted_by=7, actor_id=7)
     assert four_eyes_ok(submitted_by=7, actor_id=8)
     assert four_eyes_ok(submitted_by=None, actor_id=8)
+
+
+def test_contact_data_follows_the_partners_sharing_switch() -> None:
+    """Per role: (not shared, shared) for Amsterdam's contacts; never Berlin's or another
+    brand's."""
+    expected = {
+        who(Role.brand_admin, ScopeType.brand): (False, True),
+        who(Role.brand_marketer, ScopeType.brand): (False, True),
+        who(Role.brand_reviewer, ScopeType.brand): (False, False),
+        who(Role.viewer, ScopeType.brand): (False, False),
+        who(Role.region_manager, ScopeType.region, region_id=10): (False, False),
+        who(Role.partner_manager, ScopeType.partner, partner_id=100): (True, True),
+        who(Role.partner_editor, ScopeType.partner, partner_id=100): (True, True),
+        who(Role.partner_manager, ScopeType.partner, partner_id=101): (False, False),
+    }
+    for principal, want in expected.items():
+        got = tuple(may_see_contact_data(principal, AMSTERDAM, shared=s) for s in (False, True))
+        assert got == want, principal.grants[0]
+        assert not may_see_contact_data(principal, OTHER_BRAND, shared=True)

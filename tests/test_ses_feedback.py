@@ -132,6 +132,9 @@ def test_a_permanent_bounce_suppresses_and_fails_the_delivery(
         assert suppression.is_suppressed(s, row.brand_id, row.email)
         kinds = s.exec(select(DeliveryEvent.kind).where(DeliveryEvent.delivery_id == row.id))
         assert list(kinds) == ["bounce"]
+        # The entry names the partner whose contact bounced: its address is that partner's.
+        entry = suppression.find(s, row.brand_id, row.email.lower())
+        assert entry is not None and entry.partner_id == row.partner_id
 
 
 def test_a_complaint_suppresses_and_a_delivery_is_only_recorded(

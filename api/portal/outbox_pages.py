@@ -1,5 +1,5 @@
 """The outbox viewer (the embedded transport, dev mode): what was "sent", for brand roles with
-outbox.read, scoped exactly as GET /api/v1/outbox by services.outbox."""
+outbox.read, scoped and withheld exactly as GET /api/v1/outbox by services.outbox."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from api.portal.web import PortalOutboxReader, PortalRoute, render
 from api.routers.outbox import eml_response
 from core.policy import Principal
 from core.settings import EmailTransport
-from mail.transport import outbox_dir
 from models.campaigns import PartnerCampaign
 from services import campaigns as crud
 from services import outbox as svc
@@ -47,7 +46,7 @@ def outbox_page(
     partner_campaign_id: Annotated[int | None, Query(ge=1)] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> HTMLResponse:
-    rows, total = svc.list_messages(session, principal, PAGE, offset, partner_campaign_id)
+    rows, total = svc.list_messages(session, principal, settings, PAGE, offset, partner_campaign_id)
     choices = svc.partner_campaign_ids(session, principal)
     labels = _labels(
         session, principal, sorted({*choices, *(r.partner_campaign_id or 0 for r in rows)})
@@ -75,9 +74,10 @@ def message_page(
     settings: SettingsDep,
     outbox_id: int,
 ) -> HTMLResponse:
-    """One message: its HTML in a sandboxed frame (no scripts), and the raw .eml."""
-    row = svc.load_message(session, principal, outbox_id)
-    kind, body = svc.body_of(svc.raw_message(session, principal, outbox_dir(settings), outbox_id))
+    """One message: its HTML in a sandboxed frame (no scripts), and the raw .eml; redrawn
+    with placeholders when its recipient is withheld."""
+    row, msg = svc.message(session, principal, settings, outbox_id)
+    kind, body = svc.body_of(msg)
     pc_id = row.partner_campaign_id
     labels = _labels(session, principal, [pc_id] if pc_id else [])
     return render(
@@ -95,5 +95,4 @@ def message_page(
 def raw_message(
     principal: PortalOutboxReader, session: SessionDep, settings: SettingsDep, outbox_id: int
 ) -> Response:
-    data = svc.raw_message(session, principal, outbox_dir(settings), outbox_id)
-    return eml_response(data, outbox_id)
+    return eml_response(svc.raw_message(session, principal, settings, outbox_id), outbox_id)

@@ -1,4 +1,8 @@
-"""The embedded outbox: list what was sent and read each message as .eml."""
+"""The embedded outbox: list what was sent and read each message as .eml.
+
+A contact's address, name and unsubscribe link appear only to those who may see that partner's
+contact data (services.outbox); others get "1 recipient" and the message redrawn with
+placeholders."""
 
 from __future__ import annotations
 
@@ -6,12 +10,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import SessionDep, SettingsDep
 from api.routers.params import PagingDep
 from api.security import OutboxReader
-from mail.transport import outbox_dir
 from models.schemas import Page
 from services import outbox as svc
 
@@ -27,18 +30,24 @@ class OutboxMessageRead(BaseModel):
     sent_at: datetime
     partner_campaign_id: int | None
     delivery_id: str | None
+    recipient_withheld: bool = Field(
+        description="the recipient is a partner's contact whose data you may not see (the "
+        "partner does not share its contacts with the brand, your roles do not read contacts, "
+        "or the contact was erased): `to` is a count and `subject` is drawn for a placeholder"
+    )
 
 
 @router.get("", response_model=Page[OutboxMessageRead])
 def list_outbox(
     principal: OutboxReader,
     session: SessionDep,
+    settings: SettingsDep,
     paging: PagingDep,
     partner_campaign_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> Page[OutboxMessageRead]:
     """Newest first; `partner_campaign_id` narrows to one partner's campaign."""
     rows, total = svc.list_messages(
-        session, principal, paging.limit, paging.offset, partner_campaign_id
+        session, principal, settings, paging.limit, paging.offset, partner_campaign_id
     )
     return Page(
         items=[OutboxMessageRead.model_validate(r) for r in rows],
@@ -52,9 +61,8 @@ def list_outbox(
 def raw(
     outbox_id: int, principal: OutboxReader, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    return eml_response(
-        svc.raw_message(session, principal, outbox_dir(settings), outbox_id), outbox_id
-    )
+    """The message as stored, or redrawn with placeholders when its recipient is withheld."""
+    return eml_response(svc.raw_message(session, principal, settings, outbox_id), outbox_id)
 
 
 def eml_response(data: bytes, outbox_id: int) -> Response:

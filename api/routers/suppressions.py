@@ -1,4 +1,6 @@
-"""The brand's suppression list: HQ reads it, adds and lifts manual entries."""
+"""The brand's suppression list: HQ reads it, adds and lifts manual entries. Entries that came
+from a partner's contacts show their address only where HQ may see that partner's contact data
+(services.suppression)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ from api.deps import SessionDep
 from api.routers.params import PagingDep
 from api.security import SuppressionManager
 from models.contact_schemas import SuppressionCreate, SuppressionRead
-from models.contacts import Suppression, SuppressionReason
+from models.contacts import SuppressionReason
 from models.schemas import Page
 from services import suppression as svc
+from services.access import brand_contact_data_partners
 
 router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"])
 
@@ -24,11 +27,17 @@ def list_suppressions(
     paging: PagingDep,
     q: Annotated[str | None, Query(max_length=254, description="part of the address")] = None,
 ) -> Page[SuppressionRead]:
+    partners = brand_contact_data_partners(session, principal)
     rows, total = svc.list_suppressions(
-        session, principal.brand_id, q=q, limit=paging.limit, offset=paging.offset
+        session,
+        principal.brand_id,
+        partners=partners,
+        q=q,
+        limit=paging.limit,
+        offset=paging.offset,
     )
     return Page(
-        items=[SuppressionRead.model_validate(r) for r in rows],
+        items=[svc.read_of(r, partners) for r in rows],
         total=total,
         limit=paging.limit,
         offset=paging.offset,
@@ -38,9 +47,10 @@ def list_suppressions(
 @router.post("", response_model=SuppressionRead, status_code=201)
 def add_suppression(
     principal: SuppressionManager, session: SessionDep, body: SuppressionCreate
-) -> Suppression:
-    """Idempotent: an address already on the list keeps its entry (and its reason)."""
-    return svc.suppress(
+) -> SuppressionRead:
+    """Idempotent: an address already on the list keeps its entry (and its reason; its detail
+    stays withheld when it came from a partner that does not share its contacts)."""
+    row = svc.suppress(
         session,
         principal.brand_id,
         body.email,
@@ -49,6 +59,7 @@ def add_suppression(
         source="api",
         created_by=principal.user_id,
     )
+    return svc.read_of(row, brand_contact_data_partners(session, principal))
 
 
 @router.delete("/{suppression_id}", status_code=204)
