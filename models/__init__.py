@@ -12,6 +12,7 @@ from models.delivery import Delivery, DeliveryEvent
 from models.org import ApiToken, Brand, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
 from models.send_rate import SendRateSlot
+from models.signin import SignInThrottle
 from models.templates import Template, TemplateVersion
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "Region",
     "Segment",
     "SendRateSlot",
+    "SignInThrottle",
     "Suppression",
     "Template",
     "TemplateVersion",

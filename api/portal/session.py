@@ -1,9 +1,12 @@
 """The portal's session: a signed, stateless cookie, and the CSRF token bound to it.
 
-Stateless so no table (and no migration) is needed: the cookie carries the user id, a random
-nonce, issued-at and expiry, signed by core.signing (purpose PORTAL_SESSION, canonical form
-only). Anonymous visitors get a session without a user, so the sign-in form has a CSRF token
-too; signing in issues a new nonce, so a token seen before sign-in is worthless afterwards.
+Stateless so no table is needed: the cookie carries the user id, the user's session
+generation, a random nonce, issued-at and expiry, signed by core.signing (purpose
+PORTAL_SESSION, canonical form only). The guard compares the generation with the user's row, so
+signing out or changing the password (both raise it) ends every cookie issued before; cookies
+from before the generation existed carry none and count as generation 0. Anonymous visitors get
+a session without a user, so the sign-in form has a CSRF token too; signing in issues a new
+nonce, so a token seen before sign-in is worthless afterwards.
 
 The CSRF token is an HMAC of the session's nonce: a page of another site can neither read it
 nor compute it, and it changes with every session.
@@ -30,6 +33,7 @@ class PortalSession:
     nonce: str
     issued_at: int
     expires_at: int
+    generation: int = 0
 
 
 def _secret(settings: Settings) -> str:
@@ -41,11 +45,12 @@ def _now() -> int:
 
 
 def new_session(
-    settings: Settings, user_id: int | None, *, now: int | None = None
+    settings: Settings, user_id: int | None, *, generation: int = 0, now: int | None = None
 ) -> PortalSession:
+    """`generation` is the user's session generation at sign-in (models.org.User)."""
     issued = now if now is not None else _now()
     ttl = settings.portal_session_ttl if user_id is not None else ANONYMOUS_TTL
-    return PortalSession(user_id, secrets.token_urlsafe(18), issued, issued + ttl)
+    return PortalSession(user_id, secrets.token_urlsafe(18), issued, issued + ttl, generation)
 
 
 def encode(settings: Settings, session: PortalSession) -> str:
@@ -55,6 +60,8 @@ def encode(settings: Settings, session: PortalSession) -> str:
         "iat": session.issued_at,
         "exp": session.expires_at,
     }
+    if session.user_id is not None:
+        claims["g"] = session.generation
     payload = json.dumps(claims, separators=(",", ":")).encode()
     return signing.sign(_secret(settings), signing.PORTAL_SESSION, payload)
 
@@ -75,8 +82,9 @@ def decode(settings: Settings, raw: str | None, *, now: int | None = None) -> Po
             nonce=str(claims["n"]),
             issued_at=int(claims["iat"]),
             expires_at=int(claims["exp"]),
+            generation=int(claims.get("g", 0)),
         )
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
     if found.expires_at <= (now if now is not None else _now()):
         return None
