@@ -1,5 +1,5 @@
 # One image for every Brandrelay process; the command picks the role:
-#   api (default)      uvicorn api.app:create_app --factory --host 0.0.0.0 --port 8000
+#   api (default)      uvicorn api.app:create_app --factory --no-proxy-headers --host 0.0.0.0 --port 8000
 #   worker             python worker.py [--queue NAME]
 #   migrations         python -m scripts.migrate
 #   search attributes  python -m core.temporal_setup
@@ -45,5 +45,6 @@ USER brandrelay
 EXPOSE 8000
 
 # Exec form: uvicorn (and `python worker.py` when it is the command) is PID 1 and receives
-# SIGTERM directly, so both shut down gracefully on `docker compose stop`.
-CMD ["uvicorn", "api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+# SIGTERM directly, so both shut down gracefully on `docker compose stop`. --no-proxy-headers:
+# the API reads X-Forwarded-For itself, only as far as TRUSTED_PROXY_HOPS allows.
+CMD ["uvicorn", "api.app:create_app", "--factory", "--no-proxy-headers", "--host", "0.0.0.0", "--port", "8000"]

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from core.client_address import client_address
 from core.settings import Settings
 from core.temporal import LazyTemporalClient
 from storage.base import BlobStore, WriteOnceStore
@@ -57,6 +58,16 @@ def get_request_id(request: Request) -> str:
     return rid
 
 
+def get_client_address(request: Request) -> str:
+    """The address sign-in attempts count against (core.client_address, TRUSTED_PROXY_HOPS)."""
+    settings: Settings = request.app.state.settings
+    return client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        settings.trusted_proxy_hops,
+    )
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -64,3 +75,4 @@ TemporalDep = Annotated[LazyTemporalClient, Depends(get_temporal)]
 BlobStoreDep = Annotated[BlobStore, Depends(get_blob_store)]
 CheckpointStoreDep = Annotated[WriteOnceStore, Depends(get_checkpoint_store)]
 RequestIdDep = Annotated[str, Depends(get_request_id)]
+ClientAddressDep = Annotated[str, Depends(get_client_address)]

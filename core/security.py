@@ -12,6 +12,8 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from core.signing import is_canonical_b64
+
 _hasher = PasswordHasher()
 # Verified against when the account does not exist, so timing does not reveal that.
 _DUMMY_HASH = _hasher.hash("brandrelay-dummy-password-for-unknown-accounts")
@@ -32,18 +34,43 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def issue_access_token(secret: str, user_id: int, ttl_seconds: int) -> str:
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: int
+    generation: int  # the user's session generation when the token was issued
+
+
+def issue_access_token(secret: str, user_id: int, ttl_seconds: int, *, generation: int) -> str:
+    """`generation` is the user's session generation (models.org.User): raising it ends the
+    token before its expiry."""
     now = datetime.now(UTC)
-    claims = {"sub": str(user_id), "iat": now, "exp": now + timedelta(seconds=ttl_seconds)}
+    claims = {
+        "sub": str(user_id),
+        "gen": generation,
+        "iat": now,
+        "exp": now + timedelta(seconds=ttl_seconds),
+    }
     return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
 
 
-def read_access_token(secret: str, token: str) -> int | None:
-    """The user id, or None for a token that is invalid or expired."""
+def read_access_token(secret: str, token: str) -> AccessClaims | None:
+    """The claims, or None for a token that is invalid, expired or not in its canonical form.
+
+    PyJWT pads what it decodes, so padding or other low bits in the last character would keep
+    a token valid under another text; each part must be canonical base64url. Tokens issued
+    before the generation claim existed count as generation 0 (they expire within
+    ACCESS_TOKEN_TTL anyway).
+    """
+    parts = token.split(".")
+    if len(parts) != 3 or not all(is_canonical_b64(part) for part in parts):
+        return None
     try:
         claims = jwt.decode(token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp"]})
-        return int(claims["sub"])
-    except (jwt.PyJWTError, KeyError, ValueError):
+        generation = claims.get("gen", 0)
+        if not isinstance(generation, int) or isinstance(generation, bool):
+            return None
+        return AccessClaims(user_id=int(claims["sub"]), generation=generation)
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError):
         return None
 
 

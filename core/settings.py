@@ -153,6 +153,15 @@ class Settings(BaseSettings):
     portal_session_ttl: int = Field(
         28800, ge=60, description="Portal sign-in lifetime, seconds (absolute, from sign-in)"
     )
+    signin_address_max_failures: int = Field(
+        30, ge=1, description="Failed sign-ins per client address and window before refusing"
+    )
+    signin_address_window: int = Field(
+        900, ge=60, description="Length of the per-address sign-in window, seconds"
+    )
+    trusted_proxy_hops: int = Field(
+        0, ge=0, le=10, description="Reverse proxies in front of the API adding X-Forwarded-For"
+    )
     public_base_url: str = Field("http://localhost:8000", description="Base URL in links")
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest request body, bytes (uploads have their own)"

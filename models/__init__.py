@@ -13,6 +13,7 @@ from models.org import ApiToken, Brand, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
 from models.probe import ReadinessProbe
 from models.send_rate import SendRateSlot
+from models.signin import SignInThrottle
 from models.templates import Template, TemplateVersion
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Region",
     "Segment",
     "SendRateSlot",
+    "SignInThrottle",
     "Suppression",
     "Template",
     "TemplateVersion",

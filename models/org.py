@@ -77,6 +77,9 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     failed_logins: int = Field(default=0)
     locked_until: datetime | None = Field(default=None)
+    # Carried by every access token and portal session; signing out and changing the password
+    # raise it, which ends all of them at once (services.accounts.end_sessions).
+    session_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow)
 
 

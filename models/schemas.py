@@ -207,6 +207,14 @@ class TokenResponse(BaseModel):
     expires_in: int
 
 
+class PasswordChange(BaseModel):
+    """The caller's own password; the rules for the new one are services.password_rules."""
+
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(min_length=1, max_length=1000)
+    new_password: str = Field(min_length=1, max_length=1000)
+
+
 class MeRead(BaseModel):
     user: UserRead
     memberships: list[MembershipRead]

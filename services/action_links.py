@@ -6,26 +6,23 @@ power of its own: the POST builds the user's current principal and the workflow'
 still check the roles, the stage and four eyes, so a link of someone who lost the role, or for
 a campaign decided meanwhile, does nothing.
 
-Format: base64url(JSON payload) "." base64url(HMAC-SHA256). The key is derived from
-SECRET_KEY with a purpose label, so no other signer of the project (access tokens, file URLs)
-produces a MAC that is valid here.
+Signed by core.signing (purpose ACTION_LINK): base64url(JSON claims) "." base64url(MAC), in
+its canonical form only. A field is added in `ActionToken` and its two claim mappings; tokens
+already sent lack it, so the reader must give it a default.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from core import signing
 from core.settings import Settings
 
 ACTIONS = frozenset({"approve", "request_changes"})
 DEFAULT_TTL = timedelta(days=7)
-_PURPOSE = b"brandrelay:action-link:v1"
 _MAX_TOKEN = 512  # far above a real token; refuses oversized input before any work
 
 
@@ -36,18 +33,23 @@ class ActionToken:
     action: str
     expires: datetime
 
+    def claims(self) -> dict[str, Any]:
+        """The signed JSON object; its key order is part of the token's bytes."""
+        return {
+            "pc": self.partner_campaign_id,
+            "u": self.user_id,
+            "a": self.action,
+            "exp": int(self.expires.timestamp()),
+        }
 
-def _key(settings: Settings) -> bytes:
-    secret = settings.secret_key.get_secret_value().encode()
-    return hmac.new(secret, _PURPOSE, hashlib.sha256).digest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> ActionToken:
+        return cls(
+            partner_campaign_id=int(claims["pc"]),
+            user_id=int(claims["u"]),
+            action=str(claims["a"]),
+            expires=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )
 
 
 def make_token(
@@ -61,13 +63,10 @@ def make_token(
 ) -> str:
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {sorted(ACTIONS)}")
-    expires = int(((now or datetime.now(UTC)) + ttl).timestamp())
-    payload = json.dumps(
-        {"pc": pc_id, "u": user_id, "a": action, "exp": expires}, separators=(",", ":")
-    ).encode()
-    body = _b64(payload)
-    sig = hmac.new(_key(settings), body.encode("ascii"), hashlib.sha256).digest()
-    return f"{body}.{_b64(sig)}"
+    expires = datetime.fromtimestamp(int(((now or datetime.now(UTC)) + ttl).timestamp()), UTC)
+    token = ActionToken(pc_id, user_id, action, expires)
+    payload = json.dumps(token.claims(), separators=(",", ":")).encode()
+    return signing.sign(settings.secret_key.get_secret_value(), signing.ACTION_LINK, payload)
 
 
 def make_link(
@@ -88,22 +87,14 @@ def read_token(
     settings: Settings, token: str, *, now: datetime | None = None
 ) -> ActionToken | None:
     """The token's claims, or None when it is malformed, tampered with or expired."""
-    if len(token) > _MAX_TOKEN or token.count(".") != 1:
+    payload = signing.verify(
+        settings.secret_key.get_secret_value(), signing.ACTION_LINK, token, max_len=_MAX_TOKEN
+    )
+    if payload is None:
         return None
-    body, _, sig = token.partition(".")
     try:
-        given = _unb64(sig)
-        expected = hmac.new(_key(settings), body.encode("ascii"), hashlib.sha256).digest()
-        if not hmac.compare_digest(given, expected):
-            return None
-        claims = json.loads(_unb64(body))
-        parsed = ActionToken(
-            partner_campaign_id=int(claims["pc"]),
-            user_id=int(claims["u"]),
-            action=str(claims["a"]),
-            expires=datetime.fromtimestamp(int(claims["exp"]), UTC),
-        )
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeError):
+        parsed = ActionToken.from_claims(json.loads(payload))
+    except (ValueError, TypeError, KeyError, OverflowError, OSError):
         return None
     if parsed.action not in ACTIONS or parsed.expires <= (now or datetime.now(UTC)):
         return None

@@ -31,6 +31,8 @@ from models.schemas import (
 )
 from services import audit
 from services.access import load, scope_filter, target_of
+from services.password_rules import password_problem
+from services.sessions import end_sessions
 
 M = TypeVar("M", bound=SQLModel)
 _SECRET_FIELDS = {"password_hash", "token_hash"}
@@ -230,6 +232,9 @@ def list_users(
 def create_user(session: Session, actor: Actor, data: UserCreate) -> User:
     if session.exec(select(User).where(User.email == data.email)).first():
         raise FieldError("email", "this email address is already in use")
+    problem = password_problem(data.password, data.email) if data.password else None
+    if problem is not None:
+        raise FieldError("password", problem)
     user = User(
         brand_id=actor.principal.brand_id,
         email=data.email,
@@ -255,11 +260,16 @@ def update_user(session: Session, actor: Actor, user_id: int, data: UserUpdate) 
             raise FieldError("is_active", "you cannot deactivate your own account")
         user.is_active = data.is_active
     if data.password is not None:
+        problem = password_problem(data.password, user.email)
+        if problem is not None:
+            raise FieldError("password", problem)
         user.password_hash = hash_password(data.password)
         user.failed_logins = 0
         user.locked_until = None
     session.add(user)
     session.flush()
+    if data.password is not None and user.id is not None:
+        end_sessions(session, user.id)  # a password set by an admin ends the user's sign-ins
     after = snapshot(user)
     if after is not None and data.password is not None:
         after["password_changed"] = True

@@ -7,8 +7,6 @@ trees rather than sidecar files, so no key (e.g. "x.meta") can collide with meta
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 import tempfile
@@ -17,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
+from core import signing
 from storage.base import (
     BlobExists,
     BlobNotFound,
@@ -30,8 +29,6 @@ from storage.base import (
 )
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-# Domain separation: SECRET_KEY also signs tokens and other links.
-_SIGNATURE_PURPOSE = "brandrelay.blob-get.v1"
 # Reading a "key" whose path runs into a file or a directory means there is no such blob.
 _MISSING = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
 
@@ -85,7 +82,7 @@ class LocalBlobStore:
         self.root = root
         self._blobs = (root / "blobs").resolve()
         self._meta = (root / "meta").resolve()
-        self._secret = secret.encode()
+        self._secret = secret
         self._base_url = base_url.rstrip("/")
 
     def _path(self, tree: Path, key: str) -> Path:
@@ -202,10 +199,12 @@ class LocalBlobStore:
                     found.append(key)
         return sorted(found)[:limit]
 
-    def _signature(self, key: str, expires: int, filename: str | None) -> str:
-        # JSON keeps the fields unambiguous: no key/filename split can produce the same message.
-        message = json.dumps([_SIGNATURE_PURPOSE, key, expires, filename], separators=(",", ":"))
-        return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
+    @staticmethod
+    def _message(key: str, expires: int, filename: str | None) -> bytes:
+        """JSON keeps the fields unambiguous (no key/filename split makes the same message);
+        the purpose label inside it separates these MACs from every other use of SECRET_KEY."""
+        label = signing.FILE_URL.label.decode()
+        return json.dumps([label, key, expires, filename], separators=(",", ":")).encode()
 
     def signed_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
         validate_key(key)
@@ -213,9 +212,10 @@ class LocalBlobStore:
         if filename is not None:
             content_disposition(filename)  # refuse now what the download route could not serve
         expires = int(time.time()) + expires_in
+        message = self._message(key, expires, filename)
         params: dict[str, str | int] = {
             "expires": expires,
-            "sig": self._signature(key, expires, filename),
+            "sig": signing.mac(self._secret, signing.FILE_URL, message),
         }
         if filename is not None:
             params["filename"] = filename
@@ -224,12 +224,14 @@ class LocalBlobStore:
     def verify(
         self, key: str, expires: int, sig: str, filename: str | None, now: float | None = None
     ) -> bool:
-        """Checks a download link's parameters; all inputs are untrusted, so never raises."""
+        """Checks a download link's parameters; all inputs are untrusted, so never raises. The
+        signature must be the canonical lower-case hex; `expires` arrives as an integer, so the
+        route must refuse other spellings of it (leading zeros, a sign)."""
         try:
             validate_key(key)
         except ValueError:
             return False
         if (time.time() if now is None else now) > expires:
             return False
-        expected = self._signature(key, expires, filename)
-        return hmac.compare_digest(expected.encode(), sig.encode("utf-8", "replace"))
+        message = self._message(key, expires, filename)
+        return signing.mac_ok(self._secret, signing.FILE_URL, message, sig)

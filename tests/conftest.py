@@ -212,7 +212,9 @@ def login(client: TestClient, demo: Engine, settings: Settings) -> Callable[[str
         with Session(demo) as session:
             user = session.exec(select(User).where(User.email == email)).one()
         assert user.id is not None
-        token = issue_access_token(secret, user.id, settings.access_token_ttl)
+        token = issue_access_token(
+            secret, user.id, settings.access_token_ttl, generation=user.session_generation
+        )
         return {"Authorization": f"Bearer {token}"}
 
     return _login

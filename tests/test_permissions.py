@@ -34,6 +34,7 @@ from models.contacts import Contact, Segment, Suppression
 from models.org import ApiToken, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
 from models.templates import Template, TemplateVersion
+from services.demo import DEMO_PASSWORD
 from services.demo_templates import spring_draft
 from tests.test_outbox import Sent, readable, send_to_outbox, share
 
@@ -302,6 +303,15 @@ SEGMENTS = "/api/v1/partners/{amsterdam}/segments"
 # object, gets 404.
 MATRIX: dict[str, tuple[Call, str]] = {
     "me": (_c("GET", "/api/v1/me"), "OOOOOOOOOO"),
+    "me.password": (
+        _c(
+            "POST",
+            "/api/v1/me/password",
+            lambda i, r: {"current_password": DEMO_PASSWORD, "new_password": "a walk at 9 a.m."},
+        ),
+        "OOOOOOOOOO",
+    ),
+    "auth.logout": (_c("POST", "/api/v1/auth/logout"), "OOOOOOOOOO"),
     "regions.list": (_c("GET", "/api/v1/regions"), "OOOOOOOOOO"),
     "regions.create": (
         _c("POST", "/api/v1/regions", lambda i, r: {"name": f"New {r}"}),
@@ -597,6 +607,12 @@ READ_ONLY_POSTS = {
     ("POST", "/api/v1/versions/{version_id}/validate"),
     ("POST", "/api/v1/versions/{version_id}/preview"),
 }
+# Writes to the caller's own account only: every signed-in person may sign out and change the
+# own password, viewers included.
+OWN_ACCOUNT_WRITES = {
+    ("POST", "/api/v1/auth/logout"),
+    ("POST", "/api/v1/me/password"),
+}
 
 
 def test_matrix_covers_every_route(settings: Settings) -> None:
@@ -750,6 +766,7 @@ def test_viewer_gets_403_for_every_write(
         for m, p in api_routes(create_app(settings))
         if m != "GET"
         and (m, p) not in READ_ONLY_POSTS
+        and (m, p) not in OWN_ACCOUNT_WRITES
         and (m, re.sub(r"\{[^}]*\}", "{}", p)) not in PUBLIC
     ]
     assert len(writes) >= 12
@@ -847,7 +864,7 @@ def test_portal_anonymous_visitors_sign_in_first(client: TestClient, ids: Ids) -
 def _portal_cookie(settings: Settings, demo: Engine, email: str) -> dict[str, str]:
     with Session(demo) as s:
         user = s.exec(select(User).where(User.email == email)).one()
-    found = portal_cookies.new_session(settings, user.id)
+    found = portal_cookies.new_session(settings, user.id, generation=user.session_generation)
     return {portal_cookies.COOKIE: portal_cookies.encode(settings, found)}
 
 

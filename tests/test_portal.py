@@ -176,3 +176,13 @@ def test_static_files_are_served_from_the_project(portal: TestClient) -> None:
     resp = portal.get("/static/vendor/htmx-2.0.11.min.js")
     assert resp.status_code == 200 and "htmx" in resp.text[:2000]
     assert portal.get("/static/../../core/settings.py").status_code == 404
+
+
+def test_a_csrf_token_that_is_not_ascii_is_refused_not_an_error(portal: TestClient) -> None:
+    sign_in(portal, "marketing@northwind.example")
+    for given in ("é" * 43, "token-ü"):
+        resp = portal.post("/logout", data={"csrf_token": given})
+        assert resp.status_code == 403, given
+        resp = portal.post("/logout", headers={"X-CSRF-Token": given.encode()})
+        assert resp.status_code == 403, given
+    assert portal.get("/inbox").status_code == 200  # still signed in

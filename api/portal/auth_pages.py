@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import ClientAddressDep, SessionDep, SettingsDep
 from api.portal import session as cookies
 from api.portal.web import (
     PortalOpen,
@@ -17,7 +17,8 @@ from api.portal.web import (
     render,
     set_session_cookie,
 )
-from services.accounts import authenticate
+from services.accounts import AddressLimit, authenticate
+from services.sessions import end_sessions
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 FAILED = "Incorrect email or password, or too many attempts; try again later."
@@ -72,12 +73,12 @@ def login(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    client: ClientAddressDep,
     email: Annotated[str, Form(max_length=320)],
     password: Annotated[str, Form(max_length=1000)],
     next: Annotated[str, Form(max_length=2000)] = "/inbox",
 ) -> Response:
-    user = authenticate(session, email, password)
-    session.commit()  # keep failure counters even when refusing
+    user = authenticate(session, email, password, client=client, limit=AddressLimit.of(settings))
     if user is None or user.id is None:
         return render(
             request,
@@ -90,12 +91,15 @@ def login(
             failed=True,
         )
     response = RedirectResponse(safe_next(next), status_code=303)
-    set_session_cookie(response, settings, cookies.new_session(settings, user.id))
+    found = cookies.new_session(settings, user.id, generation=user.session_generation)
+    set_session_cookie(response, settings, found)
     return response
 
 
 @router.post("/logout", response_class=RedirectResponse)
-def logout(_: PortalUser, settings: SettingsDep) -> Response:
+def logout(principal: PortalUser, session: SessionDep) -> Response:
+    """Ends every portal session and access token of the user, not only this browser's."""
+    end_sessions(session, principal.user_id)
     response = RedirectResponse("/login?signed_out=true", status_code=303)
     response.delete_cookie(cookies.COOKIE, path="/")
     return response

@@ -101,7 +101,8 @@ class PortalAuthorize:
         if found is None or found.user_id is None:
             raise LoginRequired()
         user = session.get(User, found.user_id)
-        if user is None or not user.is_active:
+        # A cookie from before the user signed out or changed the password is no session.
+        if user is None or not user.is_active or user.session_generation != found.generation:
             raise LoginRequired()
         principal = principal_for(session, user)
         request.state.principal = principal

@@ -17,6 +17,9 @@ from storage.base import BlobNotFound, content_disposition
 from storage.local import LocalBlobStore
 
 router = APIRouter(tags=["files"])
+# The one spelling of the signed expiry: another one ("0" + it, "+" + it) would otherwise parse
+# to the same integer and keep the link valid under a different text.
+CANONICAL_EXPIRES = r"^(0|[1-9][0-9]{0,15})$"
 
 
 @router.get("/files/{key:path}")
@@ -24,14 +27,14 @@ def signed_file(
     _: PublicRoute,
     store: BlobStoreDep,
     key: str,
-    expires: Annotated[int, Query()],
+    expires: Annotated[str, Query(pattern=CANONICAL_EXPIRES)],
     sig: Annotated[str, Query(max_length=128)],
     filename: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     if not isinstance(store, LocalBlobStore):
         raise NotFound("file", key)
     try:
-        valid = store.verify(key, expires, sig, filename)
+        valid = store.verify(key, int(expires), sig, filename)
     except ValueError:
         valid = False
     if not valid:
