@@ -51,6 +51,7 @@ def project_partner_transition(engine: Engine, t: PartnerTransition) -> None:
         row.submitted_by = t.submitted_by
         row.segment_id = t.segment_id
         row.escalation_level = t.escalation_level
+        row.revision = max(row.revision, t.revision)
         row.last_seq = max(row.last_seq, t.entry.seq)
         if t.entry.event in DECISION_EVENTS:
             row.decided_by = t.entry.actor_id

@@ -202,6 +202,7 @@ class PartnerCampaignRead(BaseModel):
     submitted_by: int | None
     decided_by: int | None
     decision_comment: str | None
+    revision: int = Field(0, description="submissions so far; a decision may name the one seen")
     escalation_level: int
     workflow_id: str
     segment_id: int | None = None

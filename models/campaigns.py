@@ -78,6 +78,9 @@ class PartnerCampaign(SQLModel, table=True):
     decided_by: int | None = Field(default=None, foreign_key="user.id")
     decision_comment: str | None = Field(default=None, max_length=2000)
     escalation_level: int = 0
+    revision: int = Field(
+        default=0, sa_column_kwargs={"server_default": "0"}, description="submissions so far"
+    )
     last_seq: int = 0
     segment_id: int | None = Field(default=None, description="named at submit; None: everyone")
     audience: dict[str, Any] = Field(

@@ -199,6 +199,11 @@ class PartnerAction(BaseModel):
     comment: str | None = Field(None, max_length=2000)
     send_at: datetime | None = None
     segment_id: int | None = None  # submit: who the send goes to (None: every contact)
+    revision: int | None = Field(
+        None,
+        description="decide: the submission the decider saw (one-click links, the portal); "
+        "a decision about an older one is refused, the content changed since",
+    )
 
 
 class PartnerTransition(BaseModel):
@@ -213,6 +218,7 @@ class PartnerTransition(BaseModel):
     submitted_by: int | None = None
     segment_id: int | None = None
     escalation_level: int = 0
+    revision: int = Field(0, description="submissions so far: 1 after the first submit")
     open_tasks: dict[str, datetime | None] = Field(
         default_factory=dict, description="task kind -> due time; kinds not listed are closed"
     )
@@ -228,6 +234,7 @@ class PartnerCampaignStatus(BaseModel):
     escalation_level: int = 0
     personalise_until: datetime
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    revision: int = 0
 
 
 class CampaignSummary(BaseModel):
@@ -252,6 +259,7 @@ class PartnerNotice(BaseModel):
     escalation_level: int = 0
     comment: str | None = None
     due_at: datetime | None = None
+    revision: int = Field(0, description="the submission a decision notice is about")
 
 
 # Delivery ---------------------------------------------------------------------------------------

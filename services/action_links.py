@@ -32,24 +32,40 @@ class ActionToken:
     user_id: int
     action: str
     expires: datetime
+    # The submission the email was about: a decision through the link is refused once the
+    # partner has submitted again (the GM would approve content they never saw). None in
+    # links sent before links named it.
+    revision: int | None = None
 
     def claims(self) -> dict[str, Any]:
         """The signed JSON object; its key order is part of the token's bytes."""
-        return {
+        claims: dict[str, Any] = {
             "pc": self.partner_campaign_id,
             "u": self.user_id,
             "a": self.action,
             "exp": int(self.expires.timestamp()),
         }
+        if self.revision is not None:
+            claims["r"] = self.revision
+        return claims
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> ActionToken:
+        revision = claims.get("r")
         return cls(
             partner_campaign_id=int(claims["pc"]),
             user_id=int(claims["u"]),
             action=str(claims["a"]),
             expires=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            revision=None if revision is None else int(revision),
         )
+
+    def names_current_submission(self, current: int) -> bool:
+        """Whether the link is about the content waiting now. A link from before links named
+        their submission is trusted only while there has been just one submission."""
+        if self.revision is None:
+            return current <= 1
+        return self.revision == current
 
 
 def make_token(
@@ -59,12 +75,13 @@ def make_token(
     action: str,
     ttl: timedelta = DEFAULT_TTL,
     *,
+    revision: int | None = None,
     now: datetime | None = None,
 ) -> str:
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {sorted(ACTIONS)}")
     expires = datetime.fromtimestamp(int(((now or datetime.now(UTC)) + ttl).timestamp()), UTC)
-    token = ActionToken(pc_id, user_id, action, expires)
+    token = ActionToken(pc_id, user_id, action, expires, revision)
     payload = json.dumps(token.claims(), separators=(",", ":")).encode()
     return signing.sign(settings.secret_key.get_secret_value(), signing.ACTION_LINK, payload)
 
@@ -76,10 +93,11 @@ def make_link(
     action: str,
     ttl: timedelta = DEFAULT_TTL,
     *,
+    revision: int | None = None,
     now: datetime | None = None,
 ) -> str:
     """The absolute URL of the confirmation page (GET shows, only POST acts)."""
-    token = make_token(settings, pc_id, user_id, action, ttl, now=now)
+    token = make_token(settings, pc_id, user_id, action, ttl, revision=revision, now=now)
     return f"{settings.public_base_url.rstrip('/')}/a/{token}"
 
 

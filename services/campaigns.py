@@ -469,6 +469,7 @@ def partner_campaign_reads(
                 decided_by=r.decided_by,
                 decision_comment=r.decision_comment,
                 escalation_level=r.escalation_level,
+                revision=r.revision,
                 workflow_id=r.workflow_id,
                 segment_id=r.segment_id,
                 created_at=r.created_at,

@@ -318,10 +318,27 @@ def compose_notice(
     links: list[tuple[str, str]] = []
     if recipient.may_decide and notice.kind in DECISION_KINDS:
         links = [
-            ("Approve", make_link(settings, pc_id, recipient.user_id, "approve", now=now)),
+            (
+                "Approve",
+                make_link(
+                    settings,
+                    pc_id,
+                    recipient.user_id,
+                    "approve",
+                    revision=notice.revision or None,
+                    now=now,
+                ),
+            ),
             (
                 "Request changes",
-                make_link(settings, pc_id, recipient.user_id, "request_changes", now=now),
+                make_link(
+                    settings,
+                    pc_id,
+                    recipient.user_id,
+                    "request_changes",
+                    revision=notice.revision or None,
+                    now=now,
+                ),
             ),
         ]
     partner_name = one_line(partner_name)

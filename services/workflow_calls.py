@@ -17,7 +17,12 @@ from core.errors import Conflict, FieldError, Forbidden, NotFound, Problem
 
 R = TypeVar("R")
 
-_TYPE_TO_PROBLEM = {"forbidden": Forbidden, "conflict": Conflict}
+
+class StaleDecision(Conflict):
+    """A decision about a submission that is no longer the one waiting (409)."""
+
+
+_TYPE_TO_PROBLEM = {"forbidden": Forbidden, "conflict": Conflict, "stale": StaleDecision}
 
 
 def problem_from(err: WorkflowUpdateFailedError, label: str) -> Problem:

@@ -630,3 +630,76 @@ async def test_post_approves_through_the_workflow(
         await api.post(f"/api/v1/campaigns/{cid}/cancel", headers=login(MARKETING))
         handle = workflow_env.client.get_workflow_handle(f"campaign-{cid}")
         await asyncio.wait_for(handle.result(), timeout=30)
+
+
+def _decision_links(settings: Settings, campaign_name: str, to: str) -> list[str]:
+    """The one-click links of every decision email about `campaign_name` sent to `to`."""
+    found = []
+    for msg in OutboxTransport(settings.data_dir / "outbox").list_messages():
+        text = msg.get_body(("plain",))
+        if to not in str(msg["To"]) or text is None or campaign_name not in str(msg["Subject"]):
+            continue
+        found += [w for w in str(text.get_content()).split() if "/a/" in w]
+    return found
+
+
+async def test_a_link_from_before_a_resubmission_decides_nothing(
+    app_with_worker: httpx.AsyncClient,
+    workflow_env: WorkflowEnvironment,
+    login: Login,
+    demo: Engine,
+    settings: Settings,
+) -> None:
+    """Before, the GM's old "approve" approved content the GM never saw: the editor changed
+    it and submitted again after the email went out. A link now names its submission."""
+    from tests.test_campaign_workflows import CLOCK, ENV, act, finish, launched, values
+
+    api = app_with_worker
+    transport = api._transport
+    assert isinstance(transport, httpx.ASGITransport) and isinstance(transport.app, FastAPI)
+    _mount(transport.app)
+    ENV[:] = [workflow_env]
+    CLOCK[:] = [max(await workflow_env.get_current_time(), datetime.now(UTC))]
+    name = f"Resubmitted {datetime.now(UTC).timestamp():.0f}"
+    cid, pc_id = await launched(api, login, demo, name=name)
+    try:
+        assert (await act(api, login, EDITOR_AMS, pc_id, "content", values=values())).is_success
+        assert (await act(api, login, EDITOR_AMS, pc_id, "submit")).is_success
+        await _until(lambda: bool(_decision_links(settings, name, GM_AMS)), "the GM's email")
+        old_approve = _decision_links(settings, name, GM_AMS)[0].rsplit("/a/", 1)[1]
+        token = read_token(settings, old_approve)
+        assert token is not None and (token.action, token.revision) == ("approve", 1)
+
+        changes = await act(
+            api, login, GM_AMS, pc_id, "decision", decision="request_changes", comment="Date?"
+        )
+        assert changes.is_success, changes.text
+        edited = {**values(), "headline": "Open day, new date"}
+        assert (await act(api, login, EDITOR_AMS, pc_id, "content", values=edited)).is_success
+        assert (await act(api, login, EDITOR_AMS, pc_id, "submit")).is_success
+        assert _state(demo, pc_id) == "pending_gm"
+
+        page = await api.get(f"/a/{old_approve}")
+        assert page.status_code == 200 and "content has changed" in page.text
+        refused = await api.post(f"/a/{old_approve}", data={"comment": ""})
+        assert refused.status_code == 409 and "content has changed" in refused.text
+        unnamed = make_token(settings, pc_id, _user(demo, GM_AMS).id or 0, "approve")
+        assert (await api.post(f"/a/{unnamed}", data={})).status_code == 409
+        assert _state(demo, pc_id) == "pending_gm"
+        stale_api = await act(api, login, GM_AMS, pc_id, "decision", decision="approve", revision=1)
+        assert stale_api.status_code == 409 and _state(demo, pc_id) == "pending_gm"
+
+        await _until(lambda: len(_decision_links(settings, name, GM_AMS)) >= 4, "the new email")
+        newest = [
+            read_token(settings, u.rsplit("/a/", 1)[1])
+            for u in _decision_links(settings, name, GM_AMS)
+        ]
+        fresh = next(
+            u.rsplit("/a/", 1)[1]
+            for u, t in zip(_decision_links(settings, name, GM_AMS), newest, strict=True)
+            if t is not None and t.revision == 2 and t.action == "approve"
+        )
+        done = await api.post(f"/a/{fresh}", data={"comment": "Seen the new date"})
+        assert done.status_code == 200 and "is now approved" in done.text
+    finally:
+        await finish(api, login, demo, cid)

@@ -96,6 +96,7 @@ class PartnerCampaignWorkflow:
         self.send_at: datetime | None = None
         self.submitted_by: int | None = None
         self.segment_id: int | None = None
+        self.revision = 0  # submissions so far: decisions and one-click links name theirs
         self.escalation = 0
         self.reminded = False
         self.pending_since: datetime | None = None
@@ -283,6 +284,7 @@ class PartnerCampaignWorkflow:
             escalation_level=self.escalation,
             personalise_until=self.personalise_until,
             timeline=list(self.timeline),
+            revision=self.revision,
         )
 
     @workflow.signal
@@ -379,6 +381,12 @@ class PartnerCampaignWorkflow:
             raise _refuse(f"Only {who} decides at this stage", "forbidden")
         if not four_eyes_ok(self.submitted_by, action.actor.user_id):
             raise _refuse("Four eyes: the person who submitted cannot decide", "forbidden")
+        if action.revision is not None and action.revision != self.revision:
+            raise _refuse(
+                f"The content changed since you saw it (submission {action.revision}; now "
+                f"{self.revision}): review the current version before deciding",
+                "stale",
+            )
         if event in (E.request_changes, E.reject) and not (action.comment or "").strip():
             raise _refuse("comment: say what must change or why it is rejected", "invalid")
 
@@ -432,6 +440,7 @@ class PartnerCampaignWorkflow:
                     self.values = dict(action.values)
                 self.submitted_by = action.actor.user_id
                 self.segment_id = action.segment_id
+                self.revision += 1
             if event == E.schedule:
                 self.send_at = action.send_at
             await self._transition(event, action.actor, action.comment)
@@ -482,6 +491,7 @@ class PartnerCampaignWorkflow:
                 escalation_level=self.escalation,
                 comment=comment,
                 due_at=due,
+                revision=self.revision,
             )
         )
 
@@ -521,6 +531,7 @@ class PartnerCampaignWorkflow:
                 submitted_by=self.submitted_by,
                 segment_id=self.segment_id,
                 escalation_level=self.escalation,
+                revision=self.revision,
                 open_tasks=self._open_tasks(after),
                 workflow_id=info.workflow_id,
                 run_id=info.run_id,

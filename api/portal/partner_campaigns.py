@@ -365,7 +365,10 @@ async def decide(
     partner_campaign_id: int,
     decision: Annotated[Literal["approve", "request_changes", "reject"], Form()],
     comment: Annotated[str, Form(max_length=2000)] = "",
+    revision: Annotated[int | None, Form(ge=1, le=2**31)] = None,
 ) -> Response:
+    """The submission the page showed travels with the decision: a GM who reviewed one
+    version never approves another that arrived while the page was open."""
     return await _update_or_page(
         request,
         session,
@@ -377,6 +380,7 @@ async def decide(
         decision,
         decision=decision,
         comment=comment.strip() or None,
+        revision=revision,
     )
 
 

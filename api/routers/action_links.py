@@ -33,6 +33,7 @@ from services import campaign_flow as flow
 from services import campaigns as crud
 from services.accounts import principal_for
 from services.action_links import ActionToken, read_token
+from services.workflow_calls import StaleDecision
 from workflows.partner_campaign import PartnerCampaignWorkflow
 
 router = APIRouter(tags=["action links"])
@@ -145,6 +146,26 @@ def _refused() -> HTMLResponse:
     return _page("Link not valid", [INVALID], status=403)
 
 
+def _submission(subject: _Subject) -> int:
+    """The submission the link is about; a link from before links named theirs can only be
+    trusted for the first (the workflow refuses it once there was a second)."""
+    return subject.token.revision if subject.token.revision is not None else 1
+
+
+def _changed(what: str, portal: str, *, status: int = 200) -> HTMLResponse:
+    return _page(
+        "The content has changed",
+        [
+            f"{what[0].upper()}{what[1:]} was changed and submitted again after this email was "
+            "sent, so this link no longer decides anything: nothing was changed.",
+            "Review the current version in the portal; the email about it carries links of "
+            "its own.",
+        ],
+        status=status,
+        portal_url=portal,
+    )
+
+
 @router.get("/a/{token}", response_class=HTMLResponse)
 def confirm_page(
     _: PublicRoute, session: SessionDep, settings: SettingsDep, token: str
@@ -163,6 +184,8 @@ def confirm_page(
             [f"{what[0].upper()}{what[1:]} is {subject.row.state}: nothing waits for a decision."],
             portal_url=portal,
         )
+    if subject.row.revision and _submission(subject) != subject.row.revision:
+        return _changed(what, portal)
     title = "Approve campaign?" if action == "approve" else "Request changes?"
     paragraphs = [
         f"{who}, you are about to {VERBS[action]} {what}.",
@@ -208,8 +231,16 @@ async def confirm(
             await client.get(),
             row,
             PartnerCampaignWorkflow.decide,
-            PartnerAction(actor=actor_of(principal), decision=action, comment=comment or None),
+            PartnerAction(
+                actor=actor_of(principal),
+                decision=action,
+                comment=comment or None,
+                revision=_submission(subject),
+            ),
         )
+    except StaleDecision:
+        what = f'the campaign "{subject.campaign_name}" for {subject.partner_name}'
+        return _changed(what, portal, status=409)
     except Problem as err:
         return _page(
             "Not done", [err.detail, "Nothing was changed."], status=err.status, portal_url=portal

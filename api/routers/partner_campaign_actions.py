@@ -36,6 +36,13 @@ class DecisionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["approve", "request_changes", "reject"]
     comment: str | None = Field(None, max_length=2000)
+    revision: int | None = Field(
+        None,
+        ge=1,
+        le=2**31,
+        description="the submission you reviewed (`revision` of the partner campaign): a "
+        "decision is refused with 409 when the partner has submitted again since",
+    )
 
 
 class SubmitBody(BaseModel):
@@ -127,6 +134,7 @@ async def decide(
         PartnerCampaignWorkflow.decide,
         decision=body.decision,
         comment=body.comment,
+        revision=body.revision,
     )
 
 
