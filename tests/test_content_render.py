@@ -112,32 +112,6 @@ def test_output_size_limit() -> None:
     assert err.value.part == "email.html"
 
 
-@pytest.mark.parametrize(
-    ("source", "message"),
-    [
-        ("{{ 'x' * 1000000000 }}", "larger than"),
-        ("{{ 'x' + 'y' * 1999999 + 'z' * 1999999 }}", "larger than"),
-        ("{{ 10 ** (10 ** 10) }}", "too large a number"),
-        ("{{ 'x'|center(999999999) }}", "center width"),
-        ("{{ 'x'|indent(999999999) }}", "indent width"),
-        ("{{ '%0999999999d'|format(1) }}", "format widths"),
-        ("{{ '%*d'|format(999999999, 1) }}", "format widths"),
-        ("{{ '{:>999999999}'.format(1) }}", "format widths"),
-        ("{{ '{:{}}'.format(1, 999999999) }}", "format widths"),
-        (
-            "{% macro d(s, n) %}{{ d(s ~ s, n - 1) if n else s|length }}{% endmacro %}"
-            "{{ d('x', 40) }}",
-            "larger than",
-        ),
-    ],
-)
-def test_memory_bombs_are_refused_before_allocating(source: str, message: str) -> None:
-    start = time.perf_counter()
-    with pytest.raises(RenderError, match=message):
-        render_email(f"bomb-{source}", tiny(source), {"headline": "x"}, RENDER_CONTEXT)
-    assert time.perf_counter() - start < 1
-
-
 def test_time_limit_stops_silent_nested_loops() -> None:
     renderer = Renderer(time_limit=0.2)
     loops = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
@@ -158,7 +132,7 @@ def test_huge_range_does_not_hang() -> None:
 
 def test_recursion_is_a_render_error() -> None:
     content = tiny("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}")
-    with pytest.raises(RenderError, match="RecursionError"):
+    with pytest.raises(RenderError, match="call each other more than 50 deep"):
         render_email("rec", content, {"headline": "x"}, {})
 
 
