@@ -19,7 +19,8 @@ DEFAULT_MAX_TOTAL = 20_000_000  # characters built in one render call, all value
 DEFAULT_TIME_LIMIT = 2.0  # seconds per render call
 MAX_ITEMS = 100_000  # items in one list, tuple or dict built by a template (Jinja's range cap)
 MAX_CALL_DEPTH = 50  # macros, call blocks and recursive loops inside one another
-MAX_NESTING = 50  # brackets and syntax-tree levels of a template's source
+MAX_NESTING = 50  # brackets, blocks and syntax-tree levels of a template's source
+MAX_LOOP_NESTING = 16  # for-loops inside one another (Python compiles at most 20 nested blocks)
 MAX_INT_BITS = 100_000  # integers beyond this are refused before they are computed
 MAX_FILTER_WIDTH = 1_000  # center/indent widths
 

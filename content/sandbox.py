@@ -28,7 +28,14 @@ from jinja2.sandbox import (
 )
 from markupsafe import Markup, escape
 
-from content.budget import MAX_INT_BITS, MAX_NESTING, Budget, RenderError, current
+from content.budget import (
+    MAX_INT_BITS,
+    MAX_LOOP_NESTING,
+    MAX_NESTING,
+    Budget,
+    RenderError,
+    current,
+)
 from content.guards import (
     HUGE_FORMAT_MESSAGE,
     check_method,
@@ -44,6 +51,7 @@ _REENTRANT = (Macro, LoopContext, BlockReference)
 # Names a template cannot bind with set/for/macro parameters but that hold its own values.
 _IMPLICIT_NAMES = frozenset({"loop", "caller", "varargs", "kwargs"})
 _OPENING = frozenset({"(", "[", "{"})
+_BLOCK_TAGS = frozenset({"if", "for", "macro", "call", "filter", "with", "block", "autoescape"})
 _CLOSING = frozenset({")", "]", "}"})
 _TEXT = (str, bytes, bytearray)
 _SEQUENCES = (str, bytes, bytearray, list, tuple)
@@ -51,6 +59,55 @@ _SEQUENCES = (str, bytes, bytearray, list, tuple)
 
 class NestingTooDeep(TemplateSyntaxError):
     """The source nests brackets, blocks or expressions deeper than the sandbox compiles."""
+
+
+def _check_token_nesting(
+    tokens: Iterable[tuple[int, str, str]], name: str | None, filename: str | None
+) -> None:
+    """Brackets and block tags ({% if %} ... {% endif %}) each at most MAX_NESTING deep."""
+    brackets = blocks = 0
+    tag_starts = False
+    block_set: int | None = None  # line of a {% set x %} that may open a block
+    for lineno, kind, value in tokens:
+        if kind == "whitespace":
+            continue
+        if tag_starts and kind == "name":
+            if value == "set":
+                block_set = lineno
+            elif value in _BLOCK_TAGS:
+                blocks += 1
+            elif value.startswith("end"):
+                blocks -= 1
+        tag_starts = kind == "block_begin"
+        if block_set is not None and kind == "operator" and value == "=":
+            block_set = None  # {% set x = ... %} has no body
+        elif block_set is not None and kind == "block_end":
+            blocks += 1
+            block_set = None
+        if kind == "operator" and value in _OPENING:
+            brackets += 1
+        elif kind == "operator" and value in _CLOSING:
+            brackets -= 1
+        if brackets > MAX_NESTING or blocks > MAX_NESTING:
+            what = "brackets are" if brackets > MAX_NESTING else "blocks are"
+            message = f"{what} nested more than {MAX_NESTING} deep"
+            raise NestingTooDeep(message, lineno, name, filename)
+
+
+def _check_tree_depth(tree: nodes.Template, name: str | None, filename: str | None) -> None:
+    """At most MAX_NESTING levels of syntax tree, and at most MAX_LOOP_NESTING loops inside
+    one another (each is a Python loop, and Python compiles at most 20 nested blocks)."""
+    stack: list[tuple[nodes.Node, int, int]] = [(tree, 1, 0)]
+    while stack:
+        node, level, loops = stack.pop()
+        loops += isinstance(node, nodes.For)
+        if level > MAX_NESTING:
+            message = f"the template is nested more than {MAX_NESTING} levels deep"
+            raise NestingTooDeep(message, node.lineno, name, filename)
+        if loops > MAX_LOOP_NESTING:
+            message = f"loops are nested more than {MAX_LOOP_NESTING} deep"
+            raise NestingTooDeep(message, node.lineno, name, filename)
+        stack.extend((child, level + 1, loops) for child in node.iter_child_nodes())
 
 
 def _bound_names(tree: nodes.Template) -> frozenset[str]:
@@ -218,22 +275,11 @@ class Sandbox(ImmutableSandboxedEnvironment):
     # --- parsing -----------------------------------------------------------------------------
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        """Refuses brackets nested deeper than MAX_NESTING before parsing (they add no node
-        to the tree) and trees deeper than that after; what the parser cannot handle at all
-        is a syntax error at the line it got to."""
-        depth = 0
-        for lineno, kind, value in self.lexer.tokeniter(source, name, filename):
-            if kind == "operator" and value in _OPENING:
-                depth += 1
-                if depth > MAX_NESTING:
-                    raise NestingTooDeep(
-                        f"brackets are nested more than {MAX_NESTING} deep",
-                        lineno,
-                        name,
-                        filename,
-                    )
-            elif kind == "operator" and value in _CLOSING:
-                depth -= 1
+        """Refuses brackets and blocks nested deeper than MAX_NESTING before parsing (the
+        parser recurses on both, and brackets add no node to the tree) and trees deeper than
+        that after; what the parser cannot handle at all is a syntax error at the line it got
+        to."""
+        _check_token_nesting(self.lexer.tokeniter(source, name, filename), name, filename)
         parser = Parser(self, source, name, filename)
         try:
             tree = parser.parse()
@@ -241,17 +287,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
             raise NestingTooDeep(
                 "the template is nested too deeply", parser.stream.current.lineno, name, filename
             ) from None
-        stack: list[tuple[nodes.Node, int]] = [(tree, 1)]
-        while stack:
-            node, level = stack.pop()
-            if level > MAX_NESTING:
-                raise NestingTooDeep(
-                    f"the template is nested more than {MAX_NESTING} levels deep",
-                    node.lineno,
-                    name,
-                    filename,
-                )
-            stack.extend((child, level + 1) for child in node.iter_child_nodes())
+        _check_tree_depth(tree, name, filename)
         return tree
 
     # --- hooks the compiled template calls ---------------------------------------------------

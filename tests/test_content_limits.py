@@ -159,7 +159,7 @@ BOMBS: dict[str, tuple[str, str]] = {
         "{{ " + "(" * 10000 + "1" + ")" * 10000 + " }}",
         "brackets are nested more than 50 deep",
     ),
-    "nested_blocks": ("{% if 1 %}" * 1000 + "x" + "{% endif %}" * 1000, "nested too deeply"),
+    "nested_blocks": ("{% if 1 %}" * 1000 + "x" + "{% endif %}" * 1000, "blocks are nested more"),
     "filter_chain": ("{{ 'x'" + "|e" * 1000 + " }}", "nested more than 50 levels deep"),
     "operator_chain": ("{{ 1" + " + 1" * 1000 + " }}", "nested more than 50 levels deep"),
     "not_chain": ("{{ " + "not " * 2000 + "1 }}", "nested too deeply"),
