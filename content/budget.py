@@ -10,9 +10,7 @@ renderer serves many threads and nested renders share the outer budget.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 DEFAULT_MAX_OUTPUT = 2_000_000  # characters per channel part, and per value built
 DEFAULT_MAX_TOTAL = 20_000_000  # characters built in one render call, all values together
@@ -111,20 +109,23 @@ def current() -> Budget:
     return budget
 
 
-def active() -> Budget | None:
-    return _BUDGET.get()
+class Limits:
+    """Limits for everything rendered or compiled inside; nested calls share the outer one.
+    A class rather than a generator: it wraps every part of every message."""
 
+    __slots__ = ("_budget", "_token")
 
-@contextmanager
-def limits(time_limit: float, max_output: int, max_total: int) -> Iterator[Budget]:
-    """Limits for everything rendered or compiled inside; nested calls share the outer one."""
-    outer = _BUDGET.get()
-    if outer is not None:
-        yield outer
-        return
-    budget = Budget(time_limit, max_output, max_total)
-    token = _BUDGET.set(budget)
-    try:
-        yield budget
-    finally:
-        _BUDGET.reset(token)
+    def __init__(self, time_limit: float, max_output: int, max_total: int) -> None:
+        outer = _BUDGET.get()
+        self._token: Token[Budget | None] | None = None
+        self._budget = outer or Budget(time_limit, max_output, max_total)
+
+    def __enter__(self) -> Budget:
+        if _BUDGET.get() is None:
+            self._token = _BUDGET.set(self._budget)
+        return self._budget
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _BUDGET.reset(self._token)
+            self._token = None

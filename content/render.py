@@ -15,8 +15,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Generator, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, cast
@@ -35,9 +34,8 @@ from content.budget import (
     MAX_ITEMS,
     MAX_LOOP_NESTING,
     MAX_NESTING,
+    Limits,
     RenderError,
-    active,
-    limits,
 )
 from content.sandbox import Sandbox
 from content.sanitize import safe_markup, text_content
@@ -248,11 +246,9 @@ class Renderer:
 
     # --- rendering ------------------------------------------------------------------------
 
-    @contextmanager
-    def budget(self) -> Iterator[None]:
+    def budget(self) -> Limits:
         """Limits for everything rendered inside; nested renders share the outer budget."""
-        with limits(self.time_limit, self.max_output, self.max_total):
-            yield
+        return Limits(self.time_limit, self.max_output, self.max_total)
 
     def source(self, content: TemplateContent, part: Part) -> str:
         channel, field = part.split(".")
@@ -268,9 +264,7 @@ class Renderer:
     ) -> str:
         """One channel part with `variables` (see `variables()`), inside the limits."""
         template = self.compiled(key, part, self.source(content, part))
-        with self.budget():
-            budget = active()
-            assert budget is not None
+        with self.budget() as budget:
             chunks: list[str] = []
             size, limit = 0, budget.max_output
             generator = cast(Generator[str, None, None], template.generate(variables))

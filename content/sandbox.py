@@ -147,8 +147,10 @@ def _huge_power(base: Any, exponent: Any) -> bool:
 
 
 class _CheckingCodeGenerator(CodeGenerator):
-    """Compiles the checks into the template: every for-loop body starts with
-    `environment.tick()` (through the sandbox's `call`), `~` joins through
+    """Compiles the checks into the template: every for-loop body starts with the statement
+    `environment.tick` (a property that checks the deadline; Jinja2 has no node for a plain
+    method call), so even a loop that outputs nothing and calls nothing runs out of time;
+    `~` joins through
     `environment.concat_values`, slices through `environment.getslice`, and printed values
     that may have been built by the template through `environment.text_output` or
     `environment.escaped_output`."""
@@ -160,10 +162,7 @@ class _CheckingCodeGenerator(CodeGenerator):
         super().visit_Template(node, frame)
 
     def visit_For(self, node: nodes.For, frame: Frame) -> None:
-        tick = nodes.ExprStmt(
-            nodes.Call(nodes.EnvironmentAttribute("tick"), [], [], None, None)
-        ).set_lineno(node.lineno)
-        tick.set_environment(self.environment)
+        tick = nodes.ExprStmt(nodes.EnvironmentAttribute("tick"), lineno=node.lineno)
         node.body = [tick, *node.body]
         super().visit_For(node, frame)
 
@@ -292,8 +291,10 @@ class Sandbox(ImmutableSandboxedEnvironment):
 
     # --- hooks the compiled template calls ---------------------------------------------------
 
+    @property
     def tick(self) -> None:
-        """Called at the top of every loop iteration; the checking happens in `call`."""
+        """Read at the top of every loop iteration: the deadline check."""
+        current().check_time()
 
     def call(
         __self,  # the sandbox's own convention: avoids clashes with keyword arguments
@@ -343,7 +344,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
         limit = budget.max_output
         size = 0
         for value in values:
-            size += text_size(value, limit)
+            size += len(value) if type(value) is str else text_size(value, limit)
             if size > limit:
                 break
         budget.build(size, "~ (joining values)")
@@ -369,7 +370,10 @@ class Sandbox(ImmutableSandboxedEnvironment):
         if not isinstance(value, str):
             text_of(budget, value, "printing a value")
         result = escape(value)
-        budget.build(len(result), "printing a value")
+        budget.built += len(result)
+        if budget.built > budget.max_total or len(result) > budget.max_output:
+            budget.build(0, "printing a value")
+            budget.check_value(len(result), "printing a value")
         return result
 
     def getslice(self, obj: Any, start: Any, stop: Any, step: Any) -> Any:

@@ -8,6 +8,7 @@ big list a thousand times) costs no more than the limit to measure.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -108,16 +109,14 @@ def percent_size(fmt: str | bytes | bytearray, args: Any, limit: int) -> int:
     positional = args if isinstance(args, tuple) else (args,)
     mapping = args if isinstance(args, Mapping) else None
     size, index = len(text), 0
-    for match in _PERCENT_SPEC.finditer(text):
-        key, width, precision, conversion = match.groups()
-        if conversion == "%":
-            continue
+    for key, width, precision, conversion in _percent_specs(text):
         if key is not None:
             value = mapping.get(key, "") if mapping is not None else ""
         else:
             value = positional[index] if index < len(positional) else ""
             index += 1
         size += int(width or 0) + int(precision or 0)
+        assert conversion is not None
         if conversion in "ra":
             size += text_size(value, limit, quoted=True)
         elif conversion in "sb":
@@ -131,6 +130,13 @@ def percent_size(fmt: str | bytes | bytearray, args: Any, limit: int) -> int:
         if size > limit:
             break
     return size
+
+
+@functools.lru_cache(maxsize=256)
+def _percent_specs(text: str) -> tuple[tuple[str | None, ...], ...]:
+    """(key, width, precision, conversion) of each conversion of a %-format (`%%` left out);
+    templates use the same few formats again and again."""
+    return tuple(m.groups() for m in _PERCENT_SPEC.finditer(text) if m.group(4) != "%")
 
 
 def field_size(value: Any, format_spec: str, limit: int) -> int:

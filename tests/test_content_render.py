@@ -13,6 +13,7 @@ import pytest
 from pypdf import PdfReader
 
 from content.render import (
+    MAX_PDF_HTML,
     RenderedEmail,
     Renderer,
     RenderError,
@@ -220,6 +221,16 @@ def test_pdf_fetches_nothing(http_server: int) -> None:
     pdf = PdfReader(io.BytesIO(render_pdf(html)))
     assert "Offline" in pdf.pages[0].extract_text()
     assert _Recorder.hits == []
+
+
+def test_pdf_of_a_long_document_is_refused_before_layout() -> None:
+    """WeasyPrint's memory grows with the document, outside the render's limits."""
+    body = "<p>" + "x" * MAX_PDF_HTML + "</p>"
+    content = TemplateContent(slots=[], print=PrintVariant(html=body))
+    html = render_print_html("long", content, {}, {}, "A4")
+    with pytest.raises(RenderError, match=r"a PDF is made of at most 150,000") as err:
+        render_pdf(html)
+    assert err.value.part == "print.html"
 
 
 def test_print_css_cannot_close_the_style_element() -> None:
