@@ -264,8 +264,14 @@ ORDINARY = [
     "{{ (1).to_bytes(2, 'big') }}{{ {}.fromkeys('ab') }}{{ 'a'.join(['x', 'y']) }}",
     "{% autoescape false %}{{ '<' ~ slots.x }}{{ slots.l }}{% endautoescape %}{{ '<' ~ slots.x }}",
     "{{ 'x' if slots.x else 'y' }}{% for k, v in slots.items() %}{{ k }}={{ v }};{% endfor %}",
+    "{% autoescape slots.no %}{{ slots.x ~ '<' }}{% set s %}{{ slots.l }}{{ slots.x }}{% endset %}"
+    "{{ s }}{% endautoescape %}",
+    "{% autoescape slots.yes %}{{ slots.x ~ '<' }}{% macro m() %}{{ slots.l }}{% endmacro %}"
+    "{{ m() }}{% endautoescape %}",
 ]
-VARIABLES: dict[str, Any] = {"slots": {"x": "ab<c'", "n": 7, "l": ["p", "q&"]}}
+VARIABLES: dict[str, Any] = {
+    "slots": {"x": "ab<c'", "n": 7, "l": ["p", "q&"], "yes": True, "no": False}
+}
 
 
 @pytest.mark.parametrize("autoescape", [True, False])
