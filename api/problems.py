@@ -14,8 +14,10 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from content.render import RenderError
 from core.errors import Problem
 from core.temporal import TemporalUnreachable
+from services.previews import TemplateRefused
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -117,6 +119,11 @@ def install(app: FastAPI) -> None:
         return problem_response(
             request, exc.status_code, title, detail, headers=getattr(exc, "headers", None)
         )
+
+    @app.exception_handler(RenderError)
+    async def _render_refused(request: Request, exc: RenderError) -> JSONResponse:
+        """A template refused on a path that did not turn it into a Problem itself."""
+        return await _problem(request, TemplateRefused(exc))
 
     @app.exception_handler(TemporalUnreachable)
     async def _temporal_down(request: Request, exc: TemporalUnreachable) -> JSONResponse:

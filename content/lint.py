@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 from jinja2 import TemplateSyntaxError, nodes
 
+from content.budget import MAX_CALL_DEPTH, MAX_FILTER_WIDTH, MAX_INT_BITS, MAX_ITEMS
 from content.render import HTML_PARTS, Part, Renderer
+from content.sandbox import NestingTooDeep
+from content.sizes import huge_format
 from content.spec import PARTNER_FIELDS, TemplateContent
 
 TOP_LEVEL = frozenset({"slots", "partner", "recipient", "unsubscribe_url", "brand", "campaign"})
@@ -33,6 +36,17 @@ DISALLOWED_TAGS: dict[type[nodes.Node], str] = {
     nodes.FromImport: "from ... import",
 }
 MAX_LITERAL_RANGE = 1_000
+# `"-" * 40` draws a separator; `"x" * 1000000` is a memory bomb the render would refuse.
+MAX_LITERAL_REPEAT = 10_000
+MAX_LITERAL_WIDTH = 10_000  # as for widths in format strings
+WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs", "to_bytes"})
+FORMAT_METHODS = frozenset({"format", "format_map"})
+WIDTH_FILTERS = {"center": MAX_FILTER_WIDTH, "indent": MAX_FILTER_WIDTH}
+COUNT_FILTERS = {"batch": "linecount", "slice": "slices"}  # name of the count argument
+HUGE_FORMAT = (
+    "a width or precision of 10000 or more (or taken from an argument) in a format string "
+    "is refused when rendering."
+)
 # Lint only parses (and generates code, never runs it); one renderer's environments suffice.
 _RENDERER = Renderer(cache_size=1)
 
@@ -57,6 +71,47 @@ def _sources(content: TemplateContent) -> list[tuple[Part, str]]:
     if content.print is not None:
         parts.append(("print.html", content.print.html))
     return [(part, source) for part, source in parts if source]
+
+
+def _literal_int(node: nodes.Node | None) -> int | None:
+    if isinstance(node, nodes.Const) and type(node.value) is int:
+        return node.value
+    return None
+
+
+def _argument(node: nodes.Call | nodes.Filter, index: int, name: str) -> nodes.Expr | None:
+    if len(node.args) > index:
+        return node.args[index]
+    return next((k.value for k in node.kwargs if k.key == name), None)
+
+
+def _huge_literal_format(node: nodes.Node | None) -> bool:
+    return isinstance(node, nodes.Const) and huge_format(node.value)
+
+
+def _recursive_macros(tree: nodes.Template) -> list[nodes.Macro]:
+    """Macros that call themselves, directly or through other macros of the template."""
+    macros = {m.name: m for m in tree.find_all(nodes.Macro)}
+    calls = {
+        name: {
+            c.node.name
+            for c in macro.find_all(nodes.Call)
+            if isinstance(c.node, nodes.Name) and c.node.name in macros
+        }
+        for name, macro in macros.items()
+    }
+    recursive = []
+    for name, macro in macros.items():
+        seen: set[str] = set()
+        todo = list(calls[name])
+        while todo:
+            callee = todo.pop()
+            if callee not in seen:
+                seen.add(callee)
+                todo.extend(calls[callee])
+        if name in seen:
+            recursive.append(macro)
+    return recursive
 
 
 def _is_name(node: nodes.Node, name: str) -> bool:
@@ -104,7 +159,15 @@ class _PartLint:
             if _is_name(call.node, "range") and _small_literal_range(call):
                 ok_ranges.add(id(call.node))
 
+        for macro in _recursive_macros(tree):
+            self._add(
+                macro,
+                "recursive_macro",
+                f'macro "{macro.name}" calls itself (directly or through other macros): '
+                f"rendering stops after {MAX_CALL_DEPTH} nested calls; repeat with a loop instead.",
+            )
         for node in tree.find_all(nodes.Node):
+            self._limits(node)
             if type(node) in DISALLOWED_TAGS:
                 tag = DISALLOWED_TAGS[type(node)]
                 self._add(
@@ -122,6 +185,47 @@ class _PartLint:
             elif isinstance(node, nodes.Name) and node.ctx == "load":
                 self.names.add(node.name)
                 self._name(node, defined, ok_ranges)
+
+    def _limits(self, node: nodes.Node) -> None:
+        """What the render's limits would refuse, where the source shows it literally."""
+        if isinstance(node, nodes.Mod) and _huge_literal_format(node.left):
+            self._add(node, "huge_width", HUGE_FORMAT)
+        elif isinstance(node, nodes.Filter):
+            name = node.name
+            width = _literal_int(_argument(node, 0, "width"))
+            count = _literal_int(_argument(node, 0, COUNT_FILTERS.get(name, "")))
+            if name == "format" and _huge_literal_format(node.node):
+                self._add(node, "huge_width", HUGE_FORMAT)
+            elif name in WIDTH_FILTERS and width is not None and abs(width) > WIDTH_FILTERS[name]:
+                limit = WIDTH_FILTERS[name]
+                self._add(node, "huge_width", f"|{name} widths over {limit} are refused.")
+            elif name in COUNT_FILTERS and count is not None and count > MAX_ITEMS:
+                message = f"|{name}({count}) is refused: a list may have at most {MAX_ITEMS} items."
+                self._add(node, "huge_width", message)
+        elif isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr):
+            method, owner = node.node.attr, node.node.node
+            width = _literal_int(node.args[0] if node.args else None)
+            if method in FORMAT_METHODS and _huge_literal_format(owner):
+                self._add(node, "huge_width", HUGE_FORMAT)
+            elif method in WIDTH_METHODS and width is not None and width >= MAX_LITERAL_WIDTH:
+                self._add(node, "huge_width", f"{method}({width}) builds a huge value.")
+        elif isinstance(node, nodes.Mul):
+            factors = [_literal_int(node.left), _literal_int(node.right)]
+            if any(f is not None and f > MAX_LITERAL_REPEAT for f in factors):
+                self._add(
+                    node,
+                    "large_repeat",
+                    f"repeating something more than {MAX_LITERAL_REPEAT} times with * builds a "
+                    "huge value.",
+                )
+        elif isinstance(node, nodes.Pow):
+            base, exponent = _literal_int(node.left), _literal_int(node.right)
+            if exponent is not None and exponent > 0:
+                bits = (abs(base).bit_length() if base is not None else 1) * exponent
+                if bits > MAX_INT_BITS:
+                    self._add(
+                        node, "large_number", f"** would make a number of {bits:,} bits or more."
+                    )
 
     def _attribute(
         self, node: nodes.Getattr | nodes.Getitem, attr: str, declared: set[str]
@@ -172,10 +276,16 @@ class _PartLint:
 def _parse(part: Part, source: str) -> tuple[nodes.Template | None, LintIssue | None]:
     env = _RENDERER.html_env if part in HTML_PARTS else _RENDERER.text_env
     try:
-        tree = env.parse(source)
-        env.compile(source, raw=True)  # unknown filters and tests fail only when compiling
+        with _RENDERER.budget():  # compiling folds constants: the render's limits apply
+            tree = env.parse(source)
+            env.compile(source, raw=True)  # unknown filters and tests fail only when compiling
+    except NestingTooDeep as err:
+        return None, LintIssue(part, err.lineno, "too_deep", f"{err.message}.")
     except TemplateSyntaxError as err:
         return None, LintIssue(part, err.lineno, "syntax_error", f"syntax error: {err.message}")
+    except Exception as err:  # whatever else refuses to compile must be a finding, not a crash
+        message = f"the template cannot be compiled: {type(err).__name__}: {err}"
+        return None, LintIssue(part, None, "syntax_error", message)
     return tree, None
 
 

@@ -1,35 +1,64 @@
 """Template rendering for email and print: sandboxed, size- and time-limited, cached.
 
-Template source (HQ) runs in Jinja2's ImmutableSandboxedEnvironment; partner values only ever
-arrive as data in `slots`, never as template source, so `{{ 7*7 }}` typed by a partner stays
-text in every channel. HTML parts autoescape; plain-text parts (subject, preheader, text) do
-not, but get rich text as plain text. Limits are enforced without threads or signals: every
-loop iteration, function call and intercepted operator checks a per-render budget, and output
-is consumed chunk by chunk from `Template.generate()` so a runaway template stops early.
+Template source (HQ) runs in content.sandbox (Jinja2's ImmutableSandboxedEnvironment plus
+limits); partner values only ever arrive as data in `slots`, never as template source, so
+`{{ 7*7 }}` typed by a partner stays text in every channel. HTML parts autoescape; plain-text
+parts (subject, preheader, text) do not, but get rich text as plain text. Limits are enforced
+without threads or signals: every loop iteration, call, intercepted operator and built value
+checks a per-render budget (content.budget) before it allocates, and output is consumed chunk
+by chunk from `Template.generate()` so a runaway template stops early. Every failure is a
+RenderError naming the part and, where it has one, the template line.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Callable, Generator, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, Literal, cast
 
 import css_inline
-from jinja2 import StrictUndefined, Template, nodes
-from jinja2.compiler import CodeGenerator, Frame
-from jinja2.filters import do_center, do_format, do_indent
-from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
+from jinja2 import Template, TemplateSyntaxError
 from markupsafe import Markup, escape
 
+from content.budget import (
+    DEFAULT_MAX_OUTPUT,
+    DEFAULT_MAX_TOTAL,
+    DEFAULT_TIME_LIMIT,
+    MAX_CALL_DEPTH,
+    MAX_FILTER_WIDTH,
+    MAX_INT_BITS,
+    MAX_ITEMS,
+    MAX_LOOP_NESTING,
+    MAX_NESTING,
+    Limits,
+    RenderError,
+)
+from content.sandbox import Sandbox
 from content.sanitize import safe_markup, text_content
 from content.spec import SlotKind, TemplateContent
+
+__all__ = [
+    "DEFAULT_MAX_OUTPUT",
+    "DEFAULT_MAX_TOTAL",
+    "DEFAULT_TIME_LIMIT",
+    "MAX_CALL_DEPTH",
+    "MAX_FILTER_WIDTH",
+    "MAX_INT_BITS",
+    "MAX_ITEMS",
+    "MAX_LOOP_NESTING",
+    "MAX_NESTING",
+    "MAX_PDF_HTML",
+    "RenderError",
+    "RenderedEmail",
+    "Renderer",
+    "render_email",
+    "render_pdf",
+    "render_print_html",
+]
 
 Part = Literal["email.subject", "email.preheader", "email.html", "email.text", "print.html"]
 PARTS: tuple[Part, ...] = (
@@ -43,12 +72,8 @@ HTML_PARTS = frozenset({"email.html", "print.html"})
 # Variables a template may use besides `slots` (see content.lint.TOP_LEVEL).
 CONTEXT_NAMES = frozenset({"partner", "recipient", "unsubscribe_url", "brand", "campaign"})
 PAGE_SIZES = ("A4", "A5")
-
-DEFAULT_MAX_OUTPUT = 2_000_000  # characters per channel part
-DEFAULT_TIME_LIMIT = 2.0  # seconds per render call
 DEFAULT_CACHE_SIZE = 512  # compiled templates
-MAX_INT_BITS = 100_000  # `**` results beyond this are refused before they are computed
-MAX_FILTER_WIDTH = 1_000  # center/indent widths
+MAX_PDF_HTML = 150_000  # characters of print document WeasyPrint lays out
 
 PREHEADER_STYLE = (
     "display:none;font-size:1px;line-height:1px;max-height:0;max-width:0;opacity:0;"
@@ -60,15 +85,6 @@ _HTML_OPEN = re.compile(r"<html\b[^>]*>", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
 
 
-class RenderError(Exception):
-    """A template could not be rendered: over a limit, a sandbox violation, a template error."""
-
-    def __init__(self, message: str, part: str | None = None) -> None:
-        super().__init__(f"{part}: {message}" if part else message)
-        self.part = part
-        self.reason = message
-
-
 @dataclass(frozen=True)
 class RenderedEmail:
     subject: str
@@ -77,149 +93,20 @@ class RenderedEmail:
     text: str
 
 
-class _Budget:
-    """Deadline and size cap of one render call, visible to the sandbox hooks."""
-
-    __slots__ = ("deadline", "max_output", "time_limit")
-
-    def __init__(self, time_limit: float, max_output: int) -> None:
-        self.time_limit = time_limit
-        self.max_output = max_output
-        self.deadline = time.perf_counter() + time_limit
-
-    def check_time(self) -> None:
-        if time.perf_counter() > self.deadline:
-            raise RenderError(f"rendering took longer than {self.time_limit:g} seconds")
-
-    def check_size(self, size: int) -> None:
-        if size > self.max_output:
-            raise RenderError(f"output is larger than {self.max_output} characters")
-
-
-_BUDGET: ContextVar[_Budget | None] = ContextVar("content_render_budget", default=None)
-
-
-def _check_time() -> None:
-    budget = _BUDGET.get()
-    if budget is not None:
-        budget.check_time()
-
-
-def _check_size(size: int) -> None:
-    budget = _BUDGET.get()
-    if budget is not None:
-        budget.check_size(size)
-
-
-class _TickingCodeGenerator(CodeGenerator):
-    """Every for-loop body starts with `environment.tick()`, routed through the sandbox's
-    `call`, so even a loop that outputs nothing and calls nothing runs out of time."""
-
-    def visit_For(self, node: nodes.For, frame: Frame) -> None:
-        tick = nodes.ExprStmt(
-            nodes.Call(nodes.EnvironmentAttribute("tick"), [], [], None, None)
-        ).set_lineno(node.lineno)
-        tick.set_environment(self.environment)
-        node.body = [tick, *node.body]
-        super().visit_For(node, frame)
-
-
-def _bounded(filter_: Callable[..., Any], name: str) -> Callable[..., Any]:
-    """A width-taking filter that refuses widths that would allocate gigabytes."""
-
-    def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
-        width = args[0] if args else kwargs.get("width")
-        if isinstance(width, int) and abs(width) > MAX_FILTER_WIDTH:
-            raise RenderError(f"{name} width {width} is over {MAX_FILTER_WIDTH}")
-        return filter_(value, *args, **kwargs)
-
-    return wrapper
-
-
-# Widths/precisions of 10000+ or taken from arguments, in %-style and {}-style format strings.
-_HUGE_FORMAT = re.compile(
-    r"%(?:\([^)]*\))?[-+ #0]*(?:[0-9]{5,}|\*|[0-9]*\.(?:[0-9]{5,}|\*))"
-    r"|\{[^{}]*:[^{}]*(?:[0-9]{5,}|\{)"
-)
-
-
-def _huge_format(fmt: Any) -> bool:
-    return isinstance(fmt, str) and _HUGE_FORMAT.search(fmt) is not None
-
-
-def _bounded_format(value: str, *args: Any, **kwargs: Any) -> str:
-    if _huge_format(value):
-        raise RenderError("format widths of 10000 and more are not allowed")
-    return do_format(value, *args, **kwargs)
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox plus limits; the only globals are the sandbox's bounded `range`."""
-
-    code_generator_class = _TickingCodeGenerator
-    intercepted_binops = frozenset({"*", "**", "+"})
-
-    def __init__(self, *, autoescape: bool) -> None:
-        super().__init__(autoescape=autoescape, undefined=StrictUndefined, cache_size=0)
-        self.globals.clear()
-        self.globals["range"] = safe_range
-        self.filters["center"] = _bounded(do_center, "center")
-        self.filters["indent"] = _bounded(do_indent, "indent")
-        self.filters["format"] = _bounded_format
-
-    def tick(self) -> None:
-        """Called at the top of every loop iteration; the checking happens in `call`."""
-
-    def call(
-        __self,  # the sandbox's own convention: avoids clashes with keyword arguments
-        __context: Context,
-        __obj: Any,
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
-        _check_time()
-        for arg in args:
-            if isinstance(arg, str | list | tuple):
-                _check_size(len(arg))
-        return super().call(__context, __obj, *args, **kwargs)
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        _check_time()
-        if operator == "*":
-            seq, n = (left, right) if isinstance(right, int) else (right, left)
-            if isinstance(seq, str | list | tuple) and isinstance(n, int):
-                _check_size(len(seq) * n)
-        elif operator == "**" and isinstance(left, int) and isinstance(right, int):
-            if right > 0 and left.bit_length() * right > MAX_INT_BITS:
-                raise RenderError(f"{left} ** {right} is too large a number")
-        elif (
-            operator == "+"
-            and isinstance(left, str | list | tuple)
-            and isinstance(right, str | list | tuple)
-        ):
-            _check_size(len(left) + len(right))
-        return super().call_binop(context, operator, left, right)
-
-    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        """`"{:>999999999}".format(x)` would allocate a gigabyte before any limit could act."""
-        wrapped = super().wrap_str_format(value)
-        if wrapped is not None and _huge_format(value.__self__):
-
-            def refuse(*args: Any, **kwargs: Any) -> str:
-                raise RenderError("format widths of 10000 and more are not allowed")
-
-            return refuse
-        return wrapped
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        """`slots.x` on a dict looks up the key first: the variables are all plain dicts, and
-        a slot named like a dict method (items, keys) should still mean the slot."""
-        if type(obj) is dict:
-            try:
-                return obj[attribute]
-            except KeyError:
-                pass
-        return super().getattr(obj, attribute)
+def _template_line(tb: TracebackType | None) -> int | None:
+    """The template line of the innermost template frame in a traceback. Jinja2 rewrites
+    tracebacks leaving a template so that its frames carry template line numbers; frames it
+    has not rewritten map their line through the template's debug info."""
+    line = None
+    while tb is not None:
+        frame = tb.tb_frame
+        template = frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            line = template.get_corresponding_lineno(tb.tb_lineno)
+        elif frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 class _LRU:
@@ -296,11 +183,15 @@ class Renderer:
         max_output: int = DEFAULT_MAX_OUTPUT,
         time_limit: float = DEFAULT_TIME_LIMIT,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        max_total: int | None = None,
     ) -> None:
         self.max_output = max_output
         self.time_limit = time_limit
-        self.html_env = _Sandbox(autoescape=True)
-        self.text_env = _Sandbox(autoescape=False)
+        self.max_total = DEFAULT_MAX_TOTAL * max_output // DEFAULT_MAX_OUTPUT
+        if max_total is not None:
+            self.max_total = max_total
+        self.html_env = Sandbox(autoescape=True)
+        self.text_env = Sandbox(autoescape=False)
         self.cache = _LRU(cache_size)
         self._inliner = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
 
@@ -312,9 +203,14 @@ class Renderer:
         if template is None:
             env = self.html_env if part in HTML_PARTS else self.text_env
             try:
-                template = env.from_string(source)
-            except Exception as err:
-                raise RenderError(str(err), part) from err
+                with self.budget():  # compiling folds constants: the limits apply
+                    template = env.from_string(source)
+            except TemplateSyntaxError as err:
+                raise RenderError(err.message or str(err), part, err.lineno) from err
+            except RenderError as err:
+                raise RenderError(err.reason, part, err.line) from err
+            except Exception as err:  # Python's own compiler refusing the generated code
+                raise RenderError(f"{type(err).__name__}: {err}", part) from err
             self.cache.put((key, part), source, template)
         return template
 
@@ -350,17 +246,9 @@ class Renderer:
 
     # --- rendering ------------------------------------------------------------------------
 
-    @contextmanager
-    def budget(self) -> Iterator[None]:
+    def budget(self) -> Limits:
         """Limits for everything rendered inside; nested renders share the outer budget."""
-        if _BUDGET.get() is not None:
-            yield
-            return
-        token = _BUDGET.set(_Budget(self.time_limit, self.max_output))
-        try:
-            yield
-        finally:
-            _BUDGET.reset(token)
+        return Limits(self.time_limit, self.max_output, self.max_total)
 
     def source(self, content: TemplateContent, part: Part) -> str:
         channel, field = part.split(".")
@@ -376,9 +264,7 @@ class Renderer:
     ) -> str:
         """One channel part with `variables` (see `variables()`), inside the limits."""
         template = self.compiled(key, part, self.source(content, part))
-        with self.budget():
-            budget = _BUDGET.get()
-            assert budget is not None
+        with self.budget() as budget:
             chunks: list[str] = []
             size, limit = 0, budget.max_output
             generator = cast(Generator[str, None, None], template.generate(variables))
@@ -391,9 +277,14 @@ class Renderer:
                         budget.check_time()
                     chunks.append(chunk)
             except RenderError as err:
-                raise RenderError(err.reason, part) from err
+                line = _template_line(err.__traceback__) or err.line
+                raise RenderError(err.reason, part, line) from err
+            except RecursionError as err:
+                line = _template_line(err.__traceback__)
+                raise RenderError("the template nests values too deeply", part, line) from err
             except Exception as err:  # sandbox violations, undefined names, range too big
-                raise RenderError(f"{type(err).__name__}: {err}", part) from err
+                line = _template_line(err.__traceback__)
+                raise RenderError(f"{type(err).__name__}: {err}", part, line) from err
             finally:
                 generator.close()
             return "".join(chunks)
@@ -469,7 +360,17 @@ def _data_only_fetcher() -> Any:
 
 
 def render_pdf(html: str) -> bytes:
-    """`html` (from render_print_html) as PDF bytes; no network, no file access."""
+    """`html` (from render_print_html) as PDF bytes; no network, no file access.
+
+    WeasyPrint's time and memory grow with the document (about 0.9 MB and 70 ms per 1,000
+    characters of simple markup on a 2-core machine), outside the render's limits: a print
+    proof is a page or two, so longer documents are refused before layout."""
+    if len(html) > MAX_PDF_HTML:
+        raise RenderError(
+            f"the print document has {len(html):,} characters; "
+            f"a PDF is made of at most {MAX_PDF_HTML:,}",
+            "print.html",
+        )
     from weasyprint import HTML  # type: ignore[import-untyped]  # slow import: PDF only
 
     pdf = HTML(string=html, base_url=None, url_fetcher=_data_only_fetcher()).write_pdf()

@@ -1,7 +1,8 @@
 """Previews of a template version with given values, exactly as recipients would get them.
 
 One place for the validate-resolve-render sequence, so the API's preview routes and the
-portal's live preview cannot drift apart."""
+portal's live preview cannot drift apart. A template the sandbox refuses (a limit, a security
+rule, a syntax error) is the author's to fix: a 422 naming the part and the line."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from content.render import render_email, render_pdf, render_print_html
+from content.render import RenderError, render_email, render_pdf, render_print_html
 from content.spec import ValidationContext
 from content.validate import resolve_values, validate_values
 from core.errors import FieldError, Problem
@@ -18,6 +19,18 @@ from models.base import utcnow
 from models.template_schemas import ValuesBody
 from models.templates import TemplateVersion
 from services import templates as svc
+
+
+class TemplateRefused(Problem):
+    """The sandbox refused the template itself; `errors` names the part (email.html, ...)."""
+
+    status = 422
+    title = "Template cannot be rendered"
+
+    def __init__(self, err: RenderError) -> None:
+        field = err.part or "content"
+        message = f"line {err.line}: {err.reason}" if err.line else err.reason
+        super().__init__(f"{field}, {message}", errors=[{"field": field, "message": message}])
 
 
 @dataclass(frozen=True)
@@ -55,7 +68,21 @@ def render_preview(
     fmt: str,
 ) -> Rendered:
     """The email as HTML or text, or the first print size as PDF; 422 naming each invalid
-    field."""
+    field, or the part and line of the template the sandbox refused."""
+    try:
+        return _render(session, public_base_url, principal, version, body, fmt)
+    except RenderError as err:
+        raise TemplateRefused(err) from err
+
+
+def _render(
+    session: Session,
+    public_base_url: str,
+    principal: Principal,
+    version: TemplateVersion,
+    body: ValuesBody,
+    fmt: str,
+) -> Rendered:
     content = svc.content_of(version)
     ctx = context(session, principal, version, body)
     errors = validate_values(content, body.values, ctx)

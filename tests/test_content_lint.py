@@ -163,6 +163,68 @@ CASES: dict[str, tuple[TemplateContent, list[tuple[str, int | None, str]]]] = {
         make(print_html="<h1>{{ slots.headline }}</h1>\n<p>{{ slots.nope }}</p>"),
         [("print.html", 2, "unknown_slot")],
     ),
+    "huge_percent_width": (
+        make(html=HTML_OK.replace("<p>", "<p>{{ '%999999999s' % slots.headline }}")),
+        [("email.html", 3, "huge_width")],
+    ),
+    "width_from_an_argument": (
+        make(html=HTML_OK.replace("<p>", "<p>{{ '%*s'|format(9, slots.headline) }}")),
+        [("email.html", 3, "huge_width")],
+    ),
+    "huge_format_method_width": (
+        make(text=TEXT_OK + "{{ '{:>99999}'.format(slots.headline) }}"),
+        [("email.text", 3, "huge_width")],
+    ),
+    "huge_method_width": (
+        make(html=HTML_OK.replace("<p>", "<p>{{ slots.headline.ljust(99999999) }}")),
+        [("email.html", 3, "huge_width")],
+    ),
+    "huge_filter_width": (
+        make(html=HTML_OK.replace("<p>", "<p>{{ slots.headline|center(width=5000) }}")),
+        [("email.html", 3, "huge_width")],
+    ),
+    "huge_batch": (
+        make(html=HTML_OK.replace("<p>", "<p>{{ [1]|batch(999999999, 0)|list }}")),
+        [("email.html", 3, "huge_width")],
+    ),
+    "large_repeat": (
+        make(html=HTML_OK.replace("<p>", "<p>{% set a = 'x' * 1000000 %}")),
+        [("email.html", 3, "large_repeat")],
+    ),
+    "large_power": (
+        make(subject="{{ slots.headline }}{{ 10 ** 100000 }}"),
+        [("email.subject", 1, "large_number")],
+    ),
+    "recursive_macro": (
+        make(html=HTML_OK.replace("<p>", "<p>{% macro m(n) %}{{ m(n) }}{% endmacro %}")),
+        [("email.html", 3, "recursive_macro")],
+    ),
+    "macros_calling_each_other": (
+        make(
+            html=HTML_OK.replace(
+                "<p>",
+                "<p>{% macro a() %}{{ b() }}{% endmacro %}\n"
+                "{% macro b() %}{% call a() %}{% endcall %}{% endmacro %}",
+            )
+        ),
+        [("email.html", 3, "recursive_macro"), ("email.html", 4, "recursive_macro")],
+    ),
+    "nested_brackets": (
+        make(html=HTML_OK.replace("<p>", "<p>{{ " + "(" * 10000 + "1" + ")" * 10000 + " }}")),
+        [("email.html", 3, "too_deep")],
+    ),
+    "nested_blocks": (
+        make(text="{% if 1 %}\n" * 1000 + "{% endif %}" * 1000 + TEXT_OK),
+        [("email.text", 51, "too_deep")],
+    ),
+    "nested_loops": (
+        make(text="{% for i in [1] %}\n" * 17 + "{% endfor %}" * 17 + TEXT_OK),
+        [("email.text", 17, "too_deep")],
+    ),
+    "long_filter_chain": (
+        make(html=HTML_OK.replace("<p>", "<p>{{ slots.headline" + "|e" * 1000 + " }}")),
+        [("email.html", 3, "too_deep")],
+    ),
     "locked_without_default": (
         make(
             extra_slots=(
@@ -188,7 +250,11 @@ def test_allowed_constructs_are_not_findings() -> None:
         "{% call b(greeting) %}!{% endcall %}"
         "{% for i in range(3) %}{{ loop.index }}{{ i }}{% endfor %}"
         "{% for k, v in partner.items() %}{{ k }}{% endfor %}"
-        "{{ brand.name }} {{ campaign.name }} {{ recipient.first_name|default('friend') }}<p>",
+        "{{ brand.name }} {{ campaign.name }} {{ recipient.first_name|default('friend') }}"
+        "{{ '-' * 40 }}{{ '%05d' % 3 }}{{ '{:>10}'.format(brand.name) }}{{ '%-20s'|format('x') }}"
+        "{{ brand.name.center(40) }}{{ brand.name|center(80) }}{{ 2 ** 10 }}"
+        "{% macro item(x) %}{{ x }}{% endmacro %}{% macro list(xs) %}{% for x in xs %}"
+        "{{ item(x) }}{% endfor %}{% endmacro %}{{ list([1, 2]) }}<p>",
     )
     assert lint(make(html=html)) == []
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 
 from api.app import create_app
 from api.portal import session as cookies
 from core.settings import Settings
 from core.temporal import LazyTemporalClient
+from models.templates import TemplateVersion
 from services.demo import DEMO_PASSWORD
+from services.demo_templates import open_day
 from storage.local import LocalBlobStore
+from tests.test_templates_lifecycle import REPLACE_BOMB, partner_campaign_on_bomb, with_line_3
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -186,3 +191,37 @@ def test_a_csrf_token_that_is_not_ascii_is_refused_not_an_error(portal: TestClie
         resp = portal.post("/logout", headers={"X-CSRF-Token": given.encode()})
         assert resp.status_code == 403, given
     assert portal.get("/inbox").status_code == 200  # still signed in
+
+
+def test_hq_sees_why_a_template_cannot_be_previewed(portal: TestClient, demo: Engine) -> None:
+    """The version page shows the sandbox's refusal with part and line, not an error page."""
+    with Session(demo) as s:
+        draft = s.exec(select(TemplateVersion).where(TemplateVersion.state == "draft")).first()
+        assert draft is not None
+        content = open_day()
+        assert content.email is not None
+        content.email.html = with_line_3(content.email.html, REPLACE_BOMB)
+        draft.content = content.model_dump(mode="json")
+        s.add(draft)
+        s.commit()
+        vid = draft.id
+    sign_in(portal, "marketing@northwind.example")
+    page = portal.get(f"/templates/versions/{vid}")
+    assert page.status_code == 200, page.text[:500]
+    assert "email.html, line 3: replace() would build" in page.text
+
+
+def test_live_preview_names_the_template_refusal(portal: TestClient, demo: Engine) -> None:
+    pc_id = partner_campaign_on_bomb(demo)
+    soon = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    token = sign_in(portal, "editor.amsterdam@northwind.example")
+    resp = portal.post(
+        f"/partner-campaigns/{pc_id}/preview",
+        data={"slot__headline": "Come along", "slot__event_date": soon},
+        headers={"X-CSRF-Token": token, "HX-Request": "true"},
+    )
+    assert resp.status_code == 200, resp.text[:500]
+    assert "HQ&#39;s template cannot be shown: email.html, line 3: replace() would build" in (
+        resp.text
+    )
+    assert "<iframe" not in resp.text

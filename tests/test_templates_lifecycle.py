@@ -4,12 +4,15 @@ the time-skipping server unless --workflow-env=local)."""
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlalchemy import Engine
@@ -17,9 +20,12 @@ from sqlmodel import Session, col, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
+from api import problems
+from content.render import RenderError
 from models.audit import AuditEvent
-from models.org import User
-from models.templates import TemplateVersion
+from models.campaigns import Campaign, PartnerCampaign
+from models.org import Partner, User
+from models.templates import Template, TemplateVersion
 from services.demo_templates import flyer_a5, open_day
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -342,3 +348,184 @@ def test_workflow_service_down_is_503_and_changes_nothing(
         assert s.get(TemplateVersion, draft.id).state == "draft"  # type: ignore[union-attr]
     refused = client.post(f"/api/v1/versions/{draft.id}/submit", headers=login(REVIEWER))
     assert refused.status_code == 403
+
+
+# --- templates the sandbox refuses -----------------------------------------------------------
+
+REPLACE_BOMB = '{% set a = "x" * 1000000 %}{{ a.replace("x", a) }}'
+NESTING_BOMB = "{{ " + "(" * 10000 + "1" + ")" * 10000 + " }}"
+
+
+def with_line_3(html: str, line: str) -> str:
+    """`html` with `line` as its third line."""
+    return f"<!-- 1 -->\n<!-- 2 -->\n{line}\n{html}"
+
+
+def draft_id(engine: Engine) -> int:
+    with Session(engine) as s:
+        draft = s.exec(select(TemplateVersion).where(TemplateVersion.state == "draft")).first()
+    assert draft is not None and draft.id is not None
+    return draft.id
+
+
+def save_html(client: TestClient, login: Login, vid: int, line: str) -> dict[str, Any]:
+    """Saves the draft with `line` on line 3 of its email HTML, through the API."""
+    content = open_day()
+    assert content.email is not None
+    content.email.html = with_line_3(content.email.html, line)
+    resp = client.patch(
+        f"/api/v1/versions/{vid}",
+        json={"content": content.model_dump(mode="json")},
+        headers=login(MARKETING),
+    )
+    assert resp.status_code == 200, resp.text
+    return resp.json()  # type: ignore[no-any-return]
+
+
+def assert_refused(resp: httpx.Response, part: str, reason: str) -> None:
+    assert resp.status_code == 422, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+    problem = resp.json()
+    assert problem["title"] == "Template cannot be rendered"
+    assert problem["errors"] == [{"field": part, "message": problem["errors"][0]["message"]}]
+    message = problem["errors"][0]["message"]
+    assert message.startswith("line 3: ") and reason in message, message
+    assert problem["detail"] == f"{part}, {message}"
+
+
+def test_preview_of_a_memory_bomb_is_422_naming_part_line_and_reason(
+    client: TestClient, login: Login, demo: Engine
+) -> None:
+    vid = draft_id(demo)
+    save_html(client, login, vid, REPLACE_BOMB)
+    headers = login(MARKETING)
+    for fmt in ("html", "text"):
+        sample = client.get(f"/api/v1/versions/{vid}/preview?format={fmt}", headers=headers)
+        assert_refused(sample, "email.html", "replace() would build")
+    values = {"headline": "Hi", "event_date": "2027-05-01"}
+    posted = client.post(
+        f"/api/v1/versions/{vid}/preview", json={"values": values}, headers=headers
+    )
+    assert_refused(posted, "email.html", "replace() would build")
+
+
+def test_print_proof_of_a_memory_bomb_is_422(
+    client: TestClient, login: Login, demo: Engine
+) -> None:
+    with Session(demo) as s:
+        version = s.exec(select(TemplateVersion).where(TemplateVersion.state == "published")).all()
+        flyer = next(v for v in version if v.content.get("print"))
+        content = flyer_a5()
+        assert content.print is not None
+        content.print.html = with_line_3(content.print.html, "{{ '%999999999s' % 'x' }}")
+        flyer.content = content.model_dump(mode="json")
+        s.add(flyer)
+        s.commit()
+        vid = flyer.id
+    resp = client.get(f"/api/v1/versions/{vid}/preview?format=pdf", headers=login(MARKETING))
+    assert_refused(resp, "print.html", "format widths of 10000 and more are not allowed")
+
+
+def test_syntax_bomb_is_a_lint_finding_and_a_422(
+    client: TestClient, login: Login, demo: Engine
+) -> None:
+    vid = draft_id(demo)
+    saved = save_html(client, login, vid, NESTING_BOMB)
+    finding = {"part": "email.html", "line": 3, "code": "too_deep"}
+    assert [{k: i[k] for k in finding} for i in saved["lint"]] == [finding]
+    linted = client.get(f"/api/v1/versions/{vid}/lint", headers=login(MARKETING)).json()
+    assert linted == saved["lint"]
+    preview = client.get(f"/api/v1/versions/{vid}/preview", headers=login(MARKETING))
+    assert_refused(preview, "email.html", "brackets are nested more than 50 deep")
+    submitted = client.post(f"/api/v1/versions/{vid}/submit", headers=login(MARKETING))
+    assert submitted.status_code == 422  # the lint refuses before the workflow is asked
+    assert submitted.json()["errors"][0]["field"] == "email.html:3"
+
+
+def test_static_bombs_are_lint_findings_when_saved(
+    client: TestClient, login: Login, demo: Engine
+) -> None:
+    vid = draft_id(demo)
+    line = (
+        "{{ '%999999999s' % 'x' }}{{ 'x' * 1000000 }}"
+        "{% macro m(n) %}{{ m(n) }}{% endmacro %}{{ 'x'.ljust(99999999) }}"
+    )
+    saved = save_html(client, login, vid, line)
+    found = sorted((i["line"], i["code"]) for i in saved["lint"])
+    assert found == [
+        (3, "huge_width"),
+        (3, "huge_width"),
+        (3, "large_repeat"),
+        (3, "recursive_macro"),
+    ]
+
+
+def test_partner_campaign_preview_of_a_refused_template_is_422(
+    client: TestClient, login: Login, demo: Engine
+) -> None:
+    pc_id = partner_campaign_on_bomb(demo)
+    resp = client.get(
+        f"/api/v1/partner-campaigns/{pc_id}/preview",
+        headers=login("editor.amsterdam@northwind.example"),
+    )
+    assert_refused(resp, "email.html", "replace() would build")
+
+
+def partner_campaign_on_bomb(engine: Engine) -> int:
+    """An Amsterdam partner campaign (rows only, no workflow) on a published version whose
+    email HTML carries REPLACE_BOMB on line 3."""
+    with Session(engine) as s:
+        marketer = s.exec(select(User).where(User.email == MARKETING)).one()
+        version = s.exec(
+            select(TemplateVersion)
+            .join(Template, col(Template.id) == TemplateVersion.template_id)
+            .where(Template.name == "Open day", TemplateVersion.state == "published")
+        ).one()
+        content = open_day()
+        assert content.email is not None
+        content.email.html = with_line_3(content.email.html, REPLACE_BOMB)
+        version.content = content.model_dump(mode="json")
+        amsterdam = s.exec(select(Partner).where(Partner.slug == "amsterdam")).one()
+        start = datetime.now(UTC)
+        campaign = Campaign(
+            brand_id=marketer.brand_id,
+            name="Bomb",
+            template_version_id=version.id or 0,
+            target={"all": True},
+            personalise_until=start + timedelta(days=5),
+            send_by=start + timedelta(days=10),
+            created_by=marketer.id or 0,
+        )
+        s.add_all([version, campaign])
+        s.flush()
+        row = PartnerCampaign(
+            campaign_id=campaign.id or 0,
+            brand_id=amsterdam.brand_id,
+            region_id=amsterdam.region_id,
+            partner_id=amsterdam.id or 0,
+            state="drafting",
+            values={"headline": "Hi", "event_date": (start + timedelta(days=2)).date().isoformat()},
+            workflow_id=f"partner-campaign-bomb-{uuid.uuid4().hex[:8]}",
+        )
+        s.add(row)
+        s.commit()
+        assert row.id is not None
+        return row.id
+
+
+def test_a_render_refusal_escaping_a_route_is_still_a_422() -> None:
+    """Routes render through services.previews, which answers TemplateRefused itself; any
+    other path that lets a RenderError through gets the same answer, never a 500."""
+    app = FastAPI()
+    problems.install(app)
+
+    @app.get("/render")
+    def render() -> None:
+        raise RenderError("macros call each other too deep", "email.text", 7)
+
+    resp = TestClient(app).get("/render")
+    assert resp.status_code == 422
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["errors"] == [
+        {"field": "email.text", "message": "line 7: macros call each other too deep"}
+    ]

@@ -76,6 +76,8 @@ def _preview(
     body = ValuesBody(values=values, locale=row.locale, partner_id=row.partner_id)
     try:
         out = previews.render_preview(session, base_url, principal, version, body, "html")
+    except previews.TemplateRefused as err:  # nothing the partner can fix: say whose it is
+        return {"html": "", "reasons": [f"HQ's template cannot be shown: {err.detail}"]}
     except Problem as err:
         reasons = [e["message"] for e in (err.errors or [])] or [err.detail]
         return {"html": "", "reasons": reasons}
