@@ -56,6 +56,14 @@ def _org(session: Session, brand_id: int) -> tuple[list[Region], list[Partner]]:
     return list(regions), list(partners)
 
 
+
+def _labelled_utc(raw: object) -> object:
+    """The form's date-time fields are labelled UTC and the browser sends them without a
+    zone: the zone is the label's, said here, never guessed by the API's rule."""
+    if isinstance(raw, str) and raw and raw[-1] != "Z" and "+" not in raw[10:]:
+        return f"{raw}Z"
+    return raw
+
 @router.get("/campaigns", response_class=HTMLResponse)
 def campaigns_page(
     principal: PortalCampaignReader, request: Request, session: SessionDep
@@ -167,8 +175,8 @@ async def create_campaign(
                 "name": form["name"],
                 "template_version_id": form["template_version_id"] or 0,
                 "target": target,
-                "personalise_until": form["personalise_until"],
-                "send_by": form["send_by"],
+                "personalise_until": _labelled_utc(form["personalise_until"]),
+                "send_by": _labelled_utc(form["send_by"]),
                 "mode": form["mode"],
                 "approval_policy": form["approval_policy"],
                 **days,
