@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from api import problems
+from api import openapi, problems
 from api.body_limit import BodyLimit, allowances, bearer_authenticator
 from api.portal import PORTAL_ROUTERS
+from api.request_id import RequestId
 from api.routers import ROUTERS
 from core import audit_keys
 from core.db import make_engine
@@ -61,8 +61,6 @@ def create_app(
     app.state.settings = settings
     app.state.sns_certificates = CertificateCache()  # the SES feedback webhook's certificates
     problems.install(app)
-    # Inside the request-id middleware: its receive runs in a task group, which would wrap
-    # the 413 raised while counting into an exception group (FastAPI then answers 400).
     app.add_middleware(
         BodyLimit,
         default=settings.max_body_bytes,
@@ -70,16 +68,8 @@ def create_app(
         authenticate=bearer_authenticator(settings),
     )
 
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        rid = request.headers.get("X-Request-ID") or uuid.uuid4().hex
-        request.state.request_id = rid[:100]
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
-
+    app.add_middleware(RequestId)
     for router in [*ROUTERS, *PORTAL_ROUTERS]:
         app.include_router(router)
+    openapi.install(app)
     return app

@@ -121,7 +121,7 @@ def engine(settings: Settings) -> Iterator[Engine]:
     eng.dispose()
 
 
-def _wipe(engine: Engine) -> None:
+def wipe(engine: Engine) -> None:
     tables = [t for t in reversed(SQLModel.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
@@ -145,7 +145,7 @@ def _wipe(engine: Engine) -> None:
 def db(engine: Engine) -> Iterator[Engine]:
     """The migrated engine, emptied after the test."""
     yield engine
-    _wipe(engine)
+    wipe(engine)
 
 
 @pytest.fixture(scope="session")

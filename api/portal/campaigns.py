@@ -56,13 +56,13 @@ def _org(session: Session, brand_id: int) -> tuple[list[Region], list[Partner]]:
     return list(regions), list(partners)
 
 
-
 def _labelled_utc(raw: object) -> object:
     """The form's date-time fields are labelled UTC and the browser sends them without a
     zone: the zone is the label's, said here, never guessed by the API's rule."""
     if isinstance(raw, str) and raw and raw[-1] != "Z" and "+" not in raw[10:]:
         return f"{raw}Z"
     return raw
+
 
 @router.get("/campaigns", response_class=HTMLResponse)
 def campaigns_page(

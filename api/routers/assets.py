@@ -171,7 +171,12 @@ async def add_version(
     return svc.asset_read(session, asset)
 
 
-@router.get("/assets/{asset_id}/download", status_code=307)
+@router.get(
+    "/assets/{asset_id}/download",
+    status_code=307,
+    response_class=RedirectResponse,
+    responses={307: {"description": "to a signed, expiring URL of the file", "content": {}}},
+)
 def download_asset(
     principal: AssetReader,
     session: SessionDep,

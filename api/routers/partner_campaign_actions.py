@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
-from api.routers.templates import render_preview
+from api.routers.templates import PREVIEW_RESPONSES, render_preview
 from api.security import PartnerCampaignDecider, PartnerCampaignEditor, PartnerCampaignReader
 from core.errors import NotFound
 from core.policy import Permission, Principal
@@ -176,7 +176,7 @@ async def schedule(
     )
 
 
-@router.get("/partner-campaigns/{partner_campaign_id}/preview")
+@router.get("/partner-campaigns/{partner_campaign_id}/preview", responses=PREVIEW_RESPONSES)
 def preview(
     principal: PartnerCampaignReader,
     session: SessionDep,

@@ -230,7 +230,15 @@ def render_preview(
     return Response(out.body, media_type=out.media_type)
 
 
-@router.get("/versions/{version_id}/preview")
+PREVIEW_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the email as HTML or text, or the print proof as PDF (`format`)",
+        "content": {"text/html": {}, "text/plain": {}, "application/pdf": {}},
+    }
+}
+
+
+@router.get("/versions/{version_id}/preview", responses=PREVIEW_RESPONSES)
 def preview_sample(
     principal: TemplateReader,
     session: SessionDep,
@@ -247,7 +255,7 @@ def preview_sample(
     return render_preview(session, settings, principal, version, body, format)
 
 
-@router.post("/versions/{version_id}/preview")
+@router.post("/versions/{version_id}/preview", responses=PREVIEW_RESPONSES)
 def preview_values(
     principal: TemplateReader,
     session: SessionDep,
