@@ -13,6 +13,7 @@ file. Notifications to platform users carry no delivery tag and are shown as sen
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
@@ -195,7 +196,7 @@ def message(
     row = _load_row(session, principal, ident)
     because = _withheld(session, principal, [row]).get(row.id or 0)
     if because is None:
-        return _entry(row, None), _parse(_stored(settings, row))
+        return _entry(row, None), without_action_links(_parse(_stored(settings, row)))
     redrawn = _redraw(session, settings, row)
     if redrawn is None:
         raise Forbidden(
@@ -208,9 +209,36 @@ def message(
 def raw_message(session: Session, principal: Principal, settings: Settings, ident: int) -> bytes:
     """The .eml as stored, or the redrawn copy when the recipient is withheld."""
     row = _load_row(session, principal, ident)
-    if not _withheld(session, principal, [row]):
-        return _stored(settings, row)
+    stored = _stored(settings, row)
+    if not _withheld(session, principal, [row]) and not ACTION_LINK.search(_decoded(stored)):
+        return stored
     return message(session, principal, settings, ident)[1].as_bytes(policy=policy.SMTP)
+
+
+# A one-click decision link is its recipient's credential (the POST acts as them without
+# sign-in): HQ reading the outbox must never hold one of a GM's links.
+ACTION_LINK = re.compile(r"/a/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+ACTION_LINK_WITHHELD = "/a/withheld"
+
+
+def _decoded(raw: bytes) -> str:
+    """Every text part's decoded content (links may be folded by quoted-printable)."""
+    msg = _parse(raw)
+    parts = [p for p in msg.walk() if p.get_content_maintype() == "text"]
+    return "\n".join(str(p.get_content()) for p in parts if isinstance(p, EmailMessage))
+
+
+def without_action_links(msg: EmailMessage) -> EmailMessage:
+    """The message with every one-click decision link's token replaced (the link answers
+    "not valid"); everything else as sent."""
+    for part in msg.walk():
+        if not isinstance(part, EmailMessage) or part.get_content_maintype() != "text":
+            continue
+        content = str(part.get_content())
+        cleaned = ACTION_LINK.sub(ACTION_LINK_WITHHELD, content)
+        if cleaned != content:
+            part.set_content(cleaned, subtype=part.get_content_subtype())
+    return msg
 
 
 def _stored(settings: Settings, row: OutboxMessage) -> bytes:

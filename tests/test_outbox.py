@@ -386,3 +386,36 @@ def test_a_message_that_cannot_be_redrawn_is_refused_naming_the_reason(
     assert resp.status_code == 403
     assert "withheld (its delivery record is gone)" in resp.json()["detail"]
     assert not [s for s in sent.secrets if s in resp.text]
+
+
+def test_hq_never_reads_a_gms_one_click_link_in_the_outbox(
+    client: TestClient, demo: Engine, login: Login, settings: Settings
+) -> None:
+    """The link's POST acts as the GM without sign-in: before, any HQ role with outbox.read
+    (a viewer too) could approve a partner campaign as its GM from the stored notice."""
+    from services.action_links import make_link, read_token
+
+    northwind = _brand(demo, "Northwind Fitness")
+    link = make_link(settings, 7, 99, "approve", revision=1)
+    long_words = "Please review the campaign before the deadline passes. " * 3
+    notice = compose(
+        sender=SENDER,
+        to=["gm.amsterdam@northwind.example"],
+        subject="Waiting for your approval",
+        text=f"{long_words}\nApprove: {link}\n",
+        html=f'<p>{long_words}</p><p><a href="{link}">Approve</a></p>',
+    )
+    OutboxTransport(outbox_dir(settings), demo).send(notice, tags=make_tags(brand=northwind))
+    with Session(demo) as s:
+        row_id = s.exec(select(OutboxMessage.id).where(OutboxMessage.to.contains("gm."))).one()
+    token = link.rsplit("/a/", 1)[1]
+    assert read_token(settings, token) is not None
+    for who in ("ops@northwind.example", "marketing@northwind.example"):
+        raw = client.get(f"/api/v1/outbox/{row_id}/raw", headers=login(who))
+        assert raw.status_code == 200
+        parsed = BytesParser(policy=policy.default).parsebytes(raw.content)
+        decoded = " ".join(
+            str(p.get_content()) for p in parsed.walk() if p.get_content_maintype() == "text"
+        )
+        assert token.split(".")[0] not in decoded and "/a/withheld" in decoded
+        assert "Please review the campaign" in decoded  # the rest as sent
