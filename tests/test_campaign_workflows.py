@@ -446,7 +446,22 @@ async def test_large_campaigns_fan_out_through_shards(
     assert _summary(demo, cid) == {"cancelled": 3}
 
 
-@pytest.mark.parametrize("name", ["partner_happy", "partner_loop", "campaign_cancel"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "partner_happy",
+        "partner_loop",
+        "campaign_cancel",
+        # Recorded before approval policies: the built-in policies must keep these executions
+        # on their rules (gm_then_hq forwarding, reminder and escalation, expiry, opt-out).
+        "legacy_gm_then_hq",
+        "legacy_rejected",
+        "legacy_declined",
+        "legacy_escalated",
+        "legacy_expired",
+        "legacy_opt_out",
+    ],
+)
 async def test_saved_campaign_histories_replay(name: str) -> None:
     """Histories recorded from earlier code must replay (see docs/operations.md)."""
     from temporalio.client import WorkflowHistory
