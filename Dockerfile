@@ -27,6 +27,8 @@ RUN pip install --no-cache-dir -r requirements.lock
 # here. The code stays root-owned and read-only for the app user; only DATA_DIR is writable.
 COPY alembic.ini registry.py worker.py ./
 COPY migrations/ ./migrations/
+COPY domain/ ./domain/
+COPY approvals/ ./approvals/
 COPY core/ ./core/
 COPY models/ ./models/
 COPY services/ ./services/

@@ -10,14 +10,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio import activity
 
+from domain.states import CampaignState, PartnerCampaignState, TaskKind
 from models.audit import AuditEvent
 from models.base import utcnow
-from models.campaigns import ApprovalTask, Campaign, CampaignState, PartnerCampaign
+from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
 from models.org import Partner, as_profile
 from models.workflow_io import CampaignSummary, PartnerRef, PartnerTransition
 from services import audit
+from workflows.partner_campaign_lifecycle import PartnerCampaignEvent as E
 
-DECISION_EVENTS = frozenset({"approve", "forward_to_hq", "request_changes", "reject"})
+# Events where a person decided (the row keeps the last decision and its comment).
+DECISION_EVENTS = frozenset(
+    {E.approve.value, E.advance.value, E.request_changes.value, E.reject.value, "vote"}
+)
 
 
 def _with_audit_retries(engine: Engine, key: str, write: Callable[[Session], None]) -> None:
@@ -45,7 +50,10 @@ def project_partner_transition(engine: Engine, t: PartnerTransition) -> None:
         if row is None:
             raise ValueError(f"partner campaign {t.partner.partner_campaign_id} does not exist")
         now = utcnow()
-        row.state = t.entry.to_state
+        row.state = PartnerCampaignState(t.entry.to_state)
+        row.approval_stage = t.stage.name if t.stage else None
+        if t.policy_version_id is not None:
+            row.approval_policy_version_id = t.policy_version_id
         row.values = dict(t.values or {})
         row.send_at = t.send_at
         row.submitted_by = t.submitted_by
@@ -53,7 +61,7 @@ def project_partner_transition(engine: Engine, t: PartnerTransition) -> None:
         row.escalation_level = t.escalation_level
         row.revision = max(row.revision, t.revision)
         row.last_seq = max(row.last_seq, t.entry.seq)
-        if t.entry.event in DECISION_EVENTS:
+        if t.entry.event in DECISION_EVENTS and t.entry.actor_id is not None:
             row.decided_by = t.entry.actor_id
             row.decision_comment = t.entry.comment
         row.updated_at = now
@@ -71,7 +79,7 @@ def project_partner_transition(engine: Engine, t: PartnerTransition) -> None:
                 entity_id=str(t.partner.partner_campaign_id),
                 event_key=key,
                 before={"state": t.entry.from_state},
-                after={"state": t.entry.to_state},
+                after=_after(t),
                 comment=t.entry.comment,
                 workflow_id=t.workflow_id,
                 run_id=t.run_id,
@@ -80,6 +88,19 @@ def project_partner_transition(engine: Engine, t: PartnerTransition) -> None:
         )
 
     _with_audit_retries(engine, key, write)
+
+
+def _after(t: PartnerTransition) -> dict[str, object]:
+    """What the audit event records after the transition: the state, and for approvals the
+    stage decided (or now waiting) and, for a delegate's decision, on whose behalf."""
+    after: dict[str, object] = {"state": t.entry.to_state}
+    if t.entry.stage:
+        after["stage"] = t.entry.stage
+    if t.stage is not None and t.stage.name != t.entry.stage:
+        after["next_stage"] = t.stage.name
+    if t.entry.on_behalf_of is not None:
+        after["on_behalf_of"] = t.entry.on_behalf_of
+    return after
 
 
 def _sync_tasks(session: Session, row: PartnerCampaign, t: PartnerTransition) -> None:
@@ -96,7 +117,8 @@ def _sync_tasks(session: Session, row: PartnerCampaign, t: PartnerTransition) ->
             task.open = False
             task.updated_at = utcnow()
             session.add(task)
-    for kind, due in t.open_tasks.items():
+    for name, due in t.open_tasks.items():
+        kind = TaskKind(name)
         found = existing.get(kind)
         task = (
             found
@@ -113,6 +135,13 @@ def _sync_tasks(session: Session, row: PartnerCampaign, t: PartnerTransition) ->
         task.open = True
         task.due_at = due
         task.escalation_level = t.escalation_level
+        stage = t.stage if kind == TaskKind.approve else None
+        task.stage = stage.name if stage else None
+        task.stage_label = stage.label if stage else ""
+        task.approvers = [a.model_dump(mode="json") for a in stage.approvers] if stage else []
+        task.excluded_user_ids = list(stage.excluded_user_ids) if stage else []
+        task.required = stage.required if stage else 1
+        task.approvals = stage.approvals if stage else 0
         task.updated_at = utcnow()
         session.add(task)
 
@@ -157,9 +186,7 @@ def project_campaign_summary(engine: Engine, summary: CampaignSummary) -> None:
         campaign = session.get(Campaign, summary.campaign_id)
         if campaign is None:
             raise ValueError(f"campaign {summary.campaign_id} does not exist")
-        campaign.state = (
-            CampaignState.cancelled if summary.cancelled else CampaignState.completed
-        ).value
+        campaign.state = CampaignState.cancelled if summary.cancelled else CampaignState.completed
         campaign.summary = dict(summary.counts)
         campaign.updated_at = utcnow()
         session.add(campaign)

@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.notifications import send_partner_notice
 from core.settings import Settings
+from domain.states import PauseKind
 from mail.errors import SendError
 from mail.rate_limit import reserve
 from mail.redact import without_addresses
@@ -25,7 +26,6 @@ from models.workflow_io import (
     BatchOutcome,
     PartnerNotice,
     PartnerRef,
-    PauseKind,
     SendBatchInput,
     SendPaused,
 )

@@ -26,6 +26,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.campaigns import partner_refs
+from domain.workflow_ids import partner_campaign_workflow_id
 from models.workflow_io import (
     PartnerCampaignInput,
     PartnerRef,
@@ -33,7 +34,7 @@ from models.workflow_io import (
     StartedPartners,
     StartPartners,
 )
-from workflows.partner_campaign import PartnerCampaignWorkflow, partner_campaign_workflow_id
+from workflows.partner_campaign import PartnerCampaignWorkflow
 
 WINDOW = 100  # starts or signals in flight at once
 T = TypeVar("T")

@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
+from domain.states import TemplateState
 from models.audit import AuditEvent
 from models.templates import TemplateVersion
 from models.workflow_io import TemplateTransition
@@ -32,7 +33,7 @@ class TemplateActivities:
                     version = session.get(TemplateVersion, t.version_id)
                     if version is None:
                         raise ValueError(f"template version {t.version_id} does not exist")
-                    version.state = t.entry.to_state
+                    version.state = TemplateState(t.entry.to_state)
                     version.updated_at = t.entry.at
                     if t.entry.event == "submit":
                         version.submitted_by = t.entry.actor_id

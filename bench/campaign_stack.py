@@ -47,16 +47,16 @@ from core.db import make_engine
 from core.security import hash_password, issue_access_token
 from core.settings import AppEnv, Settings
 from core.temporal import LazyTemporalClient
+from domain import search_attributes
+from domain.roles import Role, ScopeType
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import Brand, Membership, Partner, Region, User
-from models.roles import Role, ScopeType
 from models.templates import Template, TemplateVersion
 from registry import QueueSpec, queues
 from scripts.migrate import upgrade
 from services.demo import DEMO_PASSWORD, seed_demo
 from services.demo_assets import seed_demo_assets
 from storage.local import LocalBlobStore
-from workflows import search_attributes
 
 DOMAIN = "northwind.example"
 MARKETING = f"marketing@{DOMAIN}"

@@ -33,8 +33,9 @@ from temporalio.worker import Worker
 from temporalio.workflow import ParentClosePolicy
 
 from bench.campaign_stack import Stack, campaign_stack, gather_in_batches
+from domain.workflow_ids import campaign_workflow_id
 from models.campaigns import PartnerCampaign
-from workflows.campaign import CampaignWorkflow, campaign_workflow_id
+from workflows.campaign import CampaignWorkflow
 
 BATCH = 100  # as activities.fanout.WINDOW
 WARM_UP = 20

@@ -31,6 +31,7 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 from bench.campaign_stack import Stack, campaign_stack
+from domain.states import PartnerCampaignState
 from mail.transport import OutboxTransport
 from models.campaigns import PartnerCampaign
 from models.contacts import Contact
@@ -107,7 +108,7 @@ def approved_partner_campaign(stack: Stack, partner_index: int, name: str) -> in
             brand_id=stack.brand_id,
             region_id=stack.region_id,
             partner_id=partner.partner_id,
-            state="sending",
+            state=PartnerCampaignState.sending,
             values=stack.valid_values(),
             workflow_id=f"bench-{uuid.uuid4().hex[:8]}",
         )

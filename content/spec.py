@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 SUPPORTED_LOCALES = ("en", "de", "nl")
 SLOT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 # Partner profile fields a partner_field slot may pull (see models.org.as_profile).
 PARTNER_FIELDS = (
     "name",
@@ -135,6 +136,19 @@ class TemplateContent(BaseModel):
     email: EmailVariant | None = None
     print: PrintVariant | None = None
     locales: list[str] = Field(default_factory=lambda: ["en"])
+    tags: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="what the template is (offer, newsletter): approval conditions read them",
+    )
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: list[str]) -> list[str]:
+        bad = [t for t in v if not TAG.fullmatch(t)]
+        if bad:
+            raise ValueError(f"tags are lower-case words with dashes, not {bad[0]!r}")
+        return sorted(set(v))
 
     @field_validator("locales")
     @classmethod

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from models.roles import Role, ScopeType
+from domain.roles import Role, ScopeType
 from models.workflow_io import ActorRef, GrantRef
 
 
@@ -43,6 +43,8 @@ class Permission(StrEnum):
     contact_read = "contact.read"  # rows: partner roles, brand roles only where shared
     contact_manage = "contact.manage"
     suppression_manage = "suppression.manage"
+    approval_policy_read = "approval_policy.read"
+    approval_policy_manage = "approval_policy.manage"  # HQ's admins design the chains
 
 
 READ_ONLY: frozenset[Permission] = frozenset(
@@ -57,6 +59,7 @@ READ_ONLY: frozenset[Permission] = frozenset(
         Permission.partner_campaign_read,
         Permission.outbox_read,
         Permission.contact_count,
+        Permission.approval_policy_read,
     }
 )
 
@@ -78,10 +81,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.contact_read,
             Permission.contact_manage,
             Permission.suppression_manage,
+            Permission.approval_policy_read,
         }
     ),
     Role.brand_reviewer: frozenset(
         {
+            Permission.approval_policy_read,
             Permission.org_read,
             Permission.audit_read,
             Permission.template_read,
@@ -241,22 +246,6 @@ def visibility(principal: Principal, read: Permission = Permission.org_read) -> 
             g.partner_id for g in grants if g.scope == ScopeType.partner and g.partner_id
         ),
     )
-
-
-def may_decide_stage(principal: Principal, stage: str, target: Target, *, escalated: bool) -> bool:
-    """Who decides a partner campaign at each approval stage: at pending_gm the GM of that
-    partner, or its region manager once the approval has been escalated; at pending_hq a brand
-    reviewer. Roles, not permissions: a brand admin administers, it does not approve."""
-    for g in principal.grants:
-        if not covers(g, target):
-            continue
-        if stage == "pending_gm" and g.role == Role.partner_manager:
-            return True
-        if stage == "pending_gm" and escalated and g.role == Role.region_manager:
-            return True
-        if stage == "pending_hq" and g.role == Role.brand_reviewer:
-            return True
-    return False
 
 
 def may_see_contacts(

@@ -13,7 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from core.settings import Settings
-from workflows import search_attributes
+from domain import search_attributes
 
 log = logging.getLogger(__name__)
 

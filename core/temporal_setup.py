@@ -6,7 +6,7 @@ import asyncio
 
 from core.settings import get_settings
 from core.temporal import connect, ensure_search_attributes
-from workflows import search_attributes
+from domain import search_attributes
 
 
 async def main() -> None:

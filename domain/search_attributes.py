@@ -12,6 +12,8 @@ PARTNER_ID = SearchAttributeKey.for_keyword("PartnerId")
 REGION_ID = SearchAttributeKey.for_keyword("RegionId")
 TEMPLATE_ID = SearchAttributeKey.for_keyword("TemplateId")
 APPROVAL_STATE = SearchAttributeKey.for_keyword("ApprovalState")
+# The waiting approval stage's name (empty when none waits): "which campaigns wait for legal?"
+APPROVAL_STAGE = SearchAttributeKey.for_keyword("ApprovalStage")
 CHANNEL = SearchAttributeKey.for_keyword("Channel")
 
 ALL: tuple[SearchAttributeKey[str], ...] = (
@@ -20,5 +22,6 @@ ALL: tuple[SearchAttributeKey[str], ...] = (
     REGION_ID,
     TEMPLATE_ID,
     APPROVAL_STATE,
+    APPROVAL_STAGE,
     CHANNEL,
 )

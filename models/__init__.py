@@ -4,6 +4,7 @@ Importing this package registers every table on SQLModel.metadata (Alembic relie
 Workflow modules must not import the table modules (the sandbox would re-define the tables).
 """
 
+from models.approvals import ApprovalPolicy, ApprovalPolicyVersion, Delegation
 from models.assets import Asset, AssetVersion
 from models.audit import AuditChainHead, AuditEvent
 from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
@@ -18,6 +19,8 @@ from models.templates import Template, TemplateVersion
 
 __all__ = [
     "ApiToken",
+    "ApprovalPolicy",
+    "ApprovalPolicyVersion",
     "ApprovalTask",
     "Asset",
     "AssetVersion",
@@ -26,6 +29,7 @@ __all__ = [
     "Brand",
     "Campaign",
     "Contact",
+    "Delegation",
     "Delivery",
     "DeliveryEvent",
     "ErasureCount",

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator
+from sqlalchemy import Dialect, String
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
@@ -23,3 +26,21 @@ def require_zone(value: datetime) -> datetime:
 
 # Every datetime an API caller sends (bodies and queries): 422 naming the field when naive.
 ZonedDatetime = Annotated[datetime, AfterValidator(require_zone)]
+
+
+class EnumText(TypeDecorator[StrEnum]):
+    """A state column: stored as its text, read back as its enum member, so code compares
+    with members and a value outside the enum fails loudly when it is read."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: object, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(str(value)).value
+
+    def process_result_value(self, value: object, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(str(value))

@@ -12,8 +12,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from approvals.builtin import BuiltinPolicy
+from domain.states import CampaignMode, PartnerCampaignState, TaskKind
 from models.base import ZonedDatetime
-from models.campaigns import ApprovalPolicy, CampaignMode
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 TARGET_KEYS = ("all", "regions", "partners")
@@ -59,10 +60,14 @@ def check_window(personalise_until: datetime, send_by: datetime) -> None:
         raise ValueError("must be after personalise_until")
 
 
-def check_policy(mode: str, approval_policy: str) -> None:
+# A campaign's approval: a built-in policy by name, or one of the brand's policies by id.
+PolicyChoice = BuiltinPolicy | int
+
+
+def check_policy(mode: str, approval_policy: PolicyChoice | str) -> None:
     """Without approval nobody reviews what goes out: only acceptable when HQ's defaults are
     what goes out unless a partner opts out."""
-    if approval_policy == ApprovalPolicy.none and mode != CampaignMode.opt_out:
+    if approval_policy == BuiltinPolicy.none and mode != CampaignMode.opt_out:
         raise ValueError('"none" is only allowed with mode opt_out')
 
 
@@ -87,7 +92,11 @@ class CampaignCreate(BaseModel):
     personalise_until: ZonedDatetime
     send_by: ZonedDatetime
     mode: CampaignMode = CampaignMode.opt_in
-    approval_policy: ApprovalPolicy = ApprovalPolicy.gm
+    approval_policy: PolicyChoice = Field(
+        BuiltinPolicy.gm,
+        description="a built-in policy (gm, gm_then_hq, none) or the id of one of the brand's "
+        "approval policies (its current version is pinned at launch)",
+    )
     remind_after: timedelta = DEFAULT_REMIND
     escalate_after: timedelta = Field(DEFAULT_ESCALATE, validate_default=True)
     defaults: dict[str, Any] = Field(default_factory=dict)
@@ -111,7 +120,7 @@ class CampaignCreate(BaseModel):
 
     @field_validator("approval_policy")
     @classmethod
-    def _policy(cls, v: ApprovalPolicy, info: ValidationInfo) -> ApprovalPolicy:
+    def _policy(cls, v: PolicyChoice, info: ValidationInfo) -> PolicyChoice:
         if "mode" in info.data:
             check_policy(info.data["mode"], v)
         return v
@@ -142,7 +151,7 @@ class CampaignUpdate(BaseModel):
     personalise_until: ZonedDatetime | None = None
     send_by: ZonedDatetime | None = None
     mode: CampaignMode | None = None
-    approval_policy: ApprovalPolicy | None = None
+    approval_policy: PolicyChoice | None = None
     remind_after: timedelta | None = None
     escalate_after: timedelta | None = None
     defaults: dict[str, Any] | None = None
@@ -174,7 +183,9 @@ class CampaignRead(BaseModel):
     personalise_until: datetime
     send_by: datetime
     mode: str
-    approval_policy: str
+    approval_policy: str = Field(description="the built-in policy's or the brand policy's name")
+    approval_policy_id: int | None = None
+    approval_policy_version_id: int | None = Field(None, description="pinned at launch")
     remind_after: timedelta
     escalate_after: timedelta
     defaults: dict[str, Any]
@@ -195,7 +206,7 @@ class PartnerCampaignRead(BaseModel):
     partner_id: int
     partner_name: str
     region_id: int
-    state: str
+    state: PartnerCampaignState
     values: dict[str, Any]
     locale: str
     send_at: datetime | None
@@ -204,6 +215,8 @@ class PartnerCampaignRead(BaseModel):
     decision_comment: str | None
     revision: int = Field(0, description="submissions so far; a decision may name the one seen")
     escalation_level: int
+    approval: StageRead | None = Field(None, description="the approval stage waiting now")
+    approval_policy_version_id: int | None = None
     workflow_id: str
     segment_id: int | None = None
     audience: dict[str, int] | None = Field(
@@ -215,16 +228,31 @@ class PartnerCampaignRead(BaseModel):
     updated_at: datetime
 
 
+class StageRead(BaseModel):
+    """An approval stage as people see it: its name, who decides, how far it got."""
+
+    name: str
+    label: str
+    deciders: list[str] = Field(description="who may decide, in words")
+    rule: str
+    required: int
+    approvals: int
+
+
 class TaskRead(BaseModel):
     id: int
-    kind: str
+    kind: TaskKind
     partner_campaign_id: int
     campaign_id: int
     campaign_name: str
     partner_id: int
     partner_name: str
-    state: str = Field(description="the partner campaign's state")
+    state: PartnerCampaignState = Field(description="the partner campaign's state")
     due_at: datetime | None
     overdue: bool
     escalation_level: int
+    stage: StageRead | None = Field(None, description="approve tasks: the stage to decide")
+    on_behalf_of: int | None = Field(
+        None, description="you would decide as the delegate of this user (on holiday)"
+    )
     created_at: datetime

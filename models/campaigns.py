@@ -7,31 +7,13 @@ the lifecycle itself is owned by CampaignWorkflow and PartnerCampaignWorkflow.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.base import utcnow
-
-
-class CampaignState(StrEnum):
-    draft = "draft"
-    running = "running"
-    completed = "completed"
-    cancelled = "cancelled"
-
-
-class CampaignMode(StrEnum):
-    opt_in = "opt_in"
-    opt_out = "opt_out"
-
-
-class ApprovalPolicy(StrEnum):
-    gm = "gm"
-    gm_then_hq = "gm_then_hq"
-    none = "none"
+from domain.states import CampaignMode, CampaignState, PartnerCampaignState, TaskKind
+from models.base import EnumText, utcnow
 
 
 class Campaign(SQLModel, table=True):
@@ -45,11 +27,19 @@ class Campaign(SQLModel, table=True):
     personalise_until: datetime
     send_by: datetime
     mode: str = Field(default=CampaignMode.opt_in.value, sa_type=String(16))
-    approval_policy: str = Field(default=ApprovalPolicy.gm.value, sa_type=String(16))
+    # A built-in policy's name (gm, gm_then_hq, none) or the name of the brand's policy
+    # `approval_policy_id`; the version is pinned at launch for every partner campaign.
+    approval_policy: str = Field(default="gm", max_length=100)
+    approval_policy_id: int | None = Field(default=None, foreign_key="approvalpolicy.id")
+    approval_policy_version_id: int | None = Field(
+        default=None, foreign_key="approvalpolicyversion.id"
+    )
     remind_after: int = Field(default=2 * 86400, description="seconds")
     escalate_after: int = Field(default=4 * 86400, description="seconds")
     defaults: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    state: str = Field(default=CampaignState.draft.value, sa_type=String(16), index=True)
+    state: CampaignState = Field(
+        default=CampaignState.draft, sa_type=EnumText(CampaignState, 16), index=True
+    )
     # "<user id>:<the caller's key>": a key belongs to the user who sent it (see
     # services.campaigns.create_campaign); the fingerprint is the request body's digest.
     idempotency_key: str | None = Field(default=None, max_length=240)
@@ -70,7 +60,15 @@ class PartnerCampaign(SQLModel, table=True):
     brand_id: int = Field(foreign_key="brand.id", index=True)
     region_id: int = Field(foreign_key="region.id", index=True)
     partner_id: int = Field(foreign_key="partner.id", index=True)
-    state: str = Field(default="invited", sa_type=String(24), index=True)
+    state: PartnerCampaignState = Field(
+        default=PartnerCampaignState.invited, sa_type=EnumText(PartnerCampaignState, 24), index=True
+    )
+    approval_stage: str | None = Field(
+        default=None, max_length=40, description="the approval stage waiting now"
+    )
+    approval_policy_version_id: int | None = Field(
+        default=None, foreign_key="approvalpolicyversion.id", description="the pinned version"
+    )
     values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     locale: str = Field(default="en", max_length=8)
     send_at: datetime | None = None
@@ -93,12 +91,6 @@ class PartnerCampaign(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class TaskKind(StrEnum):
-    personalise = "personalise"
-    approve_gm = "approve_gm"
-    approve_hq = "approve_hq"
-
-
 class ApprovalTask(SQLModel, table=True):
     """An open piece of work for someone: written by activities (upserts keyed by the partner
     campaign and kind), read by /tasks and the portal's inbox."""
@@ -111,9 +103,21 @@ class ApprovalTask(SQLModel, table=True):
     brand_id: int = Field(foreign_key="brand.id", index=True)
     region_id: int = Field(foreign_key="region.id")
     partner_id: int = Field(foreign_key="partner.id", index=True)
-    kind: str = Field(sa_type=String(16))
+    kind: TaskKind = Field(sa_type=EnumText(TaskKind, 16))
     open: bool = Field(default=True, index=True)
     due_at: datetime | None = None
     escalation_level: int = 0
+    # An approval task's stage, as approvals.engine.may_decide reads it: who the stage names
+    # (approvals.policy.Approver as JSON) and who may not decide it (submitter, voters).
+    stage: str | None = Field(default=None, max_length=40)
+    stage_label: str = Field(default="", max_length=100)
+    approvers: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    excluded_user_ids: list[int] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    required: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    approvals: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -10,23 +10,12 @@ the row id, so the duplicate is recognisable.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.base import utcnow
-
-
-class DeliveryStatus(StrEnum):
-    pending = "pending"
-    sending = "sending"
-    sent = "sent"
-    failed = "failed"
-    suppressed = "suppressed"
-
-
-FINAL_DELIVERY = frozenset({DeliveryStatus.sent, DeliveryStatus.failed, DeliveryStatus.suppressed})
+from domain.states import DeliveryStatus
+from models.base import EnumText, utcnow
 
 
 class Delivery(SQLModel, table=True):
@@ -40,7 +29,9 @@ class Delivery(SQLModel, table=True):
     partner_id: int = Field(foreign_key="partner.id", index=True)
     contact_id: int | None = Field(default=None, description="None once the contact was erased")
     email: str = Field(default="", max_length=320, description="blanked on erasure")
-    status: str = Field(default=DeliveryStatus.pending.value, sa_type=String(16), index=True)
+    status: DeliveryStatus = Field(
+        default=DeliveryStatus.pending, sa_type=EnumText(DeliveryStatus, 16), index=True
+    )
     attempts: int = 0
     message_id: str | None = Field(default=None, max_length=200, index=True)
     provider_message_id: str | None = Field(default=None, max_length=200, index=True)

@@ -7,9 +7,9 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from domain.roles import Role, ScopeType
 from models.base import ZonedDatetime
 from models.locales import normalise_email
-from models.roles import Role, ScopeType
 
 T = TypeVar("T")
 LOCALES = ("en", "de", "nl", "fr", "it", "es")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, String, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.base import utcnow
+from domain.states import TemplateState
+from models.base import EnumText, utcnow
 
 
 class Template(SQLModel, table=True):
@@ -29,7 +30,9 @@ class TemplateVersion(SQLModel, table=True):
     template_id: int = Field(foreign_key="template.id", index=True)
     brand_id: int = Field(foreign_key="brand.id", index=True)
     number: int = Field(ge=1)
-    state: str = Field(default="draft", sa_type=String(32), index=True)
+    state: TemplateState = Field(
+        default=TemplateState.draft, sa_type=EnumText(TemplateState, 32), index=True
+    )
     content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     author_id: int = Field(foreign_key="user.id")
     submitted_by: int | None = Field(default=None, foreign_key="user.id")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from approvals.facts import ApprovalFacts
+from approvals.policy import PinnedPolicy
+from approvals.views import StageView
+from domain.states import PartnerCampaignState, PauseKind
 
 
 class AuditRecord(BaseModel):
@@ -80,6 +84,8 @@ class TimelineEntry(BaseModel):
     to_state: str
     actor_id: int | None
     comment: str | None = None
+    stage: str | None = Field(None, description="the approval stage the entry concerns")
+    on_behalf_of: int | None = Field(None, description="a delegate decided for this approver")
 
 
 class TemplateTransition(BaseModel):
@@ -139,6 +145,11 @@ class CampaignShared(BaseModel):
     # None in workflows started before delivery existed (they end at the hand-over).
     template_version_id: int | None = None
     delivery_task_queue: str | None = None
+    approval: PinnedPolicy | None = Field(
+        None,
+        description="the policy version pinned at launch; None in executions started before "
+        "policies were data: the built-in `approval_policy` with the campaign's timeouts",
+    )
 
 
 class CampaignWorkflowInput(BaseModel):
@@ -199,6 +210,12 @@ class PartnerAction(BaseModel):
     comment: str | None = Field(None, max_length=2000)
     send_at: datetime | None = None
     segment_id: int | None = None  # submit: who the send goes to (None: every contact)
+    facts: ApprovalFacts | None = Field(
+        None, description="submit: what the approval chain's conditions read (the API gathers)"
+    )
+    on_behalf_of: ActorRef | None = Field(
+        None, description="decide: the approver a delegate acts for (the API checked it)"
+    )
     revision: int | None = Field(
         None,
         description="decide: the submission the decider saw (one-click links, the portal); "
@@ -219,6 +236,8 @@ class PartnerTransition(BaseModel):
     segment_id: int | None = None
     escalation_level: int = 0
     revision: int = Field(0, description="submissions so far: 1 after the first submit")
+    stage: StageView | None = Field(None, description="the approval stage waiting now")
+    policy_version_id: int | None = None
     open_tasks: dict[str, datetime | None] = Field(
         default_factory=dict, description="task kind -> due time; kinds not listed are closed"
     )
@@ -228,13 +247,14 @@ class PartnerTransition(BaseModel):
 
 class PartnerCampaignStatus(BaseModel):
     partner_campaign_id: int
-    state: str
+    state: PartnerCampaignState
     values: dict[str, Any] = Field(default_factory=dict)
     send_at: datetime | None = None
     escalation_level: int = 0
     personalise_until: datetime
     timeline: list[TimelineEntry] = Field(default_factory=list)
     revision: int = 0
+    stage: StageView | None = None
 
 
 class CampaignSummary(BaseModel):
@@ -260,6 +280,7 @@ class PartnerNotice(BaseModel):
     comment: str | None = None
     due_at: datetime | None = None
     revision: int = Field(0, description="the submission a decision notice is about")
+    approval: StageView | None = Field(None, description="decision notices: the stage")
 
 
 # Delivery ---------------------------------------------------------------------------------------
@@ -310,14 +331,6 @@ class BatchOutcome(BaseModel):
     retry_later: int = Field(0, description="rows left pending by their own failure")
     last_id: int = 0
     seen: int = 0
-
-
-class PauseKind(StrEnum):
-    """Why a send waits: people must act (the account was refused), or a fault of the platform
-    underneath (storage, database, provider down) that clears on its own."""
-
-    transport = "transport"
-    fault = "fault"
 
 
 class SendPaused(BaseModel):

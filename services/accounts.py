@@ -41,9 +41,9 @@ from core.security import (
     verify_password,
 )
 from core.settings import Settings
+from domain.roles import Role, ScopeType
 from models.base import utcnow
 from models.org import ApiToken, Membership, User
-from models.roles import Role, ScopeType
 from models.signin import SignInThrottle
 from services import org
 from services.audit import begin_write

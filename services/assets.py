@@ -30,13 +30,13 @@ from core.policy import (
     can_see,
     four_eyes_ok,
 )
+from domain.roles import ScopeType
 from media.inspect import Inspected, UploadRejected, inspect_upload
 from media.thumbnails import Rendition, renditions
 from models.asset_schemas import AssetRead, AssetUpdate, RenditionRead
 from models.assets import Asset, AssetState, AssetVersion
 from models.base import utcnow
 from models.org import Partner, Region
-from models.roles import ScopeType
 from services.access import scope_filter
 from services.org import Actor, record, snapshot
 from storage.base import BlobStore, brand_key

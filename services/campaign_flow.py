@@ -18,8 +18,10 @@ from content.spec import FieldError as SlotError
 from content.validate import validate_values
 from core.errors import Conflict, FieldError, NotFound, Problem
 from core.policy import Permission, Principal, actor_of
+from domain.states import CampaignState, PartnerCampaignState, TemplateState
+from domain.workflow_ids import campaign_workflow_id
 from models.base import utcnow
-from models.campaigns import Campaign, CampaignState, PartnerCampaign
+from models.campaigns import Campaign, PartnerCampaign
 from models.org import Brand, Partner
 from models.templates import TemplateVersion
 from models.workflow_io import (
@@ -28,13 +30,15 @@ from models.workflow_io import (
     PartnerAction,
     PartnerCampaignStatus,
 )
+from services import approval_facts, approval_policies, inbox
 from services import campaigns as crud
 from services.audience import check_segment
 from services.campaigns import aware
+from services.delegations import Identity
 from services.org import Actor, record, snapshot
 from services.templates import brand_rules, content_of, validation_context
 from services.workflow_calls import problem_from
-from workflows.campaign import CampaignWorkflow, campaign_workflow_id
+from workflows.campaign import CampaignWorkflow
 from workflows.partner_campaign import PartnerCampaignWorkflow
 
 
@@ -46,6 +50,7 @@ def shared_for(
     brand = session.get(Brand, campaign.brand_id)
     if version is None or brand is None:
         raise NotFound("template version", campaign.template_version_id)
+    content = content_of(version)
     return CampaignShared(
         campaign_id=campaign.id,
         brand_id=campaign.brand_id,
@@ -57,10 +62,11 @@ def shared_for(
         remind_after=campaign.remind_after,
         escalate_after=campaign.escalate_after,
         defaults=dict(campaign.defaults),
-        content=content_of(version).model_dump(mode="json"),
+        content=content.model_dump(mode="json"),
         brand_rules=brand_rules(brand).model_dump(mode="json"),
         template_version_id=version.id,
         delivery_task_queue=delivery_task_queue,
+        approval=approval_policies.pin(session, campaign, content),
     )
 
 
@@ -95,15 +101,17 @@ async def launch(
     if aware(campaign.personalise_until) <= utcnow():
         raise FieldError("personalise_until", "is in the past: extend the window first")
     version = session.get(TemplateVersion, campaign.template_version_id)
-    if version is None or version.state != "published":
+    if version is None or version.state != TemplateState.published:
         raise FieldError("template_version_id", "must be a published template version")
     if campaign.state == CampaignState.draft:
+        pinned = approval_policies.pin(session, campaign, content_of(version))
+        campaign.approval_policy_version_id = pinned.version_id
         partners = crud.resolve_target_partners(session, campaign)
         if not partners:
             raise FieldError("target", "names no partner")
         before = snapshot(campaign)
         crud.create_partner_campaigns(session, campaign, partners)
-        campaign.state = CampaignState.running.value
+        campaign.state = CampaignState.running
         campaign.workflow_id = campaign_workflow_id(campaign.id or 0)
         campaign.launched_at = utcnow()
         campaign.updated_at = utcnow()
@@ -123,7 +131,7 @@ def _running(campaign: Campaign) -> None:
 async def cancel(session: Session, client: Client, actor: Actor, campaign: Campaign) -> Campaign:
     _running(campaign)
     before = snapshot(campaign)
-    campaign.state = CampaignState.cancelled.value
+    campaign.state = CampaignState.cancelled
     campaign.updated_at = utcnow()
     session.add(campaign)
     record(session, actor, "campaign.cancelled", campaign, before, snapshot(campaign))
@@ -239,7 +247,7 @@ async def act(
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise Problem(f"workflow service error: {err.message}", status=503) from err
-            if row.state != "invited":
+            if row.state != PartnerCampaignState.invited:
                 raise Conflict(
                     f"partner campaign {row.id} is {row.state}: it takes no more actions"
                 ) from err
@@ -286,21 +294,63 @@ async def submit(
     """Submit the saved content for approval to the partner's own segment (None: everyone);
     another partner's segment is refused before the workflow hears of it."""
 
-    def validate(row: PartnerCampaign) -> dict[str, Any]:
-        if segment_id is not None:
-            check_segment(session, row, segment_id)
-        return row.values
-
-    return await perform(
-        session,
-        connect,
-        principal,
-        partner_campaign_id,
-        Permission.partner_campaign_edit,
-        PartnerCampaignWorkflow.submit,
-        validate=validate,
-        segment_id=segment_id,
+    row = crud.load_partner_campaign(
+        session, principal, partner_campaign_id, Permission.partner_campaign_edit
     )
+    if segment_id is not None:
+        check_segment(session, row, segment_id)
+    refuse_invalid(full_validation(session, row, row.values))
+    facts = approval_facts.gather(session, row, segment_id=segment_id)
+    action = PartnerAction(actor=actor_of(principal), segment_id=segment_id, facts=facts)
+    await act(await connect(), row, PartnerCampaignWorkflow.submit, action)
+    session.refresh(row)
+    return row
+
+
+async def decide(
+    session: Session,
+    connect: Callable[[], Awaitable[Client]],
+    principal: Principal,
+    partner_campaign_id: int,
+    *,
+    decision: str,
+    comment: str | None,
+    revision: int | None = None,
+) -> PartnerCampaign:
+    """A decision on the waiting stage, by the caller or, for an approver who delegated to
+    the caller, on that approver's behalf (counted for them, audited as such). The workflow
+    re-checks everything with the approval engine."""
+    row, identity = load_for_decision(session, principal, partner_campaign_id)
+    action = PartnerAction(
+        actor=actor_of(principal),
+        on_behalf_of=actor_of(identity.principal) if identity.for_user else None,
+        decision=decision,
+        comment=comment,
+        revision=revision,
+    )
+    await act(await connect(), row, PartnerCampaignWorkflow.decide, action)
+    session.refresh(row)
+    return row
+
+
+def load_for_decision(
+    session: Session, principal: Principal, partner_campaign_id: int
+) -> tuple[PartnerCampaign, Identity]:
+    """The row and who the caller decides as: themselves (their read and decide permissions
+    checked as for any action), else an approver who delegated to them and may decide the
+    waiting stage (the approver's reach counts, not the delegate's)."""
+    task = inbox.open_approval(session, partner_campaign_id)
+    if task is not None:
+        identity = inbox.acting_as(session, principal, task)
+        if identity is not None and identity.for_user is not None:
+            row = crud.load_partner_campaign(
+                session, identity.principal, partner_campaign_id, Permission.partner_campaign_read
+            )
+            return row, identity
+    row = crud.load_partner_campaign(
+        session, principal, partner_campaign_id, Permission.partner_campaign_decide
+    )
+    return row, Identity(principal)
 
 
 async def status_of(client: Client, row: PartnerCampaign) -> PartnerCampaignStatus | None:

@@ -26,25 +26,26 @@ from core.policy import (
     allows,
     allows_in_brand,
     can_see,
-    may_decide_stage,
 )
+from domain.states import CampaignState, PartnerCampaignState, TemplateState
+from domain.workflow_ids import partner_campaign_workflow_id
 from models.base import utcnow
 from models.campaign_schemas import (
     CampaignCreate,
     CampaignRead,
     CampaignUpdate,
     PartnerCampaignRead,
-    TaskRead,
     check_escalation,
     check_policy,
     check_window,
 )
-from models.campaigns import ApprovalTask, Campaign, CampaignState, PartnerCampaign, TaskKind
+from models.campaigns import Campaign, PartnerCampaign
 from models.org import Partner, Region
 from models.templates import TemplateVersion
+from services import approval_policies
 from services.access import scope_filter
+from services.approval_tasks import open_approvals, stage_read
 from services.org import Actor, page, record, snapshot
-from workflows.partner_campaign import partner_campaign_workflow_id
 
 # Campaigns ------------------------------------------------------------------------------------
 
@@ -65,7 +66,8 @@ def _require_manage(principal: Principal, brand_id: int, label: str) -> None:
 
 def _published_version(session: Session, brand_id: int, version_id: int) -> TemplateVersion:
     version = session.get(TemplateVersion, version_id)
-    if version is None or version.brand_id != brand_id or version.state != "published":
+    published = version is not None and version.state == TemplateState.published
+    if version is None or version.brand_id != brand_id or not published:
         raise FieldError(
             "template_version_id",
             f"{version_id} must be a published template version of your brand",
@@ -132,6 +134,7 @@ def create_campaign(
             return seen, False
     _published_version(session, brand_id, body.template_version_id)
     _check_target(session, brand_id, body.target)
+    policy = approval_policies.choose(session, brand_id, body.approval_policy)
     campaign = Campaign(
         brand_id=brand_id,
         name=body.name,
@@ -140,7 +143,8 @@ def create_campaign(
         personalise_until=body.personalise_until,
         send_by=body.send_by,
         mode=body.mode.value,
-        approval_policy=body.approval_policy.value,
+        approval_policy=policy.name,
+        approval_policy_id=policy.policy_id,
         remind_after=_seconds(body.remind_after),
         escalate_after=_seconds(body.escalate_after),
         defaults=body.defaults,
@@ -186,8 +190,12 @@ def update_campaign(
     for name, value in changes.items():
         if name in ("remind_after", "escalate_after"):
             value = _seconds(value)
-        elif name in ("mode", "approval_policy"):
+        elif name == "mode":
             value = str(value.value)
+        elif name == "approval_policy":
+            chosen = approval_policies.choose(session, campaign.brand_id, value)
+            value = chosen.name
+            campaign.approval_policy_id = chosen.policy_id
         setattr(campaign, name, value)
     campaign.updated_at = utcnow()
     session.add(campaign)
@@ -202,7 +210,7 @@ def _merged(campaign: Campaign, changes: dict[str, Any]) -> dict[str, Any]:
         "personalise_until": changes.get("personalise_until", campaign.personalise_until),
         "send_by": changes.get("send_by", campaign.send_by),
         "mode": str(changes.get("mode", campaign.mode)),
-        "approval_policy": str(changes.get("approval_policy", campaign.approval_policy)),
+        "approval_policy": changes.get("approval_policy", campaign.approval_policy),
         "remind_after": changes.get("remind_after", timedelta(seconds=campaign.remind_after)),
         "escalate_after": changes.get("escalate_after", timedelta(seconds=campaign.escalate_after)),
     }
@@ -287,6 +295,8 @@ def campaign_read(campaign: Campaign, counts: dict[str, int]) -> CampaignRead:
         send_by=aware(campaign.send_by),
         mode=campaign.mode,
         approval_policy=campaign.approval_policy,
+        approval_policy_id=campaign.approval_policy_id,
+        approval_policy_version_id=campaign.approval_policy_version_id,
         remind_after=timedelta(seconds=campaign.remind_after),
         escalate_after=timedelta(seconds=campaign.escalate_after),
         defaults=campaign.defaults,
@@ -361,7 +371,7 @@ def create_partner_campaigns(
             brand_id=campaign.brand_id,
             region_id=partner.region_id,
             partner_id=partner_id,
-            state="invited",
+            state=PartnerCampaignState.invited,
             values={},
             locale=_locale(partner, locales),
             workflow_id=partner_campaign_workflow_id(campaign.id, partner_id),
@@ -424,7 +434,7 @@ def list_partner_campaigns(
     return rows, total
 
 
-def _names(
+def names_of(
     session: Session, campaign_ids: Iterable[int], partner_ids: Iterable[int]
 ) -> tuple[dict[int, str], dict[int, str]]:
     """Campaign and partner names for a page of rows, in two queries."""
@@ -447,9 +457,10 @@ def _names(
 def partner_campaign_reads(
     session: Session, rows: Sequence[PartnerCampaign]
 ) -> list[PartnerCampaignRead]:
-    campaigns, partners = _names(
+    campaigns, partners = names_of(
         session, (r.campaign_id for r in rows), (r.partner_id for r in rows)
     )
+    waiting = open_approvals(session, (r.id for r in rows if r.id is not None))
     out = []
     for r in rows:
         assert r.id is not None
@@ -470,112 +481,12 @@ def partner_campaign_reads(
                 decision_comment=r.decision_comment,
                 escalation_level=r.escalation_level,
                 revision=r.revision,
+                approval=stage_read(waiting[r.id]) if r.id in waiting else None,
+                approval_policy_version_id=r.approval_policy_version_id,
                 workflow_id=r.workflow_id,
                 segment_id=r.segment_id,
                 created_at=r.created_at,
                 updated_at=r.updated_at,
-            )
-        )
-    return out
-
-
-# Tasks ----------------------------------------------------------------------------------------
-
-
-def may_act_on(principal: Principal, task: ApprovalTask) -> bool:
-    """Whether the task is the principal's to do: personalising needs partner_campaign.edit at
-    the partner; approving follows the stage rules (GM, region manager once escalated, HQ)."""
-    target = Target(task.brand_id, task.region_id, task.partner_id)
-    if task.kind == TaskKind.personalise:
-        return allows(principal, Permission.partner_campaign_edit, target)
-    if task.kind == TaskKind.approve_gm:
-        return may_decide_stage(
-            principal, "pending_gm", target, escalated=task.escalation_level >= 1
-        )
-    if task.kind == TaskKind.approve_hq:
-        return may_decide_stage(principal, "pending_hq", target, escalated=False)
-    return False
-
-
-def is_overdue(task: ApprovalTask, now: datetime) -> bool:
-    return task.due_at is not None and aware(task.due_at) < aware(now)
-
-
-def list_tasks(
-    session: Session,
-    principal: Principal,
-    *,
-    campaign_id: int | None = None,
-    partner_id: int | None = None,
-    state: str | None = None,
-    overdue: bool | None = None,
-    now: datetime | None = None,
-) -> list[ApprovalTask]:
-    """The principal's open tasks, newest first. SQL narrows to the brand and the principal's
-    read scope (everyone who may act on a task may read its partner campaign); the role rules
-    are applied here in Python."""
-    now = now or utcnow()
-    stmt = (
-        select(ApprovalTask)
-        .join(PartnerCampaign, col(PartnerCampaign.id) == col(ApprovalTask.partner_campaign_id))
-        .where(
-            col(ApprovalTask.open).is_(True),
-            scope_filter(
-                principal,
-                ApprovalTask.brand_id,
-                ApprovalTask.region_id,
-                ApprovalTask.partner_id,
-                Permission.partner_campaign_read,
-            ),
-        )
-    )
-    if campaign_id is not None:
-        stmt = stmt.where(ApprovalTask.campaign_id == campaign_id)
-    if partner_id is not None:
-        stmt = stmt.where(ApprovalTask.partner_id == partner_id)
-    if state:
-        stmt = stmt.where(PartnerCampaign.state == state)
-    stmt = stmt.order_by(col(ApprovalTask.created_at).desc(), col(ApprovalTask.id).desc())
-    return [
-        t
-        for t in session.exec(stmt).all()
-        if may_act_on(principal, t) and (overdue is None or is_overdue(t, now) == overdue)
-    ]
-
-
-def task_reads(
-    session: Session, tasks: Sequence[ApprovalTask], now: datetime | None = None
-) -> list[TaskRead]:
-    now = now or utcnow()
-    campaigns, partners = _names(
-        session, (t.campaign_id for t in tasks), (t.partner_id for t in tasks)
-    )
-    pc_ids = sorted({t.partner_campaign_id for t in tasks})
-    states: dict[int, str] = {}
-    if pc_ids:
-        for pc_id, state in session.exec(
-            select(PartnerCampaign.id, PartnerCampaign.state).where(
-                col(PartnerCampaign.id).in_(pc_ids)
-            )
-        ).all():
-            states[int(pc_id or 0)] = state
-    out = []
-    for t in tasks:
-        assert t.id is not None
-        out.append(
-            TaskRead(
-                id=t.id,
-                kind=t.kind,
-                partner_campaign_id=t.partner_campaign_id,
-                campaign_id=t.campaign_id,
-                campaign_name=campaigns.get(t.campaign_id, ""),
-                partner_id=t.partner_id,
-                partner_name=partners.get(t.partner_id, ""),
-                state=states.get(t.partner_campaign_id, ""),
-                due_at=t.due_at,
-                overdue=is_overdue(t, now),
-                escalation_level=t.escalation_level,
-                created_at=t.created_at,
             )
         )
     return out
@@ -588,16 +499,12 @@ __all__ = [
     "counts_by_state",
     "create_campaign",
     "create_partner_campaigns",
-    "is_overdue",
     "list_campaigns",
     "list_partner_campaigns",
-    "list_tasks",
     "load_campaign",
     "load_partner_campaign",
-    "may_act_on",
     "partner_campaign_reads",
     "partner_campaign_target",
     "resolve_target_partners",
-    "task_reads",
     "update_campaign",
 ]

@@ -30,6 +30,8 @@ from content.validate import resolve_values
 from core.errors import Problem
 from core.settings import Settings
 from core.temporal import TemporalUnreachable
+from domain.states import DELIVERY_FINAL, DeliveryStatus, PartnerCampaignState
+from domain.workflow_ids import send_workflow_id
 from mail.errors import (
     PermanentSendError,
     ThrottledError,
@@ -44,14 +46,14 @@ from mail.transport import MessageSender, open_session
 from models.base import utcnow
 from models.campaigns import Campaign, PartnerCampaign
 from models.contacts import Contact
-from models.delivery import FINAL_DELIVERY, Delivery, DeliveryStatus
+from models.delivery import Delivery
 from models.org import Brand, Partner, as_profile
 from models.templates import TemplateVersion
 from models.workflow_io import SendPause
 from services import suppression
 from services.templates import content_of, validation_context
 from services.unsubscribe import list_unsubscribe_headers, unsubscribe_url
-from workflows.send import RUNNING, SendWorkflow, send_workflow_id
+from workflows.send import RUNNING, SendWorkflow
 
 CHUNK = 500  # ledger rows inserted per statement
 MAX_ATTEMPTS = 5  # failures of one recipient (composition, refusals for now) before it fails
@@ -133,7 +135,9 @@ class Progress:
     @property
     def queued(self) -> int:
         """Rows not sent yet (pending or in flight)."""
-        return self.counts.get("pending", 0) + self.counts.get("sending", 0)
+        return self.counts.get(DeliveryStatus.pending, 0) + self.counts.get(
+            DeliveryStatus.sending, 0
+        )
 
     @property
     def done(self) -> int:
@@ -180,7 +184,7 @@ async def current_pause(
     memo: the frontend answers that without a worker, so a pause stays visible while every
     worker is down (a query would wait for one). Sends started before the memo existed
     answer the query instead."""
-    if row.state != "sending" or row.id is None:
+    if row.state != PartnerCampaignState.sending or row.id is None:
         return None
     try:
         handle = (await connect()).get_workflow_handle(send_workflow_id(row.id))
@@ -347,7 +351,7 @@ DATABASE_FAULTS = (OperationalError, InterfaceError, PoolTimeoutError)
 
 
 def _mark(session: Session, row: Delivery, status: DeliveryStatus, **changes: Any) -> None:
-    row.status = status.value
+    row.status = status
     for name, value in changes.items():
         setattr(row, name, value)
     row.updated_at = utcnow()
@@ -376,7 +380,7 @@ def _open_rows(
             .where(
                 Delivery.partner_campaign_id == partner_campaign_id,
                 col(Delivery.id) > after_id,
-                col(Delivery.status).not_in([s.value for s in FINAL_DELIVERY]),
+                col(Delivery.status).not_in([s.value for s in DELIVERY_FINAL]),
             )
             .order_by(col(Delivery.id))
             .limit(limit)

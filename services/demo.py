@@ -9,12 +9,13 @@ from typing import Any, TypeVar
 from sqlmodel import Session, SQLModel, select
 
 from core.security import hash_password
+from domain.roles import Role, ScopeType
+from domain.states import TemplateState
+from domain.workflow_ids import template_workflow_id
 from models.base import utcnow
 from models.org import Brand, Membership, Partner, Region, User
-from models.roles import Role, ScopeType
 from models.templates import Template, TemplateVersion
 from services.demo_templates import CONTENT_BUILDERS, DEMO_TEMPLATES, PUBLISHED
-from workflows.template import template_workflow_id
 
 M = TypeVar("M", bound=SQLModel)
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo login, dev mode only
@@ -241,7 +242,7 @@ def _seed_templates(session: Session, brand: Brand, spec: DemoBrand) -> None:
             TemplateVersion,
             {"template_id": template.id, "number": 1},
             brand_id=brand.id,
-            state="published" if published else "draft",
+            state=TemplateState.published if published else TemplateState.draft,
             content=CONTENT_BUILDERS[key]().model_dump(mode="json"),
             author_id=author.id,
             submitted_by=author.id if published else None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from domain.states import DeliveryStatus
 from mail import tags as mail_tags
 from mail.sns import SesFeedback
 from models.base import utcnow
@@ -54,8 +55,8 @@ def apply(session: Session, feedback: SesFeedback) -> Delivery | None:
             f"ses {feedback.kind}",
             partner_id=row.partner_id,
         )
-        if row.status == "sent" and feedback.kind == "bounce":
-            row.status = "failed"
+        if row.status == DeliveryStatus.sent and feedback.kind == "bounce":
+            row.status = DeliveryStatus.failed
             row.permanent = True
             row.error = f"bounced ({detail or 'permanent'})"
             row.updated_at = utcnow()

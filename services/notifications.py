@@ -22,15 +22,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jinja2 import DictLoader, Environment, StrictUndefined
 from sqlmodel import Session, col, select
 
-from core.policy import Target, four_eyes_ok, may_decide_stage
+from approvals.engine import may_decide, pool
+from approvals.facts import ApprovalFacts
+from approvals.policy import Approver
+from core.policy import Target
 from core.settings import Settings
+from domain.roles import Role, ScopeType
 from mail.message import compose
+from models.approvals import Delegation
+from models.base import utcnow
 from models.campaigns import PartnerCampaign
 from models.org import Membership, Partner, User
-from models.roles import Role, ScopeType
 from models.workflow_io import PartnerNotice
 from services.accounts import principal_for
 from services.action_links import DEFAULT_TTL, make_link
+from services.approval_facts import role_holders
+from services.delegations import identities
 
 INVITED = "invited"
 CHANGES_REQUESTED = "changes_requested"
@@ -93,27 +100,31 @@ def _members(
     return list(session.exec(stmt.distinct().order_by(col(User.id))).all())
 
 
-def _deciders(session: Session, notice: PartnerNotice) -> list[User]:
-    if notice.stage == "pending_gm":
-        return _members(
-            session,
-            notice.brand_id,
-            [Role.partner_manager],
-            ScopeType.partner,
-            partner_id=notice.partner.partner_id,
+def _named(
+    session: Session, notice: PartnerNotice, row: PartnerCampaign, approvers: list[Approver]
+) -> list[User]:
+    """The people `approvers` name at this partner campaign now, and whoever stands in for
+    them (an active delegation): the stand-in sees the task and may decide it."""
+    holders = role_holders(session, row)
+    ids = set(pool(approvers, ApprovalFacts(role_holders=holders)))
+    stand_ins = session.exec(
+        select(Delegation.delegate_id).where(
+            col(Delegation.user_id).in_(sorted(ids)),
+            col(Delegation.revoked_at).is_(None),
+            col(Delegation.starts_at) <= utcnow(),
+            col(Delegation.ends_at) > utcnow(),
         )
-    if notice.stage == "pending_hq":
-        return _members(session, notice.brand_id, [Role.brand_reviewer], ScopeType.brand)
-    return []
-
-
-def _region_managers(session: Session, notice: PartnerNotice) -> list[User]:
-    return _members(
-        session,
-        notice.brand_id,
-        [Role.region_manager],
-        ScopeType.region,
-        region_id=notice.partner.region_id,
+    ).all()
+    ids.update(stand_ins)
+    if not ids:
+        return []
+    return list(
+        session.exec(
+            select(User)
+            .where(col(User.id).in_(sorted(ids)), col(User.is_active))
+            .where(User.brand_id == notice.brand_id)
+            .order_by(col(User.id))
+        ).all()
     )
 
 
@@ -128,7 +139,10 @@ def recipients(session: Session, notice: PartnerNotice) -> list[Recipient]:
     row = session.get(PartnerCampaign, notice.partner.partner_campaign_id)
     if row is None or row.brand_id != notice.brand_id:
         raise UnknownNotice(f"partner campaign {notice.partner.partner_campaign_id} not found")
-    if notice.kind in DECISION_KINDS and row.state != notice.stage:
+    stage = notice.approval
+    if notice.kind in DECISION_KINDS and (
+        row.state != notice.stage or stage is None or row.approval_stage != stage.name
+    ):
         return []
     users: list[User]
     if notice.kind in (INVITED, CHANGES_REQUESTED):
@@ -139,12 +153,9 @@ def recipients(session: Session, notice: PartnerNotice) -> list[Recipient]:
             ScopeType.partner,
             partner_id=notice.partner.partner_id,
         )
-    elif notice.kind == APPROVAL_PENDING:
-        users = _deciders(session, notice)
-    elif notice.kind == REMINDER:
-        users = _deciders(session, notice)
-        if notice.escalation_level >= 1:
-            users += _region_managers(session, notice)
+    elif notice.kind in (APPROVAL_PENDING, REMINDER):
+        assert stage is not None
+        users = _named(session, notice, row, stage.approvers)
     elif notice.kind == SEND_PAUSED:
         pid = notice.partner.partner_id
         users = _members(
@@ -153,25 +164,27 @@ def recipients(session: Session, notice: PartnerNotice) -> list[Recipient]:
         users += _members(
             session, notice.brand_id, [Role.brand_admin, Role.brand_marketer], ScopeType.brand
         )
-    else:  # escalated
-        users = _region_managers(session, notice)
+    else:  # escalated: the people the escalation added
+        assert stage is not None
+        users = _named(session, notice, row, stage.escalated_to)
 
     target = Target(notice.brand_id, notice.partner.region_id, notice.partner.partner_id)
     out: dict[int, Recipient] = {}
     for user in users:
         if user.id is None or user.id in out:
             continue
-        may_decide = False
-        if notice.kind in DECISION_KINDS:
+        decides = False
+        if stage is not None and notice.kind in DECISION_KINDS:
             principal = principal_for(session, user)
-            may_decide = may_decide_stage(
-                principal, notice.stage, target, escalated=notice.escalation_level > 0
-            ) and four_eyes_ok(row.submitted_by, user.id)
+            decides = user.id not in stage.excluded_user_ids and any(
+                may_decide(i.principal, stage.approvers, target, stage.excluded_user_ids)
+                for i in identities(session, principal)
+            )
         out[user.id] = Recipient(
             user_id=user.id,
             email=user.email,
             name=one_line(user.full_name),
-            may_decide=may_decide,
+            may_decide=decides,
             submitted=row.submitted_by == user.id,
         )
     return sorted(out.values(), key=lambda r: r.user_id)

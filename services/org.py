@@ -15,9 +15,9 @@ from sqlmodel import Session, SQLModel, col, select
 from core.errors import Conflict, FieldError, Forbidden
 from core.policy import Permission, Principal, allows
 from core.security import hash_password, new_api_token
+from domain.roles import ROLE_SCOPES, Role, ScopeType
 from models.base import utcnow
 from models.org import ApiToken, Membership, Partner, Region, User
-from models.roles import ROLE_SCOPES, Role, ScopeType
 from models.schemas import (
     ApiTokenCreate,
     MembershipCreate,

@@ -12,12 +12,12 @@ from temporalio.client import Client
 from content.lint import lint
 from core.errors import Conflict, Problem
 from core.policy import Permission, Principal, actor_of
+from domain.states import TemplateState
 from models.templates import TemplateVersion
 from models.workflow_io import TemplateDecision, TemplateStatus, TemplateWorkflowInput
 from services import templates as svc
 from services.workflow_calls import update_with_start
 from workflows.template import FINAL, TemplateWorkflow
-from workflows.template_lifecycle import TemplateState
 
 
 def workflow_input(version: TemplateVersion, name: str = "") -> TemplateWorkflowInput:

@@ -13,6 +13,8 @@ from content.spec import BrandRules, SlotKind, TemplateContent, ValidationContex
 from content.validate import asset_ids
 from core.errors import Conflict, FieldError, NotFound
 from core.policy import Permission, Principal
+from domain.states import TEMPLATE_EDITABLE, TemplateState
+from domain.workflow_ids import template_workflow_id
 from models.base import utcnow
 from models.org import Brand, Partner, as_profile
 from models.template_schemas import TemplateCreate, VersionCreate
@@ -20,8 +22,6 @@ from models.templates import Template, TemplateVersion
 from services.access import load
 from services.assets import asset_facts
 from services.org import Actor, record, snapshot
-from workflows.template import template_workflow_id
-from workflows.template_lifecycle import EDITABLE, TemplateState
 
 SAMPLE_RECIPIENT = {
     "first_name": "Alex",
@@ -81,7 +81,7 @@ def new_version(
         read=Permission.template_read,
     )
     versions = versions_of(session, template_id)
-    open_ = [v for v in versions if v.state in {*EDITABLE, TemplateState.in_review}]
+    open_ = [v for v in versions if v.state in {*TEMPLATE_EDITABLE, TemplateState.in_review}]
     if open_:
         raise Conflict(
             f"version {open_[0].number} is still {open_[0].state}; "
@@ -99,7 +99,7 @@ def _add_version(
         template_id=template.id,
         brand_id=template.brand_id,
         number=number,
-        state=TemplateState.draft.value,
+        state=TemplateState.draft,
         content=content.model_dump(mode="json"),
         author_id=actor.principal.user_id,
         workflow_id=template_workflow_id(template.id, number, secrets.token_hex(4)),
@@ -131,7 +131,7 @@ def update_content(
     session: Session, actor: Actor, version: TemplateVersion, content: TemplateContent
 ) -> TemplateVersion:
     """Only drafts change; a published version is immutable (start a new version instead)."""
-    if version.state not in EDITABLE:
+    if version.state not in TEMPLATE_EDITABLE:
         raise Conflict(
             f"template version {version.id} is {version.state} and can no longer be changed; "
             "create a new version to make changes"

@@ -29,13 +29,13 @@ from core.db import make_engine
 from core.security import hash_password, issue_access_token
 from core.settings import AppEnv, Settings
 from core.temporal import LazyTemporalClient, ensure_search_attributes
+from domain import search_attributes
 from models.org import User
 from registry import queues
 from scripts.migrate import upgrade
 from services.demo import DEMO_PASSWORD, seed_demo
 from services.demo_assets import seed_demo_assets
 from storage.local import LocalBlobStore
-from workflows import search_attributes
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -186,8 +186,9 @@ async def test_happy_path_opt_in_gm(
     assert {e["field"] for e in bad.json()["errors"]} >= {"headline", "event_date"}
 
     await submit_content(api, login, EDITOR_AMS, pcid)
-    assert partner_campaign(demo, cid, "amsterdam").state == "pending_gm"
-    assert open_tasks(demo, pcid) == {"approve_gm"}
+    waiting = partner_campaign(demo, cid, "amsterdam")
+    assert (waiting.state, waiting.approval_stage) == ("pending_approval", "gm")
+    assert open_tasks(demo, pcid) == {"approve"}
 
     # The editor may not approve; another partner's GM does not even see it.
     refused = await act(api, login, EDITOR_AMS, pcid, "decision", decision="approve")
@@ -290,8 +291,10 @@ async def test_reject_decline_and_gm_then_hq(
 
     await submit_content(api, login, EDITOR_AMS, pcid)
     forwarded = await act(api, login, GM_AMS, pcid, "decision", decision="approve")
-    assert forwarded.json()["state"] == "pending_hq"
-    assert open_tasks(demo, pcid) == {"approve_hq"}
+    assert forwarded.json()["state"] == "pending_approval"
+    assert forwarded.json()["approval"]["name"] == "hq"
+    assert partner_campaign(demo, cid, "amsterdam").approval_stage == "hq"
+    assert open_tasks(demo, pcid) == {"approve"}
     gm_again = await act(api, login, GM_AMS, pcid, "decision", decision="approve")
     assert gm_again.status_code == 403
     hq = await act(api, login, REVIEWER, pcid, "decision", decision="approve")

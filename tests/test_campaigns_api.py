@@ -16,6 +16,7 @@ from api.routers import ROUTERS
 from api.routers import campaigns as campaigns_routes
 from api.routers import partner_campaigns as partner_campaigns_routes
 from api.routers import tasks as tasks_routes
+from domain.states import TaskKind
 from models.audit import AuditEvent
 from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
 from models.org import Brand, Partner, Region
@@ -119,6 +120,21 @@ def add_partner_campaign(
         return row.id
 
 
+# Tasks of the built-in stages, as the chain projects them (stage name, approver role).
+STAGES = {"gm": ("gm", "partner_gm"), "hq": ("hq", "brand_reviewer")}
+
+
+def escalate(engine: Engine, task_id: int) -> None:
+    """What the gm stage's escalation timeout projects: the region manager decides too."""
+    set_columns(
+        engine,
+        ApprovalTask,
+        task_id,
+        escalation_level=1,
+        approvers=[{"role": "partner_gm"}, {"role": "region_manager"}],
+    )
+
+
 def add_task(
     engine: Engine,
     partner_campaign_id: int,
@@ -131,16 +147,19 @@ def add_task(
     with Session(engine) as s:
         pc = s.get(PartnerCampaign, partner_campaign_id)
         assert pc is not None
+        stage = STAGES.get(kind)
         task = ApprovalTask(
             partner_campaign_id=partner_campaign_id,
             campaign_id=pc.campaign_id,
             brand_id=pc.brand_id,
             region_id=pc.region_id,
             partner_id=pc.partner_id,
-            kind=kind,
+            kind=TaskKind.approve if stage else TaskKind(kind),
             open=open_,
             due_at=due_at,
             escalation_level=escalation_level,
+            stage=stage[0] if stage else None,
+            approvers=[{"role": stage[1]}] if stage else [],
         )
         s.add(task)
         s.commit()
@@ -366,16 +385,16 @@ def test_patch_refused_once_running(api: TestClient, login: Login, ids: Ids, dem
 def test_read_with_counts(api: TestClient, login: Login, ids: Ids, demo: Engine) -> None:
     created = create(api, login, ids)
     cid = created["id"]
-    add_partner_campaign(demo, cid, ids.partners["amsterdam"], "pending_gm")
-    add_partner_campaign(demo, cid, ids.partners["berlin"], "pending_gm")
+    add_partner_campaign(demo, cid, ids.partners["amsterdam"], "pending_approval")
+    add_partner_campaign(demo, cid, ids.partners["berlin"], "pending_approval")
     add_partner_campaign(demo, cid, ids.partners["munich"], "drafting")
     for who in (MARKETING, REVIEWER, VIEWER, NORTH):
         r = api.get(f"/api/v1/campaigns/{cid}", headers=login(who))
         assert r.status_code == 200, who
-        assert r.json()["counts"] == {"pending_gm": 2, "drafting": 1}
+        assert r.json()["counts"] == {"pending_approval": 2, "drafting": 1}
     listed = api.get("/api/v1/campaigns", headers=login(MARKETING)).json()
-    assert listed["items"][0]["counts"] == {"pending_gm": 2, "drafting": 1}
-    assert svc_counts(demo, cid) == {"pending_gm": 2, "drafting": 1}
+    assert listed["items"][0]["counts"] == {"pending_approval": 2, "drafting": 1}
+    assert svc_counts(demo, cid) == {"pending_approval": 2, "drafting": 1}
     # Partner roles read their partner campaigns, not the campaign list.
     assert api.get(f"/api/v1/campaigns/{cid}", headers=login(EDITOR_AMS)).status_code == 403
 
@@ -492,8 +511,8 @@ def test_partner_campaign_scoping(api: TestClient, login: Login, ids: Ids, demo:
     assert listed(REVIEWER) == [ams, ber, mun]
     assert listed(REVIEWER, partner_id=ids.partners["munich"]) == [mun]
     assert listed(REVIEWER, campaign_id=created["id"] + 1) == []
-    set_columns(demo, PartnerCampaign, ber, state="pending_gm")
-    assert listed(ADMIN, state="pending_gm") == [ber]
+    set_columns(demo, PartnerCampaign, ber, state="pending_approval")
+    assert listed(ADMIN, state="pending_approval") == [ber]
     missing = api.get("/api/v1/partner-campaigns/999999", headers=login(GM_BERLIN))
     assert missing.status_code == 404
 
@@ -507,7 +526,7 @@ def test_other_brand_sees_nothing(api: TestClient, login: Login, ids: Ids, demo:
     assert r.status_code == 404
     assert api.get(f"/api/v1/partner-campaigns/{ams}", headers=contoso).status_code == 404
     assert api.get("/api/v1/partner-campaigns", headers=contoso).json()["total"] == 0
-    add_task(demo, ams, "approve_gm")
+    add_task(demo, ams, "gm")
     assert api.get("/api/v1/tasks", headers=contoso).json()["total"] == 0
     # Northwind's template versions are not Contoso's to use.
     r = api.post(
@@ -531,19 +550,21 @@ def test_gm_task_goes_to_the_gm_then_the_region_on_escalation(
     api: TestClient, login: Login, ids: Ids, demo: Engine
 ) -> None:
     created = create(api, login, ids)
-    ams = add_partner_campaign(demo, created["id"], ids.partners["amsterdam"], "pending_gm")
-    task = add_task(demo, ams, "approve_gm", due_at=START)
+    ams = add_partner_campaign(demo, created["id"], ids.partners["amsterdam"], "pending_approval")
+    task = add_task(demo, ams, "gm", due_at=START)
     assert task_ids(api, login, GM_AMS) == [task]
     assert task_ids(api, login, EDITOR_AMS) == []
     assert task_ids(api, login, GM_BERLIN) == []
     assert task_ids(api, login, NORTH) == []
     assert task_ids(api, login, ADMIN) == []  # admins administer, they do not approve
-    set_columns(demo, ApprovalTask, task, escalation_level=1)
+    escalate(demo, task)
     assert task_ids(api, login, NORTH) == [task]
     assert task_ids(api, login, GM_AMS) == [task]
     assert task_ids(api, login, "south@northwind.example") == []
     [item] = api.get("/api/v1/tasks", headers=login(NORTH)).json()["items"]
-    assert item["kind"] == "approve_gm" and item["state"] == "pending_gm"
+    assert item["kind"] == "approve" and item["state"] == "pending_approval"
+    assert item["stage"]["name"] == "gm"
+    assert item["stage"]["deciders"] == ["the partner's GM", "the region manager"]
     assert item["partner_campaign_id"] == ams and item["campaign_id"] == created["id"]
     assert item["campaign_name"] == "Open day May"
     assert item["partner_name"] == "Northwind Fitness Amsterdam"
@@ -554,9 +575,9 @@ def test_gm_task_goes_to_the_gm_then_the_region_on_escalation(
 
 def test_hq_and_personalise_tasks(api: TestClient, login: Login, ids: Ids, demo: Engine) -> None:
     created = create(api, login, ids)
-    ams = add_partner_campaign(demo, created["id"], ids.partners["amsterdam"], "pending_hq")
+    ams = add_partner_campaign(demo, created["id"], ids.partners["amsterdam"], "pending_approval")
     ber = add_partner_campaign(demo, created["id"], ids.partners["berlin"], "drafting")
-    hq = add_task(demo, ams, "approve_hq")
+    hq = add_task(demo, ams, "hq")
     personalise = add_task(demo, ber, "personalise")
     assert task_ids(api, login, REVIEWER) == [hq]
     for who in (GM_AMS, NORTH, MARKETING, VIEWER):
@@ -566,7 +587,7 @@ def test_hq_and_personalise_tasks(api: TestClient, login: Login, ids: Ids, demo:
     assert task_ids(api, login, EDITOR_AMS) == []
     assert task_ids(api, login, ADMIN) == [personalise]  # holds partner_campaign.edit brand-wide
     assert task_ids(api, login, REVIEWER, state="drafting") == []
-    assert task_ids(api, login, REVIEWER, state="pending_hq") == [hq]
+    assert task_ids(api, login, REVIEWER, state="pending_approval") == [hq]
     assert task_ids(api, login, REVIEWER, campaign_id=created["id"] + 1) == []
     assert task_ids(api, login, REVIEWER, partner_id=ids.partners["amsterdam"]) == [hq]
 
@@ -575,13 +596,13 @@ def test_overdue_filter_and_order(api: TestClient, login: Login, ids: Ids, demo:
     created = create(api, login, ids)
     now = datetime.now(UTC)
     rows = [
-        add_partner_campaign(demo, created["id"], ids.partners[s], "pending_gm")
+        add_partner_campaign(demo, created["id"], ids.partners[s], "pending_approval")
         for s in ("amsterdam", "berlin")
     ]
-    late = add_task(demo, rows[0], "approve_gm", due_at=now - timedelta(hours=1))
-    on_time = add_task(demo, rows[1], "approve_gm", due_at=now + timedelta(days=1))
-    set_columns(demo, ApprovalTask, late, escalation_level=1)
-    set_columns(demo, ApprovalTask, on_time, escalation_level=1)
+    late = add_task(demo, rows[0], "gm", due_at=now - timedelta(hours=1))
+    on_time = add_task(demo, rows[1], "gm", due_at=now + timedelta(days=1))
+    escalate(demo, late)
+    escalate(demo, on_time)
     assert task_ids(api, login, NORTH) == [on_time, late]  # newest first
     assert task_ids(api, login, NORTH, overdue=True) == [late]
     assert task_ids(api, login, NORTH, overdue=False) == [on_time]

@@ -26,6 +26,7 @@ from temporalio.worker import Worker
 from activities.delivery import DeliveryActivities
 from content.render import RenderError
 from core.settings import Settings
+from domain.workflow_ids import send_workflow_id
 from mail.errors import (
     PermanentSendError,
     ThrottledError,
@@ -43,7 +44,7 @@ from models.outbox import OutboxMessage
 from models.templates import Template, TemplateVersion
 from models.workflow_io import SendInput, SendPause, SendResult
 from services import delivery, suppression
-from workflows.send import SendWorkflow, send_workflow_id
+from workflows.send import SendWorkflow
 
 Login = Callable[[str], dict[str, str]]
 HISTORIES = Path(__file__).parent / "histories"

@@ -136,15 +136,16 @@ async def test_launch_submit_restart_worker_approve(
                 f"/api/v1/partner-campaigns/{pcid}/submit",
                 headers=login("editor.amsterdam@northwind.example"),
             )
-            assert submitted.json()["state"] == "pending_gm", submitted.text
+            assert submitted.json()["state"] == "pending_approval", submitted.text
+            assert submitted.json()["approval"]["name"] == "gm"
 
         # No worker now: the approval waits durably; the inbox is the database's.
         tasks = (
             await api.get("/api/v1/tasks", headers=login("gm.amsterdam@northwind.example"))
         ).json()
-        assert [(t["partner_campaign_id"], t["kind"]) for t in tasks["items"]] == [
-            (pcid, "approve_gm")
-        ]
+        assert [
+            (t["partner_campaign_id"], t["kind"], t["stage"]["name"]) for t in tasks["items"]
+        ] == [(pcid, "approve", "gm")]
         berlin = await api.get(
             f"/api/v1/partner-campaigns/{pcid}", headers=login("gm.berlin@northwind.example")
         )

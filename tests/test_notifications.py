@@ -25,12 +25,14 @@ from temporalio.testing import WorkflowEnvironment
 from activities.notifications import SENT_ACTION, send_partner_notice
 from api.routers import ROUTERS
 from api.routers.action_links import router as action_links_router
+from approvals.policy import Approver, ApproverRole, Rule
+from approvals.views import StageView
 from core.settings import EmailTransport, Settings
 from mail.message import HeaderInjection, compose
 from mail.transport import OutboxTransport, SesTransport, SmtpTransport, make_transport
 from models.audit import AuditEvent
 from models.campaigns import Campaign, PartnerCampaign
-from models.org import Partner, Region, User, as_profile
+from models.org import Membership, Partner, Region, User, as_profile
 from models.templates import Template, TemplateVersion
 from models.workflow_io import PartnerNotice, PartnerRef
 from services.action_links import make_link, make_token, read_token
@@ -213,14 +215,40 @@ def _ids(engine: Engine, *emails: str) -> set[int]:
     return {_user(engine, e).id or 0 for e in emails}
 
 
+GM_STAGE = [Approver(role=ApproverRole.partner_gm)]
+REGION = [Approver(role=ApproverRole.region_manager)]
+HQ_STAGE = [Approver(role=ApproverRole.brand_reviewer)]
+
+
+def _stage(name: str, submitter: int | None, *, escalated: bool = False) -> StageView:
+    """The waiting stage of a built-in policy, as the chain projects it into notices."""
+    approvers = GM_STAGE if name == "gm" else HQ_STAGE
+    return StageView(
+        policy="gm_then_hq",
+        name=name,
+        label=name,
+        index=0 if name == "gm" else 1,
+        of=2,
+        approvers=approvers + (REGION if escalated else []),
+        rule=Rule.any,
+        required=1,
+        approvals=0,
+        excluded_user_ids=[submitter] if submitter else [],
+        escalated=escalated,
+        escalated_to=REGION if escalated else [],
+    )
+
+
 def _row(
     engine: Engine,
     *,
-    state: str = "pending_gm",
+    state: str = "pending_approval",
+    stage: str = "gm",
     submitted_by: str | None = EDITOR_AMS,
     name: str = "Open day spring",
 ) -> tuple[PartnerNotice, PartnerCampaign]:
-    """An Amsterdam partner campaign row (no workflow) and a notice template for it."""
+    """An Amsterdam partner campaign row (no workflow) and a notice template for it; while
+    pending approval, waiting at `stage` of the built-in chain."""
     now = datetime.now(UTC)
     with Session(engine) as s:
         version = s.exec(
@@ -250,6 +278,7 @@ def _row(
             region_id=partner.region_id,
             partner_id=partner.id or 0,
             state=state,
+            approval_stage=stage if state == "pending_approval" else None,
             submitted_by=submitter.id if submitter else None,
             workflow_id=f"partner-campaign-{campaign.id}-{partner.id}",
         )
@@ -269,9 +298,18 @@ def _row(
             ),
             stage=state,
             due_at=now + timedelta(days=2),
+            approval=_stage(stage, submitter.id if submitter else None)
+            if state == "pending_approval"
+            else None,
         )
         s.expunge(row)
         return notice, row
+
+
+def _deciding_reviewers(engine: Engine) -> dict[int, bool]:
+    with Session(engine) as s:
+        ids = s.exec(select(Membership.user_id).where(Membership.role == "brand_reviewer")).all()
+    return {i: True for i in ids}
 
 
 def _who(engine: Engine, notice: PartnerNotice) -> dict[int, bool]:
@@ -281,41 +319,45 @@ def _who(engine: Engine, notice: PartnerNotice) -> dict[int, bool]:
 
 
 def test_recipients_per_kind(demo: Engine) -> None:
-    gm, editor, north, brand = (
+    gm, editor, north = (
         _ids(demo, GM_AMS).pop(),
         _ids(demo, EDITOR_AMS).pop(),
         _ids(demo, NORTH).pop(),
-        _ids(demo, REVIEWER).pop(),
     )
     drafting, _ = _row(demo, state="drafting", submitted_by=None)
     for kind in ("invited", "changes_requested"):
         notice = drafting.model_copy(update={"kind": kind, "stage": "drafting"})
         assert _who(demo, notice) == {editor: False, gm: False}, kind
 
-    pending, _ = _row(demo, state="pending_gm")
+    pending, _ = _row(demo)
     assert _who(demo, pending) == {gm: True}
     reminder = pending.model_copy(update={"kind": "reminder"})
     assert _who(demo, reminder) == {gm: True}
-    late = reminder.model_copy(update={"escalation_level": 1})
+    escalated_stage = _stage("gm", editor, escalated=True)
+    late = reminder.model_copy(update={"escalation_level": 1, "approval": escalated_stage})
     assert _who(demo, late) == {gm: True, north: True}
-    escalated = pending.model_copy(update={"kind": "escalated", "escalation_level": 1})
-    assert _who(demo, escalated) == {north: True}
+    escalated = late.model_copy(update={"kind": "escalated"})
+    assert _who(demo, escalated) == {north: True}  # the people the escalation added
 
-    hq, _ = _row(demo, state="pending_hq", submitted_by=EDITOR_AMS)
-    hq = hq.model_copy(update={"stage": "pending_hq"})
-    assert _who(demo, hq) == {brand: True}
-    # Escalated earlier, now at HQ: the region manager hears of it but cannot decide there.
-    hq_late = hq.model_copy(update={"kind": "reminder", "escalation_level": 1})
-    assert _who(demo, hq_late) == {brand: True, north: False}
+    hq, _ = _row(demo, stage="hq", submitted_by=EDITOR_AMS)
+    assert _who(demo, hq) == _deciding_reviewers(demo)
+    hq_reminder = hq.model_copy(update={"kind": "reminder"})
+    assert _who(demo, hq_reminder) == _deciding_reviewers(demo)
 
 
 def test_four_eyes_stale_notices_inactive_users_and_unknown_kinds(demo: Engine) -> None:
     gm, editor = _ids(demo, GM_AMS).pop(), _ids(demo, EDITOR_AMS).pop()
-    own, _ = _row(demo, state="pending_gm", submitted_by=GM_AMS)
+    own, _ = _row(demo, submitted_by=GM_AMS)
     assert _who(demo, own) == {gm: False}, "the submitter gets no approve link"
 
     decided, _ = _row(demo, state="approved")
-    assert _who(demo, decided.model_copy(update={"stage": "pending_gm"})) == {}
+    stale = decided.model_copy(update={"stage": "pending_approval", "approval": _stage("gm", None)})
+    assert _who(demo, stale) == {}
+    _, other = _row(demo, stage="hq")
+    moved_on = own.model_copy(
+        update={"partner": own.partner.model_copy(update={"partner_campaign_id": other.id})}
+    )
+    assert _who(demo, moved_on) == {}, "the gm stage is over: the row waits at hq"
 
     invited, _ = _row(demo, state="drafting", submitted_by=None)
     invited = invited.model_copy(update={"kind": "invited", "stage": "drafting"})
@@ -354,7 +396,7 @@ def test_messages_escape_what_users_typed(demo: Engine, settings: Settings) -> N
 
 
 def test_decision_messages_carry_links_for_the_decider(demo: Engine, settings: Settings) -> None:
-    notice, row = _row(demo, state="pending_gm")
+    notice, row = _row(demo)
     with Session(demo) as s:
         [gm_message] = plan(s, settings, notice)
     text, html = _parts(gm_message.message)
@@ -396,8 +438,11 @@ def _sent_markers(engine: Engine, pc_id: int) -> list[str]:
 
 
 def test_sending_twice_sends_once(demo: Engine, settings: Settings, tmp_path: Path) -> None:
-    notice, row = _row(demo, state="pending_gm")
-    notice = notice.model_copy(update={"kind": "reminder", "escalation_level": 1})  # GM + North
+    notice, row = _row(demo)
+    escalated = _stage("gm", row.submitted_by, escalated=True)
+    notice = notice.model_copy(
+        update={"kind": "reminder", "escalation_level": 1, "approval": escalated}
+    )  # GM + North
     outbox = OutboxTransport(tmp_path / "outbox")
 
     flaky = FlakyTransport(outbox, fail_on=2)
@@ -461,7 +506,7 @@ def _audit_count(engine: Engine) -> int:
 def test_get_shows_a_page_and_changes_nothing(
     pages: TestClient, demo: Engine, settings: Settings
 ) -> None:
-    _, row = _row(demo, state="pending_gm", name=f"Open day {SCRIPT}")
+    _, row = _row(demo, name=f"Open day {SCRIPT}")
     gm = _user(demo, GM_AMS)
     before = _audit_count(demo)
     for action, button in (("approve", "Approve"), ("request_changes", "Request changes")):
@@ -477,7 +522,7 @@ def test_get_shows_a_page_and_changes_nothing(
     assert " required>" in resp.text  # request_changes needs a comment
     with Session(demo) as s:
         after = s.get(PartnerCampaign, row.id)
-        assert after is not None and after.state == "pending_gm" and after.decided_by is None
+        assert after is not None and after.state == "pending_approval" and after.decided_by is None
     assert _audit_count(demo) == before
 
 
@@ -494,7 +539,7 @@ def test_get_on_a_decided_campaign_offers_no_form(
 def test_invalid_expired_or_disabled_links_are_403(
     pages: TestClient, demo: Engine, settings: Settings
 ) -> None:
-    _, row = _row(demo, state="pending_gm")
+    _, row = _row(demo)
     gm = _user(demo, GM_AMS)
     good = make_token(settings, row.id or 0, gm.id or 0, "approve")
     expired = make_token(
@@ -514,7 +559,7 @@ def test_invalid_expired_or_disabled_links_are_403(
     assert pages.post(f"/a/{good}", data={}).status_code == 403
     with Session(demo) as s:
         after = s.get(PartnerCampaign, row.id)
-        assert after is not None and after.state == "pending_gm"
+        assert after is not None and after.state == "pending_approval"
 
 
 # A real approval through the workflow ----------------------------------------------------------
@@ -592,7 +637,7 @@ async def test_post_approves_through_the_workflow(
         assert saved.status_code == 200, saved.text
         submitted = await api.post(f"{url}/submit", headers=login(EDITOR_AMS))
         assert submitted.status_code == 200, submitted.text
-        assert _state(demo, pc_id) == "pending_gm"
+        assert _state(demo, pc_id) == "pending_approval"
 
         # A link is no more than its user's roles: the editor may not decide at all, and the
         # region manager (who may decide) is refused by the workflow before escalation.
@@ -602,7 +647,7 @@ async def test_post_approves_through_the_workflow(
         north_link = make_token(settings, pc_id, _user(demo, NORTH).id or 0, "approve")
         early = await api.post(f"/a/{north_link}", data={"comment": ""})
         assert early.status_code == 403 and "Only the partner&#39;s GM decides" in early.text
-        assert _state(demo, pc_id) == "pending_gm"
+        assert _state(demo, pc_id) == "pending_approval"
         # Asking for changes needs a comment, as in the API.
         gm_id = _user(demo, GM_AMS).id or 0
         changes = make_token(settings, pc_id, gm_id, "request_changes")
@@ -611,7 +656,7 @@ async def test_post_approves_through_the_workflow(
 
         approve = make_token(settings, pc_id, gm_id, "approve")
         page = await api.get(f"/a/{approve}")
-        assert page.status_code == 200 and _state(demo, pc_id) == "pending_gm"
+        assert page.status_code == 200 and _state(demo, pc_id) == "pending_approval"
         done = await api.post(f"/a/{approve}", data={"comment": "Looks good"})
         assert done.status_code == 200, done.text
         assert "is now approved" in done.text
@@ -677,7 +722,7 @@ async def test_a_link_from_before_a_resubmission_decides_nothing(
         edited = {**values(), "headline": "Open day, new date"}
         assert (await act(api, login, EDITOR_AMS, pc_id, "content", values=edited)).is_success
         assert (await act(api, login, EDITOR_AMS, pc_id, "submit")).is_success
-        assert _state(demo, pc_id) == "pending_gm"
+        assert _state(demo, pc_id) == "pending_approval"
 
         page = await api.get(f"/a/{old_approve}")
         assert page.status_code == 200 and "content has changed" in page.text
@@ -685,9 +730,9 @@ async def test_a_link_from_before_a_resubmission_decides_nothing(
         assert refused.status_code == 409 and "content has changed" in refused.text
         unnamed = make_token(settings, pc_id, _user(demo, GM_AMS).id or 0, "approve")
         assert (await api.post(f"/a/{unnamed}", data={})).status_code == 409
-        assert _state(demo, pc_id) == "pending_gm"
+        assert _state(demo, pc_id) == "pending_approval"
         stale_api = await act(api, login, GM_AMS, pc_id, "decision", decision="approve", revision=1)
-        assert stale_api.status_code == 409 and _state(demo, pc_id) == "pending_gm"
+        assert stale_api.status_code == 409 and _state(demo, pc_id) == "pending_approval"
 
         await _until(lambda: len(_decision_links(settings, name, GM_AMS)) >= 4, "the new email")
         newest = [

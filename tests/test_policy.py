@@ -13,7 +13,7 @@ from core.policy import (
     may_see_contact_data,
     visibility,
 )
-from models.roles import Role, ScopeType
+from domain.roles import Role, ScopeType
 
 AMSTERDAM = Target(brand_id=1, region_id=10, partner_id=100)
 BERLIN = Target(brand_id=1, region_id=10, partner_id=101)

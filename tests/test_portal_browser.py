@@ -330,7 +330,7 @@ def journey(browser: Browser, engine: Engine, campaign_name: str) -> int:
     b.axe("inbox")
     b.screenshot("inbox")
     task = next(a for a in b.all("a.title") if campaign_name in a.text)
-    assert task.text.startswith("Approve as general manager")
+    assert task.text.startswith("Decide (The partner's GM)")
     task.click()
     b.wait(lambda: "Your decision" in b.text(), "the GM's decision form")
     assert "Open day at Damrak" in b.text()  # what changed from HQ's defaults

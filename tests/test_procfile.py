@@ -6,7 +6,7 @@ import importlib
 import re
 
 from core.settings import PROJECT_ROOT
-from workflows import search_attributes
+from domain import search_attributes
 
 
 def procfile() -> dict[str, str]:

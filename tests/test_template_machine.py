@@ -5,12 +5,8 @@ from __future__ import annotations
 import pytest
 from statemachine.exceptions import TransitionNotAllowed
 
-from workflows.template_lifecycle import (
-    TemplateEvent,
-    TemplateState,
-    allowed_events,
-    next_state,
-)
+from domain.states import TemplateState
+from workflows.template_lifecycle import TemplateEvent, allowed_events, next_state
 
 ALLOWED = {
     ("draft", "submit"): "in_review",

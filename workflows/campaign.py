@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from workflows import search_attributes
+from domain import search_attributes
 
 with workflow.unsafe.imports_passed_through():
     from models.workflow_io import (
@@ -36,10 +36,6 @@ DB_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
 )
 FANOUT_TIMEOUT = timedelta(minutes=5)
-
-
-def campaign_workflow_id(campaign_id: int) -> str:
-    return f"campaign-{campaign_id}"
 
 
 @workflow.defn

@@ -15,24 +15,31 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows import search_attributes
+from domain import search_attributes
 
 with workflow.unsafe.imports_passed_through():
     from statemachine.exceptions import TransitionNotAllowed
 
+    from approvals import engine
+    from approvals.builtin import pinned_builtin
+    from approvals.engine import Chain, Outcome
+    from approvals.facts import ApprovalFacts
+    from approvals.policy import PinnedPolicy, TimeoutAction
+    from approvals.views import Decision
     from content.spec import BrandRules, TemplateContent, ValidationContext
     from content.validate import validate_values
-    from core.policy import (
-        Permission,
-        Target,
-        allows,
-        four_eyes_ok,
-        may_decide_stage,
-        principal_of,
+    from core.policy import Permission, Target, allows, principal_of
+    from domain.states import (
+        PARTNER_CAMPAIGN_FINAL,
+        PERSONALISING,
+        PartnerCampaignState,
+        TaskKind,
     )
+    from domain.workflow_ids import send_workflow_id
     from models.workflow_io import (
         ActorRef,
         AssetCheck,
+        CampaignShared,
         PartnerAction,
         PartnerCampaignInput,
         PartnerCampaignStatus,
@@ -44,15 +51,11 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
     )
     from workflows.partner_campaign_lifecycle import (
-        FINAL,
-        PENDING_APPROVAL,
-        PERSONALISING,
         PartnerCampaignEvent,
-        PartnerCampaignState,
         allowed_events,
         next_state,
     )
-    from workflows.send import SendWorkflow, send_workflow_id
+    from workflows.send import SendWorkflow
 
 E = PartnerCampaignEvent
 S = PartnerCampaignState
@@ -60,16 +63,19 @@ PROJECTION_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
 )
 HANDOVER = "scheduled: waiting for delivery"  # the result until the SendWorkflow continues it
-DECISIONS = {
-    "approve": E.approve,
-    "request_changes": E.request_changes,
-    "reject": E.reject,
+# What a chain's outcome does to the lifecycle (the counted vote and reminders change nothing).
+OUTCOME_EVENT = {
+    Outcome.advanced: E.advance,
+    Outcome.approved: E.approve,
+    Outcome.changes_requested: E.request_changes,
+    Outcome.rejected: E.reject,
+    Outcome.expired: E.expire,
 }
 PARTNER_EVENTS = frozenset({E.save, E.submit, E.decline, E.schedule})
 NOTICE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5), maximum_attempts=8
 )
-# Which notice a transition asks for (by the event; entering approval is handled by state).
+# Which notice a transition asks for (by the event; entering a stage is handled by the chain).
 NOTICE_FOR_EVENT = {
     E.open: "invited",
     E.request_changes: "changes_requested",
@@ -77,12 +83,20 @@ NOTICE_FOR_EVENT = {
 }
 
 
-def partner_campaign_workflow_id(campaign_id: int, partner_id: int) -> str:
-    return f"partner-campaign-{campaign_id}-{partner_id}"
+def _refuse(
+    message: str, kind: str, errors: list[dict[str, str]] | None = None
+) -> ApplicationError:
+    """A refusal the API maps to its HTTP problem: `kind` says which, `errors` lists every
+    field at fault (the message alone would carry only one)."""
+    return ApplicationError(message, {"kind": kind, "errors": errors or []}, type=kind)
 
 
-def _refuse(message: str, kind: str) -> ApplicationError:
-    return ApplicationError(message, type=kind)
+def pinned_policy(shared: CampaignShared) -> PinnedPolicy:
+    """The chain this campaign runs: pinned at launch, or (executions started before
+    policies were data) the built-in one it named, with its timeouts."""
+    if shared.approval is not None:
+        return shared.approval
+    return pinned_builtin(shared.approval_policy, shared.remind_after, shared.escalate_after)
 
 
 @workflow.defn
@@ -97,9 +111,8 @@ class PartnerCampaignWorkflow:
         self.submitted_by: int | None = None
         self.segment_id: int | None = None
         self.revision = 0  # submissions so far: decisions and one-click links name theirs
-        self.escalation = 0
-        self.reminded = False
-        self.pending_since: datetime | None = None
+        self.policy = pinned_policy(inp.shared)
+        self.chain: Chain | None = None  # the approval chain of the current submission
         self.personalise_until = inp.shared.personalise_until
         self.timeline: list[TimelineEntry] = []
         self.changes = 0  # bumps on every transition or window change: wakes the main loop
@@ -121,7 +134,7 @@ class PartnerCampaignWorkflow:
             ]
         )
         await self._apply(E.open, None, None)
-        while self.state not in FINAL:
+        while self.state not in PARTNER_CAMPAIGN_FINAL:
             if self.notices:
                 await self._send_notices()
                 continue
@@ -220,17 +233,14 @@ class PartnerCampaignWorkflow:
             except ActivityError:
                 workflow.logger.warning("notice %s could not be sent", notice.key)
 
-    def _next_deadline(self) -> tuple[datetime, PartnerCampaignEvent | None, str]:
+    def _next_deadline(self) -> tuple[datetime, PartnerCampaignEvent | None, str | int]:
         shared = self.shared
         if self.state in PERSONALISING:
             return self.personalise_until, None, "window"
-        if self.state in PENDING_APPROVAL and self.pending_since is not None:
-            remind = self.pending_since + timedelta(seconds=shared.remind_after)
-            escalate = self.pending_since + timedelta(seconds=shared.escalate_after)
-            if not self.reminded and remind < shared.send_by:
-                return remind, None, "remind"
-            if self.escalation == 0 and self.state == S.pending_gm and escalate < shared.send_by:
-                return escalate, None, "escalate"
+        if self.state == S.pending_approval and self.chain is not None:
+            due = engine.next_timeout(self.chain)
+            if due is not None and due[0] < shared.send_by:
+                return due[0], None, due[1]  # the stage's timeout number `due[1]`
             return shared.send_by, E.expire, "no decision before the send deadline"
         # approved, not yet scheduled: the content goes out at the latest at send_by
         return shared.send_by, E.schedule, "scheduled at the send deadline"
@@ -250,27 +260,38 @@ class PartnerCampaignWorkflow:
             return True
         return False
 
-    async def _on_deadline(self, event: PartnerCampaignEvent | None, note: str) -> None:
-        if note == "window":
+    async def _on_deadline(self, event: PartnerCampaignEvent | None, note: str | int) -> None:
+        if isinstance(note, int):
+            await self._stage_timeout(note)
+        elif note == "window":
             if self.shared.mode == "opt_out":
                 await self._apply(E.go_ahead, None, "window closed: HQ's defaults go out")
                 self.send_at = self.shared.send_by
                 await self._apply(E.schedule, None, "scheduled at the send deadline")
             else:
                 await self._apply(E.expire, None, "personalisation window closed")
-        elif note == "remind":
-            self.reminded = True
-            await self._record_note("remind", "approval reminder sent")
-            self._notify("reminder")
-        elif note == "escalate":
-            self.escalation = 1
-            await self._record_note("escalate", "escalated to the region manager")
-            self._notify("escalated")
         elif event == E.schedule:
             self.send_at = self.shared.send_by
             await self._apply(E.schedule, None, note)
         elif event is not None:
             await self._apply(event, None, note)
+
+    async def _stage_timeout(self, index: int) -> None:
+        """The waiting stage's SLA ran out: what its policy says (each timeout once)."""
+        assert self.chain is not None and self.chain.current is not None
+        current = self.chain.current
+        stage = current.label
+        timeout = self.chain.policy.spec.stages[current.index].timeouts[index]
+        self.chain, outcome = engine.fire(self.chain, index, workflow.now())
+        if outcome == Outcome.reminded:
+            await self._record_note("remind", f"{stage}: approval reminder sent")
+            self._notify("reminder")
+        elif outcome == Outcome.escalated:
+            added = ", ".join(a.label() for a in timeout.to)
+            await self._record_note("escalate", f"{stage}: escalated to {added}")
+            self._notify("escalated")
+        else:
+            await self._apply(OUTCOME_EVENT[outcome], None, f"{stage}: {outcome.value} by timeout")
 
     # Queries and signals -----------------------------------------------------------------------
 
@@ -281,11 +302,16 @@ class PartnerCampaignWorkflow:
             state=self.state,
             values=dict(self.values),
             send_at=self.send_at,
-            escalation_level=self.escalation,
+            escalation_level=self._escalation(),
             personalise_until=self.personalise_until,
             timeline=list(self.timeline),
             revision=self.revision,
+            stage=engine.view(self.chain) if self.chain else None,
         )
+
+    def _escalation(self) -> int:
+        current = self.chain.current if self.chain else None
+        return 1 if current is not None and current.escalated else 0
 
     @workflow.signal
     def cancel(self) -> None:
@@ -318,11 +344,15 @@ class PartnerCampaignWorkflow:
 
     @workflow.update
     async def decide(self, action: PartnerAction) -> PartnerCampaignStatus:
-        return await self._act(self._decision_event(action), action)
+        async with self.lock:
+            # Re-check under the lock: another decision may have moved the chain meanwhile.
+            decision = self._check_decision(action)
+            await self._decide(decision, action)
+        return self.status()
 
     @decide.validator
     def _validate_decide(self, action: PartnerAction) -> None:
-        self._check(self._decision_event(action), action)
+        self._check_decision(action)
 
     @workflow.update
     async def decline(self, action: PartnerAction) -> PartnerCampaignStatus:
@@ -342,58 +372,70 @@ class PartnerCampaignWorkflow:
 
     # Rules -------------------------------------------------------------------------------------
 
-    def _decision_event(self, action: PartnerAction) -> PartnerCampaignEvent:
-        event = DECISIONS.get(action.decision or "")
-        if event is None:
-            raise _refuse("decision: must be approve, request_changes or reject", "invalid")
-        gm_then_hq = self.shared.approval_policy == "gm_then_hq"
-        if event == E.approve and self.state == S.pending_gm and gm_then_hq:
-            return E.forward_to_hq
-        return event
-
     def _target(self) -> Target:
         return Target(self.shared.brand_id, self.partner.region_id, self.partner.partner_id)
 
-    def _check(self, event: PartnerCampaignEvent, action: PartnerAction) -> None:
+    def _check_reach(self, action: PartnerAction) -> None:
         principal = principal_of(action.actor)
-        target = self._target()
         if principal.brand_id != self.shared.brand_id or not allows(
-            principal, Permission.partner_campaign_read, target
+            principal, Permission.partner_campaign_read, self._target()
         ):
             raise _refuse(
                 f"partner campaign {self.partner.partner_campaign_id} not found", "not_found"
             )
+
+    def _check(self, event: PartnerCampaignEvent, action: PartnerAction) -> None:
+        """The partner's own actions: save, submit, decline, schedule."""
+        self._check_reach(action)
         try:
             next_state(self.state, event.value)
         except TransitionNotAllowed as err:
-            deciding = event in DECISIONS.values() or event == E.forward_to_hq
-            verb = "decide on" if deciding else event.value.replace("_", " ")
+            verb = event.value.replace("_", " ")
             message = f"Cannot {verb} a partner campaign that is {self.state}"
             raise _refuse(message, "conflict") from err
-        if event in PARTNER_EVENTS:
-            if not allows(principal, Permission.partner_campaign_edit, target):
-                raise _refuse("Your roles do not allow partner_campaign.edit", "forbidden")
-            self._check_partner_action(event, action)
-            return
-        # A decision at pending_gm or pending_hq.
-        if not may_decide_stage(principal, self.state, target, escalated=self.escalation > 0):
-            who = "the partner's GM" if self.state == S.pending_gm else "a brand reviewer"
-            raise _refuse(f"Only {who} decides at this stage", "forbidden")
-        if not four_eyes_ok(self.submitted_by, action.actor.user_id):
-            raise _refuse("Four eyes: the person who submitted cannot decide", "forbidden")
+        if not allows(principal_of(action.actor), Permission.partner_campaign_edit, self._target()):
+            raise _refuse("Your roles do not allow partner_campaign.edit", "forbidden")
+        self._check_partner_action(event, action)
+
+    def _check_decision(self, action: PartnerAction) -> Decision:
+        """A decision on the waiting stage: the approval engine says who may take it."""
+        self._check_reach(action)
+        try:
+            decision = Decision(action.decision or "")
+        except ValueError:
+            raise _refuse(
+                "decision: must be approve, request_changes or reject",
+                "invalid",
+                [{"field": "decision", "message": "must be approve, request_changes or reject"}],
+            ) from None
+        if self.state != S.pending_approval or self.chain is None or self.chain.done:
+            raise _refuse(f"Cannot decide on a partner campaign that is {self.state}", "conflict")
+        on_behalf = principal_of(action.on_behalf_of) if action.on_behalf_of else None
+        refused = engine.refusal(
+            self.chain, principal_of(action.actor), self._target(), on_behalf_of=on_behalf
+        )
+        if refused is not None:
+            raise _refuse(refused, "forbidden")
         if action.revision is not None and action.revision != self.revision:
             raise _refuse(
                 f"The content changed since you saw it (submission {action.revision}; now "
                 f"{self.revision}): review the current version before deciding",
                 "stale",
             )
-        if event in (E.request_changes, E.reject) and not (action.comment or "").strip():
-            raise _refuse("comment: say what must change or why it is rejected", "invalid")
+        if decision != Decision.approve and not (action.comment or "").strip():
+            message = "say what must change or why it is rejected"
+            raise _refuse(
+                f"comment: {message}", "invalid", [{"field": "comment", "message": message}]
+            )
+        return decision
 
     def _check_partner_action(self, event: PartnerCampaignEvent, action: PartnerAction) -> None:
         if event == E.save:
             if action.values is None:
-                raise _refuse("values: send the slot values to save", "invalid")
+                message = "send the slot values to save"
+                raise _refuse(
+                    f"values: {message}", "invalid", [{"field": "values", "message": message}]
+                )
             self._check_values(action.values)
         elif event == E.submit:
             self._check_values(action.values if action.values is not None else self.values)
@@ -402,12 +444,14 @@ class PartnerCampaignWorkflow:
         elif event == E.schedule:
             send_at = action.send_at
             if send_at is None:
-                raise _refuse("send_at: say when the campaign goes out", "invalid")
-            if send_at < workflow.now() or send_at > self.shared.send_by:
-                raise _refuse(
-                    f"send_at: must be between now and {self.shared.send_by.isoformat()}",
-                    "invalid",
-                )
+                message = "say when the campaign goes out"
+            elif send_at < workflow.now() or send_at > self.shared.send_by:
+                message = f"must be between now and {self.shared.send_by.isoformat()}"
+            else:
+                return
+            raise _refuse(
+                f"send_at: {message}", "invalid", [{"field": "send_at", "message": message}]
+            )
 
     def _check_values(self, values: dict[str, object]) -> None:
         """The content rules, without the asset library (the API checked assets already)."""
@@ -423,7 +467,11 @@ class PartnerCampaignWorkflow:
         )
         errors = validate_values(self.content, dict(values), ctx)
         if errors:
-            raise _refuse(f"{errors[0].field}: {errors[0].message}", "invalid")
+            raise _refuse(
+                "; ".join(f"{e.field}: {e.message}" for e in errors),
+                "invalid",
+                [{"field": e.field, "message": e.message} for e in errors],
+            )
 
     # Transitions -------------------------------------------------------------------------------
 
@@ -443,10 +491,48 @@ class PartnerCampaignWorkflow:
                 self.revision += 1
             if event == E.schedule:
                 self.send_at = action.send_at
+            if event == E.submit:
+                self._start_chain(action.facts or ApprovalFacts())
             await self._transition(event, action.actor, action.comment)
-            if event == E.submit and self.shared.approval_policy == "none":
-                await self._transition(E.approve, None, "no approval required")
+            if event == E.submit and self.chain is not None and self.chain.done:
+                await self._transition(E.approve, None, self._no_stage_note())
         return self.status()
+
+    def _start_chain(self, facts: ApprovalFacts) -> None:
+        """A (re)submission starts the pinned policy's chain: at its first stage whose
+        condition holds, or where the policy says a resubmission resumes."""
+        now = workflow.now()
+        if self.chain is None:
+            self.chain = engine.begin(self.policy, facts, self.submitted_by, now)
+        else:
+            self.chain = engine.restart(self.chain, facts, self.submitted_by, now)
+
+    def _no_stage_note(self) -> str:
+        assert self.chain is not None
+        if not self.chain.skipped:
+            return "no approval required"
+        return f"no approval required: {', '.join(self.chain.skipped)} did not apply"
+
+    async def _decide(self, decision: Decision, action: PartnerAction) -> None:
+        assert self.chain is not None and self.chain.current is not None
+        stage = self.chain.current
+        counted = action.on_behalf_of.user_id if action.on_behalf_of else action.actor.user_id
+        self.chain, outcome = engine.vote(
+            self.chain, decision, counted, action.actor.user_id, workflow.now()
+        )
+        if outcome == Outcome.counted:
+            view = engine.view(self.chain)
+            assert view is not None
+            note = f"{stage.label}: approved, {view.approvals} of {view.required}"
+            await self._record_note("vote", note, action.actor, counted, stage.name)
+            return
+        await self._transition(
+            OUTCOME_EVENT[outcome],
+            action.actor,
+            action.comment,
+            on_behalf_of=counted if counted != action.actor.user_id else None,
+            stage=stage.name,
+        )
 
     async def _apply(
         self, event: PartnerCampaignEvent, actor: ActorRef | None, comment: str | None
@@ -455,30 +541,57 @@ class PartnerCampaignWorkflow:
             await self._transition(event, actor, comment)
 
     async def _transition(
-        self, event: PartnerCampaignEvent, actor: ActorRef | None, comment: str | None
+        self,
+        event: PartnerCampaignEvent,
+        actor: ActorRef | None,
+        comment: str | None,
+        *,
+        on_behalf_of: int | None = None,
+        stage: str | None = None,
     ) -> None:
         before = self.state
         after = next_state(before, event.value)
-        if after in PENDING_APPROVAL and before != after:
-            self.pending_since = workflow.now()
-            self.reminded = False
-        await self._project(event.value, before, after, actor, comment)
+        waiting = self._waiting_stage() if after == S.pending_approval else None
+        await self._project(
+            event.value, before, after, actor, comment, on_behalf_of, stage or waiting
+        )
         self.state = after
         self.changes += 1
         workflow.upsert_search_attributes([search_attributes.APPROVAL_STATE.value_set(after)])
-        workflow.set_current_details(f"{after.replace('_', ' ')} (after {event.value})")
+        if workflow.patched("approval-stage-attribute"):
+            workflow.upsert_search_attributes(
+                [search_attributes.APPROVAL_STAGE.value_set(waiting or "")]
+            )
+        shown = after.replace("_", " ") + (f": {waiting}" if waiting else "")
+        workflow.set_current_details(f"{shown} (after {event.value})")
         kind = NOTICE_FOR_EVENT.get(event)
-        if after in PENDING_APPROVAL and before != after:
+        if waiting is not None and (before != after or event == E.advance):
             kind = "approval_pending"
         if kind is not None:
             self._notify(kind, comment)
 
+    def _waiting_stage(self) -> str | None:
+        current = self.chain.current if self.chain else None
+        return current.name if current is not None else None
+
+    def _due(self) -> datetime:
+        """When the waiting stage is due: its first timeout that is more than a reminder, else
+        the send deadline (the inbox orders by it, and shows it overdue after)."""
+        assert self.chain is not None and self.chain.current is not None
+        current = self.chain.current
+        timeouts = self.chain.policy.spec.stages[current.index].timeouts
+        firm = [t.after for t in timeouts if t.action != TimeoutAction.remind]
+        if firm:
+            return min(current.started_at + timedelta(seconds=min(firm)), self.shared.send_by)
+        return self.shared.send_by
+
     def _notify(self, kind: str, comment: str | None = None) -> None:
         due = None
+        pending = self.state == S.pending_approval and self.chain and self.chain.current
         if self.state in PERSONALISING:
             due = self.personalise_until
-        elif self.pending_since is not None:
-            due = self.pending_since + timedelta(seconds=self.shared.escalate_after)
+        elif pending:
+            due = self._due()
         self.notices.append(
             PartnerNotice(
                 kind=kind,
@@ -488,17 +601,35 @@ class PartnerCampaignWorkflow:
                 brand_id=self.shared.brand_id,
                 partner=self.partner,
                 stage=self.state,
-                escalation_level=self.escalation,
+                escalation_level=self._escalation(),
                 comment=comment,
                 due_at=due,
                 revision=self.revision,
+                approval=engine.view(self.chain) if pending and self.chain else None,
             )
         )
 
-    async def _record_note(self, event: str, comment: str) -> None:
-        """Reminders and escalations: no state change, but an audit event and fresh tasks."""
+    async def _record_note(
+        self,
+        event: str,
+        comment: str,
+        actor: ActorRef | None = None,
+        on_behalf_of: int | None = None,
+        stage: str | None = None,
+    ) -> None:
+        """Reminders, escalations and votes that do not pass a stage: no state change, but an
+        audit event and fresh tasks."""
         async with self.lock:
-            await self._project(event, self.state, self.state, None, comment)
+            counted = on_behalf_of if actor and on_behalf_of != actor.user_id else None
+            await self._project(
+                event,
+                self.state,
+                self.state,
+                actor,
+                comment,
+                counted,
+                stage or self._waiting_stage(),
+            )
             self.changes += 1
 
     async def _project(
@@ -508,6 +639,8 @@ class PartnerCampaignWorkflow:
         after: str,
         actor: ActorRef | None,
         comment: str | None,
+        on_behalf_of: int | None = None,
+        stage: str | None = None,
     ) -> None:
         entry = TimelineEntry(
             seq=len(self.timeline) + 1,
@@ -517,8 +650,11 @@ class PartnerCampaignWorkflow:
             to_state=after,
             actor_id=actor.user_id if actor else None,
             comment=comment,
+            stage=stage,
+            on_behalf_of=on_behalf_of,
         )
         info = workflow.info()
+        pending = after == S.pending_approval and self.chain is not None
         await workflow.execute_activity(
             "project_partner_campaign",
             PartnerTransition(
@@ -530,8 +666,10 @@ class PartnerCampaignWorkflow:
                 send_at=self.send_at,
                 submitted_by=self.submitted_by,
                 segment_id=self.segment_id,
-                escalation_level=self.escalation,
+                escalation_level=self._escalation() if pending else 0,
                 revision=self.revision,
+                stage=engine.view(self.chain) if pending and self.chain else None,
+                policy_version_id=self.policy.version_id,
                 open_tasks=self._open_tasks(after),
                 workflow_id=info.workflow_id,
                 run_id=info.run_id,
@@ -543,12 +681,7 @@ class PartnerCampaignWorkflow:
 
     def _open_tasks(self, state: str) -> dict[str, datetime | None]:
         if state in PERSONALISING:
-            return {"personalise": self.personalise_until}
-        due = None
-        if self.pending_since is not None:
-            due = self.pending_since + timedelta(seconds=self.shared.escalate_after)
-        if state == S.pending_gm:
-            return {"approve_gm": due}
-        if state == S.pending_hq:
-            return {"approve_hq": due}
+            return {TaskKind.personalise: self.personalise_until}
+        if state == S.pending_approval and self.chain is not None and self.chain.current:
+            return {TaskKind.approve: self._due()}
         return {}

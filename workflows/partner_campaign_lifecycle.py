@@ -1,5 +1,9 @@
-"""The partner campaign's approval lifecycle: one python-statemachine class is the single
-definition used by the workflow, the database's state column, the API's refusals and the diagram.
+"""The partner campaign's lifecycle: one python-statemachine class is the single definition used
+by the workflow, the database's state column, the API's refusals and the diagram.
+
+Approval is one state, `pending_approval`: which stage of the pinned approval policy waits and
+who decides is data of the approval chain (approvals.engine), so any chain HQ designs fits the
+same lifecycle. `advance` moves from one stage to the next without leaving the state.
 
 Pure: no I/O in callbacks, no delayed events (it runs inside the workflow sandbox).
 """
@@ -10,30 +14,15 @@ from enum import StrEnum
 
 from statemachine import State, StateMachine
 
-
-class PartnerCampaignState(StrEnum):
-    invited = "invited"
-    drafting = "drafting"
-    changes_requested = "changes_requested"
-    pending_gm = "pending_gm"
-    pending_hq = "pending_hq"
-    approved = "approved"
-    scheduled = "scheduled"
-    sending = "sending"
-    sent = "sent"
-    partially_sent = "partially_sent"
-    rejected = "rejected"
-    declined = "declined"
-    expired = "expired"
-    cancelled = "cancelled"
+from domain.states import PartnerCampaignState as S
 
 
 class PartnerCampaignEvent(StrEnum):
     open = "open"  # the invitation went out: the partner may personalise
     save = "save"
     submit = "submit"
-    approve = "approve"
-    forward_to_hq = "forward_to_hq"  # the GM approved under gm_then_hq
+    advance = "advance"  # a stage of the approval chain is passed; the next one waits
+    approve = "approve"  # the last stage is passed (or no stage applies)
     request_changes = "request_changes"
     reject = "reject"
     decline = "decline"
@@ -48,35 +37,31 @@ class PartnerCampaignEvent(StrEnum):
 
 
 class PartnerCampaignLifecycle(StateMachine):
-    """invited -> drafting -> pending_gm (-> pending_hq) -> approved -> scheduled -> sending ->
-    sent; side exits for changes requested, rejection, decline, expiry and cancellation."""
+    """invited -> drafting -> pending_approval (stage by stage) -> approved -> scheduled ->
+    sending -> sent; side exits for changes requested, rejection, decline, expiry and
+    cancellation."""
 
-    invited = State("Invited", initial=True, value=PartnerCampaignState.invited.value)
-    drafting = State("Drafting", value=PartnerCampaignState.drafting.value)
-    changes_requested = State(
-        "Changes requested", value=PartnerCampaignState.changes_requested.value
-    )
-    pending_gm = State("Waiting for the GM", value=PartnerCampaignState.pending_gm.value)
-    pending_hq = State("Waiting for HQ", value=PartnerCampaignState.pending_hq.value)
-    approved = State("Approved", value=PartnerCampaignState.approved.value)
-    scheduled = State("Scheduled", value=PartnerCampaignState.scheduled.value)
-    sending = State("Sending", value=PartnerCampaignState.sending.value)
-    sent = State("Sent", final=True, value=PartnerCampaignState.sent.value)
-    partially_sent = State(
-        "Partially sent", final=True, value=PartnerCampaignState.partially_sent.value
-    )
-    rejected = State("Rejected", final=True, value=PartnerCampaignState.rejected.value)
-    declined = State("Declined", final=True, value=PartnerCampaignState.declined.value)
-    expired = State("Expired", final=True, value=PartnerCampaignState.expired.value)
-    cancelled = State("Cancelled", final=True, value=PartnerCampaignState.cancelled.value)
+    invited = State("Invited", initial=True, value=S.invited.value)
+    drafting = State("Drafting", value=S.drafting.value)
+    changes_requested = State("Changes requested", value=S.changes_requested.value)
+    pending_approval = State("Waiting for approval", value=S.pending_approval.value)
+    approved = State("Approved", value=S.approved.value)
+    scheduled = State("Scheduled", value=S.scheduled.value)
+    sending = State("Sending", value=S.sending.value)
+    sent = State("Sent", final=True, value=S.sent.value)
+    partially_sent = State("Partially sent", final=True, value=S.partially_sent.value)
+    rejected = State("Rejected", final=True, value=S.rejected.value)
+    declined = State("Declined", final=True, value=S.declined.value)
+    expired = State("Expired", final=True, value=S.expired.value)
+    cancelled = State("Cancelled", final=True, value=S.cancelled.value)
 
     open = invited.to(drafting)
     save = invited.to(drafting) | drafting.to(drafting) | changes_requested.to(drafting)
-    submit = drafting.to(pending_gm) | changes_requested.to(pending_gm)
-    approve = pending_gm.to(approved) | pending_hq.to(approved)
-    forward_to_hq = pending_gm.to(pending_hq)
-    request_changes = pending_gm.to(changes_requested) | pending_hq.to(changes_requested)
-    reject = pending_gm.to(rejected) | pending_hq.to(rejected)
+    submit = drafting.to(pending_approval) | changes_requested.to(pending_approval)
+    advance = pending_approval.to(pending_approval)
+    approve = pending_approval.to(approved)
+    request_changes = pending_approval.to(changes_requested)
+    reject = pending_approval.to(rejected)
     decline = (
         invited.to(declined)
         | drafting.to(declined)
@@ -87,8 +72,7 @@ class PartnerCampaignLifecycle(StateMachine):
         invited.to(expired)
         | drafting.to(expired)
         | changes_requested.to(expired)
-        | pending_gm.to(expired)
-        | pending_hq.to(expired)
+        | pending_approval.to(expired)
     )
     go_ahead = invited.to(approved) | drafting.to(approved) | changes_requested.to(approved)
     schedule = approved.to(scheduled) | scheduled.to(scheduled)
@@ -100,31 +84,10 @@ class PartnerCampaignLifecycle(StateMachine):
         invited.to(cancelled)
         | drafting.to(cancelled)
         | changes_requested.to(cancelled)
-        | pending_gm.to(cancelled)
-        | pending_hq.to(cancelled)
+        | pending_approval.to(cancelled)
         | approved.to(cancelled)
         | scheduled.to(cancelled)
     )
-
-
-FINAL = frozenset(
-    {
-        PartnerCampaignState.sent,
-        PartnerCampaignState.partially_sent,
-        PartnerCampaignState.rejected,
-        PartnerCampaignState.declined,
-        PartnerCampaignState.expired,
-        PartnerCampaignState.cancelled,
-    }
-)
-PERSONALISING = frozenset(
-    {
-        PartnerCampaignState.invited,
-        PartnerCampaignState.drafting,
-        PartnerCampaignState.changes_requested,
-    }
-)
-PENDING_APPROVAL = frozenset({PartnerCampaignState.pending_gm, PartnerCampaignState.pending_hq})
 
 
 def allowed_events(state: str) -> list[str]:

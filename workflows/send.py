@@ -28,10 +28,10 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
+    from domain.states import DeliveryStatus, PauseKind
     from models.workflow_io import (
         AudienceSnapshot,
         BatchOutcome,
-        PauseKind,
         SendBatchInput,
         SendInput,
         SendPause,
@@ -66,10 +66,6 @@ RETRY_PASS_WAIT = 10  # seconds before another pass over rows that failed for no
 
 
 RUNNING = "running"  # the `pause` memo of a send that is not paused
-
-
-def send_workflow_id(partner_campaign_id: int) -> str:
-    return f"send-{partner_campaign_id}"
 
 
 def describe_activity_failure(err: ActivityError) -> str:
@@ -120,7 +116,7 @@ class SendWorkflow:
                 limit=timedelta(minutes=30),
                 retry=SEND_RETRY,
             )
-            for key in ("sent", "failed", "suppressed"):
+            for key in (DeliveryStatus.sent, DeliveryStatus.failed, DeliveryStatus.suppressed):
                 self.counts[key] = self.counts.get(key, 0) + getattr(outcome, key)
             cursor = outcome.last_id
             left += outcome.retry_later

@@ -15,12 +15,13 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
-from workflows import search_attributes
+from domain import search_attributes
 
 with workflow.unsafe.imports_passed_through():
     from statemachine.exceptions import TransitionNotAllowed
 
     from core.policy import Permission, Target, allows, four_eyes_ok, principal_of
+    from domain.states import TemplateState
     from models.workflow_io import (
         ActorRef,
         TemplateDecision,
@@ -29,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
         TemplateWorkflowInput,
         TimelineEntry,
     )
-    from workflows.template_lifecycle import TemplateEvent, TemplateState, next_state
+    from workflows.template_lifecycle import TemplateEvent, next_state
 
 FINAL = frozenset({TemplateState.rejected.value, TemplateState.retired.value})
 AUTHOR_EVENTS = frozenset({TemplateEvent.submit, TemplateEvent.revise, TemplateEvent.retire})
@@ -41,12 +42,6 @@ DECISIONS = {
 PROJECTION_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
 )
-
-
-def template_workflow_id(template_id: int, number: int, nonce: str) -> str:
-    """Readable, and unique beyond the database: the nonce keeps a version from attaching to
-    a workflow left running under the same ids by a database that was reset or restored."""
-    return f"template-{template_id}-v{number}-{nonce}"
 
 
 @workflow.defn

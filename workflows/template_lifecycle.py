@@ -10,14 +10,7 @@ from enum import StrEnum
 
 from statemachine import State, StateMachine
 
-
-class TemplateState(StrEnum):
-    draft = "draft"
-    in_review = "in_review"
-    changes_requested = "changes_requested"
-    published = "published"
-    rejected = "rejected"
-    retired = "retired"
+from domain.states import TemplateState
 
 
 class TemplateEvent(StrEnum):
@@ -45,9 +38,6 @@ class TemplateLifecycle(StateMachine):
     reject = in_review.to(rejected)
     revise = changes_requested.to(draft)
     retire = published.to(retired)
-
-
-EDITABLE = frozenset({TemplateState.draft, TemplateState.changes_requested})
 
 
 def allowed_events(state: str) -> list[str]:

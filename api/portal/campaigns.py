@@ -16,18 +16,17 @@ from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.portal.web import PortalCampaignManager, PortalCampaignReader, PortalRoute, render
 from core.errors import Problem
 from core.policy import Permission, Principal, has_permission_somewhere
+from domain.states import PARTNER_CAMPAIGN_FINAL, CampaignMode, TemplateState
 from models.base import utcnow
 from models.campaign_schemas import CampaignCreate, as_utc
-from models.campaigns import ApprovalPolicy, CampaignMode
 from models.org import Partner, Region
 from models.templates import Template, TemplateVersion
+from services import approval_policies, delivery
 from services import campaign_flow as flow
 from services import campaigns as svc
-from services import delivery
 from services.org import Actor
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
-FINISHED = frozenset({"sent", "partially_sent", "rejected", "declined", "expired", "cancelled"})
 DONE = {
     "created": "Campaign created. Check it, then launch it.",
     "launched": "Launched: the partners are being invited.",
@@ -40,7 +39,9 @@ def _published(session: Session, brand_id: int) -> list[tuple[TemplateVersion, s
     rows = session.exec(
         select(TemplateVersion, Template.name)
         .join(Template, col(Template.id) == col(TemplateVersion.template_id))
-        .where(TemplateVersion.brand_id == brand_id, TemplateVersion.state == "published")
+        .where(
+            TemplateVersion.brand_id == brand_id, TemplateVersion.state == TemplateState.published
+        )
         .order_by(col(Template.name), col(TemplateVersion.number))
     ).all()
     return [(v, name) for v, name in rows]
@@ -75,7 +76,7 @@ def campaigns_page(
         "campaigns.html",
         title="Campaigns",
         items=items,
-        finished=FINISHED,
+        finished=PARTNER_CAMPAIGN_FINAL,
         may_manage=has_permission_somewhere(principal, Permission.campaign_manage),
     )
 
@@ -100,7 +101,11 @@ def _form_page(
         regions=regions,
         partners=partners,
         modes=list(CampaignMode),
-        policies=list(ApprovalPolicy),
+        policies=[(b.value, label) for b, label, _ in approval_policies.builtins()]
+        + [
+            (str(v.policy.id), f"{v.policy.name} (version {v.current.number})")
+            for v in approval_policies.list_policies(session, principal)
+        ],
     )
 
 
@@ -221,7 +226,7 @@ def campaign_page(
         regions=regions,
         by_region=dict(sorted(by_region.items())),
         sending=delivery.progress_by_partner_campaign(session, [pc.id for pc in pcs]),
-        finished=FINISHED,
+        finished=PARTNER_CAMPAIGN_FINAL,
         may_manage=has_permission_somewhere(principal, Permission.campaign_manage),
         flash=DONE.get(request.query_params.get("done", ""), ""),
         until=svc.aware(campaign.personalise_until),

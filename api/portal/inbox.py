@@ -12,28 +12,29 @@ from fastapi.responses import HTMLResponse
 from api.deps import SessionDep
 from api.portal.web import PortalInbox, PortalPartnerCampaignEditor, PortalRoute, render
 from core.policy import Permission, has_permission_somewhere
+from domain.states import PartnerCampaignState as S
+from domain.states import TaskKind
 from models.base import utcnow
 from models.campaign_schemas import PartnerCampaignRead, TaskRead
 from services import campaigns as svc
+from services import inbox as inbox_svc
 from services import templates as template_svc
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 FAR = datetime.max.replace(tzinfo=None)
 
 TASK_WORDS = {
-    "personalise": "Personalise and submit",
-    "approve_gm": "Approve as general manager",
-    "approve_hq": "Approve for HQ",
+    TaskKind.personalise: "Personalise and submit",
+    TaskKind.approve: "Decide",
 }
 # What a partner editor must do in each state, most urgent first.
 NEXT_STEPS = {
-    "changes_requested": (0, "Your GM asked for changes: edit and submit again"),
-    "invited": (1, "Personalise and submit"),
-    "drafting": (1, "Finish personalising and submit"),
-    "approved": (2, "Approved: pick the send time"),
-    "pending_gm": (3, "Waiting for your GM"),
-    "pending_hq": (3, "Waiting for HQ"),
-    "scheduled": (4, "Scheduled: nothing to do"),
+    S.changes_requested: (0, "Changes were requested: edit and submit again"),
+    S.invited: (1, "Personalise and submit"),
+    S.drafting: (1, "Finish personalising and submit"),
+    S.approved: (2, "Approved: pick the send time"),
+    S.pending_approval: (3, "Waiting for approval"),
+    S.scheduled: (4, "Scheduled: nothing to do"),
 }
 
 
@@ -50,7 +51,8 @@ def _todo_key(pc: PartnerCampaignRead) -> tuple[int, int]:
 def inbox(principal: PortalInbox, request: Request, session: SessionDep) -> HTMLResponse:
     now = utcnow()
     tasks = sorted(
-        svc.task_reads(session, svc.list_tasks(session, principal, now=now), now), key=_due_key
+        inbox_svc.task_reads(session, inbox_svc.list_tasks(session, principal, now=now), now),
+        key=_due_key,
     )
     reviews = (
         template_svc.versions_in_review(session, principal)

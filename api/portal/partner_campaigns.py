@@ -25,7 +25,8 @@ from api.portal.web import (
     render,
 )
 from core.errors import FieldError, NotFound, Problem
-from core.policy import Permission, Principal, allows, four_eyes_ok, may_decide_stage
+from core.policy import Permission, Principal, allows
+from domain.states import DECLINABLE, PERSONALISING, SCHEDULABLE, SEND_STARTED
 from models.base import utcnow
 from models.campaign_schemas import as_utc
 from models.campaigns import Campaign, PartnerCampaign
@@ -37,11 +38,11 @@ from models.templates import TemplateVersion
 from models.workflow_io import SendPause
 from services import campaign_flow as flow
 from services import campaigns as crud
-from services import delivery, previews, segments
+from services import delivery, inbox, previews, segments
 from services import templates as template_svc
+from services.approval_tasks import stage_read
 from services.audience import audience_of, check_segment
 from workflows.partner_campaign import PartnerCampaignWorkflow
-from workflows.partner_campaign_lifecycle import PENDING_APPROVAL, PERSONALISING
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 DONE = {
@@ -104,11 +105,9 @@ def _page(
     edit_allowed = allows(principal, Permission.partner_campaign_edit, target)
     defaults = slot_form.hq_defaults(content, campaign.defaults, row.locale)
     shown = dict(row.values if values is None else values)
-    may_decide = (
-        row.state in PENDING_APPROVAL
-        and may_decide_stage(principal, row.state, target, escalated=row.escalation_level >= 1)
-        and four_eyes_ok(row.submitted_by, principal.user_id)
-    )
+    task = inbox.open_approval(session, row.id or 0)
+    acting = inbox.acting_as(session, principal, task) if task is not None else None
+    may_decide = acting is not None
     settings = request.app.state.settings
     may_edit = edit_allowed and row.state in PERSONALISING
     chosen = segment_id if values is not None else row.segment_id
@@ -149,16 +148,15 @@ def _page(
         else audience_of(session, row),
         progress=_progress(session, row),
         paused=paused,
-        may_schedule=edit_allowed and row.state in ("approved", "scheduled"),
-        may_decline=edit_allowed and row.state in (*PERSONALISING, "approved"),
+        may_schedule=edit_allowed and row.state in SCHEDULABLE,
+        may_decline=edit_allowed and row.state in DECLINABLE,
         may_decide=may_decide,
+        stage=stage_read(task) if task is not None else None,
+        on_behalf_of=acting.for_user if acting is not None else None,
         problem=problem,
         flash=DONE.get(request.query_params.get("done", ""), ""),
         send_by=crud.aware(campaign.send_by),
     )
-
-
-SENDING = ("sending", "sent", "partially_sent")
 
 
 def _segment_choice(raw: object) -> int | None:
@@ -189,7 +187,7 @@ def _progress(session: Session, row: PartnerCampaign) -> delivery.Progress | Non
     """The ledger's counts once the send has started."""
     assert row.id is not None
     found = delivery.progress_of(session, row.id)
-    return found if found.total or row.state in SENDING else None
+    return found if found.total or row.state in SEND_STARTED else None
 
 
 def _field_errors(err: Problem) -> dict[str, str]:

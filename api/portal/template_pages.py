@@ -20,13 +20,13 @@ from api.portal.web import (
 from content.lint import lint
 from core.errors import Problem
 from core.policy import Permission, Principal, allows, four_eyes_ok
+from domain.states import TEMPLATE_EDITABLE, TemplateState
 from models.base import utcnow
 from models.template_schemas import ValuesBody
 from models.templates import TemplateVersion
 from services import previews, template_flow
 from services import templates as svc
 from services.access import target_of
-from workflows.template_lifecycle import EDITABLE, TemplateState
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 DONE = {
@@ -78,7 +78,7 @@ def _version_page(
         preview=preview,
         problem=problem,
         may_submit=allows(principal, Permission.template_author, target)
-        and version.state in EDITABLE,
+        and version.state in TEMPLATE_EDITABLE,
         may_decide=allows(principal, Permission.template_review, target)
         and version.state == TemplateState.in_review
         and four_eyes_ok(version.submitted_by, principal.user_id)

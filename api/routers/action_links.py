@@ -26,6 +26,7 @@ from core.errors import Problem
 from core.policy import Permission, actor_of
 from core.settings import Settings
 from core.temporal import TemporalUnreachable
+from domain.states import PartnerCampaignState
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import Partner, User
 from models.workflow_io import PartnerAction
@@ -39,7 +40,6 @@ from workflows.partner_campaign import PartnerCampaignWorkflow
 router = APIRouter(tags=["action links"])
 
 MAX_COMMENT = 2000
-DECIDABLE = frozenset({"pending_gm", "pending_hq"})
 VERBS = {"approve": "approve", "request_changes": "request changes to"}
 DONE = {"approve": "Approved", "request_changes": "Changes requested"}
 HEADERS = {
@@ -178,7 +178,7 @@ def confirm_page(
     who = subject.user.full_name or subject.user.email
     what = f'the campaign "{subject.campaign_name}" for {subject.partner_name}'
     portal = _portal_url(settings, subject.row)
-    if subject.row.state not in DECIDABLE:
+    if subject.row.state != PartnerCampaignState.pending_approval:
         return _page(
             "Nothing to decide",
             [f"{what[0].upper()}{what[1:]} is {subject.row.state}: nothing waits for a decision."],

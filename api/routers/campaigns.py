@@ -12,8 +12,8 @@ from api.deps import RequestIdDep, SessionDep
 from api.routers.params import PagingDep
 from api.security import CampaignManager, CampaignReader
 from core.policy import Permission
+from domain.states import CampaignState
 from models.campaign_schemas import CampaignCreate, CampaignRead, CampaignUpdate
-from models.campaigns import CampaignState
 from models.schemas import Page
 from services import campaigns as svc
 from services.org import Actor

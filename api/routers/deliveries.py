@@ -12,11 +12,12 @@ from api.deps import SessionDep, TemporalDep
 from api.security import PartnerCampaignReader
 from core.errors import Conflict, Problem
 from core.policy import Permission
-from models.workflow_io import PauseKind
+from domain.states import PartnerCampaignState, PauseKind
+from domain.workflow_ids import send_workflow_id
 from services import campaigns as crud
 from services import delivery
 from services.audience import audience_of
-from workflows.send import SendWorkflow, send_workflow_id
+from workflows.send import SendWorkflow
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"])
 
@@ -77,7 +78,7 @@ async def resume_delivery(
     row = crud.load_partner_campaign(
         session, principal, partner_campaign_id, Permission.campaign_manage
     )
-    if row.state != "sending":
+    if row.state != PartnerCampaignState.sending:
         raise Conflict(f"partner campaign {partner_campaign_id} is {row.state}, not sending")
     handle = (await client.get()).get_workflow_handle(send_workflow_id(partner_campaign_id))
     try:

@@ -10,11 +10,11 @@ from fastapi import APIRouter
 from api.deps import SessionDep
 from api.routers.params import PagingDep
 from api.security import PartnerCampaignReader
+from domain.states import PartnerCampaignState
 from models.campaign_schemas import PartnerCampaignRead
 from models.schemas import Page
 from services import campaigns as svc
 from services.audience import audience_of
-from workflows.partner_campaign_lifecycle import PartnerCampaignState
 
 router = APIRouter(prefix="/api/v1", tags=["partner campaigns"])
 

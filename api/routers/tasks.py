@@ -1,4 +1,5 @@
-"""The inbox: open tasks the caller may act on now (personalise, approve as GM or HQ)."""
+"""The inbox: open tasks the caller may act on now (personalise; decide an approval stage,
+also for approvers who delegated to the caller)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from fastapi import APIRouter
 from api.deps import SessionDep
 from api.routers.params import PagingDep
 from api.security import PartnerCampaignReader
+from domain.states import PartnerCampaignState
 from models.base import utcnow
 from models.campaign_schemas import TaskRead
 from models.schemas import Page
-from services import campaigns as svc
-from workflows.partner_campaign_lifecycle import PartnerCampaignState
+from services import inbox as svc
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"])
 

@@ -17,6 +17,7 @@ from content.validate import validate_values
 from core.policy import Permission, Principal, actor_of
 from core.settings import Settings
 from core.temporal import LazyTemporalClient
+from domain.states import TemplateState
 from models.base import utcnow
 from models.schemas import Page
 from models.template_schemas import (
@@ -38,7 +39,7 @@ from services import templates as svc
 from services.access import load
 from services.org import Actor
 from workflows.template import TemplateWorkflow
-from workflows.template_lifecycle import TemplateState, mermaid
+from workflows.template_lifecycle import mermaid
 
 router = APIRouter(prefix="/api/v1", tags=["templates"])
 Format = Annotated[Literal["html", "text", "pdf"], Query(description="html | text | pdf")]

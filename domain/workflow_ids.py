@@ -1,0 +1,23 @@
+"""Workflow ids, readable (`campaign-42`) so ops find an execution from what they know.
+
+They are made of database ids: a database reset while Temporal keeps its history hands the
+same ids out again (see docs/operations.md). Template workflows carry a nonce for that reason.
+"""
+
+from __future__ import annotations
+
+
+def campaign_workflow_id(campaign_id: int) -> str:
+    return f"campaign-{campaign_id}"
+
+
+def partner_campaign_workflow_id(campaign_id: int, partner_id: int) -> str:
+    return f"partner-campaign-{campaign_id}-{partner_id}"
+
+
+def send_workflow_id(partner_campaign_id: int) -> str:
+    return f"send-{partner_campaign_id}"
+
+
+def template_workflow_id(template_id: int, number: int, nonce: str) -> str:
+    return f"template-{template_id}-v{number}-{nonce}"

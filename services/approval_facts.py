@@ -1,0 +1,73 @@
+"""The facts a partner campaign's approval chain reads, gathered when it is submitted: the
+audience the send would reach, the template's tags, the region, the channel, the slot values,
+and who holds each approver role for this partner (the rules "all" and "quorum" count on them).
+
+The workflow has no database; the API gathers these once per submission and hands them over
+with the Update, and the chain evaluates each stage's condition against them when it gets
+there. `explain` uses the same facts for its dry run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from approvals.engine import ROLE_GRANTS
+from approvals.facts import ApprovalFacts
+from content.spec import TemplateContent
+from domain.roles import ScopeType
+from models.campaigns import Campaign, PartnerCampaign
+from models.contacts import Segment
+from models.org import Membership, User
+from models.templates import TemplateVersion
+from services import segments
+
+
+def role_holders(session: Session, row: PartnerCampaign) -> dict[str, list[int]]:
+    """Active users holding each approver role over this partner campaign."""
+    out: dict[str, list[int]] = {}
+    for approver_role, (role, scope) in ROLE_GRANTS.items():
+        stmt = (
+            select(Membership.user_id)
+            .join(User, col(User.id) == col(Membership.user_id))
+            .where(
+                col(User.is_active),
+                Membership.brand_id == row.brand_id,
+                Membership.role == role.value,
+                Membership.scope_type == scope.value,
+            )
+        )
+        if scope == ScopeType.partner:
+            stmt = stmt.where(Membership.partner_id == row.partner_id)
+        elif scope == ScopeType.region:
+            stmt = stmt.where(Membership.region_id == row.region_id)
+        out[approver_role.value] = sorted(set(session.exec(stmt).all()))
+    return out
+
+
+def gather(
+    session: Session,
+    row: PartnerCampaign,
+    *,
+    segment_id: int | None,
+    values: dict[str, Any] | None = None,
+) -> ApprovalFacts:
+    """The facts of submitting `row` to `segment_id` (None: everyone) with `values` (None:
+    the saved ones)."""
+    campaign = session.get(Campaign, row.campaign_id)
+    version = session.get(TemplateVersion, campaign.template_version_id) if campaign else None
+    content = TemplateContent.model_validate(version.content) if version else None
+    segment = session.get(Segment, segment_id) if segment_id else None
+    rules = dict(segment.filter) if segment is not None else {}
+    audience = segments.audience_breakdown(session, row.brand_id, row.partner_id, rules)
+    given = values if values is not None else row.values
+    slots = {**(campaign.defaults if campaign else {}), **given}
+    return ApprovalFacts(
+        audience_size=audience.eligible,
+        template_tags=list(content.tags) if content else [],
+        region_id=row.region_id,
+        channel="email",
+        slots=slots,
+        role_holders=role_holders(session, row),
+    )
