@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio import activity
 
+from approvals.engine import staffing_gap
 from domain.states import CampaignState, PartnerCampaignState, TaskKind
 from models.audit import AuditEvent
 from models.base import utcnow
@@ -17,6 +18,7 @@ from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
 from models.org import Partner, as_profile
 from models.workflow_io import CampaignSummary, PartnerRef, PartnerTransition
 from services import audit
+from services.approval_facts import role_holders
 from workflows.partner_campaign_lifecycle import PartnerCampaignEvent as E
 
 # Events where a person decided (the row keeps the last decision and its comment).
@@ -66,7 +68,7 @@ def project_partner_transition(engine: Engine, t: PartnerTransition) -> None:
             row.decision_comment = t.entry.comment
         row.updated_at = now
         session.add(row)
-        _sync_tasks(session, row, t)
+        blocked = _sync_tasks(session, row, t)
         audit.append_in(
             session,
             audit.NewEvent(
@@ -79,7 +81,7 @@ def project_partner_transition(engine: Engine, t: PartnerTransition) -> None:
                 entity_id=str(t.partner.partner_campaign_id),
                 event_key=key,
                 before={"state": t.entry.from_state},
-                after=_after(t),
+                after=_after(t, blocked),
                 comment=t.entry.comment,
                 workflow_id=t.workflow_id,
                 run_id=t.run_id,
@@ -90,9 +92,10 @@ def project_partner_transition(engine: Engine, t: PartnerTransition) -> None:
     _with_audit_retries(engine, key, write)
 
 
-def _after(t: PartnerTransition) -> dict[str, object]:
+def _after(t: PartnerTransition, blocked: str | None) -> dict[str, object]:
     """What the audit event records after the transition: the state, and for approvals the
-    stage decided (or now waiting) and, for a delegate's decision, on whose behalf."""
+    stage decided (or now waiting), for a delegate's decision on whose behalf, and why the
+    waiting stage cannot pass with the people who hold its roles."""
     after: dict[str, object] = {"state": t.entry.to_state}
     if t.entry.stage:
         after["stage"] = t.entry.stage
@@ -100,11 +103,14 @@ def _after(t: PartnerTransition) -> dict[str, object]:
         after["next_stage"] = t.stage.name
     if t.entry.on_behalf_of is not None:
         after["on_behalf_of"] = t.entry.on_behalf_of
+    if blocked is not None:
+        after["blocked"] = blocked
     return after
 
 
-def _sync_tasks(session: Session, row: PartnerCampaign, t: PartnerTransition) -> None:
-    """Open exactly the task kinds the workflow lists; close the others."""
+def _sync_tasks(session: Session, row: PartnerCampaign, t: PartnerTransition) -> str | None:
+    """Open exactly the task kinds the workflow lists; close the others. Answers why the open
+    approval stage cannot pass with the people holding its roles now (None: it can)."""
     assert row.id is not None
     existing = {
         task.kind: task
@@ -117,6 +123,7 @@ def _sync_tasks(session: Session, row: PartnerCampaign, t: PartnerTransition) ->
             task.open = False
             task.updated_at = utcnow()
             session.add(task)
+    blocked = None
     for name, due in t.open_tasks.items():
         kind = TaskKind(name)
         found = existing.get(kind)
@@ -142,8 +149,19 @@ def _sync_tasks(session: Session, row: PartnerCampaign, t: PartnerTransition) ->
         task.excluded_user_ids = list(stage.excluded_user_ids) if stage else []
         task.required = stage.required if stage else 1
         task.approvals = stage.approvals if stage else 0
+        task.blocked = None
+        if stage is not None:
+            task.blocked = blocked = staffing_gap(
+                stage.approvers,
+                stage.required,
+                stage.approvals,
+                stage.excluded_user_ids,
+                role_holders(session, row),
+                stage.label,
+            )
         task.updated_at = utcnow()
         session.add(task)
+    return blocked
 
 
 def partner_campaign_ids(engine: Engine, campaign_id: int) -> list[int]:

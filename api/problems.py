@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from content.render import RenderError
 from core.errors import Problem
-from core.temporal import TemporalUnreachable
+from core.temporal import SERVICE_DOWN
 from services.previews import TemplateRefused
 
 PROBLEM_JSON = "application/problem+json"
@@ -125,16 +125,14 @@ def install(app: FastAPI) -> None:
         """A template refused on a path that did not turn it into a Problem itself."""
         return await _problem(request, TemplateRefused(exc))
 
-    @app.exception_handler(TemporalUnreachable)
-    async def _temporal_down(request: Request, exc: TemporalUnreachable) -> JSONResponse:
+    async def _temporal_down(request: Request, exc: Exception) -> JSONResponse:
+        """The one place the workflow service being unreachable (or failing a call the route
+        did not expect to fail) becomes an answer: nothing was changed, try again."""
         log.warning("%s %s: %s", request.method, request.url.path, exc)
-        return problem_response(
-            request,
-            503,
-            "Workflow service unavailable",
-            "The workflow service is not reachable; nothing was changed. Try again shortly.",
-            headers={"Retry-After": "5"},
-        )
+        return _unavailable(request, "Workflow service", "The workflow service is not reachable")
+
+    for down in SERVICE_DOWN:
+        app.add_exception_handler(down, _temporal_down)
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(DataError)
@@ -172,15 +170,20 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(PoolTimeoutError)
     async def _database_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return problem_response(
-            request,
-            503,
-            "Database unavailable",
-            "The database is not reachable or busy; nothing was changed. Try again shortly.",
-            headers={"Retry-After": "5"},
-        )
+        return _unavailable(request, "Database", "The database is not reachable or busy")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(request, 500, "Internal error", "An unexpected error occurred")
+
+
+def _unavailable(request: Request, what: str, why: str) -> JSONResponse:
+    """A dependency is down: nothing was changed, and the client may simply try again."""
+    return problem_response(
+        request,
+        503,
+        f"{what} unavailable",
+        f"{why}; nothing was changed. Try again shortly.",
+        headers={"Retry-After": "5"},
+    )

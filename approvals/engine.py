@@ -292,6 +292,39 @@ def fire(chain: Chain, index: int, now: datetime) -> tuple[Chain, Outcome]:
     return chain, Outcome.expired
 
 
+def staffing_gap(
+    approvers: Iterable[Approver],
+    required: int,
+    approvals: int,
+    excluded_ids: Iterable[int],
+    holders: dict[str, list[int]],
+    label: str,
+) -> str | None:
+    """Why the waiting stage cannot pass with the people it names now (None when it can): the
+    role has nobody at this partner, or only the submitter and people who decided already. The
+    stage then waits for its timeouts (an escalation adds people) or the send deadline, so
+    HQ must be told rather than left to find out when it expires."""
+    needed = required - approvals
+    if needed <= 0:
+        return None
+    named = pool(approvers, ApprovalFacts(role_holders=holders))
+    free = named - set(excluded_ids)
+    if len(free) >= needed:
+        return None
+    who = ", ".join(a.label() for a in approvers) or "nobody"
+    if not named:
+        return f"Nobody can decide {label!r}: it asks {who}, and there is no such person here"
+    if not free:
+        return (
+            f"Nobody can decide {label!r}: it asks {who}, and the only such people submitted "
+            "it or decided already"
+        )
+    return (
+        f"{label!r} needs {needed} more approvals but only {len(free)} of the people it asks "
+        f"({who}) may still decide"
+    )
+
+
 # What people see -----------------------------------------------------------------------------
 
 

@@ -22,6 +22,11 @@ class TemporalUnreachable(RuntimeError):
     """Raised when the Temporal frontend does not answer after every configured attempt."""
 
 
+# What "the workflow service cannot serve this now" looks like to a caller: no connection, or
+# a call the server failed. The API answers 503 (api/problems.py), pages say "try again".
+SERVICE_DOWN: tuple[type[Exception], ...] = (TemporalUnreachable, RPCError)
+
+
 def tls_config(settings: Settings) -> TLSConfig | bool:
     if not (settings.temporal_tls or settings.temporal_tls_cert or settings.temporal_api_key):
         return False

@@ -237,6 +237,9 @@ class StageRead(BaseModel):
     rule: str
     required: int
     approvals: int
+    blocked: str | None = Field(
+        None, description="why the stage cannot pass with the people who hold its roles now"
+    )
 
 
 class TaskRead(BaseModel):

@@ -119,5 +119,7 @@ class ApprovalTask(SQLModel, table=True):
     )
     required: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     approvals: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Why nobody (or too few) can decide the stage with the roles held now; None when staffed.
+    blocked: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -7,6 +7,7 @@ import sys
 from core.db import make_engine, session_scope
 from core.settings import get_settings
 from services.demo import DEMO_PASSWORD, seed_demo
+from services.demo_approvals import seed_demo_approvals
 from services.demo_assets import seed_demo_assets
 from services.demo_contacts import seed_demo_contacts
 from storage.factory import make_blob_store
@@ -23,6 +24,7 @@ def main() -> int:
         session.flush()
         seed_demo_assets(session, make_blob_store(settings))
         seed_demo_contacts(session)
+        seed_demo_approvals(session)
     engine.dispose()
     base = settings.public_base_url
     print(

@@ -24,6 +24,7 @@ from core.policy import (
     may_see_contact_data,
     visibility,
 )
+from models.approvals import ApprovalPolicy, ApprovalPolicyVersion, Delegation
 from models.assets import Asset
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import ApiToken, Membership, Partner, Region, User
@@ -42,6 +43,8 @@ def target_of(obj: SQLModel) -> Target:
     if isinstance(obj, Campaign):
         return Target(obj.brand_id)
     if isinstance(obj, User | Membership | ApiToken | Template | TemplateVersion):
+        return Target(obj.brand_id)
+    if isinstance(obj, ApprovalPolicy | ApprovalPolicyVersion | Delegation):
         return Target(obj.brand_id)
     raise TypeError(f"no access target for {type(obj).__name__}")
 

@@ -44,4 +44,5 @@ def stage_read(task: ApprovalTask, names: dict[int, str] | None = None) -> Stage
         rule="any" if task.required == 1 else f"{task.required} approvals",
         required=task.required,
         approvals=task.approvals,
+        blocked=task.blocked,
     )

@@ -71,18 +71,15 @@ def shared_for(
 
 
 async def _start_campaign(client: Client, task_queue: str, shared: CampaignShared) -> None:
-    try:
-        await client.start_workflow(
-            CampaignWorkflow.run,
-            CampaignWorkflowInput(shared=shared),
-            id=campaign_workflow_id(shared.campaign_id),
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            static_summary=f"Campaign {shared.name} (mode {shared.mode}, "
-            f"approval {shared.approval_policy})",
-        )
-    except RPCError as err:
-        raise Problem(f"workflow service error: {err.message}", status=503) from err
+    await client.start_workflow(
+        CampaignWorkflow.run,
+        CampaignWorkflowInput(shared=shared),
+        id=campaign_workflow_id(shared.campaign_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"Campaign {shared.name} (mode {shared.mode}, "
+        f"approval {shared.approval_policy})",
+    )
 
 
 async def launch(
@@ -182,10 +179,7 @@ async def add_partners(
 
 async def _signal(client: Client, campaign: Campaign, signal: Any, *args: Any) -> None:
     handle = client.get_workflow_handle(campaign_workflow_id(campaign.id or 0))
-    try:
-        await handle.signal(signal, *args)
-    except RPCError as err:
-        raise Problem(f"workflow service error: {err.message}", status=503) from err
+    await handle.signal(signal, *args)
 
 
 # Partner campaigns -----------------------------------------------------------------------------
@@ -246,7 +240,7 @@ async def act(
             raise problem_from(err, f"partner campaign {row.id}") from err
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
-                raise Problem(f"workflow service error: {err.message}", status=503) from err
+                raise  # the workflow service is down or failing: api/problems.py says 503
             if row.state != PartnerCampaignState.invited:
                 raise Conflict(
                     f"partner campaign {row.id} is {row.state}: it takes no more actions"

@@ -84,6 +84,7 @@ NORTHWIND = DemoBrand(
         "admin": Role.brand_admin,
         "marketing": Role.brand_marketer,
         "brand": Role.brand_reviewer,
+        "brand2": Role.brand_reviewer,  # brand review may be "any one of two reviewers"
         "ops": Role.viewer,
     },
     partner_roles=(("editor", Role.partner_editor), ("gm", Role.partner_manager)),

@@ -126,6 +126,7 @@ def _legal_footer() -> Slot:
 def open_day() -> TemplateContent:
     return TemplateContent(
         locales=["en", "de", "nl"],
+        tags=["offer", "open-day"],  # an offer: the Standard policy asks for brand review
         slots=[
             Slot(
                 name="hero_image",

@@ -1,4 +1,10 @@
-"""Calling workflow Updates from the API: refusals become the right HTTP problem."""
+"""Calling workflow Updates from the API: refusals become the right HTTP problem.
+
+A workflow refuses with an ApplicationError whose type is the kind of refusal (not_found,
+invalid, forbidden, conflict, stale) and whose details carry every field at fault, so the API
+and the portal show all of them, not the first one parsed back from a message. The workflow
+service being unreachable is not handled here: api/problems.py maps it to 503 in one place.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,6 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 
 from core.errors import Conflict, FieldError, Forbidden, NotFound, Problem
 
@@ -25,6 +30,20 @@ class StaleDecision(Conflict):
 _TYPE_TO_PROBLEM = {"forbidden": Forbidden, "conflict": Conflict, "stale": StaleDecision}
 
 
+def _field_errors(cause: ApplicationError) -> list[dict[str, str]]:
+    """Every field error the refusal carries (refusals of executions started before details
+    existed carry none: the message names its one field)."""
+    details = cause.details[0] if cause.details else None
+    if not isinstance(details, dict):
+        return []
+    errors = details.get("errors") or []
+    return [
+        {"field": str(e.get("field", "")), "message": str(e.get("message", ""))}
+        for e in errors
+        if isinstance(e, dict)
+    ]
+
+
 def problem_from(err: WorkflowUpdateFailedError, label: str) -> Problem:
     cause: BaseException | None = err.cause
     while cause is not None and not isinstance(cause, ApplicationError):
@@ -35,6 +54,9 @@ def problem_from(err: WorkflowUpdateFailedError, label: str) -> Problem:
     if cause.type == "not_found":
         return Problem(message, status=404, title="Not found")
     if cause.type == "invalid":
+        errors = _field_errors(cause)
+        if errors:
+            return Problem(message, status=422, title="Invalid input", errors=errors)
         field, _, text = message.partition(": ")
         return FieldError(field, text) if text else Problem(message, status=422)
     problem_cls = _TYPE_TO_PROBLEM.get(cause.type or "", Conflict)
@@ -68,8 +90,6 @@ async def update_with_start(
         )
     except WorkflowUpdateFailedError as err:
         raise problem_from(err, label) from err
-    except RPCError as err:
-        raise Problem(f"{label}: workflow service error: {err.message}", status=503) from err
     return result
 
 

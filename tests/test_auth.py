@@ -44,6 +44,7 @@ def test_demo_has_the_documented_logins() -> None:
         "admin@northwind.example",
         "marketing@northwind.example",
         "brand@northwind.example",
+        "brand2@northwind.example",
         "north@northwind.example",
         "south@northwind.example",
         "editor.amsterdam@northwind.example",
@@ -52,7 +53,7 @@ def test_demo_has_the_documented_logins() -> None:
         "admin@contoso.example",
     ):
         assert must in emails
-    assert len(emails) == 4 + 2 + 12 + 1 + 3
+    assert len(emails) == 5 + 2 + 12 + 1 + 3
 
 
 def test_every_demo_login_gets_a_token_and_its_memberships(

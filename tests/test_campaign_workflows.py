@@ -157,15 +157,20 @@ def open_tasks(engine: Engine, pcid: int) -> set[str]:
         )
 
 
-def audit_actions(engine: Engine, pcid: int) -> list[tuple[str, str]]:
+def audit_events(engine: Engine, pcid: int) -> list[AuditEvent]:
     with Session(engine) as s:
-        events = s.exec(
-            select(AuditEvent)
-            .where(AuditEvent.entity_type == "partner_campaign")
-            .where(AuditEvent.entity_id == str(pcid))
-            .order_by(col(AuditEvent.seq))
-        ).all()
-    return [(e.action, e.actor) for e in events]
+        return list(
+            s.exec(
+                select(AuditEvent)
+                .where(AuditEvent.entity_type == "partner_campaign")
+                .where(AuditEvent.entity_id == str(pcid))
+                .order_by(col(AuditEvent.seq))
+            ).all()
+        )
+
+
+def audit_actions(engine: Engine, pcid: int) -> list[tuple[str, str]]:
+    return [(e.action, e.actor) for e in audit_events(engine, pcid)]
 
 
 def user_id(engine: Engine, email: str) -> str:
@@ -463,6 +468,10 @@ async def test_large_campaigns_fan_out_through_shards(
         "legacy_escalated",
         "legacy_expired",
         "legacy_opt_out",
+        # Policies as data: a three-stage chain with a quorum, a condition, delegation and a
+        # vote that does not pass its stage; an all-of stage ended by one rejection.
+        "chain_standard",
+        "chain_all_rejected",
     ],
 )
 async def test_saved_campaign_histories_replay(name: str) -> None:

@@ -16,3 +16,12 @@ def test_readme_shows_the_partner_campaign_lifecycle() -> None:
 
     readme = (PROJECT_ROOT / "README.md").read_text()
     assert "```mermaid\n" + partner_mermaid().rstrip() + "\n```" in readme
+
+
+def test_readme_shows_the_built_in_approval_policies() -> None:
+    from approvals.builtin import BuiltinPolicy, builtin_spec
+    from approvals.diagram import mermaid as policy_mermaid
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    for builtin in BuiltinPolicy:
+        assert "```mermaid\n" + policy_mermaid(builtin_spec(builtin)).rstrip() + "\n```" in readme

@@ -277,21 +277,30 @@ class PartnerCampaignWorkflow:
             await self._apply(event, None, note)
 
     async def _stage_timeout(self, index: int) -> None:
-        """The waiting stage's SLA ran out: what its policy says (each timeout once)."""
+        """The waiting stage's SLA ran out: what its policy says (each timeout once). Under the
+        lock, so a decision in flight finishes first; if it moved the chain on, the timeout
+        belonged to a stage that is no longer waiting and does nothing."""
         assert self.chain is not None and self.chain.current is not None
-        current = self.chain.current
-        stage = current.label
-        timeout = self.chain.policy.spec.stages[current.index].timeouts[index]
-        self.chain, outcome = engine.fire(self.chain, index, workflow.now())
-        if outcome == Outcome.reminded:
-            await self._record_note("remind", f"{stage}: approval reminder sent")
-            self._notify("reminder")
-        elif outcome == Outcome.escalated:
-            added = ", ".join(a.label() for a in timeout.to)
-            await self._record_note("escalate", f"{stage}: escalated to {added}")
-            self._notify("escalated")
-        else:
-            await self._apply(OUTCOME_EVENT[outcome], None, f"{stage}: {outcome.value} by timeout")
+        planned = (self.chain.current.index, self.chain.current.started_at)
+        async with self.lock:
+            current = self.chain.current if self.chain is not None else None
+            if self.state != S.pending_approval or current is None:
+                return
+            if (current.index, current.started_at) != planned:
+                return
+            stage = current.label
+            timeout = self.chain.policy.spec.stages[current.index].timeouts[index]
+            self.chain, outcome = engine.fire(self.chain, index, workflow.now())
+            if outcome == Outcome.reminded:
+                await self._record_note("remind", f"{stage}: approval reminder sent")
+                self._notify("reminder")
+            elif outcome == Outcome.escalated:
+                added = ", ".join(a.label() for a in timeout.to)
+                await self._record_note("escalate", f"{stage}: escalated to {added}")
+                self._notify("escalated")
+            else:
+                note = f"{stage}: {outcome.value} by timeout"
+                await self._transition(OUTCOME_EVENT[outcome], None, note)
 
     # Queries and signals -----------------------------------------------------------------------
 
@@ -618,19 +627,12 @@ class PartnerCampaignWorkflow:
         stage: str | None = None,
     ) -> None:
         """Reminders, escalations and votes that do not pass a stage: no state change, but an
-        audit event and fresh tasks."""
-        async with self.lock:
-            counted = on_behalf_of if actor and on_behalf_of != actor.user_id else None
-            await self._project(
-                event,
-                self.state,
-                self.state,
-                actor,
-                comment,
-                counted,
-                stage or self._waiting_stage(),
-            )
-            self.changes += 1
+        audit event and fresh tasks. The caller holds the lock."""
+        counted = on_behalf_of if actor and on_behalf_of != actor.user_id else None
+        await self._project(
+            event, self.state, self.state, actor, comment, counted, stage or self._waiting_stage()
+        )
+        self.changes += 1
 
     async def _project(
         self,

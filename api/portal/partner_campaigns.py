@@ -18,7 +18,6 @@ from sqlmodel import Session
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.portal import diagram, slot_form
 from api.portal.web import (
-    PortalPartnerCampaignDecider,
     PortalPartnerCampaignEditor,
     PortalPartnerCampaignReader,
     PortalRoute,
@@ -358,7 +357,7 @@ async def _update_or_page(
 
 @router.post("/partner-campaigns/{partner_campaign_id}/decision", response_class=HTMLResponse)
 async def decide(
-    principal: PortalPartnerCampaignDecider,
+    principal: PortalPartnerCampaignReader,
     request: Request,
     session: SessionDep,
     client: TemporalDep,
@@ -367,21 +366,23 @@ async def decide(
     comment: Annotated[str, Form(max_length=2000)] = "",
     revision: Annotated[int | None, Form(ge=1, le=2**31)] = None,
 ) -> Response:
-    """The submission the page showed travels with the decision: a GM who reviewed one
-    version never approves another that arrived while the page was open."""
-    return await _update_or_page(
-        request,
-        session,
-        client,
-        principal,
-        partner_campaign_id,
-        Permission.partner_campaign_decide,
-        PartnerCampaignWorkflow.decide,
-        decision,
-        decision=decision,
-        comment=comment.strip() or None,
-        revision=revision,
-    )
+    """The submission the page showed travels with the decision: an approver who reviewed one
+    version never approves another that arrived while the page was open. A stand-in decides
+    for the approver who delegated to them, as the API does."""
+    try:
+        await flow.decide(
+            session,
+            client.get,
+            principal,
+            partner_campaign_id,
+            decision=decision,
+            comment=comment.strip() or None,
+            revision=revision,
+        )
+    except Problem as err:
+        row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+        return _page(request, session, principal, row, problem=err.detail, status=err.status)
+    return _done(partner_campaign_id, decision)
 
 
 @router.post("/partner-campaigns/{partner_campaign_id}/schedule", response_class=HTMLResponse)

@@ -24,7 +24,7 @@ from api.portal import session as cookies
 from core.errors import Forbidden, Problem, Unauthorized
 from core.policy import Permission, Principal, has_permission_somewhere
 from core.settings import AppEnv, EmailTransport, Settings
-from core.temporal import TemporalUnreachable
+from core.temporal import SERVICE_DOWN
 from models.org import User
 from services.accounts import principal_for
 
@@ -130,7 +130,6 @@ PortalCampaignReader = Annotated[Principal, _guard(Permission.campaign_read)]
 PortalCampaignManager = Annotated[Principal, _guard(Permission.campaign_manage)]
 PortalPartnerCampaignReader = Annotated[Principal, _guard(Permission.partner_campaign_read)]
 PortalPartnerCampaignEditor = Annotated[Principal, _guard(Permission.partner_campaign_edit)]
-PortalPartnerCampaignDecider = Annotated[Principal, _guard(Permission.partner_campaign_decide)]
 PortalTemplateReader = Annotated[Principal, _guard(Permission.template_read)]
 PortalTemplateAuthor = Annotated[Principal, _guard(Permission.template_author)]
 PortalTemplateReviewer = Annotated[Principal, _guard(Permission.template_review)]
@@ -237,7 +236,7 @@ class PortalRoute(APIRoute):
                 return login_redirect(request)
             except Problem as err:
                 return error_page(request, err.status, err.title, err.detail)
-            except TemporalUnreachable:
+            except SERVICE_DOWN:
                 return error_page(
                     request,
                     503,

@@ -23,19 +23,15 @@ from sqlmodel import Session
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.security import PublicRoute
 from core.errors import Problem
-from core.policy import Permission, actor_of
 from core.settings import Settings
-from core.temporal import TemporalUnreachable
+from core.temporal import SERVICE_DOWN
 from domain.states import PartnerCampaignState
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import Partner, User
-from models.workflow_io import PartnerAction
 from services import campaign_flow as flow
-from services import campaigns as crud
 from services.accounts import principal_for
 from services.action_links import ActionToken, read_token
 from services.workflow_calls import StaleDecision
-from workflows.partner_campaign import PartnerCampaignWorkflow
 
 router = APIRouter(tags=["action links"])
 
@@ -224,19 +220,14 @@ async def confirm(
     principal = principal_for(session, subject.user)
     action = subject.token.action
     try:
-        row = crud.load_partner_campaign(
-            session, principal, subject.row.id or 0, Permission.partner_campaign_decide
-        )
-        status = await flow.act(
-            await client.get(),
-            row,
-            PartnerCampaignWorkflow.decide,
-            PartnerAction(
-                actor=actor_of(principal),
-                decision=action,
-                comment=comment or None,
-                revision=_submission(subject),
-            ),
+        row = await flow.decide(
+            session,
+            client.get,
+            principal,
+            subject.row.id or 0,
+            decision=action,
+            comment=comment or None,
+            revision=_submission(subject),
         )
     except StaleDecision:
         what = f'the campaign "{subject.campaign_name}" for {subject.partner_name}'
@@ -245,14 +236,14 @@ async def confirm(
         return _page(
             "Not done", [err.detail, "Nothing was changed."], status=err.status, portal_url=portal
         )
-    except TemporalUnreachable:
+    except SERVICE_DOWN:
         return _page(
             "Try again shortly",
             ["The workflow service is not reachable; nothing was changed."],
             status=503,
             portal_url=portal,
         )
-    state = status.state.replace("_", " ")
+    state = str(row.state).replace("_", " ")
     return _page(
         DONE[action],
         [

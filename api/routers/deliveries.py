@@ -6,11 +6,10 @@ from datetime import datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from temporalio.service import RPCError
 
 from api.deps import SessionDep, TemporalDep
 from api.security import PartnerCampaignReader
-from core.errors import Conflict, Problem
+from core.errors import Conflict
 from core.policy import Permission
 from domain.states import PartnerCampaignState, PauseKind
 from domain.workflow_ids import send_workflow_id
@@ -81,8 +80,5 @@ async def resume_delivery(
     if row.state != PartnerCampaignState.sending:
         raise Conflict(f"partner campaign {partner_campaign_id} is {row.state}, not sending")
     handle = (await client.get()).get_workflow_handle(send_workflow_id(partner_campaign_id))
-    try:
-        await handle.signal(SendWorkflow.resume)
-    except RPCError as err:
-        raise Problem(f"workflow service error: {err.message}", status=503) from err
+    await handle.signal(SendWorkflow.resume)
     return {"status": "resume requested"}

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.routers.templates import PREVIEW_RESPONSES, render_preview
-from api.security import PartnerCampaignDecider, PartnerCampaignEditor, PartnerCampaignReader
+from api.security import PartnerCampaignEditor, PartnerCampaignReader
 from core.errors import NotFound
 from core.policy import Permission, Principal
 from models.base import ZonedDatetime
@@ -119,23 +119,25 @@ async def submit(
     "/partner-campaigns/{partner_campaign_id}/decision", response_model=PartnerCampaignRead
 )
 async def decide(
-    principal: PartnerCampaignDecider,
+    principal: PartnerCampaignReader,
     session: SessionDep,
     client: TemporalDep,
     partner_campaign_id: int,
     body: DecisionBody,
 ) -> PartnerCampaignRead:
-    return await _act(
+    """Decide the waiting stage: as an approver it names, or as the stand-in of one (a
+    delegation: the decision counts for them and the audit says on whose behalf). Anyone else
+    gets 403 (404 outside their reach)."""
+    row = await flow.decide(
         session,
-        client,
+        client.get,
         principal,
         partner_campaign_id,
-        Permission.partner_campaign_decide,
-        PartnerCampaignWorkflow.decide,
         decision=body.decision,
         comment=body.comment,
         revision=body.revision,
     )
+    return crud.partner_campaign_reads(session, [row])[0]
 
 
 @router.post("/partner-campaigns/{partner_campaign_id}/decline", response_model=PartnerCampaignRead)

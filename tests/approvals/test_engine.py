@@ -217,3 +217,20 @@ def test_builtins_reproduce_the_rules_campaigns_had() -> None:
     assert outcome == Outcome.advanced and hq.current and hq.current.name == "hq"
     assert refusal(hq, GM_P, TARGET) is not None  # a GM does not decide for HQ
     assert begin(pinned_builtin(BuiltinPolicy.none), FACTS, EDITOR, T0).done
+
+
+def test_a_stage_nobody_can_pass_says_why() -> None:
+    holders = {"partner_gm": [GM], "brand_reviewer": [REV1, REV2]}
+    gap = engine.staffing_gap
+    assert gap([GM_STAGE], 1, 0, [EDITOR], holders, "GM") is None
+    # The only GM submitted it: four eyes leaves nobody.
+    assert "submitted it or decided already" in (gap([GM_STAGE], 1, 0, [GM], holders, "GM") or "")
+    # No region manager at this partner at all.
+    north = Approver(role=ApproverRole.region_manager)
+    assert "no such person" in (gap([north], 1, 0, [], holders, "Region") or "")
+    # A quorum of three among two reviewers, one of whom voted already.
+    short = gap([REVIEW], 3, 1, [REV1], holders, "Brand")
+    assert short is not None and "needs 2 more approvals but only 1" in short
+    # Named people count too; a stage already passed needs nobody.
+    assert gap([Approver(user_id=OTHER)], 1, 0, [], {}, "Named") is None
+    assert gap([GM_STAGE], 1, 1, [GM], holders, "GM") is None
