@@ -8,6 +8,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from sqlmodel import Session, col, select
 
 from api.deps import SessionDep
 from api.portal.web import PortalInbox, PortalPartnerCampaignEditor, PortalRoute, render
@@ -16,6 +17,7 @@ from domain.states import PartnerCampaignState as S
 from domain.states import TaskKind
 from models.base import utcnow
 from models.campaign_schemas import PartnerCampaignRead, TaskRead
+from models.org import User
 from services import campaigns as svc
 from services import inbox as inbox_svc
 from services import templates as template_svc
@@ -36,6 +38,14 @@ NEXT_STEPS = {
     S.pending_approval: (3, "Waiting for approval"),
     S.scheduled: (4, "Scheduled: nothing to do"),
 }
+
+
+def user_names(session: Session, ids: set[int]) -> dict[int, str]:
+    """What to call the approvers a delegate acts for."""
+    if not ids:
+        return {}
+    users = session.exec(select(User).where(col(User.id).in_(sorted(ids)))).all()
+    return {u.id or 0: u.full_name or u.email for u in users}
 
 
 def _due_key(task: TaskRead) -> tuple[bool, datetime, datetime]:
@@ -64,6 +74,7 @@ def inbox(principal: PortalInbox, request: Request, session: SessionDep) -> HTML
         "inbox.html",
         title="Inbox",
         tasks=tasks,
+        principals=user_names(session, {t.on_behalf_of for t in tasks if t.on_behalf_of}),
         words=TASK_WORDS,
         reviews=reviews,
         flash=request.query_params.get("done", ""),

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.portal import diagram, slot_form
+from api.portal.inbox import user_names
 from api.portal.web import (
     PortalPartnerCampaignEditor,
     PortalPartnerCampaignReader,
@@ -152,6 +153,9 @@ def _page(
         may_decide=may_decide,
         stage=stage_read(task) if task is not None else None,
         on_behalf_of=acting.for_user if acting is not None else None,
+        on_behalf_name=user_names(session, {acting.for_user}).get(acting.for_user, "")
+        if acting is not None and acting.for_user
+        else "",
         problem=problem,
         flash=DONE.get(request.query_params.get("done", ""), ""),
         send_by=crud.aware(campaign.send_by),
