@@ -6,7 +6,7 @@ the boundaries between brands and roles."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -21,9 +21,11 @@ from core.settings import Settings
 from core.temporal import LazyTemporalClient
 from models.approvals import ApprovalPolicy, ApprovalPolicyVersion, Delegation
 from models.base import utcnow
+from models.campaigns import ApprovalTask
 from models.org import Brand, User
 from services.demo_approvals import STANDARD, seed_demo_approvals
 from storage.local import LocalBlobStore
+from tests.test_campaigns_api import Ids, add_partner_campaign, add_task, create
 from tests.test_portal import sign_in
 
 ADMIN = "admin@northwind.example"
@@ -463,3 +465,43 @@ def test_delegate_and_revoke_from_the_settings(portal: TestClient, demo: Engine)
 )
 def test_field_paths_map_to_inputs(path: str, key: str) -> None:
     assert field_key(path) == key
+
+
+def test_inbox_and_campaign_page_show_the_stage_and_whom_a_stand_in_acts_for(
+    portal: TestClient,
+    demo: Engine,
+    client: TestClient,
+    login: Callable[[str], dict[str, str]],
+) -> None:
+    ids = Ids(demo)
+    campaign = create(client, login, ids)
+    partner_id = ids.partners["amsterdam"]
+    pc_id = add_partner_campaign(demo, campaign["id"], partner_id, state="pending_approval")
+    task_id = add_task(demo, pc_id, "hq")
+    label = f"Brand review {XSS}"
+    with Session(demo) as s:
+        task = s.get(ApprovalTask, task_id)
+        assert task is not None
+        reviewer = s.exec(select(User).where(User.email == REVIEWER)).one()
+        on_behalf = reviewer.full_name or reviewer.email
+        second = s.exec(select(User).where(User.email == "brand2@northwind.example")).one()
+        task.stage_label = label
+        task.approvers = [{"role": "brand_reviewer"}, {"user_id": second.id}]
+        s.add(task)
+        s.commit()
+        named = second.full_name or second.email
+    sign_in(portal, STAND_IN)
+    inbox = portal.get("/inbox")
+    assert inbox.status_code == 200, inbox.text[:500]
+    assert 'Stage: <strong class="stage">Brand review &lt;script&gt;' in inbox.text
+    assert f"Decides: a brand reviewer, {named}" in inbox.text
+    assert f"on behalf of {on_behalf}" in inbox.text
+    page = portal.get(f"/partner-campaigns/{pc_id}")
+    assert page.status_code == 200, page.text[:1000]
+    assert "Waiting for approval: <strong>Brand review &lt;script&gt;" in page.text
+    assert f"on behalf of <strong>{on_behalf}</strong>" in page.text
+    assert f"Decides: a brand reviewer, {named}" in page.text
+    # The reviewer's own inbox shows the same task in their own name.
+    sign_in(portal, "brand2@northwind.example")
+    own = portal.get("/inbox").text
+    assert "Brand review &lt;script&gt;" in own and "on behalf of" not in own
