@@ -29,6 +29,7 @@ from services import approval_policies as svc
 from services.org import Actor
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
+NAME_LIMIT = 100  # models.approvals.ApprovalPolicy.name
 DONE = {
     "created": "Policy saved as version 1.",
     "versioned": "Saved as a new version. Campaigns launched from now on use it; running "
@@ -232,6 +233,8 @@ async def _save(
     spec, errors = pf.to_spec(form)
     if view is None and not form.name:
         errors.setdefault("name", []).append("give the policy a name")
+    if len(form.name) > NAME_LIMIT:
+        errors.setdefault("name", []).append(f"at most {NAME_LIMIT} characters")
     if spec is None or errors:
         return _editor(request, session, principal, form, view=view, errors=errors, status=422)
     actor = Actor(principal, rid)
@@ -248,7 +251,7 @@ async def _save(
         session.rollback()
         found = pf.errors_by_field(err.errors) or {"form": [err.detail]}
         return _editor(
-            request, session, principal, form, view=view, errors=found, status=err.status
+            request, session, principal, form, view=view, errors=found, status=err.status, spec=spec
         )
     return RedirectResponse(f"/approval-policies/{saved.policy.id}?done={done}", status_code=303)
 

@@ -204,6 +204,9 @@ def test_a_refused_save_keeps_the_input_and_marks_each_field(
     )
     assert 'value="Nobody here"' in html and 'value="Broken"' in html
     assert f'<option value="{admin}" selected>' in html
+    assert "flowchart TD" in html  # the diagram of what was typed stays on the page
+    long = portal.post("/approval-policies", data=_form(token, *_two_stages(), name="x" * 101))
+    assert long.status_code == 422 and _near(long.text, "f-name", "at most 100 characters")
     with Session(demo) as s:
         assert s.exec(select(ApprovalPolicy).where(ApprovalPolicy.name == "Broken")).first() is None
 
