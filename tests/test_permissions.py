@@ -835,6 +835,17 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/outbox"): 303,
     ("GET", "/outbox/{}"): 303,
     ("GET", "/outbox/{}/raw"): 303,
+    ("GET", "/approval-policies"): 303,
+    ("GET", "/approval-policies/new"): 303,
+    ("GET", "/approval-policies/built-in/{}"): 303,
+    ("GET", "/approval-policies/{}"): 303,
+    ("POST", "/approval-policies"): 403,
+    ("POST", "/approval-policies/preview"): 403,
+    ("POST", "/approval-policies/{}"): 403,
+    ("POST", "/approval-policies/{}/archive"): 403,
+    ("GET", "/settings"): 303,
+    ("POST", "/settings/delegations"): 403,
+    ("POST", "/settings/delegations/{}/revoke"): 403,
 }
 PORTAL_FILL = {"/static/{}": "/static/portal.css"}
 

@@ -10,6 +10,8 @@ from api.portal import (
     inbox,
     outbox_pages,
     partner_campaigns,
+    policy_pages,
+    settings_pages,
     static_files,
     template_pages,
 )
@@ -24,4 +26,6 @@ PORTAL_ROUTERS: list[APIRouter] = [
     asset_pages.router,
     audit_pages.router,
     outbox_pages.router,
+    policy_pages.router,
+    settings_pages.router,
 ]

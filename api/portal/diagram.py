@@ -1,10 +1,14 @@
-"""The lifecycle diagram the portal shows, drawn from the state machine itself (the same class
-that drives the workflow and renders the README's mermaid), with the current state marked."""
+"""The diagrams the portal shows: the lifecycle, drawn from the state machine itself (the same
+class that drives the workflow and renders the README's mermaid) with the current state marked,
+and an approval policy's stages, drawn from the spec (with approvals.diagram's mermaid)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from approvals import diagram as policy_diagram
+from approvals.facts import describe
+from approvals.policy import PolicySpec, Rule, Stage, TimeoutAction
 from workflows.partner_campaign_lifecycle import PartnerCampaignLifecycle, mermaid
 
 
@@ -43,3 +47,61 @@ def partner_campaign(current: str) -> list[StateBox]:
 
 def partner_campaign_mermaid() -> str:
     return mermaid()
+
+
+@dataclass(frozen=True)
+class StageBox:
+    """One stage of an approval policy as the portal draws it."""
+
+    title: str
+    name: str
+    who: str
+    condition: str  # "" when the stage always applies
+    timeouts: list[str]
+
+
+def policy(spec: PolicySpec, names: dict[int, str] | None = None) -> list[StageBox]:
+    """The stages in order, in words (the same words as the mermaid source next to them)."""
+    names = names or {}
+    boxes = []
+    for stage in spec.stages:
+        timeouts = []
+        for t in stage.timeouts:
+            after = f"after {policy_diagram.duration(t.after)}"
+            if t.action == TimeoutAction.escalate:
+                to = ", ".join(a.label(names) for a in t.to) or "nobody"
+                timeouts.append(f"{after}: escalate to {to}")
+            else:
+                timeouts.append(f"{after}: {TIMEOUT_WORDS[t.action]}")
+        boxes.append(
+            StageBox(
+                title=stage.title,
+                name=stage.name,
+                who=_who(stage, names),
+                condition=describe(stage.when) if stage.when is not None else "",
+                timeouts=timeouts,
+            )
+        )
+    return boxes
+
+
+def _who(stage: Stage, names: dict[int, str]) -> str:
+    people = ", ".join(a.label(names) for a in stage.approvers) or "nobody"
+    if stage.rule == Rule.all:
+        return f"All of: {people}"
+    if stage.rule == Rule.quorum:
+        return f"{stage.quorum} approvals from: {people}"
+    return f"Any one of: {people}"
+
+
+TIMEOUT_WORDS = {
+    TimeoutAction.remind: "remind the approvers",
+    TimeoutAction.approve: "approved by timeout",
+    TimeoutAction.reject: "rejected by timeout",
+    TimeoutAction.expire: "the approval expires",
+    TimeoutAction.escalate: "escalate",
+}
+
+
+def policy_mermaid(spec: PolicySpec, names: dict[int, str] | None = None) -> str:
+    return policy_diagram.mermaid(spec, names)

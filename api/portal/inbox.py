@@ -8,6 +8,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from sqlmodel import Session, col, select
 
 from api.deps import SessionDep
 from api.portal.web import PortalInbox, PortalPartnerCampaignEditor, PortalRoute, render
@@ -16,9 +17,12 @@ from domain.states import PartnerCampaignState as S
 from domain.states import TaskKind
 from models.base import utcnow
 from models.campaign_schemas import PartnerCampaignRead, TaskRead
+from models.campaigns import ApprovalTask
+from models.org import User
 from services import campaigns as svc
 from services import inbox as inbox_svc
 from services import templates as template_svc
+from services.approval_tasks import approvers_of
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 FAR = datetime.max.replace(tzinfo=None)
@@ -38,6 +42,20 @@ NEXT_STEPS = {
 }
 
 
+def user_names(session: Session, ids: set[int]) -> dict[int, str]:
+    """What to call the approvers a delegate acts for."""
+    if not ids:
+        return {}
+    users = session.exec(select(User).where(col(User.id).in_(sorted(ids)))).all()
+    return {u.id or 0: u.full_name or u.email for u in users}
+
+
+def named_approvers(session: Session, tasks: list[ApprovalTask]) -> dict[int, str]:
+    """The names of the people the tasks' stages name (by user id)."""
+    ids = {a.user_id for t in tasks for a in approvers_of(t) if a.user_id is not None}
+    return user_names(session, ids)
+
+
 def _due_key(task: TaskRead) -> tuple[bool, datetime, datetime]:
     due = task.due_at.replace(tzinfo=None) if task.due_at else FAR
     return (not task.overdue, due, task.created_at.replace(tzinfo=None))
@@ -50,10 +68,14 @@ def _todo_key(pc: PartnerCampaignRead) -> tuple[int, int]:
 @router.get("/inbox", response_class=HTMLResponse)
 def inbox(principal: PortalInbox, request: Request, session: SessionDep) -> HTMLResponse:
     now = utcnow()
-    tasks = sorted(
-        inbox_svc.task_reads(session, inbox_svc.list_tasks(session, principal, now=now), now),
-        key=_due_key,
-    )
+    found = inbox_svc.list_tasks(session, principal, now=now)
+    reads = inbox_svc.task_reads(session, found, now)
+    named = named_approvers(session, [task for task, _ in found])
+    if named:  # people a stage names by name: shown by name, not by id
+        for read, (task, _) in zip(reads, found, strict=True):
+            if read.stage is not None:
+                read.stage.deciders = [a.label(named) for a in approvers_of(task)]
+    tasks = sorted(reads, key=_due_key)
     reviews = (
         template_svc.versions_in_review(session, principal)
         if has_permission_somewhere(principal, Permission.template_review)
@@ -64,6 +86,7 @@ def inbox(principal: PortalInbox, request: Request, session: SessionDep) -> HTML
         "inbox.html",
         title="Inbox",
         tasks=tasks,
+        principals=user_names(session, {t.on_behalf_of for t in tasks if t.on_behalf_of}),
         words=TASK_WORDS,
         reviews=reviews,
         flash=request.query_params.get("done", ""),

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.portal import diagram, slot_form
+from api.portal.inbox import named_approvers, user_names
 from api.portal.web import (
     PortalPartnerCampaignEditor,
     PortalPartnerCampaignReader,
@@ -150,8 +151,11 @@ def _page(
         may_schedule=edit_allowed and row.state in SCHEDULABLE,
         may_decline=edit_allowed and row.state in DECLINABLE,
         may_decide=may_decide,
-        stage=stage_read(task) if task is not None else None,
+        stage=stage_read(task, named_approvers(session, [task])) if task is not None else None,
         on_behalf_of=acting.for_user if acting is not None else None,
+        on_behalf_name=user_names(session, {acting.for_user}).get(acting.for_user, "")
+        if acting is not None and acting.for_user
+        else "",
         problem=problem,
         flash=DONE.get(request.query_params.get("done", ""), ""),
         send_by=crud.aware(campaign.send_by),

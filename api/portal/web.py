@@ -136,6 +136,7 @@ PortalTemplateReviewer = Annotated[Principal, _guard(Permission.template_review)
 PortalAssetReader = Annotated[Principal, _guard(Permission.asset_read)]
 PortalAuditReader = Annotated[Principal, _guard(Permission.audit_read)]
 PortalOutboxReader = Annotated[Principal, _guard(Permission.outbox_read)]
+PortalPolicyReader = Annotated[Principal, _guard(Permission.approval_policy_read)]
 PortalOpen = Annotated[None, Depends(PortalPublic())]
 
 
@@ -161,6 +162,7 @@ NAV = (
     ("/assets", "Assets", Permission.asset_read),
     ("/audit", "Audit trail", Permission.audit_read),
     ("/outbox", "Outbox", Permission.outbox_read),
+    ("/approval-policies", "Approval policies", Permission.approval_policy_read),
 )
 
 
