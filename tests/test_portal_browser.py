@@ -216,6 +216,37 @@ class Browser:
         self.driver.quit()
 
 
+def design_policy(b: Browser) -> None:
+    """HQ's admin designs a chain: the diagram follows the form while typing (htmx), a quorum
+    larger than the brand's two reviewers is refused next to its field, the fix is saved."""
+    from selenium.webdriver.support.ui import Select
+
+    b.sign_in("admin@northwind.example")
+    b.go("/approval-policies/new")
+    b.css("#name").send_keys("Regional check")
+    b.click("button[name=op][value=add]")
+    b.wait(lambda: bool(b.all("#stages-1-name")), "a second stage")
+    name = b.css("#stages-1-name")
+    name.clear()
+    name.send_keys("review")
+    b.css("input[name='stages-1-roles'][value='brand_reviewer']").click()
+    Select(b.css("#stages-1-rule")).select_by_value("quorum")
+    b.set_value("#stages-1-quorum", "3")
+    b.wait(lambda: "review" in b.css("#diagram").text, "the diagram of what was typed")
+    b.click("button[name=op][value=save]:not(.visually-hidden)")
+    b.wait(lambda: bool(b.all("#problems")), "the refusal")
+    assert b.css("#stages-1-quorum").get_attribute("aria-invalid") == "true"
+    assert b.css("#name").get_attribute("value") == "Regional check"  # nothing typed is lost
+    b.axe("policy editor with an error")
+    b.screenshot("policy-editor-error")
+    b.set_value("#stages-1-quorum", "2")
+    b.click("button[name=op][value=save]:not(.visually-hidden)")
+    b.wait(lambda: "Policy saved as version 1" in b.text(), "saved")
+    assert "Regional check" in b.text()
+    b.axe("policy page")
+    b.screenshot("policy")
+
+
 def journey(browser: Browser, engine: Engine, campaign_name: str) -> int:
     """The whole chain through the browser; returns the Amsterdam partner campaign id."""
     b = browser
@@ -223,6 +254,7 @@ def journey(browser: Browser, engine: Engine, campaign_name: str) -> int:
     b.go("/login")
     b.axe("login")
     b.screenshot("login")
+    design_policy(b)
     b.sign_in("marketing@northwind.example")
     b.go("/campaigns/new")
     b.css("#name").send_keys(campaign_name)
