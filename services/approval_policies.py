@@ -239,22 +239,24 @@ def new_version(session: Session, actor: Actor, view: PolicyView, spec: PolicySp
     """A new version; running chains keep the one they pinned, new launches pin this one."""
     policy = view.policy
     _require_manage(actor.principal, policy.brand_id)
-    if policy.archived_at is not None:
-        raise Conflict(f"approval policy {policy.id} is archived")
     _check(session, policy.brand_id, spec)
-    # The next number is read under the write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: the
-    # policy row locked), so two versions posted at once get distinct numbers; a race the lock
-    # did not prevent is a 409, never a failed insert.
+    # The policy and its latest version are read again under the write lock (SQLite: BEGIN
+    # IMMEDIATE; PostgreSQL: the policy row locked), so two versions posted at once get
+    # distinct numbers and an archive that just committed is seen; a race the lock did not
+    # prevent is a 409, never a failed insert.
     begin_write(session)
     lock = select(ApprovalPolicy).where(ApprovalPolicy.id == policy.id)
     if session.get_bind().dialect.name == "postgresql":
-        session.exec(lock.with_for_update()).one()
+        lock = lock.with_for_update()
+    policy = session.exec(lock.execution_options(populate_existing=True)).one()
+    if policy.archived_at is not None:
+        raise Conflict(f"approval policy {policy.id} is archived")
     latest = session.exec(
-        select(func.max(ApprovalPolicyVersion.number)).where(
-            ApprovalPolicyVersion.policy_id == policy.id
-        )
-    ).one()
-    number = int(latest or 0) + 1
+        select(ApprovalPolicyVersion)
+        .where(ApprovalPolicyVersion.policy_id == policy.id)
+        .order_by(col(ApprovalPolicyVersion.number).desc())
+    ).first()
+    number = (latest.number if latest else 0) + 1
     version = ApprovalPolicyVersion(
         policy_id=policy.id or 0,
         brand_id=policy.brand_id,
@@ -262,7 +264,7 @@ def new_version(session: Session, actor: Actor, view: PolicyView, spec: PolicySp
         spec=spec.model_dump(mode="json"),
         created_by=actor.principal.user_id,
     )
-    before = _state(policy, view.current)
+    before = _state(policy, latest or view.current)
     policy.current_version = number
     policy.updated_at = utcnow()
     session.add_all([version, policy])
