@@ -54,6 +54,7 @@ def check_policy(spec: PolicySpec, *, brand_reviewers: int | None = None) -> lis
             errors.append(PolicyError(f"{at}.approvers", "an approver is listed twice"))
         errors += _rule_errors(at, stage.rule, stage.quorum, stage.approvers, brand_reviewers)
         afters: set[int] = set()
+        asked = set(stage.approvers)
         for j, timeout in enumerate(stage.timeouts):
             where = f"{at}.timeouts.{j}"
             if timeout.after < MIN_TIMEOUT:
@@ -72,6 +73,17 @@ def check_policy(spec: PolicySpec, *, brand_reviewers: int | None = None) -> lis
                             "itself (a loop)",
                         )
                     )
+                elif set(timeout.to) <= asked:
+                    errors.append(
+                        PolicyError(
+                            f"{where}.to",
+                            "escalates to people an earlier escalation of the stage added: "
+                            "it would wait on them again (a loop)",
+                        )
+                    )
+                if len(set(timeout.to)) != len(timeout.to):
+                    errors.append(PolicyError(f"{where}.to", "a person is listed twice"))
+                asked |= set(timeout.to)
             elif timeout.to:
                 errors.append(PolicyError(f"{where}.to", "only an escalation names people"))
     return errors
@@ -92,12 +104,15 @@ def _rule_errors(
                 f"{at}.quorum", f"{quorum} approvals from {len(listed)} named approvers cannot be"
             )
         ]
-    only_reviewers = all(a.role == ApproverRole.brand_reviewer for a in listed)
-    if listed and only_reviewers and reviewers is not None and quorum > reviewers:
+    named = {a.user_id for a in listed if a.user_id is not None}
+    countable = all(a.user_id is not None or a.role == ApproverRole.brand_reviewer for a in listed)
+    if listed and countable and reviewers is not None and quorum > len(named) + reviewers:
+        # Named users and the brand's reviewers: at most that many people can approve.
         return [
             PolicyError(
                 f"{at}.quorum",
-                f"{quorum} approvals but the brand has {reviewers} brand reviewer(s)",
+                f"{quorum} approvals but the brand has {reviewers} brand reviewer(s)"
+                + (f" and the stage names {len(named)} user(s)" if named else ""),
             )
         ]
     return []

@@ -10,16 +10,18 @@ other permission stays the delegate's own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
 from core.errors import FieldError, NotFound
 from core.policy import Principal
+from models.approval_schemas import INT64_MAX, DelegationRead, Direction
 from models.approvals import Delegation
 from models.base import utcnow
 from models.org import User
 from services.accounts import principal_for
+from services.org import Actor, record, snapshot
 
 MAX_LENGTH = timedelta(days=366)
 
@@ -63,18 +65,20 @@ def identities(
 
 def create(
     session: Session,
-    principal: Principal,
-    delegate_id: int,
+    actor: Actor,
+    delegate_id: int | None,
     starts_at: datetime,
     ends_at: datetime,
     note: str = "",
+    *,
+    delegate_email: str | None = None,
 ) -> Delegation:
-    """The caller's own delegation; a colleague of the same brand, for at most a year."""
-    delegate = session.get(User, delegate_id)
-    if delegate is None or delegate.brand_id != principal.brand_id or not delegate.is_active:
-        raise FieldError("delegate_id", f"user {delegate_id} does not exist in your brand")
-    if delegate_id == principal.user_id:
-        raise FieldError("delegate_id", "name someone else: you are the approver")
+    """The caller's own delegation; a colleague of the same brand (named by id or by email
+    address), for at most a year. Audited."""
+    principal = actor.principal
+    delegate, field = _delegate(session, principal, delegate_id, delegate_email)
+    if delegate.id == principal.user_id:
+        raise FieldError(field, "name someone else: you are the approver")
     if ends_at <= starts_at:
         raise FieldError("ends_at", "must be after starts_at")
     if ends_at <= utcnow():
@@ -84,14 +88,34 @@ def create(
     row = Delegation(
         brand_id=principal.brand_id,
         user_id=principal.user_id,
-        delegate_id=delegate_id,
+        delegate_id=delegate.id or 0,
         starts_at=starts_at,
         ends_at=ends_at,
         note=note,
     )
     session.add(row)
     session.flush()
+    record(session, actor, "delegation.created", row, None, snapshot(row))
     return row
+
+
+def _delegate(
+    session: Session, principal: Principal, delegate_id: int | None, email: str | None
+) -> tuple[User, str]:
+    """The named colleague and the field that named them; a user of another brand, inactive
+    or unknown is refused alike."""
+    if (delegate_id is None) == (email is None):
+        raise FieldError("delegate_id", "name the delegate by delegate_id or delegate_email")
+    if delegate_id is not None:
+        found = session.get(User, delegate_id) if delegate_id <= INT64_MAX else None
+        field, shown = "delegate_id", f"user {delegate_id}"
+    else:
+        address = (email or "").strip().lower()
+        found = session.exec(select(User).where(User.email == address)).first()
+        field, shown = "delegate_email", f"{address!r}"
+    if found is None or found.brand_id != principal.brand_id or not found.is_active:
+        raise FieldError(field, f"{shown} is not an active user of your brand")
+    return found, field
 
 
 def mine(session: Session, principal: Principal) -> list[Delegation]:
@@ -103,20 +127,60 @@ def mine(session: Session, principal: Principal) -> list[Delegation]:
             .where(
                 (Delegation.user_id == principal.user_id)
                 | (Delegation.delegate_id == principal.user_id),
+                Delegation.brand_id == principal.brand_id,
                 col(Delegation.revoked_at).is_(None),
                 col(Delegation.ends_at) > now,
             )
-            .order_by(col(Delegation.starts_at))
+            .order_by(col(Delegation.starts_at), col(Delegation.id))
         ).all()
     )
 
 
-def revoke(session: Session, principal: Principal, delegation_id: int) -> Delegation:
-    row = session.get(Delegation, delegation_id)
+def revoke(session: Session, actor: Actor, delegation_id: int) -> Delegation:
+    """Only the approver who delegated revokes (404 for anyone else); revoking twice changes
+    nothing. Audited."""
+    principal = actor.principal
+    row = session.get(Delegation, delegation_id) if delegation_id <= INT64_MAX else None
     if row is None or row.user_id != principal.user_id:
         raise NotFound("delegation", delegation_id)
     if row.revoked_at is None:
+        before = snapshot(row)
         row.revoked_at = utcnow()
         session.add(row)
         session.flush()
+        record(session, actor, "delegation.revoked", row, before, snapshot(row))
     return row
+
+
+def delegation_reads(
+    session: Session, principal: Principal, rows: list[Delegation]
+) -> list[DelegationRead]:
+    ids = {r.user_id for r in rows} | {r.delegate_id for r in rows}
+    users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(sorted(ids))))}
+    now = utcnow()
+
+    def name(user_id: int) -> str:
+        user = users.get(user_id)
+        return (user.full_name or user.email) if user else f"user {user_id}"
+
+    return [
+        DelegationRead(
+            id=r.id or 0,
+            direction=Direction.given if r.user_id == principal.user_id else Direction.received,
+            user_id=r.user_id,
+            user_name=name(r.user_id),
+            delegate_id=r.delegate_id,
+            delegate_name=name(r.delegate_id),
+            starts_at=r.starts_at,
+            ends_at=r.ends_at,
+            note=r.note,
+            active=r.revoked_at is None and aware(r.starts_at) <= now < aware(r.ends_at),
+            created_at=r.created_at,
+            revoked_at=r.revoked_at,
+        )
+        for r in rows
+    ]
+
+
+def aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

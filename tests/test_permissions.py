@@ -28,6 +28,7 @@ from core.settings import Settings
 from mail.message import compose
 from mail.tags import make_tags
 from mail.transport import OutboxTransport, outbox_dir
+from models.approvals import ApprovalPolicy, ApprovalPolicyVersion, Delegation
 from models.assets import Asset
 from models.campaigns import Campaign, PartnerCampaign
 from models.contacts import Contact, Segment, Suppression
@@ -125,6 +126,8 @@ class Ids:
     contact: int = 0
     segment: int = 0
     suppression: int = 0
+    policy: int = 0
+    delegation: int = 0
 
 
 @pytest.fixture
@@ -172,7 +175,39 @@ def ids(
     result.campaign, result.pc_ams = _campaign_rows(demo, result)
     result.outbox = _outbox_row(demo, settings, result)
     result.contact, result.segment, result.suppression = _contact_rows(demo, result)
+    result.policy, result.delegation = _approval_rows(demo)
     return result
+
+
+def _approval_rows(engine: Engine) -> tuple[int, int]:
+    """A Northwind approval policy, and brand@'s delegation to brand2@."""
+    with Session(engine) as s:
+        users = {u.email: u for u in s.exec(select(User)).all()}
+        admin, reviewer = users["admin@northwind.example"], users["brand@northwind.example"]
+        policy = ApprovalPolicy(brand_id=admin.brand_id, name="Matrix", created_by=admin.id or 0)
+        s.add(policy)
+        s.flush()
+        spec = {"stages": [{"name": "gm", "approvers": [{"role": "partner_gm"}]}]}
+        s.add(
+            ApprovalPolicyVersion(
+                policy_id=policy.id or 0,
+                brand_id=admin.brand_id,
+                number=1,
+                spec=spec,
+                created_by=admin.id or 0,
+            )
+        )
+        now = datetime.now(UTC)
+        delegation = Delegation(
+            brand_id=reviewer.brand_id,
+            user_id=reviewer.id or 0,
+            delegate_id=users["brand2@northwind.example"].id or 0,
+            starts_at=now,
+            ends_at=now + timedelta(days=7),
+        )
+        s.add(delegation)
+        s.commit()
+        return policy.id or 0, delegation.id or 0
 
 
 def _contact_rows(engine: Engine, ids: Ids) -> tuple[int, int, int]:
@@ -282,7 +317,7 @@ class Call:
 
     @property
     def template(self) -> str:
-        return re.sub(r"\{[^}]*\}", "{}", self.path)
+        return re.sub(r"\{[^}]*\}", "{}", self.path.split("?")[0])
 
     def build(self, ids: Ids, role: str) -> tuple[str, str, dict[str, Any] | None]:
         body = self.body(ids, role) if self.body else None
@@ -292,6 +327,7 @@ class Call:
 _c = Call
 MATRIX_CSV = b"email,consent_status\nimported@example.com,unknown\n"
 CONTACTS = "/api/v1/partners/{amsterdam}/contacts"
+POLICY = "/api/v1/approval-policies/{policy}"
 SEGMENTS = "/api/v1/partners/{amsterdam}/segments"
 
 
@@ -576,6 +612,43 @@ MATRIX: dict[str, tuple[Call, str]] = {
         "OFFFFFFFOO",
     ),
     "suppressions.remove": (_c("DELETE", "/api/v1/suppressions/{suppression}"), "NFFFFFFFON"),
+    # Approval policies: read by HQ's roles (Contoso reads its own list: the built-ins),
+    # designed by brand admins only.
+    "approval_policies.list": (_c("GET", "/api/v1/approval-policies"), "OFFFFFOOOO"),
+    "approval_policies.create": (
+        _c("POST", "/api/v1/approval-policies", lambda i, r: {"name": f"P {r}", "spec": {}}),
+        "OFFFFFFFFO",
+    ),
+    "approval_policies.read": (_c("GET", POLICY), "NFFFFFOOOO"),
+    "approval_policies.new_version": (
+        _c("POST", POLICY + "/versions", lambda i, r: {"spec": {}}),
+        "NFFFFFFFFO",
+    ),
+    "approval_policies.archive": (_c("POST", POLICY + "/archive"), "NFFFFFFFFO"),
+    "approval_policies.diagram": (_c("GET", POLICY + "/diagram"), "NFFFFFOOOO"),
+    "approval_policies.explain": (
+        _c("GET", POLICY + "/explain?partner_campaign_id={pc_ams}"),
+        "NFFFFFOOOO",
+    ),
+    # Delegations: everyone's own (anyone may be a policy's named approver); the delegate must
+    # be of the caller's brand, and only the approver who delegated revokes.
+    "delegations.list": (_c("GET", "/api/v1/me/delegations"), "OOOOOOOOOO"),
+    "delegations.create": (
+        _c(
+            "POST",
+            "/api/v1/me/delegations",
+            lambda i, r: {
+                "delegate_email": "brand2@northwind.example",
+                "starts_at": datetime.now(UTC).isoformat(),
+                "ends_at": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
+            },
+        ),
+        "VOOOOOOOOO",
+    ),
+    "delegations.revoke": (
+        _c("POST", "/api/v1/me/delegations/{delegation}/revoke"),
+        "NNNNNNNONN",
+    ),
 }
 CODE = {
     "O": range(200, 300),
@@ -612,6 +685,8 @@ READ_ONLY_POSTS = {
 OWN_ACCOUNT_WRITES = {
     ("POST", "/api/v1/auth/logout"),
     ("POST", "/api/v1/me/password"),
+    ("POST", "/api/v1/me/delegations"),
+    ("POST", "/api/v1/me/delegations/{delegation_id}/revoke"),
 }
 
 
@@ -665,6 +740,8 @@ PARAM_IDS = {
     "contact_id": "contact",
     "segment_id": "segment",
     "suppression_id": "suppression",
+    "policy": "policy",
+    "delegation_id": "delegation",
 }
 MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/templates/{template_id}/versions"): {},
@@ -696,6 +773,11 @@ MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/partners/{partner_id}/segments"): {"name": "X"},
     ("PATCH", "/api/v1/partners/{partner_id}/segments/{segment_id}"): {"name": "X"},
     ("POST", "/api/v1/suppressions"): {"email": "x@example.com"},
+    ("POST", "/api/v1/approval-policies/{policy}/versions"): {"spec": {}},
+}
+# Required query parameters naming another object of the brand.
+QUERY = {
+    ("GET", "/api/v1/approval-policies/{policy}/explain"): "?partner_campaign_id={pc_ams}",
 }
 
 
@@ -713,7 +795,8 @@ def _fill(path: str, ids: Ids) -> str:
         assert param in PARAM_IDS, f"add a Northwind id for path parameter {param!r}"
         return str(getattr(ids, PARAM_IDS[param]))
 
-    return re.sub(r"\{([^}]+)\}", sub, path)
+    query = QUERY.get(("GET", path), "").format(**vars(ids))
+    return re.sub(r"\{([^}]+)\}", sub, path) + query
 
 
 def test_other_brand_gets_404_for_every_northwind_object(

@@ -398,7 +398,9 @@ async def test_a_stand_in_decides_by_link_and_in_the_portal_until_revoked(
                     starts_at=held.starts_at,
                     ends_at=held.ends_at,
                 )
-                delegations.revoke(s, principal_for(s, user(demo, REVIEWER)), held.id or 0)
+                delegations.revoke(
+                    s, Actor(principal_for(s, user(demo, REVIEWER)), "revoke"), held.id or 0
+                )
                 s.commit()
             refused = await portal.post(
                 f"/partner-campaigns/{ber}/decision",

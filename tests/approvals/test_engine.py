@@ -25,6 +25,7 @@ from approvals.policy import (
     Timeout,
     TimeoutAction,
 )
+from approvals.validate import check_policy
 from core.policy import Grant, Principal, Target
 from domain.roles import Role, ScopeType
 
@@ -234,3 +235,51 @@ def test_a_stage_nobody_can_pass_says_why() -> None:
     # Named people count too; a stage already passed needs nobody.
     assert gap([Approver(user_id=OTHER)], 1, 0, [], {}, "Named") is None
     assert gap([GM_STAGE], 1, 1, [GM], holders, "GM") is None
+
+
+# Refusals of a policy (approvals.validate) -------------------------------------------------------
+
+
+def _fields(spec: PolicySpec, reviewers: int | None = 2) -> list[str]:
+    return [e.field for e in check_policy(spec, brand_reviewers=reviewers)]
+
+
+def test_check_policy_names_each_field() -> None:
+    gm = Approver(role=ApproverRole.partner_gm)
+    reviewers = Approver(role=ApproverRole.brand_reviewer)
+    alice, bob = Approver(user_id=REV1), Approver(user_id=REV2)
+    assert _fields(PolicySpec(stages=[Stage(name="gm", approvers=[gm])])) == []
+    assert _fields(PolicySpec(stages=[Stage(name="gm")])) == ["stages.0.approvers"]
+    twice = PolicySpec(stages=[Stage(name="gm", approvers=[gm]), Stage(name="gm", approvers=[gm])])
+    assert _fields(twice) == ["stages.1.name"]
+    named = Stage(name="two", approvers=[alice], rule=Rule.quorum, quorum=2)
+    assert _fields(PolicySpec(stages=[named])) == ["stages.0.quorum"]
+    hq = Stage(name="hq", approvers=[reviewers], rule=Rule.quorum, quorum=3)
+    assert _fields(PolicySpec(stages=[hq])) == ["stages.0.quorum"]
+    assert _fields(PolicySpec(stages=[hq]), reviewers=None) == []  # not checkable
+    # Named users and the brand's reviewers together: at most their sum can approve.
+    mixed = Stage(name="mix", approvers=[alice, bob, reviewers], rule=Rule.quorum, quorum=4)
+    assert _fields(PolicySpec(stages=[mixed]), reviewers=2) == []
+    assert _fields(PolicySpec(stages=[mixed]), reviewers=1) == ["stages.0.quorum"]
+    # Roles held per partner or region cannot be counted when the policy is written.
+    gms = Stage(name="gms", approvers=[gm], rule=Rule.quorum, quorum=4)
+    assert _fields(PolicySpec(stages=[gms])) == []
+
+
+def test_check_policy_refuses_escalation_loops() -> None:
+    gm = Approver(role=ApproverRole.partner_gm)
+    region = Approver(role=ApproverRole.region_manager)
+
+    def escalating(*targets: list[Approver]) -> PolicySpec:
+        timeouts = [
+            Timeout(after=3600 * (i + 1), action=TimeoutAction.escalate, to=to)
+            for i, to in enumerate(targets)
+        ]
+        return PolicySpec(stages=[Stage(name="gm", approvers=[gm], timeouts=timeouts)])
+
+    assert _fields(escalating([region])) == []
+    assert _fields(escalating([gm])) == ["stages.0.timeouts.0.to"]  # back to itself
+    assert _fields(escalating([region], [region])) == ["stages.0.timeouts.1.to"]
+    assert _fields(escalating([region], [gm, region])) == ["stages.0.timeouts.1.to"]
+    assert _fields(escalating([region, region])) == ["stages.0.timeouts.0.to"]  # listed twice
+    assert _fields(escalating([])) == ["stages.0.timeouts.0.to"]
