@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session, col, select
 
-from api.deps import SessionDep
+from api.deps import RequestIdDep, SessionDep
 from api.portal.web import PortalRoute, PortalUser, render
 from core.errors import Problem
 from core.policy import Principal
@@ -20,6 +20,7 @@ from models.approvals import Delegation
 from models.base import utcnow
 from models.org import User
 from services import delegations as svc
+from services.org import Actor
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 DONE = {
@@ -98,7 +99,9 @@ def _day(text: str, field: str, errors: dict[str, str]) -> date | None:
 
 
 @router.post("/settings/delegations", response_class=HTMLResponse)
-async def delegate(principal: PortalUser, request: Request, session: SessionDep) -> Response:
+async def delegate(
+    principal: PortalUser, request: Request, session: SessionDep, rid: RequestIdDep
+) -> Response:
     posted = await request.form()
     form: dict[str, Any] = {}
     for key in FIELDS:
@@ -120,7 +123,7 @@ async def delegate(principal: PortalUser, request: Request, session: SessionDep)
     if starts == utcnow().date():
         starts_at = utcnow()
     try:
-        svc.create(session, principal, delegate_id, starts_at, ends_at, form["note"])
+        svc.create(session, Actor(principal, rid), delegate_id, starts_at, ends_at, form["note"])
     except Problem as err:
         if err.status in (401, 403):
             raise
@@ -133,6 +136,8 @@ async def delegate(principal: PortalUser, request: Request, session: SessionDep)
 
 
 @router.post("/settings/delegations/{delegation_id:int}/revoke", response_class=RedirectResponse)
-def revoke(principal: PortalUser, session: SessionDep, delegation_id: int) -> RedirectResponse:
-    svc.revoke(session, principal, delegation_id)
+def revoke(
+    principal: PortalUser, session: SessionDep, rid: RequestIdDep, delegation_id: int
+) -> RedirectResponse:
+    svc.revoke(session, Actor(principal, rid), delegation_id)
     return RedirectResponse("/settings?done=revoked", status_code=303)

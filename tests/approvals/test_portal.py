@@ -422,7 +422,7 @@ def test_delegate_and_revoke_from_the_settings(portal: TestClient, demo: Engine)
     assert f'<option value="{stand_in}" selected>' in refused.text
     assert 'value="Holiday &lt;b&gt;"' in refused.text
     wrong = portal.post("/settings/delegations", data={**form, "delegate_id": str(contoso)})
-    assert _near(wrong.text, "e-delegate_id", "does not exist in your brand")
+    assert _near(wrong.text, "e-delegate_id", "is not an active user of your brand")
     form["ends_at"] = today.isoformat()
     done = portal.post("/settings/delegations", data=form)
     assert done.status_code == 303, done.text[:1000]
