@@ -18,7 +18,7 @@ from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
 from models.org import Partner, as_profile
 from models.workflow_io import CampaignSummary, PartnerRef, PartnerTransition
 from services import audit
-from services.approval_facts import role_holders
+from services.approvals.facts import role_holders
 from workflows.partner_campaign_lifecycle import PartnerCampaignEvent as E
 
 # Events where a person decided (the row keeps the last decision and its comment).

@@ -21,12 +21,13 @@ def duration(seconds: int) -> str:
     return f"{seconds} s"
 
 
-def _who(stage: Stage, names: dict[int, str]) -> str:
+def who(stage: Stage, names: dict[int, str]) -> str:
+    """Who decides a stage, in words: the rule and the approvers."""
     people = ", ".join(a.label(names) for a in stage.approvers) or "nobody"
     if stage.rule == Rule.all:
         return f"all of: {people}"
     if stage.rule == Rule.quorum:
-        return f"{stage.quorum} of: {people}"
+        return f"{stage.quorum} approvals from: {people}"
     return f"any one of: {people}"
 
 
@@ -44,7 +45,7 @@ def mermaid(spec: PolicySpec, names: dict[int, str] | None = None) -> str:
     uses_expired = False
     for i, stage in enumerate(spec.stages):
         node = f"stage{i}"
-        label = f"{_text(stage.title)}<br/>{_text(_who(stage, names))}"
+        label = f"{_text(stage.title)}<br/>{_text(who(stage, names))}"
         lines.append(f'    {node}["{label}"]')
         if stage.when is not None:
             lines.append(f'    when{i}{{"{_text(describe(stage.when))}?"}}')

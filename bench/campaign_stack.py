@@ -53,9 +53,9 @@ from models.campaigns import Campaign, PartnerCampaign
 from models.org import Brand, Membership, Partner, Region, User
 from models.templates import Template, TemplateVersion
 from registry import QueueSpec, queues
+from scripts.demo.assets import seed_demo_assets
+from scripts.demo.organisation import DEMO_PASSWORD, seed_demo
 from scripts.migrate import upgrade
-from services.demo import DEMO_PASSWORD, seed_demo
-from services.demo_assets import seed_demo_assets
 from storage.local import LocalBlobStore
 
 DOMAIN = "northwind.example"

@@ -36,7 +36,7 @@ from content.spec import (
     ValidationContext,
 )
 from content.validate import resolve_values, validate_values
-from services.demo_templates import EMAIL_STYLE
+from scripts.demo.templates import EMAIL_STYLE
 
 HTML = (
     """<!doctype html>

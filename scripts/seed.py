@@ -6,10 +6,10 @@ import sys
 
 from core.db import make_engine, session_scope
 from core.settings import get_settings
-from services.demo import DEMO_PASSWORD, seed_demo
-from services.demo_approvals import seed_demo_approvals
-from services.demo_assets import seed_demo_assets
-from services.demo_contacts import seed_demo_contacts
+from scripts.demo.approvals import seed_demo_approvals
+from scripts.demo.assets import seed_demo_assets
+from scripts.demo.contacts import seed_demo_contacts
+from scripts.demo.organisation import DEMO_PASSWORD, seed_demo
 from storage.factory import make_blob_store
 
 

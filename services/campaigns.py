@@ -42,9 +42,9 @@ from models.campaign_schemas import (
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import Partner, Region
 from models.templates import TemplateVersion
-from services import approval_policies
 from services.access import scope_filter
-from services.approval_tasks import open_approvals, stage_read
+from services.approvals import policies as approval_policies
+from services.approvals.tasks import open_approvals, stage_read
 from services.org import Actor, page, record, snapshot
 
 # Campaigns ------------------------------------------------------------------------------------

@@ -20,9 +20,9 @@ from models.base import utcnow
 from models.campaign_schemas import TaskRead
 from models.campaigns import ApprovalTask, PartnerCampaign
 from services.access import scope_filter
-from services.approval_tasks import approvers_of, open_approvals, stage_read
+from services.approvals.delegations import Identity, identities
+from services.approvals.tasks import approvers_of, open_approvals, stage_read
 from services.campaigns import aware, names_of
-from services.delegations import Identity, identities
 
 
 def may_act_on(identity: Identity, task: ApprovalTask) -> bool:

@@ -36,8 +36,8 @@ from models.org import Membership, Partner, User
 from models.workflow_io import PartnerNotice
 from services.accounts import principal_for
 from services.action_links import DEFAULT_TTL, make_link
-from services.approval_facts import role_holders
-from services.delegations import identities
+from services.approvals.delegations import identities
+from services.approvals.facts import role_holders
 
 INVITED = "invited"
 CHANGES_REQUESTED = "changes_requested"

@@ -32,9 +32,9 @@ from core.temporal import LazyTemporalClient, ensure_search_attributes
 from domain import search_attributes
 from models.org import User
 from registry import queues
+from scripts.demo.assets import seed_demo_assets
+from scripts.demo.organisation import DEMO_PASSWORD, seed_demo
 from scripts.migrate import upgrade
-from services.demo import DEMO_PASSWORD, seed_demo
-from services.demo_assets import seed_demo_assets
 from storage.local import LocalBlobStore
 
 

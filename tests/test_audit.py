@@ -42,12 +42,12 @@ from models.workflow_io import CheckpointSweepResult
 from scripts.migrate import alembic_config, upgrade
 from services import audit, audit_checkpoints
 from storage import LocalBlobStore, S3BlobStore, WriteOnceStore, make_checkpoint_store
+from tests.contacts.test_spreadsheet import FORMULA_CELLS, PLAIN_CELLS
 from tests.moto_fixture import (
     MOTO_ACCESS_KEY_ID,
     MOTO_SECRET_ACCESS_KEY,
     moto_s3,  # noqa: F401 - the fixture
 )
-from tests.test_spreadsheet import FORMULA_CELLS, PLAIN_CELLS
 from workflows.audit_checkpoint import AuditCheckpointWorkflow
 
 Login = Callable[[str], dict[str, str]]
@@ -699,7 +699,8 @@ def test_csv_export(client: TestClient, login: Login, demo: Engine) -> None:
 def test_csv_export_guards_the_same_cells_as_every_export(
     client: TestClient, login: Login, demo: Engine
 ) -> None:
-    """The same cases as the contacts export (tests/test_spreadsheet.py), written the same way."""
+    """The same cases as the contacts export (tests/contacts/test_spreadsheet.py), written
+    the same way."""
     northwind = _brand_id(demo, "northwind")
     factory = _factory(demo)
     values = [*FORMULA_CELLS, *PLAIN_CELLS]

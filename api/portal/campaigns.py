@@ -21,9 +21,10 @@ from models.base import utcnow
 from models.campaign_schemas import CampaignCreate, as_utc
 from models.org import Partner, Region
 from models.templates import Template, TemplateVersion
-from services import approval_policies, delivery
-from services import campaign_flow as flow
+from services import campaign_actions as flow
 from services import campaigns as svc
+from services import delivery
+from services.approvals import policies as approval_policies
 from services.org import Actor
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from approvals import diagram as policy_diagram
 from approvals.facts import describe
-from approvals.policy import PolicySpec, Rule, Stage, TimeoutAction
+from approvals.policy import PolicySpec, TimeoutAction
 from workflows.partner_campaign_lifecycle import PartnerCampaignLifecycle, mermaid
 
 
@@ -77,21 +77,12 @@ def policy(spec: PolicySpec, names: dict[int, str] | None = None) -> list[StageB
             StageBox(
                 title=stage.title,
                 name=stage.name,
-                who=_who(stage, names),
+                who=capitalised(policy_diagram.who(stage, names)),
                 condition=describe(stage.when) if stage.when is not None else "",
                 timeouts=timeouts,
             )
         )
     return boxes
-
-
-def _who(stage: Stage, names: dict[int, str]) -> str:
-    people = ", ".join(a.label(names) for a in stage.approvers) or "nobody"
-    if stage.rule == Rule.all:
-        return f"All of: {people}"
-    if stage.rule == Rule.quorum:
-        return f"{stage.quorum} approvals from: {people}"
-    return f"Any one of: {people}"
 
 
 TIMEOUT_WORDS = {
@@ -105,3 +96,7 @@ TIMEOUT_WORDS = {
 
 def policy_mermaid(spec: PolicySpec, names: dict[int, str] | None = None) -> str:
     return policy_diagram.mermaid(spec, names)
+
+
+def capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]

@@ -22,7 +22,7 @@ from models.org import User
 from services import campaigns as svc
 from services import inbox as inbox_svc
 from services import templates as template_svc
-from services.approval_tasks import approvers_of
+from services.approvals.tasks import approvers_of
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 FAR = datetime.max.replace(tzinfo=None)

@@ -2,7 +2,7 @@
 live audience count, the GM's review of the same page (with the audience), send time, the
 send's progress from the delivery ledger, and the timeline with the lifecycle diagram.
 
-Every action goes through services.campaign_flow (perform, submit), the same calls the API
+Every action goes through services.campaign_actions (perform, submit), the same calls the API
 makes, so the workflow's validators decide here exactly as they do there.
 """
 
@@ -36,11 +36,11 @@ from models.org import Brand, Partner
 from models.template_schemas import ValuesBody
 from models.templates import TemplateVersion
 from models.workflow_io import SendPause
-from services import campaign_flow as flow
+from services import campaign_actions as flow
 from services import campaigns as crud
 from services import delivery, inbox, previews, segments
 from services import templates as template_svc
-from services.approval_tasks import stage_read
+from services.approvals.tasks import stage_read
 from services.audience import audience_of, check_segment
 from workflows.partner_campaign import PartnerCampaignWorkflow
 

@@ -2,7 +2,7 @@
 a form, the diagram of what is on the form, each refusal next to its field). Saving an existing
 policy writes a new version: chains that pinned an older one keep running it.
 
-Every read and write goes through services.approval_policies, the same calls the API makes:
+Every read and write goes through services.approvals.policies, the same calls the API makes:
 it decides who may read (any HQ role of the brand) and who may save or archive (brand admins),
 and refuses a spec with a list of fields the page marks.
 """
@@ -25,7 +25,7 @@ from core.errors import Forbidden, NotFound, Problem
 from core.policy import Permission, Principal, Target, allows
 from models.approvals import ApprovalPolicyVersion
 from models.org import User
-from services import approval_policies as svc
+from services.approvals import policies as svc
 from services.org import Actor
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])

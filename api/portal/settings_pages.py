@@ -1,5 +1,5 @@
 """The user's settings: delegations given and received, a form to name a stand-in for a
-period (a holiday), and revoking one. Everything goes through services.delegations, which
+period (a holiday), and revoking one. Everything goes through services.approvals.delegations, which
 decides who may be named (an active colleague of the same brand) and for how long.
 """
 
@@ -19,7 +19,7 @@ from core.policy import Principal
 from models.approvals import Delegation
 from models.base import utcnow
 from models.org import User
-from services import delegations as svc
+from services.approvals import delegations as svc
 from services.org import Actor
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])

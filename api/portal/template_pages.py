@@ -1,5 +1,5 @@
 """HQ's templates: the list, one version's slots, lint findings and sample preview, submitting
-for review and the brand reviewer's decision (through services.template_flow, as the API)."""
+for review and the brand reviewer's decision (through services.template_review, as the API)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from domain.states import TEMPLATE_EDITABLE, TemplateState
 from models.base import utcnow
 from models.template_schemas import ValuesBody
 from models.templates import TemplateVersion
-from services import previews, template_flow
+from services import previews, template_review
 from services import templates as svc
 from services.access import target_of
 
@@ -106,7 +106,7 @@ async def submit(
     version_id: int,
 ) -> Response:
     try:
-        await template_flow.submit(
+        await template_review.submit(
             session, client.get, settings.temporal_task_queue, principal, version_id
         )
     except Problem as err:
@@ -127,7 +127,7 @@ async def decide(
     comment: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     try:
-        await template_flow.decide(
+        await template_review.decide(
             session,
             client.get,
             settings.temporal_task_queue,

@@ -28,10 +28,10 @@ from core.temporal import SERVICE_DOWN
 from domain.states import PartnerCampaignState
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import Partner, User
-from services import campaign_flow as flow
+from services import campaign_actions as flow
 from services.accounts import principal_for
 from services.action_links import ActionToken, read_token
-from services.workflow_calls import StaleDecision
+from services.workflow_updates import StaleDecision
 
 router = APIRouter(tags=["action links"])
 

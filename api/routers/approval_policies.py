@@ -28,7 +28,9 @@ from models.approval_schemas import (
     PolicyVersionCreate,
 )
 from models.schemas import Page
-from services import approval_policies as svc
+from services.approvals import explain as dry_run
+from services.approvals import policies as svc
+from services.approvals import policy_reads as reads
 from services.org import Actor
 
 router = APIRouter(prefix="/api/v1", tags=["approval policies"])
@@ -60,11 +62,11 @@ def list_policies(
 ) -> Page[PolicyRead]:
     """The built-in policies first (`builtin: true`, never archived), then the brand's own by
     name."""
-    refs, total = svc.list_page(
+    refs, total = reads.list_page(
         session, principal, archived=archived, limit=paging.limit, offset=paging.offset
     )
     return Page(
-        items=[svc.policy_read(r) for r in refs],
+        items=[reads.policy_read(r) for r in refs],
         total=total,
         limit=paging.limit,
         offset=paging.offset,
@@ -78,7 +80,7 @@ def create_policy(
     """Version 1 of a new policy of the caller's brand; every refusal names its field
     (`spec.stages.0.quorum`)."""
     view = svc.create(session, Actor(principal, rid), body.name, body.description, body.spec)
-    return svc.policy_detail(svc.resolve(session, principal, str(view.policy.id)))
+    return reads.policy_detail(reads.resolve(session, principal, str(view.policy.id)))
 
 
 @router.get("/approval-policies/{policy}", response_model=PolicyDetail)
@@ -86,7 +88,7 @@ def read_policy(
     principal: ApprovalPolicyReader, session: SessionDep, policy: PolicyKey
 ) -> PolicyDetail:
     """The current version's chain and the list of versions."""
-    return svc.policy_detail(svc.resolve(session, principal, policy))
+    return reads.policy_detail(reads.resolve(session, principal, policy))
 
 
 @router.post("/approval-policies/{policy}/versions", response_model=PolicyDetail, status_code=201)
@@ -99,9 +101,9 @@ def new_version(
 ) -> PolicyDetail:
     """A new current version: campaigns launched from now on pin it; campaigns already
     running keep the version they pinned. Built-in and archived policies answer 409."""
-    view = svc.resolve_own(session, principal, policy)
+    view = reads.resolve_own(session, principal, policy)
     view = svc.new_version(session, Actor(principal, rid), view, body.spec)
-    return svc.policy_detail(svc.resolve(session, principal, policy))
+    return reads.policy_detail(reads.resolve(session, principal, policy))
 
 
 @router.post("/approval-policies/{policy}/archive", response_model=PolicyDetail)
@@ -110,9 +112,9 @@ def archive_policy(
 ) -> PolicyDetail:
     """No new campaign may choose it; campaigns that pinned a version keep running it.
     Archiving twice changes nothing."""
-    view = svc.resolve_own(session, principal, policy)
+    view = reads.resolve_own(session, principal, policy)
     svc.archive(session, Actor(principal, rid), view)
-    return svc.policy_detail(svc.resolve(session, principal, policy))
+    return reads.policy_detail(reads.resolve(session, principal, policy))
 
 
 @router.get(
@@ -133,7 +135,7 @@ def policy_diagram(
 ) -> DiagramRead | Response:
     """The current version as a mermaid flowchart and as JSON (stages, approvers with the
     named users' names, conditions and timeouts in words)."""
-    drawn = svc.diagram(session, svc.resolve(session, principal, policy))
+    drawn = reads.diagram(session, reads.resolve(session, principal, policy))
     if format == DiagramFormat.mermaid:
         return PlainTextResponse(drawn.mermaid)
     return drawn
@@ -160,5 +162,5 @@ def explain_policy(
     """A dry run of the current version with the facts a submission would carry now: which
     stages apply, which are skipped and by what condition, who would decide (ids and names),
     and stages nobody could pass (`staffing_gap`). Nothing is changed."""
-    ref = svc.resolve(session, principal, policy)
-    return svc.explain(session, principal, ref, partner_campaign_id, segment_id)
+    ref = reads.resolve(session, principal, policy)
+    return dry_run.explain(session, principal, ref, partner_campaign_id, segment_id)

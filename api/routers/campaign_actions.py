@@ -10,7 +10,7 @@ from api.security import CampaignManager
 from core.policy import Permission
 from models.base import ZonedDatetime
 from models.campaign_schemas import CampaignRead, PartnerCampaignRead
-from services import campaign_flow as flow
+from services import campaign_actions as flow
 from services import campaigns as crud
 from services.org import Actor
 

@@ -1,7 +1,7 @@
 """The caller's delegations: stand-ins for their approvals over a period (a holiday), given
 and received. Anyone may be named as an approver in a policy, so every signed-in user may
 delegate; the delegate must be an active user of the same brand, and only what the approver's
-approvals need is lent (services.delegations)."""
+approvals need is lent (services.approvals.delegations)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from api.routers.params import PagingDep
 from api.security import SignedIn
 from models.approval_schemas import DelegationCreate, DelegationRead, Direction
 from models.schemas import Page
-from services import delegations as svc
+from services.approvals import delegations as svc
 from services.org import Actor
 
 router = APIRouter(prefix="/api/v1", tags=["delegations"])

@@ -18,7 +18,7 @@ from models.campaign_schemas import PartnerCampaignRead
 from models.campaigns import Campaign, PartnerCampaign
 from models.template_schemas import TimelineRead, ValuesBody
 from models.templates import TemplateVersion
-from services import campaign_flow as flow
+from services import campaign_actions as flow
 from services import campaigns as crud
 from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.partner_campaign_lifecycle import mermaid

@@ -34,7 +34,7 @@ from models.template_schemas import (
 )
 from models.templates import Template, TemplateVersion
 from models.workflow_io import TemplateStatus
-from services import previews, template_flow
+from services import previews, template_review
 from services import templates as svc
 from services.access import load
 from services.org import Actor
@@ -74,7 +74,7 @@ async def _update(
     update: Any,
     arg: Any,
 ) -> TemplateStatus:
-    return await template_flow.update(
+    return await template_review.update(
         await client.get(), settings.temporal_task_queue, version, update, arg
     )
 
@@ -82,7 +82,7 @@ async def _update(
 async def _start(client: LazyTemporalClient, settings: Settings, version: TemplateVersion) -> None:
     await (await client.get()).start_workflow(
         TemplateWorkflow.run,
-        template_flow.workflow_input(version),
+        template_review.workflow_input(version),
         id=version.workflow_id,
         task_queue=settings.temporal_task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -277,7 +277,7 @@ async def submit_version(
     client: TemporalDep,
     version_id: int,
 ) -> VersionRead:
-    version = await template_flow.submit(
+    version = await template_review.submit(
         session, client.get, settings.temporal_task_queue, principal, version_id
     )
     return version_read(version)
@@ -292,7 +292,7 @@ async def decide_version(
     version_id: int,
     body: DecisionBody,
 ) -> VersionRead:
-    version = await template_flow.decide(
+    version = await template_review.decide(
         session,
         client.get,
         settings.temporal_task_queue,

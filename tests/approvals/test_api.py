@@ -21,10 +21,10 @@ from models.audit import AuditEvent
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import Partner, User
 from models.templates import Template, TemplateVersion
-from services import approval_policies
-from services.demo_approvals import seed_demo_approvals
-from services.demo_contacts import seed_demo_contacts
-from tests.test_delivery import make_segment
+from scripts.demo.approvals import seed_demo_approvals
+from scripts.demo.contacts import seed_demo_contacts
+from services.approvals import policies as approval_policies
+from tests.delivery.test_delivery import make_segment
 
 Login = Callable[[str], dict[str, str]]
 URL = "/api/v1/approval-policies"

@@ -35,14 +35,15 @@ from models.approvals import Delegation
 from models.campaigns import PartnerCampaign
 from models.org import User
 from models.workflow_io import PartnerAction
-from services import approval_policies, delegations
+from scripts.demo.approvals import seed_demo_approvals
+from scripts.demo.organisation import DEMO_PASSWORD
 from services.accounts import principal_for
 from services.action_links import read_token
-from services.demo import DEMO_PASSWORD
-from services.demo_approvals import seed_demo_approvals
+from services.approvals import delegations
+from services.approvals import policies as approval_policies
 from services.org import Actor
-from services.workflow_calls import problem_from
-from tests.test_campaign_workflows import (
+from services.workflow_updates import problem_from
+from tests.campaigns.test_campaign_workflows import (
     EDITOR_AMS,
     GM_AMS,
     GM_BERLIN,
@@ -57,9 +58,9 @@ from tests.test_campaign_workflows import (
     until,
     values,
 )
-from tests.test_delivery import add_contacts, make_segment
-from tests.test_notifications import _decision_links
-from tests.test_portal import token_of
+from tests.campaigns.test_notifications import _decision_links
+from tests.delivery.test_delivery import add_contacts, make_segment
+from tests.portal.test_portal import token_of
 from workflows.partner_campaign import PartnerCampaignWorkflow
 
 Login = Callable[[str], dict[str, str]]

@@ -25,10 +25,10 @@ from models.approvals import ApprovalPolicy
 from models.contacts import Segment
 from models.org import Partner, Region, User
 from models.templates import Template, TemplateVersion
-from services.demo_approvals import seed_demo_approvals
-from services.demo_contacts import seed_demo_contacts
+from scripts.demo.approvals import seed_demo_approvals
+from scripts.demo.contacts import seed_demo_contacts
 from storage.local import LocalBlobStore
-from tests.test_e2e_campaign import until, worker
+from tests.campaigns.test_e2e_campaign import until, worker
 
 Login = Callable[[str], dict[str, str]]
 pytestmark = pytest.mark.e2e

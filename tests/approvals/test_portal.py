@@ -23,10 +23,10 @@ from models.approvals import ApprovalPolicy, ApprovalPolicyVersion, Delegation
 from models.base import utcnow
 from models.campaigns import ApprovalTask
 from models.org import Brand, User
-from services.demo_approvals import STANDARD, seed_demo_approvals
+from scripts.demo.approvals import STANDARD, seed_demo_approvals
 from storage.local import LocalBlobStore
-from tests.test_campaigns_api import Ids, add_partner_campaign, add_task, create
-from tests.test_portal import sign_in
+from tests.campaigns.test_campaigns_api import Ids, add_partner_campaign, add_task, create
+from tests.portal.test_portal import sign_in
 
 ADMIN = "admin@northwind.example"
 REVIEWER = "brand@northwind.example"

@@ -1,0 +1,127 @@
+"""Demo contacts for every Northwind partner, generated from a seeded random source (no
+downloads): 40 to 200 per partner, some without consent, some on the brand's suppression list,
+and two segments each, so a first send shows the audience rules at work."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from models.contact_schemas import SegmentFilter
+from models.contacts import ConsentStatus, Contact, Segment, SuppressionReason
+from models.org import Brand, Partner
+from services.suppression import suppress
+
+FIRST = (
+    "Anna",
+    "Ben",
+    "Clara",
+    "David",
+    "Eva",
+    "Finn",
+    "Greta",
+    "Hugo",
+    "Ida",
+    "Jonas",
+    "Lena",
+    "Max",
+    "Nora",
+    "Oskar",
+    "Paula",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Umut",
+)
+LAST = (
+    "Bauer",
+    "de Vries",
+    "Fischer",
+    "Jansen",
+    "Keller",
+    "Lang",
+    "Meyer",
+    "Novak",
+    "Peters",
+    "Schmidt",
+    "Visser",
+    "Wagner",
+    "Weber",
+    "Yilmaz",
+    "Zimmermann",
+)
+TAGS = ("yoga", "spinning", "swimming", "strength", "family", "student")
+TIERS = ("basic", "silver", "gold")
+DOMAINS = ("example.com", "example.org", "example.net")
+SEGMENTS = (("Everyone", SegmentFilter()), ("Yoga fans", SegmentFilter(tags_any=["yoga"])))
+
+
+def seed_demo_contacts(session: Session) -> int:
+    """Adds contacts to Northwind partners that have none; returns how many (0 on a re-run)."""
+    brand = session.exec(select(Brand).where(Brand.slug == "northwind")).first()
+    if brand is None or brand.id is None:
+        return 0
+    added = 0
+    partners = session.exec(
+        select(Partner).where(Partner.brand_id == brand.id).order_by(col(Partner.slug))
+    ).all()
+    for partner in partners:
+        assert partner.id is not None
+        if session.exec(select(Contact.id).where(Contact.partner_id == partner.id)).first():
+            continue
+        rng = random.Random(f"brandrelay-demo-{partner.slug}")
+        since = datetime(2024, 1, 1, tzinfo=UTC)
+        for i in range(rng.randint(40, 200)):
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            local = f"{first}.{last}".lower().replace(" ", "")
+            email = f"{local}.{partner.slug}{i}@{rng.choice(DOMAINS)}"
+            roll = rng.random()
+            consent = (
+                ConsentStatus.granted
+                if roll < 0.8
+                else ConsentStatus.unknown
+                if roll < 0.9
+                else ConsentStatus.denied
+            )
+            session.add(
+                Contact(
+                    brand_id=brand.id,
+                    partner_id=partner.id,
+                    email=email,
+                    name=f"{first} {last}",
+                    locale=partner.locale if rng.random() < 0.85 else "en",
+                    consent_status=consent.value,
+                    consent_source="club sign-up form" if consent != ConsentStatus.unknown else "",
+                    consent_at=since + timedelta(days=rng.randint(0, 600))
+                    if consent != ConsentStatus.unknown
+                    else None,
+                    tags=sorted(rng.sample(TAGS, rng.randint(0, 3))),
+                    attributes={"tier": rng.choice(TIERS), "joined": str(rng.randint(2015, 2026))},
+                )
+            )
+            if rng.random() < 0.06:
+                reason = rng.choice((SuppressionReason.unsubscribed, SuppressionReason.bounced))
+                suppress(
+                    session,
+                    brand.id,
+                    email,
+                    reason,
+                    "demo data",
+                    source="demo",
+                    partner_id=partner.id,
+                )
+            added += 1
+        for name, flt in SEGMENTS:
+            session.add(
+                Segment(
+                    brand_id=brand.id,
+                    partner_id=partner.id,
+                    name=name,
+                    filter=flt.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+                )
+            )
+        session.flush()
+    return added

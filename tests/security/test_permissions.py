@@ -1,0 +1,1147 @@
+"""Authorisation across the whole API: every route declares a permission, every demo role gets
+the answer the role table promises, and no tenant boundary leaks."""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from api.app import create_app
+from api.portal import session as portal_cookies
+from api.portal.web import PortalAuthorize, PortalPublic, PortalRoute
+from api.security import Authorize, Public
+from core.settings import Settings
+from mail.message import compose
+from mail.tags import make_tags
+from mail.transport import OutboxTransport, outbox_dir
+from models.approvals import ApprovalPolicy, ApprovalPolicyVersion, Delegation
+from models.assets import Asset
+from models.campaigns import Campaign, PartnerCampaign
+from models.contacts import Contact, Segment, Suppression
+from models.org import ApiToken, Membership, Partner, Region, User
+from models.outbox import OutboxMessage
+from models.templates import Template, TemplateVersion
+from scripts.demo.organisation import DEMO_PASSWORD
+from scripts.demo.templates import spring_draft
+from tests.delivery.test_outbox import Sent, readable, send_to_outbox, share
+
+FRAMEWORK_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def _guards(dependant: Any) -> Iterator[object]:
+    for dep in dependant.dependencies:
+        if isinstance(dep.call, Authorize | Public | PortalAuthorize | PortalPublic):
+            yield dep.call
+        yield from _guards(dep)
+
+
+def undeclared_routes(app: FastAPI) -> list[str]:
+    """Routes that declare neither Authorize(...) nor Public()."""
+    missing = []
+    for ctx in iter_route_contexts(app.routes):
+        route = ctx.original_route
+        if not isinstance(route, APIRoute):
+            assert ctx.path in FRAMEWORK_ROUTES, f"unexpected non-API route {ctx.path}"
+            continue
+        if not list(_guards(route.dependant)):
+            missing.append(f"{sorted(route.methods)} {route.path}")
+    return missing
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """The API's routes; the portal's pages have their own matrix below."""
+    out = []
+    for ctx in iter_route_contexts(app.routes):
+        route = ctx.original_route
+        if isinstance(route, APIRoute) and not isinstance(route, PortalRoute):
+            out.extend((m, route.path) for m in sorted(route.methods))
+    return out
+
+
+def test_every_route_declares_a_permission(settings: Settings) -> None:
+    assert undeclared_routes(create_app(settings)) == []
+
+
+def test_an_undeclared_route_is_caught(settings: Settings) -> None:
+    app = create_app(settings)
+    rogue = APIRouter()
+
+    @rogue.get("/api/v1/rogue")
+    def _rogue() -> dict[str, str]:
+        return {"leak": "yes"}
+
+    app.include_router(rogue)
+    assert undeclared_routes(app) == ["['GET'] /api/v1/rogue"]
+
+
+# The matrix ------------------------------------------------------------------------------------
+
+ROLES = (
+    ("contoso", "admin@contoso.example"),
+    ("editor_ams", "editor.amsterdam@northwind.example"),
+    ("gm_ber", "gm.berlin@northwind.example"),
+    ("gm_ams", "gm.amsterdam@northwind.example"),
+    ("north", "north@northwind.example"),
+    ("south", "south@northwind.example"),
+    ("ops", "ops@northwind.example"),
+    ("reviewer", "brand@northwind.example"),
+    ("marketing", "marketing@northwind.example"),
+    ("admin", "admin@northwind.example"),  # last: its writes succeed and change the objects
+)
+
+
+@dataclass
+class Ids:
+    """Northwind objects the matrix acts on."""
+
+    north: int
+    empty_region: int
+    amsterdam: int
+    spare_partner: int
+    editor: int
+    editor_membership: int
+    token: int
+    template: int = 0
+    published_version: int = 0
+    draft_version: int = 0
+    brand_asset: int = 0
+    ams_asset: int = 0
+    campaign: int = 0
+    pc_ams: int = 0
+    outbox: int = 0
+    contact: int = 0
+    segment: int = 0
+    suppression: int = 0
+    policy: int = 0
+    delegation: int = 0
+
+
+@pytest.fixture
+def ids(
+    demo: Engine, login: Callable[[str], dict[str, str]], client: TestClient, settings: Settings
+) -> Ids:
+    with Session(demo) as s:
+        north = s.exec(select(Region).where(Region.name == "North")).one()
+        amsterdam = s.exec(select(Partner).where(Partner.slug == "amsterdam")).one()
+        editor = s.exec(
+            select(User).where(User.email == "editor.amsterdam@northwind.example")
+        ).one()
+        membership = s.exec(select(Membership).where(Membership.user_id == editor.id)).one()
+        empty = Region(brand_id=north.brand_id, name="Empty")
+        spare = Partner(
+            brand_id=north.brand_id, region_id=north.id, slug="spare", display_name="Spare"
+        )
+        s.add(empty)
+        s.add(spare)
+        s.commit()
+        assert north.id and amsterdam.id and editor.id and membership.id and empty.id and spare.id
+        result = Ids(north.id, empty.id, amsterdam.id, spare.id, editor.id, membership.id, 0)
+    resp = client.post(
+        "/api/v1/api-tokens",
+        json={"user_id": result.editor, "name": "matrix"},
+        headers=login("admin@northwind.example"),
+    )
+    assert resp.status_code == 201, resp.text
+    with Session(demo) as s:
+        result.token = s.exec(select(ApiToken)).one().id or 0
+        open_day = s.exec(select(Template).where(Template.name == "Open day")).one()
+        result.template = open_day.id or 0
+        for v in s.exec(select(TemplateVersion)).all():
+            if v.template_id == open_day.id:
+                result.published_version = v.id or 0
+            elif v.state == "draft":
+                result.draft_version = v.id or 0
+        for asset in s.exec(select(Asset)).all():
+            if asset.uid == "ast_openday01":
+                result.brand_asset = asset.id or 0
+            elif asset.uid == "ast_amsclub01":
+                result.ams_asset = asset.id or 0
+    assert result.published_version and result.draft_version
+    assert result.brand_asset and result.ams_asset
+    result.campaign, result.pc_ams = _campaign_rows(demo, result)
+    result.outbox = _outbox_row(demo, settings, result)
+    result.contact, result.segment, result.suppression = _contact_rows(demo, result)
+    result.policy, result.delegation = _approval_rows(demo)
+    return result
+
+
+def _approval_rows(engine: Engine) -> tuple[int, int]:
+    """A Northwind approval policy, and brand@'s delegation to brand2@."""
+    with Session(engine) as s:
+        users = {u.email: u for u in s.exec(select(User)).all()}
+        admin, reviewer = users["admin@northwind.example"], users["brand@northwind.example"]
+        policy = ApprovalPolicy(brand_id=admin.brand_id, name="Matrix", created_by=admin.id or 0)
+        s.add(policy)
+        s.flush()
+        spec = {"stages": [{"name": "gm", "approvers": [{"role": "partner_gm"}]}]}
+        s.add(
+            ApprovalPolicyVersion(
+                policy_id=policy.id or 0,
+                brand_id=admin.brand_id,
+                number=1,
+                spec=spec,
+                created_by=admin.id or 0,
+            )
+        )
+        now = datetime.now(UTC)
+        delegation = Delegation(
+            brand_id=reviewer.brand_id,
+            user_id=reviewer.id or 0,
+            delegate_id=users["brand2@northwind.example"].id or 0,
+            starts_at=now,
+            ends_at=now + timedelta(days=7),
+        )
+        s.add(delegation)
+        s.commit()
+        return policy.id or 0, delegation.id or 0
+
+
+def _contact_rows(engine: Engine, ids: Ids) -> tuple[int, int, int]:
+    """One Amsterdam contact and segment, and one manual Northwind suppression."""
+    with Session(engine) as s:
+        partner = s.get(Partner, ids.amsterdam)
+        assert partner is not None
+        contact = Contact(
+            brand_id=partner.brand_id, partner_id=ids.amsterdam, email="matrix@example.com"
+        )
+        segment = Segment(brand_id=partner.brand_id, partner_id=ids.amsterdam, name="Matrix")
+        blocked = Suppression(
+            brand_id=partner.brand_id, email="blocked@example.com", reason="manual"
+        )
+        s.add_all([contact, segment, blocked])
+        s.commit()
+        return contact.id or 0, segment.id or 0, blocked.id or 0
+
+
+def _outbox_row(engine: Engine, settings: Settings, ids: Ids) -> int:
+    """One message of the Amsterdam partner campaign in the embedded outbox."""
+    with Session(engine) as s:
+        brand_id = s.exec(select(Partner.brand_id).where(Partner.id == ids.amsterdam)).one()
+    outbox = OutboxTransport(outbox_dir(settings), engine)
+    msg = compose(sender="news@northwind.example", to=["ann@example.com"], subject="M", text="t")
+    outbox.send(msg, tags=make_tags(brand=brand_id, partner_campaign=ids.pc_ams))
+    with Session(engine) as s:
+        row_id = s.exec(
+            select(OutboxMessage.id).where(OutboxMessage.message_id == msg["Message-ID"])
+        ).one()
+    assert row_id is not None
+    return row_id
+
+
+def _campaign_rows(engine: Engine, ids: Ids) -> tuple[int, int]:
+    """A draft campaign whose window has passed (launching it is refused before any workflow
+    starts) and an Amsterdam partner campaign without a workflow (its actions answer 409 once
+    the permission checks pass)."""
+    past = datetime.now(UTC) - timedelta(days=1)
+    with Session(engine) as s:
+        marketer = s.exec(select(User).where(User.email == "marketing@northwind.example")).one()
+        campaign = Campaign(
+            brand_id=marketer.brand_id,
+            name="Matrix",
+            template_version_id=ids.published_version,
+            target={"all": True},
+            personalise_until=past,
+            send_by=past + timedelta(days=10),
+            created_by=marketer.id or 0,
+        )
+        s.add(campaign)
+        s.flush()
+        amsterdam = s.get(Partner, ids.amsterdam)
+        assert amsterdam is not None and campaign.id is not None
+        row = PartnerCampaign(
+            campaign_id=campaign.id,
+            brand_id=amsterdam.brand_id,
+            region_id=amsterdam.region_id,
+            partner_id=ids.amsterdam,
+            state="drafting",
+            values=MATRIX_VALUES,
+            workflow_id=f"partner-campaign-matrix-{uuid.uuid4().hex[:8]}",
+        )
+        s.add(row)
+        s.commit()
+        assert row.id is not None
+        return campaign.id, row.id
+
+
+MATRIX_VALUES = {
+    "headline": "Matrix",
+    "event_date": (datetime.now(UTC) + timedelta(days=2)).date().isoformat(),
+}
+
+
+def tiny_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "#0B3D91").save(out, format="PNG")
+    return out.getvalue()
+
+
+def send(
+    client: TestClient | httpx.AsyncClient,
+    method: str,
+    url: str,
+    body: dict[str, Any] | None,
+    headers: dict[str, str],
+    multipart: bool,
+) -> Any:
+    """JSON, or for upload routes a multipart form with a small real PNG (or a CSV file)."""
+    if multipart:
+        files = {"file": ("club.png", tiny_png(), "image/png")}
+        if url.endswith("/contacts/import"):
+            files = {"file": ("contacts.csv", MATRIX_CSV, "text/csv")}
+        return client.request(
+            method, url, data=body or {"title": "Upload"}, files=files, headers=headers
+        )
+    return client.request(method, url, json=body, headers=headers)
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str  # with {field} of Ids
+    body: Callable[[Ids, str], dict[str, Any]] | None = None
+    multipart: bool = False
+
+    @property
+    def template(self) -> str:
+        return re.sub(r"\{[^}]*\}", "{}", self.path.split("?")[0])
+
+    def build(self, ids: Ids, role: str) -> tuple[str, str, dict[str, Any] | None]:
+        body = self.body(ids, role) if self.body else None
+        return self.method, self.path.format(**vars(ids)), body
+
+
+_c = Call
+MATRIX_CSV = b"email,consent_status\nimported@example.com,unknown\n"
+CONTACTS = "/api/v1/partners/{amsterdam}/contacts"
+POLICY = "/api/v1/approval-policies/{policy}"
+SEGMENTS = "/api/v1/partners/{amsterdam}/segments"
+
+
+# Expected answers, one letter per role in ROLES order:
+# O = success (2xx), F = 403, N = 404, V = 422 (a cross-brand reference refused as a field),
+# C = 409, R = 307 (a redirect to a signed download URL).
+# A role that holds the permission nowhere is refused (403) before any object is looked up, so
+# the answer cannot depend on whether the id exists; a role that holds it, but not over this
+# object, gets 404.
+MATRIX: dict[str, tuple[Call, str]] = {
+    "me": (_c("GET", "/api/v1/me"), "OOOOOOOOOO"),
+    "me.password": (
+        _c(
+            "POST",
+            "/api/v1/me/password",
+            lambda i, r: {"current_password": DEMO_PASSWORD, "new_password": "a walk at 9 a.m."},
+        ),
+        "OOOOOOOOOO",
+    ),
+    "auth.logout": (_c("POST", "/api/v1/auth/logout"), "OOOOOOOOOO"),
+    "regions.list": (_c("GET", "/api/v1/regions"), "OOOOOOOOOO"),
+    "regions.create": (
+        _c("POST", "/api/v1/regions", lambda i, r: {"name": f"New {r}"}),
+        "OFFFFFFFFO",
+    ),
+    "regions.read": (_c("GET", "/api/v1/regions/{north}"), "NNNNONOOOO"),
+    "regions.update": (
+        _c("PATCH", "/api/v1/regions/{north}", lambda i, r: {"name": "North"}),
+        "NFFFFFFFFO",
+    ),
+    "regions.delete": (_c("DELETE", "/api/v1/regions/{empty_region}"), "NFFFFFFFFO"),
+    "partners.list": (_c("GET", "/api/v1/partners"), "OOOOOOOOOO"),
+    "partners.create": (
+        _c(
+            "POST",
+            "/api/v1/partners",
+            lambda i, r: {"region_id": i.north, "slug": f"new-{r}", "display_name": "New"},
+        ),
+        "VFFFFFFFFO",
+    ),
+    "partners.read": (_c("GET", "/api/v1/partners/{amsterdam}"), "NONOONOOOO"),
+    "partners.update": (
+        _c("PATCH", "/api/v1/partners/{amsterdam}", lambda i, r: {"phone": "+31 20 555 0101"}),
+        "NFNOFFFFFO",
+    ),
+    "partners.delete": (_c("DELETE", "/api/v1/partners/{spare_partner}"), "NFFFFFFFFO"),
+    "users.list": (_c("GET", "/api/v1/users"), "OFFFFFOFFO"),
+    "users.create": (
+        _c("POST", "/api/v1/users", lambda i, r: {"email": f"new.{r}@example.com"}),
+        "OFFFFFFFFO",
+    ),
+    "users.read": (_c("GET", "/api/v1/users/{editor}"), "NFFFFFOFFO"),
+    "users.update": (
+        _c("PATCH", "/api/v1/users/{editor}", lambda i, r: {"full_name": "Ed"}),
+        "NFFFFFFFFO",
+    ),
+    "users.deactivate": (_c("DELETE", "/api/v1/users/{editor}"), "NFFFFFFFFO"),
+    "memberships.list": (_c("GET", "/api/v1/memberships"), "OFFFFFOFFO"),
+    "memberships.create": (
+        _c(
+            "POST",
+            "/api/v1/memberships",
+            lambda i, r: {
+                "user_id": i.editor,
+                "role": "viewer",
+                "scope_type": "partner",
+                "partner_id": i.amsterdam,
+            },
+        ),
+        "VFFFFFFFFO",
+    ),
+    "memberships.read": (_c("GET", "/api/v1/memberships/{editor_membership}"), "NFFFFFOFFO"),
+    "memberships.delete": (_c("DELETE", "/api/v1/memberships/{editor_membership}"), "NFFFFFFFFO"),
+    "api_tokens.list": (_c("GET", "/api/v1/api-tokens"), "OFFFFFFFFO"),
+    "api_tokens.create": (
+        _c("POST", "/api/v1/api-tokens", lambda i, r: {"user_id": i.editor, "name": r}),
+        "VFFFFFFFFO",
+    ),
+    "api_tokens.read": (_c("GET", "/api/v1/api-tokens/{token}"), "NFFFFFFFFO"),
+    "api_tokens.revoke": (_c("DELETE", "/api/v1/api-tokens/{token}"), "NFFFFFFFFO"),
+    "audit.list": (_c("GET", "/api/v1/audit"), "OFOOOOOOOO"),
+    "audit.verify": (_c("GET", "/api/v1/audit/verify"), "OFFFFFOFFO"),
+    "audit.checkpoint": (_c("POST", "/api/v1/audit/checkpoints"), "OFFFFFFFFO"),
+    "audit.export": (_c("GET", "/api/v1/audit/export.csv"), "OFOOOOOOOO"),
+    "templates.list": (_c("GET", "/api/v1/templates"), "OFFFFFOOOO"),
+    "templates.create": (
+        _c("POST", "/api/v1/templates", lambda i, r: {"name": f"T {r}"}),
+        "OFFFFFFFOO",
+    ),
+    "templates.read": (_c("GET", "/api/v1/templates/{template}"), "NFFFFFOOOO"),
+    "templates.new_version": (
+        _c("POST", "/api/v1/templates/{template}/versions", lambda i, r: {}),
+        "NFFFFFFFOC",
+    ),
+    "versions.read": (_c("GET", "/api/v1/versions/{published_version}"), "NFFFFFOOOO"),
+    "versions.update": (
+        _c(
+            "PATCH",
+            "/api/v1/versions/{draft_version}",
+            lambda i, r: {"content": spring_draft().model_dump(mode="json")},
+        ),
+        "NFFFFFFFOO",
+    ),
+    "versions.lint": (_c("GET", "/api/v1/versions/{published_version}/lint"), "NFFFFFOOOO"),
+    "versions.validate": (
+        _c("POST", "/api/v1/versions/{published_version}/validate", lambda i, r: {}),
+        "NFFFFFOOOO",
+    ),
+    "versions.preview_sample": (
+        _c("GET", "/api/v1/versions/{published_version}/preview"),
+        "NFFFFFOOOO",
+    ),
+    "versions.preview": (
+        _c(
+            "POST",
+            "/api/v1/versions/{published_version}/preview",
+            lambda i, r: {"values": {"event_date": "2027-05-01"}},
+        ),
+        "NFFFFFOOOO",
+    ),
+    "versions.submit": (_c("POST", "/api/v1/versions/{draft_version}/submit"), "NFFFFFFFOC"),
+    "versions.decision": (
+        _c(
+            "POST",
+            "/api/v1/versions/{published_version}/decision",
+            lambda i, r: {"decision": "approve"},
+        ),
+        "NFFFFFFCFC",
+    ),
+    "versions.retire": (
+        _c("POST", "/api/v1/versions/{published_version}/retire"),
+        "NFFFFFFFOC",
+    ),
+    "versions.timeline": (
+        _c("GET", "/api/v1/versions/{published_version}/timeline"),
+        "NFFFFFOOOO",
+    ),
+    "campaigns.list": (_c("GET", "/api/v1/campaigns"), "OFFFOOOOOO"),
+    "campaigns.create": (
+        _c(
+            "POST",
+            "/api/v1/campaigns",
+            lambda i, r: {
+                "name": f"C {r}",
+                "template_version_id": i.published_version,
+                "target": {"all": True},
+                "personalise_until": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
+                "send_by": (datetime.now(UTC) + timedelta(days=9)).isoformat(),
+            },
+        ),
+        "VFFFFFFFOO",
+    ),
+    "campaigns.read": (_c("GET", "/api/v1/campaigns/{campaign}"), "NFFFOOOOOO"),
+    "campaigns.update": (
+        _c("PATCH", "/api/v1/campaigns/{campaign}", lambda i, r: {"name": f"M {r}"}),
+        "NFFFFFFFOO",
+    ),
+    "campaigns.launch": (_c("POST", "/api/v1/campaigns/{campaign}/launch"), "NFFFFFFFVV"),
+    "campaigns.cancel": (_c("POST", "/api/v1/campaigns/{campaign}/cancel"), "NFFFFFFFCC"),
+    "campaigns.extend": (
+        _c(
+            "POST",
+            "/api/v1/campaigns/{campaign}/extend",
+            lambda i, r: {"personalise_until": datetime.now(UTC).isoformat()},
+        ),
+        "NFFFFFFFCC",
+    ),
+    "campaigns.partners": (
+        _c("POST", "/api/v1/campaigns/{campaign}/partners", lambda i, r: {"partners": [1]}),
+        "NFFFFFFFCC",
+    ),
+    "partner_campaigns.list": (_c("GET", "/api/v1/partner-campaigns"), "OOOOOOOOOO"),
+    "partner_campaigns.read": (_c("GET", "/api/v1/partner-campaigns/{pc_ams}"), "NONOONOOOO"),
+    "partner_campaigns.content": (
+        _c(
+            "PUT",
+            "/api/v1/partner-campaigns/{pc_ams}/content",
+            lambda i, r: {"values": MATRIX_VALUES},
+        ),
+        "NCNCFFFFFC",
+    ),
+    "partner_campaigns.delivery": (
+        _c("GET", "/api/v1/partner-campaigns/{pc_ams}/delivery"),
+        "NONOONOOOO",
+    ),
+    "partner_campaigns.delivery_resume": (
+        _c("POST", "/api/v1/partner-campaigns/{pc_ams}/delivery/resume"),
+        "NFNFFNFFCC",
+    ),
+    "partner_campaigns.submit": (
+        _c("POST", "/api/v1/partner-campaigns/{pc_ams}/submit"),
+        "NCNCFFFFFC",
+    ),
+    "partner_campaigns.decline": (
+        _c("POST", "/api/v1/partner-campaigns/{pc_ams}/decline"),
+        "NCNCFFFFFC",
+    ),
+    "partner_campaigns.schedule": (
+        _c(
+            "POST",
+            "/api/v1/partner-campaigns/{pc_ams}/schedule",
+            lambda i, r: {"send_at": datetime.now(UTC).isoformat()},
+        ),
+        "NCNCFFFFFC",
+    ),
+    "partner_campaigns.decision": (
+        _c(
+            "POST",
+            "/api/v1/partner-campaigns/{pc_ams}/decision",
+            lambda i, r: {"decision": "approve"},
+        ),
+        "NFNCCNFCFC",
+    ),
+    "partner_campaigns.preview": (
+        _c("GET", "/api/v1/partner-campaigns/{pc_ams}/preview"),
+        "NONOONOOOO",
+    ),
+    "partner_campaigns.timeline": (
+        _c("GET", "/api/v1/partner-campaigns/{pc_ams}/timeline"),
+        "NONOONOOOO",
+    ),
+    "tasks.list": (_c("GET", "/api/v1/tasks"), "OOOOOOOOOO"),
+    "assets.list": (_c("GET", "/api/v1/assets"), "OOOOOOOOOO"),
+    "assets.upload": (_c("POST", "/api/v1/assets", multipart=True), "OOOOFFFFOO"),
+    "assets.read": (_c("GET", "/api/v1/assets/{ams_asset}"), "NONOONOOOO"),
+    "assets.update": (
+        _c("PATCH", "/api/v1/assets/{brand_asset}", lambda i, r: {"title": f"Hero {r}"}),
+        "NFFFFFFFOO",
+    ),
+    "assets.archive": (_c("DELETE", "/api/v1/assets/{ams_asset}"), "NONOFFFFOO"),
+    "assets.versions": (_c("GET", "/api/v1/assets/{brand_asset}/versions"), "NOOOOOOOOO"),
+    "assets.new_version": (
+        _c("POST", "/api/v1/assets/{brand_asset}/versions", multipart=True),
+        "NFFFFFFFOO",
+    ),
+    "assets.download": (_c("GET", "/api/v1/assets/{brand_asset}/download"), "NRRRRRRRRR"),
+    "assets.decision": (
+        _c("POST", "/api/v1/assets/{ams_asset}/decision", lambda i, r: {"decision": "approve"}),
+        "NFFFFFFOFC",
+    ),
+    "outbox.list": (_c("GET", "/api/v1/outbox"), "OFFFFFOOOO"),
+    "outbox.raw": (_c("GET", "/api/v1/outbox/{outbox}/raw"), "NFFFFFOOOO"),
+    # Contact rows: the partner's own users; Amsterdam does not share them, so HQ gets 403
+    # (it may count them: summary, segments). The second delete finds the row gone (404).
+    "contacts.list": (_c("GET", CONTACTS), "NONOFFFFFF"),
+    "contacts.create": (
+        _c(
+            "POST",
+            CONTACTS,
+            lambda i, r: {"email": f"{r}@example.com", "consent_status": "unknown"},
+        ),
+        "NONOFFFFFF",
+    ),
+    "contacts.summary": (_c("GET", CONTACTS + "/summary"), "NONOONOOOO"),
+    "contacts.sharing": (
+        _c("PUT", CONTACTS + "/sharing", lambda i, r: {"shared": False}),
+        "NFNOFFFFFF",
+    ),
+    "contacts.import": (_c("POST", CONTACTS + "/import", multipart=True), "NONOFFFFFF"),
+    "contacts.export": (_c("GET", CONTACTS + "/export"), "NONOFFFFFF"),
+    "contacts.read": (_c("GET", CONTACTS + "/{contact}"), "NONOFFFFFF"),
+    "contacts.update": (
+        _c("PATCH", CONTACTS + "/{contact}", lambda i, r: {"name": f"Name {r}"}),
+        "NONOFFFFFF",
+    ),
+    "contacts.erase": (_c("DELETE", CONTACTS + "/{contact}"), "NONNFFFFFF"),
+    "segments.list": (_c("GET", SEGMENTS), "NONOONOOOO"),
+    "segments.create": (
+        _c("POST", SEGMENTS, lambda i, r: {"name": f"Seg {r}", "filter": {"tags_any": ["yoga"]}}),
+        "NONOFFFFFF",
+    ),
+    "segments.read": (_c("GET", SEGMENTS + "/{segment}"), "NONOONOOOO"),
+    "segments.count": (_c("GET", SEGMENTS + "/{segment}/count"), "NONOONOOOO"),
+    "segments.update": (
+        _c("PATCH", SEGMENTS + "/{segment}", lambda i, r: {"name": f"Renamed {r}"}),
+        "NONOFFFFFF",
+    ),
+    "segments.delete": (_c("DELETE", SEGMENTS + "/{segment}"), "NONNFFFFFF"),
+    "suppressions.list": (_c("GET", "/api/v1/suppressions"), "OFFFFFFFOO"),
+    "suppressions.add": (
+        _c("POST", "/api/v1/suppressions", lambda i, r: {"email": f"{r}@example.com"}),
+        "OFFFFFFFOO",
+    ),
+    "suppressions.remove": (_c("DELETE", "/api/v1/suppressions/{suppression}"), "NFFFFFFFON"),
+    # Approval policies: read by HQ's roles (Contoso reads its own list: the built-ins),
+    # designed by brand admins only.
+    "approval_policies.list": (_c("GET", "/api/v1/approval-policies"), "OFFFFFOOOO"),
+    "approval_policies.create": (
+        _c("POST", "/api/v1/approval-policies", lambda i, r: {"name": f"P {r}", "spec": {}}),
+        "OFFFFFFFFO",
+    ),
+    "approval_policies.read": (_c("GET", POLICY), "NFFFFFOOOO"),
+    "approval_policies.new_version": (
+        _c("POST", POLICY + "/versions", lambda i, r: {"spec": {}}),
+        "NFFFFFFFFO",
+    ),
+    "approval_policies.archive": (_c("POST", POLICY + "/archive"), "NFFFFFFFFO"),
+    "approval_policies.diagram": (_c("GET", POLICY + "/diagram"), "NFFFFFOOOO"),
+    "approval_policies.explain": (
+        _c("GET", POLICY + "/explain?partner_campaign_id={pc_ams}"),
+        "NFFFFFOOOO",
+    ),
+    # Delegations: everyone's own (anyone may be a policy's named approver); the delegate must
+    # be of the caller's brand, and only the approver who delegated revokes.
+    "delegations.list": (_c("GET", "/api/v1/me/delegations"), "OOOOOOOOOO"),
+    "delegations.create": (
+        _c(
+            "POST",
+            "/api/v1/me/delegations",
+            lambda i, r: {
+                "delegate_email": "brand2@northwind.example",
+                "starts_at": datetime.now(UTC).isoformat(),
+                "ends_at": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
+            },
+        ),
+        "VOOOOOOOOO",
+    ),
+    "delegations.revoke": (
+        _c("POST", "/api/v1/me/delegations/{delegation}/revoke"),
+        "NNNNNNNONN",
+    ),
+}
+CODE = {
+    "O": range(200, 300),
+    "F": (403,),
+    "N": (404,),
+    "V": (422,),
+    "C": (409,),
+    "R": (307,),
+}
+PUBLIC = {
+    ("GET", "/health"),
+    ("GET", "/ready"),
+    ("POST", "/api/v1/auth/token"),
+    ("GET", "/files/{}"),  # signed, expiring URLs: the signature is the permission
+    ("GET", "/a/{}"),  # one-click approval links: the signed token is the credential
+    ("POST", "/a/{}"),
+    ("GET", "/u/{}"),  # unsubscribe links: the signed token is the credential
+    ("POST", "/u/{}"),
+    ("POST", "/u/{}/one-click"),  # RFC 8058 one-click unsubscribe
+    ("POST", "/api/v1/feedback/ses"),  # SNS: the message signature is the credential
+}
+MULTIPART = {
+    ("POST", "/api/v1/assets"),
+    ("POST", "/api/v1/assets/{asset_id}/versions"),
+    ("POST", "/api/v1/partners/{partner_id}/contacts/import"),
+}
+# POSTs that only compute an answer from a body (validation, preview): readers may use them.
+READ_ONLY_POSTS = {
+    ("POST", "/api/v1/versions/{version_id}/validate"),
+    ("POST", "/api/v1/versions/{version_id}/preview"),
+}
+# Writes to the caller's own account only: every signed-in person may sign out and change the
+# own password, viewers included.
+OWN_ACCOUNT_WRITES = {
+    ("POST", "/api/v1/auth/logout"),
+    ("POST", "/api/v1/me/password"),
+    ("POST", "/api/v1/me/delegations"),
+    ("POST", "/api/v1/me/delegations/{delegation_id}/revoke"),
+}
+
+
+def test_matrix_covers_every_route(settings: Settings) -> None:
+    routes = {(m, re.sub(r"\{[^}]*\}", "{}", p)) for m, p in api_routes(create_app(settings))}
+    matrix = {(call.method, call.template) for call, _ in MATRIX.values()}
+    assert routes - PUBLIC == matrix
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+async def test_role_matrix(
+    name: str,
+    app_with_worker: httpx.AsyncClient,
+    ids: Ids,
+    login: Callable[[str], dict[str, str]],
+) -> None:
+    call, expected = MATRIX[name]
+    assert len(expected) == len(ROLES)
+    got = []
+    for (role, email), want in zip(ROLES, expected, strict=True):
+        method, path, body = call.build(ids, role)
+        resp = await send(app_with_worker, method, path, body, login(email), call.multipart)
+        ok = resp.status_code in CODE[want]
+        got.append(f"{role}:{resp.status_code}{'' if ok else ' (want ' + want + ')'}")
+        if not ok:
+            pytest.fail(f"{name} as {role}: {resp.status_code} {resp.text[:300]}\n{got}")
+
+
+def test_unauthenticated_is_401_everywhere(client: TestClient, ids: Ids) -> None:
+    for name, (call, _) in MATRIX.items():
+        method, path, body = call.build(ids, "anon")
+        resp = client.request(method, path, json=body)
+        assert resp.status_code == 401, name
+        assert resp.headers["WWW-Authenticate"] == "Bearer"
+
+
+# Tenant boundaries, enumerated over every route -------------------------------------------------
+
+PARAM_IDS = {
+    "template_id": "template",
+    "asset_id": "brand_asset",
+    "campaign_id": "campaign",
+    "partner_campaign_id": "pc_ams",
+    "version_id": "published_version",
+    "region_id": "north",
+    "partner_id": "amsterdam",
+    "user_id": "editor",
+    "membership_id": "editor_membership",
+    "token_id": "token",
+    "outbox_id": "outbox",
+    "contact_id": "contact",
+    "segment_id": "segment",
+    "suppression_id": "suppression",
+    "policy": "policy",
+    "delegation_id": "delegation",
+}
+MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/templates/{template_id}/versions"): {},
+    ("PATCH", "/api/v1/versions/{version_id}"): {"content": {}},
+    ("POST", "/api/v1/versions/{version_id}/validate"): {},
+    ("POST", "/api/v1/versions/{version_id}/preview"): {},
+    ("POST", "/api/v1/versions/{version_id}/decision"): {"decision": "approve"},
+    ("POST", "/api/v1/assets/{asset_id}/decision"): {"decision": "approve"},
+    ("PATCH", "/api/v1/assets/{asset_id}"): {"title": "Renamed"},
+    ("PATCH", "/api/v1/campaigns/{campaign_id}"): {"name": "Renamed"},
+    ("POST", "/api/v1/campaigns/{campaign_id}/extend"): {
+        "personalise_until": "2030-01-01T00:00:00Z"
+    },
+    ("POST", "/api/v1/campaigns/{campaign_id}/partners"): {"partners": [1]},
+    ("PUT", "/api/v1/partner-campaigns/{partner_campaign_id}/content"): {"values": {}},
+    ("POST", "/api/v1/partner-campaigns/{partner_campaign_id}/decision"): {"decision": "approve"},
+    ("POST", "/api/v1/partner-campaigns/{partner_campaign_id}/schedule"): {
+        "send_at": "2030-01-01T00:00:00Z"
+    },
+    ("PATCH", "/api/v1/regions/{region_id}"): {"name": "Renamed"},
+    ("PATCH", "/api/v1/partners/{partner_id}"): {"phone": "+31 20 555 0101"},
+    ("PATCH", "/api/v1/users/{user_id}"): {"full_name": "X"},
+    ("POST", "/api/v1/partners/{partner_id}/contacts"): {
+        "email": "x@example.com",
+        "consent_status": "unknown",
+    },
+    ("PATCH", "/api/v1/partners/{partner_id}/contacts/{contact_id}"): {"name": "X"},
+    ("PUT", "/api/v1/partners/{partner_id}/contacts/sharing"): {"shared": True},
+    ("POST", "/api/v1/partners/{partner_id}/segments"): {"name": "X"},
+    ("PATCH", "/api/v1/partners/{partner_id}/segments/{segment_id}"): {"name": "X"},
+    ("POST", "/api/v1/suppressions"): {"email": "x@example.com"},
+    ("POST", "/api/v1/approval-policies/{policy}/versions"): {"spec": {}},
+}
+# Required query parameters naming another object of the brand.
+QUERY = {
+    ("GET", "/api/v1/approval-policies/{policy}/explain"): "?partner_campaign_id={pc_ams}",
+}
+
+
+def _object_routes(settings: Settings) -> list[tuple[str, str]]:
+    return [
+        (m, p)
+        for m, p in api_routes(create_app(settings))
+        if "{" in p and not p.startswith(("/files/", "/a/", "/u/"))
+    ]
+
+
+def _fill(path: str, ids: Ids) -> str:
+    def sub(match: re.Match[str]) -> str:
+        param = match.group(1)
+        assert param in PARAM_IDS, f"add a Northwind id for path parameter {param!r}"
+        return str(getattr(ids, PARAM_IDS[param]))
+
+    query = QUERY.get(("GET", path), "").format(**vars(ids))
+    return re.sub(r"\{([^}]+)\}", sub, path) + query
+
+
+def test_other_brand_gets_404_for_every_northwind_object(
+    client: TestClient, ids: Ids, login: Callable[[str], dict[str, str]], settings: Settings
+) -> None:
+    headers = login("admin@contoso.example")
+    routes = _object_routes(settings)
+    assert len(routes) >= 13
+    for method, path in routes:
+        body = MINIMAL_BODY.get((method, path))
+        resp = send(client, method, _fill(path, ids), body, headers, (method, path) in MULTIPART)
+        assert resp.status_code == 404, f"{method} {path}: {resp.status_code} {resp.text}"
+        assert resp.headers["content-type"] == "application/problem+json"
+
+
+def test_berlin_gm_gets_404_for_every_amsterdam_object(
+    client: TestClient, ids: Ids, login: Callable[[str], dict[str, str]], settings: Settings
+) -> None:
+    headers = login("gm.berlin@northwind.example")
+    for method, path in _object_routes(settings):
+        if "{partner_id}" not in path:
+            continue
+        body = MINIMAL_BODY.get((method, path))
+        resp = send(client, method, _fill(path, ids), body, headers, (method, path) in MULTIPART)
+        if (method, path) == ("DELETE", "/api/v1/partners/{partner_id}"):
+            # partner deletion is refused by role before any lookup
+            assert resp.status_code == 403
+            continue
+        assert resp.status_code == 404, f"{method} {path}: {resp.status_code}"
+    listing = client.get("/api/v1/partners", headers=headers).json()
+    assert [p["slug"] for p in listing["items"]] == ["berlin"]
+
+
+def test_a_missing_id_and_a_foreign_id_look_the_same(
+    client: TestClient, ids: Ids, login: Callable[[str], dict[str, str]]
+) -> None:
+    headers = login("gm.berlin@northwind.example")
+    foreign = client.get(f"/api/v1/partners/{ids.amsterdam}", headers=headers).json()
+    missing = client.get("/api/v1/partners/999999", headers=headers).json()
+    assert foreign.keys() == missing.keys()
+    assert foreign["detail"] == f"partner {ids.amsterdam} not found"
+
+
+def test_viewer_gets_403_for_every_write(
+    client: TestClient, ids: Ids, login: Callable[[str], dict[str, str]], settings: Settings
+) -> None:
+    headers = login("ops@northwind.example")
+    writes = [
+        (m, p)
+        for m, p in api_routes(create_app(settings))
+        if m != "GET"
+        and (m, p) not in READ_ONLY_POSTS
+        and (m, p) not in OWN_ACCOUNT_WRITES
+        and (m, re.sub(r"\{[^}]*\}", "{}", p)) not in PUBLIC
+    ]
+    assert len(writes) >= 12
+    by_template = {(c.method, c.template): c for c, _ in MATRIX.values()}
+    for method, path in writes:
+        call = by_template[(method, re.sub(r"\{[^}]*\}", "{}", path))]
+        _, url, body = call.build(ids, "ops")
+        resp = send(client, method, url, body, headers, call.multipart)
+        assert resp.status_code == 403, f"{method} {path}: {resp.status_code} {resp.text}"
+
+
+def test_lists_are_scoped(
+    client: TestClient, ids: Ids, login: Callable[[str], dict[str, str]]
+) -> None:
+    def slugs(email: str) -> list[str]:
+        return [
+            p["slug"] for p in client.get("/api/v1/partners", headers=login(email)).json()["items"]
+        ]
+
+    assert slugs("north@northwind.example") == ["amsterdam", "berlin", "hamburg", "spare"]
+    assert slugs("south@northwind.example") == ["munich", "vienna", "zurich"]
+    assert slugs("gm.amsterdam@northwind.example") == ["amsterdam"]
+    assert slugs("admin@contoso.example") == ["rotterdam", "antwerp", "innsbruck"]
+    regions = client.get("/api/v1/regions", headers=login("north@northwind.example")).json()
+    assert [r["name"] for r in regions["items"]] == ["North"]
+    users = client.get("/api/v1/users", headers=login("admin@contoso.example")).json()
+    assert all(u["email"].endswith("@contoso.example") for u in users["items"])
+
+
+# The portal's pages ----------------------------------------------------------------------------
+
+# Every portal route, and what an anonymous visitor gets: sign-in (a 303 to /login) for pages,
+# 403 for every form post (no session, so no CSRF token), the page itself for public routes.
+PORTAL: dict[tuple[str, str], int] = {
+    ("GET", "/"): 303,
+    ("GET", "/login"): 200,
+    ("POST", "/login"): 403,
+    ("POST", "/logout"): 403,
+    ("GET", "/static/{}"): 200,
+    ("GET", "/inbox"): 303,
+    ("GET", "/my-campaigns"): 303,
+    ("GET", "/campaigns"): 303,
+    ("GET", "/campaigns/new"): 303,
+    ("POST", "/campaigns"): 403,
+    ("GET", "/campaigns/{}"): 303,
+    ("POST", "/campaigns/{}/launch"): 403,
+    ("POST", "/campaigns/{}/cancel"): 403,
+    ("POST", "/campaigns/{}/extend"): 403,
+    ("GET", "/partner-campaigns/{}"): 303,
+    ("POST", "/partner-campaigns/{}/content"): 403,
+    ("POST", "/partner-campaigns/{}/preview"): 403,
+    ("GET", "/partner-campaigns/{}/print.pdf"): 303,
+    ("POST", "/partner-campaigns/{}/decision"): 403,
+    ("POST", "/partner-campaigns/{}/schedule"): 403,
+    ("POST", "/partner-campaigns/{}/decline"): 403,
+    ("GET", "/partner-campaigns/{}/timeline"): 303,
+    ("GET", "/partner-campaigns/{}/audience"): 303,
+    ("GET", "/partner-campaigns/{}/progress"): 303,
+    ("GET", "/templates"): 303,
+    ("GET", "/templates/versions/{}"): 303,
+    ("POST", "/templates/versions/{}/submit"): 403,
+    ("POST", "/templates/versions/{}/decision"): 403,
+    ("GET", "/assets"): 303,
+    ("GET", "/assets/{}/thumb"): 303,
+    ("GET", "/audit"): 303,
+    ("GET", "/outbox"): 303,
+    ("GET", "/outbox/{}"): 303,
+    ("GET", "/outbox/{}/raw"): 303,
+    ("GET", "/approval-policies"): 303,
+    ("GET", "/approval-policies/new"): 303,
+    ("GET", "/approval-policies/built-in/{}"): 303,
+    ("GET", "/approval-policies/{}"): 303,
+    ("POST", "/approval-policies"): 403,
+    ("POST", "/approval-policies/preview"): 403,
+    ("POST", "/approval-policies/{}"): 403,
+    ("POST", "/approval-policies/{}/archive"): 403,
+    ("GET", "/settings"): 303,
+    ("POST", "/settings/delegations"): 403,
+    ("POST", "/settings/delegations/{}/revoke"): 403,
+}
+PORTAL_FILL = {"/static/{}": "/static/portal.css"}
+
+
+def portal_routes(app: FastAPI) -> set[tuple[str, str]]:
+    out = set()
+    for ctx in iter_route_contexts(app.routes):
+        route = ctx.original_route
+        if isinstance(route, PortalRoute):
+            out.update((m, re.sub(r"\{[^}]*\}", "{}", route.path)) for m in route.methods)
+    return out
+
+
+def test_portal_matrix_covers_every_portal_route(settings: Settings) -> None:
+    assert portal_routes(create_app(settings)) == set(PORTAL)
+
+
+def test_portal_anonymous_visitors_sign_in_first(client: TestClient, ids: Ids) -> None:
+    for (method, path), want in PORTAL.items():
+        url = PORTAL_FILL.get(path, path.replace("{}", str(ids.pc_ams)))
+        resp = client.request(method, url, follow_redirects=False)
+        assert resp.status_code == want, f"{method} {path}: {resp.status_code}"
+        if want == 303 and path != "/":
+            assert resp.headers["location"].startswith("/login?next=")
+
+
+def _portal_cookie(settings: Settings, demo: Engine, email: str) -> dict[str, str]:
+    with Session(demo) as s:
+        user = s.exec(select(User).where(User.email == email)).one()
+    found = portal_cookies.new_session(settings, user.id, generation=user.session_generation)
+    return {portal_cookies.COOKIE: portal_cookies.encode(settings, found)}
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["admin@contoso.example", "gm.berlin@northwind.example", "editor.berlin@northwind.example"],
+)
+def test_portal_pages_of_another_partner_or_brand_do_not_exist(
+    client: TestClient, ids: Ids, settings: Settings, demo: Engine, email: str
+) -> None:
+    client.cookies.update(_portal_cookie(settings, demo, email))
+    for path in (
+        f"/partner-campaigns/{ids.pc_ams}",
+        f"/partner-campaigns/{ids.pc_ams}/timeline",
+        f"/partner-campaigns/{ids.pc_ams}/print.pdf",
+        f"/partner-campaigns/{ids.pc_ams}/audience",
+        f"/partner-campaigns/{ids.pc_ams}/progress",
+    ):
+        resp = client.get(path, follow_redirects=False)
+        assert resp.status_code == 404, f"{email} {path}: {resp.status_code}"
+        assert "not found" in resp.text
+    if email.endswith("contoso.example"):
+        for path in (f"/campaigns/{ids.campaign}", f"/templates/versions/{ids.published_version}"):
+            assert client.get(path, follow_redirects=False).status_code == 404, path
+
+
+# The outbox viewer answers as GET /api/v1/outbox does (outbox.list / outbox.raw above): brand
+# roles read it, partner and region users are refused, another brand finds nothing.
+PORTAL_OUTBOX = {
+    "admin@contoso.example": (200, 404),
+    "editor.amsterdam@northwind.example": (403, 403),
+    "gm.amsterdam@northwind.example": (403, 403),
+    "gm.berlin@northwind.example": (403, 403),
+    "north@northwind.example": (403, 403),
+    "ops@northwind.example": (200, 200),
+    "brand@northwind.example": (200, 200),
+    "marketing@northwind.example": (200, 200),
+}
+
+
+@pytest.mark.parametrize("email", sorted(PORTAL_OUTBOX))
+def test_portal_outbox_by_role(
+    client: TestClient, ids: Ids, settings: Settings, demo: Engine, email: str
+) -> None:
+    listing, message = PORTAL_OUTBOX[email]
+    client.cookies.update(_portal_cookie(settings, demo, email))
+    page = client.get("/outbox", follow_redirects=False)
+    assert page.status_code == listing, page.text[:300]
+    assert ('href="/outbox"' in page.text) == (listing == 200)  # in the nav for those allowed
+    if email.endswith("contoso.example"):
+        assert "0 messages" in page.text
+    for path in (f"/outbox/{ids.outbox}", f"/outbox/{ids.outbox}/raw"):
+        resp = client.get(path, follow_redirects=False)
+        assert resp.status_code == message, f"{email} {path}: {resp.status_code}"
+
+
+def test_portal_audience_count_takes_only_the_partners_own_segments(
+    client: TestClient, ids: Ids, settings: Settings, demo: Engine
+) -> None:
+    """The picker's live count answers for Amsterdam's segment and refuses Berlin's, as
+    POST .../submit does (services.audience.check_segment)."""
+    with Session(demo) as s:
+        berlin = s.exec(select(Partner).where(Partner.slug == "berlin")).one()
+        other = Segment(brand_id=berlin.brand_id, partner_id=berlin.id or 0, name="Berlin only")
+        s.add(other)
+        s.commit()
+        other_id = other.id
+    client.cookies.update(_portal_cookie(settings, demo, "editor.amsterdam@northwind.example"))
+    url = f"/partner-campaigns/{ids.pc_ams}/audience"
+    own = client.get(url, params={"segment_id": ids.segment}, headers={"HX-Request": "true"})
+    assert own.status_code == 200 and "will receive it" in own.text
+    everyone = client.get(url, params={"segment_id": ""}, headers={"HX-Request": "true"})
+    assert everyone.status_code == 200 and "will receive it" in everyone.text
+    refused = client.get(url, params={"segment_id": other_id}, headers={"HX-Request": "true"})
+    assert refused.status_code == 422 and "not one of this partner" in refused.text
+
+
+# Contact data through side doors ----------------------------------------------------------------
+
+# Every place a copy of a partner's contact data could show up for someone who is not the
+# partner: the outbox (API and portal), the send's progress, the partner campaign, the audit
+# trail and its export, the suppression list and its search, the contact routes, the inbox.
+SIDE_DOORS_API = (
+    "/api/v1/outbox",
+    "/api/v1/outbox?partner_campaign_id={pc}",
+    "/api/v1/partner-campaigns/{pc}",
+    "/api/v1/partner-campaigns/{pc}/delivery",
+    "/api/v1/campaigns/{campaign}",
+    "/api/v1/audit?limit=200",
+    "/api/v1/audit/export.csv",
+    "/api/v1/suppressions",
+    "/api/v1/suppressions?q=customers.example",
+    "/api/v1/partners/{partner}/contacts",
+    "/api/v1/partners/{partner}/contacts/export",
+    "/api/v1/partners/{partner}/contacts/summary",
+    "/api/v1/tasks",
+)
+SIDE_DOORS_PORTAL = (
+    "/outbox",
+    "/outbox?partner_campaign_id={pc}",
+    "/partner-campaigns/{pc}",
+    "/partner-campaigns/{pc}/progress",
+    "/campaigns/{campaign}",
+    "/audit",
+    "/inbox",
+)
+HQ_AND_REGION = (
+    "admin@northwind.example",
+    "marketing@northwind.example",
+    "brand@northwind.example",
+    "ops@northwind.example",
+    "north@northwind.example",
+)
+
+
+def _side_doors(sent: Sent) -> tuple[list[str], list[str]]:
+    ids = {"pc": sent.pc_id, "campaign": sent.campaign_id, "partner": sent.partner_id}
+    api = [p.format(**ids) for p in SIDE_DOORS_API]
+    api += [f"/api/v1/outbox/{i}/raw" for i in sent.messages + sent.notices]
+    portal = [p.format(**ids) for p in SIDE_DOORS_PORTAL]
+    portal += [f"/outbox/{i}" for i in sent.messages + sent.notices]
+    portal += [f"/outbox/{i}/raw" for i in sent.messages]
+    return api, portal
+
+
+def _leaks(
+    client: TestClient,
+    login: Callable[[str], dict[str, str]],
+    settings: Settings,
+    demo: Engine,
+    email: str,
+    sent: Sent,
+) -> list[str]:
+    """ "door: secret" for every recipient's address, name or token the user can read."""
+    api, portal = _side_doors(sent)
+    found = []
+    headers = login(email)
+    client.cookies.clear()
+    for path in api:
+        seen = readable(client.get(path, headers=headers))
+        found += [f"{path}: {s}" for s in sent.secrets if s in seen]
+    client.cookies.update(_portal_cookie(settings, demo, email))
+    for path in portal:
+        seen = readable(client.get(path, follow_redirects=False))
+        found += [f"portal {path}: {s}" for s in sent.secrets if s in seen]
+    client.cookies.clear()
+    return found
+
+
+def test_no_hq_role_reads_recipients_of_a_partner_that_does_not_share(
+    client: TestClient, demo: Engine, settings: Settings, login: Callable[[str], dict[str, str]]
+) -> None:
+    sent = send_to_outbox(demo, settings, client)
+    for email in HQ_AND_REGION:
+        assert _leaks(client, login, settings, demo, email, sent) == [], email
+
+
+def test_with_sharing_on_only_roles_that_read_contacts_see_recipients(
+    client: TestClient, demo: Engine, settings: Settings, login: Callable[[str], dict[str, str]]
+) -> None:
+    sent = send_to_outbox(demo, settings, client)
+    share(client, login, sent.partner_id, True)
+    for email in ("admin@northwind.example", "marketing@northwind.example"):
+        headers = login(email)
+        listing = readable(
+            client.get(f"/api/v1/outbox?partner_campaign_id={sent.pc_id}", headers=headers)
+        )
+        assert all(e in listing for e in sent.emails), email
+        raw = readable(client.get(f"/api/v1/outbox/{sent.messages[0]}/raw", headers=headers))
+        assert [s for s in sent.secrets if s in raw], email  # the message as it was sent
+        blocked = readable(client.get("/api/v1/suppressions", headers=headers))
+        assert sent.emails[1] in blocked, email  # the unsubscribe, as the contact rows show
+    # Reviewers, viewers and region managers never read contact rows, shared or not.
+    for email in HQ_AND_REGION[2:]:
+        assert _leaks(client, login, settings, demo, email, sent) == [], email
+    # Another partner's users find nothing of Amsterdam's send, as before; the outbox is HQ's.
+    for email in ("gm.berlin@northwind.example", "editor.berlin@northwind.example"):
+        headers = login(email)
+        for path in (
+            f"/api/v1/partner-campaigns/{sent.pc_id}/delivery",
+            f"/api/v1/partners/{sent.partner_id}/contacts",
+            f"/api/v1/partners/{sent.partner_id}/contacts/export",
+        ):
+            assert client.get(path, headers=headers).status_code == 404, (email, path)
+        assert client.get("/api/v1/outbox", headers=headers).status_code == 403, email
+        assert _leaks(client, login, settings, demo, email, sent) == [], email
