@@ -183,6 +183,16 @@ class Stack:
             ).all()
         return {partner_id: pcid for partner_id, pcid in rows if pcid is not None}
 
+    def workflow_ids(self, campaign_id: int) -> list[str]:
+        """The partner workflows' ids of a campaign."""
+        with Session(self.engine) as s:
+            ids = s.exec(
+                select(PartnerCampaign.workflow_id).where(
+                    PartnerCampaign.campaign_id == campaign_id
+                )
+            ).all()
+        return [i for i in ids if i is not None]
+
     async def cancel(self, campaign_id: int, limit: float = 300) -> str:
         """Cancel through the API, then wait (bounded) until every partner campaign is final,
         so the shutdown does not cut projections short; a line for the report."""

@@ -257,6 +257,17 @@ async def act(
             await asyncio.sleep(waits.pop(0))
 
 
+def release_connection(session: Session) -> None:
+    """End the session's read transaction before waiting on the workflow, so its connection
+    goes back to the pool for the Update's duration: the Update's handler projects through an
+    activity that needs a connection of its own (from this same pool when the worker runs in
+    the API's process), and concurrent decisions holding one each while they wait exhaust the
+    pool. Loaded rows stay readable (sessions do not expire on commit); a session with pending
+    writes is left alone."""
+    if not (session.new or session.dirty or session.deleted):
+        session.commit()
+
+
 async def perform(
     session: Session,
     connect: Callable[[], Awaitable[Client]],
@@ -275,6 +286,7 @@ async def perform(
     row = crud.load_partner_campaign(session, principal, partner_campaign_id, permission)
     if validate is not None:
         refuse_invalid(full_validation(session, row, validate(row)))
+    release_connection(session)
     await act(await connect(), row, update, PartnerAction(actor=actor_of(principal), **fields))
     session.refresh(row)
     return row
@@ -298,6 +310,7 @@ async def submit(
     refuse_invalid(full_validation(session, row, row.values))
     facts = approval_facts.gather(session, row, segment_id=segment_id)
     action = PartnerAction(actor=actor_of(principal), segment_id=segment_id, facts=facts)
+    release_connection(session)
     await act(await connect(), row, PartnerCampaignWorkflow.submit, action)
     session.refresh(row)
     return row
@@ -324,6 +337,7 @@ async def decide(
         comment=comment,
         revision=revision,
     )
+    release_connection(session)
     await act(await connect(), row, PartnerCampaignWorkflow.decide, action)
     session.refresh(row)
     return row
