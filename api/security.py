@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from api.deps import SessionDep, SettingsDep
+from core.db import release_connection
 from core.errors import Forbidden, Unauthorized
 from core.policy import Permission, Principal, has_permission_somewhere
 from services.accounts import principal_from_bearer
@@ -30,6 +31,7 @@ def current_principal(
     principal = principal_from_bearer(session, settings.secret_key.get_secret_value(), token)
     if principal is None:
         raise Unauthorized("Invalid or expired token")
+    release_connection(session)  # before the route's first await (core.db says why)
     request.state.principal = principal
     return principal
 

@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from content.spec import FieldError as SlotError
 from content.validate import validate_values
+from core.db import release_connection
 from core.errors import Conflict, FieldError, NotFound, Problem
 from core.policy import Permission, Principal, actor_of
 from domain.states import CampaignState, PartnerCampaignState, TemplateState
@@ -255,17 +256,6 @@ async def act(
                     headers={"Retry-After": "2"},
                 ) from err
             await asyncio.sleep(waits.pop(0))
-
-
-def release_connection(session: Session) -> None:
-    """End the session's read transaction before waiting on the workflow, so its connection
-    goes back to the pool for the Update's duration: the Update's handler projects through an
-    activity that needs a connection of its own (from this same pool when the worker runs in
-    the API's process), and concurrent decisions holding one each while they wait exhaust the
-    pool. Loaded rows stay readable (sessions do not expire on commit); a session with pending
-    writes is left alone."""
-    if not (session.new or session.dirty or session.deleted):
-        session.commit()
 
 
 async def perform(

@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.deps import SessionDep, SettingsDep
 from api.portal import session as cookies
+from core.db import release_connection
 from core.errors import Forbidden, Problem, Unauthorized
 from core.policy import Permission, Principal, has_permission_somewhere
 from core.settings import AppEnv, EmailTransport, Settings
@@ -109,6 +110,7 @@ class PortalAuthorize:
         request.state.user = user
         if self.permission is not None and not has_permission_somewhere(principal, self.permission):
             raise Forbidden("Your roles do not allow this page.")
+        release_connection(session)  # before the page's first await (core.db says why)
         return principal
 
 

@@ -7,10 +7,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 
 from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.routers.templates import PREVIEW_RESPONSES, render_preview
 from api.security import PartnerCampaignEditor, PartnerCampaignReader
+from core.db import release_connection
 from core.errors import NotFound
 from core.policy import Permission, Principal
 from models.base import ZonedDatetime
@@ -55,6 +57,14 @@ class ScheduleBody(BaseModel):
     send_at: ZonedDatetime
 
 
+def _read(session: Session, row: PartnerCampaign) -> PartnerCampaignRead:
+    """The answer, read before the connection goes back to the pool: FastAPI ends the request's
+    transaction only after an await (core.db.release_connection says why that matters)."""
+    read = crud.partner_campaign_reads(session, [row])[0]
+    release_connection(session)
+    return read
+
+
 async def _act(
     session: SessionDep,
     client: TemporalDep,
@@ -76,7 +86,7 @@ async def _act(
         validate=validate,
         **fields,
     )
-    return crud.partner_campaign_reads(session, [row])[0]
+    return _read(session, row)
 
 
 @router.put("/partner-campaigns/{partner_campaign_id}/content", response_model=PartnerCampaignRead)
@@ -112,7 +122,7 @@ async def submit(
     row = await flow.submit(
         session, client.get, principal, partner_campaign_id, body.segment_id if body else None
     )
-    return crud.partner_campaign_reads(session, [row])[0]
+    return _read(session, row)
 
 
 @router.post(
@@ -137,7 +147,7 @@ async def decide(
         comment=body.comment,
         revision=body.revision,
     )
-    return crud.partner_campaign_reads(session, [row])[0]
+    return _read(session, row)
 
 
 @router.post("/partner-campaigns/{partner_campaign_id}/decline", response_model=PartnerCampaignRead)
