@@ -10,6 +10,7 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from content.lint import lint
+from core.db import release_connection
 from core.errors import Conflict, Problem
 from core.policy import Permission, Principal, actor_of
 from domain.states import TemplateState
@@ -72,6 +73,7 @@ async def submit(
             errors=[{"field": f"{i.part}:{i.line}", "message": i.message} for i in issues],
         )
     actor = actor_of(principal)
+    release_connection(session)  # not held across the Updates (core.db says why)
     client = await connect()
     if version.state == TemplateState.changes_requested:
         await update(client, task_queue, version, TemplateWorkflow.revise, actor)
@@ -92,6 +94,7 @@ async def decide(
     """The brand reviewer's decision; the workflow refuses the author and the submitter."""
     version = svc.load_version(session, principal, version_id, Permission.template_review)
     body = TemplateDecision(actor=actor_of(principal), decision=decision, comment=comment)
+    release_connection(session)
     await update(await connect(), task_queue, version, TemplateWorkflow.decide, body)
     session.refresh(version)
     return version
