@@ -19,6 +19,7 @@ caller learns nothing about why a sign-in failed; `Outcome` is for tests and log
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -27,7 +28,7 @@ from typing import Any
 from sqlalchemy import delete, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.client_address import UNKNOWN
 from core.errors import FieldError
@@ -295,3 +296,32 @@ def principal_from_bearer(session: Session, secret: str, token: str) -> Principa
     if user is None or not user.is_active:
         return None
     return principal_for(session, user)
+
+
+def display_name(user: User) -> str:
+    """How people are shown to each other: their name, else their email address."""
+    return user.full_name or user.email
+
+
+def display_names(
+    session: Session, ids: Iterable[int], brand_id: int | None = None
+) -> dict[int, str]:
+    """Display names of the users among `ids` (of `brand_id` only, when given)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    stmt = select(User).where(col(User.id).in_(wanted))
+    if brand_id is not None:
+        stmt = stmt.where(User.brand_id == brand_id)
+    return {u.id or 0: display_name(u) for u in session.exec(stmt).all()}
+
+
+def active_users(session: Session, brand_id: int) -> list[User]:
+    """The brand's people with active accounts, by name: whom a policy or a delegation may name."""
+    return list(
+        session.exec(
+            select(User)
+            .where(User.brand_id == brand_id, col(User.is_active))
+            .order_by(col(User.full_name), col(User.email))
+        ).all()
+    )

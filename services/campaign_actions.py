@@ -258,6 +258,21 @@ async def act(
             await asyncio.sleep(waits.pop(0))
 
 
+async def _update_and_reread(
+    session: Session,
+    connect: Callable[[], Awaitable[Client]],
+    row: PartnerCampaign,
+    update: Any,
+    action: PartnerAction,
+) -> PartnerCampaign:
+    """The Update, with the session's connection given back while it waits (core.db says
+    why), then the row as the workflow's projection left it."""
+    release_connection(session)
+    await act(await connect(), row, update, action)
+    session.refresh(row)
+    return row
+
+
 async def perform(
     session: Session,
     connect: Callable[[], Awaitable[Client]],
@@ -276,10 +291,8 @@ async def perform(
     row = crud.load_partner_campaign(session, principal, partner_campaign_id, permission)
     if validate is not None:
         refuse_invalid(full_validation(session, row, validate(row)))
-    release_connection(session)
-    await act(await connect(), row, update, PartnerAction(actor=actor_of(principal), **fields))
-    session.refresh(row)
-    return row
+    action = PartnerAction(actor=actor_of(principal), **fields)
+    return await _update_and_reread(session, connect, row, update, action)
 
 
 async def submit(
@@ -300,10 +313,7 @@ async def submit(
     refuse_invalid(full_validation(session, row, row.values))
     facts = approval_facts.gather(session, row, segment_id=segment_id)
     action = PartnerAction(actor=actor_of(principal), segment_id=segment_id, facts=facts)
-    release_connection(session)
-    await act(await connect(), row, PartnerCampaignWorkflow.submit, action)
-    session.refresh(row)
-    return row
+    return await _update_and_reread(session, connect, row, PartnerCampaignWorkflow.submit, action)
 
 
 async def decide(
@@ -327,10 +337,7 @@ async def decide(
         comment=comment,
         revision=revision,
     )
-    release_connection(session)
-    await act(await connect(), row, PartnerCampaignWorkflow.decide, action)
-    session.refresh(row)
-    return row
+    return await _update_and_reread(session, connect, row, PartnerCampaignWorkflow.decide, action)
 
 
 def load_for_decision(

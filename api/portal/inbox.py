@@ -8,7 +8,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.deps import SessionDep
 from api.portal.web import PortalInbox, PortalPartnerCampaignEditor, PortalRoute, render
@@ -18,10 +18,10 @@ from domain.states import TaskKind
 from models.base import utcnow
 from models.campaign_schemas import PartnerCampaignRead, TaskRead
 from models.campaigns import ApprovalTask
-from models.org import User
 from services import campaigns as svc
 from services import inbox as inbox_svc
 from services import templates as template_svc
+from services.accounts import display_names
 from services.approvals.tasks import approvers_of
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
@@ -42,18 +42,10 @@ NEXT_STEPS = {
 }
 
 
-def user_names(session: Session, ids: set[int]) -> dict[int, str]:
-    """What to call the approvers a delegate acts for."""
-    if not ids:
-        return {}
-    users = session.exec(select(User).where(col(User.id).in_(sorted(ids)))).all()
-    return {u.id or 0: u.full_name or u.email for u in users}
-
-
 def named_approvers(session: Session, tasks: list[ApprovalTask]) -> dict[int, str]:
     """The names of the people the tasks' stages name (by user id)."""
     ids = {a.user_id for t in tasks for a in approvers_of(t) if a.user_id is not None}
-    return user_names(session, ids)
+    return display_names(session, ids)
 
 
 def _due_key(task: TaskRead) -> tuple[bool, datetime, datetime]:
@@ -86,7 +78,7 @@ def inbox(principal: PortalInbox, request: Request, session: SessionDep) -> HTML
         "inbox.html",
         title="Inbox",
         tasks=tasks,
-        principals=user_names(session, {t.on_behalf_of for t in tasks if t.on_behalf_of}),
+        principals=display_names(session, {t.on_behalf_of for t in tasks if t.on_behalf_of}),
         words=TASK_WORDS,
         reviews=reviews,
         flash=request.query_params.get("done", ""),

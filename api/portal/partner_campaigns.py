@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.portal import diagram, slot_form
-from api.portal.inbox import named_approvers, user_names
+from api.portal.inbox import named_approvers
 from api.portal.web import (
     PortalPartnerCampaignEditor,
     PortalPartnerCampaignReader,
@@ -40,6 +40,7 @@ from services import campaign_actions as flow
 from services import campaigns as crud
 from services import delivery, inbox, previews, segments
 from services import templates as template_svc
+from services.accounts import display_names
 from services.approvals.tasks import stage_read
 from services.audience import audience_of, check_segment
 from workflows.partner_campaign import PartnerCampaignWorkflow
@@ -153,7 +154,7 @@ def _page(
         may_decide=may_decide,
         stage=stage_read(task, named_approvers(session, [task])) if task is not None else None,
         on_behalf_of=acting.for_user if acting is not None else None,
-        on_behalf_name=user_names(session, {acting.for_user}).get(acting.for_user, "")
+        on_behalf_name=display_names(session, {acting.for_user}).get(acting.for_user, "")
         if acting is not None and acting.for_user
         else "",
         problem=problem,

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.deps import RequestIdDep, SessionDep
 from api.portal import diagram
@@ -24,7 +24,7 @@ from approvals.validate import check_policy
 from core.errors import Forbidden, NotFound, Problem
 from core.policy import Permission, Principal, Target, allows
 from models.approvals import ApprovalPolicyVersion
-from models.org import User
+from services.accounts import active_users, display_name, display_names
 from services.approvals import policies as svc
 from services.org import Actor
 
@@ -40,21 +40,6 @@ DONE = {
 
 def may_manage(principal: Principal) -> bool:
     return allows(principal, Permission.approval_policy_manage, Target(principal.brand_id))
-
-
-def brand_users(session: Session, brand_id: int) -> list[User]:
-    """The people of the brand a stage may name (active accounts only)."""
-    return list(
-        session.exec(
-            select(User)
-            .where(User.brand_id == brand_id, col(User.is_active))
-            .order_by(col(User.full_name), col(User.email))
-        ).all()
-    )
-
-
-def names_of(users: list[User]) -> dict[int, str]:
-    return {u.id or 0: u.full_name or u.email for u in users}
 
 
 def stages_summary(spec: PolicySpec) -> str:
@@ -132,8 +117,8 @@ def _editor(
     status: int = 200,
     spec: PolicySpec | None = None,
 ) -> HTMLResponse:
-    users = brand_users(session, principal.brand_id)
-    names = names_of(users)
+    users = active_users(session, principal.brand_id)
+    names = {u.id or 0: display_name(u) for u in users}
     errors = errors or {}
     shown = spec
     if shown is None and view is not None and not errors:
@@ -141,15 +126,7 @@ def _editor(
     archived = view is not None and view.policy.archived_at is not None
     history = []
     if view is not None:
-        authors = names_of(
-            list(
-                session.exec(
-                    select(User).where(
-                        col(User.id).in_(sorted({v.created_by for v in view.versions}))
-                    )
-                ).all()
-            )
-        )
+        authors = display_names(session, {v.created_by for v in view.versions})
         history = [
             {
                 "number": v.number,
@@ -282,7 +259,7 @@ async def preview(
     """The diagram of the posted form (htmx swaps it in while the user edits)."""
     form = pf.read_form(await request.form())
     spec, errors = _checked(session, principal, form)
-    names = names_of(brand_users(session, principal.brand_id))
+    names = {u.id or 0: display_name(u) for u in active_users(session, principal.brand_id)}
     context: dict[str, Any] = {
         "boxes": diagram.policy(spec, names) if spec is not None else None,
         "mermaid": diagram.policy_mermaid(spec, names) if spec is not None else "",

@@ -10,15 +10,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.deps import RequestIdDep, SessionDep
 from api.portal.web import PortalRoute, PortalUser, render
 from core.errors import Problem
 from core.policy import Principal
-from models.approvals import Delegation
 from models.base import utcnow
 from models.org import User
+from services.accounts import active_users, display_names
 from services.approvals import delegations as svc
 from services.org import Actor
 
@@ -32,25 +32,7 @@ FIELDS = ("delegate_id", "starts_at", "ends_at", "note")
 
 def colleagues(session: Session, principal: Principal) -> list[User]:
     """Who may stand in: active users of the caller's brand, the caller aside."""
-    return list(
-        session.exec(
-            select(User)
-            .where(
-                User.brand_id == principal.brand_id,
-                col(User.is_active),
-                User.id != principal.user_id,
-            )
-            .order_by(col(User.full_name), col(User.email))
-        ).all()
-    )
-
-
-def _names(session: Session, rows: list[Delegation]) -> dict[int, str]:
-    ids = sorted({r.user_id for r in rows} | {r.delegate_id for r in rows})
-    if not ids:
-        return {}
-    users = session.exec(select(User).where(col(User.id).in_(ids))).all()
-    return {u.id or 0: u.full_name or u.email for u in users}
+    return [u for u in active_users(session, principal.brand_id) if u.id != principal.user_id]
 
 
 def _page(
@@ -71,7 +53,7 @@ def _page(
         title="Settings",
         given=[r for r in rows if r.user_id == principal.user_id],
         received=[r for r in rows if r.delegate_id == principal.user_id],
-        names=_names(session, rows),
+        names=display_names(session, {r.user_id for r in rows} | {r.delegate_id for r in rows}),
         colleagues=colleagues(session, principal),
         form=form
         or {

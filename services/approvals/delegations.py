@@ -10,7 +10,7 @@ other permission stays the delegate's own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -20,7 +20,8 @@ from models.approval_schemas import INT64_MAX, DelegationRead, Direction
 from models.approvals import Delegation
 from models.base import utcnow
 from models.org import User
-from services.accounts import principal_for
+from services.accounts import display_names, principal_for
+from services.campaigns import aware
 from services.org import Actor, record, snapshot
 
 MAX_LENGTH = timedelta(days=366)
@@ -155,13 +156,11 @@ def revoke(session: Session, actor: Actor, delegation_id: int) -> Delegation:
 def delegation_reads(
     session: Session, principal: Principal, rows: list[Delegation]
 ) -> list[DelegationRead]:
-    ids = {r.user_id for r in rows} | {r.delegate_id for r in rows}
-    users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(sorted(ids))))}
+    names = display_names(session, {r.user_id for r in rows} | {r.delegate_id for r in rows})
     now = utcnow()
 
     def name(user_id: int) -> str:
-        user = users.get(user_id)
-        return (user.full_name or user.email) if user else f"user {user_id}"
+        return names.get(user_id, f"user {user_id}")
 
     return [
         DelegationRead(
@@ -180,7 +179,3 @@ def delegation_reads(
         )
         for r in rows
     ]
-
-
-def aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

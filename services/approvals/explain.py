@@ -19,9 +19,10 @@ from models.approval_schemas import (
 )
 from models.campaigns import Campaign
 from models.templates import TemplateVersion
+from services.accounts import display_names
 from services.approvals import facts as approval_facts
 from services.approvals.policies import named_approvers
-from services.approvals.policy_reads import PolicyRef, approver_reads, user_names
+from services.approvals.policy_reads import PolicyRef, approver_reads
 from services.audience import check_segment
 from services.campaigns import load_partner_campaign
 
@@ -53,9 +54,8 @@ def explain(
     )
     explained = engine.explain(pinned, facts, submitted_by=None)
     people = {p for e in explained for p in e.people}
-    names = user_names(
-        session, row.brand_id, people | {a.user_id or 0 for a in named_approvers(ref.spec)}
-    )
+    named = {a.user_id or 0 for a in named_approvers(ref.spec)}
+    names = display_names(session, people | named, row.brand_id)
     stages = []
     for stage, done in zip(ref.spec.stages, explained, strict=True):
         gap = None

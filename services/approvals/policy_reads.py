@@ -25,7 +25,7 @@ from models.approval_schemas import (
     TimeoutRead,
 )
 from models.approvals import ApprovalPolicy
-from models.org import User
+from services.accounts import display_names
 from services.approvals.policies import PolicyView, load, named_approvers, require_manage
 from services.org import page
 
@@ -152,17 +152,6 @@ def _read_fields(ref: PolicyRef) -> dict[str, object]:
     return fields
 
 
-def user_names(session: Session, brand_id: int, ids: Iterable[int]) -> dict[int, str]:
-    """Names (else email addresses) of the brand's users among `ids`."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    users = session.exec(
-        select(User).where(col(User.id).in_(wanted), User.brand_id == brand_id)
-    ).all()
-    return {u.id or 0: u.full_name or u.email for u in users}
-
-
 def approver_reads(approvers: Iterable[Approver], names: dict[int, str]) -> list[ApproverRead]:
     return [ApproverRead(role=a.role, user_id=a.user_id, name=a.label(names)) for a in approvers]
 
@@ -170,7 +159,7 @@ def approver_reads(approvers: Iterable[Approver], names: dict[int, str]) -> list
 def diagram(session: Session, ref: PolicyRef) -> DiagramRead:
     """The current version drawn (mermaid) and as JSON, named users by name."""
     spec = ref.spec
-    names = user_names(session, ref.brand_id, (a.user_id or 0 for a in named_approvers(spec)))
+    names = display_names(session, (a.user_id or 0 for a in named_approvers(spec)), ref.brand_id)
     stages = [
         DiagramStage(
             name=s.name,
