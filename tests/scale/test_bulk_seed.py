@@ -1,0 +1,104 @@
+"""The large network of `python -m scripts.seed --partners N`, small: the seeded people can
+sign in and work, each partner sees only its own contacts, a re-run adds nothing, and a bulk
+load on PostgreSQL leaves exactly the migrations' indexes."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlmodel import Session, col, select
+
+from models.contacts import Contact, Suppression
+from models.org import Membership, Partner, User
+from scripts.bulk.network import editor_email, gm_email, seed_network
+from scripts.bulk.rows import indexes_rebuilt_after, write_rows
+from scripts.demo.organisation import DEMO_PASSWORD
+
+PARTNERS, CONTACTS = 50, 3
+
+
+@pytest.fixture
+def network(demo: Engine, demo_hash: str) -> Engine:
+    with Session(demo) as session:
+        seeded = seed_network(
+            session, PARTNERS, CONTACTS, password_hash=demo_hash, partners_per_region=25
+        )
+        session.commit()
+    assert seeded.partners_added == PARTNERS
+    assert seeded.contacts_added == PARTNERS * CONTACTS
+    return demo
+
+
+def _partner_id(engine: Engine, n: int) -> int:
+    with Session(engine) as session:
+        found = session.exec(select(Partner.id).where(Partner.slug == f"scale-{n:05d}")).one()
+    assert found is not None
+    return found
+
+
+def test_seeded_network_is_usable_and_holds_the_tenant_boundary(
+    network: Engine, client: TestClient, demo_hash: str
+) -> None:
+    with Session(network) as session:
+        assert len(session.exec(select(User).where(User.email.like("%.scale-%"))).all()) == 100  # type: ignore[attr-defined]
+        assert (
+            len(
+                session.exec(select(Membership).where(col(Membership.partner_id).isnot(None))).all()
+            )
+            >= 100
+        )
+        contacts = session.exec(select(Contact).where(col(Contact.email).like("%.scale-%"))).all()
+        # consent as the app expects it: a source and a time whenever the status is known
+        assert {c.consent_status for c in contacts} <= {"granted", "denied", "unknown"}
+        assert all((c.consent_at is None) == (c.consent_status == "unknown") for c in contacts)
+        suppressed = session.exec(select(Suppression)).all()
+        assert all(s.partner_id is not None for s in suppressed)
+        # a re-run adds nothing
+        again = seed_network(session, PARTNERS, CONTACTS, password_hash=demo_hash)
+        assert again.partners_added == 0 and again.contacts_added == 0
+    mine, theirs = _partner_id(network, 1), _partner_id(network, 2)
+    # the real sign-in: the one shared hash verifies the demo password
+    token = client.post(
+        "/api/v1/auth/token", data={"username": editor_email(1), "password": DEMO_PASSWORD}
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    own = client.get(f"/api/v1/partners/{mine}/contacts", headers=headers)
+    assert own.status_code == 200, own.text
+    assert own.json()["total"] == CONTACTS
+    assert all(".scale-00001." in c["email"] for c in own.json()["items"])
+    assert client.get(f"/api/v1/partners/{theirs}/contacts", headers=headers).status_code == 404
+    me = client.get("/api/v1/me", headers=headers).json()
+    assert me["user"]["email"] == editor_email(1)
+    assert [(m["role"], m["partner_id"]) for m in me["memberships"]] == [("partner_editor", mine)]
+    gm = client.post(
+        "/api/v1/auth/token", data={"username": gm_email(2), "password": DEMO_PASSWORD}
+    )
+    assert gm.status_code == 200
+
+
+def test_bulk_load_rebuilds_the_same_indexes(network: Engine) -> None:
+    if network.dialect.name != "postgresql":
+        pytest.skip("indexes are dropped and rebuilt on PostgreSQL only")
+    query = text(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'contact' ORDER BY 1"
+    )
+    with Session(network) as session:
+        before = session.execute(query).all()
+        pid = _partner_id(network, 3)
+        with indexes_rebuilt_after(session, "contact", adding=10**9):
+            assert len(session.execute(query).all()) == 1  # only the primary key left
+            write_rows(
+                session,
+                "contact",
+                "brand_id partner_id email name locale consent_status consent_source"
+                " consent_at tags attributes import_mark created_at updated_at",
+                [(1, pid, "tab\there@example.com", "A\\B", "en", "unknown", "", None, "[]",
+                  "{}", None, "2026-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00")],
+            )  # fmt: skip
+        session.commit()
+        assert session.execute(query).all() == before
+        row = session.exec(
+            select(Contact).where(Contact.partner_id == pid, Contact.name == "A\\B")
+        ).one()
+        assert row.email == "tab\there@example.com"
