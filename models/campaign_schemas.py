@@ -199,6 +199,20 @@ class CampaignRead(BaseModel):
     updated_at: datetime
 
 
+class RegionCountsRead(BaseModel):
+    region_id: int
+    region_name: str
+    counts: dict[str, int] = Field(description="the region's partner campaigns per state")
+    total: int
+
+
+class CampaignDetail(CampaignRead):
+    """One campaign as GET /campaigns/{id} answers it: with its partner campaigns counted per
+    region and state (those the caller may read), from one grouped query."""
+
+    by_region: list[RegionCountsRead] = Field(default_factory=list)
+
+
 class PartnerCampaignRead(BaseModel):
     id: int
     campaign_id: int

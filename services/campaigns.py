@@ -32,9 +32,11 @@ from domain.workflow_ids import partner_campaign_workflow_id
 from models.base import utcnow
 from models.campaign_schemas import (
     CampaignCreate,
+    CampaignDetail,
     CampaignRead,
     CampaignUpdate,
     PartnerCampaignRead,
+    RegionCountsRead,
     check_escalation,
     check_policy,
     check_window,
@@ -283,6 +285,75 @@ def counts_by_campaign(session: Session, campaign_ids: Sequence[int]) -> dict[in
     return out
 
 
+def counts_by_region(
+    session: Session, principal: Principal, campaign_id: int
+) -> list[RegionCountsRead]:
+    """The campaign's partner campaigns the principal may read, counted per region and state in
+    one grouped query (a campaign to 10,000 partners is a few dozen rows here, never 10,000);
+    regions by name."""
+    rows = session.exec(
+        select(Region.id, Region.name, PartnerCampaign.state, func.count())
+        .join(Region, col(Region.id) == col(PartnerCampaign.region_id))
+        .where(
+            PartnerCampaign.campaign_id == campaign_id,
+            scope_filter(
+                principal,
+                PartnerCampaign.brand_id,
+                PartnerCampaign.region_id,
+                PartnerCampaign.partner_id,
+                Permission.partner_campaign_read,
+            ),
+        )
+        .group_by(col(Region.id), col(Region.name), col(PartnerCampaign.state))
+    ).all()
+    found: dict[int, RegionCountsRead] = {}
+    for region_id, name, state, n in rows:
+        key = int(region_id or 0)
+        entry = found.setdefault(
+            key, RegionCountsRead(region_id=key, region_name=name, counts={}, total=0)
+        )
+        entry.counts[str(state)] = int(n)
+        entry.total += int(n)
+    return sorted(found.values(), key=lambda r: (r.region_name, r.region_id))
+
+
+def campaign_detail(session: Session, principal: Principal, campaign: Campaign) -> CampaignDetail:
+    assert campaign.id is not None
+    read = campaign_read(campaign, counts_by_state(session, campaign.id))
+    return CampaignDetail(
+        **read.model_dump(), by_region=counts_by_region(session, principal, campaign.id)
+    )
+
+
+def partner_progress_page(
+    session: Session,
+    principal: Principal,
+    campaign_id: int,
+    *,
+    limit: int,
+    after: int | None = None,
+) -> tuple[list[PartnerCampaign], int | None]:
+    """One page of the campaign's partner campaigns the principal may read, by id after
+    `after` (keyset: the 100th page costs what the first does), and the `after` of the next
+    page (None on the last)."""
+    stmt = select(PartnerCampaign).where(
+        PartnerCampaign.campaign_id == campaign_id,
+        scope_filter(
+            principal,
+            PartnerCampaign.brand_id,
+            PartnerCampaign.region_id,
+            PartnerCampaign.partner_id,
+            Permission.partner_campaign_read,
+        ),
+    )
+    if after is not None:
+        stmt = stmt.where(col(PartnerCampaign.id) > after)
+    rows = list(session.exec(stmt.order_by(col(PartnerCampaign.id)).limit(limit + 1)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)
+
+
 def campaign_read(campaign: Campaign, counts: dict[str, int]) -> CampaignRead:
     assert campaign.id is not None
     return CampaignRead(
@@ -493,9 +564,11 @@ def partner_campaign_reads(
 
 
 __all__ = [
+    "campaign_detail",
     "campaign_read",
     "campaign_reads",
     "counts_by_campaign",
+    "counts_by_region",
     "counts_by_state",
     "create_campaign",
     "create_partner_campaigns",
@@ -505,6 +578,7 @@ __all__ = [
     "load_partner_campaign",
     "partner_campaign_reads",
     "partner_campaign_target",
+    "partner_progress_page",
     "resolve_target_partners",
     "update_campaign",
 ]

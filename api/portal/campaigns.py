@@ -3,11 +3,10 @@ partner and region, cancelling and extending. Each action calls the service the 
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
@@ -204,28 +203,41 @@ def _plain(message: str) -> str:
     return message.removeprefix("Value error, ")
 
 
+PROGRESS_PAGE = 100  # partners per page of a campaign's progress list
+
+
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
 def campaign_page(
-    principal: PortalCampaignReader, request: Request, session: SessionDep, campaign_id: int
+    principal: PortalCampaignReader,
+    request: Request,
+    session: SessionDep,
+    campaign_id: int,
+    limit: Annotated[int, Query(ge=1, le=500)] = PROGRESS_PAGE,
+    after: Annotated[
+        int | None, Query(ge=0, description="the last partner campaign id seen")
+    ] = None,
 ) -> HTMLResponse:
+    """The campaign's facts, its progress per region (one grouped query) and one page of its
+    partners (`limit` after the partner campaign id `after`), each with its sending bar."""
     campaign = svc.load_campaign(session, principal, campaign_id)
     read = svc.campaign_read(campaign, svc.counts_by_state(session, campaign_id))
-    rows, _ = svc.list_partner_campaigns(
-        session, principal, campaign_id=campaign_id, limit=200, offset=0
+    by_region = svc.counts_by_region(session, principal, campaign_id)
+    rows, next_after = svc.partner_progress_page(
+        session, principal, campaign_id, limit=limit, after=after
     )
     pcs = svc.partner_campaign_reads(session, rows)
-    regions = {r.id: r.name for r in _org(session, campaign.brand_id)[0]}
-    by_region: dict[str, Counter[str]] = defaultdict(Counter)
-    for pc in pcs:
-        by_region[regions.get(pc.region_id, "?")][pc.state] += 1
     return render(
         request,
         "campaign.html",
         title=campaign.name,
         c=read,
         pcs=pcs,
-        regions=regions,
-        by_region=dict(sorted(by_region.items())),
+        regions={r.region_id: r.region_name for r in by_region},
+        by_region=by_region,
+        shown=sum(r.total for r in by_region),
+        after=after,
+        limit=limit,
+        next_after=next_after,
         sending=delivery.progress_by_partner_campaign(session, [pc.id for pc in pcs]),
         finished=PARTNER_CAMPAIGN_FINAL,
         may_manage=has_permission_somewhere(principal, Permission.campaign_manage),

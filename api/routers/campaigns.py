@@ -13,7 +13,7 @@ from api.routers.params import PagingDep
 from api.security import CampaignManager, CampaignReader
 from core.policy import Permission
 from domain.states import CampaignState
-from models.campaign_schemas import CampaignCreate, CampaignRead, CampaignUpdate
+from models.campaign_schemas import CampaignCreate, CampaignDetail, CampaignRead, CampaignUpdate
 from models.schemas import Page
 from services import campaigns as svc
 from services.org import Actor
@@ -68,10 +68,15 @@ def list_campaigns(
     )
 
 
-@router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
-def read_campaign(principal: CampaignReader, session: SessionDep, campaign_id: int) -> CampaignRead:
+@router.get("/campaigns/{campaign_id}", response_model=CampaignDetail)
+def read_campaign(
+    principal: CampaignReader, session: SessionDep, campaign_id: int
+) -> CampaignDetail:
+    """The campaign with its partner campaigns per state (`counts`) and per region and state
+    (`by_region`, those the caller may read). Each partner's row: GET
+    /partner-campaigns?campaign_id=..."""
     campaign = svc.load_campaign(session, principal, campaign_id)
-    return svc.campaign_read(campaign, svc.counts_by_state(session, campaign_id))
+    return svc.campaign_detail(session, principal, campaign)
 
 
 @router.patch("/campaigns/{campaign_id}", response_model=CampaignRead)

@@ -1,16 +1,24 @@
-"""The large network of `python -m scripts.seed --partners N`, small: the seeded people can
-sign in and work, each partner sees only its own contacts, a re-run adds nothing, and a bulk
-load on PostgreSQL leaves exactly the migrations' indexes."""
+"""The large network of `python -m scripts.seed --partners N` and the campaign history of
+bench.portal_scale, small: the seeded people can sign in and work, each partner sees only its
+own contacts, the audit chain still verifies, and a campaign page shows every region from one
+grouped query and its partners page by page."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
+from api.portal import session as cookies
+from core.settings import Settings
+from models.campaigns import PartnerCampaign
 from models.contacts import Contact, Suppression
 from models.org import Membership, Partner, User
+from scripts.bulk.activity import seed_activity
 from scripts.bulk.network import editor_email, gm_email, seed_network
 from scripts.bulk.rows import indexes_rebuilt_after, write_rows
 from scripts.demo.organisation import DEMO_PASSWORD
@@ -102,3 +110,70 @@ def test_bulk_load_rebuilds_the_same_indexes(network: Engine) -> None:
             select(Contact).where(Contact.partner_id == pid, Contact.name == "A\\B")
         ).one()
         assert row.email == "tab\there@example.com"
+
+
+def test_campaign_page_counts_regions_in_one_query_and_pages_partners(
+    network: Engine,
+    client: TestClient,
+    login: Callable[[str], dict[str, str]],
+    settings: Settings,
+) -> None:
+    with Session(network) as session:
+        act = seed_activity(session, campaigns=3, outbox_partners=5)
+        session.commit()
+    assert act.partner_campaigns == PARTNERS + PARTNERS + PARTNERS  # 2 to all, 1 to a region
+    assert act.deliveries == PARTNERS * CONTACTS
+    big = act.big_campaign_id
+    hq = login("admin@northwind.example")
+    detail = client.get(f"/api/v1/campaigns/{big}", headers=hq).json()
+    regions = [(r["region_name"], r["counts"], r["total"]) for r in detail["by_region"]]
+    assert regions == [
+        ("Scale region 01", {"sent": 25}, 25),
+        ("Scale region 02", {"sent": 25}, 25),
+    ]
+    # a region manager counts only the partner campaigns of its region
+    with Session(network) as session:
+        north = session.exec(select(User).where(User.email == "north@northwind.example")).one()
+        session.add(
+            Membership(
+                user_id=north.id or 0,
+                brand_id=north.brand_id,
+                role="region_manager",
+                scope_type="region",
+                region_id=detail["by_region"][1]["region_id"],
+            )
+        )
+        session.commit()
+    mine = client.get(f"/api/v1/campaigns/{big}", headers=login("north@northwind.example"))
+    assert [r["region_name"] for r in mine.json()["by_region"]] == ["Scale region 02"]
+    verify = client.get("/api/v1/audit/verify", headers=hq).json()
+    assert verify["ok"] is True, verify
+
+    seen: list[int] = []
+    path = f"/campaigns/{big}?limit=20"
+    for name, value in _portal_cookie(settings, network, "admin@northwind.example").items():
+        client.cookies.set(name, value)
+    while path:
+        page = client.get(path)
+        assert page.status_code == 200, page.text
+        assert "Scale region 01" in page.text
+        ids = [int(i) for i in re.findall(r'href="/partner-campaigns/(\d+)"', page.text)]
+        assert 0 < len(ids) <= 20
+        seen += ids
+        found = re.search(r'href="(/campaigns/\d+\?after=\d+&amp;limit=20)"', page.text)
+        path = found.group(1).replace("&amp;", "&") if found else ""
+    with Session(network) as session:
+        expected = session.exec(
+            select(PartnerCampaign.id)
+            .where(PartnerCampaign.campaign_id == big)
+            .order_by(col(PartnerCampaign.id))
+        ).all()
+    assert seen == list(expected)
+
+
+def _portal_cookie(settings: Settings, engine: Engine, email: str) -> dict[str, str]:
+    with Session(engine) as session:
+        user = session.exec(select(User).where(User.email == email)).one()
+    assert user.id is not None
+    found = cookies.new_session(settings, user.id, generation=user.session_generation)
+    return {cookies.COOKIE: cookies.encode(settings, found)}
