@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from models.base import utcnow
 
 
 class OutboxMessage(SQLModel, table=True):
+    # The viewer lists a brand's messages newest first: read in index order, not sorted.
+    __table_args__ = (Index("ix_outboxmessage_brand_sent", "brand_id", "sent_at", "id"),)
+
     id: int | None = Field(default=None, primary_key=True)
     message_id: str = Field(max_length=300, index=True)
     to: str = Field(max_length=2000)
