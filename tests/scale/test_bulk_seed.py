@@ -1,7 +1,8 @@
 """The large network of `python -m scripts.seed --partners N` and the campaign history of
 bench.portal_scale, small: the seeded people can sign in and work, each partner sees only its
 own contacts, the audit chain still verifies, and a campaign page shows every region from one
-grouped query and its partners page by page."""
+grouped query and its partners page by page; above 500 partners the new-campaign form takes
+typed partner ids instead of one checkbox each."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from api.portal import session as cookies
+from api.portal.campaigns import PICKER_LIMIT
 from core.settings import Settings
-from models.campaigns import PartnerCampaign
+from models.campaigns import Campaign, PartnerCampaign
 from models.contacts import Contact, Suppression
 from models.org import Membership, Partner, User
+from models.templates import Template, TemplateVersion
 from scripts.bulk.activity import seed_activity
 from scripts.bulk.network import editor_email, gm_email, seed_network
 from scripts.bulk.rows import indexes_rebuilt_after, write_rows
@@ -177,3 +180,44 @@ def _portal_cookie(settings: Settings, engine: Engine, email: str) -> dict[str, 
     assert user.id is not None
     found = cookies.new_session(settings, user.id, generation=user.session_generation)
     return {cookies.COOKIE: cookies.encode(settings, found)}
+
+
+def test_new_campaign_form_takes_typed_partner_ids_above_the_picker_limit(
+    demo: Engine, demo_hash: str, client: TestClient, settings: Settings
+) -> None:
+    with Session(demo) as session:
+        seed_network(session, PICKER_LIMIT + 1, 0, password_hash=demo_hash)
+        session.commit()
+        version = session.exec(
+            select(TemplateVersion)
+            .join(Template, col(Template.id) == col(TemplateVersion.template_id))
+            .where(Template.name == "Open day")
+        ).one()
+    for name, value in _portal_cookie(settings, demo, "marketing@northwind.example").items():
+        client.cookies.set(name, value)
+    form = client.get("/campaigns/new")
+    assert form.status_code == 200
+    assert 'name="partners" type="text"' in form.text
+    assert 'type="checkbox" name="partners"' not in form.text
+    picked = [_partner_id(demo, 1), _partner_id(demo, 7)]
+    created = client.post(
+        "/campaigns",
+        data={
+            "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1),  # type: ignore[union-attr]
+            "name": "Typed partners",
+            "template_version_id": str(version.id),
+            "target_kind": "partners",
+            "partners": f"{picked[0]}, {picked[1]}",
+            "personalise_until": "2030-01-01T09:00",
+            "send_by": "2030-01-08T09:00",
+            "mode": "opt_in",
+            "approval_policy": "gm",
+            "remind_after": "2",
+            "escalate_after": "4",
+        },
+        follow_redirects=False,
+    )
+    assert created.status_code == 303, created.text
+    with Session(demo) as session:
+        campaign = session.exec(select(Campaign).where(Campaign.name == "Typed partners")).one()
+    assert campaign.target == {"partners": picked}
