@@ -14,8 +14,6 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 SQLITE_CHUNK = 5_000
-COPY_CHUNK = 10_000
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def _driver(session: Session) -> Any:
@@ -46,19 +44,6 @@ def reserve_ids(session: Session, table: str, n: int) -> range:
     return range(int(top) + 1, int(top) + 1 + n)
 
 
-def _pg_text(value: Any) -> str:
-    """One field in COPY's text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
 def _sqlite_value(value: Any) -> Any:
     if isinstance(value, datetime):
         # SQLAlchemy's SQLite DateTime: naive UTC text with microseconds.
@@ -82,11 +67,11 @@ def write_rows(session: Session, table: str, columns: str, rows: Iterable[Sequen
             _driver(session).cursor() as cur,
             cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy,
         ):
-            # COPY's text format built here: about twice as fast as psycopg's write_row.
-            it = iter(rows)
-            while lines := ["\t".join([_pg_text(v) for v in r]) for r in islice(it, COPY_CHUNK)]:
-                copy.write("\n".join(lines) + "\n")
-                count += len(lines)
+            # psycopg's write_row formats in C: building the text format in Python instead
+            # was 2.5x slower (300,000 contacts: 3.8-4.9 s against 9.1-12.2 s).
+            for row in rows:
+                copy.write_row(row)
+                count += 1
         return count
     marks = ", ".join("?" for _ in names)
     sql = f'INSERT INTO "{table}" ({cols}) VALUES ({marks})'
