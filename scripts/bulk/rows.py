@@ -1,6 +1,6 @@
-"""Bulk row writing inside a session's transaction: COPY on PostgreSQL (psycopg), executemany
-in chunks on SQLite. Rows are tuples in the order of `columns`; JSON columns are passed as
-their JSON text, datetimes aware (UTC), so both databases store what the ORM would."""
+"""Bulk row writing inside a session's transaction: binary COPY on PostgreSQL (psycopg),
+executemany in chunks on SQLite. Rows are tuples in the order of `columns`; JSON columns are
+passed as their JSON text, datetimes aware (UTC), so both databases store what the ORM would."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 SQLITE_CHUNK = 5_000
+JSON_OID, TEXT_OID = 114, 25
 
 
 def _driver(session: Session) -> Any:
@@ -63,12 +64,24 @@ def write_rows(session: Session, table: str, columns: str, rows: Iterable[Sequen
     cols = ", ".join(f'"{c}"' for c in names)
     count = 0
     if is_postgres(session):
+        oids = dict(
+            session.execute(
+                text(
+                    "SELECT attname, atttypid FROM pg_attribute WHERE attrelid ="
+                    " CAST(:t AS regclass) AND attnum > 0 AND NOT attisdropped"
+                ),
+                {"t": f'"{table}"'},
+            ).all()
+        )
         with (
             _driver(session).cursor() as cur,
-            cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy,
+            cur.copy(f'COPY "{table}" ({cols}) FROM STDIN (FORMAT BINARY)') as copy,
         ):
-            # psycopg's write_row formats in C: building the text format in Python instead
-            # was 2.5x slower (300,000 contacts: 3.8-4.9 s against 9.1-12.2 s).
+            # Binary, typed from the catalogue: the server parses nothing (300,000 contacts:
+            # 2.3-2.5 s against 5.7-5.9 s in text, and 9-12 s with the text built in Python).
+            # JSON columns take their text as is (json's binary form is its text): typed as
+            # json, psycopg would dump the str as a JSON string.
+            copy.set_types([TEXT_OID if oids[n] == JSON_OID else int(oids[n]) for n in names])
             for row in rows:
                 copy.write_row(row)
                 count += 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -105,7 +106,7 @@ def test_bulk_load_rebuilds_the_same_indexes(network: Engine) -> None:
                 "brand_id partner_id email name locale consent_status consent_source"
                 " consent_at tags attributes import_mark created_at updated_at",
                 [(1, pid, "tab\there@example.com", "A\\B", "en", "unknown", "", None, "[]",
-                  "{}", None, "2026-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00")],
+                  "{}", None, datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))],
             )  # fmt: skip
         session.commit()
         assert session.execute(query).all() == before
