@@ -52,7 +52,7 @@ from domain.roles import Role, ScopeType
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import Brand, Membership, Partner, Region, User
 from models.templates import Template, TemplateVersion
-from registry import QueueSpec, queues
+from registry import QueueSpec, precompile_workflow_modules, queues
 from scripts.demo.assets import seed_demo_assets
 from scripts.demo.organisation import DEMO_PASSWORD, seed_demo
 from scripts.migrate import upgrade
@@ -354,6 +354,7 @@ def temporal_binary() -> str:
 @asynccontextmanager
 async def campaign_stack(partners: int, database_url: str | None = None) -> AsyncIterator[Stack]:
     """Everything above, torn down in reverse order on exit."""
+    precompile_workflow_modules()  # as worker.py does
     data_dir = Path(tempfile.mkdtemp(prefix="brandrelay-bench-"))
     settings = _settings(data_dir, database_url)
     engine = _fresh_engine(settings.resolved_database_url)
