@@ -85,6 +85,7 @@ def queues(
                 fanout.signal_partner_workflows,
                 campaigns.project_campaign_summary,
                 notices.notify_partner_campaign,
+                notices.invite_partners,
                 deliveries.notify_send_paused,
                 deliveries.record_send_resumed,
             ],
