@@ -490,6 +490,7 @@ async def test_fanout_projects_and_invites_exactly_once(
     login: Login,
     demo: Engine,
     workflow_env: WorkflowEnvironment,
+    record_history: Record,
 ) -> None:
     """The fan-out projects invited -> drafting for a page in one transaction and the campaign
     sends the page's invitations in one activity. A start activity that died after its
@@ -596,6 +597,8 @@ async def test_fanout_projects_and_invites_exactly_once(
         assert len(starts) == 1 and activities == []  # no projection, no notice of its own
     await finish(api, login, demo, cid)
     assert _summary(demo, cid) == {"cancelled": 3}
+    await record_history(next(iter(wids.values())), "partner_opened_by_fanout")
+    await record_history(f"campaign-{cid}", "campaign_opens_and_invites")
 
 
 @pytest.mark.parametrize(
@@ -616,6 +619,10 @@ async def test_fanout_projects_and_invites_exactly_once(
         # vote that does not pass its stage; an all-of stage ended by one rejection.
         "chain_standard",
         "chain_all_rejected",
+        # The fan-out projects the open transition and sends the invitations: a partner
+        # workflow started with its open entry, a campaign that invites per page.
+        "partner_opened_by_fanout",
+        "campaign_opens_and_invites",
     ],
 )
 async def test_saved_campaign_histories_replay(name: str) -> None:
