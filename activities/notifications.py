@@ -5,8 +5,9 @@ own): recipients whose marker exists are skipped, so a retried activity sends on
 failed attempt did not. The message goes out first and the marker is written after, because
 a marker for a message that then failed to send would lose the email for good; the price is
 a tiny window (sent, then the process dies before the marker commits) in which a retry sends
-that one message twice. Each message's Message-ID is derived from its marker key, so the outbox
-(which writes a Message-ID once) does not even then.
+that one message twice. Invitations sent in batches derive each Message-ID from the marker key
+(and the row's creation time), so the outbox, which writes a Message-ID once, does not even
+then.
 
 Invitations of a launch are sent in one activity per start page (`invite_partners`), with the
 same keys the partner workflow would use (`<workflow id>:1:invited`), so whichever asks second
@@ -50,21 +51,28 @@ def sent_key(notice: PartnerNotice, user_id: int) -> str:
     return f"notice:{digest}:{user_id}"
 
 
-def message_id_for(settings: Settings, key: str) -> str:
-    """The Message-ID of the message whose sent marker is `key`: the same on every retry."""
+def message_id_for(settings: Settings, key: str, salt: str) -> str:
+    """The Message-ID of the message whose sent marker is `key`: the same on every retry.
+    `salt` (the partner campaign row's creation time) tells apart a database that was reset
+    and hands the same ids, hence the same keys, out again: the outbox writes a Message-ID
+    only once, and would otherwise keep the old database's message."""
+    digest = hashlib.sha256(f"{key}|{salt}".encode()).hexdigest()[:40]
     domain = settings.email_from.rpartition("@")[2].strip(" >") or "brandrelay.invalid"
-    return f"<notice.{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
+    return f"<notice.{digest}@{domain}>"
 
 
 def _planned(
-    session: Session, settings: Settings, notice: PartnerNotice
+    session: Session, settings: Settings, notice: PartnerNotice, salt: str | None = None
 ) -> list[tuple[Outgoing, str]]:
-    """The messages of a notice, each with its sent-marker key."""
+    """The messages of a notice, each with its sent-marker key; with a `salt`, each message's
+    Message-ID is derived from its key (message_id_for), else fresh."""
     outgoing = plan(
         session,
         settings,
         notice,
-        message_id=lambda r: message_id_for(settings, sent_key(notice, r.user_id)),
+        message_id=None
+        if salt is None
+        else lambda r: message_id_for(settings, sent_key(notice, r.user_id), salt),
     )
     return [(o, sent_key(notice, o.recipient.user_id)) for o in outgoing]
 
@@ -163,7 +171,8 @@ def send_invitations(
             if row.state not in PERSONALISING or row.state == PartnerCampaignState.invited:
                 continue
             notice = invitation(batch, row, partner)
-            todo += [(notice, o, key) for o, key in _planned(session, settings, notice)]
+            salt = row.created_at.isoformat()
+            todo += [(notice, o, key) for o, key in _planned(session, settings, notice, salt)]
         keys = [key for _, _, key in todo]
         done = set(
             session.exec(select(AuditEvent.event_key).where(col(AuditEvent.event_key).in_(keys)))
