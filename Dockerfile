@@ -40,6 +40,10 @@ COPY workflows/ ./workflows/
 COPY activities/ ./activities/
 COPY api/ ./api/
 COPY scripts/ ./scripts/
+# Bytecode at build time: PYTHONDONTWRITEBYTECODE keeps the processes from writing any, and the
+# workflow sandbox re-imports the workflow modules for every workflow it runs, compiling them
+# from source each time when no .pyc exists (core/bytecode.py).
+RUN python -m compileall -q /app
 RUN mkdir -p /app/.data && chown brandrelay:brandrelay /app/.data
 
 USER brandrelay

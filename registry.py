@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -15,6 +16,7 @@ from activities.delivery import DeliveryActivities
 from activities.fanout import FanoutActivities
 from activities.notifications import NotificationActivities
 from activities.templates import TemplateActivities
+from core.bytecode import ensure_bytecode
 from core.settings import Settings
 from mail.transport import make_transport
 from services.audit_checkpoints import CheckpointPolicy
@@ -36,6 +38,13 @@ class QueueSpec:
     @property
     def empty(self) -> bool:
         return not self.workflows and not self.activities
+
+
+def precompile_workflow_modules() -> int:
+    """Bytecode for the packages the workflow sandbox re-imports for every workflow it runs
+    (core/bytecode.py says why); how many files were written."""
+    root = Path(__file__).resolve().parent
+    return ensure_bytecode([root / "workflows", root / "domain"])
 
 
 def queues(
@@ -76,6 +85,7 @@ def queues(
                 fanout.signal_partner_workflows,
                 campaigns.project_campaign_summary,
                 notices.notify_partner_campaign,
+                notices.invite_partners,
                 deliveries.notify_send_paused,
                 deliveries.record_send_resumed,
             ],

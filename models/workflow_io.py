@@ -168,6 +168,14 @@ class PartnerCampaignInput(BaseModel):
     report_to: str | None = Field(
         None, description="campaign (shard) workflow id told the outcome; None: nobody"
     )
+    opened: TimelineEntry | None = Field(
+        None,
+        description="the fan-out projected the open transition (row, task, audit event) before "
+        "it started the workflow: this is its entry; None: the workflow projects it",
+    )
+    invited_by_campaign: bool = Field(
+        False, description="the campaign sends the invitation notice (batched per page)"
+    )
 
 
 class StartPartners(BaseModel):
@@ -177,6 +185,11 @@ class StartPartners(BaseModel):
     partner_campaign_ids: list[int]
     report_to: str
     task_queue: str
+    project_open: bool = Field(
+        False,
+        description="project every partner's open transition for the page in one transaction "
+        "and start the workflows with it (the campaign then sends the invitations)",
+    )
 
 
 class StartedPartners(BaseModel):
@@ -184,6 +197,16 @@ class StartedPartners(BaseModel):
 
     started: dict[int, str] = Field(default_factory=dict, description="pc id -> workflow id")
     existing: dict[int, str] = Field(default_factory=dict, description="pc id -> workflow id")
+
+
+class InvitePartners(BaseModel):
+    """The invitation notices of one page of partner workflows, sent by one activity."""
+
+    campaign_id: int
+    campaign_name: str
+    brand_id: int
+    personalise_until: datetime
+    partner_campaign_ids: list[int]
 
 
 class SignalPartners(BaseModel):
@@ -242,7 +265,7 @@ class PartnerTransition(BaseModel):
         default_factory=dict, description="task kind -> due time; kinds not listed are closed"
     )
     workflow_id: str
-    run_id: str
+    run_id: str | None = Field(None, description="None: projected by the fan-out before the run")
 
 
 class PartnerCampaignStatus(BaseModel):

@@ -39,6 +39,7 @@ from models.base import utcnow
 from models.org import Partner, Region
 from services.access import scope_filter
 from services.org import Actor, record, snapshot
+from services.paging import Key, Listing, Paged, PageRequest, fetch
 from storage.base import BlobStore, brand_key
 
 
@@ -80,6 +81,19 @@ def load_asset(
     return asset
 
 
+ASSETS = Listing(
+    "assets",
+    col(Asset.id),
+    {
+        "id": Key(col(Asset.id), "int"),
+        "title": Key(col(Asset.title), "str"),
+        "created_at": Key(col(Asset.created_at), "datetime"),
+        "updated_at": Key(col(Asset.updated_at), "datetime"),
+    },
+    default="id",
+)
+
+
 def list_assets(
     session: Session,
     principal: Principal,
@@ -87,9 +101,9 @@ def list_assets(
     tags: list[str],
     q: str | None,
     state: str | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[Asset], int]:
+    paging: PageRequest,
+    sort: str = "id",
+) -> Paged[Asset]:
     where: list[Any] = [
         col(Asset.brand_id) == principal.brand_id,
         or_(
@@ -116,11 +130,7 @@ def list_assets(
         )
     if state:
         where.append(col(Asset.state) == state)
-    total = session.exec(select(func.count()).select_from(Asset).where(*where)).one()
-    rows = session.exec(
-        select(Asset).where(*where).order_by(col(Asset.id)).limit(limit).offset(offset)
-    ).all()
-    return list(rows), total
+    return fetch(session, select(Asset).where(*where), ASSETS, sort, paging)
 
 
 def _tags_index(tags: list[str]) -> str:

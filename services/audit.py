@@ -37,6 +37,7 @@ from core.audit_keys import AuditKey, AuditKeys, current_keys
 from core.spreadsheet import safe_cell
 from models.audit import AuditChainHead, AuditEvent
 from models.base import utcnow
+from services.paging import Key, Listing
 
 GENESIS_HASH = "0" * 64
 MAC_LEGACY = 0  # plain SHA-256, events from before the chain was keyed
@@ -427,8 +428,17 @@ class AuditFilter:
     until: datetime | None = None
 
 
+EVENTS = Listing(
+    "audit",
+    col(AuditEvent.id),
+    {"seq": Key(col(AuditEvent.seq), "int")},
+    default="-seq",
+)
+
+
 def filtered(where: Any, flt: AuditFilter) -> Any:
-    """The SELECT for one principal's scope (`where`) and the caller's filters, newest first."""
+    """The SELECT for one principal's scope (`where`) and the caller's filters, newest first
+    (for paging: `services.paging.fetch` with EVENTS)."""
     stmt = select(AuditEvent).where(where)
     if flt.entity_type:
         stmt = stmt.where(AuditEvent.entity_type == flt.entity_type)

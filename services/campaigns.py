@@ -47,7 +47,8 @@ from models.templates import TemplateVersion
 from services.access import scope_filter
 from services.approvals import policies as approval_policies
 from services.approvals.tasks import open_approvals, stage_read
-from services.org import Actor, page, record, snapshot
+from services.org import Actor, record, snapshot
+from services.paging import Key, Listing, Paged, PageRequest, fetch
 
 # Campaigns ------------------------------------------------------------------------------------
 
@@ -245,25 +246,37 @@ def load_campaign(
     return campaign
 
 
+CAMPAIGNS = Listing(
+    "campaigns",
+    col(Campaign.id),
+    {
+        "created_at": Key(col(Campaign.created_at), "datetime"),
+        "name": Key(col(Campaign.name), "str"),
+        "send_by": Key(col(Campaign.send_by), "datetime"),
+        "id": Key(col(Campaign.id), "int"),
+    },
+    default="-created_at",
+)
+
+
 def list_campaigns(
     session: Session,
     principal: Principal,
+    paging: PageRequest,
     *,
     state: str | None = None,
     q: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[Campaign], int]:
-    """Newest first: the campaign being prepared now is the one people look for."""
+    sort: str = CAMPAIGNS.default,
+) -> Paged[Campaign]:
+    """Newest first by default: the campaign being prepared now is the one people look for."""
     if not allows_in_brand(principal, Permission.campaign_read, principal.brand_id):
-        return [], 0
+        return Paged([], None, 0)
     stmt = select(Campaign).where(Campaign.brand_id == principal.brand_id)
     if state:
         stmt = stmt.where(Campaign.state == state)
     if q:
         stmt = stmt.where(func.lower(Campaign.name).like(f"%{q.strip().lower()}%"))
-    rows, total = page(session, stmt.order_by(col(Campaign.id).desc()), limit, offset)
-    return rows, total
+    return fetch(session, stmt, CAMPAIGNS, sort, paging)
 
 
 def counts_by_state(session: Session, campaign_id: int) -> dict[str, int]:
@@ -323,35 +336,6 @@ def campaign_detail(session: Session, principal: Principal, campaign: Campaign) 
     return CampaignDetail(
         **read.model_dump(), by_region=counts_by_region(session, principal, campaign.id)
     )
-
-
-def partner_progress_page(
-    session: Session,
-    principal: Principal,
-    campaign_id: int,
-    *,
-    limit: int,
-    after: int | None = None,
-) -> tuple[list[PartnerCampaign], int | None]:
-    """One page of the campaign's partner campaigns the principal may read, by id after
-    `after` (keyset: the 100th page costs what the first does), and the `after` of the next
-    page (None on the last)."""
-    stmt = select(PartnerCampaign).where(
-        PartnerCampaign.campaign_id == campaign_id,
-        scope_filter(
-            principal,
-            PartnerCampaign.brand_id,
-            PartnerCampaign.region_id,
-            PartnerCampaign.partner_id,
-            Permission.partner_campaign_read,
-        ),
-    )
-    if after is not None:
-        stmt = stmt.where(col(PartnerCampaign.id) > after)
-    rows = list(session.exec(stmt.order_by(col(PartnerCampaign.id)).limit(limit + 1)).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (rows[-1].id if more and rows else None)
 
 
 def campaign_read(campaign: Campaign, counts: dict[str, int]) -> CampaignRead:
@@ -476,16 +460,34 @@ def load_partner_campaign(
     return pc
 
 
+PARTNER_CAMPAIGNS = Listing(
+    "partner-campaigns",
+    col(PartnerCampaign.id),
+    {
+        "id": Key(col(PartnerCampaign.id), "int"),
+        "partner_name": Key(col(Partner.display_name), "str"),
+        "state": Key(col(PartnerCampaign.state), "str"),
+        "updated_at": Key(col(PartnerCampaign.updated_at), "datetime"),
+    },
+    default="id",
+)
+
+
 def list_partner_campaigns(
     session: Session,
     principal: Principal,
+    paging: PageRequest,
     *,
     campaign_id: int | None = None,
     state: str | None = None,
     partner_id: int | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[PartnerCampaign], int]:
+    region_id: int | None = None,
+    q: str | None = None,
+    sort: str = PARTNER_CAMPAIGNS.default,
+    listing: Listing = PARTNER_CAMPAIGNS,
+) -> Paged[PartnerCampaign]:
+    """`q` is part of the partner's name; `partner_name` sorts by it. `listing`: another
+    order of the same rows (the portal's "My campaigns")."""
     stmt = select(PartnerCampaign).where(
         scope_filter(
             principal,
@@ -495,14 +497,19 @@ def list_partner_campaigns(
             Permission.partner_campaign_read,
         )
     )
+    if q or sort.removeprefix("-") == "partner_name":
+        stmt = stmt.join(Partner, col(Partner.id) == col(PartnerCampaign.partner_id))
     if campaign_id is not None:
         stmt = stmt.where(PartnerCampaign.campaign_id == campaign_id)
     if state:
         stmt = stmt.where(PartnerCampaign.state == state)
     if partner_id is not None:
         stmt = stmt.where(PartnerCampaign.partner_id == partner_id)
-    rows, total = page(session, stmt.order_by(col(PartnerCampaign.id)), limit, offset)
-    return rows, total
+    if region_id is not None:
+        stmt = stmt.where(PartnerCampaign.region_id == region_id)
+    if q:
+        stmt = stmt.where(func.lower(Partner.display_name).like(f"%{q.strip().lower()}%"))
+    return fetch(session, stmt, listing, sort, paging)
 
 
 def names_of(
@@ -578,7 +585,6 @@ __all__ = [
     "load_partner_campaign",
     "partner_campaign_reads",
     "partner_campaign_target",
-    "partner_progress_page",
     "resolve_target_partners",
     "update_campaign",
 ]

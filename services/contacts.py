@@ -39,6 +39,7 @@ from models.outbox import OutboxMessage
 from services import audit
 from services.access import target_of
 from services.org import Actor, record
+from services.paging import Key, Listing, Paged, PageRequest, fetch
 from services.suppression import suppressed_among
 
 
@@ -179,9 +180,29 @@ def update_contact(
     return contact
 
 
+CONTACTS = Listing(
+    "contacts",
+    col(Contact.id),
+    {
+        "id": Key(col(Contact.id), "int"),
+        "email": Key(col(Contact.email), "str"),
+        "name": Key(col(Contact.name), "str"),
+        "created_at": Key(col(Contact.created_at), "datetime"),
+        "updated_at": Key(col(Contact.updated_at), "datetime"),
+    },
+    default="id",
+)
+
+
 def list_contacts(
-    session: Session, partner: Partner, *, q: str | None, limit: int, offset: int
-) -> tuple[list[Contact], int]:
+    session: Session,
+    partner: Partner,
+    paging: PageRequest,
+    *,
+    q: str | None,
+    consent_status: str | None = None,
+    sort: str = CONTACTS.default,
+) -> Paged[Contact]:
     where: list[Any] = [Contact.partner_id == partner.id]
     if q:
         needle = q.strip().lower()
@@ -191,11 +212,9 @@ def list_contacts(
                 func.lower(col(Contact.name)).contains(needle),
             )
         )
-    total = session.exec(select(func.count()).select_from(Contact).where(*where)).one()
-    rows = session.exec(
-        select(Contact).where(*where).order_by(col(Contact.id)).limit(limit).offset(offset)
-    ).all()
-    return list(rows), total
+    if consent_status:
+        where.append(Contact.consent_status == consent_status)
+    return fetch(session, select(Contact).where(*where), CONTACTS, sort, paging)
 
 
 def contact_reads(session: Session, contacts: list[Contact]) -> list[ContactRead]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import DateTime, func, literal, or_, type_coerce
 from sqlmodel import Session, col, select
 
 from approvals.engine import may_decide
-from core.policy import Permission, Principal, Target, allows
+from core.policy import Permission, Principal, Target, allows, has_permission_somewhere
 from domain.states import TaskKind
 from models.base import utcnow
 from models.campaign_schemas import TaskRead
@@ -23,6 +24,7 @@ from services.access import scope_filter
 from services.approvals.delegations import Identity, identities
 from services.approvals.tasks import approvers_of, open_approvals, stage_read
 from services.campaigns import aware, names_of
+from services.paging import Key, Listing, Paged, PageRequest, merge_page, start, walk
 
 
 def may_act_on(identity: Identity, task: ApprovalTask) -> bool:
@@ -50,21 +52,46 @@ def is_overdue(task: ApprovalTask, now: datetime) -> bool:
     return task.due_at is not None and aware(task.due_at) < aware(now)
 
 
-def list_tasks(
+FAR = datetime(9999, 12, 31)
+TASKS = Listing(
+    "tasks",
+    col(ApprovalTask.id),
+    {
+        "created_at": Key(col(ApprovalTask.created_at), "datetime"),
+        # Tasks without a due time come last, as if due at the end of time.
+        "due_at": Key(
+            type_coerce(
+                func.coalesce(col(ApprovalTask.due_at), literal(FAR, DateTime())), DateTime()
+            ),
+            "datetime",
+        ),
+    },
+    default="-created_at",
+)
+
+
+def page_tasks(
     session: Session,
     principal: Principal,
+    paging: PageRequest,
     *,
     campaign_id: int | None = None,
     partner_id: int | None = None,
+    region_id: int | None = None,
     state: str | None = None,
     overdue: bool | None = None,
+    sort: str = TASKS.default,
     now: datetime | None = None,
-) -> list[tuple[ApprovalTask, Identity]]:
-    """The principal's open tasks (and those of approvers who delegated to them), newest
-    first, each with who the principal acts as. SQL narrows to each identity's read scope;
-    the approval rule is applied here."""
+) -> Paged[tuple[ApprovalTask, Identity]]:
+    """The principal's open tasks (and those of approvers who delegated to them), each with
+    who the principal acts as, one page in `sort`'s order, read by keyset in chunks per
+    identity the caller acts as (themselves, approvers who delegated to them) and merged;
+    the approval rule is applied to each row, so a page reads only as many rows as it needs
+    to fill (no total: it would need every open task)."""
     now = now or utcnow()
-    found: dict[int, tuple[ApprovalTask, Identity]] = {}
+    position = start(paging, TASKS, sort)
+    chunk = min(4 * (paging.limit + 1), 500)
+    streams = []
     for identity in identities(session, principal, now):
         stmt = (
             select(ApprovalTask)
@@ -80,18 +107,36 @@ def list_tasks(
                 ),
             )
         )
+        if identity.for_user is not None or not has_permission_somewhere(
+            identity.principal, Permission.partner_campaign_edit
+        ):
+            stmt = stmt.where(ApprovalTask.kind != TaskKind.personalise)
         if campaign_id is not None:
             stmt = stmt.where(ApprovalTask.campaign_id == campaign_id)
         if partner_id is not None:
             stmt = stmt.where(ApprovalTask.partner_id == partner_id)
+        if region_id is not None:
+            stmt = stmt.where(ApprovalTask.region_id == region_id)
         if state:
             stmt = stmt.where(PartnerCampaign.state == state)
-        for task in session.exec(stmt).all():
-            if task.id in found or not may_act_on(identity, task):
-                continue
-            if overdue is None or is_overdue(task, now) == overdue:
-                found[task.id or 0] = (task, identity)
-    return sorted(found.values(), key=lambda f: (f[0].created_at, f[0].id or 0), reverse=True)
+        if overdue is True:
+            stmt = stmt.where(col(ApprovalTask.due_at) < now)
+        elif overdue is False:
+            stmt = stmt.where(
+                or_(col(ApprovalTask.due_at).is_(None), col(ApprovalTask.due_at) >= now)
+            )
+        streams.append(
+            (
+                (pos, (task, identity))
+                for pos, task in walk(session, stmt, TASKS, sort, position, chunk)
+            )
+        )
+
+    def keep(found: tuple[ApprovalTask, Identity]) -> bool:
+        task, identity = found
+        return may_act_on(identity, task) and (overdue is None or is_overdue(task, now) == overdue)
+
+    return merge_page(streams, TASKS, sort, paging, keep, lambda f: f[0].id or 0)
 
 
 def task_reads(

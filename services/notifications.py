@@ -12,7 +12,7 @@ subjects are collapsed to one printable line before mail.compose, which refuses 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -325,6 +325,7 @@ def compose_notice(
     partner_name: str,
     timezone: str = "UTC",
     now: datetime | None = None,
+    message_id: str | None = None,
 ) -> EmailMessage:
     pc_id = notice.partner.partner_campaign_id
     portal_url = f"{settings.public_base_url.rstrip('/')}/partner-campaigns/{pc_id}"
@@ -390,13 +391,20 @@ def compose_notice(
         html=html,
         headers={"Auto-Submitted": "auto-generated"},
         now=now,
+        message_id=message_id,
     )
 
 
 def plan(
-    session: Session, settings: Settings, notice: PartnerNotice, *, now: datetime | None = None
+    session: Session,
+    settings: Settings,
+    notice: PartnerNotice,
+    *,
+    now: datetime | None = None,
+    message_id: Callable[[Recipient], str] | None = None,
 ) -> list[Outgoing]:
-    """Every message this notice asks for (nothing is sent here)."""
+    """Every message this notice asks for (nothing is sent here). `message_id` names each
+    recipient's message (stable across retries); by default each gets a fresh id."""
     people = recipients(session, notice)
     if not people:
         return []
@@ -409,7 +417,13 @@ def plan(
         Outgoing(
             r,
             compose_notice(
-                settings, notice, r, partner_name=partner_name, timezone=timezone, now=now
+                settings,
+                notice,
+                r,
+                partner_name=partner_name,
+                timezone=timezone,
+                now=now,
+                message_id=message_id(r) if message_id else None,
             ),
         )
         for r in people

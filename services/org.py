@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func
 from sqlmodel import Session, SQLModel, col, select
 
 from core.errors import Conflict, FieldError, Forbidden
@@ -31,6 +30,7 @@ from models.schemas import (
 )
 from services import audit
 from services.access import load, scope_filter, target_of
+from services.paging import Key, Listing, Paged, PageRequest, fetch
 from services.password_rules import password_problem
 from services.sessions import end_sessions
 
@@ -81,22 +81,72 @@ def record(
     )
 
 
-def page(session: Session, stmt: Any, limit: int, offset: int) -> tuple[list[Any], int]:
-    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
-    rows = list(session.exec(stmt.limit(limit).offset(offset)).all())
-    return rows, int(total)
+REGIONS = Listing(
+    "regions",
+    col(Region.id),
+    {
+        "id": Key(col(Region.id), "int"),
+        "name": Key(col(Region.name), "str"),
+        "created_at": Key(col(Region.created_at), "datetime"),
+    },
+    default="id",
+)
+PARTNERS = Listing(
+    "partners",
+    col(Partner.id),
+    {
+        "id": Key(col(Partner.id), "int"),
+        "name": Key(col(Partner.display_name), "str"),
+        "created_at": Key(col(Partner.created_at), "datetime"),
+    },
+    default="id",
+)
+USERS = Listing(
+    "users",
+    col(User.id),
+    {
+        "id": Key(col(User.id), "int"),
+        "email": Key(col(User.email), "str"),
+        "full_name": Key(col(User.full_name), "str"),
+        "created_at": Key(col(User.created_at), "datetime"),
+    },
+    default="id",
+)
+MEMBERSHIPS = Listing(
+    "memberships",
+    col(Membership.id),
+    {
+        "id": Key(col(Membership.id), "int"),
+        "created_at": Key(col(Membership.created_at), "datetime"),
+    },
+    default="id",
+)
+API_TOKENS = Listing(
+    "api-tokens",
+    col(ApiToken.id),
+    {
+        "id": Key(col(ApiToken.id), "int"),
+        "name": Key(col(ApiToken.name), "str"),
+        "created_at": Key(col(ApiToken.created_at), "datetime"),
+    },
+    default="id",
+)
 
 
 # Regions ------------------------------------------------------------------------------------
 
 
 def list_regions(
-    session: Session, principal: Principal, limit: int, offset: int, q: str | None = None
-) -> tuple[list[Region], int]:
+    session: Session,
+    principal: Principal,
+    paging: PageRequest,
+    q: str | None = None,
+    sort: str = REGIONS.default,
+) -> Paged[Region]:
     stmt = select(Region).where(scope_filter(principal, Region.brand_id, Region.id, None))
     if q:
         stmt = stmt.where(col(Region.name).ilike(f"%{q}%"))
-    return page(session, stmt.order_by(col(Region.id)), limit, offset)
+    return fetch(session, stmt, REGIONS, sort, paging)
 
 
 def _unique_region_name(session: Session, brand_id: int, name: str, skip: int | None) -> None:
@@ -145,11 +195,11 @@ def delete_region(session: Session, actor: Actor, region_id: int) -> None:
 def list_partners(
     session: Session,
     principal: Principal,
-    limit: int,
-    offset: int,
+    paging: PageRequest,
     region_id: int | None = None,
     q: str | None = None,
-) -> tuple[list[Partner], int]:
+    sort: str = PARTNERS.default,
+) -> Paged[Partner]:
     stmt = select(Partner).where(
         scope_filter(principal, Partner.brand_id, Partner.region_id, Partner.id)
     )
@@ -157,7 +207,7 @@ def list_partners(
         stmt = stmt.where(Partner.region_id == region_id)
     if q:
         stmt = stmt.where(col(Partner.display_name).ilike(f"%{q}%"))
-    return page(session, stmt.order_by(col(Partner.id)), limit, offset)
+    return fetch(session, stmt, PARTNERS, sort, paging)
 
 
 def _own_region(session: Session, principal: Principal, region_id: int) -> Region:
@@ -219,14 +269,18 @@ def delete_partner(session: Session, actor: Actor, partner_id: int) -> None:
 
 
 def list_users(
-    session: Session, principal: Principal, limit: int, offset: int, q: str | None = None
-) -> tuple[list[User], int]:
+    session: Session,
+    principal: Principal,
+    paging: PageRequest,
+    q: str | None = None,
+    sort: str = USERS.default,
+) -> Paged[User]:
     stmt = select(User).where(
         scope_filter(principal, User.brand_id, None, None, Permission.user_read)
     )
     if q:
         stmt = stmt.where(col(User.email).ilike(f"%{q.lower()}%"))
-    return page(session, stmt.order_by(col(User.id)), limit, offset)
+    return fetch(session, stmt, USERS, sort, paging)
 
 
 def create_user(session: Session, actor: Actor, data: UserCreate) -> User:
@@ -286,14 +340,18 @@ def deactivate_user(session: Session, actor: Actor, user_id: int) -> User:
 
 
 def list_memberships(
-    session: Session, principal: Principal, limit: int, offset: int, user_id: int | None = None
-) -> tuple[list[Membership], int]:
+    session: Session,
+    principal: Principal,
+    paging: PageRequest,
+    user_id: int | None = None,
+    sort: str = MEMBERSHIPS.default,
+) -> Paged[Membership]:
     stmt = select(Membership).where(
         scope_filter(principal, Membership.brand_id, None, None, Permission.user_read)
     )
     if user_id is not None:
         stmt = stmt.where(Membership.user_id == user_id)
-    return page(session, stmt.order_by(col(Membership.id)), limit, offset)
+    return fetch(session, stmt, MEMBERSHIPS, sort, paging)
 
 
 def create_membership(session: Session, actor: Actor, data: MembershipCreate) -> Membership:
@@ -361,14 +419,18 @@ def delete_membership(session: Session, actor: Actor, membership_id: int) -> Non
 
 
 def list_api_tokens(
-    session: Session, principal: Principal, limit: int, offset: int, user_id: int | None = None
-) -> tuple[list[ApiToken], int]:
+    session: Session,
+    principal: Principal,
+    paging: PageRequest,
+    user_id: int | None = None,
+    sort: str = API_TOKENS.default,
+) -> Paged[ApiToken]:
     stmt = select(ApiToken).where(
         scope_filter(principal, ApiToken.brand_id, None, None, Permission.api_token_manage)
     )
     if user_id is not None:
         stmt = stmt.where(ApiToken.user_id == user_id)
-    return page(session, stmt.order_by(col(ApiToken.id)), limit, offset)
+    return fetch(session, stmt, API_TOKENS, sort, paging)
 
 
 def create_api_token(

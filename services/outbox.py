@@ -33,7 +33,7 @@ from models.org import Partner
 from models.outbox import OutboxMessage
 from services import withheld
 from services.access import contact_data_partners
-from services.org import page
+from services.paging import Key, Listing, Paged, PageRequest, fetch
 
 WITHHELD_TO = "1 recipient"  # a ledger row is one recipient
 WITHHELD_SUBJECT = "(subject withheld)"
@@ -140,21 +140,30 @@ def _entries(
     return out
 
 
+OUTBOX = Listing(
+    "outbox",
+    col(OutboxMessage.id),
+    {"sent_at": Key(col(OutboxMessage.sent_at), "datetime")},
+    default="-sent_at",
+)
+
+
 def list_messages(
     session: Session,
     principal: Principal,
     settings: Settings,
-    limit: int,
-    offset: int,
+    paging: PageRequest,
     partner_campaign_id: int | None = None,
-) -> tuple[list[OutboxEntry], int]:
-    """Newest first."""
+    sort: str = "-sent_at",
+) -> Paged[OutboxEntry]:
+    """Newest first by default."""
     stmt: Any = select(OutboxMessage).where(OutboxMessage.brand_id == _brand_of(principal))
     if partner_campaign_id is not None:
         stmt = stmt.where(OutboxMessage.partner_campaign_id == partner_campaign_id)
-    stmt = stmt.order_by(col(OutboxMessage.sent_at).desc(), col(OutboxMessage.id).desc())
-    rows, total = page(session, stmt, limit, offset)
-    return _entries(session, principal, settings, rows), total
+    result = fetch(session, stmt, OUTBOX, sort, paging)
+    return Paged(
+        _entries(session, principal, settings, result.items), result.next_cursor, result.total
+    )
 
 
 def _load_row(session: Session, principal: Principal, ident: int) -> OutboxMessage:

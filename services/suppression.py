@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -26,6 +26,7 @@ from core.errors import Conflict, FieldError, NotFound
 from models.contact_schemas import SuppressionRead
 from models.contacts import Suppression, SuppressionReason
 from models.locales import normalise_email
+from services.paging import Key, Listing, Paged, PageRequest, fetch
 
 
 def suppression_key(email: str) -> str:
@@ -137,16 +138,26 @@ def read_of(row: Suppression, partners: frozenset[int]) -> SuppressionRead:
     return read.model_copy(update={"email": WITHHELD, "detail": "", "email_withheld": True})
 
 
+SUPPRESSIONS = Listing(
+    "suppressions",
+    col(Suppression.id),
+    {"created_at": Key(col(Suppression.created_at), "datetime")},
+    default="-created_at",
+)
+
+
 def list_suppressions(
     session: Session,
     brand_id: int,
     *,
     partners: frozenset[int],
     q: str | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[Suppression], int]:
-    """Newest first. `q` matches part of a readable address, or a withheld one in full."""
+    paging: PageRequest,
+    reason: str | None = None,
+    sort: str = "-created_at",
+) -> Paged[Suppression]:
+    """Newest first by default. `q` matches part of a readable address, or a withheld one in
+    full. No order by address: the position of a withheld entry would tell its address."""
     where: list[Any] = [Suppression.brand_id == brand_id]
     if q:
         needle = q.strip().lower()
@@ -156,15 +167,9 @@ def list_suppressions(
                 col(Suppression.email) == needle,
             )
         )
-    total = session.exec(select(func.count()).select_from(Suppression).where(*where)).one()
-    rows = session.exec(
-        select(Suppression)
-        .where(*where)
-        .order_by(col(Suppression.created_at).desc(), col(Suppression.id).desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return list(rows), total
+    if reason:
+        where.append(Suppression.reason == reason)
+    return fetch(session, select(Suppression).where(*where), SUPPRESSIONS, sort, paging)
 
 
 def load(session: Session, brand_id: int, suppression_id: int) -> Suppression:

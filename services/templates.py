@@ -7,7 +7,7 @@ import secrets
 from datetime import date, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from content.spec import BrandRules, SlotKind, TemplateContent, ValidationContext
 from content.validate import asset_ids
@@ -22,6 +22,7 @@ from models.templates import Template, TemplateVersion
 from services.access import load
 from services.assets import asset_facts
 from services.org import Actor, record, snapshot
+from services.paging import Key, Listing, Paged, PageRequest, fetch
 
 SAMPLE_RECIPIENT = {
     "first_name": "Alex",
@@ -31,15 +32,29 @@ SAMPLE_RECIPIENT = {
 }
 
 
+TEMPLATES = Listing(
+    "templates",
+    col(Template.id),
+    {
+        "id": Key(col(Template.id), "int"),
+        "name": Key(col(Template.name), "str"),
+        "created_at": Key(col(Template.created_at), "datetime"),
+    },
+    default="id",
+)
+
+
 def list_templates(
-    session: Session, principal: Principal, limit: int, offset: int, q: str | None = None
-) -> tuple[list[Template], int]:
+    session: Session,
+    principal: Principal,
+    paging: PageRequest,
+    q: str | None = None,
+    sort: str = TEMPLATES.default,
+) -> Paged[Template]:
     stmt = select(Template).where(Template.brand_id == principal.brand_id)
     if q:
         stmt = stmt.where(col(Template.name).ilike(f"%{q}%"))
-    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
-    rows = session.exec(stmt.order_by(col(Template.id)).limit(limit).offset(offset)).all()
-    return list(rows), int(total)
+    return fetch(session, stmt, TEMPLATES, sort, paging)
 
 
 def versions_of(session: Session, template_id: int) -> list[TemplateVersion]:

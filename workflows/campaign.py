@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 from domain import search_attributes
 
@@ -23,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from models.workflow_io import (
         CampaignSummary,
         CampaignWorkflowInput,
+        InvitePartners,
         PartnerOutcome,
         SignalPartners,
         StartedPartners,
@@ -36,6 +38,9 @@ DB_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
 )
 FANOUT_TIMEOUT = timedelta(minutes=5)
+NOTICE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5), maximum_attempts=8
+)
 
 
 @workflow.defn
@@ -88,16 +93,24 @@ class CampaignWorkflow:
     async def _start_partners(self, ids: list[int]) -> None:
         todo = [i for i in ids if i not in self.started]
         info = workflow.info()
+        # Since this patch the start activity projects each page's open transitions in one
+        # transaction and this workflow sends each page's invitations in one activity, once
+        # every page has started: composing 2 emails per partner cost more CPU than a start
+        # and, run beside the next pages, halved the start rate (activities/fanout.py).
+        opens = bool(todo) and workflow.patched("fanout-opens-and-invites")
+        invitations: list[tuple[list[int], datetime]] = []
         for offset in range(0, len(todo), PAGE):
             window = self.personalise_until
             shared = self.inp.shared.model_copy(update={"personalise_until": window})
+            page_ids = todo[offset : offset + PAGE]
             page: StartedPartners = await workflow.execute_activity(
                 "start_partner_workflows",
                 StartPartners(
                     shared=shared,
-                    partner_campaign_ids=todo[offset : offset + PAGE],
+                    partner_campaign_ids=page_ids,
                     report_to=info.workflow_id,
                     task_queue=info.task_queue,
+                    project_open=opens,
                 ),
                 result_type=StartedPartners,
                 start_to_close_timeout=FANOUT_TIMEOUT,
@@ -108,12 +121,40 @@ class CampaignWorkflow:
             self.started.update(page.existing)
             for pid in page.existing:
                 self.results.setdefault(pid, ALREADY_STARTED)
+            if opens:
+                invitations.append((page_ids, window))
             # A cancel or extension that arrived while this page was starting missed it.
             fresh = list(page.started.values())
             if self.cancelled:
                 await self._signal(fresh, "cancel")
             elif self.personalise_until != window:
                 await self._signal(fresh, "extend", self.personalise_until)
+        for page_ids, window in invitations:
+            if self.cancelled:
+                break  # news of a cancelled campaign is moot
+            await self._invite(page_ids, max(window, self.personalise_until))
+
+    async def _invite(self, ids: list[int], window: datetime) -> None:
+        """One page's invitation notices; the activity skips what is sent already and whoever
+        is no longer personalising. Given up after the notices' retries, as a partner workflow
+        gives up a notice (the inbox task keeps the work visible)."""
+        shared = self.inp.shared
+        try:
+            await workflow.execute_activity(
+                "invite_partners",
+                InvitePartners(
+                    campaign_id=shared.campaign_id,
+                    campaign_name=shared.name,
+                    brand_id=shared.brand_id,
+                    personalise_until=window,
+                    partner_campaign_ids=ids,
+                ),
+                result_type=int,
+                start_to_close_timeout=FANOUT_TIMEOUT,
+                retry_policy=NOTICE_RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("invitations of %d partners could not be sent", len(ids))
 
     async def _collect(self) -> CampaignSummary:
         """Wait for every partner's report, starting partners added while the campaign runs."""
@@ -151,7 +192,10 @@ class CampaignWorkflow:
                 )
             )
         self.shards = shards
-        results = await asyncio.gather(*shards)
+        if workflow.patched("shards-take-added-partners"):
+            results = await self._collect_shards()
+        else:  # started before: partners added to a sharded campaign were never started
+            results = await asyncio.gather(*shards)
         counts: dict[str, int] = {}
         for result in results:
             for state, count in result.counts.items():
@@ -159,6 +203,45 @@ class CampaignWorkflow:
         return CampaignSummary(
             campaign_id=self.inp.shared.campaign_id, counts=counts, cancelled=self.cancelled
         )
+
+    async def _collect_shards(self) -> list[CampaignSummary]:
+        """Wait for every shard; partners added meanwhile go to new shards of their own (at
+        most `max_children` each), which hear of a cancel or extension that came first."""
+        results: list[CampaignSummary] = []
+
+        async def wait(
+            shard: workflow.ChildWorkflowHandle[CampaignWorkflow, CampaignSummary],
+        ) -> None:
+            results.append(await shard)
+
+        waiting = [asyncio.create_task(wait(shard)) for shard in self.shards]
+        size = self.inp.max_children
+        while True:
+            await workflow.wait_condition(
+                lambda: bool(self.pending_ids) or len(results) == len(self.shards)
+            )
+            if not self.pending_ids:
+                break
+            ids, self.pending_ids = self.pending_ids, []
+            shared = self.inp.shared.model_copy(
+                update={"personalise_until": self.personalise_until}
+            )
+            for offset in range(0, len(ids), size):
+                shard = await workflow.start_child_workflow(
+                    CampaignWorkflow.run,
+                    CampaignWorkflowInput(
+                        shared=shared,
+                        partner_campaign_ids=ids[offset : offset + size],
+                        max_children=size,
+                    ),
+                    id=f"{workflow.info().workflow_id}-shard-{len(self.shards)}",
+                )
+                self.shards.append(shard)
+                waiting.append(asyncio.create_task(wait(shard)))
+                if self.cancelled:
+                    await shard.signal(CampaignWorkflow.cancel)
+        await asyncio.gather(*waiting)
+        return results
 
     # Signals -----------------------------------------------------------------------------------
 

@@ -125,15 +125,21 @@ class PartnerCampaignWorkflow:
 
     @workflow.run
     async def run(self, inp: PartnerCampaignInput) -> str:
-        workflow.upsert_search_attributes(
-            [
-                search_attributes.CAMPAIGN_ID.value_set(str(self.shared.campaign_id)),
-                search_attributes.PARTNER_ID.value_set(str(self.partner.partner_id)),
-                search_attributes.REGION_ID.value_set(str(self.partner.region_id)),
-                search_attributes.APPROVAL_STATE.value_set(self.state),
-            ]
-        )
-        await self._apply(E.open, None, None)
+        opened = inp.opened is not None and workflow.patched("open-projected-by-fanout")
+        if opened:
+            assert inp.opened is not None
+            self._opened_by_fanout(inp.opened, inp.invited_by_campaign)
+        attributes = [
+            search_attributes.CAMPAIGN_ID.value_set(str(self.shared.campaign_id)),
+            search_attributes.PARTNER_ID.value_set(str(self.partner.partner_id)),
+            search_attributes.REGION_ID.value_set(str(self.partner.region_id)),
+            search_attributes.APPROVAL_STATE.value_set(self.state),
+        ]
+        if opened:
+            attributes.append(search_attributes.APPROVAL_STAGE.value_set(""))
+        workflow.upsert_search_attributes(attributes)
+        if not opened:
+            await self._apply(E.open, None, None)
         while self.state not in PARTNER_CAMPAIGN_FINAL:
             if self.notices:
                 await self._send_notices()
@@ -154,6 +160,18 @@ class PartnerCampaignWorkflow:
                 await self._on_deadline(event, note)
         await self._send_notices()
         return await self._report(inp, self.state)
+
+    def _opened_by_fanout(self, entry: TimelineEntry, invited_by_campaign: bool) -> None:
+        """invited -> drafting as the fan-out projected it before starting this workflow (row,
+        task and audit event, one transaction per page): the same state and timeline as
+        `_apply(E.open)`, without an activity (run() upserts the search attributes). The
+        invitation is the campaign's to send when it says so (the same notice key either way)."""
+        self.timeline.append(entry)
+        self.state = entry.to_state
+        self.changes += 1
+        workflow.set_current_details(f"{self.state} (after {entry.event})")
+        if not invited_by_campaign:
+            self._notify(NOTICE_FOR_EVENT[E.open])
 
     async def _deliver(self, task_queue: str) -> None:
         """scheduled -> sending -> sent | partially_sent, through a SendWorkflow child; an

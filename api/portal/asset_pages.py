@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import BlobStoreDep, SessionDep, SettingsDep
+from api.portal.paging import CursorQuery, pager, portal_page
 from api.portal.web import PortalAssetReader, PortalRoute, render
 from core.errors import FieldError
 from services import assets as svc
@@ -21,20 +22,27 @@ def assets_page(
     principal: PortalAssetReader,
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     q: Annotated[str | None, Query(max_length=200)] = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
+    cursor: CursorQuery = None,
 ) -> HTMLResponse:
-    rows, total = svc.list_assets(
+    result = svc.list_assets(
         session,
         principal,
         tags=[tag] if tag else [],
         q=q or None,
         state=None,
-        limit=120,
-        offset=0,
+        paging=portal_page(settings, cursor, limit=60),
     )
     return render(
-        request, "assets.html", title="Assets", items=rows, total=total, q=q or "", tag=tag or ""
+        request,
+        "assets.html",
+        title="Assets",
+        items=result.items,
+        pager=pager(request, result, {"q": q, "tag": tag}),
+        q=q or "",
+        tag=tag or "",
     )
 
 

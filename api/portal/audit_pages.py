@@ -7,16 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
+from api.portal.paging import CursorQuery, pager, portal_page
 from api.portal.web import PortalAuditReader, PortalRoute, render
 from core.policy import Permission
 from models.audit import AuditEvent
 from services import audit
 from services.access import scope_filter
-from services.org import page
+from services.paging import fetch
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
-PAGE = 50
 
 
 @router.get("/audit", response_class=HTMLResponse)
@@ -24,9 +24,10 @@ def audit_page(
     principal: PortalAuditReader,
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     entity_type: Annotated[str | None, Query(max_length=50)] = None,
     entity_id: Annotated[str | None, Query(max_length=50)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    cursor: CursorQuery = None,
 ) -> HTMLResponse:
     where = scope_filter(
         principal,
@@ -36,15 +37,19 @@ def audit_page(
         Permission.audit_read,
     )
     flt = audit.AuditFilter(entity_type or None, entity_id or None)
-    rows, total = page(session, audit.filtered(where, flt), PAGE, offset)
+    result = fetch(
+        session,
+        audit.filtered(where, flt),
+        audit.EVENTS,
+        audit.EVENTS.default,
+        portal_page(settings, cursor),
+    )
     return render(
         request,
         "audit.html",
         title="Audit trail",
-        items=rows,
-        total=total,
-        offset=offset,
-        size=PAGE,
+        items=result.items,
+        pager=pager(request, result, {"entity_type": entity_type, "entity_id": entity_id}),
         entity_type=entity_type or "",
         entity_id=entity_id or "",
     )

@@ -4,20 +4,29 @@ partner and region, cancelling and extending. Each action calls the service the 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
+from api.portal.paging import Blank, CursorQuery, IdFilter, pager, portal_page
 from api.portal.web import PortalCampaignManager, PortalCampaignReader, PortalRoute, render
 from core.errors import Problem
 from core.policy import Permission, Principal, has_permission_somewhere
-from domain.states import PARTNER_CAMPAIGN_FINAL, CampaignMode, TemplateState
+from core.settings import Settings
+from domain.states import (
+    PARTNER_CAMPAIGN_FINAL,
+    CampaignMode,
+    CampaignState,
+    PartnerCampaignState,
+    TemplateState,
+)
 from models.base import utcnow
 from models.campaign_schemas import CampaignCreate, as_utc
 from models.org import Partner, Region
@@ -27,6 +36,7 @@ from services import campaigns as svc
 from services import delivery
 from services.approvals import policies as approval_policies
 from services.org import Actor
+from services.paging import Paged
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 DONE = {
@@ -83,15 +93,32 @@ def _labelled_utc(raw: object) -> object:
 
 @router.get("/campaigns", response_class=HTMLResponse)
 def campaigns_page(
-    principal: PortalCampaignReader, request: Request, session: SessionDep
+    principal: PortalCampaignReader,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    state: Annotated[CampaignState | None, Blank, Query()] = None,
+    cursor: CursorQuery = None,
 ) -> HTMLResponse:
-    rows, _ = svc.list_campaigns(session, principal, limit=100, offset=0)
-    items = svc.campaign_reads(session, rows)
+    """Newest first, filtered by name and state, one page at a time."""
+    result = svc.list_campaigns(
+        session,
+        principal,
+        portal_page(settings, cursor),
+        state=state.value if state else None,
+        q=q or None,
+    )
+    items = svc.campaign_reads(session, result.items)
     return render(
         request,
         "campaigns.html",
         title="Campaigns",
         items=items,
+        q=q or "",
+        state=state.value if state else "",
+        states=list(CampaignState),
+        pager=pager(request, result, {"q": q, "state": state.value if state else None}),
         finished=PARTNER_CAMPAIGN_FINAL,
         may_manage=has_permission_somewhere(principal, Permission.campaign_manage),
     )
@@ -217,11 +244,43 @@ async def create_campaign(
     return RedirectResponse(f"/campaigns/{campaign.id}?done=created", status_code=303)
 
 
+@dataclass
+class PartnerListFilter:
+    """The campaign page's per-partner table: filters (GET form) and its page."""
+
+    state: Annotated[PartnerCampaignState | None, Blank, Query()] = None
+    region_id: IdFilter = None
+    q: Annotated[str | None, Query(max_length=200)] = None
+    sort: Annotated[
+        str, Query(pattern="^(partner_name|-updated_at|state)$", description="table order")
+    ] = "partner_name"
+    cursor: CursorQuery = None
+
+    def page(
+        self, session: Session, principal: Principal, settings: Settings, campaign_id: int
+    ) -> Paged[Any]:
+        return svc.list_partner_campaigns(
+            session,
+            principal,
+            portal_page(settings, self.cursor),
+            campaign_id=campaign_id,
+            state=self.state.value if self.state else None,
+            region_id=self.region_id,
+            q=self.q or None,
+            sort=self.sort,
+        )
+
+    def as_query(self) -> dict[str, object]:
+        return {
+            "state": self.state.value if self.state else None,
+            "region_id": self.region_id,
+            "q": self.q,
+            "sort": self.sort if self.sort != "partner_name" else None,
+        }
+
+
 def _plain(message: str) -> str:
     return message.removeprefix("Value error, ")
-
-
-PROGRESS_PAGE = 100  # partners per page of a campaign's progress list
 
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
@@ -229,21 +288,18 @@ def campaign_page(
     principal: PortalCampaignReader,
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     campaign_id: int,
-    limit: Annotated[int, Query(ge=1, le=500)] = PROGRESS_PAGE,
-    after: Annotated[
-        int | None, Query(ge=0, description="the last partner campaign id seen")
-    ] = None,
+    shown: Annotated[PartnerListFilter, Depends()],
 ) -> HTMLResponse:
-    """The campaign's facts, its progress per region (one grouped query) and one page of its
-    partners (`limit` after the partner campaign id `after`), each with its sending bar."""
+    """The campaign's facts, its progress per region (one grouped query over all its partner
+    campaigns the caller may read) and one page of its partners (keyset paging, filters),
+    each with its sending bar."""
     campaign = svc.load_campaign(session, principal, campaign_id)
     read = svc.campaign_read(campaign, svc.counts_by_state(session, campaign_id))
     by_region = svc.counts_by_region(session, principal, campaign_id)
-    rows, next_after = svc.partner_progress_page(
-        session, principal, campaign_id, limit=limit, after=after
-    )
-    pcs = svc.partner_campaign_reads(session, rows)
+    partner_page = shown.page(session, principal, settings, campaign_id)
+    pcs = svc.partner_campaign_reads(session, partner_page.items)
     return render(
         request,
         "campaign.html",
@@ -252,15 +308,14 @@ def campaign_page(
         pcs=pcs,
         regions={r.region_id: r.region_name for r in by_region},
         by_region=by_region,
-        shown=sum(r.total for r in by_region),
-        after=after,
-        limit=limit,
-        next_after=next_after,
         sending=delivery.progress_by_partner_campaign(session, [pc.id for pc in pcs]),
         finished=PARTNER_CAMPAIGN_FINAL,
         may_manage=has_permission_somewhere(principal, Permission.campaign_manage),
         flash=DONE.get(request.query_params.get("done", ""), ""),
         until=svc.aware(campaign.personalise_until),
+        pc_filter=shown,
+        pc_states=[s.value for s in PartnerCampaignState],
+        pager=pager(request, partner_page, shown.as_query()),
     )
 
 

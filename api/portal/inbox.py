@@ -4,28 +4,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import Session
+from sqlalchemy import case
+from sqlmodel import Session, col
 
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
+from api.portal.paging import CursorQuery, pager, portal_page
 from api.portal.web import PortalInbox, PortalPartnerCampaignEditor, PortalRoute, render
 from core.policy import Permission, has_permission_somewhere
 from domain.states import PartnerCampaignState as S
 from domain.states import TaskKind
 from models.base import utcnow
-from models.campaign_schemas import PartnerCampaignRead, TaskRead
-from models.campaigns import ApprovalTask
+from models.campaigns import ApprovalTask, PartnerCampaign
 from services import campaigns as svc
 from services import inbox as inbox_svc
 from services import templates as template_svc
 from services.accounts import display_names
 from services.approvals.tasks import approvers_of
+from services.paging import Key, Listing
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
-FAR = datetime.max.replace(tzinfo=None)
 
 TASK_WORDS = {
     TaskKind.personalise: "Personalise and submit",
@@ -48,26 +47,45 @@ def named_approvers(session: Session, tasks: list[ApprovalTask]) -> dict[int, st
     return display_names(session, ids)
 
 
-def _due_key(task: TaskRead) -> tuple[bool, datetime, datetime]:
-    due = task.due_at.replace(tzinfo=None) if task.due_at else FAR
-    return (not task.overdue, due, task.created_at.replace(tzinfo=None))
-
-
-def _todo_key(pc: PartnerCampaignRead) -> tuple[int, int]:
-    return (NEXT_STEPS.get(pc.state, (9, ""))[0], -pc.id)
+# "My campaigns" in that order, by SQL so that it pages: -rank descending is rank ascending,
+# and the tie-breaker id then descends too (the newest first within a rank).
+MY_CAMPAIGNS = Listing(
+    "my-campaigns",
+    col(PartnerCampaign.id),
+    {
+        "todo": Key(
+            case(
+                {s.value: -rank for s, (rank, _) in NEXT_STEPS.items()},
+                value=col(PartnerCampaign.state),
+                else_=-9,
+            ),
+            "int",
+        )
+    },
+    default="-todo",
+)
 
 
 @router.get("/inbox", response_class=HTMLResponse)
-def inbox(principal: PortalInbox, request: Request, session: SessionDep) -> HTMLResponse:
+def inbox(
+    principal: PortalInbox,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    cursor: CursorQuery = None,
+) -> HTMLResponse:
+    """Soonest due first (overdue ones are due before now, so they lead), one page at a time."""
     now = utcnow()
-    found = inbox_svc.list_tasks(session, principal, now=now)
-    reads = inbox_svc.task_reads(session, found, now)
+    result = inbox_svc.page_tasks(
+        session, principal, portal_page(settings, cursor), sort="due_at", now=now
+    )
+    found = result.items
+    tasks = inbox_svc.task_reads(session, found, now)
     named = named_approvers(session, [task for task, _ in found])
     if named:  # people a stage names by name: shown by name, not by id
-        for read, (task, _) in zip(reads, found, strict=True):
+        for read, (task, _) in zip(tasks, found, strict=True):
             if read.stage is not None:
                 read.stage.deciders = [a.label(named) for a in approvers_of(task)]
-    tasks = sorted(reads, key=_due_key)
     reviews = (
         template_svc.versions_in_review(session, principal)
         if has_permission_somewhere(principal, Permission.template_review)
@@ -81,16 +99,27 @@ def inbox(principal: PortalInbox, request: Request, session: SessionDep) -> HTML
         principals=display_names(session, {t.on_behalf_of for t in tasks if t.on_behalf_of}),
         words=TASK_WORDS,
         reviews=reviews,
+        pager=pager(request, result, {}),
         flash=request.query_params.get("done", ""),
     )
 
 
 @router.get("/my-campaigns", response_class=HTMLResponse)
 def my_campaigns(
-    principal: PortalPartnerCampaignEditor, request: Request, session: SessionDep
+    principal: PortalPartnerCampaignEditor,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    cursor: CursorQuery = None,
 ) -> HTMLResponse:
-    rows, _ = svc.list_partner_campaigns(session, principal, limit=200, offset=0)
-    items = sorted(svc.partner_campaign_reads(session, rows), key=_todo_key)
+    result = svc.list_partner_campaigns(
+        session, principal, portal_page(settings, cursor), sort="-todo", listing=MY_CAMPAIGNS
+    )
     return render(
-        request, "my_campaigns.html", title="My campaigns", items=items, next_steps=NEXT_STEPS
+        request,
+        "my_campaigns.html",
+        title="My campaigns",
+        items=svc.partner_campaign_reads(session, result.items),
+        next_steps=NEXT_STEPS,
+        pager=pager(request, result, {}),
     )

@@ -3,13 +3,12 @@ outbox.read, scoped and withheld exactly as GET /api/v1/outbox by services.outbo
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session, col, select
 
 from api.deps import SessionDep, SettingsDep
+from api.portal.paging import CursorQuery, IdFilter, pager, portal_page
 from api.portal.web import PortalOutboxReader, PortalRoute, render
 from api.routers.outbox import eml_response
 from core.policy import Principal
@@ -19,7 +18,6 @@ from services import campaigns as crud
 from services import outbox as svc
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
-PAGE = 50
 
 
 def _labels(session: Session, principal: Principal, ids: list[int]) -> dict[int, str]:
@@ -43,10 +41,13 @@ def outbox_page(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    partner_campaign_id: Annotated[int | None, Query(ge=1)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    partner_campaign_id: IdFilter = None,
+    cursor: CursorQuery = None,
 ) -> HTMLResponse:
-    rows, total = svc.list_messages(session, principal, settings, PAGE, offset, partner_campaign_id)
+    result = svc.list_messages(
+        session, principal, settings, portal_page(settings, cursor), partner_campaign_id
+    )
+    rows = result.items
     choices = svc.partner_campaign_ids(session, principal)
     labels = _labels(
         session, principal, sorted({*choices, *(r.partner_campaign_id or 0 for r in rows)})
@@ -56,9 +57,7 @@ def outbox_page(
         "outbox.html",
         title="Outbox",
         items=rows,
-        total=total,
-        offset=offset,
-        size=PAGE,
+        pager=pager(request, result, {"partner_campaign_id": partner_campaign_id}),
         labels=labels,
         choices=choices,
         selected=partner_campaign_id,

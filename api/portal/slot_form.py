@@ -20,6 +20,9 @@ from core.policy import Principal
 from models.assets import Asset
 from models.org import Partner
 from services.assets import list_assets
+from services.paging import PageRequest
+
+GALLERY = 60  # images offered per slot: the first page of the library
 
 PREFIX = "slot__"
 CONTROL = {
@@ -92,10 +95,17 @@ def _gallery(
 ) -> list[AssetOption]:
     """Approved assets with the slot's tags that this partner may use today (licence and
     region); the same rules are checked again when the values are saved."""
-    rows, _ = list_assets(
-        session, principal, tags=tags, q=None, state="approved", limit=60, offset=0
+    found = list_assets(
+        session,
+        principal,
+        tags=tags,
+        q=None,
+        state="approved",
+        paging=PageRequest(secret="", limit=GALLERY),
     )
-    return [AssetOption(a.uid, a.title, a.id or 0) for a in rows if _usable(a, partner, today)]
+    return [
+        AssetOption(a.uid, a.title, a.id or 0) for a in found.items if _usable(a, partner, today)
+    ]
 
 
 def _usable(asset: Asset, partner: Partner, today: date) -> bool:

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.portal.paging import CursorQuery, pager, portal_page
 from api.portal.web import (
     PortalRoute,
     PortalTemplateAuthor,
@@ -39,11 +40,21 @@ DONE = {
 
 @router.get("/templates", response_class=HTMLResponse)
 def templates_page(
-    principal: PortalTemplateReader, request: Request, session: SessionDep
+    principal: PortalTemplateReader,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    cursor: CursorQuery = None,
 ) -> HTMLResponse:
-    rows, _ = svc.list_templates(session, principal, 200, 0)
-    items = [(t, svc.versions_of(session, t.id or 0)) for t in rows]
-    return render(request, "templates.html", title="Templates", items=items)
+    result = svc.list_templates(session, principal, portal_page(settings, cursor), sort="name")
+    items = [(t, svc.versions_of(session, t.id or 0)) for t in result.items]
+    return render(
+        request,
+        "templates.html",
+        title="Templates",
+        items=items,
+        pager=pager(request, result, {}),
+    )
 
 
 def _version_page(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import RequestIdDep, SessionDep
-from api.routers.params import PagingDep
+from api.routers.params import PagingDep, page_of
 from api.security import ApiTokenManager
 from core.policy import Permission
 from models.org import ApiToken
@@ -18,15 +18,14 @@ router = APIRouter(prefix="/api/v1/api-tokens", tags=["api-tokens"])
 
 @router.get("", response_model=Page[ApiTokenRead])
 def list_api_tokens(
-    principal: ApiTokenManager, session: SessionDep, paging: PagingDep, user_id: int | None = None
+    principal: ApiTokenManager,
+    session: SessionDep,
+    paging: PagingDep,
+    user_id: int | None = None,
+    sort: str = org.API_TOKENS.sort_query(),
 ) -> Page[ApiTokenRead]:
-    rows, total = org.list_api_tokens(session, principal, paging.limit, paging.offset, user_id)
-    return Page(
-        items=[ApiTokenRead.model_validate(t) for t in rows],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    result = org.list_api_tokens(session, principal, paging, user_id, sort)
+    return page_of(result, paging, (ApiTokenRead.model_validate(t) for t in result.items))
 
 
 @router.post("", response_model=ApiTokenCreated, status_code=201)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse, Response
 
 from api.deps import RequestIdDep, SessionDep
-from api.routers.params import PagingDep
+from api.routers.params import PagingDep, page_of
 from api.security import ApprovalPolicyManager, ApprovalPolicyReader
 from models.approval_schemas import (
     INT64_MAX,
@@ -59,18 +59,12 @@ def list_policies(
         bool | None,
         Query(description="true: archived only; false: active only; omitted: both"),
     ] = None,
+    sort: str = reads.POLICIES.sort_query("(the built-ins always first)"),
 ) -> Page[PolicyRead]:
     """The built-in policies first (`builtin: true`, never archived), then the brand's own by
     name."""
-    refs, total = reads.list_page(
-        session, principal, archived=archived, limit=paging.limit, offset=paging.offset
-    )
-    return Page(
-        items=[reads.policy_read(r) for r in refs],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    result = reads.list_page(session, principal, archived=archived, paging=paging, sort=sort)
+    return page_of(result, paging, (reads.policy_read(r) for r in result.items))
 
 
 @router.post("/approval-policies", response_model=PolicyDetail, status_code=201)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import RedirectResponse
 
 from api.deps import BlobStoreDep, RequestIdDep, SessionDep, SettingsDep
-from api.routers.params import PagingDep
+from api.routers.params import PagingDep, page_of
 from api.security import AssetReader, AssetReviewer, AssetUploader
 from core.errors import FieldError
 from core.policy import Permission
@@ -56,22 +56,18 @@ def list_assets(
     tag: Annotated[list[str] | None, Query(description="all of these tags")] = None,
     q: Annotated[str | None, Query(max_length=200, description="title, description, tags")] = None,
     state: Literal["pending", "approved", "rejected", "archived"] | None = None,
+    sort: str = svc.ASSETS.sort_query(),
 ) -> Page[AssetRead]:
-    rows, total = svc.list_assets(
+    result = svc.list_assets(
         session,
         principal,
         tags=_tags(",".join(tag or [])),
         q=q,
         state=state,
-        limit=paging.limit,
-        offset=paging.offset,
+        paging=paging,
+        sort=sort,
     )
-    return Page(
-        items=[svc.asset_read(session, a) for a in rows],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(result, paging, (svc.asset_read(session, a) for a in result.items))
 
 
 @router.post("/assets", response_model=AssetRead, status_code=201)

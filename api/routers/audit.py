@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
 from api.deps import CheckpointStoreDep, EngineDep, SessionDep, SettingsDep
-from api.routers.params import PagingDep
+from api.routers.params import PagingDep, page_of
 from api.security import AuditCheckpointer, AuditReader, AuditVerifier
 from core import audit_keys
 from core.errors import Conflict, FieldError, Problem
@@ -23,7 +23,7 @@ from models.base import ZonedDatetime, utcnow
 from models.schemas import AuditCheckpointRead, AuditEventRead, AuditVerifyRead, Page
 from services import audit, audit_checkpoints
 from services.access import scope_filter
-from services.org import page
+from services.paging import fetch
 from storage.base import StorageError
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -57,15 +57,15 @@ def _where(principal: AuditReader) -> object:
 
 @router.get("", response_model=Page[AuditEventRead])
 def list_events(
-    principal: AuditReader, session: SessionDep, paging: PagingDep, flt: FilterDep
+    principal: AuditReader,
+    session: SessionDep,
+    paging: PagingDep,
+    flt: FilterDep,
+    sort: str = audit.EVENTS.sort_query("(`seq`: the brand chain's sequence number)"),
 ) -> Page[AuditEventRead]:
-    rows, total = page(session, audit.filtered(_where(principal), flt), paging.limit, paging.offset)
-    return Page(
-        items=[AuditEventRead.model_validate(e) for e in rows],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    """Newest first by default, within the caller's scope and filters."""
+    result = fetch(session, audit.filtered(_where(principal), flt), audit.EVENTS, sort, paging)
+    return page_of(result, paging, (AuditEventRead.model_validate(e) for e in result.items))
 
 
 @router.get("/verify", response_model=AuditVerifyRead)

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 
 from api.deps import RequestIdDep, SessionDep
-from api.routers.params import PagingDep
+from api.routers.params import PagingDep, page_of
 from api.security import CampaignManager, CampaignReader
 from core.policy import Permission
 from domain.states import CampaignState
@@ -51,21 +51,12 @@ def list_campaigns(
     paging: PagingDep,
     state: CampaignState | None = None,
     q: Annotated[str | None, Query(max_length=200, description="part of the name")] = None,
+    sort: str = svc.CAMPAIGNS.sort_query(),
 ) -> Page[CampaignRead]:
-    rows, total = svc.list_campaigns(
-        session,
-        principal,
-        state=state.value if state else None,
-        q=q,
-        limit=paging.limit,
-        offset=paging.offset,
+    result = svc.list_campaigns(
+        session, principal, paging, state=state.value if state else None, q=q, sort=sort
     )
-    return Page(
-        items=svc.campaign_reads(session, rows),
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(result, paging, svc.campaign_reads(session, result.items))
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignDetail)

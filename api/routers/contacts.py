@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
 from api.deps import RequestIdDep, SessionDep, SettingsDep
-from api.routers.params import PagingDep
+from api.routers.params import PagingDep, page_of
 from api.security import ContactCounter, ContactManager, ContactReader
 from core.errors import FieldError
 from core.policy import Permission
@@ -20,6 +20,7 @@ from models.contact_schemas import (
     ImportReport,
     SharingUpdate,
 )
+from models.contacts import ConsentStatus
 from models.schemas import Page, PartnerRead
 from services import contact_csv
 from services import contacts as svc
@@ -36,15 +37,19 @@ def list_contacts(
     paging: PagingDep,
     partner_id: int,
     q: Annotated[str | None, Query(max_length=200, description="part of email or name")] = None,
+    consent_status: ConsentStatus | None = None,
+    sort: str = svc.CONTACTS.sort_query(),
 ) -> Page[ContactRead]:
     partner = svc.contact_partner(session, principal, partner_id, Permission.contact_read)
-    rows, total = svc.list_contacts(session, partner, q=q, limit=paging.limit, offset=paging.offset)
-    return Page(
-        items=svc.contact_reads(session, rows),
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
+    result = svc.list_contacts(
+        session,
+        partner,
+        paging,
+        q=q,
+        consent_status=consent_status.value if consent_status else None,
+        sort=sort,
     )
+    return page_of(result, paging, svc.contact_reads(session, result.items))
 
 
 @router.post("", response_model=ContactRead, status_code=201)

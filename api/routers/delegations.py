@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from api.deps import RequestIdDep, SessionDep
-from api.routers.params import PagingDep
+from api.routers.params import PagingDep, page_of
 from api.security import SignedIn
 from models.approval_schemas import DelegationCreate, DelegationRead, Direction
 from models.schemas import Page
@@ -28,17 +28,11 @@ def list_delegations(
     direction: Annotated[
         Direction | None, Query(description="given: by the caller; received: to the caller")
     ] = None,
+    sort: str = svc.DELEGATIONS.sort_query(),
 ) -> Page[DelegationRead]:
     """Delegations not yet over or revoked, given and received, by start."""
-    reads = svc.delegation_reads(session, principal, svc.mine(session, principal))
-    if direction is not None:
-        reads = [r for r in reads if r.direction == direction]
-    return Page(
-        items=reads[paging.offset : paging.offset + paging.limit],
-        total=len(reads),
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    result = svc.page_of_mine(session, principal, paging, direction, sort)
+    return page_of(result, paging, svc.delegation_reads(session, principal, result.items))
 
 
 @router.post("/me/delegations", response_model=DelegationRead, status_code=201)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import RequestIdDep, SessionDep
-from api.routers.params import PagingDep
+from api.routers.params import PagingDep, page_of
 from api.security import MembershipManager, UserReader
 from core.policy import Permission
 from models.org import Membership
@@ -18,15 +18,14 @@ router = APIRouter(prefix="/api/v1/memberships", tags=["memberships"])
 
 @router.get("", response_model=Page[MembershipRead])
 def list_memberships(
-    principal: UserReader, session: SessionDep, paging: PagingDep, user_id: int | None = None
+    principal: UserReader,
+    session: SessionDep,
+    paging: PagingDep,
+    user_id: int | None = None,
+    sort: str = org.MEMBERSHIPS.sort_query(),
 ) -> Page[MembershipRead]:
-    rows, total = org.list_memberships(session, principal, paging.limit, paging.offset, user_id)
-    return Page(
-        items=[MembershipRead.model_validate(m) for m in rows],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    result = org.list_memberships(session, principal, paging, user_id, sort)
+    return page_of(result, paging, (MembershipRead.model_validate(m) for m in result.items))
 
 
 @router.post("", response_model=MembershipRead, status_code=201)

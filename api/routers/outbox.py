@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import SessionDep, SettingsDep
-from api.routers.params import PagingDep
+from api.routers.params import PagingDep, page_of
 from api.security import OutboxReader
 from models.schemas import Page
 from services import outbox as svc
@@ -44,17 +44,11 @@ def list_outbox(
     settings: SettingsDep,
     paging: PagingDep,
     partner_campaign_id: Annotated[int | None, Query(ge=1)] = None,
+    sort: str = svc.OUTBOX.sort_query(),
 ) -> Page[OutboxMessageRead]:
     """Newest first; `partner_campaign_id` narrows to one partner's campaign."""
-    rows, total = svc.list_messages(
-        session, principal, settings, paging.limit, paging.offset, partner_campaign_id
-    )
-    return Page(
-        items=[OutboxMessageRead.model_validate(r) for r in rows],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    result = svc.list_messages(session, principal, settings, paging, partner_campaign_id, sort)
+    return page_of(result, paging, (OutboxMessageRead.model_validate(r) for r in result.items))
 
 
 @router.get("/{outbox_id}/raw", response_class=Response)

@@ -5,10 +5,12 @@ module)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from api.deps import SessionDep
-from api.routers.params import PagingDep
+from api.routers.params import PagingDep, page_of
 from api.security import PartnerCampaignReader
 from domain.states import PartnerCampaignState
 from models.campaign_schemas import PartnerCampaignRead
@@ -27,22 +29,26 @@ def list_partner_campaigns(
     campaign_id: int | None = None,
     state: PartnerCampaignState | None = None,
     partner_id: int | None = None,
+    region_id: Annotated[int | None, Query(description="partners of this region")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="part of the partner's name")
+    ] = None,
+    sort: str = svc.PARTNER_CAMPAIGNS.sort_query("(`partner_name`: the partner's name)"),
 ) -> Page[PartnerCampaignRead]:
-    rows, total = svc.list_partner_campaigns(
+    """Per campaign (`campaign_id`) this is the progress per partner: each row's state, with
+    filters by state, region and partner name."""
+    result = svc.list_partner_campaigns(
         session,
         principal,
+        paging,
         campaign_id=campaign_id,
         state=state.value if state else None,
         partner_id=partner_id,
-        limit=paging.limit,
-        offset=paging.offset,
+        region_id=region_id,
+        q=q,
+        sort=sort,
     )
-    return Page(
-        items=svc.partner_campaign_reads(session, rows),
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(result, paging, svc.partner_campaign_reads(session, result.items))
 
 
 @router.get("/partner-campaigns/{partner_campaign_id}", response_model=PartnerCampaignRead)

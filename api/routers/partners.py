@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from api.deps import RequestIdDep, SessionDep
-from api.routers.params import PagingDep
+from api.routers.params import PagingDep, page_of
 from api.security import OrgReader, PartnerManager, PartnerProfileEditor
 from models.org import Partner
 from models.schemas import Page, PartnerCreate, PartnerRead, PartnerUpdate
@@ -20,16 +22,12 @@ def list_partners(
     principal: OrgReader,
     session: SessionDep,
     paging: PagingDep,
-    region_id: int | None = None,
-    q: str | None = None,
+    region_id: Annotated[int | None, Query(description="partners of this region")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="part of the name")] = None,
+    sort: str = org.PARTNERS.sort_query("(`name` is the display name)"),
 ) -> Page[PartnerRead]:
-    rows, total = org.list_partners(session, principal, paging.limit, paging.offset, region_id, q)
-    return Page(
-        items=[PartnerRead.model_validate(p) for p in rows],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    result = org.list_partners(session, principal, paging, region_id, q, sort)
+    return page_of(result, paging, (PartnerRead.model_validate(p) for p in result.items))
 
 
 @router.post("", response_model=PartnerRead, status_code=201)

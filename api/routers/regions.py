@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from api.deps import RequestIdDep, SessionDep
-from api.routers.params import PagingDep
+from api.routers.params import PagingDep, page_of
 from api.security import OrgReader, RegionManager
 from models.org import Region
 from models.schemas import Page, RegionCreate, RegionRead, RegionUpdate
@@ -17,15 +19,14 @@ router = APIRouter(prefix="/api/v1/regions", tags=["regions"])
 
 @router.get("", response_model=Page[RegionRead])
 def list_regions(
-    principal: OrgReader, session: SessionDep, paging: PagingDep, q: str | None = None
+    principal: OrgReader,
+    session: SessionDep,
+    paging: PagingDep,
+    q: Annotated[str | None, Query(max_length=200, description="part of the name")] = None,
+    sort: str = org.REGIONS.sort_query(),
 ) -> Page[RegionRead]:
-    rows, total = org.list_regions(session, principal, paging.limit, paging.offset, q)
-    return Page(
-        items=[RegionRead.model_validate(r) for r in rows],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    result = org.list_regions(session, principal, paging, q, sort)
+    return page_of(result, paging, (RegionRead.model_validate(r) for r in result.items))
 
 
 @router.post("", response_model=RegionRead, status_code=201)

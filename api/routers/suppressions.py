@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.deps import SessionDep
-from api.routers.params import PagingDep
+from api.routers.params import PagingDep, page_of
 from api.security import SuppressionManager
 from models.contact_schemas import SuppressionCreate, SuppressionRead
 from models.contacts import SuppressionReason
@@ -26,22 +26,20 @@ def list_suppressions(
     session: SessionDep,
     paging: PagingDep,
     q: Annotated[str | None, Query(max_length=254, description="part of the address")] = None,
+    reason: SuppressionReason | None = None,
+    sort: str = svc.SUPPRESSIONS.sort_query(),
 ) -> Page[SuppressionRead]:
     partners = brand_contact_data_partners(session, principal)
-    rows, total = svc.list_suppressions(
+    result = svc.list_suppressions(
         session,
         principal.brand_id,
         partners=partners,
         q=q,
-        limit=paging.limit,
-        offset=paging.offset,
+        paging=paging,
+        reason=reason.value if reason else None,
+        sort=sort,
     )
-    return Page(
-        items=[svc.read_of(r, partners) for r in rows],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(result, paging, (svc.read_of(r, partners) for r in result.items))
 
 
 @router.post("", response_model=SuppressionRead, status_code=201)

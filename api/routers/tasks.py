@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import SessionDep
-from api.routers.params import PagingDep
+from api.routers.params import PagingDep, page_of
 from api.security import PartnerCampaignReader
 from domain.states import PartnerCampaignState
 from models.base import utcnow
@@ -24,24 +24,24 @@ def list_tasks(
     paging: PagingDep,
     campaign_id: int | None = None,
     partner_id: int | None = None,
+    region_id: int | None = None,
     state: PartnerCampaignState | None = None,
     overdue: bool | None = None,
+    sort: str = svc.TASKS.sort_query("(`due_at`: soonest due first, tasks without one last)"),
 ) -> Page[TaskRead]:
-    """Everyone who can act on a task can read its partner campaign, hence the guard."""
+    """Everyone who can act on a task can read its partner campaign, hence the guard. No
+    `total`: the approval rule is applied per task, so counting would read every open task."""
     now = utcnow()
-    tasks = svc.list_tasks(
+    result = svc.page_tasks(
         session,
         principal,
+        paging,
         campaign_id=campaign_id,
         partner_id=partner_id,
+        region_id=region_id,
         state=state.value if state else None,
         overdue=overdue,
+        sort=sort,
         now=now,
     )
-    window = tasks[paging.offset : paging.offset + paging.limit]
-    return Page(
-        items=svc.task_reads(session, window, now),
-        total=len(tasks),
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(result, paging, svc.task_reads(session, result.items, now))

@@ -10,7 +10,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
-from api.routers.params import PagingDep
+from api.routers.params import PagingDep, page_of
 from api.security import TemplateAuthor, TemplateReader, TemplateReviewer
 from content.lint import lint
 from content.validate import validate_values
@@ -112,15 +112,14 @@ async def _act(
 
 @router.get("/templates", response_model=Page[TemplateRead])
 def list_templates(
-    principal: TemplateReader, session: SessionDep, paging: PagingDep, q: str | None = None
+    principal: TemplateReader,
+    session: SessionDep,
+    paging: PagingDep,
+    q: Annotated[str | None, Query(max_length=200, description="part of the name")] = None,
+    sort: str = svc.TEMPLATES.sort_query(),
 ) -> Page[TemplateRead]:
-    rows, total = svc.list_templates(session, principal, paging.limit, paging.offset, q)
-    return Page(
-        items=[TemplateRead.model_validate(t) for t in rows],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    result = svc.list_templates(session, principal, paging, q, sort)
+    return page_of(result, paging, (TemplateRead.model_validate(t) for t in result.items))
 
 
 @router.post("/templates", status_code=201)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from api.deps import RequestIdDep, SessionDep
-from api.routers.params import PagingDep
+from api.routers.params import PagingDep, page_of
 from api.security import UserManager, UserReader
 from core.policy import Permission
 from models.org import User
@@ -18,15 +20,14 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
 @router.get("", response_model=Page[UserRead])
 def list_users(
-    principal: UserReader, session: SessionDep, paging: PagingDep, q: str | None = None
+    principal: UserReader,
+    session: SessionDep,
+    paging: PagingDep,
+    q: Annotated[str | None, Query(max_length=254, description="part of the email")] = None,
+    sort: str = org.USERS.sort_query(),
 ) -> Page[UserRead]:
-    rows, total = org.list_users(session, principal, paging.limit, paging.offset, q)
-    return Page(
-        items=[UserRead.model_validate(u) for u in rows],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    result = org.list_users(session, principal, paging, q, sort)
+    return page_of(result, paging, (UserRead.model_validate(u) for u in result.items))
 
 
 @router.post("", response_model=UserRead, status_code=201)

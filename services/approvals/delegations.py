@@ -23,6 +23,7 @@ from models.org import User
 from services.accounts import display_names, principal_for
 from services.campaigns import aware
 from services.org import Actor, record, snapshot
+from services.paging import Key, Listing, Paged, PageRequest, fetch
 
 MAX_LENGTH = timedelta(days=366)
 
@@ -117,6 +118,42 @@ def _delegate(
     if found is None or found.brand_id != principal.brand_id or not found.is_active:
         raise FieldError(field, f"{shown} is not an active user of your brand")
     return found, field
+
+
+DELEGATIONS = Listing(
+    "delegations",
+    col(Delegation.id),
+    {
+        "starts_at": Key(col(Delegation.starts_at), "datetime"),
+        "ends_at": Key(col(Delegation.ends_at), "datetime"),
+        "created_at": Key(col(Delegation.created_at), "datetime"),
+    },
+    default="starts_at",
+)
+
+
+def page_of_mine(
+    session: Session,
+    principal: Principal,
+    paging: PageRequest,
+    direction: Direction | None = None,
+    sort: str = DELEGATIONS.default,
+) -> Paged[Delegation]:
+    """A page of `mine`, given (by the caller), received (to the caller) or both."""
+    me = principal.user_id
+    if direction == Direction.given:
+        who = col(Delegation.user_id) == me
+    elif direction == Direction.received:
+        who = col(Delegation.delegate_id) == me
+    else:
+        who = (col(Delegation.user_id) == me) | (col(Delegation.delegate_id) == me)
+    stmt = select(Delegation).where(
+        who,
+        Delegation.brand_id == principal.brand_id,
+        col(Delegation.revoked_at).is_(None),
+        col(Delegation.ends_at) > utcnow(),
+    )
+    return fetch(session, stmt, DELEGATIONS, sort, paging)
 
 
 def mine(session: Session, principal: Principal) -> list[Delegation]:

@@ -27,7 +27,16 @@ from models.approval_schemas import (
 from models.approvals import ApprovalPolicy
 from services.accounts import display_names
 from services.approvals.policies import PolicyView, load, named_approvers, require_manage
-from services.org import page
+from services.paging import (
+    Key,
+    Listing,
+    Paged,
+    PageRequest,
+    after,
+    capped_count,
+    encode_cursor,
+    start,
+)
 
 KEY = re.compile(r"[0-9]{1,19}")
 INT64_MAX = 2**63 - 1
@@ -90,29 +99,75 @@ def resolve_own(session: Session, principal: Principal, key: str) -> PolicyView:
     return ref.view
 
 
+POLICIES = Listing(
+    "approval-policies",
+    col(ApprovalPolicy.id),
+    {"name": Key(col(ApprovalPolicy.name), "str")},
+    default="name",
+    ascending_only=True,
+)
+BUILTINS = list(BuiltinPolicy)
+
+
+def _builtin_position(index: int) -> tuple[str, int]:
+    """A built-in's place in a cursor: its name and a negative id (they have no row), -3 for
+    the first of three, so a cursor tells the built-ins from the brand's policies."""
+    return BUILTINS[index].value, index - len(BUILTINS)
+
+
 def list_page(
     session: Session,
     principal: Principal,
     *,
     archived: bool | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[PolicyRef], int]:
+    paging: PageRequest,
+    sort: str = POLICIES.default,
+) -> Paged[PolicyRef]:
     """The built-ins first (never archived), then the brand's policies by name.
     `archived`: True archived only, False active only, None both."""
+    POLICIES.order(sort)
     if not _can_read(principal):
-        return [], 0
-    builtin = [] if archived else [_builtin_ref(b, principal.brand_id) for b in BuiltinPolicy]
+        return Paged([], None, 0)
+    position = start(paging, POLICIES, sort)
+    first_builtin = 0 if position is None else len(BUILTINS) + min(position[1], 0) + 1
+    if archived:
+        first_builtin = len(BUILTINS)
+    head = [
+        (_builtin_position(i), _builtin_ref(BUILTINS[i], principal.brand_id))
+        for i in range(first_builtin, len(BUILTINS))
+    ]
+    skip_builtins = min(paging.offset, len(head)) if position is None else 0
+    head = head[skip_builtins:]
     stmt = select(ApprovalPolicy).where(ApprovalPolicy.brand_id == principal.brand_id)
     if archived is True:
         stmt = stmt.where(col(ApprovalPolicy.archived_at).is_not(None))
     elif archived is False:
         stmt = stmt.where(col(ApprovalPolicy.archived_at).is_(None))
-    stmt = stmt.order_by(col(ApprovalPolicy.name), col(ApprovalPolicy.id))
-    head = builtin[offset : offset + limit]
-    rows, total = page(session, stmt, limit - len(head), max(0, offset - len(builtin)))
-    refs = head + [_view_ref(load(session, principal, r.id or 0)) for r in rows]
-    return refs, len(builtin) + total
+    rows_stmt = stmt
+    if position is not None and position[1] > 0:
+        rows_stmt = rows_stmt.where(after(POLICIES, sort, position))
+    elif position is None:
+        rows_stmt = rows_stmt.offset(paging.offset - skip_builtins)
+    want = paging.limit + 1 - len(head)
+    rows = (
+        session.exec(
+            rows_stmt.order_by(col(ApprovalPolicy.name), col(ApprovalPolicy.id)).limit(want)
+        ).all()
+        if want > 0
+        else []
+    )
+    found = head + [
+        ((r.name, r.id or 0), _view_ref(load(session, principal, r.id or 0))) for r in rows
+    ]
+    page = found[: paging.limit]
+    next_cursor = None
+    if len(found) > paging.limit and page:
+        next_cursor = encode_cursor(paging.secret, POLICIES, sort, page[-1][0])
+    total = None
+    if position is None:
+        brand_total = capped_count(session, stmt)
+        total = None if brand_total is None else brand_total + (0 if archived else len(BUILTINS))
+    return Paged([ref for _, ref in page], next_cursor, total)
 
 
 def policy_read(ref: PolicyRef) -> PolicyRead:

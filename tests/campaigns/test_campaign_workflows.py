@@ -454,6 +454,153 @@ async def test_large_campaigns_fan_out_through_shards(
     assert _summary(demo, cid) == {"cancelled": 3}
 
 
+def _running_campaign(engine: Engine) -> tuple[int, list[int], Any]:
+    """A launched campaign for North whose workflow is not started yet: (id, partner campaign
+    ids, the shared input)."""
+    from services import campaign_actions, campaigns
+
+    cid = make_campaign(engine)
+    with Session(engine) as s:
+        campaign = s.get(Campaign, cid)
+        assert campaign is not None
+        rows = campaigns.create_partner_campaigns(
+            s, campaign, campaigns.resolve_target_partners(s, campaign)
+        )
+        campaign.state = "running"
+        s.add(campaign)
+        s.commit()
+        shared = campaign_actions.shared_for(s, campaign)
+        return cid, [r.id or 0 for r in rows], shared
+
+
+def _keys(engine: Engine, action: str, cid: int) -> list[str]:
+    with Session(engine) as s:
+        return list(
+            s.exec(
+                select(AuditEvent.event_key).where(
+                    AuditEvent.action == action,
+                    col(AuditEvent.event_key).contains(f"partner-campaign-{cid}-"),
+                )
+            ).all()
+        )
+
+
+async def test_fanout_projects_and_invites_exactly_once(
+    app_with_worker: httpx.AsyncClient,
+    login: Login,
+    demo: Engine,
+    workflow_env: WorkflowEnvironment,
+    record_history: Record,
+) -> None:
+    """The fan-out projects invited -> drafting for a page in one transaction and the campaign
+    sends the page's invitations in one activity. A start activity that died after its
+    projection (the workflows not started), its retry, another retry after the starts, a
+    second launch and a retried invitation activity: one open event and one task per partner,
+    one invitation per recipient, every workflow started once and drafting."""
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.campaigns import open_partner_campaigns
+    from activities.fanout import FanoutActivities
+    from activities.notifications import SENT_ACTION, send_invitations
+    from domain.workflow_ids import partner_campaign_workflow_id
+    from mail.transport import make_transport
+    from models.outbox import OutboxMessage
+    from models.workflow_io import InvitePartners, StartPartners
+    from workflows.campaign import CampaignWorkflow
+    from workflows.partner_campaign import PartnerCampaignWorkflow, pinned_policy
+
+    api = app_with_worker
+    queue = api._transport.app.state.settings.temporal_task_queue  # type: ignore[attr-defined]
+    cid, ids, shared = _running_campaign(demo)
+    wids = {
+        pcid: partner_campaign_workflow_id(cid, partner_campaign(demo, cid, slug).partner_id)
+        for slug, pcid in (
+            (slug, partner_campaign(demo, cid, slug).id) for slug in states(demo, cid)
+        )
+        if pcid is not None
+    }
+
+    # The first attempt projected the page and died before starting anything.
+    def wid_of(ref: Any) -> str:
+        return partner_campaign_workflow_id(cid, ref.partner_id)
+
+    first = open_partner_campaigns(demo, shared, ids, wid_of, pinned_policy(shared).version_id)
+    assert all(o.entry is not None for o in first)
+    assert set(states(demo, cid).values()) == {"drafting"}
+    # Its retry hands the same entries out again (the rows are no longer invited).
+    again = open_partner_campaigns(demo, shared, ids, wid_of, pinned_policy(shared).version_id)
+    assert [o.entry for o in again] == [o.entry for o in first]
+
+    # The campaign workflow's start activity is that retry: it starts every workflow.
+    await workflow_env.client.start_workflow(
+        CampaignWorkflow.run,
+        CampaignWorkflowInput(shared=shared),
+        id=f"campaign-{cid}",
+        task_queue=queue,
+    )
+    await until(lambda: len(_keys(demo, SENT_ACTION, cid)) >= 6, "every invitation")
+    for wid in wids.values():
+        status = await workflow_env.client.get_workflow_handle(wid).query(
+            PartnerCampaignWorkflow.status
+        )
+        assert status.state == "drafting" and [e.event for e in status.timeline] == ["open"]
+
+    # Retries after the starts, and a second launch: nothing new anywhere.
+    page = StartPartners(
+        shared=shared,
+        partner_campaign_ids=ids,
+        report_to=f"campaign-{cid}",
+        task_queue=queue,
+        project_open=True,
+    )
+    retried = await ActivityEnvironment(client=workflow_env.client).run(
+        FanoutActivities(demo).start_partner_workflows, page
+    )
+    assert retried.started == {} and set(retried.existing) == set(ids)
+    relaunch = await api.post(f"/api/v1/campaigns/{cid}/launch", headers=login(MARKETING))
+    assert relaunch.status_code == 200, relaunch.text
+    invite = InvitePartners(
+        campaign_id=cid,
+        campaign_name=shared.name,
+        brand_id=shared.brand_id,
+        personalise_until=shared.personalise_until,
+        partner_campaign_ids=ids,
+    )
+    local = api._transport.app.state.settings  # type: ignore[attr-defined]
+    assert send_invitations(demo, local, make_transport(local, demo), invite) == 0
+    await asyncio.sleep(0.3)
+
+    opens = _keys(demo, "partner_campaign.open", cid)
+    assert sorted(opens) == sorted(f"{wid}:1:open" for wid in wids.values())
+    invitations = _keys(demo, SENT_ACTION, cid)
+    assert len(invitations) == len(set(invitations)) == 6  # an editor and a GM per partner
+    assert all(":1:invited:" in key for key in invitations)
+    with Session(demo) as s:
+        emails = s.exec(
+            select(OutboxMessage.id).where(col(OutboxMessage.partner_campaign_id).in_(ids))
+        ).all()
+        tasks = s.exec(
+            select(ApprovalTask.partner_campaign_id).where(
+                col(ApprovalTask.partner_campaign_id).in_(ids)
+            )
+        ).all()
+    assert len(emails) == 6
+    assert sorted(tasks) == sorted(ids)  # one personalise task each
+    for wid in wids.values():
+        history = await workflow_env.client.get_workflow_handle(wid).fetch_history()
+        starts = [
+            e for e in history.events if e.HasField("workflow_execution_started_event_attributes")
+        ]
+        activities = [
+            e for e in history.events if e.HasField("activity_task_scheduled_event_attributes")
+        ]
+        assert len(starts) == 1 and activities == []  # no projection, no notice of its own
+    await finish(api, login, demo, cid)
+    assert _summary(demo, cid) == {"cancelled": 3}
+    await record_history(next(iter(wids.values())), "partner_opened_by_fanout")
+    await record_history(f"campaign-{cid}", "campaign_opens_and_invites")
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -472,6 +619,10 @@ async def test_large_campaigns_fan_out_through_shards(
         # vote that does not pass its stage; an all-of stage ended by one rejection.
         "chain_standard",
         "chain_all_rejected",
+        # The fan-out projects the open transition and sends the invitations: a partner
+        # workflow started with its open entry, a campaign that invites per page.
+        "partner_opened_by_fanout",
+        "campaign_opens_and_invites",
     ],
 )
 async def test_saved_campaign_histories_replay(name: str) -> None:
