@@ -160,6 +160,9 @@ class CampaignWorkflowInput(BaseModel):
     max_children: int = Field(
         1000, ge=1, le=1000, description="partner workflows per campaign workflow (shard) at most"
     )
+    page_size: int = Field(
+        250, ge=1, le=1000, description="partner workflows started per start activity"
+    )
 
 
 class PartnerCampaignInput(BaseModel):

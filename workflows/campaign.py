@@ -2,11 +2,11 @@
 
 Partner workflows are started by an activity with the worker's client (activities/fanout.py
 says why: child starts from one parent ran at a fifth of the bare start rate), in pages of
-PAGE, idempotent by workflow id. Each partner workflow reports its outcome back by signal; the
-campaign completes with the count per outcome once every partner it started has reported. A
-campaign with more partners than `max_children` (1,000) runs shards (the same workflow, as a
-child, over a slice), so no workflow receives more than that many reports. Cancel and window
-extensions are passed down by activity too.
+`page_size` (250) with two pages in flight, idempotent by workflow id. Each partner workflow
+reports its outcome back by signal; the campaign completes with the count per outcome once
+every partner it started has reported. A campaign with more partners than `max_children`
+(1,000) runs shards (the same workflow, as a child, over a slice), so no workflow receives more
+than that many reports. Cancel and window extensions are passed down by activity too.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
         StartPartners,
     )
 
-PAGE = 250  # partner workflows started per activity call
+PAGES_IN_FLIGHT = 2  # start pages running at once (since start-pages-overlap)
 SIGNAL_PAGE = 1000  # partner workflows signalled per activity call
 ALREADY_STARTED = "already_started"  # an earlier launch started it; its outcome is not ours
 DB_RETRY = RetryPolicy(
@@ -98,41 +98,56 @@ class CampaignWorkflow:
         # every page has started: composing 2 emails per partner cost more CPU than a start
         # and, run beside the next pages, halved the start rate (activities/fanout.py).
         opens = bool(todo) and workflow.patched("fanout-opens-and-invites")
-        invitations: list[tuple[list[int], datetime]] = []
-        for offset in range(0, len(todo), PAGE):
-            window = self.personalise_until
-            shared = self.inp.shared.model_copy(update={"personalise_until": window})
-            page_ids = todo[offset : offset + PAGE]
-            page: StartedPartners = await workflow.execute_activity(
-                "start_partner_workflows",
-                StartPartners(
-                    shared=shared,
-                    partner_campaign_ids=page_ids,
-                    report_to=info.workflow_id,
-                    task_queue=info.task_queue,
-                    project_open=opens,
-                ),
-                result_type=StartedPartners,
-                start_to_close_timeout=FANOUT_TIMEOUT,
-                heartbeat_timeout=timedelta(seconds=60),
-                retry_policy=DB_RETRY,
-            )
-            self.started.update(page.started)
-            self.started.update(page.existing)
-            for pid in page.existing:
-                self.results.setdefault(pid, ALREADY_STARTED)
-            if opens:
-                invitations.append((page_ids, window))
-            # A cancel or extension that arrived while this page was starting missed it.
-            fresh = list(page.started.values())
-            if self.cancelled:
-                await self._signal(fresh, "cancel")
-            elif self.personalise_until != window:
-                await self._signal(fresh, "extend", self.personalise_until)
+        size = self.inp.page_size
+        pages = [todo[offset : offset + size] for offset in range(0, len(todo), size)]
+        # Since this patch two pages start at once: with one, the campaign's task that asks for
+        # the next page queued behind the 250 first tasks of the page just started (5-6 s under
+        # load), while the server had no start to do.
+        if opens and len(pages) > 1 and workflow.patched("start-pages-overlap"):
+            gate = asyncio.Semaphore(PAGES_IN_FLIGHT)
+
+            async def gated(page_ids: list[int]) -> datetime:
+                async with gate:
+                    return await self._start_page(page_ids, info.workflow_id, opens)
+
+            windows = await asyncio.gather(*(gated(page_ids) for page_ids in pages))
+        else:
+            windows = [await self._start_page(p, info.workflow_id, opens) for p in pages]
+        invitations = list(zip(pages, windows, strict=True)) if opens else []
         for page_ids, window in invitations:
             if self.cancelled:
                 break  # news of a cancelled campaign is moot
             await self._invite(page_ids, max(window, self.personalise_until))
+
+    async def _start_page(self, page_ids: list[int], report_to: str, opens: bool) -> datetime:
+        """Start one page of partner workflows; returns the window they were started with."""
+        window = self.personalise_until
+        shared = self.inp.shared.model_copy(update={"personalise_until": window})
+        page: StartedPartners = await workflow.execute_activity(
+            "start_partner_workflows",
+            StartPartners(
+                shared=shared,
+                partner_campaign_ids=page_ids,
+                report_to=report_to,
+                task_queue=workflow.info().task_queue,
+                project_open=opens,
+            ),
+            result_type=StartedPartners,
+            start_to_close_timeout=FANOUT_TIMEOUT,
+            heartbeat_timeout=timedelta(seconds=60),
+            retry_policy=DB_RETRY,
+        )
+        self.started.update(page.started)
+        self.started.update(page.existing)
+        for pid in page.existing:
+            self.results.setdefault(pid, ALREADY_STARTED)
+        # A cancel or extension that arrived while this page was starting missed it.
+        fresh = list(page.started.values())
+        if self.cancelled:
+            await self._signal(fresh, "cancel")
+        elif self.personalise_until != window:
+            await self._signal(fresh, "extend", self.personalise_until)
+        return window
 
     async def _invite(self, ids: list[int], window: datetime) -> None:
         """One page's invitation notices; the activity skips what is sent already and whoever
@@ -183,6 +198,7 @@ class CampaignWorkflow:
                 shared=self.inp.shared,
                 partner_campaign_ids=ids[offset : offset + size],
                 max_children=size,
+                page_size=self.inp.page_size,
             )
             shards.append(
                 await workflow.start_child_workflow(
@@ -233,6 +249,7 @@ class CampaignWorkflow:
                         shared=shared,
                         partner_campaign_ids=ids[offset : offset + size],
                         max_children=size,
+                        page_size=self.inp.page_size,
                     ),
                     id=f"{workflow.info().workflow_id}-shard-{len(self.shards)}",
                 )

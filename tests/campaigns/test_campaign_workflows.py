@@ -601,6 +601,63 @@ async def test_fanout_projects_and_invites_exactly_once(
     await record_history(f"campaign-{cid}", "campaign_opens_and_invites")
 
 
+async def test_start_pages_overlap(
+    app_with_worker: httpx.AsyncClient,
+    login: Login,
+    demo: Engine,
+    workflow_env: WorkflowEnvironment,
+    record_history: Record,
+) -> None:
+    """One partner a page, two pages in flight: every partner started once, drafting, invited
+    once; the campaign ran one start activity per page and one invitation activity per page."""
+    from activities.notifications import SENT_ACTION
+    from workflows.campaign import CampaignWorkflow
+
+    api = app_with_worker
+    queue = api._transport.app.state.settings.temporal_task_queue  # type: ignore[attr-defined]
+    cid, ids, shared = _running_campaign(demo)
+    assert len(ids) == 3
+    handle = await workflow_env.client.start_workflow(
+        CampaignWorkflow.run,
+        CampaignWorkflowInput(shared=shared, page_size=1),
+        id=f"campaign-{cid}",
+        task_queue=queue,
+    )
+    await until(lambda: len(_keys(demo, SENT_ACTION, cid)) >= 6, "every invitation")
+    assert set(states(demo, cid).values()) == {"drafting"}
+    assert await handle.query(CampaignWorkflow.started_count) == 3
+    history = await handle.fetch_history()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert scheduled.count("start_partner_workflows") == 3
+    assert scheduled.count("invite_partners") == 3
+    markers = [
+        e.SerializeToString()
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+    ]
+    assert any(b"start-pages-overlap" in m for m in markers)
+    # The first two pages were scheduled in one workflow task: they ran at once.
+    first_task = [
+        e.activity_task_scheduled_event_attributes.workflow_task_completed_event_id
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name
+        == "start_partner_workflows"
+    ][:2]
+    assert first_task[0] == first_task[1]
+    opens = _keys(demo, "partner_campaign.open", cid)
+    assert len(opens) == len(set(opens)) == 3
+    invitations = _keys(demo, SENT_ACTION, cid)
+    assert len(invitations) == len(set(invitations)) == 6
+    await finish(api, login, demo, cid)
+    assert _summary(demo, cid) == {"cancelled": 3}
+    await record_history(f"campaign-{cid}", "campaign_start_pages_overlap")
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -623,6 +680,8 @@ async def test_fanout_projects_and_invites_exactly_once(
         # workflow started with its open entry, a campaign that invites per page.
         "partner_opened_by_fanout",
         "campaign_opens_and_invites",
+        # Two start pages in flight (start-pages-overlap).
+        "campaign_start_pages_overlap",
     ],
 )
 async def test_saved_campaign_histories_replay(name: str) -> None:
