@@ -62,8 +62,10 @@ async def in_window(items: Iterable[T], act: Callable[[T], Awaitable[None]]) -> 
         async with gate:
             await act(item)
             done += 1
-            if done % WINDOW == 0:
-                activity.heartbeat(done)
+            # Every call (the SDK throttles what it sends): at 10,000 partners 20 pages start at
+            # once (10 shards, two pages each), a hundred starts could outlast the 60 s
+            # heartbeat timeout, and pages were seen cancelled and started again.
+            activity.heartbeat(done)
 
     await asyncio.gather(*(one(item) for item in items))
 
@@ -87,6 +89,7 @@ class FanoutActivities:
                 lambda ref: partner_campaign_workflow_id(cid, ref.partner_id),
                 pinned_policy(page.shared).version_id,
             )
+            activity.heartbeat(0)  # the page's transaction may have waited for the write lock
             for item in opened:
                 if item.entry is not None:
                     todo.append(item)
