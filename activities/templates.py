@@ -7,11 +7,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
-from domain.states import TemplateState
+from domain.states import TEMPLATE_EDITABLE, TemplateState
 from models.audit import AuditEvent
 from models.templates import TemplateVersion
 from models.workflow_io import TemplateTransition
-from services import audit
+from services import audit, brand_blocks
 
 
 class TemplateActivities:
@@ -33,6 +33,12 @@ class TemplateActivities:
                     version = session.get(TemplateVersion, t.version_id)
                     if version is None:
                         raise ValueError(f"template version {t.version_id} does not exist")
+                    leaves_editing = (
+                        version.state in TEMPLATE_EDITABLE
+                        and TemplateState(t.entry.to_state) not in TEMPLATE_EDITABLE
+                    )
+                    if leaves_editing:  # the blocks it was reviewed with stay with it
+                        version.blocks = brand_blocks.snapshot(session, version.brand_id)
                     version.state = TemplateState(t.entry.to_state)
                     version.updated_at = t.entry.at
                     if t.entry.event == "submit":

@@ -17,13 +17,16 @@ from content.sandbox import NestingTooDeep
 from content.sizes import huge_format
 from content.spec import PARTNER_FIELDS, TemplateContent
 
-TOP_LEVEL = frozenset({"slots", "partner", "recipient", "unsubscribe_url", "brand", "campaign"})
+TOP_LEVEL = frozenset(
+    {"slots", "partner", "recipient", "unsubscribe_url", "brand", "campaign", "blocks"}
+)
 # Keys of the context dicts; anything else is undefined at render time (StrictUndefined).
 KNOWN_KEYS: dict[str, frozenset[str]] = {
     "partner": frozenset({*PARTNER_FIELDS, "social"}),
     "recipient": frozenset({"first_name", "last_name", "email", "locale"}),
     "brand": frozenset({"name", "palette"}),
     "campaign": frozenset({"name"}),
+    "blocks": frozenset({"header", "footer"}),
 }
 DICT_READERS = frozenset({"items", "keys", "values", "get"})
 # Jinja globals and template internals that reach beyond the template's data.

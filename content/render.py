@@ -24,6 +24,7 @@ import css_inline
 from jinja2 import Template, TemplateSyntaxError
 from markupsafe import Markup, escape
 
+from content.blocks import EMPTY, RenderedBlocks
 from content.budget import (
     DEFAULT_MAX_OUTPUT,
     DEFAULT_MAX_TOTAL,
@@ -70,7 +71,9 @@ PARTS: tuple[Part, ...] = (
 )
 HTML_PARTS = frozenset({"email.html", "print.html"})
 # Variables a template may use besides `slots` (see content.lint.TOP_LEVEL).
-CONTEXT_NAMES = frozenset({"partner", "recipient", "unsubscribe_url", "brand", "campaign"})
+CONTEXT_NAMES = frozenset(
+    {"partner", "recipient", "unsubscribe_url", "brand", "campaign", "blocks"}
+)
 PAGE_SIZES = ("A4", "A5")
 DEFAULT_CACHE_SIZE = 512  # compiled templates
 MAX_PDF_HTML = 150_000  # characters of print document WeasyPrint lays out
@@ -228,6 +231,8 @@ class Renderer:
 
         A rich-text value that is not Markup (e.g. after a JSON round trip through a workflow)
         is sanitised again, so the HTML autoescaper never lets unsanitised markup through.
+        Brand blocks (content.blocks) are markup in HTML parts and plain text in text parts;
+        without them in `context` they render as nothing.
         """
         unknown = sorted(set(context) - CONTEXT_NAMES)
         if unknown:
@@ -242,7 +247,10 @@ class Renderer:
                     slots[slot.name] = safe_markup(str(value))
             else:
                 slots[slot.name] = text_content(str(value), links=True)
-        return {**context, "slots": slots}
+        blocks = context.get("blocks", EMPTY)
+        if not isinstance(blocks, RenderedBlocks):
+            raise ValueError("render context `blocks` must be content.blocks.RenderedBlocks")
+        return {**context, "blocks": blocks.for_part(html=html), "slots": slots}
 
     # --- rendering ------------------------------------------------------------------------
 
@@ -393,7 +401,7 @@ def render_email(
 
     `key` identifies the template version and locale (cache key); `resolved` comes from
     content.validate.resolve_values; `context` holds partner, recipient, unsubscribe_url,
-    brand and campaign.
+    brand, campaign and (optionally) blocks.
     """
     return DEFAULT_RENDERER.render_email(key, content, resolved, context, inline_css=inline_css)
 

@@ -7,6 +7,7 @@ Workflow modules must not import the table modules (the sandbox would re-define 
 from models.approvals import ApprovalPolicy, ApprovalPolicyVersion, Delegation
 from models.assets import Asset, AssetVersion
 from models.audit import AuditChainHead, AuditEvent
+from models.blocks import BrandBlock
 from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
 from models.contacts import Contact, ErasureCount, Segment, Suppression
 from models.delivery import Delivery, DeliveryEvent
@@ -27,6 +28,7 @@ __all__ = [
     "AuditChainHead",
     "AuditEvent",
     "Brand",
+    "BrandBlock",
     "Campaign",
     "Contact",
     "Delegation",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from domain.states import TemplateState
@@ -34,6 +34,13 @@ class TemplateVersion(SQLModel, table=True):
         default=TemplateState.draft, sa_type=EnumText(TemplateState, 32), index=True
     )
     content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The brand blocks this version renders with (services.brand_blocks.snapshot): copied when
+    # the version is created and again when it is submitted, frozen from then on. {} for
+    # versions made before brand blocks existed: they render without blocks.
+    blocks: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSON, nullable=False, server_default=text("'{}'")),
+    )
     author_id: int = Field(foreign_key="user.id")
     submitted_by: int | None = Field(default=None, foreign_key="user.id")
     decided_by: int | None = Field(default=None, foreign_key="user.id")

@@ -26,6 +26,7 @@ from core.policy import (
 )
 from models.approvals import ApprovalPolicy, ApprovalPolicyVersion, Delegation
 from models.assets import Asset
+from models.blocks import BrandBlock
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import ApiToken, Membership, Partner, Region, User
 from models.templates import Template, TemplateVersion
@@ -42,7 +43,7 @@ def target_of(obj: SQLModel) -> Target:
         return Target(obj.brand_id, obj.region_id, obj.partner_id)
     if isinstance(obj, Campaign):
         return Target(obj.brand_id)
-    if isinstance(obj, User | Membership | ApiToken | Template | TemplateVersion):
+    if isinstance(obj, User | Membership | ApiToken | Template | TemplateVersion | BrandBlock):
         return Target(obj.brand_id)
     if isinstance(obj, ApprovalPolicy | ApprovalPolicyVersion | Delegation):
         return Target(obj.brand_id)

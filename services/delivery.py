@@ -50,7 +50,7 @@ from models.delivery import Delivery
 from models.org import Brand, Partner, as_profile
 from models.templates import TemplateVersion
 from models.workflow_io import SendPause
-from services import suppression
+from services import brand_blocks, suppression
 from services.templates import content_of, validation_context
 from services.unsubscribe import list_unsubscribe_headers, unsubscribe_url
 from workflows.send import RUNNING, SendWorkflow
@@ -287,6 +287,11 @@ def compose_for(
         "unsubscribe_url": unsubscribe,
         "brand": {"name": ctx.brand.name, "palette": list(ctx.brand.palette)},
         "campaign": {"name": ctx.campaign.name},
+        "blocks": brand_blocks.blocks_for(
+            session,
+            ctx.version,
+            brand_blocks.block_image_url(session, ctx.pc.brand_id, ctx.settings.public_base_url),
+        ),
     }
     key = f"version-{ctx.version.id}-{ctx.version.updated_at.isoformat()}-{locale}"
     email = render_email(key, ctx.content, ctx.slots(session, locale), render_ctx)

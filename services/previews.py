@@ -18,6 +18,7 @@ from core.policy import Principal
 from models.base import utcnow
 from models.template_schemas import ValuesBody
 from models.templates import TemplateVersion
+from services import brand_blocks
 from services import templates as svc
 
 
@@ -96,6 +97,8 @@ def _render(
     resolved = resolve_values(content, body.values, ctx)
     partner = svc.partner_for_preview(session, principal, body.partner_id)
     render_ctx = svc.render_context(session, version.brand_id, partner, public_base_url)
+    image_url = brand_blocks.block_image_url(session, version.brand_id, public_base_url)
+    render_ctx["blocks"] = brand_blocks.blocks_for(session, version, image_url)
     key = f"version-{version.id}-{version.updated_at.isoformat()}-{body.locale}"
     if fmt == "pdf":
         if content.print is None:

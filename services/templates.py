@@ -19,6 +19,7 @@ from models.base import utcnow
 from models.org import Brand, Partner, as_profile
 from models.template_schemas import TemplateCreate, VersionCreate
 from models.templates import Template, TemplateVersion
+from services import brand_blocks
 from services.access import load
 from services.assets import asset_facts
 from services.org import Actor, record, snapshot
@@ -116,6 +117,7 @@ def _add_version(
         number=number,
         state=TemplateState.draft,
         content=content.model_dump(mode="json"),
+        blocks=brand_blocks.snapshot(session, template.brand_id),
         author_id=actor.principal.user_id,
         workflow_id=template_workflow_id(template.id, number, secrets.token_hex(4)),
     )

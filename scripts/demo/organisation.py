@@ -15,7 +15,9 @@ from domain.workflow_ids import template_workflow_id
 from models.base import utcnow
 from models.org import Brand, Membership, Partner, Region, User
 from models.templates import Template, TemplateVersion
+from scripts.demo.blocks import seed_demo_blocks
 from scripts.demo.templates import CONTENT_BUILDERS, DEMO_TEMPLATES, PUBLISHED
+from services.brand_blocks import snapshot as blocks_snapshot
 
 M = TypeVar("M", bound=SQLModel)
 DEMO_PASSWORD = "demo-password"
@@ -227,6 +229,9 @@ def _seed_templates(session: Session, brand: Brand, spec: DemoBrand) -> None:
     }
     author = by_email[f"marketing@{spec.domain}"]
     reviewer = by_email[f"brand@{spec.domain}"]
+    assert brand.id is not None and author.id is not None
+    seed_demo_blocks(session, brand, author.id)
+    blocks = blocks_snapshot(session, brand.id)
     for name, description, key in DEMO_TEMPLATES:
         template = _get_or_add(
             session,
@@ -245,6 +250,7 @@ def _seed_templates(session: Session, brand: Brand, spec: DemoBrand) -> None:
             brand_id=brand.id,
             state=TemplateState.published if published else TemplateState.draft,
             content=CONTENT_BUILDERS[key]().model_dump(mode="json"),
+            blocks=blocks,
             author_id=author.id,
             submitted_by=author.id if published else None,
             decided_by=reviewer.id if published else None,

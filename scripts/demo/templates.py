@@ -37,6 +37,7 @@ OPEN_DAY_HTML = (
 </head>
 <body>
 <div class="wrap">
+  {{ blocks.header }}
   <div class="hero" data-asset="{{ slots.hero_image }}">
     <h1>{{ slots.headline }}</h1>
   </div>
@@ -57,13 +58,16 @@ OPEN_DAY_HTML = (
     {{ slots.legal_footer }}<br>
     <a href="{{ unsubscribe_url }}">Unsubscribe</a>
   </div>
+  {{ blocks.footer }}
 </div>
 </body>
 </html>
 """
 )
 
-OPEN_DAY_TEXT = """{{ slots.headline }}
+OPEN_DAY_TEXT = """{{ blocks.header }}
+
+{{ slots.headline }}
 
 Hi {{ recipient.first_name }},
 
@@ -78,6 +82,8 @@ Hi {{ recipient.first_name }},
 
 {{ slots.legal_footer }}
 Unsubscribe: {{ unsubscribe_url }}
+
+{{ blocks.footer }}
 """
 
 

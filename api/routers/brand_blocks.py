@@ -1,0 +1,74 @@
+"""Brand blocks: the header and footer HQ defines once and templates include
+(`{{ blocks.header }}`, `{{ blocks.footer }}`). Partner roles have no access."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlmodel import Session
+
+from api.deps import RequestIdDep, SessionDep, SettingsDep
+from api.security import TemplateAuthor, TemplateReader
+from content.blocks import BlockKind, FooterBlock, HeaderBlock, render_blocks
+from models.block_schemas import BrandBlockRead
+from models.blocks import BrandBlock
+from services import brand_blocks as svc
+from services.org import Actor
+
+router = APIRouter(prefix="/api/v1", tags=["brand blocks"])
+
+
+def block_read(session: Session, row: BrandBlock, public_base_url: str) -> BrandBlockRead:
+    image_url = svc.block_image_url(session, row.brand_id, public_base_url)
+    rendered = render_blocks({row.kind: {"content": row.content}}, image_url)
+    return BrandBlockRead(
+        kind=row.kind,
+        version=row.version,
+        content=row.content,
+        updated_by=row.updated_by,
+        updated_at=row.updated_at,
+        html=str(rendered.html.get(row.kind, "")),
+        text=rendered.text.get(row.kind, ""),
+    )
+
+
+@router.get("/brand-blocks", response_model=list[BrandBlockRead])
+def list_blocks(
+    principal: TemplateReader, session: SessionDep, settings: SettingsDep
+) -> list[BrandBlockRead]:
+    return [
+        block_read(session, row, settings.public_base_url)
+        for row in svc.list_blocks(session, principal)
+    ]
+
+
+@router.get("/brand-blocks/{kind}", response_model=BrandBlockRead)
+def read_block(
+    principal: TemplateReader, session: SessionDep, settings: SettingsDep, kind: BlockKind
+) -> BrandBlockRead:
+    return block_read(session, svc.get_block(session, principal, kind), settings.public_base_url)
+
+
+@router.put("/brand-blocks/header", response_model=BrandBlockRead)
+def put_header(
+    principal: TemplateAuthor,
+    session: SessionDep,
+    rid: RequestIdDep,
+    settings: SettingsDep,
+    body: HeaderBlock,
+) -> BrandBlockRead:
+    """Replace the header; templates pick it up on their next version."""
+    row = svc.put_block(session, Actor(principal, rid), BlockKind.header, body)
+    return block_read(session, row, settings.public_base_url)
+
+
+@router.put("/brand-blocks/footer", response_model=BrandBlockRead)
+def put_footer(
+    principal: TemplateAuthor,
+    session: SessionDep,
+    rid: RequestIdDep,
+    settings: SettingsDep,
+    body: FooterBlock,
+) -> BrandBlockRead:
+    """Replace the footer; templates pick it up on their next version."""
+    row = svc.put_block(session, Actor(principal, rid), BlockKind.footer, body)
+    return block_read(session, row, settings.public_base_url)
