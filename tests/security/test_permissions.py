@@ -128,6 +128,7 @@ class Ids:
     suppression: int = 0
     policy: int = 0
     delegation: int = 0
+    block_kind: str = "footer"  # the demo brand's blocks; Contoso has none
 
 
 @pytest.fixture
@@ -412,6 +413,17 @@ MATRIX: dict[str, tuple[Call, str]] = {
     "audit.verify": (_c("GET", "/api/v1/audit/verify"), "OFFFFFOFFO"),
     "audit.checkpoint": (_c("POST", "/api/v1/audit/checkpoints"), "OFFFFFFFFO"),
     "audit.export": (_c("GET", "/api/v1/audit/export.csv"), "OFOOOOOOOO"),
+    # Brand blocks: HQ reads them, template authors replace them (Contoso its own).
+    "brand_blocks.list": (_c("GET", "/api/v1/brand-blocks"), "OFFFFFOOOO"),
+    "brand_blocks.read": (_c("GET", "/api/v1/brand-blocks/{block_kind}"), "NFFFFFOOOO"),
+    "brand_blocks.footer": (
+        _c("PUT", "/api/v1/brand-blocks/footer", lambda i, r: {"legal_text": f"Legal {r}"}),
+        "OFFFFFFFOO",
+    ),
+    "brand_blocks.header": (
+        _c("PUT", "/api/v1/brand-blocks/header", lambda i, r: {"brand_name": f"Brand {r}"}),
+        "OFFFFFFFOO",
+    ),
     "templates.list": (_c("GET", "/api/v1/templates"), "OFFFFFOOOO"),
     "templates.create": (
         _c("POST", "/api/v1/templates", lambda i, r: {"name": f"T {r}"}),
@@ -742,6 +754,7 @@ PARAM_IDS = {
     "suppression_id": "suppression",
     "policy": "policy",
     "delegation_id": "delegation",
+    "kind": "block_kind",
 }
 MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/templates/{template_id}/versions"): {},
