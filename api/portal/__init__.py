@@ -6,6 +6,7 @@ from api.portal import (
     asset_pages,
     audit_pages,
     auth_pages,
+    block_pages,
     campaigns,
     inbox,
     outbox_pages,
@@ -28,4 +29,5 @@ PORTAL_ROUTERS: list[APIRouter] = [
     outbox_pages.router,
     policy_pages.router,
     settings_pages.router,
+    block_pages.router,
 ]

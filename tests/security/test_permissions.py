@@ -942,6 +942,8 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/settings"): 303,
     ("POST", "/settings/delegations"): 403,
     ("POST", "/settings/delegations/{}/revoke"): 403,
+    ("GET", "/settings/brand-blocks"): 303,
+    ("POST", "/settings/brand-blocks/{}"): 403,
 }
 PORTAL_FILL = {"/static/{}": "/static/portal.css"}
 
