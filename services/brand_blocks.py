@@ -20,7 +20,7 @@ from content.blocks import (
     ImageUrl,
     RenderedBlocks,
     no_image_url,
-    render_blocks,
+    render_snapshot,
 )
 from core.errors import FieldError, Forbidden, NotFound
 from core.policy import Permission, Principal, Target, allows
@@ -138,5 +138,5 @@ def blocks_for(session: Session, version: TemplateVersion, image_url: ImageUrl) 
     """The blocks `version` renders with: the brand's current ones while HQ can still edit
     the version, else its snapshot (empty for versions older than brand blocks)."""
     if version.state in TEMPLATE_EDITABLE:
-        return render_blocks(snapshot(session, version.brand_id), image_url)
-    return render_blocks(version.blocks or {}, image_url)
+        return render_snapshot(snapshot(session, version.brand_id), image_url)
+    return render_snapshot(version.blocks or {}, image_url)

@@ -15,6 +15,7 @@ from content.blocks import (
     RenderedBlocks,
     parse_snapshot,
     render_blocks,
+    render_snapshot,
 )
 from content.lint import lint
 from content.render import Renderer
@@ -230,3 +231,16 @@ def test_lint_knows_blocks_and_their_two_names() -> None:
     [issue] = [i for i in lint(content) if i.code in NAME_CODES]
     assert issue.code == "unknown_attribute" and "blocks.sidebar" in issue.message
     assert "footer, header" in issue.message
+
+
+def test_remembered_renders_follow_the_content_and_the_logo_url() -> None:
+    header = {"brand_name": "Northwind", "logo_asset": "ast_logo0001"}
+    first = snap(header=header, foot=footer())
+    assert render_snapshot(first) == render_blocks(first)
+    a = render_snapshot(first, lambda uid: f"https://a.example/{uid}.png")
+    b = render_snapshot(first, lambda uid: f"https://b.example/{uid}.png")
+    assert "https://a.example/ast_logo0001.png" in a.html["header"]
+    assert "https://b.example/ast_logo0001.png" in b.html["header"]
+    changed = snap(header=header, foot=footer(legal_text="Changed text"))
+    assert "Changed text" in render_snapshot(changed).html["footer"]
+    assert "Changed text" not in render_snapshot(first).html["footer"]
