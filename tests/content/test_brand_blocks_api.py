@@ -4,17 +4,19 @@ version and never an approved one)."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from models.audit import AuditEvent
 from models.blocks import BrandBlock
-from scripts.demo.templates import open_day
+from scripts.demo.templates import flyer_a5, open_day
 
 Login = Callable[[str], dict[str, str]]
 MARKETING = "marketing@northwind.example"
@@ -193,3 +195,25 @@ async def test_a_changed_block_reaches_the_next_version_never_an_approved_one(
     assert v2.status_code == 201, v2.text
     newer = await _preview(api, login, v2.json()["id"], "html")
     assert "Footer changed after submission." in newer and "Footer as approved." not in newer
+
+
+async def test_the_print_proof_carries_the_blocks(
+    app_with_worker: httpx.AsyncClient, login: Login
+) -> None:
+    api = app_with_worker
+    content = flyer_a5().model_dump(mode="json")
+    content["print"]["html"] = (
+        "{{ blocks.header }}" + content["print"]["html"] + "{{ blocks.footer }}"
+    )
+    body = {"name": "Flyer with blocks", "content": content}
+    created = await api.post("/api/v1/templates", json=body, headers=login(MARKETING))
+    assert created.status_code == 201, created.text
+    resp = await api.post(
+        f"/api/v1/versions/{created.json()['version']['id']}/preview?format=pdf",
+        json={"values": {"headline": "Kom langs!", "event_date": "2027-05-01"}, "locale": "nl"},
+        headers=login(MARKETING),
+    )
+    assert resp.status_code == 200, resp.text
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(resp.content)).pages)
+    assert "Stronger together, in every club" in text  # the header's tagline
+    assert "Registered at Amtsgericht" in text and "Instagram" in text
