@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from models.audit import AuditEvent
 from models.blocks import BrandBlock
+from scripts.demo.organisation import seed_demo
 from scripts.demo.templates import flyer_a5, open_day
 
 Login = Callable[[str], dict[str, str]]
@@ -217,3 +218,17 @@ async def test_the_print_proof_carries_the_blocks(
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(resp.content)).pages)
     assert "Stronger together, in every club" in text  # the header's tagline
     assert "Registered at Amtsgericht" in text and "Instagram" in text
+
+
+def test_seeding_again_adds_no_block_and_keeps_hq_edits(
+    client: TestClient, login: Login, demo: Engine, demo_hash: str
+) -> None:
+    put = client.put("/api/v1/brand-blocks/footer", json=NEW_FOOTER, headers=login(MARKETING))
+    assert put.status_code == 200, put.text
+    with Session(demo) as s:
+        seed_demo(s, demo_hash)
+        s.commit()
+    with Session(demo) as s:
+        rows = s.exec(select(BrandBlock).order_by(col(BrandBlock.kind))).all()
+    assert [(b.kind, b.version) for b in rows] == [("footer", 2), ("header", 1)]
+    assert rows[0].content["address"] == "Neue Strasse 2, Berlin"
