@@ -236,9 +236,10 @@ class Renderer:
         slots = dict(resolved)
         for slot in content.slots:
             value = slots.get(slot.name)
-            if slot.kind == SlotKind.asset and isinstance(value, str) and value:
+            if slot.kind == SlotKind.asset and isinstance(value, str):
                 # An asset id the caller did not resolve to an image (services.
-                # asset_publication): the same text, an image without URL (`.tag` is empty).
+                # asset_publication), or none: the same text (still false when empty), an
+                # image without URL (`.tag` is empty), so `slots.x.url` is never undefined.
                 if not isinstance(value, ImageRef):
                     slots[slot.name] = ImageRef(value, url="", alt="", width=0, height=0)
                 continue
