@@ -461,3 +461,32 @@ def test_the_demo_seed_stays_idempotent_and_fills_missing_alt_text(
         s.commit()
         assert s.exec(select(func.count()).select_from(Asset)).one() == before
     assert _asset(demo, "ast_openday01").alt_text.startswith("Northwind Fitness open day")
+
+
+def test_the_outbox_eml_of_the_demo_send_loads_its_image_from_the_public_route(
+    demo: Engine, settings: Settings, client: TestClient
+) -> None:
+    """What a person opening the outbox's .eml in a browser sees: the hero's <img> points at
+    the public route, which answers with the image."""
+    from email import message_from_bytes, policy
+
+    from mail.transport import OutboxTransport, outbox_dir
+    from services import delivery
+
+    add_contacts(demo, "amsterdam", 1, tag="eml")
+    pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "eml"))
+    snapshot(demo, pcid)
+    outbox = OutboxTransport(outbox_dir(settings), demo)
+    result = delivery.send_batch(demo, settings, outbox, pcid, 10)
+    assert result.sent == 1
+    with Session(demo) as s:
+        from models.delivery import Delivery
+
+        row = s.exec(select(Delivery).where(Delivery.partner_campaign_id == pcid)).one()
+    eml = outbox.path_for(str(row.message_id)).read_bytes()
+    msg = message_from_bytes(eml, policy=policy.default)
+    part = msg.get_body(("html",))  # type: ignore[attr-defined]
+    assert part is not None
+    [(src, _)] = IMG.findall(part.get_content())
+    image = client.get(src.replace(settings.public_base_url, ""))
+    assert image.status_code == 200 and image.content[:2] == b"\xff\xd8"  # a JPEG
