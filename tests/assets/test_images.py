@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from html import unescape
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -446,6 +447,22 @@ def test_another_brands_portal_user_cannot_see_the_asset_page(
     assert portal.get(f"/assets/{hero.id}").status_code in (403, 404)
 
 
+def test_a_partner_sees_a_brand_asset_but_cannot_change_its_alt_text(
+    portal: TestClient, demo: Engine
+) -> None:
+    from tests.portal.test_portal import sign_in
+
+    hero = _asset(demo, "ast_openday01")
+    csrf = sign_in(portal, "editor.amsterdam@northwind.example")
+    page = portal.get(f"/assets/{hero.id}")
+    assert page.status_code == 200 and 'name="alt_text"' not in page.text
+    refused = portal.post(
+        f"/assets/{hero.id}", data={"title": "x", "alt_text": "mine", "csrf_token": csrf}
+    )
+    assert refused.status_code == 403
+    assert _asset(demo, "ast_openday01").alt_text != "mine"
+
+
 def test_the_demo_seed_stays_idempotent_and_fills_missing_alt_text(
     demo: Engine, blob_store: LocalBlobStore
 ) -> None:
@@ -464,19 +481,19 @@ def test_the_demo_seed_stays_idempotent_and_fills_missing_alt_text(
 
 
 def test_the_outbox_eml_of_the_demo_send_loads_its_image_from_the_public_route(
-    demo: Engine, settings: Settings, client: TestClient
+    demo: Engine, settings: Settings, client: TestClient, tmp_path: Path
 ) -> None:
     """What a person opening the outbox's .eml in a browser sees: the hero's <img> points at
     the public route, which answers with the image."""
     from email import message_from_bytes, policy
 
-    from mail.transport import OutboxTransport, outbox_dir
+    from mail.transport import OutboxTransport
     from services import delivery
 
     add_contacts(demo, "amsterdam", 1, tag="eml")
     pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "eml"))
     snapshot(demo, pcid)
-    outbox = OutboxTransport(outbox_dir(settings), demo)
+    outbox = OutboxTransport(tmp_path / "outbox", demo)
     result = delivery.send_batch(demo, settings, outbox, pcid, 10)
     assert result.sent == 1
     with Session(demo) as s:
