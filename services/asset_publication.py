@@ -317,14 +317,12 @@ def unpublish_expired(session: Session, store: BlobStore, today: date) -> int:
     """Unpublish the images of every asset whose licence ended before `today` (the public
     route refuses them already; this removes S3 public copies, which S3 serves by itself).
     Meant for a daily run (`python -m scripts.unpublish_expired`); the caller commits."""
+    live = select(AssetPublication.asset_id).where(col(AssetPublication.unpublished_at).is_(None))
     assets = session.exec(
-        select(Asset)
-        .join(AssetPublication, col(AssetPublication.asset_id) == col(Asset.id))
-        .where(
+        select(Asset).where(
             col(Asset.licence_expires_on) < today,
-            col(AssetPublication.unpublished_at).is_(None),
+            col(Asset.id).in_(live),
         )
-        .distinct()
     ).all()
     return sum(unpublish_asset(session, store, a, "licence expired") for a in assets)
 
