@@ -507,3 +507,35 @@ def test_the_outbox_eml_of_the_demo_send_loads_its_image_from_the_public_route(
     [(src, _)] = IMG.findall(part.get_content())
     image = client.get(src.replace(settings.public_base_url, ""))
     assert image.status_code == 200 and image.content[:2] == b"\xff\xd8"  # a JPEG
+
+
+def test_missing_alt_text_does_not_stop_an_approved_send(demo: Engine, settings: Settings) -> None:
+    """Refused at submission; content approved before the rule (or alt text cleared since)
+    still goes out, with the asset's title as alt text."""
+    from activities.assets import check_assets_before_send
+    from models.org import Partner
+    from models.workflow_io import AssetCheck
+
+    with Session(demo) as s:
+        hero = s.exec(select(Asset).where(Asset.uid == "ast_openday01")).one()
+        hero.alt_text = ""
+        s.add(hero)
+        s.commit()
+        template = s.exec(select(Template).where(Template.name == "Open day")).one()
+        version = s.exec(
+            select(TemplateVersion).where(TemplateVersion.template_id == template.id)
+        ).one()
+        amsterdam = s.exec(select(Partner).where(Partner.slug == "amsterdam")).one()
+        assert version.id and amsterdam.id
+        check = AssetCheck(
+            version_id=version.id,
+            partner_id=amsterdam.id,
+            values={"event_date": "2027-05-01"},
+            on=date.today(),
+        )
+    assert check_assets_before_send(demo, check) == []
+    html = _sent_html(demo, settings, "noalt")
+    tags = Tags()
+    tags.feed(html)
+    [alt] = [dict(attrs)["alt"] for name, attrs in tags.starts if name == "img"]
+    assert alt == "Open day hero"
