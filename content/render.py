@@ -38,6 +38,7 @@ from content.budget import (
     Limits,
     RenderError,
 )
+from content.images import ImageRef
 from content.sandbox import Sandbox
 from content.sanitize import safe_markup, text_content
 from content.spec import SlotKind, TemplateContent
@@ -239,6 +240,14 @@ class Renderer:
             raise ValueError(f"render context has unknown names: {', '.join(unknown)}")
         slots = dict(resolved)
         for slot in content.slots:
+            value = slots.get(slot.name)
+            if slot.kind == SlotKind.asset and isinstance(value, str):
+                # An asset id the caller did not resolve to an image (services.
+                # asset_publication), or none: the same text (still false when empty), an
+                # image without URL (`.tag` is empty), so `slots.x.url` is never undefined.
+                if not isinstance(value, ImageRef):
+                    slots[slot.name] = ImageRef(value, url="", alt="", width=0, height=0)
+                continue
             if slot.kind != SlotKind.rich_text or slot.name not in slots:
                 continue
             value = slots[slot.name]
@@ -347,28 +356,42 @@ class Renderer:
         return _print_document(body, content.print.css, size)
 
 
-_fetcher: Any = None
+_fetcher_class: Any = None
 
 
-def _data_only_fetcher() -> Any:
-    """A WeasyPrint URL fetcher that refuses everything but data: URIs: a PDF render must not
-    reach the network or the file system, whatever the template references."""
-    global _fetcher
-    if _fetcher is None:
-        from weasyprint.urls import URLFetcher  # type: ignore[import-untyped]
+def _fetcher(files: Mapping[str, tuple[bytes, str]]) -> Any:
+    """A WeasyPrint URL fetcher that serves data: URIs and the `files` given (images the
+    caller read from the blob store, by the exact URLs the print HTML names) and refuses all
+    else: a PDF render must not reach the network or the file system, whatever the template
+    references."""
+    global _fetcher_class
+    if _fetcher_class is None:
+        from weasyprint.urls import (  # type: ignore[import-untyped]
+            URLFetcher,
+            URLFetcherResponse,
+        )
 
-        class DataOnlyFetcher(URLFetcher):  # type: ignore[misc]
+        class StoreOnlyFetcher(URLFetcher):  # type: ignore[misc]
+            def __init__(self, given: Mapping[str, tuple[bytes, str]]) -> None:
+                super().__init__(allowed_protocols={"data"}, allow_redirects=False)
+                self.given = given
+
             def fetch(self, url: str, headers: Any = None) -> Any:
+                if url in self.given:
+                    data, content_type = self.given[url]
+                    return URLFetcherResponse(url, data, {"Content-Type": content_type})
                 if not url.startswith("data:"):
                     raise ValueError(f"external resources are not loaded: {url[:80]}")
                 return super().fetch(url, headers)
 
-        _fetcher = DataOnlyFetcher(allowed_protocols={"data"}, allow_redirects=False)
-    return _fetcher
+        _fetcher_class = StoreOnlyFetcher
+    return _fetcher_class(files)
 
 
-def render_pdf(html: str) -> bytes:
-    """`html` (from render_print_html) as PDF bytes; no network, no file access.
+def render_pdf(html: str, *, files: Mapping[str, tuple[bytes, str]] | None = None) -> bytes:
+    """`html` (from render_print_html) as PDF bytes; no network, no file access. `files`:
+    URL -> (bytes, content type) for the images the document names (full-resolution originals
+    from the asset library, see services.asset_publication.print_images).
 
     WeasyPrint's time and memory grow with the document (about 0.9 MB and 70 ms per 1,000
     characters of simple markup on a 2-core machine), outside the render's limits: a print
@@ -381,7 +404,7 @@ def render_pdf(html: str) -> bytes:
         )
     from weasyprint import HTML  # type: ignore[import-untyped]  # slow import: PDF only
 
-    pdf = HTML(string=html, base_url=None, url_fetcher=_data_only_fetcher()).write_pdf()
+    pdf = HTML(string=html, base_url=None, url_fetcher=_fetcher(files or {})).write_pdf()
     assert isinstance(pdf, bytes)
     return pdf
 

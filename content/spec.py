@@ -189,6 +189,9 @@ class AssetFacts(BaseModel):
     licence_expires_on: date | None = None
     allowed_region_ids: list[int] = Field(default_factory=list, description="empty: all")
     partner_id: int | None = Field(None, description="None: a brand asset")
+    alt_text: str | None = Field(
+        None, description="what the image shows; None: not known (facts recorded before it)"
+    )
 
 
 class ValidationContext(BaseModel):

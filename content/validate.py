@@ -303,6 +303,26 @@ def _asset_rules(slot: Slot, facts: AssetFacts, ctx: ValidationContext) -> list[
     return []
 
 
+def _alt_text_rule(slot: Slot, values: dict[str, Any], ctx: ValidationContext) -> list[FieldError]:
+    """An image in an email needs alt text: screen readers read it, and mail clients that
+    block images show it instead. Checked once the library's other rules pass."""
+    if slot.kind != SlotKind.asset or ctx.assets is None:
+        return []
+    value = _resolve_one(slot, values, ctx)
+    facts = ctx.assets.get(value) if isinstance(value, str) else None
+    if facts is None or facts.alt_text is None or facts.alt_text.strip():
+        return []
+    name = f'"{facts.title}"' if facts.title else "this image"
+    return [
+        _error(
+            slot,
+            "asset_no_alt_text",
+            f"{name} has no alt text; an image in an email needs one. Add it in the asset "
+            "library (what the image shows) or choose another image.",
+        )
+    ]
+
+
 def asset_ids(content: TemplateContent, values: dict[str, Any], locale: str) -> set[str]:
     """Every asset id validation will look at (given values and the defaults standing in), so
     the caller can fetch their facts in one query."""
@@ -415,7 +435,10 @@ def validate_values(
     """
     errors: list[FieldError] = []
     for slot in content.slots:
-        errors.extend(_check_slot(slot, values, ctx))
+        found = _check_slot(slot, values, ctx)
+        if not found and content.email is not None:
+            found = _alt_text_rule(slot, values, ctx)
+        errors.extend(found)
     declared = {slot.name for slot in content.slots}
     for name in sorted(n for n in values if n not in declared):
         errors.append(

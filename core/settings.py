@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     asset_url_ttl: int = Field(
         300, ge=10, le=604800, description="Lifetime of signed asset download URLs, seconds"
     )
+    asset_public_base_url: str = Field(
+        "",
+        description="S3 only: base URL (bucket website or CDN) serving the public-read prefix "
+        "public/i/ where email images are copied; empty: images are served at "
+        "PUBLIC_BASE_URL/i/{token}",
+    )
     s3_sse: str | None = Field(None, description="Server-side encryption, e.g. AES256 or aws:kms")
     aws_region: str = Field("eu-west-1", description="AWS region for SES and S3")
     aws_endpoint_url: str | None = Field(None, description="Endpoint override (MinIO, moto)")

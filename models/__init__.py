@@ -5,7 +5,7 @@ Workflow modules must not import the table modules (the sandbox would re-define 
 """
 
 from models.approvals import ApprovalPolicy, ApprovalPolicyVersion, Delegation
-from models.assets import Asset, AssetVersion
+from models.assets import Asset, AssetPublication, AssetVersion
 from models.audit import AuditChainHead, AuditEvent
 from models.blocks import BrandBlock
 from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
@@ -24,6 +24,7 @@ __all__ = [
     "ApprovalPolicyVersion",
     "ApprovalTask",
     "Asset",
+    "AssetPublication",
     "AssetVersion",
     "AuditChainHead",
     "AuditEvent",

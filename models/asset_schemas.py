@@ -34,6 +34,9 @@ class AssetUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
+    alt_text: str | None = Field(
+        None, max_length=300, description="what the image shows (required for use in email)"
+    )
     tags: list[str] | str | None = None
     licence_expires_on: date | None = None
     allowed_region_ids: list[int] | None = None
@@ -77,6 +80,7 @@ class AssetRead(BaseModel):
     partner_id: int | None
     title: str
     description: str
+    alt_text: str = Field(description="what the image shows; required for use in email")
     tags: list[str]
     content_type: str
     size: int

@@ -32,6 +32,8 @@ class Asset(SQLModel, table=True):
     region_id: int | None = Field(default=None, foreign_key="region.id")
     title: str = Field(max_length=200)
     description: str = Field(default="", max_length=2000)
+    # What the image shows, for people who cannot see it: required before use in an email.
+    alt_text: str = Field(default="", max_length=300)
     # ",hero,open-day,": one portable LIKE '%,tag,%' per tag filter, on SQLite and PostgreSQL.
     tags_index: str = Field(default=",", max_length=2000)
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -70,3 +72,30 @@ class AssetVersion(SQLModel, table=True):
     renditions: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     uploaded_by: int = Field(foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class AssetPublication(SQLModel, table=True):
+    """One rendition of one asset version at a stable public URL, for emails already sent.
+
+    The token is the only name the public route knows; it never expires by itself. A row is
+    made when an approved campaign's send first uses the rendition and is reused by every later
+    send; archiving the asset or an expired licence sets `unpublished_at` (rows are kept so the
+    token is never handed out again)."""
+
+    __table_args__ = (UniqueConstraint("asset_id", "version", "rendition"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=64, unique=True, index=True)
+    asset_id: int = Field(foreign_key="asset.id", index=True)
+    brand_id: int = Field(foreign_key="brand.id", index=True)
+    version: int = Field(ge=1)
+    rendition: str = Field(max_length=20)
+    storage_key: str = Field(max_length=400)
+    # Where S3 serves the copy (ASSET_PUBLIC_BASE_URL); None: the app's /i/{token} route.
+    public_key: str | None = Field(default=None, max_length=400)
+    content_type: str = Field(max_length=100)
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    published_at: datetime = Field(default_factory=utcnow)
+    unpublished_at: datetime | None = Field(default=None)
+    unpublished_reason: str | None = Field(default=None, max_length=200)

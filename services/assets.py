@@ -256,6 +256,7 @@ def upload_asset(
     licence_expires_on: date | None,
     allowed_region_ids: list[int],
     max_bytes: int,
+    alt_text: str = "",
 ) -> Asset:
     principal = actor.principal
     partner = _owner(session, principal, partner_id)
@@ -274,6 +275,7 @@ def upload_asset(
                 title=title,
                 tags=tags,
                 description=description,
+                alt_text=_plain_line("alt_text", alt_text),
                 licence_expires_on=licence_expires_on,
                 allowed_region_ids=allowed_region_ids,
                 state=AssetState.approved if hq else AssetState.pending,
@@ -293,6 +295,7 @@ class NewAsset:
     title: str
     tags: list[str]
     description: str = ""
+    alt_text: str = ""
     licence_expires_on: date | None = None
     allowed_region_ids: list[int] = field(default_factory=list)
     state: AssetState = AssetState.approved
@@ -317,6 +320,7 @@ def store_new_asset(
         region_id=partner.region_id if partner else None,
         title=new.title,
         description=new.description,
+        alt_text=new.alt_text,
         tags=new.tags,
         tags_index=_tags_index(new.tags),
         allowed_region_ids=new.allowed_region_ids,
@@ -377,12 +381,22 @@ def update_asset(session: Session, actor: Actor, asset: Asset, body: AssetUpdate
             asset.allowed_region_ids = value or []
         elif name == "description":
             asset.description = value or ""
+        elif name == "alt_text":
+            asset.alt_text = _plain_line("alt_text", value)
         else:
             setattr(asset, name, value)
     asset.updated_at = utcnow()
     session.add(asset)
     record(session, actor, "asset.updated", asset, before, snapshot(asset))
     return asset
+
+
+def _plain_line(field: str, value: str | None) -> str:
+    """Alt text is one line of plain text (it lands in an attribute, escaped when rendered)."""
+    text = " ".join((value or "").split())
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+        raise FieldError(field, "must not contain control characters")
+    return text
 
 
 def archive_asset(session: Session, actor: Actor, asset: Asset) -> Asset:
@@ -465,6 +479,7 @@ def asset_read(session: Session, asset: Asset) -> AssetRead:
         partner_id=asset.partner_id,
         title=asset.title,
         description=asset.description,
+        alt_text=asset.alt_text,
         tags=asset.tags,
         content_type=asset.content_type,
         size=asset.size,
@@ -509,6 +524,7 @@ def asset_facts(session: Session, brand_id: int, uids: set[str]) -> dict[str, As
             licence_expires_on=a.licence_expires_on,
             allowed_region_ids=list(a.allowed_region_ids),
             partner_id=a.partner_id,
+            alt_text=a.alt_text,
         )
         for a in rows
     }

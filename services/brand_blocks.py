@@ -19,24 +19,32 @@ from content.blocks import (
     HeaderBlock,
     ImageUrl,
     RenderedBlocks,
-    no_image_url,
     render_snapshot,
 )
 from core.errors import FieldError, Forbidden, NotFound
 from core.policy import Permission, Principal, Target, allows
+from core.settings import Settings
 from domain.states import TEMPLATE_EDITABLE
 from models.assets import Asset, AssetState
 from models.base import utcnow
 from models.blocks import BrandBlock
 from models.templates import TemplateVersion
+from services import asset_publication
 from services.org import Actor, record
 
 
-def block_image_url(session: Session, brand_id: int, public_base_url: str) -> ImageUrl:
-    """THE one place that decides how a header's logo (an asset uid) becomes an image URL,
-    for sends, previews and print alike. No public image URLs exist yet, so the header shows
-    the brand name as text; wire the asset publisher here."""
-    return no_image_url
+def block_image_url(
+    session: Session, settings: Settings, brand_id: int, *, publish: bool = False
+) -> ImageUrl:
+    """THE one place that decides how a header's logo (an asset uid) becomes an image URL:
+    sends of approved partner campaigns publish it like an image slot (a stable public URL),
+    previews and the block pages get a signed, expiring one. No URL (an archived or expired
+    logo, an SVG) shows the brand name as text."""
+
+    def image_url(uid: str) -> str | None:
+        return asset_publication.url_of(session, settings, brand_id, uid, publish_images=publish)
+
+    return image_url
 
 
 def _require(principal: Principal, permission: Permission) -> None:

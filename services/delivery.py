@@ -50,7 +50,7 @@ from models.delivery import Delivery
 from models.org import Brand, Partner, as_profile
 from models.templates import TemplateVersion
 from models.workflow_io import SendPause
-from services import brand_blocks, suppression
+from services import asset_publication, brand_blocks, suppression
 from services.templates import content_of, validation_context
 from services.unsubscribe import list_unsubscribe_headers, unsubscribe_url
 from workflows.send import RUNNING, SendWorkflow
@@ -231,7 +231,16 @@ class SendContext:
                 values=dict(self.pc.values),
                 today=today,
             )
-            self.resolved[locale] = resolve_values(self.content, dict(self.pc.values), ctx)
+            resolved = resolve_values(self.content, dict(self.pc.values), ctx)
+            # Asset slots become images at their published URLs (services.asset_publication).
+            self.resolved[locale] = asset_publication.for_send(
+                session,
+                self.settings,
+                self.content,
+                resolved,
+                brand_id=self.pc.brand_id,
+                state=self.pc.state,
+            )
         return self.resolved[locale]
 
 
@@ -290,7 +299,12 @@ def compose_for(
         "blocks": brand_blocks.blocks_for(
             session,
             ctx.version,
-            brand_blocks.block_image_url(session, ctx.pc.brand_id, ctx.settings.public_base_url),
+            brand_blocks.block_image_url(
+                session,
+                ctx.settings,
+                ctx.pc.brand_id,
+                publish=ctx.pc.state in asset_publication.PUBLISHING_STATES,
+            ),
         ),
     }
     key = f"version-{ctx.version.id}-{ctx.version.updated_at.isoformat()}-{locale}"

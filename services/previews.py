@@ -15,9 +15,11 @@ from content.spec import ValidationContext
 from content.validate import resolve_values, validate_values
 from core.errors import FieldError, Problem
 from core.policy import Principal
+from core.settings import Settings
 from models.base import utcnow
 from models.template_schemas import ValuesBody
 from models.templates import TemplateVersion
+from services import asset_publication as images
 from services import brand_blocks
 from services import templates as svc
 
@@ -62,7 +64,7 @@ def context(
 
 def render_preview(
     session: Session,
-    public_base_url: str,
+    settings: Settings,
     principal: Principal,
     version: TemplateVersion,
     body: ValuesBody,
@@ -71,14 +73,14 @@ def render_preview(
     """The email as HTML or text, or the first print size as PDF; 422 naming each invalid
     field, or the part and line of the template the sandbox refused."""
     try:
-        return _render(session, public_base_url, principal, version, body, fmt)
+        return _render(session, settings, principal, version, body, fmt)
     except RenderError as err:
         raise TemplateRefused(err) from err
 
 
 def _render(
     session: Session,
-    public_base_url: str,
+    settings: Settings,
     principal: Principal,
     version: TemplateVersion,
     body: ValuesBody,
@@ -96,17 +98,32 @@ def _render(
         )
     resolved = resolve_values(content, body.values, ctx)
     partner = svc.partner_for_preview(session, principal, body.partner_id)
-    render_ctx = svc.render_context(session, version.brand_id, partner, public_base_url)
-    image_url = brand_blocks.block_image_url(session, version.brand_id, public_base_url)
+    render_ctx = svc.render_context(session, version.brand_id, partner, settings.public_base_url)
+    image_url = brand_blocks.block_image_url(session, settings, version.brand_id)
     render_ctx["blocks"] = brand_blocks.blocks_for(session, version, image_url)
     key = f"version-{version.id}-{version.updated_at.isoformat()}-{body.locale}"
+    store = images.store_for(settings)
     if fmt == "pdf":
         if content.print is None:
             raise FieldError("format", "this template has no print variant")
+        # The full-resolution originals, read from the store while the PDF is laid out.
+        found = images.print_images(session, store, content, resolved, brand_id=version.brand_id)
+        resolved = images.with_images(content, resolved, found.refs)
         html = render_print_html(key, content, resolved, render_ctx, content.print.sizes[0])
-        return Rendered(render_pdf(html), "application/pdf")
+        return Rendered(render_pdf(html, files=found.files), "application/pdf")
     if content.email is None:
         raise FieldError("format", "this template has no email variant")
+    # A preview publishes nothing: its images are signed links that expire.
+    refs = images.image_refs(
+        session,
+        settings,
+        store,
+        content,
+        resolved,
+        brand_id=version.brand_id,
+        publish_images=False,
+    )
+    resolved = images.with_images(content, resolved, refs)
     email = render_email(key, content, resolved, render_ctx)
     if fmt == "text":
         return Rendered(email.text, "text/plain; charset=utf-8")

@@ -17,6 +17,7 @@ from api.portal.web import PortalRoute, PortalTemplateAuthor, PortalTemplateRead
 from content.blocks import MAX_LINKS, BlockKind, FooterBlock, HeaderBlock, render_blocks
 from core.errors import Problem
 from core.policy import Permission, Principal, Target, allows
+from core.settings import Settings
 from models.assets import Asset, AssetState
 from models.base import utcnow
 from services import brand_blocks as svc
@@ -62,9 +63,13 @@ def _form_of(kind: BlockKind, content: dict[str, Any]) -> dict[str, Any]:
 
 
 def _preview(
-    session: Session, principal: Principal, kind: BlockKind, content: dict[str, Any], base: str
+    session: Session,
+    principal: Principal,
+    kind: BlockKind,
+    content: dict[str, Any],
+    settings: Settings,
 ) -> dict[str, Any]:
-    image_url = svc.block_image_url(session, principal.brand_id, base)
+    image_url = svc.block_image_url(session, settings, principal.brand_id)
     rendered = render_blocks({kind.value: {"content": content}}, image_url)
     return {"html": rendered.html.get(kind.value, ""), "text": rendered.text.get(kind.value, "")}
 
@@ -73,7 +78,7 @@ def _page(
     request: Request,
     session: Session,
     principal: Principal,
-    base_url: str,
+    settings: Settings,
     *,
     posted: BlockKind | None = None,
     form: dict[str, Any] | None = None,
@@ -91,7 +96,7 @@ def _page(
             "row": row,
             "form": shown,
             "errors": (errors or {}) if kind == posted else {},
-            "preview": _preview(session, principal, kind, valid, base_url) if valid else None,
+            "preview": _preview(session, principal, kind, valid, settings) if valid else None,
         }
     return render(
         request,
@@ -167,7 +172,7 @@ def _field(loc: tuple[Any, ...]) -> str:
 def blocks_page(
     principal: PortalTemplateReader, request: Request, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
-    return _page(request, session, principal, settings.public_base_url)
+    return _page(request, session, principal, settings)
 
 
 @router.post(PAGE + "/{kind}", response_class=HTMLResponse)
@@ -181,11 +186,17 @@ async def save_block(
 ) -> Response:
     """Save the block, or (intent=preview) show it without saving."""
     form, intent = await _posted(request, kind)
-    base = settings.public_base_url
 
     def again(errors: dict[str, str], status: int = 422) -> HTMLResponse:
         return _page(
-            request, session, principal, base, posted=kind, form=form, errors=errors, status=status
+            request,
+            session,
+            principal,
+            settings,
+            posted=kind,
+            form=form,
+            errors=errors,
+            status=status,
         )
 
     try:

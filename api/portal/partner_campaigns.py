@@ -26,6 +26,7 @@ from api.portal.web import (
 )
 from core.errors import FieldError, NotFound, Problem
 from core.policy import Permission, Principal, allows
+from core.settings import Settings
 from domain.states import DECLINABLE, PERSONALISING, SCHEDULABLE, SEND_STARTED
 from models.base import utcnow
 from models.campaign_schemas import as_utc
@@ -68,7 +69,7 @@ def _parts(session: Session, row: PartnerCampaign) -> tuple[Campaign, TemplateVe
 
 def _preview(
     session: Session,
-    base_url: str,
+    settings: Settings,
     principal: Principal,
     version: TemplateVersion,
     row: PartnerCampaign,
@@ -77,7 +78,7 @@ def _preview(
     """The email as recipients get it, or the plain-words reasons it cannot be shown yet."""
     body = ValuesBody(values=values, locale=row.locale, partner_id=row.partner_id)
     try:
-        out = previews.render_preview(session, base_url, principal, version, body, "html")
+        out = previews.render_preview(session, settings, principal, version, body, "html")
     except previews.TemplateRefused as err:  # nothing the partner can fix: say whose it is
         return {"html": "", "reasons": [f"HQ's template cannot be shown: {err.detail}"]}
     except Problem as err:
@@ -138,7 +139,7 @@ def _page(
         fields=fields,
         labels={f.name: f.label for f in fields},
         changes=slot_form.changes(row.values, defaults),
-        preview=_preview(session, settings.public_base_url, principal, version, row, shown),
+        preview=_preview(session, settings, principal, version, row, shown),
         has_print=content.print is not None,
         may_edit=may_edit,
         segments=segments.list_segments(session, partner) if may_edit else [],
@@ -313,7 +314,7 @@ async def live_preview(
     row = crud.load_partner_campaign(session, principal, partner_campaign_id)
     _, version, _ = _parts(session, row)
     values = slot_form.values_from(await request.form(), template_svc.content_of(version))
-    preview = _preview(session, settings.public_base_url, principal, version, row, values)
+    preview = _preview(session, settings, principal, version, row, values)
     return render(request, "_preview.html", preview=preview)
 
 
@@ -327,9 +328,7 @@ def print_pdf(
     row = crud.load_partner_campaign(session, principal, partner_campaign_id)
     _, version, _ = _parts(session, row)
     body = ValuesBody(values=row.values, locale=row.locale, partner_id=row.partner_id)
-    out = previews.render_preview(
-        session, settings.public_base_url, principal, version, body, "pdf"
-    )
+    out = previews.render_preview(session, settings, principal, version, body, "pdf")
     return Response(
         out.body,
         media_type=out.media_type,

@@ -71,9 +71,7 @@ def _version_page(
     body = ValuesBody(values=svc.sample_values(content, locale, utcnow().date()), locale=locale)
     preview: dict[str, object] = {"html": "", "reasons": []}
     try:
-        out = previews.render_preview(
-            session, settings.public_base_url, principal, version, body, "html"
-        )
+        out = previews.render_preview(session, settings, principal, version, body, "html")
         preview["html"] = out.body if isinstance(out.body, str) else out.body.decode()
     except Problem as err:
         preview["reasons"] = [err.detail]

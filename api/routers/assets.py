@@ -21,6 +21,7 @@ from models.asset_schemas import (
     parse_tags,
 )
 from models.schemas import Page
+from services import asset_publication as publication
 from services import assets as svc
 from services.org import Actor
 
@@ -81,6 +82,9 @@ async def upload_asset(
     title: Annotated[str, Form(min_length=1, max_length=200)],
     tags: Annotated[str, Form(description="comma-separated")] = "",
     description: Annotated[str, Form(max_length=2000)] = "",
+    alt_text: Annotated[
+        str, Form(max_length=300, description="what the image shows (required for email)")
+    ] = "",
     partner_id: Annotated[int | None, Form(description="a partner's local asset")] = None,
     licence_expires_on: Annotated[date | None, Form()] = None,
     allowed_region_ids: Annotated[str, Form(description="comma-separated; empty: all")] = "",
@@ -93,6 +97,7 @@ async def upload_asset(
         title=title.strip(),
         tags=_tags(tags),
         description=description,
+        alt_text=alt_text,
         partner_id=partner_id,
         licence_expires_on=licence_expires_on,
         allowed_region_ids=_regions(allowed_region_ids),
@@ -120,11 +125,18 @@ def update_asset(
 
 @router.delete("/assets/{asset_id}", response_model=AssetRead)
 def archive_asset(
-    principal: AssetUploader, session: SessionDep, rid: RequestIdDep, asset_id: int
+    principal: AssetUploader,
+    session: SessionDep,
+    store: BlobStoreDep,
+    rid: RequestIdDep,
+    asset_id: int,
 ) -> AssetRead:
-    """Archives, never deletes: campaigns that used the asset keep their files."""
+    """Archives, never deletes: campaigns that used the asset keep their files, but its images
+    in sent emails are no longer served (their public URLs answer 410)."""
     asset = svc.load_asset(session, principal, asset_id, Permission.asset_upload)
-    return svc.asset_read(session, svc.archive_asset(session, Actor(principal, rid), asset))
+    archived = svc.archive_asset(session, Actor(principal, rid), asset)
+    publication.unpublish_asset(session, store, archived, "archived")
+    return svc.asset_read(session, archived)
 
 
 @router.get("/assets/{asset_id}/versions", response_model=list[AssetVersionRead])

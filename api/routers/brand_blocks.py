@@ -9,6 +9,7 @@ from sqlmodel import Session
 from api.deps import RequestIdDep, SessionDep, SettingsDep
 from api.security import TemplateAuthor, TemplateReader
 from content.blocks import BlockKind, FooterBlock, HeaderBlock, render_blocks
+from core.settings import Settings
 from models.block_schemas import BrandBlockRead
 from models.blocks import BrandBlock
 from services import brand_blocks as svc
@@ -17,8 +18,8 @@ from services.org import Actor
 router = APIRouter(prefix="/api/v1", tags=["brand blocks"])
 
 
-def block_read(session: Session, row: BrandBlock, public_base_url: str) -> BrandBlockRead:
-    image_url = svc.block_image_url(session, row.brand_id, public_base_url)
+def block_read(session: Session, row: BrandBlock, settings: Settings) -> BrandBlockRead:
+    image_url = svc.block_image_url(session, settings, row.brand_id)
     rendered = render_blocks({row.kind: {"content": row.content}}, image_url)
     return BrandBlockRead(
         kind=row.kind,
@@ -35,17 +36,14 @@ def block_read(session: Session, row: BrandBlock, public_base_url: str) -> Brand
 def list_blocks(
     principal: TemplateReader, session: SessionDep, settings: SettingsDep
 ) -> list[BrandBlockRead]:
-    return [
-        block_read(session, row, settings.public_base_url)
-        for row in svc.list_blocks(session, principal)
-    ]
+    return [block_read(session, row, settings) for row in svc.list_blocks(session, principal)]
 
 
 @router.get("/brand-blocks/{kind}", response_model=BrandBlockRead)
 def read_block(
     principal: TemplateReader, session: SessionDep, settings: SettingsDep, kind: BlockKind
 ) -> BrandBlockRead:
-    return block_read(session, svc.get_block(session, principal, kind), settings.public_base_url)
+    return block_read(session, svc.get_block(session, principal, kind), settings)
 
 
 @router.put("/brand-blocks/header", response_model=BrandBlockRead)
@@ -58,7 +56,7 @@ def put_header(
 ) -> BrandBlockRead:
     """Replace the header; templates pick it up on their next version."""
     row = svc.put_block(session, Actor(principal, rid), BlockKind.header, body)
-    return block_read(session, row, settings.public_base_url)
+    return block_read(session, row, settings)
 
 
 @router.put("/brand-blocks/footer", response_model=BrandBlockRead)
@@ -71,4 +69,4 @@ def put_footer(
 ) -> BrandBlockRead:
     """Replace the footer; templates pick it up on their next version."""
     row = svc.put_block(session, Actor(principal, rid), BlockKind.footer, body)
-    return block_read(session, row, settings.public_base_url)
+    return block_read(session, row, settings)

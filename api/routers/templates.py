@@ -226,7 +226,7 @@ def render_preview(
     body: ValuesBody,
     fmt: str,
 ) -> Response:
-    out = previews.render_preview(session, settings.public_base_url, principal, version, body, fmt)
+    out = previews.render_preview(session, settings, principal, version, body, fmt)
     return Response(out.body, media_type=out.media_type)
 
 

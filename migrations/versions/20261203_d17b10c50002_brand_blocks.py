@@ -1,7 +1,7 @@
 """brand blocks: a header and a footer per brand, and the snapshot a template version renders
 
 Revision ID: d17b10c50002
-Revises: c4e8a2b6d1f0
+Revises: d17a1a9e0001
 Create Date: 2026-12-03 00:10:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "d17b10c50002"
-down_revision: str | None = "c4e8a2b6d1f0"
+down_revision: str | None = "d17a1a9e0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -30,11 +30,17 @@ class DemoAsset:
     size: tuple[int, int]
     expires_on: date | None = None
     partner_slug: str | None = None  # a partner's local upload, pending review
+    alt_text: str = ""
 
 
 NORTHWIND_ASSETS: tuple[DemoAsset, ...] = (
     DemoAsset(
-        "ast_openday01", "Open day hero", ("hero", "open-day"), ("#0B3D91", "#F2A900"), (1200, 630)
+        "ast_openday01",
+        "Open day hero",
+        ("hero", "open-day"),
+        ("#0B3D91", "#F2A900"),
+        (1200, 630),
+        alt_text="Northwind Fitness open day banner in blue and gold",
     ),
     DemoAsset(
         "ast_summer01",
@@ -42,14 +48,23 @@ NORTHWIND_ASSETS: tuple[DemoAsset, ...] = (
         ("hero", "summer"),
         ("#F2A900", "#0B3D91"),
         (1200, 630),
+        alt_text="A summer fitness class outdoors",
     ),
-    DemoAsset("ast_logo0001", "Northwind logo", ("logo",), ("#0B3D91", "#FFFFFF"), (400, 400)),
+    DemoAsset(
+        "ast_logo0001",
+        "Northwind logo",
+        ("logo",),
+        ("#0B3D91", "#FFFFFF"),
+        (400, 400),
+        alt_text="Northwind Fitness",
+    ),
     DemoAsset(
         "ast_team0001",
         "Trainers team photo",
         ("team", "people"),
         ("#1A1A1A", "#F2A900"),
         (1600, 1067),
+        alt_text="The Northwind trainers team",
     ),
     DemoAsset(
         "ast_winter01",
@@ -58,6 +73,7 @@ NORTHWIND_ASSETS: tuple[DemoAsset, ...] = (
         ("#DDEEFF", "#0B3D91"),
         (1200, 630),
         expires_on=EXPIRED_ON,
+        alt_text="Winter campaign banner",
     ),
     DemoAsset(
         "ast_amsclub01",
@@ -66,6 +82,7 @@ NORTHWIND_ASSETS: tuple[DemoAsset, ...] = (
         ("#2E7D32", "#FFFFFF"),
         (1024, 768),
         partner_slug="amsterdam",
+        alt_text="The front of the Amsterdam club",
     ),
 )
 
@@ -104,7 +121,11 @@ def seed_demo_assets(session: Session, store: BlobStore) -> int:
     assert marketer.id is not None
     added = 0
     for spec in NORTHWIND_ASSETS:
-        if session.exec(select(Asset.id).where(Asset.uid == spec.uid)).first() is not None:
+        existing = session.exec(select(Asset).where(Asset.uid == spec.uid)).first()
+        if existing is not None:
+            if spec.alt_text and not existing.alt_text:  # seeded before assets had alt text
+                existing.alt_text = spec.alt_text
+                session.add(existing)
             continue
         partner = None
         uploader = marketer.id
@@ -130,6 +151,7 @@ def seed_demo_assets(session: Session, store: BlobStore) -> int:
                     uploader_id=uploader,
                     title=spec.title,
                     tags=list(spec.tags),
+                    alt_text=spec.alt_text,
                     licence_expires_on=spec.expires_on,
                     state=AssetState.pending if partner else AssetState.approved,
                     uid=spec.uid,

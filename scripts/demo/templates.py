@@ -38,6 +38,10 @@ OPEN_DAY_HTML = (
 <body>
 <div class="wrap">
   {{ blocks.header }}
+  {% if slots.hero_image.url %}<img src="{{ slots.hero_image.url }}"
+    alt="{{ slots.hero_image.alt }}"
+    width="{{ slots.hero_image.width }}" height="{{ slots.hero_image.height }}"
+    style="display:block;width:100%;max-width:600px;height:auto;border:0;">{% endif %}
   <div class="hero" data-asset="{{ slots.hero_image }}">
     <h1>{{ slots.headline }}</h1>
   </div>
@@ -118,6 +122,16 @@ def _club_name_and_address() -> list[Slot]:
     ]
 
 
+def _hero_image() -> Slot:
+    return Slot(
+        name="hero_image",
+        kind=SlotKind.asset,
+        label=_label("Hero image", "Titelbild", "Hoofdafbeelding"),
+        asset_tags=["hero", "open-day"],
+        default={"en": "ast_openday01"},
+    )
+
+
 def _legal_footer() -> Slot:
     """Locked: HQ's text in every locale; partners can neither edit nor remove it."""
     return Slot(
@@ -134,13 +148,7 @@ def open_day() -> TemplateContent:
         locales=["en", "de", "nl"],
         tags=["offer", "open-day"],  # an offer: the Standard policy asks for brand review
         slots=[
-            Slot(
-                name="hero_image",
-                kind=SlotKind.asset,
-                label=_label("Hero image", "Titelbild", "Hoofdafbeelding"),
-                asset_tags=["hero", "open-day"],
-                default={"en": "ast_openday01"},
-            ),
+            _hero_image(),
             Slot(
                 name="headline",
                 kind=SlotKind.text,
@@ -210,6 +218,8 @@ def open_day() -> TemplateContent:
 
 
 FLYER_HTML = """<div class="flyer">
+  {% if slots.hero_image.url %}<img class="hero" src="{{ slots.hero_image.url }}"
+    alt="{{ slots.hero_image.alt }}">{% endif %}
   <h1>{{ slots.headline }}</h1>
   <p class="offer">{{ slots.offer }}</p>
   <p class="date">{{ slots.event_date }}</p>
@@ -224,6 +234,7 @@ FLYER_HTML = """<div class="flyer">
 
 FLYER_CSS = """
 body { font-family: Helvetica, Arial, sans-serif; color: #1A1A1A; }
+.flyer .hero { display: block; width: 100%; height: auto; margin: 0 0 12pt; }
 .flyer h1 { color: #0B3D91; font-size: 32pt; margin: 0 0 12pt; }
 .offer { font-size: 16pt; border-left: 6pt solid #F2A900; padding-left: 8pt; }
 .club { margin-top: 24pt; font-size: 12pt; }
@@ -235,6 +246,7 @@ def flyer_a5() -> TemplateContent:
     return TemplateContent(
         locales=["en", "de", "nl"],
         slots=[
+            _hero_image(),
             Slot(
                 name="headline",
                 kind=SlotKind.text,

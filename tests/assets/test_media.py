@@ -305,7 +305,7 @@ def test_renditions_fit_their_boxes() -> None:
     result = renditions(image_bytes("JPEG", (4000, 2000)), "image/jpeg")
     assert set(result) == {"thumb", "web"}
     assert (result["thumb"].width, result["thumb"].height) == (320, 160)
-    assert (result["web"].width, result["web"].height) == (1600, 800)
+    assert (result["web"].width, result["web"].height) == (1200, 600)
     for rendition in result.values():
         with Image.open(io.BytesIO(rendition.data)) as im:
             assert im.size == (rendition.width, rendition.height)

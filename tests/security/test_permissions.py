@@ -675,6 +675,8 @@ PUBLIC = {
     ("GET", "/ready"),
     ("POST", "/api/v1/auth/token"),
     ("GET", "/files/{}"),  # signed, expiring URLs: the signature is the permission
+    ("GET", "/i/{}"),  # email images: the unguessable token is the key (docs/images.md)
+    ("HEAD", "/i/{}"),
     ("GET", "/a/{}"),  # one-click approval links: the signed token is the credential
     ("POST", "/a/{}"),
     ("GET", "/u/{}"),  # unsubscribe links: the signed token is the credential
@@ -798,7 +800,7 @@ def _object_routes(settings: Settings) -> list[tuple[str, str]]:
     return [
         (m, p)
         for m, p in api_routes(create_app(settings))
-        if "{" in p and not p.startswith(("/files/", "/a/", "/u/"))
+        if "{" in p and not p.startswith(("/files/", "/a/", "/u/", "/i/"))
     ]
 
 
@@ -927,6 +929,8 @@ PORTAL: dict[tuple[str, str], int] = {
     ("POST", "/templates/versions/{}/decision"): 403,
     ("GET", "/assets"): 303,
     ("GET", "/assets/{}/thumb"): 303,
+    ("GET", "/assets/{}"): 303,
+    ("POST", "/assets/{}"): 403,
     ("GET", "/audit"): 303,
     ("GET", "/outbox"): 303,
     ("GET", "/outbox/{}"): 303,
