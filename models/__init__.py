@@ -14,6 +14,7 @@ from models.org import ApiToken, Brand, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
 from models.probe import ReadinessProbe
 from models.send_rate import SendRateSlot
+from models.sender import BrandSender, PartnerSender
 from models.signin import SignInThrottle
 from models.templates import Template, TemplateVersion
 
@@ -27,6 +28,7 @@ __all__ = [
     "AuditChainHead",
     "AuditEvent",
     "Brand",
+    "BrandSender",
     "Campaign",
     "Contact",
     "Delegation",
@@ -37,6 +39,7 @@ __all__ = [
     "OutboxMessage",
     "Partner",
     "PartnerCampaign",
+    "PartnerSender",
     "ReadinessProbe",
     "Region",
     "Segment",
