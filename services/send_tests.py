@@ -79,7 +79,7 @@ def _recipients(
         except ValueError:
             raise FieldError(field, "not an email address") from None
         user = session.exec(
-            select(User).where(User.email == addr, User.brand_id == pc.brand_id)
+            select(User).where(func.lower(User.email) == addr.lower(), User.brand_id == pc.brand_id)
         ).first()
         works_here = user is not None and (
             user.id == principal.user_id
