@@ -11,6 +11,7 @@ from api.portal import (
     outbox_pages,
     partner_campaigns,
     policy_pages,
+    sender_pages,
     settings_pages,
     static_files,
     template_pages,
@@ -28,4 +29,5 @@ PORTAL_ROUTERS: list[APIRouter] = [
     outbox_pages.router,
     policy_pages.router,
     settings_pages.router,
+    sender_pages.router,
 ]

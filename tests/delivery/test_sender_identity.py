@@ -41,6 +41,7 @@ from tests.delivery.test_mail_ses import (  # noqa: F401 - fixtures
     moto_endpoint,
     ses_settings,
 )
+from tests.portal.test_portal import portal, sign_in  # noqa: F401 - fixture
 
 Login = Callable[[str], dict[str, str]]
 GM_AMS = "gm.amsterdam@northwind.example"
@@ -283,3 +284,90 @@ def test_delivery_context_carries_the_identity(demo: Engine, settings: Settings)
     with Session(demo) as s:
         ctx = delivery.load_context(s, settings, pcid)
     assert ctx.identity.sender.addr_spec == AMSTERDAM_FROM
+
+
+def test_portal_settings_set_the_partners_sender(
+    portal: TestClient,  # noqa: F811 - fixture
+) -> None:
+    engine: Engine = portal.app.state.engine  # type: ignore[attr-defined]
+    ams = _partner(engine, "amsterdam")
+    token = sign_in(portal, GM_AMS)
+    page = portal.get("/settings")
+    assert page.status_code == 200
+    assert "Sending as" in page.text and AMSTERDAM_FROM in page.text
+    assert "sending domains" not in page.text  # the brand's form is for brand admins
+    bad = portal.post(
+        f"/settings/sender/partners/{ams.id}",
+        data={
+            "csrf_token": token,
+            "from_name": "<script>x</script>",
+            "from_address": "club@gmail.com",
+            "reply_to": "",
+        },
+    )
+    assert bad.status_code == 422
+    assert "no address, quotes or angle brackets" in bad.text
+    assert "<script>x</script>" not in bad.text  # shown back escaped
+    good = portal.post(
+        f"/settings/sender/partners/{ams.id}",
+        data={
+            "csrf_token": token,
+            "from_name": "Club Damrak",
+            "from_address": f"damrak@{DEMO_SENDING_DOMAIN}",
+            "reply_to": "desk@northwind.example",
+        },
+    )
+    assert good.status_code == 303, good.text
+    with Session(engine) as s:
+        row = s.get(PartnerSender, ams.id)
+        assert row is not None
+        assert (row.from_name, row.from_address) == ("Club Damrak", f"damrak@{DEMO_SENDING_DOMAIN}")
+    berlin = _partner(engine, "berlin")
+    assert (
+        portal.post(
+            f"/settings/sender/partners/{berlin.id}",
+            data={"csrf_token": token, "from_name": "Hijacked"},
+        ).status_code
+        == 404
+    )
+
+
+def test_portal_settings_brand_domains_for_admins(
+    portal: TestClient,  # noqa: F811 - fixture
+) -> None:
+    token = sign_in(portal, ADMIN)
+    page = portal.get("/settings")
+    assert "sending domains" in page.text and DEMO_SENDING_DOMAIN in page.text
+    bad = portal.post(
+        "/settings/sender/brand",
+        data={
+            "csrf_token": token,
+            "domains": "ok.example\nnot a domain",
+            "default_local_part": "news",
+        },
+    )
+    assert bad.status_code == 422 and "is not a domain name" in bad.text
+    good = portal.post(
+        "/settings/sender/brand",
+        data={
+            "csrf_token": token,
+            "domains": f"{DEMO_SENDING_DOMAIN}, news.northwind.example",
+            "default_local_part": "hello",
+            "ses_identity_arn": "",
+            "ses_configuration_set": "",
+        },
+    )
+    assert good.status_code == 303, good.text
+    engine: Engine = portal.app.state.engine  # type: ignore[attr-defined]
+    with Session(engine) as s:
+        brand = s.exec(select(Brand).where(Brand.slug == "northwind")).one()
+        row = s.get(BrandSender, brand.id)
+        assert row is not None
+        assert row.domains == [DEMO_SENDING_DOMAIN, "news.northwind.example"]
+    gm = sign_in(portal, GM_AMS)
+    assert (
+        portal.post(
+            "/settings/sender/brand", data={"csrf_token": gm, "domains": "x.example"}
+        ).status_code
+        == 403
+    )
