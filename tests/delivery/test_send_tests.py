@@ -23,7 +23,7 @@ from core.policy import Principal
 from core.settings import Settings
 from domain.states import PartnerCampaignState
 from mail.errors import PermanentSendError, TransportUnavailableError
-from mail.transport import outbox_dir
+from mail.transport import OutboxTransport, outbox_dir
 from models.audit import AuditEvent
 from models.campaigns import Campaign, PartnerCampaign
 from models.delivery import Delivery
@@ -31,11 +31,18 @@ from models.org import Partner, User
 from models.outbox import OutboxMessage
 from models.templates import Template, TemplateVersion
 from models.workflow_io import PartnerCampaignStatus, TimelineEntry
-from scripts.demo.sender import AMSTERDAM_FROM, AMSTERDAM_REPLY_TO
+from scripts.demo.sender import AMSTERDAM_FROM, AMSTERDAM_FROM_NAME, AMSTERDAM_REPLY_TO
 from services import campaign_actions, delivery, send_tests
 from services.accounts import principal_for
 from services.org import Actor
-from tests.delivery.test_delivery import ScriptedTransport, good_values
+from tests.delivery.test_delivery import (
+    ScriptedTransport,
+    add_contacts,
+    approved_row,
+    good_values,
+    make_segment,
+    snapshot,
+)
 from tests.portal.test_portal import portal, sign_in  # noqa: F401 - fixture
 
 Login = Callable[[str], dict[str, str]]
@@ -331,3 +338,40 @@ def test_timeline_shows_test_sends_beside_the_workflows_entries(
     events = [e["event"] for e in found.json()["timeline"]]
     assert events == ["invite", "test_sent"]
     assert found.json()["timeline"][1]["comment"] == "test sent to 1: Amsterdam partner_manager"
+
+
+def test_outbox_viewer_shows_the_partners_sender_and_the_test_marker(
+    portal: TestClient,  # noqa: F811 - fixture
+    settings: Settings,
+) -> None:
+    """The demo "Open day" email as HQ's outbox viewer shows it: the partner's From name and
+    Reply-To; a GM's test beside it, marked, and absent from the delivery counts."""
+    engine: Engine = portal.app.state.engine  # type: ignore[attr-defined]
+    add_contacts(engine, "amsterdam", 1, tag="viewer")
+    pcid = approved_row(engine, good_values(), make_segment(engine, "amsterdam", "viewer"))
+    snapshot(engine, pcid)
+    outbox = OutboxTransport(outbox_dir(settings), engine)
+    assert delivery.send_batch(engine, settings, outbox, pcid, 10).sent == 1
+    with Session(engine) as s:
+        counts = delivery.counts(s, pcid)
+    with Session(engine) as s:
+        send_tests.send_test(s, engine, settings, _actor(engine, GM_AMS), pcid)
+        s.commit()
+    with Session(engine) as s:
+        assert delivery.counts(s, pcid) == counts  # the test is not a delivery
+        rows = s.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.partner_campaign_id == pcid)
+            .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+        ).all()
+    real, test = rows
+    assert (real.is_test, test.is_test) == (False, True)
+    sign_in(portal, ADMIN)
+    listing = portal.get(f"/outbox?partner_campaign_id={pcid}").text
+    assert listing.count('<span class="badge test">test</span>') == 1
+    page = portal.get(f"/outbox/{real.id}").text
+    assert f"{AMSTERDAM_FROM_NAME} &lt;{AMSTERDAM_FROM}&gt;" in page
+    assert AMSTERDAM_REPLY_TO in page
+    assert 'id="test-marker"' not in page
+    marked = portal.get(f"/outbox/{test.id}").text
+    assert 'id="test-marker"' in marked and "[Test] " in marked
