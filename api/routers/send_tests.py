@@ -12,6 +12,7 @@ from services import send_tests as svc
 from services.org import Actor
 
 router = APIRouter(prefix="/api/v1", tags=["partner campaigns"])
+PROBLEM_REF = "#/components/schemas/Problem"
 
 
 class TestSendBody(BaseModel):
@@ -34,6 +35,12 @@ class TestSendRead(BaseModel):
     "/partner-campaigns/{partner_campaign_id}/test-sends",
     response_model=TestSendRead,
     status_code=201,
+    responses={
+        429: {
+            "description": "Too many test sends of this partner campaign: wait Retry-After s",
+            "content": {"application/problem+json": {"schema": {"$ref": PROBLEM_REF}}},
+        }
+    },
 )
 def send_test(
     principal: PartnerCampaignEditor,

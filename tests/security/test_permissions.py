@@ -920,6 +920,7 @@ PORTAL: dict[tuple[str, str], int] = {
     ("POST", "/partner-campaigns/{}/decision"): 403,
     ("POST", "/partner-campaigns/{}/schedule"): 403,
     ("POST", "/partner-campaigns/{}/decline"): 403,
+    ("POST", "/partner-campaigns/{}/test-send"): 403,
     ("GET", "/partner-campaigns/{}/timeline"): 303,
     ("GET", "/partner-campaigns/{}/audience"): 303,
     ("GET", "/partner-campaigns/{}/progress"): 303,
@@ -944,6 +945,8 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/settings"): 303,
     ("POST", "/settings/delegations"): 403,
     ("POST", "/settings/delegations/{}/revoke"): 403,
+    ("POST", "/settings/sender/partners/{}"): 403,
+    ("POST", "/settings/sender/brand"): 403,
 }
 PORTAL_FILL = {"/static/{}": "/static/portal.css"}
 
