@@ -19,6 +19,7 @@ from mail.transport import SesTransport, make_transport
 from models.audit import AuditEvent
 from models.org import Brand, Partner
 from models.sender import BrandSender, PartnerSender
+from scripts.demo.organisation import seed_demo
 from scripts.demo.sender import (
     AMSTERDAM_FROM,
     AMSTERDAM_FROM_NAME,
@@ -371,3 +372,23 @@ def test_portal_settings_brand_domains_for_admins(
         ).status_code
         == 403
     )
+
+
+def test_demo_sender_seed_is_idempotent_and_keeps_later_changes(
+    demo: Engine, demo_hash: str
+) -> None:
+    ams = _partner(demo, "amsterdam")
+    with Session(demo) as s:
+        row = s.get(PartnerSender, ams.id)
+        assert row is not None
+        row.from_name = "Changed by the GM"
+        s.add(row)
+        s.commit()
+    with Session(demo) as s:
+        seed_demo(s, demo_hash)
+        s.commit()
+    with Session(demo) as s:
+        assert len(s.exec(select(BrandSender)).all()) == 1  # Northwind only
+        assert len(s.exec(select(PartnerSender)).all()) == 1  # Amsterdam only
+        row = s.get(PartnerSender, ams.id)
+        assert row is not None and row.from_name == "Changed by the GM"
