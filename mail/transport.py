@@ -37,6 +37,10 @@ from models.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]+")
+# A brand's SES parameters travel with its message (services.sender) and are taken out of it
+# before it goes: SesTransport passes them as SendEmail parameters.
+SES_CONFIGURATION_SET_HEADER = "X-SES-CONFIGURATION-SET"
+SES_FROM_ARN_HEADER = "X-SES-FROM-ARN"
 
 
 class MessageSender(Protocol):
@@ -340,15 +344,15 @@ class SesTransport(_SelfSession):
 
 def _ses_parameters(msg: EmailMessage) -> tuple[EmailMessage, str | None, str | None]:
     """The brand's configuration set and sending identity (services.sender puts them in
-    X-SES-* headers): taken out of the message, so recipients never see them, and passed as
-    SendEmail parameters instead."""
-    config_set = msg.get("X-SES-CONFIGURATION-SET")
-    from_arn = msg.get("X-SES-FROM-ARN")
+    X-SES-* headers): taken out of a copy of the message, so recipients never see them, and
+    passed as SendEmail parameters instead."""
+    config_set = msg.get(SES_CONFIGURATION_SET_HEADER)
+    from_arn = msg.get(SES_FROM_ARN_HEADER)
     if config_set is None and from_arn is None:
         return msg, None, None
     msg = copy.copy(msg)  # deleting replaces the header list: the caller's message keeps its
-    del msg["X-SES-CONFIGURATION-SET"]
-    del msg["X-SES-FROM-ARN"]
+    del msg[SES_CONFIGURATION_SET_HEADER]
+    del msg[SES_FROM_ARN_HEADER]
     return msg, str(config_set) if config_set else None, str(from_arn) if from_arn else None
 
 

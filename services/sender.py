@@ -23,8 +23,9 @@ from sqlmodel import Session
 
 from core.errors import FieldError, Forbidden
 from core.policy import Permission, Principal, Target, allows
-from core.settings import Settings
+from core.settings import EmailTransport, Settings
 from mail.message import parse_address
+from mail.transport import SES_CONFIGURATION_SET_HEADER, SES_FROM_ARN_HEADER
 from models.base import utcnow
 from models.org import Partner
 from models.sender import BrandSender, PartnerSender
@@ -39,9 +40,6 @@ _ARN = re.compile(r"^arn:aws[a-z-]*:ses:[a-z0-9-]+:\d{12}:identity/[^\s]{1,200}$
 # Control characters (CR, LF, NUL, tab...) and the Unicode line separators.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 MAX_DOMAINS = 20
-# Headers the SES transport turns into SendEmail parameters (mail.transport.SesTransport).
-SES_CONFIGURATION_SET_HEADER = "X-SES-CONFIGURATION-SET"
-SES_FROM_ARN_HEADER = "X-SES-FROM-ARN"
 
 
 class BrandSenderBody(BaseModel):
@@ -92,7 +90,7 @@ class SenderIdentity:
 
     def headers(self, settings: Settings) -> dict[str, str]:
         """SES's per-message parameters, only when SES sends (the transport removes them)."""
-        if settings.email_transport != "ses":
+        if settings.email_transport != EmailTransport.ses:
             return {}
         out: dict[str, str] = {}
         if self.ses_configuration_set:
@@ -207,7 +205,7 @@ def check_from_name(value: str) -> str:
     return " ".join(name.split())
 
 
-def _checked_brand(body: BrandSenderBody, row: BrandSender) -> dict[str, Any]:
+def _checked_brand(body: BrandSenderBody) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if body.domains is not None:
         domains: list[str] = []
@@ -303,7 +301,7 @@ def update_brand(session: Session, actor: Actor, body: BrandSenderBody) -> Brand
         raise Forbidden("Only the brand's admins change its sending domains")
     row = brand_sender(session, principal.brand_id)
     before = _brand_dump(row)
-    for name, value in _checked_brand(body, row).items():
+    for name, value in _checked_brand(body).items():
         setattr(row, name, value)
     row.updated_at = utcnow()
     session.add(row)
