@@ -19,6 +19,7 @@ CAMPAIGN = "campaign"
 PARTNER = "partner"
 PARTNER_CAMPAIGN = "partner_campaign"
 DELIVERY = "delivery"
+TEST = "test"  # "yes" on a test send (services.send_tests): never a delivery
 
 _SAFE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 

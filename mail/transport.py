@@ -9,6 +9,7 @@ rate every worker shares.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -36,6 +37,10 @@ from models.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]+")
+# A brand's SES parameters travel with its message (services.sender) and are taken out of it
+# before it goes: SesTransport passes them as SendEmail parameters.
+SES_CONFIGURATION_SET_HEADER = "X-SES-CONFIGURATION-SET"
+SES_FROM_ARN_HEADER = "X-SES-FROM-ARN"
 
 
 class MessageSender(Protocol):
@@ -173,6 +178,7 @@ class OutboxTransport(_SelfSession):
                     partner_campaign_id=mail_tags.int_tag(tags, mail_tags.PARTNER_CAMPAIGN),
                     delivery_id=tags.get(mail_tags.DELIVERY),
                     path=name,
+                    is_test=tags.get(mail_tags.TEST) == "yes",
                 )
             )
             session.commit()
@@ -307,9 +313,12 @@ class SesTransport(_SelfSession):
 
     def send(self, msg: EmailMessage, *, tags: Tags | None = None) -> str:
         message_id(msg)  # refuse messages not built by mail.compose
+        msg, config_set, from_arn = _ses_parameters(msg)
         kwargs: dict[str, Any] = {"Content": {"Raw": {"Data": msg.as_bytes(policy=policy.SMTP)}}}
-        if self.configuration_set:
-            kwargs["ConfigurationSetName"] = self.configuration_set
+        if config_set or self.configuration_set:
+            kwargs["ConfigurationSetName"] = config_set or self.configuration_set
+        if from_arn:
+            kwargs["FromEmailAddressIdentityArn"] = from_arn
         checked = mail_tags.check(tags)
         if checked:
             kwargs["EmailTags"] = [{"Name": k, "Value": v} for k, v in checked.items()]
@@ -331,6 +340,20 @@ class SesTransport(_SelfSession):
                 log.warning("ses: GetAccount failed (%s); using %s/s", err, self.fallback_rate)
                 self._rate = self.fallback_rate
         return self._rate
+
+
+def _ses_parameters(msg: EmailMessage) -> tuple[EmailMessage, str | None, str | None]:
+    """The brand's configuration set and sending identity (services.sender puts them in
+    X-SES-* headers): taken out of a copy of the message, so recipients never see them, and
+    passed as SendEmail parameters instead."""
+    config_set = msg.get(SES_CONFIGURATION_SET_HEADER)
+    from_arn = msg.get(SES_FROM_ARN_HEADER)
+    if config_set is None and from_arn is None:
+        return msg, None, None
+    msg = copy.copy(msg)  # deleting replaces the header list: the caller's message keeps its
+    del msg[SES_CONFIGURATION_SET_HEADER]
+    del msg[SES_FROM_ARN_HEADER]
+    return msg, str(config_set) if config_set else None, str(from_arn) if from_arn else None
 
 
 def ses_client(settings: Settings) -> Any:

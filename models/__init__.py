@@ -15,6 +15,7 @@ from models.org import ApiToken, Brand, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
 from models.probe import ReadinessProbe
 from models.send_rate import SendRateSlot
+from models.sender import BrandSender, PartnerSender
 from models.signin import SignInThrottle
 from models.templates import Template, TemplateVersion
 
@@ -30,6 +31,7 @@ __all__ = [
     "AuditEvent",
     "Brand",
     "BrandBlock",
+    "BrandSender",
     "Campaign",
     "Contact",
     "Delegation",
@@ -40,6 +42,7 @@ __all__ = [
     "OutboxMessage",
     "Partner",
     "PartnerCampaign",
+    "PartnerSender",
     "ReadinessProbe",
     "Region",
     "Segment",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Index, false
 from sqlmodel import Field, SQLModel
 
 from models.base import utcnow
@@ -28,4 +28,6 @@ class OutboxMessage(SQLModel, table=True):
     partner_campaign_id: int | None = Field(default=None, index=True)
     delivery_id: str | None = Field(default=None, max_length=100)
     path: str = Field(max_length=300)
+    # A test send (services.test_sends): shown as such, never a delivery.
+    is_test: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     sent_at: datetime = Field(default_factory=utcnow, index=True)

@@ -51,6 +51,7 @@ from models.org import Brand, Partner, as_profile
 from models.templates import TemplateVersion
 from models.workflow_io import SendPause
 from services import asset_publication, brand_blocks, suppression
+from services.sender import SenderIdentity, identity_for
 from services.templates import content_of, validation_context
 from services.unsubscribe import list_unsubscribe_headers, unsubscribe_url
 from workflows.send import RUNNING, SendWorkflow
@@ -215,6 +216,7 @@ class SendContext:
     partner: Partner
     brand: Brand
     settings: Settings
+    identity: SenderIdentity  # From, Reply-To, Message-ID domain (services.sender)
     resolved: dict[str, dict[str, Any]] = field(default_factory=dict)  # by locale
 
     def slots(self, session: Session, locale: str) -> dict[str, Any]:
@@ -262,6 +264,7 @@ def load_context(session: Session, settings: Settings, partner_campaign_id: int)
         partner=partner,
         brand=brand,
         settings=settings,
+        identity=identity_for(session, settings, partner),
     )
 
 
@@ -310,12 +313,17 @@ def compose_for(
     key = f"version-{ctx.version.id}-{ctx.version.updated_at.isoformat()}-{locale}"
     email = render_email(key, ctx.content, ctx.slots(session, locale), render_ctx)
     return compose(
-        sender=parse_address(ctx.settings.email_from, "email_from"),
+        sender=ctx.identity.sender,
+        reply_to=ctx.identity.reply_to,
         to=[to],
         subject=email.subject,
         text=email.text,
         html=email.html,
-        headers={**list_unsubscribe_headers(unsubscribe), **(headers or {})},
+        headers={
+            **list_unsubscribe_headers(unsubscribe),
+            **ctx.identity.headers(ctx.settings),
+            **(headers or {}),
+        },
         message_id=message_id,
         now=now,
     )
@@ -331,7 +339,6 @@ def compose_delivery(
     except ValueError as err:
         raise InvalidRecipient(str(err)) from err
     locale = (contact.locale if contact else None) or ctx.pc.locale
-    sender = parse_address(ctx.settings.email_from, "email_from")
     unsubscribe = unsubscribe_url(
         ctx.settings,
         brand_id=ctx.pc.brand_id,
@@ -346,7 +353,7 @@ def compose_delivery(
         to=to,
         recipient=recipient_vars(name.split(" ")[0] if name else "", name, delivery.email, locale),
         unsubscribe=unsubscribe,
-        message_id=message_id_for(delivery, sender.domain),
+        message_id=message_id_for(delivery, ctx.identity.domain),
     )
 
 

@@ -52,6 +52,7 @@ class OutboxEntry:
     delivery_id: str | None
     recipient_withheld: bool
     withheld_because: str | None = None
+    test: bool = False  # a test send (services.send_tests), never a delivery
 
 
 def _brand_of(principal: Principal) -> int:
@@ -113,6 +114,7 @@ def _entry(row: OutboxMessage, because: str | None, subject: str | None = None) 
         delivery_id=row.delivery_id,
         recipient_withheld=because is not None,
         withheld_because=because,
+        test=row.is_test,
     )
 
 

@@ -12,6 +12,7 @@ from api.portal import (
     outbox_pages,
     partner_campaigns,
     policy_pages,
+    sender_pages,
     settings_pages,
     static_files,
     template_pages,
@@ -30,4 +31,5 @@ PORTAL_ROUTERS: list[APIRouter] = [
     policy_pages.router,
     settings_pages.router,
     block_pages.router,
+    sender_pages.router,
 ]

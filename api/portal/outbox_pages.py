@@ -87,6 +87,8 @@ def message_page(
         kind=kind,
         body=body,
         label=labels.get(pc_id or 0, ""),
+        sender=str(msg["From"] or ""),
+        reply_to=str(msg["Reply-To"] or ""),
     )
 
 

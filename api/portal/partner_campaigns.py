@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import EngineDep, RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.portal import diagram, slot_form
 from api.portal.inbox import named_approvers
 from api.portal.web import (
@@ -33,17 +34,18 @@ from models.campaign_schemas import as_utc
 from models.campaigns import Campaign, PartnerCampaign
 from models.contact_schemas import AudienceBreakdown
 from models.contacts import Segment
-from models.org import Brand, Partner
+from models.org import Brand, Partner, User
 from models.template_schemas import ValuesBody
 from models.templates import TemplateVersion
 from models.workflow_io import SendPause
 from services import campaign_actions as flow
 from services import campaigns as crud
-from services import delivery, inbox, previews, segments
+from services import delivery, inbox, previews, segments, send_tests
 from services import templates as template_svc
 from services.accounts import display_names
 from services.approvals.tasks import stage_read
 from services.audience import audience_of, check_segment
+from services.org import Actor
 from workflows.partner_campaign import PartnerCampaignWorkflow
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
@@ -55,6 +57,7 @@ DONE = {
     "reject": "Rejected.",
     "scheduled": "Send time saved.",
     "declined": "You declined this campaign.",
+    "tested": "Test sent. It is marked as a test and is not counted as a delivery.",
 }
 
 
@@ -152,6 +155,13 @@ def _page(
         paused=paused,
         may_schedule=edit_allowed and row.state in SCHEDULABLE,
         may_decline=edit_allowed and row.state in DECLINABLE,
+        may_test=edit_allowed,
+        test_limit=send_tests.RATE_LIMIT,
+        test_max=send_tests.MAX_RECIPIENTS,
+        test_people=send_tests.people_of(session, row) if edit_allowed else [],
+        tests_left=max(0, send_tests.RATE_LIMIT - send_tests.count_recent(session, row.id or 0))
+        if edit_allowed
+        else 0,
         may_decide=may_decide,
         stage=stage_read(task, named_approvers(session, [task])) if task is not None else None,
         on_behalf_of=acting.for_user if acting is not None else None,
@@ -431,6 +441,49 @@ async def decline(
     )
 
 
+@router.post("/partner-campaigns/{partner_campaign_id}/test-send", response_class=HTMLResponse)
+async def test_send(
+    principal: PortalPartnerCampaignEditor,
+    request: Request,
+    session: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    rid: RequestIdDep,
+    partner_campaign_id: int,
+) -> Response:
+    """The current version to the people ticked (the caller by default), as the API sends it."""
+    form = await request.form()
+    ids = {int(v) for v in form.getlist("user_id") if isinstance(v, str) and v.isdigit()}
+    try:
+        row = crud.load_partner_campaign(
+            session, principal, partner_campaign_id, Permission.partner_campaign_edit
+        )
+        people = {u.id: u.email for u in send_tests.people_of(session, row)}
+        if any(i not in people and i != principal.user_id for i in ids):
+            raise FieldError("to", "only you or an active user of this partner")
+        mine = session.get(User, principal.user_id)
+        to = [people.get(i, mine.email if mine else "") for i in sorted(ids)]
+        await run_in_threadpool(
+            send_tests.send_test,
+            session,
+            engine,
+            settings,
+            Actor(principal, rid),
+            partner_campaign_id,
+            to or None,
+        )
+    except Problem as err:
+        if err.status == 404:
+            raise
+        session.rollback()
+        row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+        page = _page(request, session, principal, row, problem=err.detail, status=err.status)
+        for name, value in (err.headers or {}).items():
+            page.headers[name] = value
+        return page
+    return _done(partner_campaign_id, "tested")
+
+
 @router.get("/partner-campaigns/{partner_campaign_id}/timeline", response_class=HTMLResponse)
 async def timeline(
     principal: PortalPartnerCampaignReader,
@@ -450,7 +503,7 @@ async def timeline(
         title="Timeline",
         pc=crud.partner_campaign_reads(session, [row])[0],
         state=state,
-        entries=status.timeline if status else [],
+        entries=send_tests.with_tests(session, row, status.timeline if status else []),
         boxes=diagram.partner_campaign(state),
         mermaid=diagram.partner_campaign_mermaid(),
     )

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
 from api.deps import RequestIdDep, SessionDep
+from api.portal import sender_form
 from api.portal.web import PortalRoute, PortalUser, render
 from core.errors import Problem
 from core.policy import Principal
@@ -26,6 +27,7 @@ router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["port
 DONE = {
     "delegated": "Delegated. Your stand-in sees your approvals in their inbox for that period.",
     "revoked": "Delegation revoked.",
+    "sender": "Sender settings saved. Your next emails go out with them.",
 }
 FIELDS = ("delegate_id", "starts_at", "ends_at", "note")
 
@@ -43,8 +45,11 @@ def _page(
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
+    sender: dict[str, Any] | None = None,
 ) -> HTMLResponse:
     rows = svc.mine(session, principal)
+    if sender is None:
+        sender = sender_form.context(session, request.app.state.settings, principal)
     today = utcnow().date()
     return render(
         request,
@@ -64,7 +69,20 @@ def _page(
         },
         errors=errors or {},
         flash=DONE.get(request.query_params.get("done", ""), ""),
+        **sender,
     )
+
+
+def settings_page_with(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    sender: dict[str, Any],
+    *,
+    status: int,
+) -> HTMLResponse:
+    """The settings page with the sender sections' errors and what was typed."""
+    return _page(request, session, principal, status=status, sender=sender)
 
 
 @router.get("/settings", response_class=HTMLResponse)

@@ -35,6 +35,7 @@ class OutboxMessageRead(BaseModel):
         "partner does not share its contacts with the brand, your roles do not read contacts, "
         "or the contact was erased): `to` is a count and `subject` is drawn for a placeholder"
     )
+    test: bool = Field(False, description="a test send: not a delivery, not in the counts")
 
 
 @router.get("", response_model=Page[OutboxMessageRead])

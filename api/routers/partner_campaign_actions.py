@@ -22,6 +22,7 @@ from models.template_schemas import TimelineRead, ValuesBody
 from models.templates import TemplateVersion
 from services import campaign_actions as flow
 from services import campaigns as crud
+from services import send_tests
 from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.partner_campaign_lifecycle import mermaid
 
@@ -215,7 +216,7 @@ async def timeline(
 ) -> TimelineRead:
     row = crud.load_partner_campaign(session, principal, partner_campaign_id)
     status = await flow.status_of(await client.get(), row)
-    entries = status.timeline if status else []
+    entries = send_tests.with_tests(session, row, status.timeline if status else [])
     return TimelineRead(
         state=status.state if status else row.state,
         timeline=[e.model_dump(mode="json") for e in entries],

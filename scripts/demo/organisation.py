@@ -16,6 +16,7 @@ from models.base import utcnow
 from models.org import Brand, Membership, Partner, Region, User
 from models.templates import Template, TemplateVersion
 from scripts.demo.blocks import seed_demo_blocks
+from scripts.demo.sender import seed_demo_sender
 from scripts.demo.templates import CONTENT_BUILDERS, DEMO_TEMPLATES, PUBLISHED
 from services.brand_blocks import snapshot as blocks_snapshot
 
@@ -218,6 +219,7 @@ def seed_demo(session: Session, password_hash: str | None = None) -> list[tuple[
             brand.restricted_patterns = [r"\b\d{2,3}\s?% off\b"]
             session.add(brand)
             _seed_templates(session, brand, spec)
+            seed_demo_sender(session, brand)
     return logins
 
 

@@ -5,10 +5,11 @@ real worker on the Temporal dev server, the demo data.
 marketing@ creates and launches "Open day" to North; editor.amsterdam@ personalises on a
 390 px wide phone, first with a value the brand forbids (the message appears next to the
 field), then corrected, picks a segment (its live count shows) and submits; gm.berlin@ never
-sees it; gm.amsterdam@ approves from the inbox, seeing the audience count; the editor schedules
-the send a few seconds ahead; the delivery worker sends it; marketing@ finds the messages to
-Amsterdam's contacts in the outbox viewer with their recipients withheld (Amsterdam does not
-share its contacts), and gm.berlin@ is refused the outbox. Key pages are
+sees it; gm.amsterdam@ approves from the inbox, seeing the audience count, and sends a test to
+themselves from the page on a phone; the editor schedules the send a few seconds ahead; the
+delivery worker sends it; marketing@ finds the messages to Amsterdam's contacts in the outbox
+viewer with their recipients withheld (Amsterdam does not share its contacts) beside the GM's
+test send (marked as a test), and gm.berlin@ is refused the outbox. Key pages are
 screenshotted into docs/screenshots/ and checked with axe-core for serious or critical
 accessibility violations.
 """
@@ -372,7 +373,18 @@ def journey(browser: Browser, engine: Engine, campaign_name: str) -> int:
     b.screenshot("gm-review")
     b.click("button[name=decision][value=approve]")
     b.wait(lambda: "Approved." in b.text(), "approved")
+    # The GM sends themselves a test from the page, on a phone: marked, never a delivery.
+    b.size(*PHONE)
+    b.go(f"/partner-campaigns/{pcid}")
+    b.click("form[action$='/test-send'] button[type=submit]")
+    b.wait(lambda: "Test sent." in b.text(), "the test sent")
+    width = b.driver.execute_script("return document.documentElement.scrollWidth")
+    assert width <= PHONE[0], f"the page is {width} px wide on a {PHONE[0]} px phone"
+    b.axe("test sent")
+    b.screenshot("gm-test-send-390")
+    b.size(*DESKTOP)
     b.go(f"/partner-campaigns/{pcid}/timeline")
+    assert "test sent to 1: Amsterdam partner_manager" in b.text()
     current = b.css(".diagram li[aria-current]")
     assert current.text.startswith("Approved"), current.text
     b.axe("timeline")
@@ -431,6 +443,8 @@ def send(b: Browser, engine: Engine, cid: int | None, pcid: int, campaign_name: 
     assert rows and not odd, odd
     assert not [r.text for r in rows if re.search(r"\.amsterdam\d+@", r.text)]
     mine = [r for r in rows if "1 recipient (withheld)" in r.text]
+    tests = [r.text for r in rows if r.find_elements("css selector", ".badge.test")]
+    assert len(tests) == 1 and "[Test] " in tests[0], tests  # the GM's test, marked
     with Session(engine) as s:
         row = s.get(PartnerCampaign, pcid)
         assert row is not None

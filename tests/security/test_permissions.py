@@ -375,6 +375,16 @@ MATRIX: dict[str, tuple[Call, str]] = {
         "NFNOFFFFFO",
     ),
     "partners.delete": (_c("DELETE", "/api/v1/partners/{spare_partner}"), "NFFFFFFFFO"),
+    "sender.read": (_c("GET", "/api/v1/sender"), "OOOOOOOOOO"),
+    "sender.update": (
+        _c("PUT", "/api/v1/sender", lambda i, r: {"default_local_part": "news"}),
+        "OFFFFFFFFO",
+    ),
+    "partners.sender_read": (_c("GET", "/api/v1/partners/{amsterdam}/sender"), "NONOONOOOO"),
+    "partners.sender_update": (
+        _c("PUT", "/api/v1/partners/{amsterdam}/sender", lambda i, r: {"from_name": "Club"}),
+        "NFNOFFFFFO",
+    ),
     "users.list": (_c("GET", "/api/v1/users"), "OFFFFFOFFO"),
     "users.create": (
         _c("POST", "/api/v1/users", lambda i, r: {"email": f"new.{r}@example.com"}),
@@ -520,6 +530,10 @@ MATRIX: dict[str, tuple[Call, str]] = {
             lambda i, r: {"values": MATRIX_VALUES},
         ),
         "NCNCFFFFFC",
+    ),
+    "partner_campaigns.test_sends": (
+        _c("POST", "/api/v1/partner-campaigns/{pc_ams}/test-sends"),
+        "NONOFFFFFO",
     ),
     "partner_campaigns.delivery": (
         _c("GET", "/api/v1/partner-campaigns/{pc_ams}/delivery"),
@@ -778,6 +792,7 @@ MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("PATCH", "/api/v1/regions/{region_id}"): {"name": "Renamed"},
     ("PATCH", "/api/v1/partners/{partner_id}"): {"phone": "+31 20 555 0101"},
+    ("PUT", "/api/v1/partners/{partner_id}/sender"): {"from_name": "X"},
     ("PATCH", "/api/v1/users/{user_id}"): {"full_name": "X"},
     ("POST", "/api/v1/partners/{partner_id}/contacts"): {
         "email": "x@example.com",
@@ -920,6 +935,7 @@ PORTAL: dict[tuple[str, str], int] = {
     ("POST", "/partner-campaigns/{}/decision"): 403,
     ("POST", "/partner-campaigns/{}/schedule"): 403,
     ("POST", "/partner-campaigns/{}/decline"): 403,
+    ("POST", "/partner-campaigns/{}/test-send"): 403,
     ("GET", "/partner-campaigns/{}/timeline"): 303,
     ("GET", "/partner-campaigns/{}/audience"): 303,
     ("GET", "/partner-campaigns/{}/progress"): 303,
@@ -948,6 +964,8 @@ PORTAL: dict[tuple[str, str], int] = {
     ("POST", "/settings/delegations/{}/revoke"): 403,
     ("GET", "/settings/brand-blocks"): 303,
     ("POST", "/settings/brand-blocks/{}"): 403,
+    ("POST", "/settings/sender/partners/{}"): 403,
+    ("POST", "/settings/sender/brand"): 403,
 }
 PORTAL_FILL = {"/static/{}": "/static/portal.css"}
 
