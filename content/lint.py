@@ -17,7 +17,9 @@ from content.sandbox import NestingTooDeep
 from content.sizes import huge_format
 from content.spec import PARTNER_FIELDS, TemplateContent
 
-TOP_LEVEL = frozenset({"slots", "partner", "recipient", "unsubscribe_url", "brand", "campaign"})
+TOP_LEVEL = frozenset(
+    {"slots", "partner", "recipient", "unsubscribe_url", "preferences_url", "brand", "campaign"}
+)
 # Keys of the context dicts; anything else is undefined at render time (StrictUndefined).
 KNOWN_KEYS: dict[str, frozenset[str]] = {
     "partner": frozenset({*PARTNER_FIELDS, "social"}),

@@ -70,7 +70,9 @@ PARTS: tuple[Part, ...] = (
 )
 HTML_PARTS = frozenset({"email.html", "print.html"})
 # Variables a template may use besides `slots` (see content.lint.TOP_LEVEL).
-CONTEXT_NAMES = frozenset({"partner", "recipient", "unsubscribe_url", "brand", "campaign"})
+CONTEXT_NAMES = frozenset(
+    {"partner", "recipient", "unsubscribe_url", "preferences_url", "brand", "campaign"}
+)
 PAGE_SIZES = ("A4", "A5")
 DEFAULT_CACHE_SIZE = 512  # compiled templates
 MAX_PDF_HTML = 150_000  # characters of print document WeasyPrint lays out

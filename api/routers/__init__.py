@@ -21,12 +21,14 @@ from api.routers import (
     partner_campaign_actions,
     partner_campaigns,
     partners,
+    preferences,
     regions,
     segments,
     ses_feedback,
     suppressions,
     tasks,
     templates,
+    tracking,
     unsubscribe,
     users,
 )
@@ -58,4 +60,6 @@ ROUTERS: list[APIRouter] = [
     segments.router,
     suppressions.router,
     unsubscribe.router,
+    tracking.router,
+    preferences.router,
 ]

@@ -131,7 +131,7 @@ def test_a_permanent_bounce_suppresses_and_fails_the_delivery(
         assert after is not None and after.status == "failed" and after.permanent
         assert suppression.is_suppressed(s, row.brand_id, row.email)
         kinds = s.exec(select(DeliveryEvent.kind).where(DeliveryEvent.delivery_id == row.id))
-        assert list(kinds) == ["bounce"]
+        assert list(kinds) == ["bounced"]
         # The entry names the partner whose contact bounced: its address is that partner's.
         entry = suppression.find(s, row.brand_id, row.email.lower())
         assert entry is not None and entry.partner_id == row.partner_id
