@@ -14,6 +14,7 @@ from api.portal import (
     settings_pages,
     static_files,
     template_pages,
+    tracking_pages,
 )
 
 PORTAL_ROUTERS: list[APIRouter] = [
@@ -28,4 +29,5 @@ PORTAL_ROUTERS: list[APIRouter] = [
     outbox_pages.router,
     policy_pages.router,
     settings_pages.router,
+    tracking_pages.router,
 ]

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from api.deps import RequestIdDep, SessionDep
 from api.portal.web import PortalRoute, PortalUser, render
 from core.errors import Problem
-from core.policy import Principal
+from core.policy import Permission, Principal, has_permission_somewhere
 from models.base import utcnow
 from models.org import User
 from services.accounts import active_users, display_names
@@ -64,6 +64,7 @@ def _page(
         },
         errors=errors or {},
         flash=DONE.get(request.query_params.get("done", ""), ""),
+        may_manage_tracking=has_permission_somewhere(principal, Permission.tracking_manage),
     )
 
 

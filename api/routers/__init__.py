@@ -9,6 +9,7 @@ from api.routers import (
     assets,
     audit,
     auth,
+    brand_tracking,
     campaign_actions,
     campaigns,
     contacts,
@@ -62,4 +63,5 @@ ROUTERS: list[APIRouter] = [
     unsubscribe.router,
     tracking.router,
     preferences.router,
+    brand_tracking.router,
 ]
