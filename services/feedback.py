@@ -27,9 +27,10 @@ EVENT_KINDS = {
 
 
 def event_key(feedback: SesFeedback, row: Delivery) -> str:
-    if feedback.notification_id:
-        return f"ses:{feedback.notification_id}"
-    return f"ses:{row.id}:{feedback.kind}:{feedback.timestamp.isoformat()}"
+    """The same notification redelivered gets the same key; without SNS's id (never seen in
+    practice) SES's timestamp stands in."""
+    seen = feedback.notification_id or feedback.timestamp.isoformat()
+    return f"ses:{row.id}:{feedback.kind}:{seen}"
 
 
 def find_delivery(session: Session, feedback: SesFeedback) -> Delivery | None:
