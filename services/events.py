@@ -5,7 +5,9 @@ SNS notification, a retried batch or a double click within the same minute adds 
 
 Opens and clicks arrive on public routes that must answer at once (a redirect the recipient
 waits for). They go through an `EventWriter`: a bounded in-memory queue drained by one
-background thread that writes up to TRACKING_BATCH_SIZE events per transaction. When the queue
+background thread that writes up to TRACKING_BATCH_SIZE events per transaction, waiting up to
+LINGER after the first event for the batch to fill (an event is in the table within about a
+tenth of a second; a steady trickle is not one transaction per click). When the queue
 is full the request writes its own event synchronously: slower under a flood, never a lost
 event (`overflow_writes` counts those). Events still queued when the process stops are written
 by `stop()`; a crash loses what is queued at that moment (at most TRACKING_QUEUE_SIZE events).
@@ -17,6 +19,7 @@ import hashlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +33,7 @@ from models.base import utcnow
 from models.delivery import Delivery, DeliveryEvent
 
 log = logging.getLogger(__name__)
+LINGER = 0.05  # seconds the flusher waits for a batch to fill once an event arrived
 
 
 @dataclass(frozen=True)
@@ -184,14 +188,21 @@ class EventWriter:
             self._write(batch)
 
     def _take(self, *, block: bool) -> list[Event]:
+        """Up to batch_size events; blocking, it waits up to LINGER after the first for more
+        to come, so a steady trickle is written in batches, not one transaction per click."""
         batch: list[Event] = []
         try:
             batch.append(self.queue.get(block=block, timeout=0.2 if block else None))
         except queue.Empty:
             return batch
+        until = time.monotonic() + LINGER
         while len(batch) < self.batch_size:
+            left = until - time.monotonic()
             try:
-                batch.append(self.queue.get_nowait())
+                if block and left > 0 and not self._stopping.is_set():
+                    batch.append(self.queue.get(timeout=left))
+                else:
+                    batch.append(self.queue.get_nowait())
             except queue.Empty:
                 break
         return batch

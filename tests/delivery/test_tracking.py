@@ -293,3 +293,15 @@ class _Alive:
 def test_events_about_unknown_deliveries_are_dropped(tracked: Engine) -> None:
     with Session(tracked) as s:
         assert events.write(s, [_event(987654321, 1)]) == 0
+
+
+def test_an_unsubscribe_from_a_sent_message_is_one_event(
+    demo: Engine, settings: Settings, client: TestClient, tmp_path: Path
+) -> None:
+    msg, row = send_to_outbox(demo, settings, tmp_path, "unsub")
+    one_click = local(settings, str(msg["List-Unsubscribe"]).strip().strip("<>"))
+    for _ in range(2):  # a provider may POST twice
+        assert client.post(one_click, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert [(e.kind, e.source, e.detail) for e in events_of(demo, row)] == [
+        ("unsubscribed", "unsubscribe", "one-click")
+    ]
