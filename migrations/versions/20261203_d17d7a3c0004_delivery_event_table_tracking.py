@@ -25,12 +25,11 @@ _KINDS = {"bounce": "bounced", "complaint": "complained", "delivery": "delivered
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("brand", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("open_tracking", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("click_tracking", sa.Boolean(), server_default=sa.false(), nullable=False)
+    # Plain ALTER TABLE ADD COLUMN, not batch mode: on SQLite a batch would copy the brand
+    # table, and dropping the original fails while other tables' rows reference it.
+    for name in ("open_tracking", "click_tracking"):
+        op.add_column(
+            "brand", sa.Column(name, sa.Boolean(), server_default=sa.false(), nullable=False)
         )
     with op.batch_alter_table("deliveryevent", schema=None) as batch_op:
         batch_op.add_column(sa.Column("brand_id", sa.Integer(), nullable=True))
