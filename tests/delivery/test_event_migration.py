@@ -32,7 +32,12 @@ def test_stored_ses_events_are_backfilled(tmp_path: Path) -> None:
                     "INSERT INTO deliveryevent (id, delivery_id, kind, detail, at) "
                     "VALUES (:id, 5, :kind, :detail, :t)"
                 ),
-                {"id": n, "kind": kind, "detail": "Permanent" if n == 1 else None, "t": "2026-12-01 10:00:00"},
+                {
+                    "id": n,
+                    "kind": kind,
+                    "detail": "Permanent" if n == 1 else None,
+                    "t": "2026-12-01 10:00:00",
+                },
             )
         conn.exec_driver_sql("PRAGMA foreign_keys=ON")
     with engine.begin() as conn:
