@@ -109,9 +109,14 @@ def write(session: Session, events: Sequence[Event]) -> int:
         return 0
     dialect = session.get_bind().dialect.name
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(DeliveryEvent).values(rows).on_conflict_do_nothing(index_elements=["key"])
-    result = session.exec(stmt)
-    return int(result.rowcount or 0)
+    stmt = (
+        insert(DeliveryEvent)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(DeliveryEvent.id)
+    )
+    # Counted from RETURNING: psycopg reports no rowcount for this statement.
+    return len(session.exec(stmt).all())
 
 
 def _with_owners(session: Session, events: Sequence[Event]) -> list[dict[str, Any]]:
