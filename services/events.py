@@ -168,7 +168,10 @@ class EventWriter:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-        self.flush()
+        try:
+            self.flush()
+        except Exception:  # the database is gone at shutdown: say what is lost, stop anyway
+            log.exception("tracking events lost at shutdown: %d", self.queue.qsize())
 
     @property
     def running(self) -> bool:
