@@ -20,6 +20,7 @@ from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import LazyTemporalClient
 from mail.sns_http import CertificateCache
+from services.events import EventWriter
 from storage.base import BlobStore, WriteOnceStore
 from storage.factory import make_blob_store, make_checkpoint_store
 
@@ -45,8 +46,15 @@ def create_app(
         app.state.temporal = temporal or LazyTemporalClient(settings)
         app.state.blob_store = blob_store or make_blob_store(settings)
         app.state.checkpoint_store = checkpoint_store or make_checkpoint_store(settings)
+        app.state.event_writer = EventWriter(
+            app.state.engine,
+            queue_size=settings.tracking_queue_size,
+            batch_size=settings.tracking_batch_size,
+        )
+        app.state.event_writer.start()
         log.info("api ready on %s (env %s)", settings.public_base_url, settings.app_env.value)
         yield
+        app.state.event_writer.stop()
         if own_engine:
             app.state.engine.dispose()
 

@@ -162,6 +162,7 @@ def context(i: int) -> dict[str, Any]:
         "partner": CTX.partner,
         "recipient": {"first_name": f"Member {i}", "last_name": "X", "email": "", "locale": "en"},
         "unsubscribe_url": f"https://brandrelay.example/u/{i:08d}",
+        "preferences_url": f"https://brandrelay.example/p/{i:08d}",
         "brand": {"name": "Northwind", "palette": CTX.brand.palette},
         "campaign": {"name": "Open day"},
     }

@@ -18,7 +18,16 @@ from content.sizes import huge_format
 from content.spec import PARTNER_FIELDS, TemplateContent
 
 TOP_LEVEL = frozenset(
-    {"slots", "partner", "recipient", "unsubscribe_url", "brand", "campaign", "blocks"}
+    {
+        "slots",
+        "partner",
+        "recipient",
+        "unsubscribe_url",
+        "preferences_url",
+        "brand",
+        "campaign",
+        "blocks",
+    }
 )
 # Keys of the context dicts; anything else is undefined at render time (StrictUndefined).
 KNOWN_KEYS: dict[str, frozenset[str]] = {

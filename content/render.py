@@ -73,7 +73,7 @@ PARTS: tuple[Part, ...] = (
 HTML_PARTS = frozenset({"email.html", "print.html"})
 # Variables a template may use besides `slots` (see content.lint.TOP_LEVEL).
 CONTEXT_NAMES = frozenset(
-    {"partner", "recipient", "unsubscribe_url", "brand", "campaign", "blocks"}
+    {"partner", "recipient", "unsubscribe_url", "preferences_url", "brand", "campaign", "blocks"}
 )
 PAGE_SIZES = ("A4", "A5")
 DEFAULT_CACHE_SIZE = 512  # compiled templates

@@ -45,6 +45,7 @@ class Permission(StrEnum):
     suppression_manage = "suppression.manage"
     approval_policy_read = "approval_policy.read"
     approval_policy_manage = "approval_policy.manage"  # HQ's admins design the chains
+    tracking_manage = "tracking.manage"  # open/click tracking switches: brand admins only
 
 
 READ_ONLY: frozenset[Permission] = frozenset(

@@ -169,6 +169,12 @@ class Settings(BaseSettings):
         0, ge=0, le=10, description="Reverse proxies in front of the API adding X-Forwarded-For"
     )
     public_base_url: str = Field("http://localhost:8000", description="Base URL in links")
+    tracking_queue_size: int = Field(
+        10000, ge=1, description="Open/click events held in memory before a write (tracking)"
+    )
+    tracking_batch_size: int = Field(
+        500, ge=1, le=10000, description="Open/click events written per transaction (tracking)"
+    )
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest request body, bytes (uploads have their own)"
     )

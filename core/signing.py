@@ -47,6 +47,10 @@ PORTAL_SESSION = Purpose(b"brandrelay:portal-session:v1")
 PORTAL_CSRF = Purpose(b"brandrelay:portal-csrf:v1")
 UNSUBSCRIBE = Purpose(b"brandrelay/unsubscribe/v1", mac_over_text=False, mac_bytes=16)
 FILE_URL = Purpose(b"brandrelay.blob-get.v1", derive_key=False, hex_mac=True)
+# Tracked links and open pixels (detached MACs: the original URL stays readable in the link).
+TRACK_CLICK = Purpose(b"brandrelay:track-click:v1", mac_bytes=16)
+TRACK_OPEN = Purpose(b"brandrelay:track-open:v1", mac_bytes=16)
+PREFERENCES = Purpose(b"brandrelay:preferences:v1", mac_bytes=16)
 
 
 def b64encode(data: bytes) -> str:

@@ -81,6 +81,7 @@ class SesFeedback:
     bounce_subtype: str | None = None
     tags: dict[str, str] = field(default_factory=dict)  # mail.tags (configuration-set events)
     subscribe_url: str | None = None
+    notification_id: str | None = None  # SNS's MessageId: the same on every redelivery
 
 
 def load_envelope(body: bytes | str) -> dict[str, str]:
@@ -226,6 +227,7 @@ def ses_event(envelope: Mapping[str, str]) -> SesFeedback:
         if kind == "bounce" and detail.get("bounceSubType")
         else None,
         tags=tags,
+        notification_id=envelope.get("MessageId") or None,
     )
 
 

@@ -10,6 +10,7 @@ the row id, so the duplicate is recognisable.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -44,11 +45,39 @@ class Delivery(SQLModel, table=True):
     sent_at: datetime | None = None
 
 
+class EventKind(StrEnum):
+    """What happened to a message after it left (the event table's `kind`)."""
+
+    delivered = "delivered"
+    bounced = "bounced"
+    complained = "complained"
+    opened = "opened"
+    clicked = "clicked"
+    unsubscribed = "unsubscribed"
+
+
 class DeliveryEvent(SQLModel, table=True):
-    """Feedback about one delivery after it left: bounce, complaint, delivery, open, click."""
+    """One thing that happened to one recipient's message after it left: SES's delivered,
+    bounced, complained (source "ses"), an open or click (source "tracking"), an unsubscribe
+    (source "preferences"). Reporting reads this one table.
+
+    brand, partner and partner campaign are copied from the delivery row so reports group
+    without a join; they have no foreign keys (reporting copies, never edited). Writers are
+    idempotent through `key`: a replayed SNS notification or a retried batch adds nothing."""
+
+    __table_args__ = (
+        Index("ix_deliveryevent_partner_campaign_kind", "partner_campaign_id", "kind"),
+        Index("ix_deliveryevent_brand_kind_at", "brand_id", "kind", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     delivery_id: int = Field(foreign_key="delivery.id", index=True)
+    brand_id: int = 0
+    partner_id: int = 0
+    partner_campaign_id: int = 0
     kind: str = Field(max_length=32)
+    source: str = Field(default="ses", max_length=16)
+    url: str | None = Field(default=None, max_length=2000, description="the link of a click")
     detail: str | None = Field(default=None, max_length=1000)
+    key: str = Field(max_length=200, unique=True, index=True, description="idempotency key")
     at: datetime = Field(default_factory=utcnow)

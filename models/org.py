@@ -23,6 +23,9 @@ class Brand(SQLModel, table=True):
     restricted_patterns: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
     )
+    # Off by default: opens and clicks are personal data that consent law may not cover.
+    open_tracking: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    click_tracking: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(default_factory=utcnow)
 
 

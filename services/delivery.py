@@ -50,9 +50,11 @@ from models.delivery import Delivery
 from models.org import Brand, Partner, as_profile
 from models.templates import TemplateVersion
 from models.workflow_io import SendPause
-from services import asset_publication, brand_blocks, suppression
+from services import asset_publication, brand_blocks, suppression, tracking
+from services.preferences import preferences_url, sample_preferences_url
 from services.sender import SenderIdentity, identity_for
 from services.templates import content_of, validation_context
+from services.tracking import Tracking
 from services.unsubscribe import list_unsubscribe_headers, unsubscribe_url
 from workflows.send import RUNNING, SendWorkflow
 
@@ -288,15 +290,20 @@ def compose_for(
     message_id: str,
     now: datetime | None = None,
     headers: dict[str, str] | None = None,
+    preferences: str | None = None,
+    track: Tracking | None = None,
 ) -> EmailMessage:
     """The partner's approved content in `recipient["locale"]`, HTML and text, with the
     unsubscribe link and RFC 8058 headers: a recipient's message, or its redrawn copy with
-    placeholders (services.withheld)."""
+    placeholders (services.withheld). `preferences` is the recipient's preference-centre link
+    (a sample page when None); `track` rewrites the HTML's links and adds the open pixel
+    (services.tracking; real deliveries of a brand that tracks only)."""
     locale = recipient["locale"]
     render_ctx = {
         "partner": as_profile(ctx.partner),
         "recipient": recipient,
         "unsubscribe_url": unsubscribe,
+        "preferences_url": preferences or sample_preferences_url(ctx.settings),
         "brand": {"name": ctx.brand.name, "palette": list(ctx.brand.palette)},
         "campaign": {"name": ctx.campaign.name},
         "blocks": brand_blocks.blocks_for(
@@ -312,13 +319,14 @@ def compose_for(
     }
     key = f"version-{ctx.version.id}-{ctx.version.updated_at.isoformat()}-{locale}"
     email = render_email(key, ctx.content, ctx.slots(session, locale), render_ctx)
+    html = track.apply(email.html) if track is not None else email.html
     return compose(
         sender=ctx.identity.sender,
         reply_to=ctx.identity.reply_to,
         to=[to],
         subject=email.subject,
         text=email.text,
-        html=email.html,
+        html=html,
         headers={
             **list_unsubscribe_headers(unsubscribe),
             **ctx.identity.headers(ctx.settings),
@@ -354,6 +362,10 @@ def compose_delivery(
         recipient=recipient_vars(name.split(" ")[0] if name else "", name, delivery.email, locale),
         unsubscribe=unsubscribe,
         message_id=message_id_for(delivery, ctx.identity.domain),
+        preferences=preferences_url(
+            ctx.settings, ctx.pc.brand_id, ctx.pc.partner_id, delivery.contact_id or 0
+        ),
+        track=tracking.for_brand(ctx.settings, ctx.brand, delivery.id),
     )
 
 

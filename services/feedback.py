@@ -1,7 +1,11 @@
 """What SES tells us after a message left: bounces and complaints suppress the address for the
 brand and mark the delivery; deliveries are recorded. Every event is matched to the ledger by
 the delivery tag, else our Message-ID, else SES's message id; an event about a message we do
-not know is ignored (it may be a notification email, or from another environment)."""
+not know is ignored (it may be a notification email, or from another environment).
+
+Each event also lands in the event table (services.events) under SES's notification id, so
+SNS's redeliveries add it once; SES's kinds become the table's (bounce -> bounced, complaint ->
+complained, delivery -> delivered; others keep SES's name)."""
 
 from __future__ import annotations
 
@@ -11,10 +15,22 @@ from domain.states import DeliveryStatus
 from mail import tags as mail_tags
 from mail.sns import SesFeedback
 from models.base import utcnow
-from models.delivery import Delivery, DeliveryEvent
-from services import suppression
+from models.delivery import Delivery, EventKind
+from services import events, suppression
 
 SUPPRESSING = {"complaint": "complained"}
+EVENT_KINDS = {
+    "bounce": EventKind.bounced.value,
+    "complaint": EventKind.complained.value,
+    "delivery": EventKind.delivered.value,
+}
+
+
+def event_key(feedback: SesFeedback, row: Delivery) -> str:
+    """The same notification redelivered gets the same key; without SNS's id (never seen in
+    practice) SES's timestamp stands in."""
+    seen = feedback.notification_id or feedback.timestamp.isoformat()
+    return f"ses:{row.id}:{feedback.kind}:{seen}"
 
 
 def find_delivery(session: Session, feedback: SesFeedback) -> Delivery | None:
@@ -35,8 +51,8 @@ def find_delivery(session: Session, feedback: SesFeedback) -> Delivery | None:
 
 
 def apply(session: Session, feedback: SesFeedback) -> Delivery | None:
-    """Record the event; suppress on a permanent bounce or a complaint. Idempotent enough for
-    SNS's at-least-once delivery: suppression is idempotent and a repeated event only adds a
+    """Record the event; suppress on a permanent bounce or a complaint. Idempotent for SNS's
+    at-least-once delivery: suppression is idempotent and a repeated notification adds no
     second event row."""
     row = find_delivery(session, feedback)
     if row is None:
@@ -45,7 +61,21 @@ def apply(session: Session, feedback: SesFeedback) -> Delivery | None:
     if feedback.kind == "bounce" and feedback.bounce_type == "Permanent":
         reason = "bounced"
     detail = feedback.bounce_subtype or feedback.bounce_type or ""
-    session.add(DeliveryEvent(delivery_id=row.id or 0, kind=feedback.kind, detail=detail[:1000]))
+    kind = EVENT_KINDS.get(feedback.kind, feedback.kind[:32])
+    described = "/".join(p for p in (feedback.bounce_type, feedback.bounce_subtype) if p)
+    events.write(
+        session,
+        [
+            events.for_delivery(
+                row,
+                kind,
+                "ses",
+                event_key(feedback, row),
+                at=feedback.timestamp,
+                detail=described or None,
+            )
+        ],
+    )
     if reason is not None and row.email:
         suppression.suppress(
             session,

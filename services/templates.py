@@ -256,6 +256,7 @@ def render_context(
         "partner": as_profile(partner),
         "recipient": SAMPLE_RECIPIENT,
         "unsubscribe_url": f"{public_base_url}/u/preview",
+        "preferences_url": f"{public_base_url}/p/preview",
         "brand": {"name": brand.name, "palette": list(brand.palette)},
         "campaign": {"name": "Preview"},
     }

@@ -21,7 +21,9 @@ from sqlmodel import Session
 from core import signing
 from core.settings import Settings
 from models.contacts import Contact, SuppressionReason
+from models.delivery import Delivery
 from models.org import Partner
+from services import events
 from services.suppression import suppress
 
 _VERSION = "1"
@@ -127,4 +129,18 @@ def unsubscribe(session: Session, recipient: Recipient, via: str) -> None:
         detail,
         source=via,
         partner_id=recipient.partner.id,
+    )
+    _record_event(session, recipient, via)
+
+
+def _record_event(session: Session, recipient: Recipient, via: str) -> None:
+    """The event table's "unsubscribed", once per delivery, when the link names a delivery of
+    this partner (links in sent mail do; older ones without an id add no event)."""
+    raw = recipient.token.delivery_id
+    row = session.get(Delivery, int(raw)) if raw.isdigit() else None
+    if row is None or row.partner_id != recipient.partner.id:
+        return
+    key = f"unsubscribed:{row.id}"
+    events.write(
+        session, [events.for_delivery(row, "unsubscribed", "unsubscribe", key, detail=via)]
     )

@@ -16,6 +16,7 @@ from api.portal import (
     settings_pages,
     static_files,
     template_pages,
+    tracking_pages,
 )
 
 PORTAL_ROUTERS: list[APIRouter] = [
@@ -32,4 +33,5 @@ PORTAL_ROUTERS: list[APIRouter] = [
     settings_pages.router,
     block_pages.router,
     sender_pages.router,
+    tracking_pages.router,
 ]

@@ -16,7 +16,7 @@ from api.deps import RequestIdDep, SessionDep
 from api.portal import sender_form
 from api.portal.web import PortalRoute, PortalUser, render
 from core.errors import Problem
-from core.policy import Principal
+from core.policy import Permission, Principal, has_permission_somewhere
 from models.base import utcnow
 from models.org import User
 from services.accounts import active_users, display_names
@@ -70,6 +70,7 @@ def _page(
         errors=errors or {},
         flash=DONE.get(request.query_params.get("done", ""), ""),
         **sender,
+        may_manage_tracking=has_permission_somewhere(principal, Permission.tracking_manage),
     )
 
 

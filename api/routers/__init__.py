@@ -10,6 +10,7 @@ from api.routers import (
     audit,
     auth,
     brand_blocks,
+    brand_tracking,
     campaign_actions,
     campaigns,
     contacts,
@@ -23,6 +24,7 @@ from api.routers import (
     partner_campaign_actions,
     partner_campaigns,
     partners,
+    preferences,
     regions,
     segments,
     send_tests,
@@ -31,6 +33,7 @@ from api.routers import (
     suppressions,
     tasks,
     templates,
+    tracking,
     unsubscribe,
     users,
 )
@@ -66,4 +69,7 @@ ROUTERS: list[APIRouter] = [
     segments.router,
     suppressions.router,
     unsubscribe.router,
+    tracking.router,
+    preferences.router,
+    brand_tracking.router,
 ]

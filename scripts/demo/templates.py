@@ -60,7 +60,8 @@ OPEN_DAY_HTML = (
   </div>
   <div class="legal">
     {{ slots.legal_footer }}<br>
-    <a href="{{ unsubscribe_url }}">Unsubscribe</a>
+    <a href="{{ unsubscribe_url }}">Unsubscribe</a> |
+    <a href="{{ preferences_url }}">Your preferences</a>
   </div>
   {{ blocks.footer }}
 </div>
@@ -86,6 +87,7 @@ Hi {{ recipient.first_name }},
 
 {{ slots.legal_footer }}
 Unsubscribe: {{ unsubscribe_url }}
+Your preferences: {{ preferences_url }}
 
 {{ blocks.footer }}
 """

@@ -131,7 +131,7 @@ def test_a_permanent_bounce_suppresses_and_fails_the_delivery(
         assert after is not None and after.status == "failed" and after.permanent
         assert suppression.is_suppressed(s, row.brand_id, row.email)
         kinds = s.exec(select(DeliveryEvent.kind).where(DeliveryEvent.delivery_id == row.id))
-        assert list(kinds) == ["bounce"]
+        assert list(kinds) == ["bounced"]
         # The entry names the partner whose contact bounced: its address is that partner's.
         entry = suppression.find(s, row.brand_id, row.email.lower())
         assert entry is not None and entry.partner_id == row.partner_id
@@ -263,3 +263,30 @@ async def test_the_event_loop_keeps_serving_while_a_certificate_is_fetched(
     assert meanwhile.status_code == 200
     assert released == [True], "the fetch was not released while it ran: the loop was blocked"
     assert posted.status_code == 200, posted.text
+
+
+def test_ses_events_land_in_the_event_table_once_per_notification(
+    webhook: TestClient, demo: Engine, settings: Settings, signer: tuple[Any, bytes]
+) -> None:
+    row = sent_delivery(demo, settings, "events")
+    bounce = {
+        "bounceType": "Transient",
+        "bounceSubType": "MailboxFull",
+        "bouncedRecipients": [{"emailAddress": row.email}],
+    }
+    for _ in range(3):  # SNS delivers at least once: the same MessageId again
+        assert post(webhook, signer[0], event("Bounce", row, bounce=bounce)).is_success
+    done = {"recipients": [row.email], "timestamp": "2026-11-23T12:00:00.000Z"}
+    fields = _notification(event("Delivery", row, delivery=done))
+    fields["MessageId"] = "5f0c1d2e-another-notification"
+    delivered = _signed(signer[0], fields)
+    assert webhook.post(URL, content=json.dumps(delivered)).is_success
+    with Session(demo) as s:
+        rows = s.exec(select(DeliveryEvent).where(DeliveryEvent.delivery_id == row.id)).all()
+    assert sorted((r.kind, r.source, r.detail) for r in rows) == [
+        ("bounced", "ses", "Transient/MailboxFull"),
+        ("delivered", "ses", None),
+    ]
+    assert {(r.brand_id, r.partner_id, r.partner_campaign_id) for r in rows} == {
+        (row.brand_id, row.partner_id, row.partner_campaign_id)
+    }

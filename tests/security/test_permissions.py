@@ -675,6 +675,12 @@ MATRIX: dict[str, tuple[Call, str]] = {
         _c("POST", "/api/v1/me/delegations/{delegation}/revoke"),
         "NNNNNNNONN",
     ),
+    # Open and click tracking switches: every role reads its brand's, brand admins change them.
+    "brand_tracking.read": (_c("GET", "/api/v1/brand/tracking"), "OOOOOOOOOO"),
+    "brand_tracking.update": (
+        _c("PUT", "/api/v1/brand/tracking", lambda i, r: {"click_tracking": False}),
+        "OFFFFFFFFO",
+    ),
 }
 CODE = {
     "O": range(200, 300),
@@ -697,6 +703,13 @@ PUBLIC = {
     ("POST", "/u/{}"),
     ("POST", "/u/{}/one-click"),  # RFC 8058 one-click unsubscribe
     ("POST", "/api/v1/feedback/ses"),  # SNS: the message signature is the credential
+    ("GET", "/r/{}/{}"),  # tracked links: the MAC over delivery and URL is the credential
+    ("GET", "/o/{}/{}.gif"),  # the open pixel
+    ("GET", "/p/{}"),  # the preference centre: the signed token is the credential
+    ("POST", "/p/{}/language"),
+    ("POST", "/p/{}/unsubscribe-club"),
+    ("POST", "/p/{}/unsubscribe-brand"),
+    ("POST", "/p/{}/erase"),
 }
 MULTIPART = {
     ("POST", "/api/v1/assets"),
@@ -815,7 +828,7 @@ def _object_routes(settings: Settings) -> list[tuple[str, str]]:
     return [
         (m, p)
         for m, p in api_routes(create_app(settings))
-        if "{" in p and not p.startswith(("/files/", "/a/", "/u/", "/i/"))
+        if "{" in p and not p.startswith(("/files/", "/a/", "/u/", "/i/", "/p/", "/r/", "/o/"))
     ]
 
 
@@ -966,6 +979,8 @@ PORTAL: dict[tuple[str, str], int] = {
     ("POST", "/settings/brand-blocks/{}"): 403,
     ("POST", "/settings/sender/partners/{}"): 403,
     ("POST", "/settings/sender/brand"): 403,
+    ("GET", "/settings/tracking"): 303,
+    ("POST", "/settings/tracking"): 403,
 }
 PORTAL_FILL = {"/static/{}": "/static/portal.css"}
 

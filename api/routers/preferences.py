@@ -1,0 +1,177 @@
+"""The preference centre's pages: GET /p/{token} shows what the club holds and the choices;
+each choice is a POST form to /p/{token}/{action}.
+
+Public like the unsubscribe pages (api.routers.unsubscribe, same headers): the signed token in
+the path is the credential, so no sign-in and no CSRF token (a forged POST needs the token and
+could only act on the token's own contact; the CSP allows forms to post to this site only).
+GET changes nothing, because mail scanners fetch links. Rendered with autoescape: the contact's
+name and attributes are data. Erasing needs a ticked confirmation box.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from api.deps import RequestIdDep, SessionDep, SettingsDep
+from api.routers.unsubscribe import HEADERS
+from api.security import PublicRoute
+from core.errors import FieldError
+from services import preferences as svc
+
+router = APIRouter(tags=["preferences"], include_in_schema=False)
+
+_PAGES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "pages"),
+    autoescape=True,
+    undefined=StrictUndefined,
+)
+UNKNOWN = "This link is not valid. If you keep receiving mail, reply to it and ask."
+
+
+def _page(
+    title: str,
+    *,
+    paragraphs: list[str] | None = None,
+    status: int = 200,
+    **values: Any,
+) -> HTMLResponse:
+    values.setdefault("held", None)
+    values.setdefault("notice", "")
+    values.setdefault("error", False)
+    html = _PAGES.get_template("preferences.html").render(
+        title=title, paragraphs=paragraphs or [], **values
+    )
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+def _not_found() -> HTMLResponse:
+    return _page("Link not found", paragraphs=[UNKNOWN], status=404)
+
+
+def _gone(holder: svc.Holder) -> HTMLResponse:
+    return _page(
+        "Your preferences",
+        paragraphs=[f"{holder.partner.display_name} holds no data about you any more."],
+    )
+
+
+def _show(
+    session: SessionDep,
+    holder: svc.Holder,
+    token: str,
+    notice: str = "",
+    *,
+    status: int = 200,
+    error: bool = False,
+) -> HTMLResponse:
+    if holder.contact is None:
+        return _gone(holder)
+    return _page(
+        "Your preferences",
+        status=status,
+        held=svc.what_we_hold(session, holder),
+        languages=svc.languages(holder),
+        club=holder.partner.display_name,
+        brand=holder.brand.name,
+        base=f"/p/{token}",
+        notice=notice,
+        error=error,
+    )
+
+
+@router.get("/p/{token}", response_class=HTMLResponse)
+def preferences_page(
+    _: PublicRoute, session: SessionDep, settings: SettingsDep, token: str
+) -> HTMLResponse:
+    """Shows what is held and the choices; changes nothing."""
+    if token == "preview":  # noqa: S105 - the sample link of previews, not a secret
+        return _page(
+            "Your preferences",
+            paragraphs=["This is a sample email: the recipients' own links open their page."],
+        )
+    holder = svc.resolve(session, settings, token)
+    if holder is None:
+        return _not_found()
+    return _show(session, holder, token)
+
+
+def _holder(session: SessionDep, settings: SettingsDep, token: str) -> svc.Holder | None:
+    return svc.resolve(session, settings, token)
+
+
+@router.post("/p/{token}/language", response_class=HTMLResponse)
+def change_language(
+    _: PublicRoute,
+    session: SessionDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+    token: str,
+    language: Annotated[str, Form(max_length=10)] = "",
+) -> HTMLResponse:
+    holder = _holder(session, settings, token)
+    if holder is None:
+        return _not_found()
+    if holder.contact is None:
+        return _gone(holder)
+    try:
+        svc.set_language(session, holder, language, request_id)
+    except FieldError as err:
+        return _show(session, holder, token, str(err), status=422, error=True)
+    return _show(session, holder, token, "Your language is saved.")
+
+
+@router.post("/p/{token}/unsubscribe-club", response_class=HTMLResponse)
+def unsubscribe_club(
+    _: PublicRoute, session: SessionDep, settings: SettingsDep, request_id: RequestIdDep, token: str
+) -> HTMLResponse:
+    holder = _holder(session, settings, token)
+    if holder is None:
+        return _not_found()
+    if holder.contact is None:
+        return _gone(holder)
+    svc.leave_club(session, holder, request_id)
+    club = holder.partner.display_name
+    return _show(session, holder, token, f"You will receive no more emails from {club}.")
+
+
+@router.post("/p/{token}/unsubscribe-brand", response_class=HTMLResponse)
+def unsubscribe_brand(
+    _: PublicRoute, session: SessionDep, settings: SettingsDep, request_id: RequestIdDep, token: str
+) -> HTMLResponse:
+    holder = _holder(session, settings, token)
+    if holder is None:
+        return _not_found()
+    if holder.contact is None:
+        return _gone(holder)
+    svc.leave_brand(session, holder, request_id)
+    brand = holder.brand.name
+    return _show(session, holder, token, f"You will receive no more emails from any {brand} club.")
+
+
+@router.post("/p/{token}/erase", response_class=HTMLResponse)
+def erase(
+    _: PublicRoute,
+    session: SessionDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+    token: str,
+    confirm: Annotated[str, Form(max_length=10)] = "",
+) -> HTMLResponse:
+    holder = _holder(session, settings, token)
+    if holder is None:
+        return _not_found()
+    if holder.contact is None:
+        return _gone(holder)
+    if confirm != "yes":
+        note = "confirm: tick the box to erase your data."
+        return _show(session, holder, token, note, status=422, error=True)
+    svc.erase(session, holder, request_id)
+    return _page(
+        "Your data is erased",
+        paragraphs=[f"{holder.partner.display_name} holds no data about you any more."],
+    )
