@@ -15,6 +15,7 @@ small (about one second's worth) so bursts stay within what the provider tolerat
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -71,3 +72,66 @@ def reserve(
         session.add(row)
         session.commit()
     return start - now
+
+
+def hold(
+    engine: Engine, key: str, seconds: float, *, clock: Callable[[], float] = time.time
+) -> None:
+    """No slot on `key` starts before `seconds` from now: a provider's "too fast, wait" applies
+    to every worker sharing the account, not only to the one that heard it."""
+    if seconds <= 0:
+        return
+    with Session(engine, expire_on_commit=False) as session:
+        row = _lock_row(session, key)
+        row.next_free_at = max(row.next_free_at, clock() + seconds)
+        session.add(row)
+        session.commit()
+
+
+class AdaptiveRate:
+    """The rate a worker reserves at: the transport's allowed rate until the provider throttles,
+    then halved (at most once per `cooldown`, so one burst of refusals counts once), and grown
+    back by `recover` of the allowed rate per second of sending without a throttle (AIMD).
+
+    One per transport key per worker process, shared by its concurrent batches (thread-safe).
+    The shared clock (`reserve`) keeps workers together; this only makes each ask for less."""
+
+    def __init__(
+        self,
+        ceiling: float,
+        *,
+        floor_share: float = 0.05,
+        recover: float = 0.1,
+        cooldown: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ceiling <= 0:
+            raise ValueError("ceiling must be positive")
+        self.ceiling = ceiling
+        self.floor = ceiling * floor_share
+        self.recover = recover
+        self.cooldown = cooldown
+        self._clock = clock
+        self._rate = ceiling
+        self._updated = clock()
+        self._last_cut = float("-inf")
+        self._lock = threading.Lock()
+
+    def current(self) -> float:
+        """The rate now, grown back by the time since the last change."""
+        with self._lock:
+            now = self._clock()
+            grown = self.ceiling * self.recover * (now - self._updated)
+            self._rate = min(self.ceiling, self._rate + grown)
+            self._updated = now
+            return self._rate
+
+    def throttled(self) -> float:
+        """The provider said "too fast": halve the rate (once per cooldown); the new rate."""
+        rate = self.current()
+        with self._lock:
+            now = self._clock()
+            if now - self._last_cut >= self.cooldown:
+                self._rate = max(self.floor, rate / 2)
+                self._last_cut = now
+            return self._rate

@@ -295,7 +295,7 @@ class SesTransport(_SelfSession):
         client: Any,
         configuration_set: str | None = None,
         *,
-        fallback_rate: float = 1.0,
+        fallback_rate: float = 14.0,
         rate: float | None = None,
     ) -> None:
         self._client = client

@@ -357,6 +357,10 @@ class BatchOutcome(BaseModel):
     retry_later: int = Field(0, description="rows left pending by their own failure")
     last_id: int = 0
     seen: int = 0
+    throttled: int = Field(0, description="hand-overs refused as too fast (retried in the batch)")
+    cut_short: bool = Field(
+        False, description="ended early by a long run of throttles: go on from last_id at once"
+    )
 
 
 class SendPaused(BaseModel):

@@ -128,7 +128,9 @@ class SendWorkflow:
                 await self._fault(outcome.fault)  # then on from the row that met the fault
             else:
                 await self._cleared()
-                if outcome.seen < inp.batch_size:  # the end of a pass
+                # A batch cut short by throttles saw fewer rows but is not the end of a pass.
+                cut_short = outcome.cut_short and workflow.patched("send-cut-short")
+                if outcome.seen < inp.batch_size and not cut_short:  # the end of a pass
                     if swept and left == 0:
                         break
                     if swept:  # rows failed for now: give them a moment, then another pass
