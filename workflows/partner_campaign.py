@@ -211,6 +211,7 @@ class PartnerCampaignWorkflow:
                 delivery_task_queue=task_queue,
             ),
             id=send_workflow_id(pcid),
+            search_attributes=search_attributes.email_channel(),
             static_summary=f"Send of {self.shared.name} for partner {self.partner.partner_id}",
         )
         counts = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()) if v)
