@@ -136,6 +136,7 @@ class DeliveryActivities:
         return delivery.Pace(
             reserve=lambda n: reserve(self._engine, key, n, adaptive.current()),
             throttled=throttled,
+            succeeded=adaptive.succeeded,
             chunk=lambda: min(delivery.CHECK_CHUNK, max(1, int(adaptive.current()))),
         )
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from sqlalchemy import Engine
@@ -89,9 +90,11 @@ def hold(
 
 
 class AdaptiveRate:
-    """The rate a worker reserves at: the transport's allowed rate until the provider throttles,
-    then halved (at most once per `cooldown`, so one burst of refusals counts once), and grown
-    back by `recover` of the allowed rate per second of sending without a throttle (AIMD).
+    """The rate a worker reserves at: the transport's allowed rate until throttles are most
+    of what the provider answers (`share` of the last `window` answers), then halved, and grown
+    back by `recover` of the allowed rate per second (AIMD). A scattering of throttles (a
+    provider that refuses some calls whatever the rate) is retried without slowing down; a
+    rate above what the account allows is refused nearly always and is cut within a window.
 
     One per transport key per worker process, shared by its concurrent batches (thread-safe).
     The shared clock (`reserve`) keeps workers together; this only makes each ask for less."""
@@ -100,9 +103,10 @@ class AdaptiveRate:
         self,
         ceiling: float,
         *,
-        floor_share: float = 0.05,
+        floor_share: float = 0.02,
         recover: float = 0.1,
-        cooldown: float = 1.0,
+        window: int = 20,
+        share: float = 0.6,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if ceiling <= 0:
@@ -110,28 +114,37 @@ class AdaptiveRate:
         self.ceiling = ceiling
         self.floor = ceiling * floor_share
         self.recover = recover
-        self.cooldown = cooldown
+        self.share = share
+        self._answers: deque[bool] = deque(maxlen=window)  # True: throttled
         self._clock = clock
         self._rate = ceiling
         self._updated = clock()
-        self._last_cut = float("-inf")
         self._lock = threading.Lock()
 
     def current(self) -> float:
         """The rate now, grown back by the time since the last change."""
         with self._lock:
-            now = self._clock()
-            grown = self.ceiling * self.recover * (now - self._updated)
-            self._rate = min(self.ceiling, self._rate + grown)
-            self._updated = now
-            return self._rate
+            return self._grown()
+
+    def _grown(self) -> float:
+        now = self._clock()
+        grown = self.ceiling * self.recover * (now - self._updated)
+        self._rate = min(self.ceiling, self._rate + grown)
+        self._updated = now
+        return self._rate
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self._answers.append(False)
 
     def throttled(self) -> float:
-        """The provider said "too fast": halve the rate (once per cooldown); the new rate."""
-        rate = self.current()
+        """The provider said "too fast"; the rate after it (halved when throttles are at
+        least `share` of a full window of answers, which then starts afresh)."""
         with self._lock:
-            now = self._clock()
-            if now - self._last_cut >= self.cooldown:
+            rate = self._grown()
+            self._answers.append(True)
+            full = len(self._answers) == self._answers.maxlen
+            if full and sum(self._answers) >= self.share * len(self._answers):
                 self._rate = max(self.floor, rate / 2)
-                self._last_cut = now
+                self._answers.clear()
             return self._rate

@@ -10,7 +10,6 @@ is derived from the row id so a duplicate is recognisable. Rows already `sent` a
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
@@ -412,16 +411,19 @@ def describe_fault(err: BaseException) -> str:
 class Pace:
     """How a batch keeps to the shared rate. `reserve(n)`: seconds to wait before n more
     messages may go (mail.rate_limit.reserve at the current rate); `throttled(seconds)`: the
-    provider said "too fast" (hold every worker that long, lower the rate); `chunk()`: how
+    provider said "too fast" (hold every worker that long when it said how long; the rate
+    may drop), `succeeded()`: a message went (the rate recovers); `chunk()`: how
     many messages one reservation covers (about a second's worth, at most CHECK_CHUNK)."""
 
     reserve: Callable[[int], float] = lambda n: 0.0
     throttled: Callable[[float], None] = lambda seconds: None
+    succeeded: Callable[[], None] = lambda: None
     chunk: Callable[[], int] = lambda: CHECK_CHUNK
 
 
-THROTTLE_FIRST_WAIT = 0.5  # seconds before retrying a throttled message the provider gave no
-THROTTLE_MAX_WAIT = 10.0  # hint for; doubles per throttle in a row up to this
+RETRY_FIRST_WAIT = 0.2  # seconds before a message refused as too fast (without a hint) or by
+RETRY_MAX_WAIT = 10.0  # a provider blip goes again; doubles per refusal of it, up to this
+UNAVAILABLE_RETRIES = 3  # "unavailable" in a row (no message through) before the send pauses
 
 
 def send_batch(
@@ -535,6 +537,8 @@ class _Flight:
     row: Delivery
     msg: EmailMessage
     attempts: int  # before this hand-over: a throttle or a pause gives the attempt back
+    tries: int = 0  # hand-overs of it refused as too fast or unavailable in this batch
+    due: float = 0.0  # monotonic: not handed over again before
 
 
 class _Window:
@@ -569,10 +573,10 @@ class _Window:
         self.group = max(1, self.size // 4)  # marks committed together
         self.waiting: list[_Flight] = []  # composed, not yet marked `sending`
         self.flying: dict[Future[str], _Flight] = {}
-        self.retry: deque[_Flight] = deque()  # throttled: handed over again after `resume_at`
-        self.resume_at = 0.0  # monotonic: no hand-over before (the provider asked to wait)
+        self.retry: list[_Flight] = []  # refused for now: handed over again once `due`
+        self.resume_at = 0.0  # monotonic: no hand-over before (the provider said how long)
         self.throttled_since: float | None = None  # first throttle since the last success
-        self.throttles = 0  # in a row
+        self.unavailable = 0  # "unavailable" refusals since the last success
         self.stopped = False
         self.error: BaseException | None = None
         self._order: list[int] = []
@@ -614,9 +618,13 @@ class _Window:
 
     def retry_due(self) -> None:
         """Throttled messages go again first, once the provider's wait is over."""
-        while self.retry and not self.stopped and time.monotonic() >= self.resume_at:
-            flight = self.retry.popleft()
-            self.waiting.append(_Flight(flight.row, flight.msg, flight.row.attempts))
+        now = time.monotonic()
+        due = [f for f in self.retry if f.due <= now]
+        if due and not self.stopped:
+            self.retry = [f for f in self.retry if f.due > now]
+            for f in due:
+                f.attempts = f.row.attempts
+            self.waiting.extend(due)
         if self.waiting and len(self.waiting) >= self.group:
             self._launch()
 
@@ -667,7 +675,7 @@ class _Window:
             if self.waiting:
                 self._launch()
             elif self.retry:
-                self._pause_for(self.resume_at - time.monotonic())
+                self._pause_for(min(f.due for f in self.retry) - time.monotonic())
                 self.retry_due()
                 self._launch()
             elif self.flying:
@@ -718,9 +726,14 @@ class _Window:
             self._throttled(flight, err)
             return False
         except TransportUnavailableError as err:
-            # No recipient is to blame; the failure reaches the workflow's history and the
-            # pause: without the address, and without the original exception chained.
+            # No recipient is to blame. A blip (one 503) is tried again after a short wait;
+            # a run of them pauses the send. The failure reaches the workflow's history and
+            # the pause: without the address, and without the original exception chained.
             self._put_back(flight, _reason(err, row))
+            self.unavailable += 1
+            if self.unavailable <= UNAVAILABLE_RETRIES:
+                self._again(flight, None)
+                return False
             if self.error is None:
                 self.error = TransportUnavailableError(
                     err.code, without_addresses(err.reason, row.email), err.retry_after
@@ -743,7 +756,8 @@ class _Window:
         self.session.add(row)
         result.sent += 1
         self.throttled_since = None
-        self.throttles = 0
+        self.unavailable = 0
+        self.pace.succeeded()
         return True
 
     def _put_back(self, flight: _Flight, reason: str) -> None:
@@ -756,23 +770,27 @@ class _Window:
         self.session.add(row)
 
     def _throttled(self, flight: _Flight, err: ThrottledError) -> None:
-        """Wait as asked (or a growing short wait), for every worker, at a lower rate, and
-        try the message again; a run of throttles past the budget ends the batch early."""
+        """Try the message again after the provider's wait (held for every worker) or a
+        short growing one, and tell the pace (which lowers the rate when throttles are most
+        of what it hears); a run of throttles past the budget ends the batch early."""
         self._put_back(flight, _reason(err, flight.row))
         now = time.monotonic()
         if self.throttled_since is None:
             self.throttled_since = now
-        self.throttles += 1
-        wait_s = err.retry_after
-        if wait_s is None:
-            wait_s = min(THROTTLE_FIRST_WAIT * 2 ** (self.throttles - 1), THROTTLE_MAX_WAIT)
         self.result.throttled += 1
-        self.pace.throttled(wait_s)
+        self.pace.throttled(err.retry_after or 0.0)
         if now - self.throttled_since >= self.budget:
             # The rows put back wait for the next batch, which goes at once.
             self.stopped = self.result.cut_short = True
             return
-        self.resume_at = max(self.resume_at, now + wait_s)
+        if err.retry_after:
+            self.resume_at = max(self.resume_at, now + err.retry_after)
+        self._again(flight, err.retry_after)
+
+    def _again(self, flight: _Flight, after: float | None) -> None:
+        flight.tries += 1
+        wait_s = after or min(RETRY_FIRST_WAIT * 2 ** (flight.tries - 1), RETRY_MAX_WAIT)
+        flight.due = time.monotonic() + wait_s
         self.retry.append(flight)
 
 
