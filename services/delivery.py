@@ -421,7 +421,7 @@ class Pace:
     chunk: Callable[[], int] = lambda: CHECK_CHUNK
 
 
-RETRY_FIRST_WAIT = 0.2  # seconds before a message refused as too fast (without a hint) or by
+RETRY_FIRST_WAIT = 0.05  # seconds before a message refused as too fast (without a hint) or by
 RETRY_MAX_WAIT = 10.0  # a provider blip goes again; doubles per refusal of it, up to this
 UNAVAILABLE_RETRIES = 3  # "unavailable" in a row (no message through) before the send pauses
 

@@ -1,0 +1,257 @@
+"""Sending fast: hand-overs overlap up to SEND_CONCURRENCY while the ledger keeps its promise
+(at most that many rows `sending`, each row sent once), throttles slow a send without stalling
+it, and a send against a throttling SES endpoint completes at close to the allowed rate."""
+
+from __future__ import annotations
+
+import threading
+import time
+from email.message import EmailMessage
+from typing import Any
+
+import boto3  # type: ignore[import-untyped]
+from botocore.config import Config  # type: ignore[import-untyped]
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from activities.delivery import DeliveryActivities
+from bench.ses_endpoint import EndpointConfig, running
+from core.settings import Settings
+from mail.errors import ThrottledError, TransportPausedError
+from mail.rate_limit import AdaptiveRate, hold, reserve
+from mail.tags import Tags
+from mail.transport import SesTransport
+from models.delivery import Delivery
+from services import delivery
+from tests.delivery.test_delivery import (
+    ScriptedTransport,
+    add_contacts,
+    approved_row,
+    good_values,
+    make_segment,
+    snapshot,
+)
+
+
+class SlowTransport(ScriptedTransport):
+    """Answers after `delay`, records how many hand-overs overlapped and how many rows of the
+    send were `sending` at each hand-over (read from the database as a peer would)."""
+
+    def __init__(self, engine: Engine, pcid: int, delay: float, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.engine, self.pcid, self.delay = engine, pcid, delay
+        self.lock = threading.Lock()
+        self.now = self.peak = self.most_sending = 0
+
+    def send(self, msg: EmailMessage, *, tags: Tags | None = None) -> str:
+        with Session(self.engine) as s:
+            sending = s.exec(
+                select(func.count()).where(
+                    Delivery.partner_campaign_id == self.pcid, Delivery.status == "sending"
+                )
+            ).one()
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+            self.most_sending = max(self.most_sending, int(sending))
+        try:
+            time.sleep(self.delay)
+            with self.lock:
+                return super().send(msg, tags=tags)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+def _setup(engine: Engine, n: int, tag: str) -> tuple[list[str], int]:
+    emails = add_contacts(engine, "amsterdam", n, tag=tag)
+    pcid = approved_row(engine, good_values(), make_segment(engine, "amsterdam", tag))
+    snapshot(engine, pcid)
+    return emails, pcid
+
+
+def _statuses(engine: Engine, pcid: int) -> dict[str, str]:
+    with Session(engine) as s:
+        rows = s.exec(select(Delivery).where(Delivery.partner_campaign_id == pcid)).all()
+    return {r.email: r.status for r in rows}
+
+
+def test_hand_overs_overlap_up_to_the_concurrency_and_no_further(
+    demo: Engine, settings: Settings
+) -> None:
+    emails, pcid = _setup(demo, 24, "overlap")
+    transport = SlowTransport(demo, pcid, 0.05)
+    four = settings.model_copy(update={"send_concurrency": 4})
+    started = time.perf_counter()
+    result = delivery.send_batch(demo, four, transport, pcid, 500)
+    seconds = time.perf_counter() - started
+    assert result.sent == 24 and sorted(transport.to()) == sorted(emails)
+    assert transport.peak == 4  # overlapped, and never more than allowed
+    assert 1 <= transport.most_sending <= 4  # a kill could duplicate at most four messages
+    assert seconds < 24 * 0.05 / 2  # serially it would take 1.2 s
+    assert set(_statuses(demo, pcid).values()) == {"sent"}
+
+    emails, pcid = _setup(demo, 6, "serial")
+    one = SlowTransport(demo, pcid, 0.02)
+    delivery.send_batch(demo, settings.model_copy(update={"send_concurrency": 1}), one, pcid, 50)
+    assert one.peak == 1 and one.most_sending == 1
+
+
+def test_a_refused_account_stops_the_send_within_the_messages_in_flight(
+    demo: Engine, settings: Settings
+) -> None:
+    emails, pcid = _setup(demo, 40, "stopflight")
+    refused = TransportPausedError("ses.AccountSuspendedException", "AccountSuspended")
+    transport = SlowTransport(demo, pcid, 0.01, script={emails[5]: refused})
+    four = settings.model_copy(update={"send_concurrency": 4})
+    result = delivery.send_batch(demo, four, transport, pcid, 500)
+    assert result.paused is not None and "AccountSuspended" in result.paused
+    statuses = _statuses(demo, pcid)
+    assert statuses[emails[5]] == "pending"
+    # Rows already in flight when the refusal came back went; nothing after them.
+    assert 5 <= result.sent <= 5 + 4 and result.sent == len(transport.sent)
+    assert sum(1 for s in statuses.values() if s == "sent") == result.sent
+    assert "sending" not in statuses.values()
+    assert result.last_id < max(_ids(demo, pcid))  # the send goes on from the refused row
+
+
+def _ids(engine: Engine, pcid: int) -> list[int]:
+    with Session(engine) as s:
+        return [
+            i
+            for i in s.exec(select(Delivery.id).where(Delivery.partner_campaign_id == pcid)).all()
+            if i is not None
+        ]
+
+
+def test_scattered_throttles_are_retried_in_the_batch_without_an_error(
+    demo: Engine, settings: Settings
+) -> None:
+    emails, pcid = _setup(demo, 30, "scatter")
+
+    class EveryThird(ScriptedTransport):
+        calls = 0
+
+        def send(self, msg: EmailMessage, *, tags: Tags | None = None) -> str:
+            self.calls += 1
+            if self.calls % 3 == 0:
+                raise ThrottledError("ses.Throttling", "Maximum sending rate exceeded")
+            return super().send(msg, tags=tags)
+
+    transport = EveryThird()
+    result = delivery.send_batch(demo, settings, transport, pcid, 500)
+    assert result.sent == 30 and not result.cut_short and result.throttled >= 10
+    assert sorted(transport.to()) == sorted(emails)  # each once
+    with Session(demo) as s:
+        attempts = s.exec(select(Delivery.attempts).where(Delivery.partner_campaign_id == pcid))
+        assert set(attempts.all()) == {1}  # a throttle does not use up an attempt
+
+
+def test_adaptive_rate_halves_on_dense_throttles_only_and_recovers() -> None:
+    now = [0.0]
+    rate = AdaptiveRate(100.0, clock=lambda: now[0])
+    for i in range(200):  # a quarter of the answers throttled, whatever the rate
+        if i % 4 == 0:
+            rate.throttled()
+        else:
+            rate.succeeded()
+    assert rate.current() == 100.0
+    for _ in range(20):  # nearly everything refused: over the account's rate
+        rate.throttled()
+    assert rate.current() == 50.0
+    for _ in range(20):
+        rate.throttled()
+    assert rate.current() == 25.0
+    now[0] += 2.0  # two quiet seconds: +10% of the allowed rate each
+    assert rate.current() == 45.0
+    now[0] += 60.0
+    assert rate.current() == 100.0
+
+
+def test_hold_makes_every_worker_wait(demo: Engine) -> None:
+    clock = [1000.0]
+    assert reserve(demo, "test-hold", 1, 10.0, clock=lambda: clock[0]) == 0.0
+    hold(demo, "test-hold", 2.0, clock=lambda: clock[0])
+    assert reserve(demo, "test-hold", 1, 10.0, clock=lambda: clock[0]) == 2.0
+
+
+def test_a_send_against_a_throttling_ses_endpoint_completes_near_the_allowed_rate(
+    demo: Engine, settings: Settings
+) -> None:
+    """SES at 40 messages/s (its quota read with GetAccount), refusing a quarter of the calls
+    as throttled and some with 503 whatever the rate: 160 recipients, each sent once, at no
+    less than 70% of the allowed rate, in batches that never fail."""
+    emails, pcid = _setup(demo, 160, "sesthrottle")
+    config = EndpointConfig(delay=0.02, max_rate=40.0, throttle_share=0.25, unavailable_share=0.03)
+    with running(config) as endpoint:
+        client = boto3.session.Session().client(
+            "sesv2",
+            region_name="eu-west-1",
+            endpoint_url=endpoint.url,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            # Our retries only: the client's own would hide what this test is about.
+            config=Config(retries={"total_max_attempts": 1}, max_pool_connections=8),
+        )
+        transport = SesTransport(client, None)
+        assert transport.max_send_rate() == 40.0  # read from the account
+        acts = DeliveryActivities(demo, settings, transport)
+        started = time.perf_counter()
+        cursor, outcomes = 0, []
+        while True:
+            outcome = delivery.send_batch(
+                demo, settings, transport, pcid, 50, after_id=cursor, pace=acts._pace()
+            )
+            assert outcome.fault is None and outcome.paused is None
+            outcomes.append(outcome)
+            cursor = outcome.last_id
+            if outcome.seen < 50 and not outcome.cut_short:
+                break
+        seconds = time.perf_counter() - started
+    tally = endpoint.tally
+    assert sum(o.sent for o in outcomes) == 160 and tally.accepted == 160
+    assert len(set(tally.message_ids)) == 160  # none twice
+    assert set(_statuses(demo, pcid).values()) == {"sent"}
+    assert tally.throttled > 20 and tally.unavailable > 0  # the provider did refuse
+    assert sum(o.throttled for o in outcomes) >= tally.throttled
+    achieved = 160 / seconds
+    assert achieved >= 0.7 * 40.0, f"{achieved:.1f}/s of 40/s"
+    assert achieved <= 40.0 * 1.3  # and the rate held (a second's burst is allowed)
+    assert emails
+
+
+def test_the_ses_transport_falls_back_to_a_production_rate_without_get_account() -> None:
+    with running(EndpointConfig(quota=False)) as endpoint:
+        client = boto3.session.Session().client(
+            "sesv2",
+            region_name="eu-west-1",
+            endpoint_url=endpoint.url,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        assert SesTransport(client, None).max_send_rate() == 14.0
+        assert SesTransport(client, None, fallback_rate=3.0).max_send_rate() == 3.0
+
+
+def test_a_batch_in_flight_leaves_sending_rows_a_retry_sends_once_more(
+    demo: Engine, settings: Settings
+) -> None:
+    """The documented bound, as a kill would leave it: rows caught `sending` are picked again
+    by the next batch, each with its own Message-ID."""
+    emails, pcid = _setup(demo, 6, "killed")
+    with Session(demo) as s:
+        rows = s.exec(
+            select(Delivery)
+            .where(Delivery.partner_campaign_id == pcid)
+            .order_by(col(Delivery.id))
+            .limit(4)
+        ).all()
+        for row in rows:  # four slots in flight when the worker died
+            row.status, row.attempts = "sending", 1
+            s.add(row)
+        s.commit()
+    transport = ScriptedTransport()
+    acts = DeliveryActivities(demo, settings, transport)  # type: ignore[arg-type]
+    outcome = delivery.send_batch(demo, settings, transport, pcid, 100, pace=acts._pace())
+    assert outcome.sent == 6 and sorted(transport.to()) == sorted(emails)
+    assert len({m["Message-ID"] for m in transport.sent}) == 6
