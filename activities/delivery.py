@@ -30,7 +30,7 @@ from models.workflow_io import (
     SendPaused,
 )
 from services import audit, delivery, segments
-from services.notifications import SEND_PAUSED
+from services.notifications import SEND_LATE, SEND_PAUSED
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,7 @@ class DeliveryActivities:
             seen=result.seen,
             throttled=result.throttled,
             cut_short=result.cut_short,
+            late=result.late,
         )
 
     def _pace(self) -> delivery.Pace:
@@ -161,6 +162,18 @@ class DeliveryActivities:
             return send_partner_notice(self._engine, self._settings, self._transport, notice)
         except SendError as err:
             log.warning("pause notice for %s not sent: %s", paused.partner_campaign_id, err)
+            return 0
+
+    @activity.defn(name="notify_send_late")
+    def notify_send_late(self, late: SendPaused) -> int:
+        """The send stopped because its deadline has passed: an audit event, then the emails
+        to the partner's manager and HQ (they may want to tell members another way)."""
+        notice = paused_notice(self._engine, late).model_copy(update={"kind": SEND_LATE})
+        self._audit(notice, late, "partner_campaign.send_late")
+        try:
+            return send_partner_notice(self._engine, self._settings, self._transport, notice)
+        except SendError as err:
+            log.warning("late notice for %s not sent: %s", late.partner_campaign_id, err)
             return 0
 
     @activity.defn(name="record_send_resumed")

@@ -107,7 +107,7 @@ class Settings(BaseSettings):
         "(a production account's starting quota; docs/sending-speed.md)",
     )
     send_concurrency: int = Field(
-        8, ge=1, le=256, description="Messages of one send in flight at once (hand-overs overlap)"
+        16, ge=1, le=256, description="Messages of one send in flight at once (hand-overs overlap)"
     )
     send_throttle_budget: float = Field(
         60.0,

@@ -361,6 +361,9 @@ class BatchOutcome(BaseModel):
     cut_short: bool = Field(
         False, description="ended early by a long run of throttles: go on from last_id at once"
     )
+    late: str | None = Field(
+        None, description="past the campaign's send_by and its grace: the send stops (why)"
+    )
 
 
 class SendPaused(BaseModel):
@@ -384,7 +387,8 @@ class SendPause(BaseModel):
 class SendResult(BaseModel):
     partner_campaign_id: int
     counts: dict[str, int] = Field(default_factory=dict)
-    outcome: str  # sent | partially_sent
+    outcome: str  # sent | partially_sent | late
+    reason: str | None = None  # why a late send stopped
 
 
 class CheckpointSweepResult(BaseModel):

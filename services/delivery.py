@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from queue import Queue
@@ -349,6 +349,7 @@ class BatchResult:
     seen: int = 0  # rows this batch looked at (fewer than the limit: the end was reached)
     throttled: int = 0  # hand-overs the provider refused as too fast (retried or put back)
     cut_short: bool = False  # a run of throttles outlasted the budget: not the end of a pass
+    late: str | None = None  # past send_by and its grace: the send stops, nothing more goes
 
 
 # Faults of the platform underneath, not of any recipient: the send pauses and probes.
@@ -405,6 +406,18 @@ def describe_fault(err: BaseException) -> str:
     else:
         text = f"{type(err).__name__}: {err}"
     return without_addresses(text)[:1000]
+
+
+def late_reason(send_by: datetime, now: datetime, grace: int) -> str | None:
+    """Why a batch must not start now, or None: a message about an open day that has passed
+    (after a long outage, a restored backup) is worse than none."""
+    due = send_by if send_by.tzinfo else send_by.replace(tzinfo=UTC)
+    if now <= due + timedelta(seconds=grace):
+        return None
+    return (
+        f"too late to send: the send deadline ({due:%Y-%m-%d %H:%M} UTC) passed more than "
+        f"{grace / 3600:g} h ago; nothing more goes out"
+    )
 
 
 @dataclass
@@ -465,6 +478,9 @@ def send_batch(
             _Window(session, transport, settings, result, pace, progress, sleep) as window,
         ):
             ctx = load_context(session, settings, partner_campaign_id)
+            result.late = late_reason(ctx.campaign.send_by, utcnow(), settings.send_late_grace)
+            if result.late is not None:
+                return result
             window.ctx = ctx
             rows = _open_rows(session, partner_campaign_id, after_id, limit)
             result.seen = len(rows)

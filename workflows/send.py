@@ -118,6 +118,8 @@ class SendWorkflow:
             )
             for key in (DeliveryStatus.sent, DeliveryStatus.failed, DeliveryStatus.suppressed):
                 self.counts[key] = self.counts.get(key, 0) + getattr(outcome, key)
+            if outcome.late is not None and workflow.patched("send-late-stop"):
+                return await self._late(outcome.late)
             cursor = outcome.last_id
             left += outcome.retry_later
             batches += 1
@@ -162,6 +164,39 @@ class SendWorkflow:
             partner_campaign_id=inp.partner_campaign_id,
             counts=counts,
             outcome="partially_sent" if counts.get("failed", 0) else "sent",
+        )
+
+    async def _late(self, reason: str) -> SendResult:
+        """The deadline passed (a long outage, a restored backup): stop, tell people."""
+        workflow.set_current_details(f"stopped: {reason}")
+        self.inp.paused_notices += 1
+        try:
+            await workflow.execute_activity(
+                "notify_send_late",
+                SendPaused(
+                    partner_campaign_id=self.inp.partner_campaign_id,
+                    reason=reason,
+                    key=f"{workflow.info().workflow_id}:late:{self.inp.paused_notices}",
+                ),
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=NOTICE_RETRY,
+            )
+        except ActivityError:  # the stop holds even when nobody could be told; it is logged
+            workflow.logger.warning("late notice for %s failed", self.inp.partner_campaign_id)
+        counts: dict[str, int] = await self._step(
+            "delivery_counts",
+            self.inp.partner_campaign_id,
+            dict[str, int],
+            limit=timedelta(seconds=60),
+            retry=DB_RETRY,
+            heartbeat=None,
+        )
+        self.counts = counts
+        return SendResult(
+            partner_campaign_id=self.inp.partner_campaign_id,
+            counts=counts,
+            outcome="late",
+            reason=reason,
         )
 
     async def _step(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -21,9 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.delivery import DeliveryActivities
 from content.render import RenderError
 from core.settings import Settings
 from domain.workflow_ids import send_workflow_id
@@ -593,33 +590,7 @@ def test_partner_text_is_data_in_the_sent_email(demo: Engine, settings: Settings
     assert "{{ 7*7 }}" in text and "49" not in text.replace("2049", "")
 
 
-# Workflows --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def delivery_worker(
-    workflow_env: WorkflowEnvironment, demo: Engine, settings: Settings
-) -> Callable[[ScriptedTransport], Any]:
-    """A worker for SendWorkflow and its activities with a scripted transport."""
-
-    def make(transport: ScriptedTransport) -> Any:
-        queue = f"send-{uuid.uuid4().hex[:8]}"
-        acts = DeliveryActivities(demo, settings, transport)  # type: ignore[arg-type]
-        return queue, Worker(
-            workflow_env.client,
-            task_queue=queue,
-            workflows=[SendWorkflow],
-            activities=[
-                acts.snapshot_audience,
-                acts.send_delivery_batch,
-                acts.delivery_counts,
-                acts.notify_send_paused,
-                acts.record_send_resumed,
-            ],
-            activity_executor=ThreadPoolExecutor(4),
-        )
-
-    return make
+# Workflows (the worker fixture is in conftest.py) ------------------------------------------------
 
 
 async def test_send_workflow_continues_as_new_and_sends_everyone_once(
@@ -1008,11 +979,13 @@ async def test_throttling_on_every_third_call_still_sends_everyone_exactly_once(
 
 
 @pytest.mark.parametrize(
-    "name", ["send_paused_resumed", "send_poisoned_rows", "send_fault_resumed"]
+    "name",
+    ["send_paused_resumed", "send_poisoned_rows", "send_fault_resumed", "send_late_stopped"],
 )
 async def test_saved_send_histories_replay(name: str) -> None:
     """`send_paused_resumed` was recorded before rows and faults were told apart (and must
-    keep replaying while such sends can run); the others cover the newer paths."""
+    keep replaying while such sends can run); the others cover the newer paths
+    (`send_late_stopped`: a send that started after its deadline and stopped)."""
     from temporalio.client import WorkflowHistory
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Replayer

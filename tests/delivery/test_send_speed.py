@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -13,6 +16,7 @@ import boto3  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
+from temporalio.testing import WorkflowEnvironment
 
 from activities.delivery import DeliveryActivities
 from bench.ses_endpoint import EndpointConfig, running
@@ -21,7 +25,10 @@ from mail.errors import ThrottledError, TransportPausedError
 from mail.rate_limit import AdaptiveRate, hold, reserve
 from mail.tags import Tags
 from mail.transport import SesTransport
+from models.audit import AuditEvent
+from models.campaigns import Campaign, PartnerCampaign
 from models.delivery import Delivery
+from models.workflow_io import SendResult
 from services import delivery
 from tests.delivery.test_delivery import (
     ScriptedTransport,
@@ -29,8 +36,11 @@ from tests.delivery.test_delivery import (
     approved_row,
     good_values,
     make_segment,
+    send_input,
     snapshot,
 )
+from workflows.partner_campaign_lifecycle import next_state
+from workflows.send import SendWorkflow
 
 
 class SlowTransport(ScriptedTransport):
@@ -255,3 +265,69 @@ def test_a_batch_in_flight_leaves_sending_rows_a_retry_sends_once_more(
     outcome = delivery.send_batch(demo, settings, transport, pcid, 100, pace=acts._pace())
     assert outcome.sent == 6 and sorted(transport.to()) == sorted(emails)
     assert len({m["Message-ID"] for m in transport.sent}) == 6
+
+
+# A late send ------------------------------------------------------------------------------------
+
+
+def test_late_reason_allows_the_grace_and_no_more() -> None:
+    send_by = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+    grace = 6 * 3600
+    assert delivery.late_reason(send_by, send_by + timedelta(hours=6), grace) is None
+    late = delivery.late_reason(send_by, send_by + timedelta(hours=6, seconds=1), grace)
+    assert late is not None and "2026-05-01 09:00 UTC" in late and "6 h" in late
+    naive = send_by.replace(tzinfo=None)  # SQLite hands datetimes back naive (UTC)
+    assert delivery.late_reason(naive, send_by + timedelta(days=1), grace) == late
+
+
+def _make_late(engine: Engine, pcid: int, days: int) -> None:
+    with Session(engine) as s:
+        pc = s.get(PartnerCampaign, pcid)
+        assert pc is not None
+        campaign = s.get(Campaign, pc.campaign_id)
+        assert campaign is not None
+        campaign.send_by = datetime.now(UTC) - timedelta(days=days)
+        s.add(campaign)
+        s.commit()
+
+
+async def test_a_send_that_starts_after_its_deadline_stops_and_tells_people(
+    workflow_env: WorkflowEnvironment,
+    demo: Engine,
+    delivery_worker: Callable[[ScriptedTransport], Any],
+    record_history: Callable[[str, str], Awaitable[None]],
+) -> None:
+    """A restored backup or a long outage: the open day has passed. Nobody of the audience
+    is mailed; the partner's manager and HQ are told why, and the trail says so."""
+    emails, pcid = _setup(demo, 5, "toolate")
+    _make_late(demo, pcid, days=2)
+    transport = ScriptedTransport()
+    queue, worker = delivery_worker(transport)
+    wid = f"send-test-{uuid.uuid4().hex[:6]}"
+    async with worker:
+        result: SendResult = await workflow_env.client.execute_workflow(
+            SendWorkflow.run,
+            send_input(pcid, queue, snapshotted=True),
+            id=wid,
+            task_queue=queue,
+        )
+    await record_history(wid, "send_late_stopped")
+    assert result.outcome == "late" and result.reason and "too late" in result.reason
+    assert result.counts["sent"] == 0 and result.counts["pending"] == 5
+    to = transport.to()
+    assert not [a for a in to if a in emails]  # no member was mailed
+    assert to  # the people who must know were
+    assert all("Not sent, too late" in str(m["Subject"]) for m in transport.sent)
+    with Session(demo) as s:
+        events = s.exec(
+            select(AuditEvent).where(
+                AuditEvent.entity_id == str(pcid), AuditEvent.action == "partner_campaign.send_late"
+            )
+        ).all()
+    assert len(events) == 1 and "too late" in (events[0].comment or "")
+
+
+def test_the_partner_campaign_may_expire_while_sending() -> None:
+    """A late send that sent nothing ends `expired` (something sent: `partially_sent`)."""
+    assert next_state("sending", "expire") == "expired"
+    assert next_state("sending", "finish_partially") == "partially_sent"
