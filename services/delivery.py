@@ -510,9 +510,12 @@ def _send_chunk(
     )
     ids = [r.contact_id for r in rows if r.contact_id]
     contacts = {c.id: c for c in session.exec(select(Contact).where(col(Contact.id).in_(ids)))}
-    wait = pace.reserve(len(rows))
-    if wait > 0:
-        sleep(wait)
+    # Usually about a second; longer when a provider asked every worker to hold. Heartbeat
+    # meanwhile, so a long hold is not taken for a dead worker.
+    end = time.monotonic() + pace.reserve(len(rows))
+    while (left := end - time.monotonic()) > 0:
+        sleep(min(left, 1.0))
+        window.progress(window.result.last_id)
     for row in rows:
         window.retry_due()
         if window.stopped:

@@ -331,3 +331,25 @@ def test_the_partner_campaign_may_expire_while_sending() -> None:
     """A late send that sent nothing ends `expired` (something sent: `partially_sent`)."""
     assert next_state("sending", "expire") == "expired"
     assert next_state("sending", "finish_partially") == "partially_sent"
+
+
+def test_a_long_hold_heartbeats_while_it_waits(demo: Engine, settings: Settings) -> None:
+    """Another worker heard "wait" and held the shared clock: this batch waits its turn in
+    pieces, heartbeating, so the wait is not taken for a dead worker."""
+    emails, pcid = _setup(demo, 2, "heldback")
+    waits = iter([1.2])
+    slept: list[float] = []
+    beats: list[int] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    pace = delivery.Pace(reserve=lambda n: next(waits, 0.0))
+    transport = ScriptedTransport()
+    result = delivery.send_batch(
+        demo, settings, transport, pcid, 10, pace=pace, progress=beats.append, sleep=sleep
+    )
+    assert result.sent == 2 and sorted(transport.to()) == sorted(emails)
+    assert len(slept) == 2 and max(slept) <= 1.0  # in pieces of at most a second
+    assert len(beats) >= 3  # one per piece, then as messages finished
