@@ -1,10 +1,12 @@
 """The delivery ledger: snapshot a partner campaign's audience, then send it row by row.
 
 Exactly once, as far as a provider without idempotency keys allows: a row is marked `sending`
-(committed) before the message is handed over and `sent` (committed) right after, and only one
-row of a send is between the two at any time. A crash in that window leaves one row in
-`sending`; the retry sends it again, so a crash costs at most one duplicate, and the Message-ID
-is derived from the row id so a duplicate is recognisable. Rows already `sent` are never picked.
+(committed) before the message is handed over and `sent` (committed) right after, and at most
+`SEND_CONCURRENCY` rows of a send are between the two at any time (hand-overs overlap; see
+docs/sending-speed.md). A crash in that window leaves those rows in `sending`; the retry sends
+them again, so a crash costs at most one duplicate per message in flight, and the Message-ID
+is derived from the row id so a duplicate is recognisable. Rows already `sent` are never
+picked.
 """
 
 from __future__ import annotations

@@ -44,8 +44,9 @@ DB_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=8,  # about two minutes; then the send pauses and says why
 )
-# Throttling: back off up to minutes (SES asks for that); a run of failures that outlasts the
-# attempts becomes a visible pause instead of an endless retry.
+# A batch that failed (a bug, a worker lost): back off up to minutes; a run of failures that
+# outlasts the attempts becomes a visible pause instead of an endless retry. Throttles are
+# absorbed inside the batch (services.delivery) and never reach this policy.
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,
