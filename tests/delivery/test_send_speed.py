@@ -4,6 +4,7 @@ it, and a send against a throttling SES endpoint completes at close to the allow
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -13,6 +14,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
+import httpx
 from botocore.config import Config  # type: ignore[import-untyped]
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
@@ -31,6 +33,10 @@ from models.delivery import Delivery
 from models.workflow_io import SendResult
 from services import delivery
 from tests.delivery.test_delivery import (
+    EDITOR_AMS,
+    GM_AMS,
+    GM_BERLIN,
+    Login,
     ScriptedTransport,
     add_contacts,
     approved_row,
@@ -353,3 +359,52 @@ def test_a_long_hold_heartbeats_while_it_waits(demo: Engine, settings: Settings)
     assert result.sent == 2 and sorted(transport.to()) == sorted(emails)
     assert len(slept) == 2 and max(slept) <= 1.0  # in pieces of at most a second
     assert len(beats) >= 3  # one per piece, then as messages finished
+
+
+async def test_a_partner_campaign_whose_send_comes_too_late_expires_with_the_reason(
+    app_with_worker: httpx.AsyncClient,
+    login: Login,
+    demo: Engine,
+    workflow_env: WorkflowEnvironment,
+) -> None:
+    """Through the API and the real worker: approved and scheduled, then the deadline is long
+    gone when the send would start (a restored backup). The partner campaign expires; its
+    GM sees why in the timeline; members get nothing; another partner's GM sees nothing."""
+    from tests.campaigns.test_campaign_workflows import CLOCK, ENV, act, launched, values
+
+    api = app_with_worker
+    ENV[:] = [workflow_env]
+    CLOCK[:] = [max(await workflow_env.get_current_time(), datetime.now(UTC))]
+    emails = add_contacts(demo, "amsterdam", 3, tag="expired")
+    segment_id = make_segment(demo, "amsterdam", "expired")
+    cid, pcid = await launched(api, login, demo)
+    assert (await act(api, login, EDITOR_AMS, pcid, "content", values=values())).is_success
+    submitted = await act(api, login, EDITOR_AMS, pcid, "submit", segment_id=segment_id)
+    assert submitted.is_success, submitted.text
+    approved = await act(api, login, GM_AMS, pcid, "decision", decision="approve")
+    assert approved.is_success, approved.text
+    now = await workflow_env.get_current_time()
+    send_at = (now + timedelta(days=1)).isoformat()
+    scheduled = await act(api, login, EDITOR_AMS, pcid, "schedule", send_at=send_at)
+    assert scheduled.json()["state"] == "scheduled", scheduled.text
+    _make_late(demo, pcid, days=3)  # the batch reads the deadline from the database
+
+    await workflow_env.sleep(timedelta(days=1, minutes=1))
+    for _ in range(200):
+        row = (await api.get(f"/api/v1/partner-campaigns/{pcid}", headers=login(GM_AMS))).json()
+        if row["state"] in ("sent", "partially_sent", "expired"):
+            break
+        await asyncio.sleep(0.05)
+    assert row["state"] == "expired", row
+    timeline = (
+        await api.get(f"/api/v1/partner-campaigns/{pcid}/timeline", headers=login(GM_AMS))
+    ).json()["timeline"]
+    assert timeline[-1]["event"] == "expire" and "too late" in (timeline[-1]["comment"] or "")
+    hidden = await api.get(f"/api/v1/partner-campaigns/{pcid}/timeline", headers=login(GM_BERLIN))
+    assert hidden.status_code == 404
+    with Session(demo) as s:
+        statuses = s.exec(select(Delivery.status).where(Delivery.partner_campaign_id == pcid))
+        assert set(statuses.all()) == {"pending"}
+        actions = s.exec(select(AuditEvent.action).where(AuditEvent.entity_id == str(pcid)))
+        assert "partner_campaign.send_late" in actions.all()
+    assert emails and cid
