@@ -5,6 +5,7 @@ it, and a send against a throttling SES endpoint completes at close to the allow
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 import uuid
@@ -26,7 +27,7 @@ from core.settings import Settings
 from mail.errors import ThrottledError, TransportPausedError
 from mail.rate_limit import AdaptiveRate, hold, reserve
 from mail.tags import Tags
-from mail.transport import SesTransport
+from mail.transport import SesTransport, SmtpTransport
 from models.audit import AuditEvent
 from models.campaigns import Campaign, PartnerCampaign
 from models.delivery import Delivery
@@ -408,3 +409,33 @@ async def test_a_partner_campaign_whose_send_comes_too_late_expires_with_the_rea
         actions = s.exec(select(AuditEvent.action).where(AuditEvent.entity_id == str(pcid)))
         assert "partner_campaign.send_late" in actions.all()
     assert emails and cid
+
+
+def test_smtp_sends_through_one_connection_per_slot(demo: Engine, settings: Settings) -> None:
+    """smtplib is not thread-safe: each slot in flight has its own relay connection, kept
+    for the batch (not one per message)."""
+    from aiosmtpd.controller import Controller
+
+    peers: list[Any] = []
+
+    class Slow:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            await asyncio.sleep(0.03)  # a relay across a network
+            peers.append(session.peer)
+            return "250 Message accepted"
+
+    emails, pcid = _setup(demo, 24, "smtpslots")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    controller = Controller(Slow(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        transport = SmtpTransport("127.0.0.1", port, rate=10_000.0)
+        four = settings.model_copy(update={"send_concurrency": 4})
+        result = delivery.send_batch(demo, four, transport, pcid, 100)
+    finally:
+        controller.stop()
+    assert result.sent == 24 and len(peers) == 24
+    assert 2 <= len(set(peers)) <= 4  # overlapping, never more connections than slots
+    assert set(_statuses(demo, pcid).values()) == {"sent"} and emails
