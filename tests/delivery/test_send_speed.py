@@ -105,7 +105,7 @@ def test_hand_overs_overlap_up_to_the_concurrency_and_no_further(
     assert result.sent == 24 and sorted(transport.to()) == sorted(emails)
     assert transport.peak == 4  # overlapped, and never more than allowed
     assert 1 <= transport.most_sending <= 4  # a kill could duplicate at most four messages
-    assert seconds < 24 * 0.05 / 2  # serially it would take 1.2 s
+    assert seconds < 24 * 0.05  # serially the waits alone take 1.2 s (load makes it noisy)
     assert set(_statuses(demo, pcid).values()) == {"sent"}
 
     emails, pcid = _setup(demo, 6, "serial")
