@@ -87,6 +87,7 @@ def queues(
                 notices.notify_partner_campaign,
                 notices.invite_partners,
                 deliveries.notify_send_paused,
+                deliveries.notify_send_late,
                 deliveries.record_send_resumed,
             ],
         ),

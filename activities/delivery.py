@@ -15,7 +15,7 @@ from activities.notifications import send_partner_notice
 from core.settings import Settings
 from domain.states import PauseKind
 from mail.errors import SendError
-from mail.rate_limit import reserve
+from mail.rate_limit import AdaptiveRate, hold, reserve
 from mail.redact import without_addresses
 from mail.transport import MailTransport
 from models.campaigns import Campaign, PartnerCampaign
@@ -30,7 +30,7 @@ from models.workflow_io import (
     SendPaused,
 )
 from services import audit, delivery, segments
-from services.notifications import SEND_PAUSED
+from services.notifications import SEND_LATE, SEND_PAUSED
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ class DeliveryActivities:
         self._engine = engine
         self._settings = settings
         self._transport = transport
+        self._rates: dict[str, AdaptiveRate] = {}  # per transport key, shared by batches
 
     @activity.defn(name="snapshot_audience")
     def snapshot_audience(self, partner_campaign_id: int) -> AudienceSnapshot:
@@ -96,8 +97,6 @@ class DeliveryActivities:
 
     @activity.defn(name="send_delivery_batch")
     def send_delivery_batch(self, batch: SendBatchInput) -> BatchOutcome:
-        key = self._transport.rate_key
-        rate = self._settings.send_rate_per_second or self._transport.max_send_rate()
         result = delivery.send_batch(
             self._engine,
             self._settings,
@@ -105,7 +104,7 @@ class DeliveryActivities:
             batch.partner_campaign_id,
             batch.limit,
             after_id=batch.after_id,
-            reserve=lambda n: reserve(self._engine, key, n, rate),
+            pace=self._pace(),
             progress=activity.heartbeat,
         )
         return BatchOutcome(
@@ -117,6 +116,29 @@ class DeliveryActivities:
             retry_later=result.retry_later,
             last_id=result.last_id,
             seen=result.seen,
+            throttled=result.throttled,
+            cut_short=result.cut_short,
+            late=result.late,
+        )
+
+    def _pace(self) -> delivery.Pace:
+        """The shared clock at this worker's current rate (lowered on throttles, recovering):
+        every worker of the account reserves its slots from the same clock."""
+        key = self._transport.rate_key
+        adaptive = self._rates.get(key)
+        if adaptive is None:
+            ceiling = self._settings.send_rate_per_second or self._transport.max_send_rate()
+            adaptive = self._rates.setdefault(key, AdaptiveRate(ceiling))
+
+        def throttled(seconds: float) -> None:
+            adaptive.throttled()
+            hold(self._engine, key, seconds)
+
+        return delivery.Pace(
+            reserve=lambda n: reserve(self._engine, key, n, adaptive.current()),
+            throttled=throttled,
+            succeeded=adaptive.succeeded,
+            chunk=lambda: min(delivery.CHECK_CHUNK, max(1, int(adaptive.current()))),
         )
 
     @activity.defn(name="delivery_counts")
@@ -140,6 +162,18 @@ class DeliveryActivities:
             return send_partner_notice(self._engine, self._settings, self._transport, notice)
         except SendError as err:
             log.warning("pause notice for %s not sent: %s", paused.partner_campaign_id, err)
+            return 0
+
+    @activity.defn(name="notify_send_late")
+    def notify_send_late(self, late: SendPaused) -> int:
+        """The send stopped because its deadline has passed: an audit event, then the emails
+        to the partner's manager and HQ (they may want to tell members another way)."""
+        notice = paused_notice(self._engine, late).model_copy(update={"kind": SEND_LATE})
+        self._audit(notice, late, "partner_campaign.send_late")
+        try:
+            return send_partner_notice(self._engine, self._settings, self._transport, notice)
+        except SendError as err:
+            log.warning("late notice for %s not sent: %s", late.partner_campaign_id, err)
             return 0
 
     @activity.defn(name="record_send_resumed")

@@ -38,6 +38,7 @@ from activities.campaigns import (
     open_partner_campaigns,
     partner_refs,
 )
+from domain.search_attributes import email_channel
 from domain.workflow_ids import partner_campaign_workflow_id
 from models.workflow_io import (
     PartnerCampaignInput,
@@ -121,6 +122,7 @@ class FanoutActivities:
                     id=wid,
                     task_queue=page.task_queue,
                     id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                    search_attributes=email_channel(),
                     static_summary=f"{page.shared.name}: {ref.profile.get('name') or wid}",
                 )
             except WorkflowAlreadyStartedError:

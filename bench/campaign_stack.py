@@ -215,9 +215,12 @@ class Stack:
 # Set-up ------------------------------------------------------------------------------------------
 
 
-def _settings(data_dir: Path, database_url: str | None) -> Settings:
+def _settings(
+    data_dir: Path, database_url: str | None, overrides: dict[str, Any] | None = None
+) -> Settings:
     run = uuid.uuid4().hex[:8]
     return Settings(  # the process environment only, as the tests do
+        **(overrides or {}),
         _env_file=None,
         app_env=AppEnv.test,
         log_level="WARNING",
@@ -367,12 +370,16 @@ def temporal_binary() -> str:
 
 @asynccontextmanager
 async def campaign_stack(
-    partners: int, database_url: str | None = None, extra_partners: int = 0
+    partners: int,
+    database_url: str | None = None,
+    extra_partners: int = 0,
+    overrides: dict[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
-    """Everything above, torn down in reverse order on exit."""
+    """Everything above, torn down in reverse order on exit; `overrides` are settings (the
+    transport, SEND_CONCURRENCY, ...)."""
     precompile_workflow_modules()  # as worker.py does
     data_dir = Path(tempfile.mkdtemp(prefix="brandrelay-bench-"))
-    settings = _settings(data_dir, database_url)
+    settings = _settings(data_dir, database_url, overrides)
     engine = _fresh_engine(settings.resolved_database_url)
     store = LocalBlobStore(
         data_dir / "assets", settings.secret_key.get_secret_value(), "http://bench"

@@ -101,7 +101,23 @@ class Settings(BaseSettings):
     smtp_send_rate: float = Field(10.0, gt=0, description="Messages/s through the SMTP relay")
     outbox_send_rate: float = Field(1000.0, gt=0, description="Messages/s into the outbox")
     ses_fallback_send_rate: float = Field(
-        1.0, gt=0, description="Messages/s when the SES account's max send rate is unavailable"
+        14.0,
+        gt=0,
+        description="Messages/s when the SES account's max send rate cannot be read "
+        "(a production account's starting quota; docs/sending-speed.md)",
+    )
+    send_concurrency: int = Field(
+        16, ge=1, le=256, description="Messages of one send in flight at once (hand-overs overlap)"
+    )
+    send_throttle_budget: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a batch keeps retrying throttled messages before it ends early",
+    )
+    send_late_grace: int = Field(
+        6 * 3600,
+        ge=0,
+        description="Seconds after a campaign's send_by a send may still start; later it stops",
     )
 
     asset_store: AssetStore = Field(AssetStore.local, description="local | s3")

@@ -5,7 +5,7 @@ fails in a loop): `make up` passes them to the dev server, `python -m core.tempo
 registers them on any other cluster, and the test fixtures register them too.
 """
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 CAMPAIGN_ID = SearchAttributeKey.for_keyword("CampaignId")
 PARTNER_ID = SearchAttributeKey.for_keyword("PartnerId")
@@ -25,3 +25,11 @@ ALL: tuple[SearchAttributeKey[str], ...] = (
     APPROVAL_STAGE,
     CHANNEL,
 )
+
+# Set when campaign, partner campaign and send workflows start (so "every email send" is one
+# filter); the only channel so far.
+EMAIL = "email"
+
+
+def email_channel() -> TypedSearchAttributes:
+    return TypedSearchAttributes([SearchAttributePair(CHANNEL, EMAIL)])

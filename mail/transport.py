@@ -301,7 +301,7 @@ class SesTransport(_SelfSession):
         client: Any,
         configuration_set: str | None = None,
         *,
-        fallback_rate: float = 1.0,
+        fallback_rate: float = 14.0,
         rate: float | None = None,
     ) -> None:
         self._client = client
@@ -329,9 +329,9 @@ class SesTransport(_SelfSession):
         return str(response["MessageId"])
 
     def max_send_rate(self) -> float:
-        """The account's SendQuota.MaxSendRate (asked once), else the fallback setting: an
-        endpoint without GetAccount (moto, some SES-compatible services) or a role without
-        ses:GetAccount must not stop sending."""
+        """The account's SendQuota.MaxSendRate (asked once), else the fallback setting (14/s,
+        a production account's starting quota): an endpoint without GetAccount (moto, some
+        SES-compatible services) or a role without ses:GetAccount must not stop sending."""
         if self._rate is None:
             try:
                 quota = self._client.get_account().get("SendQuota", {})
@@ -358,10 +358,14 @@ def _ses_parameters(msg: EmailMessage) -> tuple[EmailMessage, str | None, str | 
 
 def ses_client(settings: Settings) -> Any:
     import boto3  # type: ignore[import-untyped]  # only SES deployments pay the import
+    from botocore.config import Config  # type: ignore[import-untyped]
 
     secret = settings.aws_secret_access_key
     return boto3.session.Session().client(
         "sesv2",
+        # One pooled connection per message in flight (the client is thread-safe; its pool
+        # of 10 would make the 11th concurrent hand-over wait or open and drop connections).
+        config=Config(max_pool_connections=max(10, settings.send_concurrency)),
         region_name=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,
         aws_access_key_id=settings.aws_access_key_id,

@@ -357,6 +357,13 @@ class BatchOutcome(BaseModel):
     retry_later: int = Field(0, description="rows left pending by their own failure")
     last_id: int = 0
     seen: int = 0
+    throttled: int = Field(0, description="hand-overs refused as too fast (retried in the batch)")
+    cut_short: bool = Field(
+        False, description="ended early by a long run of throttles: go on from last_id at once"
+    )
+    late: str | None = Field(
+        None, description="past the campaign's send_by and its grace: the send stops (why)"
+    )
 
 
 class SendPaused(BaseModel):
@@ -380,7 +387,8 @@ class SendPause(BaseModel):
 class SendResult(BaseModel):
     partner_campaign_id: int
     counts: dict[str, int] = Field(default_factory=dict)
-    outcome: str  # sent | partially_sent
+    outcome: str  # sent | partially_sent | late
+    reason: str | None = None  # why a late send stopped
 
 
 class CheckpointSweepResult(BaseModel):

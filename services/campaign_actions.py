@@ -19,6 +19,7 @@ from content.validate import validate_values
 from core.db import release_connection
 from core.errors import Conflict, FieldError, NotFound, Problem
 from core.policy import Permission, Principal, actor_of
+from domain.search_attributes import email_channel
 from domain.states import CampaignState, PartnerCampaignState, TemplateState
 from domain.workflow_ids import campaign_workflow_id
 from models.base import utcnow
@@ -80,6 +81,7 @@ async def _start_campaign(client: Client, task_queue: str, shared: CampaignShare
         id=campaign_workflow_id(shared.campaign_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=email_channel(),
         static_summary=f"Campaign {shared.name} (mode {shared.mode}, "
         f"approval {shared.approval_policy})",
     )

@@ -1,20 +1,25 @@
 """The delivery ledger: snapshot a partner campaign's audience, then send it row by row.
 
 Exactly once, as far as a provider without idempotency keys allows: a row is marked `sending`
-(committed) before the message is handed over and `sent` (committed) right after, and only one
-row of a send is between the two at any time. A crash in that window leaves one row in
-`sending`; the retry sends it again, so a crash costs at most one duplicate, and the Message-ID
-is derived from the row id so a duplicate is recognisable. Rows already `sent` are never picked.
+(committed) before the message is handed over and `sent` (committed) right after, and at most
+`SEND_CONCURRENCY` rows of a send are between the two at any time (hand-overs overlap; see
+docs/sending-speed.md). A crash in that window leaves those rows in `sending`; the retry sends
+them again, so a crash costs at most one duplicate per message in flight, and the Message-ID
+is derived from the row id so a duplicate is recognisable. Rows already `sent` are never
+picked.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
+from queue import Queue
 from typing import Any
 
 from sqlalchemy import Engine, func
@@ -382,6 +387,9 @@ class BatchResult:
     retry_later: int = 0  # rows left pending after a failure of their own, for a later pass
     last_id: int = 0  # the cursor: the next batch starts after this row
     seen: int = 0  # rows this batch looked at (fewer than the limit: the end was reached)
+    throttled: int = 0  # hand-overs the provider refused as too fast (retried or put back)
+    cut_short: bool = False  # a run of throttles outlasted the budget: not the end of a pass
+    late: str | None = None  # past send_by and its grace: the send stops, nothing more goes
 
 
 # Faults of the platform underneath, not of any recipient: the send pauses and probes.
@@ -440,6 +448,37 @@ def describe_fault(err: BaseException) -> str:
     return without_addresses(text)[:1000]
 
 
+def late_reason(send_by: datetime, now: datetime, grace: int) -> str | None:
+    """Why a batch must not start now, or None: a message about an open day that has passed
+    (after a long outage, a restored backup) is worse than none."""
+    due = send_by if send_by.tzinfo else send_by.replace(tzinfo=UTC)
+    if now <= due + timedelta(seconds=grace):
+        return None
+    return (
+        f"too late to send: the send deadline ({due:%Y-%m-%d %H:%M} UTC) passed more than "
+        f"{grace / 3600:g} h ago; nothing more goes out"
+    )
+
+
+@dataclass
+class Pace:
+    """How a batch keeps to the shared rate. `reserve(n)`: seconds to wait before n more
+    messages may go (mail.rate_limit.reserve at the current rate); `throttled(seconds)`: the
+    provider said "too fast" (hold every worker that long when it said how long; the rate
+    may drop), `succeeded()`: a message went (the rate recovers); `chunk()`: how
+    many messages one reservation covers (about a second's worth, at most CHECK_CHUNK)."""
+
+    reserve: Callable[[int], float] = lambda n: 0.0
+    throttled: Callable[[float], None] = lambda seconds: None
+    succeeded: Callable[[], None] = lambda: None
+    chunk: Callable[[], int] = lambda: CHECK_CHUNK
+
+
+RETRY_FIRST_WAIT = 0.05  # seconds before a message refused as too fast (without a hint) or by
+RETRY_MAX_WAIT = 10.0  # a provider blip goes again; doubles per refusal of it, up to this
+UNAVAILABLE_RETRIES = 3  # "unavailable" in a row (no message through) before the send pauses
+
+
 def send_batch(
     engine: Engine,
     settings: Settings,
@@ -448,37 +487,50 @@ def send_batch(
     limit: int,
     *,
     after_id: int = 0,
-    reserve: Callable[[int], float] = lambda n: 0.0,
+    pace: Pace | None = None,
     progress: Callable[[int], None] = lambda row_id: None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> BatchResult:
-    """Send up to `limit` rows that are not final, after row `after_id`, in id order.
+    """Send up to `limit` rows that are not final, after row `after_id`, in id order, with up
+    to `settings.send_concurrency` hand-overs in flight at once.
 
-    Suppression and contacts are looked up per chunk of CHECK_CHUNK rows just before that
-    chunk goes (one query each instead of one per message), and the shared rate limit is
-    reserved per chunk too (`reserve(n)` answers how long to wait). `progress(row_id)`
-    heartbeats after every message.
+    Suppression and contacts are looked up per chunk (one query each instead of one per
+    message) and the shared rate limit is reserved per chunk too. Messages are composed in
+    this thread (one database session); only the hand-over runs in the pool. `progress`
+    heartbeats as rows are done.
 
     What goes wrong is sorted by whom it concerns. One recipient (its message cannot be
     composed or rendered, the provider refuses it for now or for good): that row records the
     reason and, after MAX_ATTEMPTS, fails, while the batch goes on. The account (throttled):
-    the row goes back and the batch raises, so the activity retries with backoff. The
-    account or sender refused as a whole: the send pauses for people to act. The platform
-    underneath (outbox storage, database, provider unreachable): the batch stops with a
-    `fault` and the workflow pauses and probes until it clears. Nothing is lost either way:
-    a row is final only once its outcome is committed."""
+    the row goes back to pending, every worker holds for what the provider asked (or a short
+    growing wait), the rate is lowered and the message is tried again in this batch; only a
+    run of throttles longer than `settings.send_throttle_budget` ends the batch early (with
+    what was sent: the workflow goes on at once, at the lowered rate). The account or sender
+    refused as a whole: the send pauses for people to act. The platform underneath (outbox
+    storage, database, provider unreachable): the batch stops with a `fault` and the workflow
+    pauses and probes until it clears. Nothing is lost either way: a row is final only once
+    its outcome is committed."""
+    pace = pace or Pace()
     result = BatchResult(last_id=after_id)
     try:
         with (
             Session(engine, expire_on_commit=False) as session,
-            open_session(transport) as sender,
+            _Window(session, transport, settings, result, pace, progress, sleep) as window,
         ):
             ctx = load_context(session, settings, partner_campaign_id)
+            result.late = late_reason(ctx.campaign.send_by, utcnow(), settings.send_late_grace)
+            if result.late is not None:
+                return result
+            window.ctx = ctx
             rows = _open_rows(session, partner_campaign_id, after_id, limit)
             result.seen = len(rows)
-            for offset in range(0, len(rows), CHECK_CHUNK):
-                chunk = rows[offset : offset + CHECK_CHUNK]
-                if _send_chunk(session, ctx, sender, chunk, result, reserve, progress):
-                    break
+            window.expect(rows)
+            offset = 0
+            while offset < len(rows) and not window.stopped:
+                size = max(1, pace.chunk())
+                _send_chunk(session, ctx, window, rows[offset : offset + size], pace, sleep)
+                offset += size
+            window.drain()
     except (TransportUnavailableError, *DATABASE_FAULTS) as err:
         result.fault = describe_fault(err)
     return result
@@ -487,35 +539,318 @@ def send_batch(
 def _send_chunk(
     session: Session,
     ctx: SendContext,
-    sender: MessageSender,
+    window: _Window,
     rows: list[Delivery],
-    result: BatchResult,
-    reserve: Callable[[int], float],
-    progress: Callable[[int], None],
-) -> bool:
-    """Send one chunk; True when the transport paused the send."""
+    pace: Pace,
+    sleep: Callable[[float], None],
+) -> None:
+    """Check one chunk against suppression, reserve its slots, compose and hand it over."""
     blocked = suppression.suppressed_among(
         session, ctx.pc.brand_id, [r.email for r in rows if r.email]
     )
     ids = [r.contact_id for r in rows if r.contact_id]
     contacts = {c.id: c for c in session.exec(select(Contact).where(col(Contact.id).in_(ids)))}
-    wait = reserve(len(rows))
-    if wait > 0:
-        time.sleep(wait)
+    # Usually about a second; longer when a provider asked every worker to hold. Heartbeat
+    # meanwhile, so a long hold is not taken for a dead worker.
+    end = time.monotonic() + pace.reserve(len(rows))
+    while (left := end - time.monotonic()) > 0:
+        sleep(min(left, 1.0))
+        window.progress(window.result.last_id)
     for row in rows:
+        window.retry_due()
+        if window.stopped:
+            return
         if not row.email:  # the contact was erased after the snapshot
             _mark(session, row, DeliveryStatus.suppressed, error="contact erased")
-            result.suppressed += 1
+            window.result.suppressed += 1
+            window.done(row)
         elif row.email in blocked:
             _mark(session, row, DeliveryStatus.suppressed, error="suppressed before send")
-            result.suppressed += 1
+            window.result.suppressed += 1
+            window.done(row)
         else:
-            paused = _send_one(session, ctx, sender, row, contacts.get(row.contact_id), result)
-            if paused:
-                return True
-        result.last_id = row.id or result.last_id
-        progress(result.last_id)
-    return False
+            msg = _compose(session, ctx, row, contacts.get(row.contact_id), window.result)
+            if msg is None:
+                window.done(row)
+            else:
+                window.add(row, msg)
+
+
+def _compose(
+    session: Session, ctx: SendContext, row: Delivery, contact: Contact | None, result: BatchResult
+) -> EmailMessage | None:
+    """The row's message, or None when it cannot be built (recorded on the row)."""
+    try:
+        return compose_delivery(session, ctx, row, contact)
+    except DATABASE_FAULTS:
+        raise
+    except Exception as err:  # this recipient's message cannot be built: address, rendering
+        row.attempts += 1
+        reason = _reason(f"composition: {type(err).__name__}: {err}", row)
+        _recipient_failed(session, row, result, reason, permanent=isinstance(err, InvalidRecipient))
+        return None
+
+
+@dataclass
+class _Flight:
+    row: Delivery
+    msg: EmailMessage
+    attempts: int  # before this hand-over: a throttle or a pause gives the attempt back
+    tries: int = 0  # hand-overs of it refused as too fast or unavailable in this batch
+    due: float = 0.0  # monotonic: not handed over again before
+
+
+class _Window:
+    """Up to `send_concurrency` hand-overs in flight, in a thread pool; every ledger write
+    stays in the batch's thread.
+
+    A row is committed `sending` before its hand-over and `sent` after it; marks of rows that
+    start or finish together share one commit. At most `send_concurrency` rows of a send are
+    ever `sending`, so a kill duplicates at most that many messages (each with its row's
+    Message-ID). Each slot has its own sender from `transport.session()` (one SMTP
+    connection per slot: smtplib is not thread-safe)."""
+
+    def __init__(
+        self,
+        session: Session,
+        transport: MessageSender,
+        settings: Settings,
+        result: BatchResult,
+        pace: Pace,
+        progress: Callable[[int], None],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.session = session
+        self.transport = transport
+        self.size = settings.send_concurrency
+        self.budget = settings.send_throttle_budget
+        self.result = result
+        self.pace = pace
+        self.progress = progress
+        self.sleep = sleep
+        self.ctx: SendContext | None = None
+        self.group = max(1, self.size // 4)  # marks committed together
+        self.waiting: list[_Flight] = []  # composed, not yet marked `sending`
+        self.flying: dict[Future[str], _Flight] = {}
+        self.retry: list[_Flight] = []  # refused for now: handed over again once `due`
+        self.resume_at = 0.0  # monotonic: no hand-over before (the provider said how long)
+        self.throttled_since: float | None = None  # first throttle since the last success
+        self.unavailable = 0  # "unavailable" refusals since the last success
+        self.stopped = False
+        self.error: BaseException | None = None
+        self._order: list[int] = []
+        self._done: set[int] = set()
+        self._prefix = 0
+        self._senders: Queue[MessageSender] = Queue()
+        self._stack = ExitStack()
+        self._pool = ThreadPoolExecutor(self.size, thread_name_prefix="send")
+
+    def __enter__(self) -> _Window:
+        for _ in range(self.size):
+            self._senders.put(self._stack.enter_context(open_session(self.transport)))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped = True
+        try:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            self._stack.close()
+
+    def expect(self, rows: list[Delivery]) -> None:
+        self._order = [r.id or 0 for r in rows]
+
+    def done(self, row: Delivery) -> None:
+        """The row is final or pending for a later pass: the cursor may pass it."""
+        self._done.add(row.id or 0)
+        while self._prefix < len(self._order) and self._order[self._prefix] in self._done:
+            self.result.last_id = self._order[self._prefix] or self.result.last_id
+            self._prefix += 1
+
+    # Handing over ------------------------------------------------------------------------
+
+    def add(self, row: Delivery, msg: EmailMessage) -> None:
+        self.waiting.append(_Flight(row, msg, row.attempts))
+        self._collect(block=False)
+        if len(self.waiting) >= self.group or not self.flying:
+            self._launch()
+
+    def retry_due(self) -> None:
+        """Throttled messages go again first, once the provider's wait is over."""
+        now = time.monotonic()
+        due = [f for f in self.retry if f.due <= now]
+        if due and not self.stopped:
+            self.retry = [f for f in self.retry if f.due > now]
+            for f in due:
+                f.attempts = f.row.attempts
+            self.waiting.extend(due)
+        if self.waiting and len(self.waiting) >= self.group:
+            self._launch()
+
+    def _launch(self) -> None:
+        """Mark the waiting rows `sending` in one commit (never more than `size` at once)
+        and hand them over."""
+        while self.waiting and not self.stopped:
+            while len(self.flying) >= self.size:
+                self._collect(block=True)
+                if self.stopped:
+                    return
+            wait = self.resume_at - time.monotonic()
+            if wait > 0:
+                self._pause_for(wait)
+            take = self.waiting[: self.size - len(self.flying)]
+            del self.waiting[: len(take)]
+            now = utcnow()
+            for f in take:
+                f.row.status = DeliveryStatus.sending
+                f.row.attempts = f.attempts + 1
+                f.row.updated_at = now
+                self.session.add(f.row)
+            self.session.commit()
+            assert self.ctx is not None
+            for f in take:
+                self.flying[self._pool.submit(self._hand_over, f, tags_for(self.ctx, f.row))] = f
+
+    def _hand_over(self, flight: _Flight, tags: dict[str, str]) -> str:
+        sender = self._senders.get()
+        try:
+            return sender.send(flight.msg, tags=tags)
+        finally:
+            self._senders.put(sender)
+
+    def _pause_for(self, seconds: float) -> None:
+        """Wait for the provider, heartbeating, while hand-overs in flight finish."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if self.flying:
+                self._collect(block=True, timeout=min(left, 1.0))
+            else:
+                self.sleep(min(left, 1.0))
+            self.progress(self.result.last_id)
+
+    def drain(self) -> None:
+        """Send what is left (throttled messages included), then wait for every hand-over."""
+        while not self.stopped:
+            if self.waiting:
+                self._launch()
+            elif self.retry:
+                self._pause_for(min(f.due for f in self.retry) - time.monotonic())
+                self.retry_due()
+                self._launch()
+            elif self.flying:
+                self._collect(block=True)  # a throttled one comes back to `retry`
+            else:
+                break
+        while self.flying:
+            self._collect(block=True)
+        if self.error is not None:
+            raise self.error
+
+    # Outcomes ----------------------------------------------------------------------------
+
+    def _collect(self, *, block: bool, timeout: float | None = None) -> None:
+        """Record every hand-over that has finished (waiting for one when `block`)."""
+        if not self.flying:
+            return
+        if block:
+            finished, _ = wait(self.flying, timeout=timeout, return_when=FIRST_COMPLETED)
+        else:
+            finished = {f for f in self.flying if f.done()}
+        if not finished:
+            return
+        flights = [(self.flying.pop(f), f) for f in finished]
+        flights.sort(key=lambda pair: pair[0].row.id or 0)
+        final = [flight.row for flight, future in flights if self._outcome(flight, future)]
+        self.session.commit()
+        for row in final:  # the cursor passes a row only once its outcome is committed
+            self.done(row)
+        self.progress(self.result.last_id)
+
+    def _outcome(self, flight: _Flight, future: Future[str]) -> bool:
+        """One hand-over's outcome, staged on the session (the caller commits); True when
+        the row is done with for this batch (final, or pending for a later pass)."""
+        row, result = flight.row, self.result
+        try:
+            provider_id = future.result()
+        except TransportPausedError as err:
+            self._put_back(flight, _reason(err, row))
+            if result.paused is None:
+                result.paused = _reason(err, row)
+            self.stopped = True
+            return False
+        except PermanentSendError as err:
+            _recipient_failed(self.session, row, result, _reason(err, row), permanent=True)
+            return True
+        except ThrottledError as err:
+            self._throttled(flight, err)
+            return False
+        except TransportUnavailableError as err:
+            # No recipient is to blame. A blip (one 503) is tried again after a short wait;
+            # a run of them pauses the send. The failure reaches the workflow's history and
+            # the pause: without the address, and without the original exception chained.
+            self._put_back(flight, _reason(err, row))
+            self.unavailable += 1
+            if self.unavailable <= UNAVAILABLE_RETRIES:
+                self._again(flight, None)
+                return False
+            if self.error is None:
+                self.error = TransportUnavailableError(
+                    err.code, without_addresses(err.reason, row.email), err.retry_after
+                )
+            self.stopped = True
+            return False
+        except TransientSendError as err:
+            _recipient_failed(self.session, row, result, _reason(err, row), permanent=False)
+            return True
+        except Exception as err:  # a bug: the row stays `sending`, as a kill would leave it
+            if self.error is None:
+                self.error = err
+            self.stopped = True
+            return False
+        row.status = DeliveryStatus.sent
+        row.provider_message_id = provider_id[:200]
+        row.message_id = str(flight.msg["Message-ID"])
+        row.sent_at = row.updated_at = utcnow()
+        row.error = None
+        self.session.add(row)
+        result.sent += 1
+        self.throttled_since = None
+        self.unavailable = 0
+        self.pace.succeeded()
+        return True
+
+    def _put_back(self, flight: _Flight, reason: str) -> None:
+        """Pending again, the attempt given back: the account, not this recipient."""
+        row = flight.row
+        row.status = DeliveryStatus.pending
+        row.attempts = flight.attempts
+        row.error = reason
+        row.updated_at = utcnow()
+        self.session.add(row)
+
+    def _throttled(self, flight: _Flight, err: ThrottledError) -> None:
+        """Try the message again after the provider's wait (held for every worker) or a
+        short growing one, and tell the pace (which lowers the rate when throttles are most
+        of what it hears); a run of throttles past the budget ends the batch early."""
+        self._put_back(flight, _reason(err, flight.row))
+        now = time.monotonic()
+        if self.throttled_since is None:
+            self.throttled_since = now
+        self.result.throttled += 1
+        self.pace.throttled(err.retry_after or 0.0)
+        if now - self.throttled_since >= self.budget:
+            # The rows put back wait for the next batch, which goes at once.
+            self.stopped = self.result.cut_short = True
+            return
+        if err.retry_after:
+            self.resume_at = max(self.resume_at, now + err.retry_after)
+        self._again(flight, err.retry_after)
+
+    def _again(self, flight: _Flight, after: float | None) -> None:
+        flight.tries += 1
+        wait_s = after or min(RETRY_FIRST_WAIT * 2 ** (flight.tries - 1), RETRY_MAX_WAIT)
+        flight.due = time.monotonic() + wait_s
+        self.retry.append(flight)
 
 
 def _recipient_failed(
@@ -529,64 +864,6 @@ def _recipient_failed(
     else:
         _mark(session, row, DeliveryStatus.pending, error=reason[:1000])
         result.retry_later += 1
-
-
-def _send_one(
-    session: Session,
-    ctx: SendContext,
-    sender: MessageSender,
-    row: Delivery,
-    contact: Contact | None,
-    result: BatchResult,
-) -> bool:
-    """pending -> sending (committed) -> hand-over -> sent (committed); True when paused.
-
-    A refusal's text is kept without addresses (mail.redact): it goes to the ledger, the
-    workflow's history, the audit trail and the pause notice to HQ."""
-    attempts = row.attempts
-    try:
-        msg = compose_delivery(session, ctx, row, contact)
-    except DATABASE_FAULTS:
-        raise
-    except Exception as err:  # this recipient's message cannot be built: address, rendering
-        row.attempts = attempts + 1
-        reason = _reason(f"composition: {type(err).__name__}: {err}", row)
-        _recipient_failed(session, row, result, reason, permanent=isinstance(err, InvalidRecipient))
-        return False
-    _mark(session, row, DeliveryStatus.sending, attempts=attempts + 1)
-    try:
-        provider_id = sender.send(msg, tags=tags_for(ctx, row))
-    except TransportPausedError as err:
-        reason = _reason(err, row)
-        _mark(session, row, DeliveryStatus.pending, error=reason, attempts=attempts)
-        result.paused = reason
-        return True
-    except PermanentSendError as err:
-        _recipient_failed(session, row, result, _reason(err, row), permanent=True)
-        return False
-    except (ThrottledError, TransportUnavailableError) as err:
-        # The account or the transport, not this recipient: its attempt does not count. The
-        # failure reaches the workflow's history: without the address, and without the
-        # original exception chained to it (Temporal records the cause as well).
-        reason = _reason(err, row)
-        _mark(session, row, DeliveryStatus.pending, error=reason, attempts=attempts)
-        raise type(err)(
-            err.code, without_addresses(err.reason, row.email), err.retry_after
-        ) from None
-    except TransientSendError as err:
-        _recipient_failed(session, row, result, _reason(err, row), permanent=False)
-        return False
-    _mark(
-        session,
-        row,
-        DeliveryStatus.sent,
-        provider_message_id=provider_id[:200],
-        message_id=str(msg["Message-ID"]),
-        sent_at=utcnow(),
-        error=None,
-    )
-    result.sent += 1
-    return False
 
 
 def _reason(err: object, row: Delivery) -> str:

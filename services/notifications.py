@@ -45,7 +45,10 @@ APPROVAL_PENDING = "approval_pending"
 REMINDER = "reminder"
 ESCALATED = "escalated"
 SEND_PAUSED = "send_paused"  # the transport refused everything: approvers and HQ must know
-KINDS = frozenset({INVITED, CHANGES_REQUESTED, APPROVAL_PENDING, REMINDER, ESCALATED, SEND_PAUSED})
+SEND_LATE = "send_late"  # the send deadline passed before it could (all) go: it stopped
+KINDS = frozenset(
+    {INVITED, CHANGES_REQUESTED, APPROVAL_PENDING, REMINDER, ESCALATED, SEND_PAUSED, SEND_LATE}
+)
 DECISION_KINDS = frozenset({APPROVAL_PENDING, REMINDER, ESCALATED})
 EDITOR_ROLES = (Role.partner_editor, Role.partner_manager)
 MAX_SUBJECT = 200
@@ -156,7 +159,7 @@ def recipients(session: Session, notice: PartnerNotice) -> list[Recipient]:
     elif notice.kind in (APPROVAL_PENDING, REMINDER):
         assert stage is not None
         users = _named(session, notice, row, stage.approvers)
-    elif notice.kind == SEND_PAUSED:
+    elif notice.kind in (SEND_PAUSED, SEND_LATE):
         pid = notice.partner.partner_id
         users = _members(
             session, notice.brand_id, [Role.partner_manager], ScopeType.partner, partner_id=pid
@@ -303,6 +306,17 @@ def _body(
                 f"({notice.comment or 'no reason given'}).",
                 "Nothing more goes out until the email account is fixed; the send then resumes "
                 "where it stopped, and nobody gets the message twice.",
+            ],
+            [],
+        )
+    if notice.kind == SEND_LATE:
+        return _Body(
+            f"Not sent, too late: {campaign} ({partner_name})",
+            [
+                f"Sending the campaign {where} stopped: "
+                f"{notice.comment or 'its send deadline has passed'}.",
+                "Members who have not had it will not get it; tell them another way if the "
+                "news still matters.",
             ],
             [],
         )

@@ -205,6 +205,7 @@ class CampaignWorkflow:
                     CampaignWorkflow.run,
                     shard_input,
                     id=f"{workflow.info().workflow_id}-shard-{n}",
+                    search_attributes=search_attributes.email_channel(),
                 )
             )
         self.shards = shards
@@ -252,6 +253,7 @@ class CampaignWorkflow:
                         page_size=self.inp.page_size,
                     ),
                     id=f"{workflow.info().workflow_id}-shard-{len(self.shards)}",
+                    search_attributes=search_attributes.email_channel(),
                 )
                 self.shards.append(shard)
                 waiting.append(asyncio.create_task(wait(shard)))

@@ -211,11 +211,17 @@ class PartnerCampaignWorkflow:
                 delivery_task_queue=task_queue,
             ),
             id=send_workflow_id(pcid),
+            search_attributes=search_attributes.email_channel(),
             static_summary=f"Send of {self.shared.name} for partner {self.partner.partner_id}",
         )
         counts = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()) if v)
         event = E.finish if result.outcome == "sent" else E.finish_partially
-        await self._apply(event, None, counts or "nobody to send to")
+        comment = counts or "nobody to send to"
+        if result.outcome == "late" and workflow.patched("send-late-expire"):
+            # Past the deadline: expired when nothing went, else partially sent; with why.
+            event = E.finish_partially if result.counts.get("sent") else E.expire
+            comment = f"{result.reason}" + (f" ({counts})" if counts else "")
+        await self._apply(event, None, comment)
 
     async def _report(self, inp: PartnerCampaignInput, result: str) -> str:
         """Tell the campaign this partner's outcome. A campaign that has closed meanwhile

@@ -73,6 +73,7 @@ class PartnerCampaignLifecycle(StateMachine):
         | drafting.to(expired)
         | changes_requested.to(expired)
         | pending_approval.to(expired)
+        | sending.to(expired)  # the send deadline passed before anything went out
     )
     go_ahead = invited.to(approved) | drafting.to(approved) | changes_requested.to(approved)
     schedule = approved.to(scheduled) | scheduled.to(scheduled)

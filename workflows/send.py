@@ -44,8 +44,9 @@ DB_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=8,  # about two minutes; then the send pauses and says why
 )
-# Throttling: back off up to minutes (SES asks for that); a run of failures that outlasts the
-# attempts becomes a visible pause instead of an endless retry.
+# A batch that failed (a bug, a worker lost): back off up to minutes; a run of failures that
+# outlasts the attempts becomes a visible pause instead of an endless retry. Throttles are
+# absorbed inside the batch (services.delivery) and never reach this policy.
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,
@@ -118,6 +119,8 @@ class SendWorkflow:
             )
             for key in (DeliveryStatus.sent, DeliveryStatus.failed, DeliveryStatus.suppressed):
                 self.counts[key] = self.counts.get(key, 0) + getattr(outcome, key)
+            if outcome.late is not None and workflow.patched("send-late-stop"):
+                return await self._late(outcome.late)
             cursor = outcome.last_id
             left += outcome.retry_later
             batches += 1
@@ -128,7 +131,9 @@ class SendWorkflow:
                 await self._fault(outcome.fault)  # then on from the row that met the fault
             else:
                 await self._cleared()
-                if outcome.seen < inp.batch_size:  # the end of a pass
+                # A batch cut short by throttles saw fewer rows but is not the end of a pass.
+                cut_short = outcome.cut_short and workflow.patched("send-cut-short")
+                if outcome.seen < inp.batch_size and not cut_short:  # the end of a pass
                     if swept and left == 0:
                         break
                     if swept:  # rows failed for now: give them a moment, then another pass
@@ -160,6 +165,39 @@ class SendWorkflow:
             partner_campaign_id=inp.partner_campaign_id,
             counts=counts,
             outcome="partially_sent" if counts.get("failed", 0) else "sent",
+        )
+
+    async def _late(self, reason: str) -> SendResult:
+        """The deadline passed (a long outage, a restored backup): stop, tell people."""
+        workflow.set_current_details(f"stopped: {reason}")
+        self.inp.paused_notices += 1
+        try:
+            await workflow.execute_activity(
+                "notify_send_late",
+                SendPaused(
+                    partner_campaign_id=self.inp.partner_campaign_id,
+                    reason=reason,
+                    key=f"{workflow.info().workflow_id}:late:{self.inp.paused_notices}",
+                ),
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=NOTICE_RETRY,
+            )
+        except ActivityError:  # the stop holds even when nobody could be told; it is logged
+            workflow.logger.warning("late notice for %s failed", self.inp.partner_campaign_id)
+        counts: dict[str, int] = await self._step(
+            "delivery_counts",
+            self.inp.partner_campaign_id,
+            dict[str, int],
+            limit=timedelta(seconds=60),
+            retry=DB_RETRY,
+            heartbeat=None,
+        )
+        self.counts = counts
+        return SendResult(
+            partner_campaign_id=self.inp.partner_campaign_id,
+            counts=counts,
+            outcome="late",
+            reason=reason,
         )
 
     async def _step(

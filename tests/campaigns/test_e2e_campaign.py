@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 from api.app import create_app
 from core.settings import Settings
 from core.temporal import LazyTemporalClient
+from domain.workflow_ids import campaign_workflow_id
 from models.org import Region
 from models.templates import Template, TemplateVersion
 from models.workflow_io import CampaignSummary
@@ -196,6 +197,16 @@ async def test_launch_submit_restart_worker_approve(
                 return ids == [f"partner-campaign-{cid}-{mine[0]['partner_id']}"]
 
             await until(listed, "visibility query")
+
+            # Every email workflow carries Channel from its start: the campaign and each
+            # partner's (a send is started with it by its partner campaign).
+            by_channel = f'CampaignId = "{cid}" AND Channel = "email"'
+
+            async def channel_listed() -> bool:
+                ids = {w.id async for w in dev_env.client.list_workflows(by_channel)}
+                return len(ids) == 4 and campaign_workflow_id(cid) in ids
+
+            await until(channel_listed, "Channel search attribute")
 
             cancelled = await api.post(
                 f"/api/v1/campaigns/{cid}/cancel", headers=login("marketing@northwind.example")
