@@ -18,6 +18,7 @@ from scripts.demo.approvals import seed_demo_approvals
 from scripts.demo.assets import seed_demo_assets
 from scripts.demo.contacts import seed_demo_contacts
 from scripts.demo.organisation import DEMO_PASSWORD, seed_demo
+from scripts.demo.tracking import seed_demo_tracking
 from storage.factory import make_blob_store
 
 
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         seed_demo_assets(session, make_blob_store(settings))
         seed_demo_contacts(session)
         seed_demo_approvals(session)
+        seed_demo_tracking(session)
     if args.partners > 0:
         started = time.perf_counter()
         with session_scope(engine) as session:

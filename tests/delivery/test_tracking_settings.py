@@ -97,3 +97,22 @@ def test_the_portal_form_switches_with_the_csrf_token(
     client.cookies.update(portal_cookie(settings, demo, "gm.amsterdam@northwind.example"))
     assert 'href="/settings/tracking"' not in client.get("/settings").text
     assert client.get("/settings/tracking").status_code == 403
+
+
+def test_the_demo_seed_switches_the_demo_brand_on_until_hq_chooses(
+    client: TestClient, login: Login, demo: Engine
+) -> None:
+    """`make up` shows tracked links; a re-seed never overrides what HQ set since."""
+    from scripts.demo.tracking import seed_demo_tracking
+
+    with Session(demo) as s:
+        assert seed_demo_tracking(s) is True
+        s.commit()
+    assert switches(demo, "northwind") == (True, True)
+    assert switches(demo, "contoso") == (False, False)
+    admin = login("admin@northwind.example")
+    assert client.put(URL, json={"open_tracking": False}, headers=admin).status_code == 200
+    with Session(demo) as s:
+        assert seed_demo_tracking(s) is False
+        s.commit()
+    assert switches(demo, "northwind") == (False, True)
