@@ -20,7 +20,7 @@ from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import LazyTemporalClient
 from mail.sns_http import CertificateCache
-from services.events import EventWriter
+from services.engagement.events import EventWriter
 from storage.base import BlobStore, WriteOnceStore
 from storage.factory import make_blob_store, make_checkpoint_store
 

@@ -36,7 +36,7 @@ from core.settings import Settings
 from core.temporal import LazyTemporalClient
 from models.delivery import DeliveryEvent
 from scripts.migrate import upgrade
-from services import tracking
+from services.engagement import tracking
 
 DELIVERY = 1
 

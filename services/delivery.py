@@ -55,12 +55,13 @@ from models.delivery import Delivery
 from models.org import Brand, Partner, as_profile
 from models.templates import TemplateVersion
 from models.workflow_io import SendPause
-from services import asset_publication, brand_blocks, suppression, tracking
-from services.preferences import preferences_url, sample_preferences_url
+from services import asset_publication, brand_blocks, suppression
+from services.engagement import tracking
+from services.engagement.preferences import preferences_url, sample_preferences_url
+from services.engagement.tracking import Tracking
+from services.engagement.unsubscribe import list_unsubscribe_headers, unsubscribe_url
 from services.sender import SenderIdentity, identity_for
 from services.templates import content_of, validation_context
-from services.tracking import Tracking
-from services.unsubscribe import list_unsubscribe_headers, unsubscribe_url
 from workflows.send import RUNNING, SendWorkflow
 
 CHUNK = 500  # ledger rows inserted per statement
@@ -302,7 +303,7 @@ def compose_for(
     unsubscribe link and RFC 8058 headers: a recipient's message, or its redrawn copy with
     placeholders (services.withheld). `preferences` is the recipient's preference-centre link
     (a sample page when None); `track` rewrites the HTML's links and adds the open pixel
-    (services.tracking; real deliveries of a brand that tracks only)."""
+    (services.engagement.tracking; real deliveries of a brand that tracks only)."""
     locale = recipient["locale"]
     render_ctx = {
         "partner": as_profile(ctx.partner),

@@ -1,6 +1,6 @@
 """The brand's tracking switches in the portal (brand admins): open pixel and tracked links,
-both off by default. The change goes through services.tracking, which checks the scope and
-writes the audit event."""
+both off by default. The change goes through services.engagement.tracking, which checks the
+scope and writes the audit event."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from api.portal.web import PortalRoute, render
 from api.portal.web import _guard as portal_guard
 from core.policy import Permission, Principal
 from models.org import Brand
-from services import tracking
+from services.engagement import tracking
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 from api.deps import RequestIdDep, SessionDep
 from api.security import OrgReader, TrackingManager
 from models.org import Brand
-from services import tracking
+from services.engagement import tracking
 
 router = APIRouter(prefix="/api/v1/brand/tracking", tags=["tracking"])
 

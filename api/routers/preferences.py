@@ -21,7 +21,7 @@ from api.deps import RequestIdDep, SessionDep, SettingsDep
 from api.routers.unsubscribe import HEADERS
 from api.security import PublicRoute
 from core.errors import FieldError
-from services import preferences as svc
+from services.engagement import preferences as svc
 
 router = APIRouter(tags=["preferences"], include_in_schema=False)
 

@@ -26,7 +26,7 @@ from api.security import PublicRoute
 from core.errors import Problem
 from mail.sns import SnsError, parse_feedback
 from mail.sns_http import CertificateCache, confirm_subscription, fetch_cert_https
-from services import feedback
+from services.engagement import feedback
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"])
 log = logging.getLogger(__name__)

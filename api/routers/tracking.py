@@ -5,7 +5,7 @@ that delivery and URL; anything else gets a 404 page and no redirect, so the rou
 open redirect. `GET /o/{delivery}/{mac}.gif` returns a transparent GIF that is never cached,
 whatever the MAC (a broken image would only show the recipient an error), and records an open
 only for a valid one. Neither route touches the database: the event goes to the app's
-`EventWriter` (services.events), which writes in batches.
+`EventWriter` (services.engagement.events), which writes in batches.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from api.routers.unsubscribe import HEADERS
 from api.security import PublicRoute
 from models.base import utcnow
 from models.delivery import EventKind
-from services import events, tracking
-from services.events import EventWriter
+from services.engagement import events, tracking
+from services.engagement.events import EventWriter
 
 router = APIRouter(tags=["tracking"], include_in_schema=False)
 

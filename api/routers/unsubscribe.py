@@ -15,7 +15,7 @@ from jinja2 import DictLoader, Environment, StrictUndefined
 
 from api.deps import SessionDep, SettingsDep
 from api.security import PublicRoute
-from services import unsubscribe as svc
+from services.engagement import unsubscribe as svc
 
 router = APIRouter(tags=["unsubscribe"])
 

@@ -20,7 +20,7 @@ from models.locales import normalise_email
 from models.org import Partner
 from services import contact_csv
 from services.contacts import erase_contact
-from services.unsubscribe import unsubscribe_url
+from services.engagement.unsubscribe import unsubscribe_url
 from tests.contacts.test_spreadsheet import FORMULA_CELLS, PLAIN_CELLS
 
 Login = Callable[[str], dict[str, str]]

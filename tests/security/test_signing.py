@@ -17,7 +17,8 @@ from pydantic import SecretStr
 from api.portal import session as cookies
 from core import signing
 from core.settings import AppEnv, Settings
-from services import action_links, unsubscribe
+from services import action_links
+from services.engagement import unsubscribe
 from storage.local import LocalBlobStore
 
 # Made by the code before core.signing existed, with this key; they must verify forever (an

@@ -16,7 +16,8 @@ from models.audit import AuditEvent
 from models.contacts import Contact
 from models.delivery import Delivery
 from models.org import Partner
-from services import preferences, suppression
+from services import suppression
+from services.engagement import preferences
 from tests.delivery.test_delivery import (
     ScriptedTransport,
     add_contacts,

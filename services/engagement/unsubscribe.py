@@ -23,7 +23,7 @@ from core.settings import Settings
 from models.contacts import Contact, SuppressionReason
 from models.delivery import Delivery
 from models.org import Partner
-from services import events
+from services.engagement import events
 from services.suppression import suppress
 
 _VERSION = "1"

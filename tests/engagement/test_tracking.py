@@ -23,7 +23,8 @@ from mail.transport import OutboxTransport
 from models.base import utcnow
 from models.delivery import Delivery, DeliveryEvent
 from models.org import Brand
-from services import delivery, events, tracking
+from services import delivery
+from services.engagement import events, tracking
 from tests.delivery.test_delivery import (
     add_contacts,
     approved_row,

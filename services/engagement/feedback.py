@@ -3,9 +3,9 @@ brand and mark the delivery; deliveries are recorded. Every event is matched to 
 the delivery tag, else our Message-ID, else SES's message id; an event about a message we do
 not know is ignored (it may be a notification email, or from another environment).
 
-Each event also lands in the event table (services.events) under SES's notification id, so
-SNS's redeliveries add it once; SES's kinds become the table's (bounce -> bounced, complaint ->
-complained, delivery -> delivered; others keep SES's name)."""
+Each event also lands in the event table (services.engagement.events) under SES's
+notification id, so SNS's redeliveries add it once; SES's kinds become the table's
+(bounce -> bounced, complaint -> complained, delivery -> delivered; others keep SES's name)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from mail import tags as mail_tags
 from mail.sns import SesFeedback
 from models.base import utcnow
 from models.delivery import Delivery, EventKind
-from services import events, suppression
+from services import suppression
+from services.engagement import events
 
 SUPPRESSING = {"complaint": "complained"}
 EVENT_KINDS = {

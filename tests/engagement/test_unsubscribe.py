@@ -10,14 +10,14 @@ from sqlmodel import Session, select
 from core.settings import Settings
 from models.contacts import Contact
 from models.org import Partner
-from services.suppression import is_suppressed
-from services.unsubscribe import (
+from services.engagement.unsubscribe import (
     UnsubscribeToken,
     list_unsubscribe_headers,
     make_token,
     read_token,
     unsubscribe_url,
 )
+from services.suppression import is_suppressed
 
 NAME = '<img src=x onerror="alert(1)">{{ 7*7 }}'
 
