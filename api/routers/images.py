@@ -33,7 +33,9 @@ HEADERS = {
 }
 
 
-@router.api_route("/i/{token}", methods=["GET", "HEAD"], include_in_schema=True)
+# HEAD answers as GET does (mail clients and proxies probe with it); documented once, as GET.
+@router.api_route("/i/{token}", methods=["HEAD"], include_in_schema=False)
+@router.get("/i/{token}")
 def public_image(
     _: PublicRoute,
     session: SessionDep,

@@ -109,6 +109,9 @@ def test_the_demo_email_shows_its_hero_image_from_the_public_route(
     [(logo, _)] = [found for found in IMG.findall(html) if 'alt="Northwind Fitness"' in found[1]]
     assert logo.startswith(f"{settings.public_base_url}/i/") and logo != src
     assert client.get("/i/" + _token(logo)).status_code == 200
+    probe = client.head("/i/" + _token(src))
+    assert probe.status_code == 200 and probe.content == b""
+    assert probe.headers["content-type"] == "image/jpeg"
     assert 'alt="Northwind Fitness open day banner in blue and gold"' in attributes
     # The 1200 px wide web rendition shows 600 CSS pixels wide (sharp on 2x screens).
     assert 'width="600"' in attributes and 'height="315"' in attributes
