@@ -58,7 +58,7 @@ from models.campaigns import PartnerCampaign
 from models.contacts import Contact
 from models.delivery import Delivery
 from models.workflow_io import SendInput, SendResult
-from services.delivery import compose_delivery, load_context
+from services.delivery import SendContext, compose_delivery, load_context
 from workflows.send import SendWorkflow
 
 INSERT_CHUNK = 5_000
@@ -160,6 +160,27 @@ async def product_send(stack: Stack, pcid: int) -> tuple[float, float, SendResul
     return seconds, rss.peak, result
 
 
+def bare_recipient(stack: Stack, ctx: SendContext, pcid: int, i: int) -> tuple[Delivery, Contact]:
+    """Recipient i of a bare loop: a ledger row and a contact that exist only in memory."""
+    email = f"bare{i}@customers.example"
+    delivery = Delivery(
+        id=i + 1,
+        partner_campaign_id=pcid,
+        brand_id=stack.brand_id,
+        partner_id=ctx.pc.partner_id,
+        contact_id=i + 1,
+        email=email,
+    )
+    contact = Contact(
+        brand_id=stack.brand_id,
+        partner_id=ctx.pc.partner_id,
+        email=email,
+        name=f"Recipient {i}",
+        locale="en",
+    )
+    return delivery, contact
+
+
 def bare_loop(stack: Stack, pcid: int, n: int) -> float:
     """Seconds to render and write `n` messages the product's way, minus Temporal and ledger."""
     directory = Path(tempfile.mkdtemp(prefix="brandrelay-bare-"))
@@ -169,23 +190,7 @@ def bare_loop(stack: Stack, pcid: int, n: int) -> float:
             ctx = load_context(s, stack.settings, pcid)
             start = time.perf_counter()
             for i in range(n):
-                email = f"bare{i}@customers.example"
-                delivery = Delivery(
-                    id=i + 1,
-                    partner_campaign_id=pcid,
-                    brand_id=stack.brand_id,
-                    partner_id=ctx.pc.partner_id,
-                    contact_id=i + 1,
-                    email=email,
-                )
-                contact = Contact(
-                    brand_id=stack.brand_id,
-                    partner_id=ctx.pc.partner_id,
-                    email=email,
-                    name=f"Recipient {i}",
-                    locale="en",
-                )
-                writer.send(compose_delivery(s, ctx, delivery, contact))
+                writer.send(compose_delivery(s, ctx, *bare_recipient(stack, ctx, pcid, i)))
             return time.perf_counter() - start
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -285,23 +290,7 @@ def bare_concurrent_loop(stack: Stack, pcid: int, n: int) -> float:
         flying: set[Future[str]] = set()
         start = time.perf_counter()
         for i in range(n):
-            email = f"bare{i}@customers.example"
-            delivery = Delivery(
-                id=i + 1,
-                partner_campaign_id=pcid,
-                brand_id=stack.brand_id,
-                partner_id=ctx.pc.partner_id,
-                contact_id=i + 1,
-                email=email,
-            )
-            contact = Contact(
-                brand_id=stack.brand_id,
-                partner_id=ctx.pc.partner_id,
-                email=email,
-                name=f"Recipient {i}",
-                locale="en",
-            )
-            msg = compose_delivery(s, ctx, delivery, contact)
+            msg = compose_delivery(s, ctx, *bare_recipient(stack, ctx, pcid, i))
             if len(flying) >= size:
                 done, flying = wait(flying, return_when=FIRST_COMPLETED)
                 for f in done:

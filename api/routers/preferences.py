@@ -10,6 +10,7 @@ name and attributes are data. Erasing needs a ticked confirmation box.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -100,8 +101,20 @@ def preferences_page(
     return _show(session, holder, token)
 
 
-def _holder(session: SessionDep, settings: SettingsDep, token: str) -> svc.Holder | None:
-    return svc.resolve(session, settings, token)
+def _for_contact(
+    session: SessionDep,
+    settings: SettingsDep,
+    token: str,
+    act: Callable[[svc.Holder], HTMLResponse],
+) -> HTMLResponse:
+    """Run a choice for the contact the link names: a page saying so when the link is not
+    ours (404) or the contact was erased since; every form goes through here."""
+    holder = svc.resolve(session, settings, token)
+    if holder is None:
+        return _not_found()
+    if holder.contact is None:
+        return _gone(holder)
+    return act(holder)
 
 
 @router.post("/p/{token}/language", response_class=HTMLResponse)
@@ -113,44 +126,38 @@ def change_language(
     token: str,
     language: Annotated[str, Form(max_length=10)] = "",
 ) -> HTMLResponse:
-    holder = _holder(session, settings, token)
-    if holder is None:
-        return _not_found()
-    if holder.contact is None:
-        return _gone(holder)
-    try:
-        svc.set_language(session, holder, language, request_id)
-    except FieldError as err:
-        return _show(session, holder, token, str(err), status=422, error=True)
-    return _show(session, holder, token, "Your language is saved.")
+    def act(holder: svc.Holder) -> HTMLResponse:
+        try:
+            svc.set_language(session, holder, language, request_id)
+        except FieldError as err:
+            return _show(session, holder, token, str(err), status=422, error=True)
+        return _show(session, holder, token, "Your language is saved.")
+
+    return _for_contact(session, settings, token, act)
 
 
 @router.post("/p/{token}/unsubscribe-club", response_class=HTMLResponse)
 def unsubscribe_club(
     _: PublicRoute, session: SessionDep, settings: SettingsDep, request_id: RequestIdDep, token: str
 ) -> HTMLResponse:
-    holder = _holder(session, settings, token)
-    if holder is None:
-        return _not_found()
-    if holder.contact is None:
-        return _gone(holder)
-    svc.leave_club(session, holder, request_id)
-    club = holder.partner.display_name
-    return _show(session, holder, token, f"You will receive no more emails from {club}.")
+    def act(holder: svc.Holder) -> HTMLResponse:
+        svc.leave_club(session, holder, request_id)
+        club = holder.partner.display_name
+        return _show(session, holder, token, f"You will receive no more emails from {club}.")
+
+    return _for_contact(session, settings, token, act)
 
 
 @router.post("/p/{token}/unsubscribe-brand", response_class=HTMLResponse)
 def unsubscribe_brand(
     _: PublicRoute, session: SessionDep, settings: SettingsDep, request_id: RequestIdDep, token: str
 ) -> HTMLResponse:
-    holder = _holder(session, settings, token)
-    if holder is None:
-        return _not_found()
-    if holder.contact is None:
-        return _gone(holder)
-    svc.leave_brand(session, holder, request_id)
-    brand = holder.brand.name
-    return _show(session, holder, token, f"You will receive no more emails from any {brand} club.")
+    def act(holder: svc.Holder) -> HTMLResponse:
+        svc.leave_brand(session, holder, request_id)
+        note = f"You will receive no more emails from any {holder.brand.name} club."
+        return _show(session, holder, token, note)
+
+    return _for_contact(session, settings, token, act)
 
 
 @router.post("/p/{token}/erase", response_class=HTMLResponse)
@@ -162,16 +169,14 @@ def erase(
     token: str,
     confirm: Annotated[str, Form(max_length=10)] = "",
 ) -> HTMLResponse:
-    holder = _holder(session, settings, token)
-    if holder is None:
-        return _not_found()
-    if holder.contact is None:
-        return _gone(holder)
-    if confirm != "yes":
-        note = "confirm: tick the box to erase your data."
-        return _show(session, holder, token, note, status=422, error=True)
-    svc.erase(session, holder, request_id)
-    return _page(
-        "Your data is erased",
-        paragraphs=[f"{holder.partner.display_name} holds no data about you any more."],
-    )
+    def act(holder: svc.Holder) -> HTMLResponse:
+        if confirm != "yes":
+            note = "confirm: tick the box to erase your data."
+            return _show(session, holder, token, note, status=422, error=True)
+        svc.erase(session, holder, request_id)
+        return _page(
+            "Your data is erased",
+            paragraphs=[f"{holder.partner.display_name} holds no data about you any more."],
+        )
+
+    return _for_contact(session, settings, token, act)
