@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from sqlmodel import Session, SQLModel, col, select
 
 from core.errors import Conflict, FieldError, Forbidden
-from core.policy import Permission, Principal, allows
+from core.policy import Permission, Principal, Target, allows
 from core.security import hash_password, new_api_token
 from domain.roles import ROLE_SCOPES, Role, ScopeType
 from models.base import utcnow
@@ -60,9 +60,30 @@ def record(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
-    target = target_of(obj)
-    entity_id = str(getattr(obj, "id", ""))
-    entity_type = type(obj).__name__.lower()
+    record_about(
+        session,
+        actor,
+        action,
+        target_of(obj),
+        type(obj).__name__.lower(),
+        str(getattr(obj, "id", "")),
+        before,
+        after,
+    )
+
+
+def record_about(
+    session: Session,
+    actor: Actor,
+    action: str,
+    target: Target,
+    entity_type: str,
+    entity_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    """An API change audited under the entity people know it by (a brand's sender settings
+    are about the brand, not their own table), once per request."""
     audit.append_in(
         session,
         audit.NewEvent(

@@ -31,7 +31,7 @@ from models.org import Partner
 from models.sender import BrandSender, PartnerSender
 from services import audit
 from services.access import load, target_of
-from services.org import Actor
+from services.org import Actor, record_about
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _LOCAL = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
@@ -252,34 +252,6 @@ def check_from_address(value: str, domains: list[str]) -> str:
 # Changing ----------------------------------------------------------------------------------
 
 
-def _record(
-    session: Session,
-    actor: Actor,
-    action: str,
-    target: Target,
-    entity_type: str,
-    entity_id: int,
-    before: dict[str, Any],
-    after: dict[str, Any],
-) -> None:
-    audit.append_in(
-        session,
-        audit.NewEvent(
-            brand_id=target.brand_id,
-            region_id=target.region_id,
-            partner_id=target.partner_id,
-            actor=str(actor.principal.user_id),
-            action=action,
-            entity_type=entity_type,
-            entity_id=str(entity_id),
-            event_key=f"api:{actor.request_id}:{action}:{entity_type}:{entity_id}",
-            before=audit.json_safe(before),
-            after=audit.json_safe(after),
-            request_id=actor.request_id,
-        ),
-    )
-
-
 def _brand_dump(row: BrandSender) -> dict[str, Any]:
     return BrandSenderRead.model_validate(row, from_attributes=True).model_dump()
 
@@ -306,15 +278,15 @@ def update_brand(session: Session, actor: Actor, body: BrandSenderBody) -> Brand
     row.updated_at = utcnow()
     session.add(row)
     session.flush()
-    _record(
+    record_about(
         session,
         actor,
         "brand.sender_updated",
         Target(principal.brand_id),
         "brand",
-        principal.brand_id,
-        before,
-        _brand_dump(row),
+        str(principal.brand_id),
+        audit.json_safe(before),
+        audit.json_safe(_brand_dump(row)),
     )
     return BrandSenderRead.model_validate(row, from_attributes=True)
 
@@ -368,14 +340,14 @@ def update_partner(
     row.updated_at = utcnow()
     session.add(row)
     session.flush()
-    _record(
+    record_about(
         session,
         actor,
         "partner.sender_updated",
         target_of(partner),
         "partner",
-        partner_id,
-        before,
-        _partner_dump(row),
+        str(partner_id),
+        audit.json_safe(before),
+        audit.json_safe(_partner_dump(row)),
     )
     return _partner_read(session, settings, partner)
