@@ -121,6 +121,19 @@ def make_segment(engine: Engine, slug: str, tag: str) -> int:
 
 def approved_row(engine: Engine, values: dict[str, Any], segment_id: int | None) -> int:
     """A partner campaign of "Open day" for Amsterdam, approved with `values` (rows only)."""
+    return open_day_row(engine, values, segment_id, state="sending")
+
+
+def open_day_row(
+    engine: Engine,
+    values: dict[str, Any],
+    segment_id: int | None,
+    *,
+    state: str,
+    slug: str = "amsterdam",
+) -> int:
+    """A partner campaign of "Open day" for the partner `slug` in `state` (rows only, no
+    workflow), in a running campaign of its own."""
     now = datetime.now(UTC)
     with Session(engine) as s:
         template = s.exec(select(Template).where(Template.name == "Open day")).one()
@@ -128,10 +141,10 @@ def approved_row(engine: Engine, values: dict[str, Any], segment_id: int | None)
             select(TemplateVersion).where(TemplateVersion.template_id == template.id)
         ).one()
         author = s.exec(select(User).where(User.email == MARKETING)).one()
-        partner = _partner(s, "amsterdam")
+        partner = _partner(s, slug)
         campaign = Campaign(
             brand_id=template.brand_id,
-            name="Open day delivery",
+            name=f"Open day {state}",
             template_version_id=version.id or 0,
             target={"partners": [partner.id]},
             personalise_until=now + timedelta(days=3),
@@ -146,7 +159,7 @@ def approved_row(engine: Engine, values: dict[str, Any], segment_id: int | None)
             brand_id=partner.brand_id,
             region_id=partner.region_id,
             partner_id=partner.id or 0,
-            state="sending",
+            state=state,
             values=values,
             segment_id=segment_id,
             workflow_id=f"test-{uuid.uuid4().hex[:6]}",

@@ -24,11 +24,10 @@ from domain.states import PartnerCampaignState
 from mail.errors import PermanentSendError, TransportUnavailableError
 from mail.transport import OutboxTransport, outbox_dir
 from models.audit import AuditEvent
-from models.campaigns import Campaign, PartnerCampaign
+from models.campaigns import PartnerCampaign
 from models.delivery import Delivery
-from models.org import Partner, User
+from models.org import User
 from models.outbox import OutboxMessage
-from models.templates import Template, TemplateVersion
 from models.workflow_io import PartnerCampaignStatus, TimelineEntry
 from scripts.demo.sender import AMSTERDAM_FROM, AMSTERDAM_FROM_NAME, AMSTERDAM_REPLY_TO
 from services import campaign_actions, delivery, send_tests
@@ -40,6 +39,7 @@ from tests.delivery.test_delivery import (
     approved_row,
     good_values,
     make_segment,
+    open_day_row,
     snapshot,
 )
 from tests.portal.test_portal import portal, sign_in  # noqa: F401 - fixture
@@ -55,39 +55,7 @@ ADMIN = "admin@northwind.example"
 
 def drafting_row(engine: Engine, values: dict[str, Any], slug: str = "amsterdam") -> int:
     """A partner campaign of "Open day" still being personalised (never approved)."""
-    now = datetime.now(UTC)
-    with Session(engine) as s:
-        template = s.exec(select(Template).where(Template.name == "Open day")).one()
-        version = s.exec(
-            select(TemplateVersion).where(TemplateVersion.template_id == template.id)
-        ).one()
-        author = s.exec(select(User).where(User.email == MARKETING)).one()
-        partner = s.exec(select(Partner).where(Partner.slug == slug)).one()
-        campaign = Campaign(
-            brand_id=template.brand_id,
-            name="Open day test sends",
-            template_version_id=version.id or 0,
-            target={"partners": [partner.id]},
-            personalise_until=now + timedelta(days=3),
-            send_by=now + timedelta(days=10),
-            created_by=author.id or 0,
-            state="running",
-        )
-        s.add(campaign)
-        s.commit()
-        row = PartnerCampaign(
-            campaign_id=campaign.id or 0,
-            brand_id=partner.brand_id,
-            region_id=partner.region_id,
-            partner_id=partner.id or 0,
-            state="drafting",
-            values=values,
-            workflow_id=f"test-{uuid.uuid4().hex[:6]}",
-        )
-        s.add(row)
-        s.commit()
-        assert row.id is not None
-        return row.id
+    return open_day_row(engine, values, None, state="drafting", slug=slug)
 
 
 def _outbox(engine: Engine, settings: Settings, pcid: int) -> list[EmailMessage]:
