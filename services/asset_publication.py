@@ -16,7 +16,7 @@ unguessable (192 random bits), never listed, and name one rendition of one appro
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -321,6 +321,26 @@ def print_images(
             content_type=version.content_type,
         )
     return PrintImages(refs, files)
+
+
+def print_image_url(
+    session: Session, store: BlobStore, brand_id: int, files: dict[str, tuple[bytes, str]]
+) -> Callable[[str], str | None]:
+    """A brand block's logo in a print PDF: its full-resolution original, added to the files
+    the PDF's fetcher may read (the fetcher reads nothing else)."""
+
+    def image_url(uid: str) -> str | None:
+        for asset, version in _assets(session, brand_id, {uid}):
+            url = f"{PRINT_SCHEME}{asset.uid}"
+            if url not in files:
+                try:
+                    files[url] = (store.get(version.storage_key), version.content_type)
+                except BlobNotFound:
+                    return None
+            return url
+        return None
+
+    return image_url
 
 
 def unpublish_asset(session: Session, store: BlobStore, asset: Asset, reason: str) -> int:

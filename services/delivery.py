@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from content.blocks import RenderedBlocks
 from content.render import render_email
 from content.spec import TemplateContent
 from content.validate import resolve_values
@@ -226,6 +227,20 @@ class SendContext:
     settings: Settings
     identity: SenderIdentity  # From, Reply-To, Message-ID domain (services.sender)
     resolved: dict[str, dict[str, Any]] = field(default_factory=dict)  # by locale
+    rendered_blocks: RenderedBlocks | None = None
+
+    def blocks(self, session: Session) -> RenderedBlocks:
+        """The brand header and footer, once per batch: finding (and, for an approved send,
+        publishing) the logo takes queries that no message should repeat."""
+        if self.rendered_blocks is None:
+            image_url = brand_blocks.block_image_url(
+                session,
+                self.settings,
+                self.pc.brand_id,
+                publish=self.pc.state in asset_publication.PUBLISHING_STATES,
+            )
+            self.rendered_blocks = brand_blocks.blocks_for(session, self.version, image_url)
+        return self.rendered_blocks
 
     def slots(self, session: Session, locale: str) -> dict[str, Any]:
         if locale not in self.resolved:
@@ -312,16 +327,7 @@ def compose_for(
         "preferences_url": preferences or sample_preferences_url(ctx.settings),
         "brand": {"name": ctx.brand.name, "palette": list(ctx.brand.palette)},
         "campaign": {"name": ctx.campaign.name},
-        "blocks": brand_blocks.blocks_for(
-            session,
-            ctx.version,
-            brand_blocks.block_image_url(
-                session,
-                ctx.settings,
-                ctx.pc.brand_id,
-                publish=ctx.pc.state in asset_publication.PUBLISHING_STATES,
-            ),
-        ),
+        "blocks": ctx.blocks(session),
     }
     key = f"version-{ctx.version.id}-{ctx.version.updated_at.isoformat()}-{locale}"
     email = render_email(key, ctx.content, ctx.slots(session, locale), render_ctx)

@@ -109,6 +109,8 @@ def _render(
         # The full-resolution originals, read from the store while the PDF is laid out.
         found = images.print_images(session, store, content, resolved, brand_id=version.brand_id)
         resolved = images.with_images(content, resolved, found.refs)
+        logo = images.print_image_url(session, store, version.brand_id, found.files)
+        render_ctx["blocks"] = brand_blocks.blocks_for(session, version, logo)
         html = render_print_html(key, content, resolved, render_ctx, content.print.sizes[0])
         return Rendered(render_pdf(html, files=found.files), "application/pdf")
     if content.email is None:

@@ -198,6 +198,9 @@ async def test_a_changed_block_reaches_the_next_version_never_an_approved_one(
     assert "Footer changed after submission." in newer and "Footer as approved." not in newer
 
 
+LOGO_PIXELS = (400, 400)  # the demo logo's original
+
+
 async def test_the_print_proof_carries_the_blocks(
     app_with_worker: httpx.AsyncClient, login: Login
 ) -> None:
@@ -218,6 +221,14 @@ async def test_the_print_proof_carries_the_blocks(
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(resp.content)).pages)
     assert "Stronger together, in every club" in text  # the header's tagline
     assert "Registered at Amtsgericht" in text and "Instagram" in text
+    # The header's logo is embedded at its original resolution, read from the asset store.
+    sizes = [
+        (image.image.width, image.image.height)
+        for page in PdfReader(io.BytesIO(resp.content)).pages
+        for image in page.images
+        if image.image is not None
+    ]
+    assert LOGO_PIXELS in sizes, sizes
 
 
 def test_seeding_again_adds_no_block_and_keeps_hq_edits(

@@ -3,12 +3,16 @@ and the text part, whatever HQ changed since."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from core.settings import Settings
 from models.blocks import BrandBlock
 from models.templates import Template, TemplateVersion
+from services import asset_publication, delivery
 from tests.delivery.test_delivery import (
     ScriptedTransport,
     add_contacts,
@@ -64,3 +68,25 @@ def test_a_version_from_before_blocks_sends_without_them(demo: Engine, settings:
     assert "brand-header" not in html and "brand-footer" not in html
     assert "Registered at Amtsgericht" not in text
     assert "Open day in Amsterdam" in html
+
+
+def test_a_batch_looks_its_logo_up_once_whatever_its_size(
+    demo: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding (and publishing) the logo takes queries: once per batch, never per message."""
+    calls: list[str] = []
+    real = asset_publication.url_of
+
+    def counted(*args: Any, **kwargs: Any) -> str | None:
+        calls.append(args[3])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(asset_publication, "url_of", counted)
+    add_contacts(demo, "amsterdam", 5, tag="logo-once")
+    pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "logo-once"))
+    snapshot(demo, pcid)
+    transport = ScriptedTransport()
+    result = delivery.send_batch(demo, settings, transport, pcid, 100)
+    assert result.sent == 5 and len(transport.sent) == 5
+    assert calls == ["ast_logo0001"]
+    assert all("/i/" in str(m.get_body(("html",))) for m in transport.sent)
