@@ -152,15 +152,7 @@ class SendWorkflow:
                         }
                     )
                 )
-        counts: dict[str, int] = await self._step(
-            "delivery_counts",
-            inp.partner_campaign_id,
-            dict[str, int],
-            limit=timedelta(seconds=60),
-            retry=DB_RETRY,
-            heartbeat=None,
-        )
-        self.counts = counts
+        counts = await self._final_counts()
         return SendResult(
             partner_campaign_id=inp.partner_campaign_id,
             counts=counts,
@@ -184,6 +176,16 @@ class SendWorkflow:
             )
         except ActivityError:  # the stop holds even when nobody could be told; it is logged
             workflow.logger.warning("late notice for %s failed", self.inp.partner_campaign_id)
+        counts = await self._final_counts()
+        return SendResult(
+            partner_campaign_id=self.inp.partner_campaign_id,
+            counts=counts,
+            outcome="late",
+            reason=reason,
+        )
+
+    async def _final_counts(self) -> dict[str, int]:
+        """The ledger's counts as the send ends, whichever way it ends."""
         counts: dict[str, int] = await self._step(
             "delivery_counts",
             self.inp.partner_campaign_id,
@@ -193,12 +195,7 @@ class SendWorkflow:
             heartbeat=None,
         )
         self.counts = counts
-        return SendResult(
-            partner_campaign_id=self.inp.partner_campaign_id,
-            counts=counts,
-            outcome="late",
-            reason=reason,
-        )
+        return counts
 
     async def _step(
         self,
