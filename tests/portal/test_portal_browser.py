@@ -154,14 +154,26 @@ class Browser:
             NoSuchElementException,
             StaleElementReferenceException,
             TimeoutException,
+            WebDriverException,
         )
         from selenium.webdriver.support.ui import WebDriverWait
 
         between_pages = (NoSuchElementException, StaleElementReferenceException)
+
+        def settled() -> bool:
+            # Chromium reports an element read while the next page replaces the document
+            # as an "unknown error" rather than a stale element: the same race, so poll again.
+            try:
+                return check()
+            except WebDriverException as e:
+                if "does not belong to the document" in str(e):
+                    return False
+                raise
+
         try:
             WebDriverWait(
                 self.driver, seconds, poll_frequency=0.2, ignored_exceptions=between_pages
-            ).until(lambda _d: check())
+            ).until(lambda _d: settled())
         except TimeoutException:
             shown = self.driver.find_element("css selector", "body").text[:1500]
             raise AssertionError(
@@ -169,7 +181,15 @@ class Browser:
             ) from None
 
     def text(self) -> str:
-        return str(self.css("main").text)
+        """The page's main text, read in one script call so a navigation cannot split it."""
+        shown = self.driver.execute_script(
+            "const m = document.querySelector('main'); return m ? m.innerText : null;"
+        )
+        if shown is None:
+            from selenium.common.exceptions import NoSuchElementException
+
+            raise NoSuchElementException("no <main> on the page yet")
+        return str(shown)
 
     def sign_in(self, email: str) -> None:
         self.driver.delete_all_cookies()
