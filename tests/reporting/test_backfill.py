@@ -150,7 +150,9 @@ def test_key_and_audit_reading(db: Engine) -> None:
     from models.audit import AuditEvent
     from models.campaigns import PartnerCampaign
 
-    row = PartnerCampaign(id=5, campaign_id=2, brand_id=1, region_id=3, partner_id=4)
+    row = PartnerCampaign(
+        id=5, campaign_id=2, brand_id=1, region_id=3, partner_id=4, workflow_id="wf"
+    )
     at = datetime(2026, 1, 2, 3, tzinfo=UTC)
 
     def event(action: str, before: str, after: dict[str, Any], actor: str = "9") -> AuditEvent:
