@@ -1,8 +1,8 @@
 """Server-side SVG charts for the report pages: plain functions from numbers to an inline <svg>.
 
 No build step and no script: the portal's content security policy allows none inline, and a
-chart must read on a 390 px phone, so every chart has a narrow viewBox (400 units wide, scaled
-to the page with width 100 %) and fonts sized for it. Labels come from partner and campaign
+chart must read on a 390 px phone, so every chart has a narrow viewBox (300 or 400 units wide,
+scaled to the page with width 100 %) and fonts sized for it. Labels come from partner and campaign
 names, so every piece of text is escaped (and stripped of characters XML cannot carry); the
 numbers a chart shows are also in its aria-label for screen readers. No data draws an honest
 "No data yet" instead of an empty axis.
@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from markupsafe import Markup
 
 WIDTH = 400
-FONT = 12
-SMALL = 11
+FONT = 14
+SMALL = 13
+PAIR_WIDTH = 300  # the own-vs-median pair: narrower, so it is drawn larger on a phone
 INK = "#1a1a1a"
 MUTED = "#4a4a4a"
 LINE = "#c8ccd4"
@@ -64,11 +65,11 @@ def number(value: float) -> str:
     return f"{value:,.1f}"
 
 
-def _svg(title: str, summary: str, height: float, body: list[str]) -> Markup:
+def _svg(title: str, summary: str, height: float, body: list[str], width: int = WIDTH) -> Markup:
     label = f"{title}: {summary}" if summary else title
     return Markup(  # noqa: S704 - every piece of text inside went through esc()
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="100%"'
-        f' viewBox="0 0 {WIDTH} {height:.0f}" preserveAspectRatio="xMinYMin meet"'
+        f' viewBox="0 0 {width} {height:.0f}" preserveAspectRatio="xMinYMin meet"'
         f' aria-label="{esc(label)}"><title>{esc(label)}</title>' + "".join(body) + "</svg>"
     )
 
@@ -277,18 +278,19 @@ def comparison(
     suffix = f" {unit}" if unit else ""
     body: list[str] = []
     parts: list[str] = []
+    left, room = 112, PAIR_WIDTH - 112 - 72  # label column; bar room, its figure after it
     for i, (label, value) in enumerate(((own_label, own), (median_label, median))):
-        y = i * 26
-        body.append(_text(0, y + 16, truncate(label, 16), size=SMALL, fill=MUTED))
+        y = i * 28
+        body.append(_text(0, y + 17, truncate(label, 14), size=SMALL, fill=MUTED))
         if value is None:
-            body.append(_text(120, y + 16, "not shown", size=SMALL, fill=MUTED))
+            body.append(_text(left, y + 17, "not shown", size=SMALL, fill=MUTED))
             parts.append(f"{label} not shown")
             continue
-        w = (WIDTH - 200) * value / top
+        w = room * value / top
         body.append(
-            f'<rect x="120" y="{y + 5}" width="{max(w, 1):.1f}" height="14"'
+            f'<rect x="{left}" y="{y + 5}" width="{max(w, 1):.1f}" height="16"'
             f' fill="{COLOURS[i]}" rx="2"/>'
         )
-        body.append(_text(124 + w, y + 16, number(value) + suffix, weight="600"))
+        body.append(_text(left + 4 + w, y + 18, number(value) + suffix, weight="600"))
         parts.append(f"{label} {number(value)}{suffix}")
-    return _svg(title, ", ".join(parts), 52, body)
+    return _svg(title, ", ".join(parts), 58, body, width=PAIR_WIDTH)
