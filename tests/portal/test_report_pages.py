@@ -8,6 +8,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,7 +18,9 @@ from sqlmodel import Session, select
 from api.app import create_app
 from core.settings import Settings
 from core.temporal import LazyTemporalClient
-from models.campaigns import Campaign
+from domain.states import CampaignState, TaskKind
+from domain.states import PartnerCampaignState as PCS
+from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
 from models.org import Partner, Region
 from scripts.demo.approvals import seed_demo_approvals
 from scripts.demo.contacts import seed_demo_contacts
@@ -170,3 +173,71 @@ def test_hq_my_reports_leads_to_reports(portal: TestClient) -> None:
     resp = portal.get("/my-reports")
     assert resp.status_code == 303 and resp.headers["location"] == "/reports"
     assert 'href="/my-reports"' not in portal.get("/inbox").text
+
+
+def test_stuck_and_overdue_with_holders_and_their_downloads(portal: TestClient) -> None:
+    """A running campaign's Amsterdam submission waits for its GM past the due time: it is
+    stuck and overdue, held by Amsterdam's GM, on the page and in its downloads."""
+    engine = portal.app.state.engine  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+    with Session(engine) as s:
+        summer = s.exec(select(Campaign).where(Campaign.name == "Summer challenge")).one()
+        amsterdam = s.exec(select(Partner).where(Partner.slug == "amsterdam")).one()
+        assert summer.id and amsterdam.id
+        running = Campaign(
+            brand_id=summer.brand_id,
+            name="Autumn <b>bring a friend</b>",
+            template_version_id=summer.template_version_id,
+            personalise_until=now + timedelta(days=1),
+            send_by=now + timedelta(days=1),  # near: stuck
+            state=CampaignState.running,
+            created_by=summer.created_by,
+            launched_at=now - timedelta(days=5),
+        )
+        s.add(running)
+        s.flush()
+        assert running.id
+        pc = PartnerCampaign(
+            campaign_id=running.id,
+            brand_id=summer.brand_id,
+            region_id=amsterdam.region_id,
+            partner_id=amsterdam.id,
+            state=PCS.pending_approval,
+            approval_stage="gm",
+            workflow_id=f"pc-test-{running.id}",
+            created_at=now - timedelta(days=5),
+        )
+        s.add(pc)
+        s.flush()
+        assert pc.id
+        s.add(
+            ApprovalTask(
+                partner_campaign_id=pc.id,
+                campaign_id=running.id,
+                brand_id=summer.brand_id,
+                region_id=amsterdam.region_id,
+                partner_id=amsterdam.id,
+                kind=TaskKind.approve,
+                due_at=now - timedelta(hours=30),
+                stage="gm",
+                stage_label="The club's GM",
+                approvers=[{"role": "partner_gm"}],
+            )
+        )
+        s.commit()
+    sign_in(portal, "admin@northwind.example")
+    page = main_of(portal.get("/reports").text)
+    stuck = page.split(">Stuck partners<")[1].split("</table>")[0]
+    assert "Autumn &lt;b&gt;bring a friend&lt;/b&gt;" in stuck and "Amsterdam" in stuck
+    overdue = page.split(">Approvals overdue now<")[1].split("</table>")[0]
+    assert "Amsterdam partner_manager" in overdue  # who holds it
+    assert "30.0 h" in overdue
+    links = [a.replace("&amp;", "&") for a in re.findall(r'href="(/reports/export/[^"]+)"', page)]
+    got = portal.get(next(a for a in links if "part=overdue" in a and "format=csv" in a))
+    assert got.status_code == 200 and "Amsterdam partner_manager" in got.text
+    got = portal.get(next(a for a in links if "part=stuck" in a and "format=csv" in a))
+    assert got.status_code == 200 and "Autumn <b>bring a friend</b>" in got.text
+    assert portal.get("/reports/export/quality?part=stuck").status_code == 422
+    # Amsterdam's GM sees the waiting campaign in the own figures, never a table of others.
+    sign_in(portal, "gm.amsterdam@northwind.example")
+    assert "Approvals overdue" not in portal.get("/my-reports").text
