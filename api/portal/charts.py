@@ -187,11 +187,13 @@ def timeseries(
             f' width="{slot * 0.7:.1f}" height="{h:.1f}" fill="{COLOURS[0]}"/></g>'
         )
         if i % every == 0:
+            shown = truncate(label, 8)
+            half = len(shown) * SMALL * 0.3  # about half the label's width: keep it inside
             body.append(
                 _text(
-                    cx + slot / 2,
+                    min(max(cx + slot / 2, half), WIDTH - half),
                     height - 6,
-                    truncate(label, 8),
+                    shown,
                     size=SMALL,
                     anchor="middle",
                     fill=MUTED,
