@@ -46,6 +46,7 @@ PortalReportReader = Annotated[Principal, Depends(PortalAuthorize(Permission.rep
 PortalOwnReportReader = Annotated[
     Principal, Depends(PortalAuthorize(Permission.partner_campaign_edit))
 ]
+CAMPAIGN_CHOICES = 500  # the newest launched campaigns offered as a filter
 DEFAULT_WEEKS = 12  # without `since`, the reports look back this far
 FUNNEL_STEPS = ("invited", "drafting", "submitted", "approved", "sent")
 Name = Literal["funnel", "time-to-market", "quality", "delivery", "trend"]
@@ -131,17 +132,19 @@ def _choices(
 ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """The campaigns and regions the filters offer: only those within the reader's scope."""
     pc = PartnerCampaign
-    campaigns = session.exec(
-        select(Campaign.id, Campaign.name)
-        .where(
+    offered = select(Campaign.id, Campaign.name).where(
+        Campaign.brand_id == scope.brand_id, col(Campaign.launched_at).is_not(None)
+    )
+    if not scope.whole_brand:  # only campaigns that reached the reader's partners
+        offered = offered.where(
             col(Campaign.id).in_(
                 select(pc.campaign_id)
                 .where(scope.where(col(pc.brand_id), col(pc.region_id), col(pc.partner_id)))
                 .distinct()
             )
         )
-        .order_by(col(Campaign.created_at).desc())
-        .limit(500)
+    campaigns = session.exec(
+        offered.order_by(col(Campaign.launched_at).desc()).limit(CAMPAIGN_CHOICES)
     ).all()
     regions_q = select(Region.id, Region.name).where(Region.brand_id == scope.brand_id)
     if not scope.whole_brand:
