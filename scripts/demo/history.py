@@ -34,6 +34,7 @@ from models.delivery import Delivery, DeliveryEvent
 from models.org import Brand, Partner, Region, User
 from models.reporting import ContentRefusal, CycleKind, CycleTime, TransitionFact
 from models.templates import Template, TemplateVersion
+from scripts.demo.approvals import STANDARD
 from scripts.demo.organisation import NORTHWIND
 
 HOUR = 3600.0
@@ -168,11 +169,15 @@ def seed_demo_history(session: Session, now: datetime | None = None) -> HistoryS
     ).first()
     if version is None or version.id is None:
         return HistorySeeded(0, 0, 0, 0, 0)
-    policy_version = session.exec(
-        select(ApprovalPolicyVersion.id)
+    # The demo's "Standard" chain (scripts.demo.approvals), as a launch pins it; else the
+    # built-in GM approval.
+    pinned = session.exec(
+        select(ApprovalPolicy.id, ApprovalPolicyVersion.id)
         .join(ApprovalPolicy, col(ApprovalPolicy.id) == col(ApprovalPolicyVersion.policy_id))
-        .where(ApprovalPolicy.brand_id == brand.id, ApprovalPolicy.name == "Standard")
+        .where(ApprovalPolicy.brand_id == brand.id, ApprovalPolicy.name == STANDARD)
+        .order_by(col(ApprovalPolicyVersion.number).desc())
     ).first()
+    policy_id, policy_version = pinned if pinned else (None, None)
     slugs = [p.slug for ps in NORTHWIND.regions.values() for p in ps]
     partners = session.exec(
         select(Partner, Region.name)
@@ -200,7 +205,8 @@ def seed_demo_history(session: Session, now: datetime | None = None) -> HistoryS
             target={"all": True},
             personalise_until=launched + timedelta(days=7),
             send_by=launched + timedelta(days=12),
-            approval_policy="Standard",
+            approval_policy=STANDARD if policy_id else "gm",
+            approval_policy_id=policy_id,
             approval_policy_version_id=policy_version,
             state=CampaignState.completed,
             created_by=users[f"marketing@{domain}"],
