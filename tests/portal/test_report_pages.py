@@ -108,6 +108,13 @@ def test_partner_gets_own_figures_and_never_reports(portal: TestClient) -> None:
         berlin = s.exec(select(Partner.id).where(Partner.slug == "berlin")).one()
     assert portal.get(f"/my-reports?partner_id={berlin}").status_code == 404
     assert portal.get(f"/my-reports/export?partner_id={berlin}").status_code == 404
+    # The club's editor reads the same page; the Berlin GM reads Berlin's, not Amsterdam's.
+    sign_in(portal, "editor.amsterdam@northwind.example")
+    assert "Northwind Fitness Amsterdam" in main_of(portal.get("/my-reports").text)
+    assert portal.get("/reports").status_code == 403
+    sign_in(portal, "gm.berlin@northwind.example")
+    page = main_of(portal.get("/my-reports").text)
+    assert "Northwind Fitness Berlin" in page and "Amsterdam" not in page
 
 
 def test_region_manager_sees_only_its_region(portal: TestClient) -> None:
