@@ -93,34 +93,35 @@ def funnel(
         "region": col(pc.region_id),
         "partner": col(pc.partner_id),
     }[q.group]
-    submitted = or_(state.in_([s.value for s in AT_SUBMITTED]), facts.c.submitted == 1)
-    approved = or_(state.in_([s.value for s in AT_APPROVED]), facts.c.approved == 1)
-    drafting = or_(state == PC.drafting.value, facts.c.drafting == 1, submitted)
-
-    def count(cond: Any) -> Any:
-        return func.sum(case((cond, 1), else_=0))
-
-    where = _where(scope, q)
+    # Grouped by state (and, for the few that ended unsent, the steps their facts show): a
+    # handful of rows per group, the steps are added up here.
+    flags = [func.coalesce(facts.c[n], 0) for n in ("drafting", "submitted", "approved")]
     stmt = (
-        select(
-            group_col,
-            func.count(),
-            count(drafting),
-            count(submitted),
-            count(approved),
-            count(state.in_([s.value for s in AT_SENT])),
-            count(state == PC.declined.value),
-            count(state == PC.expired.value),
-            count(state == PC.rejected.value),
-        )
+        select(group_col, state, *flags, func.count())
         .select_from(pc)
         .outerjoin(facts, facts.c.pcid == col(pc.id))
-        .where(*where)
-        .group_by(group_col)
+        .where(*_where(scope, q))
+        .group_by(group_col, state, *flags)
     )
-    counted = [
-        (int(r[0]), [int(v or 0) for v in r[1:]]) for r in session.connection().execute(stmt).all()
-    ]
+    per: dict[int, dict[str, int]] = {}
+    for key, st, f_drafting, f_submitted, f_approved, n in session.connection().execute(stmt):
+        steps = per.setdefault(int(key), dict.fromkeys(STEPS, 0))
+        st = PC(st)
+        submitted = st in AT_SUBMITTED or bool(f_submitted)
+        reached = {
+            "invited": True,
+            "drafting": st == PC.drafting or bool(f_drafting) or submitted,
+            "submitted": submitted,
+            "approved": st in AT_APPROVED or bool(f_approved),
+            "sent": st in AT_SENT,
+            "declined": st == PC.declined,
+            "expired": st == PC.expired,
+            "rejected": st == PC.rejected,
+        }
+        for step, yes in reached.items():
+            if yes:
+                steps[step] += int(n)
+    counted = [(k, [v[s] for s in STEPS]) for k, v in per.items()]
     names = labels(session, q.group, {k for k, _ in counted})
     rows = [FunnelRow(k, names.get(k, f"#{k}"), *values) for k, values in counted]
     rows.sort(key=lambda r: (r.label.lower(), r.key or 0))
