@@ -989,6 +989,10 @@ PORTAL: dict[tuple[str, str], int] = {
     ("POST", "/settings/sender/brand"): 403,
     ("GET", "/settings/tracking"): 303,
     ("POST", "/settings/tracking"): 403,
+    ("GET", "/reports"): 303,
+    ("GET", "/reports/export/{}"): 303,
+    ("GET", "/my-reports"): 303,
+    ("GET", "/my-reports/export"): 303,
 }
 PORTAL_FILL = {"/static/{}": "/static/portal.css"}
 
