@@ -3,6 +3,7 @@ transaction and key as its audit event, so a retried projection writes nothing t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
@@ -46,54 +47,56 @@ def record_transition(
         revision=t.revision,
         at=entry.at,
     )
-    for kind, stage, started in _ended_waits(session, row, t):
-        seconds = max(0, int((utc(entry.at) - utc(started)).total_seconds()))
-        session.add(
-            CycleTime(
-                key=f"{key}:{kind.value}",
-                brand_id=row.brand_id,
-                region_id=row.region_id,
-                partner_id=row.partner_id,
-                campaign_id=row.campaign_id,
-                partner_campaign_id=fact.partner_campaign_id,
-                kind=kind.value,
-                stage=stage,
-                outcome=entry.event,
-                started_at=started,
-                ended_at=entry.at,
-                seconds=seconds,
-            )
+    earlier = session.exec(
+        select(TransitionFact).where(
+            TransitionFact.partner_campaign_id == fact.partner_campaign_id,
+            col(TransitionFact.seq) < fact.seq,
         )
+    ).all()
+    for cycle in ended_cycles(row, fact, earlier):
+        session.add(cycle)
     session.add(fact)
 
 
+def ended_cycles(
+    row: PartnerCampaign, fact: TransitionFact, earlier: Sequence[TransitionFact]
+) -> list[CycleTime]:
+    """The cycle times `fact` ends, given the partner campaign's facts before it (any order):
+    shared by the projection and the backfill from the audit trail, so both measure alike."""
+    return [
+        CycleTime(
+            key=f"{fact.key}:{kind.value}",
+            brand_id=row.brand_id,
+            region_id=row.region_id,
+            partner_id=row.partner_id,
+            campaign_id=row.campaign_id,
+            partner_campaign_id=fact.partner_campaign_id,
+            kind=kind.value,
+            stage=stage,
+            outcome=fact.event,
+            started_at=started,
+            ended_at=fact.at,
+            seconds=max(0, int((utc(fact.at) - utc(started)).total_seconds())),
+        )
+        for kind, stage, started in _ended_waits(row, fact, earlier)
+    ]
+
+
 def _ended_waits(
-    session: Session, row: PartnerCampaign, t: PartnerTransition
+    row: PartnerCampaign, fact: TransitionFact, earlier: Sequence[TransitionFact]
 ) -> list[tuple[CycleKind, str | None, datetime]]:
-    entry = t.entry
-    pcid = t.partner.partner_campaign_id
-    earlier = select(TransitionFact).where(
-        TransitionFact.partner_campaign_id == pcid, col(TransitionFact.seq) < entry.seq
-    )
+    before = sorted((f for f in earlier if f.seq < fact.seq), key=lambda f: f.seq)
     out: list[tuple[CycleKind, str | None, datetime]] = []
-    if entry.event == "submit" and t.revision == 1:
-        opened = session.exec(earlier.order_by(col(TransitionFact.seq)).limit(1)).first()
-        out.append((CycleKind.to_submission, None, opened.at if opened else row.created_at))
-    if entry.event in STAGE_DECISIONS and entry.stage:
-        start = session.exec(
-            earlier.where(
-                TransitionFact.next_stage == entry.stage,
-                col(TransitionFact.event).in_(list(STAGE_STARTS)),
-            ).order_by(col(TransitionFact.seq).desc())
-        ).first()
-        if start is not None:
-            out.append((CycleKind.stage, entry.stage, start.at))
-    if entry.event in SUBMISSION_ENDS:
-        submitted = session.exec(
-            earlier.where(TransitionFact.event == "submit").order_by(col(TransitionFact.seq).desc())
-        ).first()
-        if submitted is not None:
-            out.append((CycleKind.to_approval, None, submitted.at))
+    if fact.event == "submit" and fact.revision == 1:
+        out.append((CycleKind.to_submission, None, before[0].at if before else row.created_at))
+    if fact.event in STAGE_DECISIONS and fact.stage:
+        starts = [f for f in before if f.next_stage == fact.stage and f.event in STAGE_STARTS]
+        if starts:
+            out.append((CycleKind.stage, fact.stage, starts[-1].at))
+    if fact.event in SUBMISSION_ENDS:
+        submitted = [f for f in before if f.event == "submit"]
+        if submitted:
+            out.append((CycleKind.to_approval, None, submitted[-1].at))
     return out
 
 
