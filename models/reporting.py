@@ -15,9 +15,10 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from models.base import utcnow
+from models.delivery import Delivery, DeliveryEvent
 
 
 class TransitionFact(SQLModel, table=True):
@@ -139,3 +140,12 @@ class RollupWatermark(SQLModel, table=True):
     brand_id: int = Field(primary_key=True)
     closed_until: date
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+# Reporting's live counts (services.reporting.metrics, the days after a brand's watermark) read
+# the delivery ledger and its events by brand and time: their indexes are declared here, next to
+# the reads that need them (migration e20b0b3c0002).
+Index("ix_delivery_brand_created_at", col(Delivery.brand_id), col(Delivery.created_at))
+Index("ix_delivery_brand_sent_at", col(Delivery.brand_id), col(Delivery.sent_at))
+Index("ix_delivery_brand_updated_at", col(Delivery.brand_id), col(Delivery.updated_at))
+Index("ix_deliveryevent_brand_at", col(DeliveryEvent.brand_id), col(DeliveryEvent.at))
