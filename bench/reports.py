@@ -826,7 +826,7 @@ def time_reports(engine: Engine, ids: dict[str, Any], n: int, budget_s: float) -
     }
     results: list[Timed] = []
     for case in cases():
-        values = {k: ids[v] if v in ("campaign", "region") else v for k, v in case.query.items()}
+        values = {k: ids[v] if k.endswith("_id") else v for k, v in case.query.items()}
         q = ReportQuery(since=ids["since"], until=ids["until"], **values)
         try:
             report: Callable[..., Any] = getattr(
