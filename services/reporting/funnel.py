@@ -51,13 +51,15 @@ AT_SUBMITTED = (
 )
 AT_APPROVED = (PC.approved, PC.scheduled, PC.sending, PC.sent, PC.partially_sent)
 AT_SENT = (PC.sent, PC.partially_sent)
+ENDED_UNSENT = (PC.declined, PC.expired, PC.cancelled)
 STEPS = ("invited", "drafting", "submitted", "approved", "sent", "declined", "expired", "rejected")
 
 
-def _reached_facts(brand_id: int) -> Any:
-    """Per partner campaign of the brand: whether its facts show it drafting, submitted,
-    approved (for the ones that ended elsewhere later)."""
-    f = TransitionFact
+def _reached_facts(scope: ReportScope, q: ReportQuery) -> Any:
+    """Per partner campaign that ended without being sent (declined, expired, cancelled):
+    whether its facts show it drafting, submitted, approved. Every other state tells its
+    furthest step itself, so only these few read their facts."""
+    f, pc = TransitionFact, PartnerCampaign
 
     def flag(cond: Any) -> Any:
         return func.max(case((cond, 1), else_=0))
@@ -71,7 +73,8 @@ def _reached_facts(brand_id: int) -> Any:
             ),
             flag(col(f.to_state) == PC.approved.value).label("approved"),
         )
-        .where(col(f.brand_id) == brand_id)
+        .join(pc, col(pc.id) == col(f.partner_campaign_id))
+        .where(*_where(scope, q), col(pc.state).in_([s.value for s in ENDED_UNSENT]))
         .group_by(col(f.partner_campaign_id))
         .subquery()
     )
@@ -83,7 +86,7 @@ def funnel(
     """Counts per group of the query (campaign, region, partner) and a total."""
     now = now or datetime.now(UTC)
     pc = PartnerCampaign
-    facts = _reached_facts(scope.brand_id)
+    facts = _reached_facts(scope, q)
     state = col(pc.state)
     group_col: Any = {
         "campaign": col(pc.campaign_id),
@@ -144,12 +147,14 @@ def stuck(
 ) -> list[StuckItem]:
     """The oldest STUCK_LIMIT partner campaigns that wait on someone (STUCK_RULE)."""
     pc = PartnerCampaign
+    waiting = col(pc.state).in_([s.value for s in WAITING])
     last = (
         select(
             col(TransitionFact.partner_campaign_id).label("pcid"),
             func.max(TransitionFact.at).label("last_at"),
         )
-        .where(col(TransitionFact.brand_id) == scope.brand_id)
+        .join(pc, col(pc.id) == col(TransitionFact.partner_campaign_id))
+        .where(*_where(scope, q), waiting)
         .group_by(col(TransitionFact.partner_campaign_id))
         .subquery()
     )
@@ -178,7 +183,7 @@ def stuck(
         .outerjoin(last, last.c.pcid == col(pc.id))
         .where(
             *_where(scope, q),
-            state.in_([s.value for s in WAITING]),
+            waiting,
             or_(deadline_near, since <= now - STUCK_AFTER),
         )
         .order_by(since, col(pc.id))

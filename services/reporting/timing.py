@@ -52,7 +52,7 @@ def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _cycle_where(scope: ReportScope, q: ReportQuery, kind: CycleKind) -> list[Any]:
+def cycle_where(scope: ReportScope, q: ReportQuery, kind: CycleKind) -> list[Any]:
     c = CycleTime
     where = [
         *scope.clause(q, col(c.brand_id), col(c.region_id), col(c.partner_id), col(c.campaign_id)),
@@ -71,7 +71,7 @@ def _cycle_where(scope: ReportScope, q: ReportQuery, kind: CycleKind) -> list[An
 Stats = dict[tuple[Any, ...], tuple[int, float | None, float | None]]
 
 
-def _stats(session: Session, where: list[Any], groups: list[Any]) -> Stats:
+def cycle_stats(session: Session, where: list[Any], groups: list[Any]) -> Stats:
     """count, median, p90 of seconds per group (no groups: one overall row keyed ())."""
     seconds = col(CycleTime.seconds)
     if _postgres(session):
@@ -102,25 +102,25 @@ def _stats(session: Session, where: list[Any], groups: list[Any]) -> Stats:
 def _per_region(
     session: Session, scope: ReportScope, q: ReportQuery, kind: CycleKind
 ) -> list[CycleStats]:
-    where = _cycle_where(scope, q, kind)
+    where = cycle_where(scope, q, kind)
     region = col(CycleTime.region_id)
-    by_region = _stats(session, where, [region])
+    by_region = cycle_stats(session, where, [region])
     names = labels(session, "region", {k[0] for k in by_region})
     rows = [
         CycleStats(names.get(k[0], f"#{k[0]}"), k[0], None, n, med, p90)
         for k, (n, med, p90) in by_region.items()
     ]
     rows.sort(key=lambda r: r.label.lower())
-    overall = _stats(session, where, []).get((), (0, None, None))
+    overall = cycle_stats(session, where, []).get((), (0, None, None))
     return [*rows, CycleStats(ALL, None, None, *overall)]
 
 
 def _stages(session: Session, scope: ReportScope, q: ReportQuery) -> list[CycleStats]:
     """Per stage: one row per region, then the stage's overall row."""
-    where = _cycle_where(scope, q, CycleKind.stage)
+    where = cycle_where(scope, q, CycleKind.stage)
     stage, region = col(CycleTime.stage), col(CycleTime.region_id)
-    by_region = _stats(session, where, [stage, region])
-    overall = _stats(session, where, [stage])
+    by_region = cycle_stats(session, where, [stage, region])
+    overall = cycle_stats(session, where, [stage])
     names = labels(session, "region", {k[1] for k in by_region})
     out: list[CycleStats] = []
     for (name,), (n, med, p90) in sorted(overall.items(), key=lambda kv: str(kv[0][0])):
@@ -137,7 +137,7 @@ def _stages(session: Session, scope: ReportScope, q: ReportQuery) -> list[CycleS
 def _approval_hours(session: Session, scope: ReportScope, q: ReportQuery) -> list[float]:
     stmt = (
         select(col(CycleTime.seconds))
-        .where(*_cycle_where(scope, q, CycleKind.to_approval))
+        .where(*cycle_where(scope, q, CycleKind.to_approval))
         .order_by(col(CycleTime.ended_at).desc())
         .limit(APPROVAL_SAMPLE)
     )

@@ -78,6 +78,17 @@ class World:
                 w.region_of[partner.id] = region.id
         return w
 
+    @classmethod
+    def existing(cls, s: Session, slug: str) -> World:
+        """A seeded brand (the demo's), its regions by name and partners by display name."""
+        w = cls.build(s, slug, {})
+        for region in s.exec(select(Region).where(Region.brand_id == w.brand_id)).all():
+            w.regions[region.name] = region.id or 0
+        for partner in s.exec(select(Partner).where(Partner.brand_id == w.brand_id)).all():
+            w.partners[partner.display_name] = partner.id or 0
+            w.region_of[partner.id or 0] = partner.region_id
+        return w
+
     def member(self, s: Session, role: Role, *, region: str = "", partner: str = "") -> User:
         user = User(
             brand_id=self.brand_id,

@@ -681,6 +681,14 @@ MATRIX: dict[str, tuple[Call, str]] = {
         _c("PUT", "/api/v1/brand/tracking", lambda i, r: {"click_tracking": False}),
         "OFFFFFFFFO",
     ),
+    # Reports: whoever reads campaigns, over its brand or region (Contoso its own, empty);
+    # a partner's users read only their own report, next to anonymous region figures.
+    "reports.funnel": (_c("GET", "/api/v1/reports/funnel"), "OFFFOOOOOO"),
+    "reports.time_to_market": (_c("GET", "/api/v1/reports/time-to-market"), "OFFFOOOOOO"),
+    "reports.quality": (_c("GET", "/api/v1/reports/quality"), "OFFFOOOOOO"),
+    "reports.delivery": (_c("GET", "/api/v1/reports/delivery?format=csv"), "OFFFOOOOOO"),
+    "reports.trend": (_c("GET", "/api/v1/reports/trend"), "OFFFOOOOOO"),
+    "reports.mine": (_c("GET", "/api/v1/reports/mine?partner_id={amsterdam}"), "NONOONOOOO"),
 }
 CODE = {
     "O": range(200, 300),
