@@ -4,6 +4,10 @@ replays; the schedule is created, updated and removed like the audit checkpoint 
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -161,3 +165,31 @@ async def test_the_rollup_schedule_is_created_once_and_follows_the_settings(
     off = local.model_copy(update={"report_rollup_interval": 0})
     assert await ensure_report_schedule(client, off) == ScheduleOutcome.deleted
     assert await ensure_report_schedule(client, off) == ScheduleOutcome.off
+
+
+async def test_temporal_setup_ensures_the_rollup_schedule(
+    dev_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "APP_ENV": "test",
+        "DATABASE_URL": settings.resolved_database_url,
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "TEMPORAL_TASK_QUEUE": queue,
+        "REPORT_ROLLUP_INTERVAL": "7200",
+    }
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "core.temporal_setup"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"reporting rollup schedule report-rollup-{queue}: created" in done.stdout
+    handle = dev_env.client.get_schedule_handle(f"report-rollup-{queue}")
+    described = (await handle.describe()).schedule
+    assert [i.every for i in described.spec.intervals] == [timedelta(hours=2)]
+    await handle.delete()
