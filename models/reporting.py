@@ -29,6 +29,8 @@ class TransitionFact(SQLModel, table=True):
         Index("ix_transitionfact_brand_at", "brand_id", "at"),
         Index("ix_transitionfact_campaign_to_state", "campaign_id", "to_state"),
         Index("ix_transitionfact_partner_campaign_seq", "partner_campaign_id", "seq"),
+        # Submissions and escalations in a period (quality, time to market).
+        Index("ix_transitionfact_brand_event_at", "brand_id", "event", "at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -120,6 +122,15 @@ class ReportDaily(SQLModel, table=True):
         ),
         Index("ix_reportdaily_brand_metric_day", "brand_id", "metric", "day"),
         Index("ix_reportdaily_campaign_metric", "campaign_id", "metric"),
+        # A region's sums (region managers, a partner's region median), from the index alone
+        # on PostgreSQL.
+        Index(
+            "ix_reportdaily_brand_region_day",
+            "brand_id",
+            "region_id",
+            "day",
+            postgresql_include=["metric", "channel", "partner_id", "campaign_id", "value"],
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,9 +1,12 @@
-"""indexes for reporting's live counts: the delivery ledger and its events by brand and time
+"""indexes for reports at scale: live counts by brand and time, region aggregates, events
 
 Reports count the days after the rollup's watermark live (services.reporting.metrics
 count_metrics: ledger rows by created_at, sent_at and updated_at, events by at, per brand).
-Without these, every report reading delivery figures scanned the whole ledger and event table
-(10 million rows: about 0.7 s per ledger query and 1.3 s for the events, on every request).
+Without the first four, every report reading delivery figures scanned the whole ledger and event
+table (10 million rows: about 0.7 s per ledger query and 1.3 s for the events, every request).
+A region's daily aggregates (region managers, a partner's comparison with its region) are read
+by brand, region and day; the timeline's submissions and escalations by brand, event and time.
+Measured with bench/reports.py (docs/reporting-bench.md).
 
 Revision ID: e20b0b3c0002
 Revises: e20a0f1c0001
@@ -24,12 +27,26 @@ INDEXES = (
     ("ix_delivery_brand_sent_at", "delivery", ["brand_id", "sent_at"]),
     ("ix_delivery_brand_updated_at", "delivery", ["brand_id", "updated_at"]),
     ("ix_deliveryevent_brand_at", "deliveryevent", ["brand_id", "at"]),
+    ("ix_transitionfact_brand_event_at", "transitionfact", ["brand_id", "event", "at"]),
+    ("ix_reportdaily_brand_region_day", "reportdaily", ["brand_id", "region_id", "day"]),
 )
+# PostgreSQL answers a region's sums from the index alone (SQLite ignores the option).
+INCLUDE = {
+    "ix_reportdaily_brand_region_day": [
+        "metric",
+        "channel",
+        "partner_id",
+        "campaign_id",
+        "value",
+    ]
+}
 
 
 def upgrade() -> None:
     for name, table, columns in INDEXES:
-        op.create_index(name, table, columns, unique=False)
+        op.create_index(
+            name, table, columns, unique=False, postgresql_include=INCLUDE.get(name, [])
+        )
 
 
 def downgrade() -> None:
