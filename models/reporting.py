@@ -67,7 +67,14 @@ class CycleTime(SQLModel, table=True):
     and p90s read this table directly."""
 
     __table_args__ = (
-        Index("ix_cycletime_brand_kind_ended", "brand_id", "kind", "ended_at"),
+        # Covering on PostgreSQL: time to market's medians and p90s read the index alone.
+        Index(
+            "ix_cycletime_brand_kind_ended",
+            "brand_id",
+            "kind",
+            "ended_at",
+            postgresql_include=["region_id", "stage", "outcome", "seconds"],
+        ),
         Index("ix_cycletime_campaign_kind", "campaign_id", "kind"),
     )
 

@@ -5,7 +5,8 @@ count_metrics: ledger rows by created_at, sent_at and updated_at, events by at, 
 Without the first four, every report reading delivery figures scanned the whole ledger and event
 table (10 million rows: about 0.7 s per ledger query and 1.3 s for the events, every request).
 A region's daily aggregates (region managers, a partner's comparison with its region) are read
-by brand, region and day; the timeline's submissions and escalations by brand, event and time.
+by brand, region and day; the timeline's submissions and escalations by brand, event and time;
+cycle times by brand, kind and end now carry what time to market reads (index-only scans).
 Measured with bench/reports.py (docs/reporting-bench.md).
 
 Revision ID: e20b0b3c0002
@@ -42,13 +43,23 @@ INCLUDE = {
 }
 
 
+CYCLE = ("ix_cycletime_brand_kind_ended", "cycletime", ["brand_id", "kind", "ended_at"])
+CYCLE_INCLUDE = ["region_id", "stage", "outcome", "seconds"]
+
+
 def upgrade() -> None:
     for name, table, columns in INDEXES:
         op.create_index(
             name, table, columns, unique=False, postgresql_include=INCLUDE.get(name, [])
         )
+    name, table, columns = CYCLE
+    op.drop_index(name, table_name=table)
+    op.create_index(name, table, columns, unique=False, postgresql_include=CYCLE_INCLUDE)
 
 
 def downgrade() -> None:
+    name, table, columns = CYCLE
+    op.drop_index(name, table_name=table)
+    op.create_index(name, table, columns, unique=False)
     for name, table, _ in reversed(INDEXES):
         op.drop_index(name, table_name=table)
