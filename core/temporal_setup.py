@@ -4,6 +4,8 @@ ensure the reporting rollup schedule (the worker ensures it too when it starts).
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 
 from core.report_schedule import ensure_report_schedule, report_schedule_id
 from core.settings import get_settings
@@ -22,3 +24,9 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    # The Temporal client's Rust threads can outlive the event loop and crash the interpreter's
+    # teardown (SIGSEGV/SIGABRT after the work is done, seen in CI; temporalio/sdk-python#300):
+    # a short-lived command flushes what it printed and leaves without that teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

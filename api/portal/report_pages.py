@@ -317,10 +317,18 @@ def report_download(
 
 
 def _own(
-    session: Session, principal: Principal, partner_id: int | None, q: ReportQuery
-) -> tuple[ReportScope, ReportQuery, list[tuple[int, str]]]:
-    """The reader's partners (a user may work for more than one) and the one shown."""
+    session: Session,
+    principal: Principal,
+    partner_id: int | None,
+    since: date | None,
+    until: date | None,
+) -> tuple[ReportScope, ReportQuery, list[tuple[int, str]]] | None:
+    """The reader's partners (a user may work for more than one) and the one shown; None for
+    readers with brand or region reach, whose reports are at /reports."""
     scope = scope_for(session, principal)
+    if not scope.partner_only:
+        return None
+    q = _query(since, until, None, None, None, None)
     ids = sorted(scope.partner_ids)
     names = session.exec(
         select(Partner.id, Partner.display_name)
@@ -361,11 +369,10 @@ def my_reports_page(
     partner_id: IdFilter = None,
 ) -> Response:
     """The club's own figures beside its region's median (never another club's figures)."""
-    scope = scope_for(session, principal)
-    if not scope.partner_only:
+    reading = _own(session, principal, partner_id, since, until)
+    if reading is None:
         return RedirectResponse("/reports", status_code=303)
-    base = _query(since, until, None, None, None, None)
-    scope, q, partners = _own(session, principal, partner_id, base)
+    scope, q, partners = reading
     report: MyReport = mine.my_report(session, scope, q)
     figures = []
     for f in report.figures:
@@ -411,9 +418,8 @@ def my_report_download(
     until: DateFilter = None,
     partner_id: IdFilter = None,
 ) -> Response:
-    scope = scope_for(session, principal)
-    if not scope.partner_only:
+    reading = _own(session, principal, partner_id, since, until)
+    if reading is None:
         return RedirectResponse("/reports", status_code=303)
-    base = _query(since, until, None, None, None, None)
-    scope, q, _ = _own(session, principal, partner_id, base)
+    scope, q, _ = reading
     return _download(mine.my_report(session, scope, q), "mine", format)
