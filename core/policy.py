@@ -46,9 +46,6 @@ class Permission(StrEnum):
     approval_policy_read = "approval_policy.read"
     approval_policy_manage = "approval_policy.manage"  # HQ's admins design the chains
     tracking_manage = "tracking.manage"  # open/click tracking switches: brand admins only
-    # Reports over many partners (funnel, time to market, ...): whoever reads campaigns, within
-    # the scope of the grant. A partner's own report needs partner_campaign.read only.
-    report_read = "report.read"
 
 
 READ_ONLY: frozenset[Permission] = frozenset(
@@ -64,7 +61,6 @@ READ_ONLY: frozenset[Permission] = frozenset(
         Permission.outbox_read,
         Permission.contact_count,
         Permission.approval_policy_read,
-        Permission.report_read,
     }
 )
 
@@ -79,7 +75,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.asset_read,
             Permission.asset_upload,
             Permission.campaign_read,
-            Permission.report_read,
             Permission.campaign_manage,
             Permission.partner_campaign_read,
             Permission.outbox_read,
@@ -100,7 +95,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.asset_read,
             Permission.asset_review,
             Permission.campaign_read,
-            Permission.report_read,
             Permission.partner_campaign_read,
             Permission.partner_campaign_decide,
             Permission.outbox_read,
@@ -113,7 +107,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.audit_read,
             Permission.asset_read,
             Permission.campaign_read,
-            Permission.report_read,
             Permission.partner_campaign_read,
             Permission.partner_campaign_decide,
             Permission.contact_count,

@@ -26,7 +26,6 @@ from api.routers import (
     partners,
     preferences,
     regions,
-    reports,
     segments,
     send_tests,
     sender,
@@ -73,5 +72,4 @@ ROUTERS: list[APIRouter] = [
     tracking.router,
     preferences.router,
     brand_tracking.router,
-    reports.router,
 ]
