@@ -15,6 +15,7 @@ from activities.campaigns import CampaignActivities
 from activities.delivery import DeliveryActivities
 from activities.fanout import FanoutActivities
 from activities.notifications import NotificationActivities
+from activities.reporting import ReportActivities
 from activities.templates import TemplateActivities
 from core.bytecode import ensure_bytecode
 from core.settings import Settings
@@ -25,6 +26,7 @@ from storage.factory import make_checkpoint_store
 from workflows.audit_checkpoint import AuditCheckpointWorkflow
 from workflows.campaign import CampaignWorkflow
 from workflows.partner_campaign import PartnerCampaignWorkflow
+from workflows.report_rollup import ReportRollupWorkflow
 from workflows.send import SendWorkflow
 from workflows.template import TemplateWorkflow
 
@@ -65,6 +67,7 @@ def queues(
     transport = make_transport(settings, engine)
     notices = NotificationActivities(engine, settings, transport)
     deliveries = DeliveryActivities(engine, settings, transport)
+    reports = ReportActivities(engine, settings.report_rollup_lookback_days)
     return [
         QueueSpec(
             settings.temporal_task_queue,
@@ -74,6 +77,7 @@ def queues(
                 PartnerCampaignWorkflow,
                 SendWorkflow,
                 AuditCheckpointWorkflow,
+                ReportRollupWorkflow,
             ],
             activities=[
                 audit.append_audit_event,
@@ -89,6 +93,8 @@ def queues(
                 deliveries.notify_send_paused,
                 deliveries.notify_send_late,
                 deliveries.record_send_resumed,
+                reports.report_brands_to_roll,
+                reports.roll_up_brand,
             ],
         ),
         QueueSpec(

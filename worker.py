@@ -1,9 +1,9 @@
 """`python worker.py [--queue NAME ...]`: run the Temporal workers.
 
 Connects with retries (a clear message when the server stays unreachable), makes sure the
-audit checkpoint schedule exists when it serves the orchestration queue, serves every
-non-empty task queue from registry.py, and on SIGTERM/SIGINT stops polling and gives running
-activities WORKER_SHUTDOWN_GRACE seconds to finish before they are cancelled.
+audit checkpoint and reporting rollup schedules exist when it serves the orchestration queue,
+serves every non-empty task queue from registry.py, and on SIGTERM/SIGINT stops polling and
+gives running activities WORKER_SHUTDOWN_GRACE seconds to finish before they are cancelled.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from core import audit_keys
 from core.audit_schedule import checkpoint_schedule_id, ensure_checkpoint_schedule
 from core.db import make_engine
 from core.logging import configure_logging
+from core.report_schedule import ensure_report_schedule, report_schedule_id
 from core.settings import Settings, get_settings
 from core.temporal import TemporalUnreachable, connect
 from registry import precompile_workflow_modules, queues
@@ -48,6 +49,22 @@ async def start_checkpoint_schedule(client: Client, settings: Settings) -> None:
     )
 
 
+async def start_report_schedule(client: Client, settings: Settings) -> None:
+    """Like the checkpoint schedule: logged and skipped when it cannot be set up (reports then
+    count live from the last watermark until it is)."""
+    try:
+        outcome = await ensure_report_schedule(client, settings)
+    except RPCError as err:
+        log.error("reporting rollup schedule not set up: %s", err)
+        return
+    log.info(
+        "reporting rollup schedule %s: %s (every %ss)",
+        report_schedule_id(settings),
+        outcome.value,
+        settings.report_rollup_interval,
+    )
+
+
 async def run(settings: Settings, only: set[str] | None = None) -> None:
     audit_keys.install(audit_keys.AuditKeys.from_settings(settings))
     precompile_workflow_modules()  # the sandbox re-imports them for every workflow it runs
@@ -59,6 +76,7 @@ async def run(settings: Settings, only: set[str] | None = None) -> None:
         specs = [s for s in specs if s.task_queue in only]
     if any(s.task_queue == settings.temporal_task_queue for s in specs):
         await start_checkpoint_schedule(client, settings)
+        await start_report_schedule(client, settings)
     workers = [
         Worker(
             client,

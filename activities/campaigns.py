@@ -27,6 +27,7 @@ from models.workflow_io import (
 )
 from services import audit
 from services.approvals.facts import role_holders
+from services.reporting import facts as reporting_facts
 from workflows.partner_campaign_lifecycle import PartnerCampaignEvent as E
 
 # Events where a person decided (the row keeps the last decision and its comment).
@@ -84,6 +85,7 @@ def write_transition(session: Session, t: PartnerTransition) -> None:
         row.decision_comment = t.entry.comment
     row.updated_at = now
     session.add(row)
+    reporting_facts.record_transition(session, row, t, transition_key(t))
     blocked = _sync_tasks(session, row, t)
     audit.append_in(
         session,

@@ -46,6 +46,9 @@ class Permission(StrEnum):
     approval_policy_read = "approval_policy.read"
     approval_policy_manage = "approval_policy.manage"  # HQ's admins design the chains
     tracking_manage = "tracking.manage"  # open/click tracking switches: brand admins only
+    # Reports over many partners (funnel, time to market, ...): whoever reads campaigns, within
+    # the scope of the grant. A partner's own report needs partner_campaign.read only.
+    report_read = "report.read"
 
 
 READ_ONLY: frozenset[Permission] = frozenset(
@@ -61,6 +64,7 @@ READ_ONLY: frozenset[Permission] = frozenset(
         Permission.outbox_read,
         Permission.contact_count,
         Permission.approval_policy_read,
+        Permission.report_read,
     }
 )
 
@@ -75,6 +79,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.asset_read,
             Permission.asset_upload,
             Permission.campaign_read,
+            Permission.report_read,
             Permission.campaign_manage,
             Permission.partner_campaign_read,
             Permission.outbox_read,
@@ -95,6 +100,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.asset_read,
             Permission.asset_review,
             Permission.campaign_read,
+            Permission.report_read,
             Permission.partner_campaign_read,
             Permission.partner_campaign_decide,
             Permission.outbox_read,
@@ -107,6 +113,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.audit_read,
             Permission.asset_read,
             Permission.campaign_read,
+            Permission.report_read,
             Permission.partner_campaign_read,
             Permission.partner_campaign_decide,
             Permission.contact_count,

@@ -162,6 +162,12 @@ class Settings(BaseSettings):
     audit_checkpoint_interval: int = Field(
         600, ge=0, description="Seconds between scheduled audit checkpoints; 0: no schedule"
     )
+    report_rollup_interval: int = Field(
+        3600, ge=0, description="Seconds between scheduled reporting rollups; 0: no schedule"
+    )
+    report_rollup_lookback_days: int = Field(
+        2, ge=0, le=31, description="Closed days each reporting rollup counts again (late facts)"
+    )
     audit_checkpoint_bucket: str = Field(
         "", description="S3 bucket of audit checkpoints (Object Lock); empty: S3_BUCKET"
     )

@@ -14,6 +14,13 @@ from models.delivery import Delivery, DeliveryEvent
 from models.org import ApiToken, Brand, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
 from models.probe import ReadinessProbe
+from models.reporting import (
+    ContentRefusal,
+    CycleTime,
+    ReportDaily,
+    RollupWatermark,
+    TransitionFact,
+)
 from models.send_rate import SendRateSlot
 from models.sender import BrandSender, PartnerSender
 from models.signin import SignInThrottle
@@ -34,6 +41,8 @@ __all__ = [
     "BrandSender",
     "Campaign",
     "Contact",
+    "ContentRefusal",
+    "CycleTime",
     "Delegation",
     "Delivery",
     "DeliveryEvent",
@@ -45,11 +54,14 @@ __all__ = [
     "PartnerSender",
     "ReadinessProbe",
     "Region",
+    "ReportDaily",
+    "RollupWatermark",
     "Segment",
     "SendRateSlot",
     "SignInThrottle",
     "Suppression",
     "Template",
     "TemplateVersion",
+    "TransitionFact",
     "User",
 ]

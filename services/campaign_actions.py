@@ -40,6 +40,7 @@ from services.approvals.delegations import Identity
 from services.audience import check_segment
 from services.campaigns import aware
 from services.org import Actor, record, snapshot
+from services.reporting import facts as reporting_facts
 from services.templates import brand_rules, content_of, validation_context
 from services.workflow_updates import problem_from
 from workflows.campaign import CampaignWorkflow
@@ -224,6 +225,24 @@ def refuse_invalid(errors: list[SlotError]) -> None:
         )
 
 
+def check_values(
+    session: Session,
+    principal: Principal,
+    row: PartnerCampaign,
+    action: str,
+    values: dict[str, Any],
+) -> None:
+    """Refuse invalid values, and keep each rule that refused them for the quality report
+    (committed before the refusal: the request's transaction ends with the error)."""
+    errors = full_validation(session, row, values)
+    if errors:
+        reporting_facts.record_refusals(
+            session, row, actor_of(principal).user_id, action, [(e.field, e.code) for e in errors]
+        )
+        session.commit()
+    refuse_invalid(errors)
+
+
 # Right after a launch the rows exist a moment before their workflows: an action then waits
 # this long for the workflow to start before answering "being started, try again".
 STARTING_WAIT = (0.2, 0.4, 0.8, 1.6)
@@ -292,7 +311,7 @@ async def perform(
     (`connect`) only once access is checked, so a refusal never waits on the server."""
     row = crud.load_partner_campaign(session, principal, partner_campaign_id, permission)
     if validate is not None:
-        refuse_invalid(full_validation(session, row, validate(row)))
+        check_values(session, principal, row, "save", validate(row))
     action = PartnerAction(actor=actor_of(principal), **fields)
     return await _update_and_reread(session, connect, row, update, action)
 
@@ -312,7 +331,7 @@ async def submit(
     )
     if segment_id is not None:
         check_segment(session, row, segment_id)
-    refuse_invalid(full_validation(session, row, row.values))
+    check_values(session, principal, row, "submit", row.values)
     facts = approval_facts.gather(session, row, segment_id=segment_id)
     action = PartnerAction(actor=actor_of(principal), segment_id=segment_id, facts=facts)
     return await _update_and_reread(session, connect, row, PartnerCampaignWorkflow.submit, action)

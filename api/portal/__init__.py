@@ -12,6 +12,7 @@ from api.portal import (
     outbox_pages,
     partner_campaigns,
     policy_pages,
+    report_pages,
     sender_pages,
     settings_pages,
     static_files,
@@ -34,4 +35,5 @@ PORTAL_ROUTERS: list[APIRouter] = [
     block_pages.router,
     sender_pages.router,
     tracking_pages.router,
+    report_pages.router,
 ]

@@ -165,12 +165,15 @@ NAV = (
     ("/audit", "Audit trail", Permission.audit_read),
     ("/outbox", "Outbox", Permission.outbox_read),
     ("/approval-policies", "Approval policies", Permission.approval_policy_read),
+    ("/reports", "Reports", Permission.report_read),
+    ("/my-reports", "My reports", Permission.partner_campaign_edit),
 )
 
 
 def nav_for(principal: Principal | None, settings: Settings) -> list[tuple[str, str]]:
     """The pages the caller may open; the outbox only where mail goes to the embedded outbox
-    (with SMTP or SES it stays empty)."""
+    (with SMTP or SES it stays empty); "My reports" only for partner-only readers (HQ and
+    region managers have Reports)."""
     if principal is None:
         return []
     return [
@@ -178,6 +181,9 @@ def nav_for(principal: Principal | None, settings: Settings) -> list[tuple[str, 
         for href, label, perm in NAV
         if has_permission_somewhere(principal, perm)
         and (href != "/outbox" or settings.email_transport == EmailTransport.outbox)
+        and (
+            href != "/my-reports" or not has_permission_somewhere(principal, Permission.report_read)
+        )
     ]
 
 

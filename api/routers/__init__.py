@@ -26,6 +26,7 @@ from api.routers import (
     partners,
     preferences,
     regions,
+    reports,
     segments,
     send_tests,
     sender,
@@ -72,4 +73,5 @@ ROUTERS: list[APIRouter] = [
     tracking.router,
     preferences.router,
     brand_tracking.router,
+    reports.router,
 ]

@@ -681,6 +681,14 @@ MATRIX: dict[str, tuple[Call, str]] = {
         _c("PUT", "/api/v1/brand/tracking", lambda i, r: {"click_tracking": False}),
         "OFFFFFFFFO",
     ),
+    # Reports: whoever reads campaigns, over its brand or region (Contoso its own, empty);
+    # a partner's users read only their own report, next to anonymous region figures.
+    "reports.funnel": (_c("GET", "/api/v1/reports/funnel"), "OFFFOOOOOO"),
+    "reports.time_to_market": (_c("GET", "/api/v1/reports/time-to-market"), "OFFFOOOOOO"),
+    "reports.quality": (_c("GET", "/api/v1/reports/quality"), "OFFFOOOOOO"),
+    "reports.delivery": (_c("GET", "/api/v1/reports/delivery?format=csv"), "OFFFOOOOOO"),
+    "reports.trend": (_c("GET", "/api/v1/reports/trend"), "OFFFOOOOOO"),
+    "reports.mine": (_c("GET", "/api/v1/reports/mine?partner_id={amsterdam}"), "NONOONOOOO"),
 }
 CODE = {
     "O": range(200, 300),
@@ -981,6 +989,10 @@ PORTAL: dict[tuple[str, str], int] = {
     ("POST", "/settings/sender/brand"): 403,
     ("GET", "/settings/tracking"): 303,
     ("POST", "/settings/tracking"): 403,
+    ("GET", "/reports"): 303,
+    ("GET", "/reports/export/{}"): 303,
+    ("GET", "/my-reports"): 303,
+    ("GET", "/my-reports/export"): 303,
 }
 PORTAL_FILL = {"/static/{}": "/static/portal.css"}
 

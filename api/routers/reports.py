@@ -1,0 +1,178 @@
+"""Reports over the brand's partner campaigns: funnel, time to market, quality, delivery,
+trend (report.read, within the reader's brand or region), and a partner's own report next to
+its region's median (partner_campaign.read: a partner's editors and GM read their own).
+
+Thin: the query parameters become a ReportQuery, services.reporting answers with its shapes,
+and `format=csv|xlsx` turns the report's table into a download. A region, partner or campaign
+filter outside the reader's scope is 404, like any object of another tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from sqlmodel import Session
+
+from api.deps import SessionDep
+from api.security import Authorize, PartnerCampaignReader
+from core.errors import FieldError
+from core.policy import Permission, Principal
+from services.reporting.engagement import delivery
+from services.reporting.export import Report, csv_bytes, table_of, xlsx_bytes
+from services.reporting.funnel import funnel
+from services.reporting.mine import my_report
+from services.reporting.quality import quality
+from services.reporting.scope import ReportScope, check, scope_for
+from services.reporting.shapes import (
+    DeliveryReport,
+    FunnelReport,
+    Grouping,
+    MyReport,
+    Period,
+    QualityReport,
+    ReportQuery,
+    TimeToMarketReport,
+    TrendReport,
+)
+from services.reporting.timing import time_to_market
+from services.reporting.trend import trend
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+ReportReader = Annotated[Principal, Depends(Authorize(Permission.report_read))]
+Format = Literal["json", "csv", "xlsx"]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_DAYS = 3660  # ten years: a longer window is a typo
+
+
+def report_query(
+    since: Annotated[date | None, Query(description="first UTC day (included)")] = None,
+    until: Annotated[date | None, Query(description="UTC day after the last (excluded)")] = None,
+    campaign_id: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    region_id: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    partner_id: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    channel: Annotated[Literal["email"] | None, Query(description="only this channel")] = None,
+    group: Annotated[Grouping, Query(description="rows per campaign, region or partner")] = (
+        "region"
+    ),
+    period: Annotated[Period, Query(description="trend points per week or month")] = "week",
+) -> ReportQuery:
+    if since is not None and until is not None:
+        if until <= since:
+            raise FieldError("until", "must be after since (until is the day after the last)")
+        if (until - since).days > MAX_DAYS:
+            raise FieldError("until", f"at most {MAX_DAYS} days after since")
+    return ReportQuery(
+        since=since,
+        until=until,
+        campaign_id=campaign_id,
+        region_id=region_id,
+        partner_id=partner_id,
+        channel=channel,
+        group=group,
+        period=period,
+    )
+
+
+QueryDep = Annotated[ReportQuery, Depends(report_query)]
+FormatQ = Annotated[Format, Query(description="json, or a csv / xlsx download of the table")]
+
+
+def _scoped(session: Session, principal: Principal, q: ReportQuery) -> ReportScope:
+    scope = scope_for(session, principal)
+    check(session, scope, q)
+    return scope
+
+
+def _answer(report: Report, name: str, fmt: Format, table: str | None = None) -> Any:
+    if fmt == "json":
+        return report
+    headers, rows = table_of(report, table)
+    suffix = f"-{table}" if table else ""
+    filename = f"report-{name}{suffix}.{fmt}"
+    data, media = (
+        (csv_bytes(headers, rows), "text/csv; charset=utf-8")
+        if fmt == "csv"
+        else (xlsx_bytes(headers, rows), XLSX)
+    )
+    return Response(
+        data,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _table(value: str | None, allowed: set[str]) -> str | None:
+    if value is not None and value not in allowed:
+        raise FieldError("table", f"must be one of {', '.join(sorted(allowed))}")
+    return value
+
+
+FILES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}, XLSX: {}}, "description": "the report, or its table"}
+}
+
+
+def _route(path: str, model: type, name: str) -> Callable[[Callable[..., Any]], Any]:
+    return router.get(path, response_model=model, responses=FILES, name=f"reports.{name}")
+
+
+@_route("/funnel", FunnelReport, "funnel")
+def funnel_report(
+    principal: ReportReader,
+    session: SessionDep,
+    q: QueryDep,
+    format: FormatQ = "json",
+    table: Annotated[str | None, Query(description="csv/xlsx: 'stuck' for the stuck list")] = None,
+) -> Any:
+    part = _table(table, {"stuck"})
+    return _answer(funnel(session, _scoped(session, principal, q), q), "funnel", format, part)
+
+
+@_route("/time-to-market", TimeToMarketReport, "time_to_market")
+def time_to_market_report(
+    principal: ReportReader,
+    session: SessionDep,
+    q: QueryDep,
+    format: FormatQ = "json",
+    table: Annotated[
+        str | None, Query(description="csv/xlsx: 'overdue' for the overdue approvals")
+    ] = None,
+) -> Any:
+    part = _table(table, {"overdue"})
+    report = time_to_market(session, _scoped(session, principal, q), q)
+    return _answer(report, "time-to-market", format, part)
+
+
+@_route("/quality", QualityReport, "quality")
+def quality_report(
+    principal: ReportReader, session: SessionDep, q: QueryDep, format: FormatQ = "json"
+) -> Any:
+    return _answer(quality(session, _scoped(session, principal, q), q), "quality", format)
+
+
+@_route("/delivery", DeliveryReport, "delivery")
+def delivery_report(
+    principal: ReportReader, session: SessionDep, q: QueryDep, format: FormatQ = "json"
+) -> Any:
+    return _answer(delivery(session, _scoped(session, principal, q), q), "delivery", format)
+
+
+@_route("/trend", TrendReport, "trend")
+def trend_report(
+    principal: ReportReader, session: SessionDep, q: QueryDep, format: FormatQ = "json"
+) -> Any:
+    return _answer(trend(session, _scoped(session, principal, q), q), "trend", format)
+
+
+@_route("/mine", MyReport, "mine")
+def my_report_route(
+    principal: PartnerCampaignReader, session: SessionDep, q: QueryDep, format: FormatQ = "json"
+) -> Any:
+    return _answer(my_report(session, _scoped(session, principal, q), q), "mine", format)
