@@ -274,9 +274,9 @@ def test_partner_upload_is_reviewed_and_private(library: Library, demo: Engine) 
     assert approved.json()["state"] == "approved"
     with Session(demo) as s:
         events = s.exec(
-            select(AuditEvent).where(
-                AuditEvent.entity_type == "asset", AuditEvent.entity_id == str(asset["id"])
-            )
+            select(AuditEvent)
+            .where(AuditEvent.entity_type == "asset", AuditEvent.entity_id == str(asset["id"]))
+            .order_by(col(AuditEvent.id))
         ).all()
     assert [e.action for e in events] == ["asset.uploaded", "asset.approved"]
     assert events[1].partner_id == asset["partner_id"]

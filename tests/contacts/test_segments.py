@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from models.contact_schemas import SegmentFilter
 from models.contacts import Contact, Suppression
-from models.org import Partner
+from models.org import Brand, Partner
 from scripts.demo.contacts import seed_demo_contacts
 from services.segments import audience_breakdown, eligible_contact_ids
 from services.suppression import is_suppressed, suppress
@@ -168,7 +168,8 @@ def test_demo_contacts_are_deterministic_and_show_the_rules(demo: Engine) -> Non
         added = seed_demo_contacts(s)
         s.commit()
         assert seed_demo_contacts(s) == 0
-        partners = s.exec(select(Partner).where(Partner.brand_id == 1)).all()
+        northwind = s.exec(select(Brand).where(Brand.slug == "northwind")).one()
+        partners = s.exec(select(Partner).where(Partner.brand_id == northwind.id)).all()
         for partner in partners:
             n = len(s.exec(select(Contact).where(Contact.partner_id == partner.id)).all())
             assert 40 <= n <= 200, (partner.slug, n)

@@ -98,6 +98,7 @@ def test_bulk_load_rebuilds_the_same_indexes(network: Engine) -> None:
     with Session(network) as session:
         before = session.execute(query).all()
         pid = _partner_id(network, 3)
+        brand = session.exec(select(Partner.brand_id).where(Partner.id == pid)).one()
         with indexes_rebuilt_after(session, "contact", adding=10**9):
             assert len(session.execute(query).all()) == 1  # only the primary key left
             write_rows(
@@ -105,7 +106,7 @@ def test_bulk_load_rebuilds_the_same_indexes(network: Engine) -> None:
                 "contact",
                 "brand_id partner_id email name locale consent_status consent_source"
                 " consent_at tags attributes import_mark created_at updated_at",
-                [(1, pid, "tab\there@example.com", "A\\B", "en", "unknown", "", None, "[]",
+                [(brand, pid, "tab\there@example.com", "A\\B", "en", "unknown", "", None, "[]",
                   "{}", None, datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))],
             )  # fmt: skip
         session.commit()

@@ -153,6 +153,13 @@ def test_api_token_lifecycle(
     assert client.get("/api/v1/me", headers=bearer).status_code == 401
 
 
+def user_id(engine: Engine, email: str) -> int:
+    with Session(engine) as session:
+        found = session.exec(select(User.id).where(User.email == email)).one()
+    assert found is not None
+    return found
+
+
 def test_expired_api_token_is_refused(
     client: TestClient, login: Callable[[str], dict[str, str]], demo: Engine
 ) -> None:
@@ -160,7 +167,11 @@ def test_expired_api_token_is_refused(
     soon = (datetime.now(UTC) + timedelta(seconds=30)).isoformat()
     created = client.post(
         "/api/v1/api-tokens",
-        json={"user_id": 1, "name": "short", "expires_at": soon},
+        json={
+            "user_id": user_id(demo, "marketing@northwind.example"),
+            "name": "short",
+            "expires_at": soon,
+        },
         headers=admin,
     ).json()
     with Session(demo) as session:
@@ -186,7 +197,11 @@ def test_api_token_expiry_is_validated(
 ) -> None:
     resp = client.post(
         "/api/v1/api-tokens",
-        json={"user_id": 1, "name": "x", "expires_at": expires_at},
+        json={
+            "user_id": user_id(demo, "marketing@northwind.example"),
+            "name": "x",
+            "expires_at": expires_at,
+        },
         headers=login("admin@northwind.example"),
     )
     assert resp.status_code == 422
