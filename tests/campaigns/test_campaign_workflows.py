@@ -35,8 +35,8 @@ ENV: list[WorkflowEnvironment] = []
 
 @pytest.fixture(autouse=True)
 async def server_clock(workflow_env: WorkflowEnvironment) -> None:
-    """The time-skipping server's clock only moves forward across the session: campaign
-    windows are set from it, not from the wall clock."""
+    """Campaign windows are set from the workflow server's clock, not from the wall clock:
+    the time-skipping server's runs ahead once a test has skipped time."""
     CLOCK[:] = [max(await workflow_env.get_current_time(), datetime.now(UTC))]
     ENV[:] = [workflow_env]
 

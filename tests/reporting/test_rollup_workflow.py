@@ -62,8 +62,8 @@ async def test_every_brand_is_rolled_up_and_a_failing_one_is_reported(
     workflow_env: WorkflowEnvironment, demo: Engine, record_history: Record
 ) -> None:
     north, contoso = brand_id(demo, "northwind"), brand_id(demo, "contoso")
-    # The time-skipping server's clock runs ahead of the wall clock once earlier tests have
-    # skipped time: the workflow's today is the server's.
+    # The workflow's today is the time-skipping server's, which runs ahead of the wall clock
+    # once time has been skipped.
     now = max(await workflow_env.get_current_time(), datetime.now(UTC))
     add_fact(demo, north, now - timedelta(days=2))
     add_fact(demo, contoso, now - timedelta(days=1))
