@@ -242,12 +242,16 @@ def send_to_outbox(engine: Engine, settings: Settings, client: TestClient) -> Se
     messages = [r for r in rows if r.delivery_id is not None]
     notices = [r for r in rows if r.delivery_id is None]
     assert len(messages) == 2 and notices
-    tokens = []
+    # Messages in the order of `people` (rows come in no set order, and sends overlap).
+    by_recipient = {}
     for row in messages:
         stored = BytesParser(policy=policy.default).parsebytes(
             (outbox_dir(settings) / row.path).read_bytes()
         )
-        tokens.append(stored["List-Unsubscribe"].split("/u/")[1].split("/")[0])
+        token = stored["List-Unsubscribe"].split("/u/")[1].split("/")[0]
+        by_recipient[stored["To"].addresses[0].addr_spec] = (row, token)
+    messages = [by_recipient[email][0] for _, email in people]
+    tokens = [by_recipient[email][1] for _, email in people]
     # The second recipient unsubscribes: the brand's suppression list gets the address.
     resp = client.post(f"/u/{tokens[1]}/one-click", data={"List-Unsubscribe": "One-Click"})
     assert resp.status_code == 200
