@@ -30,6 +30,7 @@ from core.security import hash_password, issue_access_token
 from core.settings import AppEnv, Settings
 from core.temporal import LazyTemporalClient, ensure_search_attributes
 from domain import search_attributes
+from mail.transport import outbox_dir
 from models.org import User
 from registry import queues
 from scripts.demo.assets import seed_demo_assets
@@ -141,10 +142,13 @@ def wipe(engine: Engine) -> None:
 
 
 @pytest.fixture
-def db(engine: Engine) -> Iterator[Engine]:
-    """The migrated engine, emptied after the test."""
+def db(engine: Engine, settings: Settings) -> Iterator[Engine]:
+    """The migrated engine, emptied after the test, and the embedded outbox's files with it:
+    a file is named after its Message-ID, which is made of ids (SQLite hands them out again),
+    and the outbox keeps a file it already holds, so the next test would read this one's."""
     yield engine
     wipe(engine)
+    shutil.rmtree(outbox_dir(settings), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
