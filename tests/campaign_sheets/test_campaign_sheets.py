@@ -5,10 +5,13 @@ exactly those 3, and other brands and partner users see nothing."""
 from __future__ import annotations
 
 import asyncio
+import io
+from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+from openpyxl import load_workbook
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 from temporalio.testing import WorkflowEnvironment
@@ -16,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.settings import Settings
 from models.campaign_sheet_io import SheetRows
 from models.campaign_sheets import CampaignSheet
-from models.campaigns import Campaign
+from models.campaigns import Campaign, PartnerCampaign
 from services.campaign_sheets import creation
 from tests.campaign_sheets.sheets import open_day_label, plan_rows, xlsx
 
@@ -143,3 +146,69 @@ async def test_a_twenty_row_sheet_creates_twenty_campaigns_once(
     ).status_code == 403
     listed = (await api.get("/api/v1/campaign-sheets", headers=hq)).json()["items"]
     assert {s["id"] for s in listed} == {sheet["id"], bad["id"]}
+
+    await partners_return_their_values(api, demo, login, done["campaign_ids"])
+
+
+def value_rows(data: bytes) -> tuple[list[str], list[list[Any]]]:
+    sheet = load_workbook(io.BytesIO(data))["Values"]
+    rows = [[c.value for c in r] for r in sheet.iter_rows()]
+    return [str(c) for c in rows[0]], rows[1:]
+
+
+async def partners_return_their_values(
+    api: httpx.AsyncClient, demo: Engine, login: Login, campaign_ids: list[int]
+) -> None:
+    """The dealer's half: Amsterdam's editor downloads its open partner campaigns, fills a
+    slot in two rows and uploads the sheet; a bad row refuses it all, Berlin cannot touch it."""
+    editor = login("editor.amsterdam@northwind.example")
+    resp = await api.get("/api/v1/partner-value-sheets", headers=editor)
+    assert resp.status_code == 200
+    header, rows = value_rows(resp.content)
+    assert header[0] == "partner_campaign_id" and "slot:headline" in header
+    assert {r[1] for r in rows} == {"amsterdam"}
+    with Session(demo) as s:
+        ours = s.exec(
+            select(PartnerCampaign).where(col(PartnerCampaign.campaign_id).in_(campaign_ids))
+        ).all()
+        assert len(ours) == 20
+    ids = {pc.id for pc in ours}
+    mine = [r for r in rows if r[0] in ids][:2]
+    assert len(mine) == 2
+    headline, event_date = header.index("slot:headline"), header.index("slot:event_date")
+    for n, row in enumerate(mine):
+        row[headline] = f"From the sheet {n}"
+        row[event_date] = (datetime.now(UTC) + timedelta(days=5)).date()  # a date cell
+    good = xlsx(mine, header, "Values")
+
+    bad = [*mine, [999999999, "", "", "", *([None] * (len(header) - 4))]]
+    refused = await api.post(
+        "/api/v1/partner-value-sheets",
+        files={"file": ("values.xlsx", xlsx(bad, header, "Values"))},
+        headers=editor,
+    )
+    assert refused.status_code == 422, refused.text
+    assert [(e["row"], e["column"]) for e in refused.json()["errors"]] == [
+        (4, "partner_campaign_id")
+    ]
+    berlin = login("gm.berlin@northwind.example")
+    foreign = await api.post(
+        "/api/v1/partner-value-sheets",
+        files={"file": ("values.xlsx", good)},
+        headers=berlin,
+    )
+    assert foreign.status_code == 422
+    assert {e["row"] for e in foreign.json()["errors"]} == {2, 3}
+    with Session(demo) as s:
+        saved = s.exec(select(PartnerCampaign).where(col(PartnerCampaign.id).in_(ids))).all()
+        assert not any(str(pc.values.get("headline", "")).startswith("From") for pc in saved)
+
+    resp = await api.post(
+        "/api/v1/partner-value-sheets", files={"file": ("values.xlsx", good)}, headers=editor
+    )
+    assert resp.status_code == 200, resp.text
+    assert [r["saved"] for r in resp.json()["rows"]] == [True, True]
+    with Session(demo) as s:
+        for n, row in enumerate(mine):
+            pc = s.get(PartnerCampaign, row[0])
+            assert pc is not None and pc.values["headline"] == f"From the sheet {n}"
