@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
