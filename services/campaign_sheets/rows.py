@@ -12,6 +12,7 @@ header as written in the sheet), so a planner fixes the whole sheet in one pass.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -71,6 +72,10 @@ LABEL_ID = re.compile(r"\(#(\d+)\)\s*$")
 class Choices:
     """What a brand's sheet may name, by the text a planner types (lower-cased keys)."""
 
+    # Launch plans already checked, by (version, policy, target): a brand-wide target at
+    # 10,000 partners is resolved once per sheet, not once per row.
+    plans: set[str] = field(default_factory=set)
+    slots: dict[int, set[str]] = field(default_factory=dict)  # version id -> slot names
     templates: dict[str, int] = field(default_factory=dict)  # label -> version id
     regions: dict[str, int] = field(default_factory=dict)
     partners: dict[str, int] = field(default_factory=dict)
@@ -209,12 +214,17 @@ def check_row(
             created_by=0,
         )
         version = check_launch_window(session, unsaved)
-        launch_plan(session, unsaved, version)
+        plan = json.dumps([version.id, policy.name, policy.policy_id, body.target], sort_keys=True)
+        if plan not in choices.plans:
+            launch_plan(session, unsaved, version)
+            choices.plans.add(plan)
     except FieldError as err:
         for item in err.errors or [{"field": "", "message": err.detail}]:
             row.problem(_column_of(str(item["field"]), row), str(item["message"]))
         return None
-    slots = {s.name for s in content_of(version).slots}
+    if version.id not in choices.slots:
+        choices.slots[version.id or 0] = {s.name for s in content_of(version).slots}
+    slots = choices.slots[version.id or 0]
     for name in body.defaults:
         if name not in slots:
             row.problem(f"{SLOT_PREFIX}{name}", "the row's template has no slot of this name")

@@ -135,3 +135,21 @@ def test_the_template_lists_the_brand_values_and_its_example_validates(
         brand_id = s.exec(select(User.brand_id).where(User.email == MARKETING)).one()
         checked = check_sheet(s, brand_id, table.sheet, table.columns, table.rows)
     assert checked.problems == [] and len(checked.bodies) == 1
+
+
+def test_a_csv_plan_reads_like_an_xlsx_one(demo: Engine) -> None:
+    """Semicolons (a European Excel's CSV), region names, a zone for dates without offset."""
+    label = open_day_label(demo)
+    text = (
+        "Name;Template;Regions;Personalise_until;Send_by;Timezone;slot:headline\n"
+        f"Autumn;{label};\"North; South\";2030-03-01 18:00;2030-03-08;Europe/Amsterdam;Come by\n"
+    )
+    table = read_table(text.encode(), "plan.csv", 2000)
+    with Session(demo) as s:
+        brand_id = s.exec(select(User.brand_id).where(User.email == MARKETING)).one()
+        checked = check_sheet(s, brand_id, table.sheet, table.columns, table.rows)
+    assert checked.problems == []
+    [(row, body)] = checked.bodies
+    assert row == 2 and len(body.target["regions"]) == 2
+    assert body.personalise_until.isoformat() == "2030-03-01T17:00:00+00:00"
+    assert body.defaults == {"headline": "Come by"}
