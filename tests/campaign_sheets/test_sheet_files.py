@@ -142,7 +142,7 @@ def test_a_csv_plan_reads_like_an_xlsx_one(demo: Engine) -> None:
     label = open_day_label(demo)
     text = (
         "Name;Template;Regions;Personalise_until;Send_by;Timezone;slot:headline\n"
-        f"Autumn;{label};\"North; South\";2030-03-01 18:00;2030-03-08;Europe/Amsterdam;Come by\n"
+        f'Autumn;{label};"North; South";2030-03-01 18:00;2030-03-08;Europe/Amsterdam;Come by\n'
     )
     table = read_table(text.encode(), "plan.csv", 2000)
     with Session(demo) as s:
