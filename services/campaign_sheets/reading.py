@@ -128,9 +128,7 @@ def _xlsx_rows(sheet: Any, max_rows: int) -> list[tuple[int, list[Any]]]:
         values = []
         for index, cell in enumerate(cells):
             value = getattr(cell, "value", None)
-            if getattr(cell, "data_type", None) == "f" or (
-                isinstance(value, str) and value.startswith("=") and cell.data_type == "f"
-            ):
+            if getattr(cell, "data_type", None) == "f":
                 column = header[index] if index < len(header) else column_letter(index)
                 formulas.append(_formula(sheet.title, number, column, index))
                 value = None
