@@ -19,6 +19,7 @@ from api.portal import (
     static_files,
     template_pages,
     tracking_pages,
+    value_sheet_pages,
 )
 
 PORTAL_ROUTERS: list[APIRouter] = [
@@ -38,4 +39,5 @@ PORTAL_ROUTERS: list[APIRouter] = [
     sender_pages.router,
     tracking_pages.router,
     report_pages.router,
+    value_sheet_pages.router,
 ]

@@ -70,3 +70,22 @@ def test_partner_users_and_other_brands_see_no_sheet(
     sign_in(portal, "editor.amsterdam@northwind.example")
     assert portal.get("/campaign-sheets").status_code == 403
     assert portal.get(f"/campaign-sheets/{sheet_id}").status_code == 403
+
+
+def test_a_partner_editor_downloads_and_returns_a_value_sheet(
+    portal: TestClient,  # noqa: F811
+    demo: Engine,
+) -> None:
+    token = sign_in(portal, "editor.amsterdam@northwind.example")
+    sheet = portal.get("/my-campaigns/values.xlsx")
+    assert sheet.status_code == 200 and sheet.content.startswith(b"PK")
+    refused = portal.post(
+        "/my-campaigns/values",
+        data={"csrf_token": token},
+        files={"file": ("values.csv", b"partner_campaign_id,slot:headline\n999999,Hi <b>\n")},
+    )
+    assert refused.status_code == 422
+    assert "<td>2</td><td>partner_campaign_id</td>" in refused.text
+    portal.cookies.clear()
+    sign_in(portal, "marketing@northwind.example")
+    assert portal.get("/my-campaigns/values.xlsx").status_code == 403

@@ -984,6 +984,8 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/static/{}"): 200,
     ("GET", "/inbox"): 303,
     ("GET", "/my-campaigns"): 303,
+    ("GET", "/my-campaigns/values.xlsx"): 303,
+    ("POST", "/my-campaigns/values"): 403,
     ("GET", "/campaigns"): 303,
     ("GET", "/campaigns/new"): 303,
     ("POST", "/campaigns"): 403,
