@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from models.campaign_sheet_io import (
@@ -127,7 +128,10 @@ class CampaignSheetWorkflow:
     @workflow.update
     async def confirm(self, confirm: SheetConfirm) -> SheetProgress:
         """Returns once creation has begun (or the re-check refused the sheet), so the caller
-        reads the sheet's new state."""
+        reads the sheet's new state. Two confirmations in one workflow task both pass the
+        validator (it runs before either handler); the second is refused here."""
+        if self._confirmed_by is not None:
+            raise ApplicationError("the sheet is already confirmed", type="conflict")
         self._confirmed_by = confirm.user_id
         await workflow.wait_condition(lambda: self._state != "ready")
         return self.progress()
@@ -135,6 +139,8 @@ class CampaignSheetWorkflow:
     @confirm.validator
     def _check_confirm(self, confirm: SheetConfirm) -> None:
         if self._state != "ready":
-            raise ValueError(f"the sheet is {self._state}: only a ready sheet can be confirmed")
+            raise ApplicationError(
+                f"the sheet is {self._state}: only a ready sheet can be confirmed", type="conflict"
+            )
         if self._confirmed_by is not None:
-            raise ValueError("the sheet is already confirmed")
+            raise ApplicationError("the sheet is already confirmed", type="conflict")
