@@ -206,10 +206,7 @@ def check_value_sheet(session: Session, principal: Principal, table: Table) -> l
             f"{len(problems)} problem(s) in the sheet: nothing was saved",
             status=422,
             title="Sheet refused",
-            errors=[
-                {"field": p["column"], "message": f"row {p['row']}: {p['message']}", **p}
-                for p in problems
-            ],
+            errors=[{"field": p["column"], **p} for p in problems],  # with sheet and row
         )
     return planned
 

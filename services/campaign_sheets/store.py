@@ -34,14 +34,7 @@ from workflows.campaign_sheet import CampaignSheetWorkflow, campaign_sheet_workf
 def refuse_file(err: SheetFileError) -> Problem:
     """422 on `file`, naming each refused cell when the refusal is about cells."""
     errors = [{"field": "file", "message": str(err)}]
-    errors += [
-        {
-            "field": "file",
-            "message": f"{p['sheet']} row {p['row']} column {p['column']}: {p['message']}",
-            **p,
-        }
-        for p in err.problems
-    ]
+    errors += [{"field": "file", **p} for p in err.problems]  # with sheet, row and column
     return Problem(f"file: {err}", status=422, title="Sheet refused", errors=errors)
 
 
