@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from activities.assets import AssetActivities
 from activities.audit import AuditActivities, CheckpointActivities
+from activities.campaign_sheets import CampaignSheetActivities
 from activities.campaigns import CampaignActivities
 from activities.delivery import DeliveryActivities
 from activities.fanout import FanoutActivities
@@ -25,6 +26,7 @@ from storage.base import WriteOnceStore
 from storage.factory import make_checkpoint_store
 from workflows.audit_checkpoint import AuditCheckpointWorkflow
 from workflows.campaign import CampaignWorkflow
+from workflows.campaign_sheet import CampaignSheetWorkflow
 from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.report_rollup import ReportRollupWorkflow
 from workflows.send import SendWorkflow
@@ -63,6 +65,7 @@ def queues(
     templates = TemplateActivities(engine)
     assets = AssetActivities(engine)
     campaigns = CampaignActivities(engine)
+    sheets = CampaignSheetActivities(engine)
     fanout = FanoutActivities(engine)
     transport = make_transport(settings, engine)
     notices = NotificationActivities(engine, settings, transport)
@@ -78,6 +81,7 @@ def queues(
                 SendWorkflow,
                 AuditCheckpointWorkflow,
                 ReportRollupWorkflow,
+                CampaignSheetWorkflow,
             ],
             activities=[
                 audit.append_audit_event,
@@ -95,6 +99,11 @@ def queues(
                 deliveries.record_send_resumed,
                 reports.report_brands_to_roll,
                 reports.roll_up_brand,
+                sheets.validate_campaign_sheet,
+                sheets.begin_campaign_sheet,
+                sheets.create_campaign_sheet_rows,
+                sheets.finish_campaign_sheet,
+                sheets.expire_campaign_sheet,
             ],
         ),
         QueueSpec(

@@ -62,6 +62,11 @@ def allowances(settings: Settings) -> list[Allowance]:
             settings.contact_import_max_bytes + envelope,
         ),
         Allowance(
+            post,
+            re.compile(r"/api/v1/(campaign-sheets|partner-value-sheets)"),
+            settings.campaign_sheet_max_bytes + envelope,
+        ),
+        Allowance(
             frozenset({"POST", "PATCH"}),
             re.compile(r"/api/v1/(templates(/\d+/versions)?|versions/\d+)"),
             settings.max_template_body_bytes,

@@ -13,6 +13,7 @@ BENCHMARKS: list[list[str]] = [
     ["bench.approval_latency", "--decisions", "50", "--concurrency", "50", "--profile"],
     ["bench.fanout"],
     ["bench.contact_import"],
+    ["bench.campaign_sheets"],
     ["bench.send"],
 ]
 

@@ -146,6 +146,18 @@ class Settings(BaseSettings):
     contact_import_max_bytes: int = Field(
         200 * 1024 * 1024, ge=1024, description="Largest accepted contact CSV upload, bytes"
     )
+    campaign_sheet_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest accepted campaign sheet upload, bytes"
+    )
+    campaign_sheet_max_rows: int = Field(
+        2000, ge=1, le=100000, description="Most data rows in one campaign sheet"
+    )
+    campaign_sheet_confirm_within: int = Field(
+        7 * 86400,
+        ge=60,
+        description="Seconds a validated campaign sheet waits for HQ's confirmation; then it "
+        "expires (state failed) and nothing is created",
+    )
 
     secret_key: SecretStr = Field(
         SecretStr(DEV_SECRET_KEY), description="Signs tokens, sessions and links"

@@ -89,3 +89,16 @@ class PauseKind(StrEnum):
 
     transport = "transport"
     fault = "fault"
+
+
+class CampaignSheetState(StrEnum):
+    """A campaign sheet import (services/campaign_sheets): validating -> invalid | ready;
+    ready -> creating (HQ confirmed) | failed (nobody confirmed in time); creating ->
+    completed | failed (a row refused during creation)."""
+
+    validating = "validating"
+    invalid = "invalid"
+    ready = "ready"
+    creating = "creating"
+    completed = "completed"
+    failed = "failed"

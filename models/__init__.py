@@ -8,6 +8,7 @@ from models.approvals import ApprovalPolicy, ApprovalPolicyVersion, Delegation
 from models.assets import Asset, AssetPublication, AssetVersion
 from models.audit import AuditChainHead, AuditEvent
 from models.blocks import BrandBlock
+from models.campaign_sheets import CampaignSheet
 from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
 from models.contacts import Contact, ErasureCount, Segment, Suppression
 from models.delivery import Delivery, DeliveryEvent
@@ -40,6 +41,7 @@ __all__ = [
     "BrandBlock",
     "BrandSender",
     "Campaign",
+    "CampaignSheet",
     "Contact",
     "ContentRefusal",
     "CycleTime",

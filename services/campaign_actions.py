@@ -14,6 +14,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from approvals.policy import PinnedPolicy
 from content.spec import FieldError as SlotError
 from content.validate import validate_values
 from core.db import release_connection
@@ -88,6 +89,29 @@ async def _start_campaign(client: Client, task_queue: str, shared: CampaignShare
     )
 
 
+def check_launch_window(session: Session, campaign: Campaign) -> TemplateVersion:
+    """A launch needs an open window and a published version (FieldError otherwise)."""
+    if aware(campaign.personalise_until) <= utcnow():
+        raise FieldError("personalise_until", "is in the past: extend the window first")
+    version = session.get(TemplateVersion, campaign.template_version_id)
+    if version is None or version.state != TemplateState.published:
+        raise FieldError("template_version_id", "must be a published template version")
+    return version
+
+
+def launch_plan(
+    session: Session, campaign: Campaign, version: TemplateVersion
+) -> tuple[PinnedPolicy, list[Partner]]:
+    """The policy version a draft's launch pins and the partners it invites; refused
+    (FieldError) when the policy does not fit the template or the target names no partner.
+    Campaign sheets run this on each row (with an unsaved Campaign) before creating any."""
+    pinned = approval_policies.pin(session, campaign, content_of(version))
+    partners = crud.resolve_target_partners(session, campaign)
+    if not partners:
+        raise FieldError("target", "names no partner")
+    return pinned, partners
+
+
 async def launch(
     session: Session,
     client: Client,
@@ -101,17 +125,10 @@ async def launch(
     Launching a running campaign again only makes sure its workflow exists."""
     if campaign.state not in (CampaignState.draft, CampaignState.running):
         raise Conflict(f"campaign {campaign.id} is {campaign.state}: it cannot be launched")
-    if aware(campaign.personalise_until) <= utcnow():
-        raise FieldError("personalise_until", "is in the past: extend the window first")
-    version = session.get(TemplateVersion, campaign.template_version_id)
-    if version is None or version.state != TemplateState.published:
-        raise FieldError("template_version_id", "must be a published template version")
+    version = check_launch_window(session, campaign)
     if campaign.state == CampaignState.draft:
-        pinned = approval_policies.pin(session, campaign, content_of(version))
+        pinned, partners = launch_plan(session, campaign, version)
         campaign.approval_policy_version_id = pinned.version_id
-        partners = crud.resolve_target_partners(session, campaign)
-        if not partners:
-            raise FieldError("target", "names no partner")
         before = snapshot(campaign)
         crud.create_partner_campaigns(session, campaign, partners)
         campaign.state = CampaignState.running

@@ -106,6 +106,16 @@ def request_fingerprint(body: CampaignCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def check_new_campaign(
+    session: Session, brand_id: int, body: CampaignCreate
+) -> approval_policies.Choice:
+    """What a new campaign must pass beyond its schema, against the brand's data (FieldError
+    naming the field); campaign sheets check their rows with exactly this."""
+    _published_version(session, brand_id, body.template_version_id)
+    _check_target(session, brand_id, body.target)
+    return approval_policies.choose(session, brand_id, body.approval_policy)
+
+
 def create_campaign(
     session: Session, actor: Actor, body: CampaignCreate, idempotency_key: str | None
 ) -> tuple[Campaign, bool]:
@@ -135,9 +145,7 @@ def create_campaign(
                     ],
                 )
             return seen, False
-    _published_version(session, brand_id, body.template_version_id)
-    _check_target(session, brand_id, body.target)
-    policy = approval_policies.choose(session, brand_id, body.approval_policy)
+    policy = check_new_campaign(session, brand_id, body)
     campaign = Campaign(
         brand_id=brand_id,
         name=body.name,

@@ -7,6 +7,7 @@ from api.portal import (
     audit_pages,
     auth_pages,
     block_pages,
+    campaign_sheet_pages,
     campaigns,
     inbox,
     outbox_pages,
@@ -18,6 +19,7 @@ from api.portal import (
     static_files,
     template_pages,
     tracking_pages,
+    value_sheet_pages,
 )
 
 PORTAL_ROUTERS: list[APIRouter] = [
@@ -25,6 +27,7 @@ PORTAL_ROUTERS: list[APIRouter] = [
     auth_pages.router,
     inbox.router,
     campaigns.router,
+    campaign_sheet_pages.router,
     partner_campaigns.router,
     template_pages.router,
     asset_pages.router,
@@ -36,4 +39,5 @@ PORTAL_ROUTERS: list[APIRouter] = [
     sender_pages.router,
     tracking_pages.router,
     report_pages.router,
+    value_sheet_pages.router,
 ]

@@ -122,4 +122,5 @@ def my_campaigns(
         items=svc.partner_campaign_reads(session, result.items),
         next_steps=NEXT_STEPS,
         pager=pager(request, result, {}),
+        saved=request.query_params.get("saved", ""),
     )

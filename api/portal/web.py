@@ -160,6 +160,7 @@ NAV = (
     ("/inbox", "Inbox", Permission.partner_campaign_read),
     ("/my-campaigns", "My campaigns", Permission.partner_campaign_edit),
     ("/campaigns", "Campaigns", Permission.campaign_read),
+    ("/campaign-sheets", "Campaign sheets", Permission.campaign_manage),
     ("/templates", "Templates", Permission.template_read),
     ("/assets", "Assets", Permission.asset_read),
     ("/audit", "Audit trail", Permission.audit_read),

@@ -30,6 +30,7 @@ from mail.tags import make_tags
 from mail.transport import OutboxTransport, outbox_dir
 from models.approvals import ApprovalPolicy, ApprovalPolicyVersion, Delegation
 from models.assets import Asset
+from models.campaign_sheets import CampaignSheet
 from models.campaigns import Campaign, PartnerCampaign
 from models.contacts import Contact, Segment, Suppression
 from models.org import ApiToken, Membership, Partner, Region, User
@@ -128,6 +129,7 @@ class Ids:
     suppression: int = 0
     policy: int = 0
     delegation: int = 0
+    sheet: int = 0
     block_kind: str = "footer"  # the demo brand's blocks; Contoso has none
 
 
@@ -177,7 +179,26 @@ def ids(
     result.outbox = _outbox_row(demo, settings, result)
     result.contact, result.segment, result.suppression = _contact_rows(demo, result)
     result.policy, result.delegation = _approval_rows(demo)
+    result.sheet = _sheet_row(demo)
     return result
+
+
+def _sheet_row(engine: Engine) -> int:
+    """A Northwind campaign sheet refused by its validation (confirming it is a 409)."""
+    with Session(engine) as s:
+        marketer = s.exec(select(User).where(User.email == "marketing@northwind.example")).one()
+        sheet = CampaignSheet(
+            brand_id=marketer.brand_id,
+            filename="matrix.csv",
+            sha256="0" * 64,
+            state="invalid",
+            workflow_id="campaign-sheet-matrix",
+            uploaded_by=marketer.id or 0,
+            expires_at=datetime.now(UTC) + timedelta(days=7),
+        )
+        s.add(sheet)
+        s.commit()
+        return sheet.id or 0
 
 
 def _approval_rows(engine: Engine) -> tuple[int, int]:
@@ -503,6 +524,24 @@ MATRIX: dict[str, tuple[Call, str]] = {
         "VFFFFFFFOO",
     ),
     "campaigns.read": (_c("GET", "/api/v1/campaigns/{campaign}"), "NFFFOOOOOO"),
+    # Campaign sheets: campaign.manage uploads and confirms, campaign.read reads (a PNG is
+    # refused as a file, 422); partner roles see none. Partner value sheets: who edits.
+    "campaign_sheets.template": (_c("GET", "/api/v1/campaign-sheets/template"), "OFFFFFFFOO"),
+    "campaign_sheets.upload": (
+        _c("POST", "/api/v1/campaign-sheets", multipart=True),
+        "VFFFFFFFVV",
+    ),
+    "campaign_sheets.list": (_c("GET", "/api/v1/campaign-sheets"), "OFFFOOOOOO"),
+    "campaign_sheets.read": (_c("GET", "/api/v1/campaign-sheets/{sheet}"), "NFFFOOOOOO"),
+    "campaign_sheets.confirm": (
+        _c("POST", "/api/v1/campaign-sheets/{sheet}/confirm"),
+        "NFFFFFFFCC",
+    ),
+    "partner_value_sheets.download": (_c("GET", "/api/v1/partner-value-sheets"), "OOOOFFFFFO"),
+    "partner_value_sheets.upload": (
+        _c("POST", "/api/v1/partner-value-sheets", multipart=True),
+        "VVVVFFFFFV",
+    ),
     "campaigns.update": (
         _c("PATCH", "/api/v1/campaigns/{campaign}", lambda i, r: {"name": f"M {r}"}),
         "NFFFFFFFOO",
@@ -723,6 +762,8 @@ MULTIPART = {
     ("POST", "/api/v1/assets"),
     ("POST", "/api/v1/assets/{asset_id}/versions"),
     ("POST", "/api/v1/partners/{partner_id}/contacts/import"),
+    ("POST", "/api/v1/campaign-sheets"),
+    ("POST", "/api/v1/partner-value-sheets"),
 }
 # POSTs that only compute an answer from a body (validation, preview): readers may use them.
 READ_ONLY_POSTS = {
@@ -791,6 +832,7 @@ PARAM_IDS = {
     "suppression_id": "suppression",
     "policy": "policy",
     "delegation_id": "delegation",
+    "sheet_id": "sheet",
     "kind": "block_kind",
 }
 MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
@@ -942,6 +984,8 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/static/{}"): 200,
     ("GET", "/inbox"): 303,
     ("GET", "/my-campaigns"): 303,
+    ("GET", "/my-campaigns/values.xlsx"): 303,
+    ("POST", "/my-campaigns/values"): 403,
     ("GET", "/campaigns"): 303,
     ("GET", "/campaigns/new"): 303,
     ("POST", "/campaigns"): 403,
@@ -949,6 +993,11 @@ PORTAL: dict[tuple[str, str], int] = {
     ("POST", "/campaigns/{}/launch"): 403,
     ("POST", "/campaigns/{}/cancel"): 403,
     ("POST", "/campaigns/{}/extend"): 403,
+    ("GET", "/campaign-sheets"): 303,
+    ("GET", "/campaign-sheets/template"): 303,
+    ("POST", "/campaign-sheets"): 403,
+    ("GET", "/campaign-sheets/{}"): 303,
+    ("POST", "/campaign-sheets/{}/confirm"): 403,
     ("GET", "/partner-campaigns/{}"): 303,
     ("POST", "/partner-campaigns/{}/content"): 403,
     ("POST", "/partner-campaigns/{}/preview"): 403,

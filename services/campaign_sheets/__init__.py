@@ -1,0 +1,1 @@
+"""Campaign sheets: HQ's campaign plan uploaded as XLSX or CSV (docs/campaign-sheets.md)."""
