@@ -17,6 +17,7 @@ from activities.fanout import FanoutActivities
 from activities.notifications import NotificationActivities
 from activities.reporting import ReportActivities
 from activities.templates import TemplateActivities
+from activities.webhooks import WebhookActivities
 from core.bytecode import ensure_bytecode
 from core.settings import Settings
 from mail.transport import make_transport
@@ -29,6 +30,7 @@ from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.report_rollup import ReportRollupWorkflow
 from workflows.send import SendWorkflow
 from workflows.template import TemplateWorkflow
+from workflows.webhook_endpoint import WebhookEndpointWorkflow
 
 
 @dataclass
@@ -68,6 +70,7 @@ def queues(
     notices = NotificationActivities(engine, settings, transport)
     deliveries = DeliveryActivities(engine, settings, transport)
     reports = ReportActivities(engine, settings.report_rollup_lookback_days)
+    webhooks = WebhookActivities(engine, settings)
     return [
         QueueSpec(
             settings.temporal_task_queue,
@@ -78,6 +81,7 @@ def queues(
                 SendWorkflow,
                 AuditCheckpointWorkflow,
                 ReportRollupWorkflow,
+                WebhookEndpointWorkflow,
             ],
             activities=[
                 audit.append_audit_event,
@@ -95,6 +99,8 @@ def queues(
                 deliveries.record_send_resumed,
                 reports.report_brands_to_roll,
                 reports.roll_up_brand,
+                webhooks.webhook_due_events,
+                webhooks.deliver_webhook_event,
             ],
         ),
         QueueSpec(

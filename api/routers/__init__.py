@@ -37,6 +37,7 @@ from api.routers import (
     tracking,
     unsubscribe,
     users,
+    webhooks,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -48,6 +49,7 @@ ROUTERS: list[APIRouter] = [
     users.router,
     memberships.router,
     api_tokens.router,
+    webhooks.router,
     audit.router,
     templates.router,
     brand_blocks.router,
