@@ -70,7 +70,7 @@ def queues(
     notices = NotificationActivities(engine, settings, transport)
     deliveries = DeliveryActivities(engine, settings, transport)
     reports = ReportActivities(engine, settings.report_rollup_lookback_days)
-    webhooks = WebhookActivities(engine, settings)
+    webhooks = WebhookActivities(engine, settings, transport)
     return [
         QueueSpec(
             settings.temporal_task_queue,
@@ -101,6 +101,7 @@ def queues(
                 reports.roll_up_brand,
                 webhooks.webhook_due_events,
                 webhooks.deliver_webhook_event,
+                webhooks.notify_webhook_disabled,
             ],
         ),
         QueueSpec(

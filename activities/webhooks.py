@@ -7,16 +7,18 @@ from sqlmodel import Session
 from temporalio import activity
 
 from core.settings import Settings
+from mail.transport import MessageSender
 from models.webhook_io import WebhookAttemptInput, WebhookAttemptResult, WebhookDue, WebhookDueQuery
-from services.webhooks import delivery
+from services.webhooks import delivery, notice
 
 
 class WebhookActivities:
     """Sync: they run on the worker's thread pool (the POST blocks up to its timeout)."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, transport: MessageSender) -> None:
         self._engine = engine
         self._settings = settings
+        self._transport = transport
 
     @activity.defn(name="webhook_due_events")
     def webhook_due_events(self, query: WebhookDueQuery) -> WebhookDue:
@@ -36,3 +38,8 @@ class WebhookActivities:
         return WebhookAttemptResult(
             outcome=result.outcome, endpoint_disabled=result.endpoint_disabled
         )
+
+    @activity.defn(name="notify_webhook_disabled")
+    def notify_webhook_disabled(self, endpoint_id: int) -> int:
+        """Email the brand's admins that the endpoint was disabled (once per admin)."""
+        return notice.notify_disabled(self._engine, self._settings, self._transport, endpoint_id)

@@ -12,8 +12,9 @@ How new events reach it: events are captured in the transaction of the audit eve
 writers (API requests, activities) that have no Temporal client at hand and must not depend on
 one; so the workflow polls (WEBHOOK_POLL_SECONDS), and the API's own actions (create, enable,
 redeliver, ping) signal-with-start `nudge` after their commit for an immediate round. A lost
-nudge costs one poll interval, never an event. It ends when the endpoint is disabled or
-deleted (a re-enable starts it again) and continues as new every ROUNDS_PER_RUN rounds.
+nudge costs one poll interval, never an event. It ends when the endpoint is deleted, or
+disabled (after emailing the brand's admins when it disabled it; a re-enable starts it
+again), and continues as new every ROUNDS_PER_RUN rounds.
 """
 
 from __future__ import annotations
@@ -73,6 +74,13 @@ class WebhookEndpointWorkflow:
             if due.event_ids:
                 results = await asyncio.gather(*(self._attempt(i) for i in due.event_ids))
                 if any(r.endpoint_disabled for r in results):
+                    await workflow.execute_activity(
+                        "notify_webhook_disabled",
+                        inp.endpoint_id,
+                        result_type=int,
+                        start_to_close_timeout=timedelta(minutes=2),
+                        retry_policy=DB_RETRY,
+                    )
                     return "disabled"
                 if any(r.outcome == "error" for r in results):
                     await workflow.sleep(ERROR_PAUSE)  # the database kept failing: not a hot loop

@@ -23,6 +23,7 @@ from api.app import create_app
 from core.security import issue_access_token
 from core.settings import Settings
 from core.temporal import LazyTemporalClient
+from mail.transport import make_transport
 from models.org import User
 from storage.local import LocalBlobStore
 from workflows.webhook_endpoint import WebhookEndpointWorkflow
@@ -124,13 +125,17 @@ async def webhook_stack(
 ) -> AsyncIterator[Stack]:
     """The API on `settings` and a worker running the webhook workflow and its activities
     (real database, real HTTP) on the time-skipping server."""
-    activities = WebhookActivities(engine, settings)
+    activities = WebhookActivities(engine, settings, make_transport(settings, engine))
     with ThreadPoolExecutor(4) as pool:
         async with Worker(
             env.client,
             task_queue=settings.temporal_task_queue,
             workflows=[WebhookEndpointWorkflow],
-            activities=[activities.webhook_due_events, activities.deliver_webhook_event],
+            activities=[
+                activities.webhook_due_events,
+                activities.deliver_webhook_event,
+                activities.notify_webhook_disabled,
+            ],
             activity_executor=pool,
         ):
             app = create_app(

@@ -12,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from models.audit import AuditEvent
+from models.outbox import OutboxMessage
 from models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from services.webhooks.signing import WebhookVerificationError, verify
 from storage.local import LocalBlobStore
@@ -168,7 +169,13 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_with_a_notice_and_re_e
             attempts = session.exec(
                 select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
             ).all()
+            emails = session.exec(
+                select(OutboxMessage.to).where(
+                    OutboxMessage.subject == "A webhook endpoint was disabled"
+                )
+            ).all()
         assert notice.entity_id == str(endpoint_id)
+        assert emails == ["admin@northwind.example"]  # the brand's admins, once
         assert len(attempts) > 3 and not any(a.ok for a in attempts)
 
         receiver.status = 200
