@@ -16,6 +16,7 @@ from core.policy import Permission, Principal, Target, allows
 from core.settings import Settings
 from models.base import utcnow
 from models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookEventState
+from services import audit
 from services.org import Actor, record_about
 from services.paging import Key, Listing, Paged, PageRequest, fetch
 from services.webhooks import capture, signing, ssrf
@@ -135,8 +136,11 @@ def load(session: Session, principal: Principal, endpoint_id: int) -> WebhookEnd
 
 
 def load_locked(session: Session, principal: Principal, endpoint_id: int) -> WebhookEndpoint:
-    """For changes: parallel requests on one endpoint apply one after the other."""
+    """For changes: parallel requests on one endpoint apply one after the other (row lock on
+    PostgreSQL, the write lock taken first on SQLite), so two rotations never both keep the
+    same old secret and lose one of the new ones."""
     brand_id = _brand(principal)
+    audit.begin_write(session)
     stmt = select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from core.settings import Settings
 from models.audit import AuditEvent
+from models.org import User
+from models.webhooks import WebhookEndpoint
+from services.accounts import principal_for
+from services.org import Actor
+from services.webhooks import endpoints as svc
 
 URL = "/api/v1/webhooks"
 PUBLIC = "https://93.184.215.14/hook"
@@ -131,3 +138,33 @@ def test_another_brand_never_sees_or_touches_an_endpoint_and_partners_are_refuse
             answer = client.request(method, path, json=body, headers=login(email))
             assert answer.status_code == 403, (email, method, path)
     assert client.get(hook, headers=login("admin@northwind.example")).json()["enabled"] is True
+
+
+def test_parallel_rotations_apply_one_after_the_other(
+    client: TestClient, login: Login, demo: Engine, settings: Settings
+) -> None:
+    endpoint_id = int(str(_create(client, login("admin@northwind.example"))["id"]))
+    with Session(demo) as session:
+        admin = session.exec(select(User).where(User.email == "admin@northwind.example")).one()
+        principal = principal_for(session, admin)
+    barrier = threading.Barrier(2)
+    secrets: list[str] = []
+
+    def rotate(n: int) -> None:
+        with Session(demo, expire_on_commit=False) as session:
+            barrier.wait()
+            actor = Actor(principal, f"par-{n}")
+            endpoint = svc.rotate_secret(session, settings, actor, endpoint_id)
+            session.commit()
+            secrets.append(endpoint.secret)
+
+    threads = [threading.Thread(target=rotate, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with Session(demo) as session:
+        endpoint = session.get(WebhookEndpoint, endpoint_id)
+    assert endpoint is not None and len(secrets) == 2
+    # The second rotation kept the first one's secret as the previous: none was lost.
+    assert {endpoint.secret, endpoint.previous_secret} == set(secrets)
