@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,8 @@ class Receiver:
 
     url: str = ""
     status: int = 204
+    delay: float = 0.0  # seconds before answering
+    body: bytes = b"ok"
     seen: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -62,12 +65,13 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
             status = state.status
+            time.sleep(state.delay)
             with state.lock:
                 state.seen.append(Received(dict(self.headers.items()), body, status))
             self.send_response(status)
-            self.send_header("content-length", "2")
+            self.send_header("content-length", str(len(state.body)))
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(state.body)
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -14,7 +14,9 @@ from core.settings import Settings
 from models.audit import AuditEvent
 from models.outbox import OutboxMessage
 from models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from services.webhooks.signing import WebhookVerificationError, verify
+from services.webhooks import delivery
+from services.webhooks.delivery import aware
+from services.webhooks.signing import WebhookVerificationError, new_secret, verify
 from storage.local import LocalBlobStore
 from tests.webhooks.conftest import Receiver, Stack, webhook_settings, webhook_stack
 from tests.webhooks.events import LIFECYCLE, brand_of, transition
@@ -193,3 +195,44 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_with_a_notice_and_re_e
         )
         endpoint = _endpoint(demo, endpoint_id)
         assert endpoint.enabled and endpoint.failing_since is None
+
+
+def test_a_receiver_that_hangs_or_answers_an_error_is_logged_and_retried_later(
+    settings: Settings, demo: Engine, receiver: Receiver
+) -> None:
+    local = webhook_settings(settings, webhook_timeout_seconds=0.2)
+    with Session(demo) as session:
+        endpoint = WebhookEndpoint(
+            brand_id=brand_of(demo, ADMIN),
+            url=receiver.url,
+            event_types=["partner_campaign.state_changed"],
+            secret=new_secret(),
+        )
+        session.add(endpoint)
+        session.commit()
+        assert endpoint.id is not None
+        endpoint_id = endpoint.id
+    transition(demo, brand_of(demo, ADMIN), 940_001, 1, LIFECYCLE[0])
+    (event,) = _events(demo, endpoint_id)
+    assert event.id is not None
+    now = datetime.now(UTC)
+    receiver.delay = 0.5  # longer than the timeout
+    assert delivery.attempt(demo, local, event.id, now).outcome == "retry"
+    receiver.delay, receiver.status = 0.0, 500
+    receiver.body = b"x" * 5000
+    later = now + timedelta(seconds=10)
+    assert delivery.attempt(demo, local, event.id, later).outcome == "retry"
+    with Session(demo) as session:
+        log = session.exec(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.event_id == event.id)
+            .order_by(col(WebhookDelivery.id))
+        ).all()
+        stored = session.get(WebhookEvent, event.id)
+    assert [(r.attempt, r.ok, r.status_code) for r in log] == [(1, False, None), (2, False, 500)]
+    assert "Timeout" in (log[0].error or "") and log[1].error == "HTTP 500"
+    assert len(log[1].response_excerpt) == 200  # a short excerpt, not the whole answer
+    assert stored is not None and stored.attempts == 2
+    # Backoff: 5 s after the first failure, 10 s after the second (from the workflow's clock).
+    assert stored.next_attempt_at is not None
+    assert aware(stored.next_attempt_at) == later + timedelta(seconds=10)
