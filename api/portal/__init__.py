@@ -18,6 +18,7 @@ from api.portal import (
     static_files,
     template_pages,
     tracking_pages,
+    webhook_pages,
 )
 
 PORTAL_ROUTERS: list[APIRouter] = [
@@ -35,5 +36,6 @@ PORTAL_ROUTERS: list[APIRouter] = [
     block_pages.router,
     sender_pages.router,
     tracking_pages.router,
+    webhook_pages.router,
     report_pages.router,
 ]

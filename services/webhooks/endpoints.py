@@ -4,7 +4,7 @@ redelivery and the test ping. Every change is audited; nothing of another brand 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -349,4 +349,71 @@ def counts(session: Session, endpoint_id: int) -> EndpointCounts:
     return EndpointCounts(
         pending=int(rows.get(WebhookEventState.pending, 0)),
         failed=int(rows.get(WebhookEventState.failed, 0)),
+    )
+
+
+@dataclass(frozen=True)
+class EndpointRow:
+    endpoint: WebhookEndpoint
+    pending: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class RecentAttempt:
+    at: datetime
+    endpoint_id: int
+    event_type: str
+    attempt: int
+    ok: bool
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    manual: bool
+
+
+@dataclass(frozen=True)
+class Overview:
+    endpoints: list[EndpointRow]
+    recent: list[RecentAttempt]
+
+
+def overview(session: Session, principal: Principal, recent: int) -> Overview:
+    """The portal's page: the brand's endpoints with their counts, the latest attempts."""
+    brand_id = _brand(principal)
+    rows = session.exec(
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.brand_id == brand_id)
+        .order_by(col(WebhookEndpoint.id))
+    ).all()
+    endpoints = []
+    for endpoint in rows:
+        assert endpoint.id is not None
+        c = counts(session, endpoint.id)
+        endpoints.append(EndpointRow(endpoint, c.pending, c.failed))
+    attempts = session.exec(
+        select(WebhookDelivery, WebhookEvent.event_type)
+        .where(
+            WebhookDelivery.brand_id == brand_id,
+            col(WebhookDelivery.event_id) == col(WebhookEvent.id),
+        )
+        .order_by(col(WebhookDelivery.id).desc())
+        .limit(recent)
+    ).all()
+    return Overview(
+        endpoints,
+        [
+            RecentAttempt(
+                d.at,
+                d.endpoint_id,
+                kind,
+                d.attempt,
+                d.ok,
+                d.status_code,
+                d.error,
+                d.duration_ms,
+                d.manual,
+            )
+            for d, kind in attempts
+        ],
     )

@@ -1052,6 +1052,7 @@ PORTAL: dict[tuple[str, str], int] = {
     ("POST", "/settings/sender/brand"): 403,
     ("GET", "/settings/tracking"): 303,
     ("POST", "/settings/tracking"): 403,
+    ("GET", "/settings/webhooks"): 303,
     ("GET", "/reports"): 303,
     ("GET", "/reports/export/{}"): 303,
     ("GET", "/my-reports"): 303,
