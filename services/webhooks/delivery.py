@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -100,6 +101,28 @@ def signing_secrets(endpoint: WebhookEndpoint, at: datetime) -> list[str]:
     return out
 
 
+_clients: dict[float, httpx.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def http_client(timeout: float) -> httpx.Client:
+    """One client per process and timeout: building one loads the CA bundle (tens of ms).
+    Connections are never kept alive: the pool is keyed by the pinned address, so a TLS
+    connection made for one name must not carry a request for another name on that address;
+    redirects are never followed; proxies from the environment are ignored."""
+    with _clients_lock:
+        client = _clients.get(timeout)
+        if client is None:
+            client = httpx.Client(
+                timeout=timeout,
+                follow_redirects=False,
+                trust_env=False,
+                limits=httpx.Limits(max_keepalive_connections=0),
+            )
+            _clients[timeout] = client
+        return client
+
+
 def post(settings: Settings, endpoint: WebhookEndpoint, event: WebhookEvent) -> Response:
     """One POST to the address that passed the SSRF check, never following a redirect."""
     started = time.monotonic()
@@ -128,19 +151,15 @@ def post(settings: Settings, endpoint: WebhookEndpoint, event: WebhookEvent) -> 
         }
     )
     extensions = {"sni_hostname": dest.host} if dest.scheme == "https" else {}
+    client = http_client(settings.webhook_timeout_seconds)
     try:
-        with (
-            httpx.Client(
-                timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False
-            ) as client,
-            client.stream(
-                "POST",
-                ssrf.pinned_url(dest, address),
-                content=body,
-                headers=headers,
-                extensions=extensions,
-            ) as answer,
-        ):
+        with client.stream(
+            "POST",
+            ssrf.pinned_url(dest, address),
+            content=body,
+            headers=headers,
+            extensions=extensions,
+        ) as answer:
             excerpt = _excerpt(answer)
             code = answer.status_code
     except httpx.HTTPError as err:

@@ -79,7 +79,7 @@ def test_dns_rebinding_after_registration_is_refused_at_delivery_without_a_reque
     def no_request(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("no request may be made")
 
-    monkeypatch.setattr(delivery.httpx, "Client", no_request)
+    monkeypatch.setattr(delivery, "http_client", no_request)
     endpoint = WebhookEndpoint(brand_id=1, url="https://hooks.example.com/x", secret=new_secret())
     event = WebhookEvent(
         endpoint_id=1, brand_id=1, message_id="msg_x", source_key="k", event_type="t", subject="s"
@@ -98,13 +98,15 @@ def test_the_request_goes_to_the_checked_address_with_the_name_in_host_and_sni(
         seen.update(url=str(request.url), host=request.headers["host"], ext=request.extensions)
         return delivery.httpx.Response(302, headers={"location": "http://127.0.0.1/"})
 
-    real = delivery.httpx.Client
+    real = delivery.http_client(settings.webhook_timeout_seconds)
+    assert real.follow_redirects is False
 
-    def client(**kwargs: Any) -> Any:
-        assert kwargs["follow_redirects"] is False
-        return real(transport=delivery.httpx.MockTransport(handler), **kwargs)
+    def client(timeout: float) -> Any:
+        return delivery.httpx.Client(
+            transport=delivery.httpx.MockTransport(handler), follow_redirects=False
+        )
 
-    monkeypatch.setattr(delivery.httpx, "Client", client)
+    monkeypatch.setattr(delivery, "http_client", client)
     endpoint = WebhookEndpoint(brand_id=1, url="https://hooks.example.com/x", secret=new_secret())
     event = WebhookEvent(
         endpoint_id=1, brand_id=1, message_id="msg_x", source_key="k", event_type="t", subject="s"
