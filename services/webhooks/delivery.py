@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -45,32 +45,33 @@ class Due:
 
 def due_events(session: Session, endpoint_id: int, now: datetime, poll_seconds: float) -> Due:
     """The oldest pending event of each subject, when it is due: events of one subject go out
-    in order, a subject waiting on a retry holds only itself back."""
+    in order, a subject waiting on a retry holds back only itself (and is never in the way
+    of subjects that are due, however many wait)."""
     endpoint = session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None:
         return Due("gone", [], poll_seconds)
     if not endpoint.enabled:
         return Due("disabled", [], poll_seconds)
-    pending = (WebhookEvent.endpoint_id == endpoint_id, WebhookEvent.state == "pending")
-    heads = session.exec(
-        select(func.min(WebhookEvent.id))
-        .where(*pending)
+    heads = (
+        select(func.min(WebhookEvent.id).label("id"))
+        .where(WebhookEvent.endpoint_id == endpoint_id, WebhookEvent.state == "pending")
         .group_by(col(WebhookEvent.subject))
-        .order_by(func.min(WebhookEvent.id))
-        .limit(HEADS_PER_ROUND * 5)
+        .subquery()
+    )
+    head = col(WebhookEvent.id) == heads.c.id
+    when = col(WebhookEvent.next_attempt_at)
+    ready = session.exec(
+        select(WebhookEvent.id)
+        .join(heads, head)
+        .where(or_(when.is_(None), when <= now))
+        .order_by(col(WebhookEvent.id))
+        .limit(HEADS_PER_ROUND)
     ).all()
-    ids = [i for i in heads if i is not None]
-    rows = session.exec(select(WebhookEvent).where(col(WebhookEvent.id).in_(ids))).all()
-    ready = sorted(
-        e.id
-        for e in rows
-        if e.id is not None and (e.next_attempt_at is None or aware(e.next_attempt_at) <= now)
-    )[:HEADS_PER_ROUND]
-    later = [aware(e.next_attempt_at) for e in rows if e.next_attempt_at and e.id not in ready]
+    later = session.exec(select(func.min(when)).join(heads, head).where(when > now)).first()
     wait = poll_seconds
-    if later:
-        wait = min(wait, max(1.0, (min(later) - now).total_seconds()))
-    return Due("active", ready, wait)
+    if later is not None:
+        wait = min(wait, max(1.0, (aware(later) - now).total_seconds()))
+    return Due("active", [i for i in ready if i is not None], wait)
 
 
 def backoff_seconds(settings: Settings, attempts: int) -> float:
@@ -143,11 +144,12 @@ def post(settings: Settings, endpoint: WebhookEndpoint, event: WebhookEvent) -> 
         signing_secrets(endpoint, utcnow()), event.message_id, int(time.time()), body
     )
     default_port = 443 if dest.scheme == "https" else 80
+    host = f"[{dest.host}]" if ":" in dest.host else dest.host  # an IPv6 literal
     headers.update(
         {
             "content-type": "application/json",
             "user-agent": USER_AGENT,
-            "host": dest.host if dest.port == default_port else f"{dest.host}:{dest.port}",
+            "host": host if dest.port == default_port else f"{host}:{dest.port}",
         }
     )
     extensions = {"sni_hostname": dest.host} if dest.scheme == "https" else {}

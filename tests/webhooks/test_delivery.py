@@ -236,3 +236,42 @@ def test_a_receiver_that_hangs_or_answers_an_error_is_logged_and_retried_later(
     # Backoff: 5 s after the first failure, 10 s after the second (from the workflow's clock).
     assert stored.next_attempt_at is not None
     assert aware(stored.next_attempt_at) == later + timedelta(seconds=10)
+
+
+def test_a_subject_waiting_on_a_retry_holds_back_only_its_own_later_events(
+    demo: Engine,
+) -> None:
+    brand_id = brand_of(demo, ADMIN)
+    with Session(demo) as session:
+        endpoint = WebhookEndpoint(
+            brand_id=brand_id, url="https://93.184.215.14/h", event_types=[], secret=new_secret()
+        )
+        session.add(endpoint)
+        session.commit()
+        assert endpoint.id is not None
+        endpoint_id = endpoint.id
+    now = datetime.now(UTC)
+    plan = [("a", now + timedelta(seconds=40)), ("a", now), ("b", now), ("b", now), ("c", None)]
+    with Session(demo) as session:
+        for n, (subject, due) in enumerate(plan):
+            session.add(
+                WebhookEvent(
+                    endpoint_id=endpoint_id,
+                    brand_id=brand_id,
+                    message_id=f"msg_order_{n}",
+                    source_key=f"order-{n}",
+                    event_type="t",
+                    subject=subject,
+                    next_attempt_at=due,
+                )
+            )
+        session.commit()
+    events = _events(demo, endpoint_id)
+    with Session(demo) as session:
+        due = delivery.due_events(session, endpoint_id, now, poll_seconds=30.0)
+    # a's head waits 40 s: neither it nor a's second event; b's first; c's only one.
+    assert due.event_ids == [events[2].id, events[4].id]
+    assert due.next_check_seconds == 30.0  # the poll comes before a's retry
+    with Session(demo) as session:
+        later = delivery.due_events(session, endpoint_id, now, poll_seconds=60.0)
+    assert later.next_check_seconds == 40.0
