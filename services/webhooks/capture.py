@@ -57,10 +57,21 @@ def _state_or_stage_changed(event: AuditEvent) -> bool:
     return before.get("state") != after.get("state") or "next_stage" in after
 
 
-def _next_stage_waits(event: AuditEvent) -> bool:
-    return (event.after or {}).get("state") == "pending_approval" and "next_stage" in (
-        event.after or {}
-    )
+def waiting_stage(event: AuditEvent) -> str | None:
+    """The approval stage that waits after this event: the one submitted to, or the next one
+    after an advance (activities.campaigns._after says what the audit event records)."""
+    after = event.after or {}
+    if after.get("state") != "pending_approval":
+        return None
+    if "next_stage" in after:
+        return str(after["next_stage"])
+    if event.action == "partner_campaign.submit" and after.get("stage"):
+        return str(after["stage"])
+    return None
+
+
+def _stage_waits(event: AuditEvent) -> bool:
+    return waiting_stage(event) is not None
 
 
 # Partner campaign lifecycle events (workflows/partner_campaign_lifecycle.py) and notes.
@@ -93,11 +104,11 @@ ACTION_EVENTS: dict[str, tuple[tuple[str, Predicate], ...]] = {
     },
     "partner_campaign.submit": (
         (PARTNER_CAMPAIGN_STATE_CHANGED, _state_or_stage_changed),
-        (APPROVAL_TASK_CREATED, _next_stage_waits),
+        (APPROVAL_TASK_CREATED, _stage_waits),
     ),
     "partner_campaign.advance": (
         (PARTNER_CAMPAIGN_STATE_CHANGED, _state_or_stage_changed),
-        (APPROVAL_TASK_CREATED, _next_stage_waits),
+        (APPROVAL_TASK_CREATED, _stage_waits),
     ),
     "partner_campaign.escalate": ((APPROVAL_TASK_OVERDUE, _always),),
     "partner_campaign.finish": (
@@ -166,7 +177,7 @@ def _partner_campaign_data(session: Session, event: AuditEvent, kind: str) -> di
             )
         ).first()
         data.update(
-            stage=after.get("next_stage") or (task.stage if task else None),
+            stage=waiting_stage(event) or (task.stage if task else None),
             stage_label=task.stage_label if task else None,
             due_at=_iso(task.due_at) if task else None,
             escalation_level=task.escalation_level if task else 0,

@@ -15,7 +15,7 @@ from services import audit
 LIFECYCLE: list[tuple[str, str, str, dict[str, Any]]] = [
     ("open", "invited", "drafting", {}),
     ("save", "drafting", "drafting", {}),  # not a state change: no webhook event
-    ("submit", "drafting", "pending_approval", {"next_stage": "gm"}),
+    ("submit", "drafting", "pending_approval", {"stage": "gm"}),
     ("approve", "pending_approval", "approved", {"stage": "gm"}),
     ("schedule", "approved", "scheduled", {}),
     ("start_sending", "scheduled", "sending", {}),
