@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,6 +23,7 @@ from tests.webhooks.conftest import Receiver, Stack, webhook_settings, webhook_s
 from tests.webhooks.events import LIFECYCLE, brand_of, transition
 
 ADMIN = "admin@northwind.example"
+Record = Callable[[str, str], Awaitable[None]]
 HOUR = timedelta(hours=1)
 ALL_TYPES = [
     "partner_campaign.state_changed",
@@ -73,6 +75,7 @@ async def test_a_receiver_down_for_five_minutes_gets_every_event_once_in_order(
     blob_store: LocalBlobStore,
     checkpoint_store: LocalBlobStore,
     receiver: Receiver,
+    record_history: Record,
 ) -> None:
     local = webhook_settings(settings)
     async with webhook_stack(local, demo, workflow_env, blob_store, checkpoint_store) as stack:
@@ -143,6 +146,7 @@ async def test_a_receiver_down_for_five_minutes_gets_every_event_once_in_order(
         rows = log.json()["items"]
         assert [r["ok"] for r in rows][:1] == [True] and rows[0]["manual"] is True
         assert any(r["status_code"] == 503 and not r["ok"] for r in rows)
+        await record_history(f"webhook-endpoint-{endpoint_id}", "webhook_down_then_delivered")
 
 
 async def test_an_endpoint_that_keeps_failing_is_disabled_with_a_notice_and_re_enabled(
@@ -152,6 +156,7 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_with_a_notice_and_re_e
     blob_store: LocalBlobStore,
     checkpoint_store: LocalBlobStore,
     receiver: Receiver,
+    record_history: Record,
 ) -> None:
     local = webhook_settings(settings, webhook_disable_after_hours=0.5, webhook_poll_seconds=600.0)
     async with webhook_stack(local, demo, workflow_env, blob_store, checkpoint_store) as stack:
@@ -159,6 +164,9 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_with_a_notice_and_re_e
         receiver.status = 500
         transition(demo, brand_of(demo, ADMIN), 920_001, 1, LIFECYCLE[0])
         await _until(workflow_env, lambda: not _endpoint(demo, endpoint_id).enabled, HOUR / 4, 12)
+        handle = workflow_env.client.get_workflow_handle(f"webhook-endpoint-{endpoint_id}")
+        assert await handle.result() == "disabled"  # after emailing the admins
+        await record_history(handle.id, "webhook_disabled")
 
         read = await stack.api.get(f"/api/v1/webhooks/{endpoint_id}", headers=stack.headers(ADMIN))
         body = read.json()
