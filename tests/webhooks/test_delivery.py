@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from models.audit import AuditEvent
 from models.outbox import OutboxMessage
 from models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from services.webhooks import delivery
+from services.webhooks import delivery, starter
 from services.webhooks.delivery import aware
 from services.webhooks.signing import WebhookVerificationError, new_secret, verify
 from storage.local import LocalBlobStore
@@ -283,3 +284,31 @@ def test_a_subject_waiting_on_a_retry_holds_back_only_its_own_later_events(
     with Session(demo) as session:
         later = delivery.due_events(session, endpoint_id, now, poll_seconds=60.0)
     assert later.next_check_seconds == 40.0
+
+
+async def test_the_worker_starts_the_workflow_of_every_enabled_endpoint(
+    demo: Engine, workflow_env: WorkflowEnvironment
+) -> None:
+    brand_id = brand_of(demo, ADMIN)
+    with Session(demo) as session:
+        rows = [
+            WebhookEndpoint(
+                brand_id=brand_id,
+                url="https://93.184.215.14/h",
+                event_types=[],
+                enabled=enabled,
+                secret=new_secret(),
+            )
+            for enabled in (True, False)
+        ]
+        session.add_all(rows)
+        session.commit()
+        on, off = (r.id for r in rows)
+    queue = f"test-wh-start-{on}"  # no worker polls it: the runs only wait
+    assert await starter.start_enabled(workflow_env.client, queue, demo) == 1
+    described = await workflow_env.client.get_workflow_handle(f"webhook-endpoint-{on}").describe()
+    assert described.task_queue == queue
+    with pytest.raises(RPCError):
+        await workflow_env.client.get_workflow_handle(f"webhook-endpoint-{off}").describe()
+    # A second start (a restarted worker) signals the running one instead.
+    assert await starter.start_enabled(workflow_env.client, queue, demo) == 1
