@@ -168,3 +168,23 @@ def test_parallel_rotations_apply_one_after_the_other(
     assert endpoint is not None and len(secrets) == 2
     # The second rotation kept the first one's secret as the previous: none was lost.
     assert {endpoint.secret, endpoint.previous_secret} == set(secrets)
+
+
+def test_an_api_token_of_a_brand_admin_registers_endpoints_and_one_of_an_editor_cannot(
+    client: TestClient, login: Login, demo: Engine
+) -> None:
+    admin = login("admin@northwind.example")
+    with Session(demo) as session:
+        users = {u.email: u.id for u in session.exec(select(User)).all()}
+
+    def token_of(email: str) -> dict[str, str]:
+        made = client.post(
+            "/api/v1/api-tokens", json={"user_id": users[email], "name": "ci"}, headers=admin
+        )
+        assert made.status_code == 201, made.text
+        return {"Authorization": f"Bearer {made.json()['token']}"}
+
+    created = _create(client, token_of("admin@northwind.example"))
+    assert created["id"]
+    editor = token_of("editor.amsterdam@northwind.example")
+    assert client.get(URL, headers=editor).status_code == 403
