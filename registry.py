@@ -18,6 +18,7 @@ from activities.fanout import FanoutActivities
 from activities.notifications import NotificationActivities
 from activities.reporting import ReportActivities
 from activities.templates import TemplateActivities
+from activities.webhooks import WebhookActivities
 from core.bytecode import ensure_bytecode
 from core.settings import Settings
 from mail.transport import make_transport
@@ -31,6 +32,7 @@ from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.report_rollup import ReportRollupWorkflow
 from workflows.send import SendWorkflow
 from workflows.template import TemplateWorkflow
+from workflows.webhook_endpoint import WebhookEndpointWorkflow
 
 
 @dataclass
@@ -71,6 +73,7 @@ def queues(
     notices = NotificationActivities(engine, settings, transport)
     deliveries = DeliveryActivities(engine, settings, transport)
     reports = ReportActivities(engine, settings.report_rollup_lookback_days)
+    webhooks = WebhookActivities(engine, settings, transport)
     return [
         QueueSpec(
             settings.temporal_task_queue,
@@ -82,6 +85,7 @@ def queues(
                 AuditCheckpointWorkflow,
                 ReportRollupWorkflow,
                 CampaignSheetWorkflow,
+                WebhookEndpointWorkflow,
             ],
             activities=[
                 audit.append_audit_event,
@@ -104,6 +108,9 @@ def queues(
                 sheets.create_campaign_sheet_rows,
                 sheets.finish_campaign_sheet,
                 sheets.expire_campaign_sheet,
+                webhooks.webhook_due_events,
+                webhooks.deliver_webhook_event,
+                webhooks.notify_webhook_disabled,
             ],
         ),
         QueueSpec(

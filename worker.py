@@ -29,6 +29,7 @@ from core.report_schedule import ensure_report_schedule, report_schedule_id
 from core.settings import Settings, get_settings
 from core.temporal import TemporalUnreachable, connect
 from registry import precompile_workflow_modules, queues
+from services.webhooks import starter as webhook_starter
 
 log = logging.getLogger("brandrelay.worker")
 
@@ -77,6 +78,8 @@ async def run(settings: Settings, only: set[str] | None = None) -> None:
     if any(s.task_queue == settings.temporal_task_queue for s in specs):
         await start_checkpoint_schedule(client, settings)
         await start_report_schedule(client, settings)
+        started = await webhook_starter.start_enabled(client, settings.temporal_task_queue, engine)
+        log.info("webhook endpoint workflows ensured: %d", started)
     workers = [
         Worker(
             client,

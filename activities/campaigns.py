@@ -356,15 +356,36 @@ def extend_personalise_tasks(engine: Engine, workflow_ids: list[str], until: dat
 
 
 def project_campaign_summary(engine: Engine, summary: CampaignSummary) -> None:
-    with Session(engine) as session:
-        campaign = session.get(Campaign, summary.campaign_id)
-        if campaign is None:
-            raise ValueError(f"campaign {summary.campaign_id} does not exist")
-        campaign.state = CampaignState.cancelled if summary.cancelled else CampaignState.completed
-        campaign.summary = dict(summary.counts)
-        campaign.updated_at = utcnow()
-        session.add(campaign)
-        session.commit()
+    """The campaign's final state and counts; a completion is an audit event too (webhooks
+    report it from there), written once under its key whoever retries."""
+    key = f"campaign:{summary.campaign_id}:completed"
+    _with_audit_retries(engine, key, lambda session: _write_summary(session, summary, key))
+
+
+def _write_summary(session: Session, summary: CampaignSummary, key: str) -> None:
+    campaign = session.get(Campaign, summary.campaign_id)
+    if campaign is None:
+        raise ValueError(f"campaign {summary.campaign_id} does not exist")
+    before = campaign.state
+    campaign.state = CampaignState.cancelled if summary.cancelled else CampaignState.completed
+    campaign.summary = dict(summary.counts)
+    campaign.updated_at = utcnow()
+    session.add(campaign)
+    if campaign.state == CampaignState.completed:
+        audit.append_in(
+            session,
+            audit.NewEvent(
+                brand_id=campaign.brand_id,
+                actor=audit.SYSTEM_ACTOR,
+                action="campaign.completed",
+                entity_type="campaign",
+                entity_id=str(summary.campaign_id),
+                event_key=key,
+                before={"state": str(before)},
+                after={"state": campaign.state.value, "counts": dict(summary.counts)},
+                workflow_id=campaign.workflow_id,
+            ),
+        )
 
 
 class CampaignActivities:

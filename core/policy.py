@@ -46,6 +46,8 @@ class Permission(StrEnum):
     approval_policy_read = "approval_policy.read"
     approval_policy_manage = "approval_policy.manage"  # HQ's admins design the chains
     tracking_manage = "tracking.manage"  # open/click tracking switches: brand admins only
+    # Webhook endpoints hold a signing secret and send brand data out: brand admins only.
+    webhook_manage = "webhook.manage"
     # Reports over many partners (funnel, time to market, ...): whoever reads campaigns, within
     # the scope of the grant. A partner's own report needs partner_campaign.read only.
     report_read = "report.read"

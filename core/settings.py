@@ -215,6 +215,38 @@ class Settings(BaseSettings):
     max_template_body_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="Largest template version body (long sources), bytes"
     )
+    webhook_allow_http: bool = Field(
+        False, description="Accept http:// webhook URLs (development only; https otherwise)"
+    )
+    webhook_allow_private_addresses: bool = Field(
+        False,
+        description="Deliver webhooks to private, loopback, link-local or reserved addresses "
+        "and to any port (development and tests only: SSRF)",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, description="One webhook POST: connect and answer, seconds"
+    )
+    webhook_retry_window_hours: float = Field(
+        72.0, gt=0, description="How long an event is retried before it is marked failed"
+    )
+    webhook_retry_base_seconds: float = Field(
+        5.0, gt=0, description="First wait after a failed webhook attempt; doubles each time"
+    )
+    webhook_retry_max_seconds: float = Field(
+        3600.0, gt=0, description="Longest wait between two attempts of one webhook event"
+    )
+    webhook_disable_after_hours: float = Field(
+        72.0, gt=0, description="Disable an endpoint whose every attempt failed for this long"
+    )
+    webhook_disable_after_failed_events: int = Field(
+        20, ge=1, description="Disable an endpoint after this many events failed in a row"
+    )
+    webhook_secret_overlap_hours: float = Field(
+        24.0, ge=0, description="After a secret rotation, the old secret also signs this long"
+    )
+    webhook_poll_seconds: float = Field(
+        30.0, ge=1, description="How often an endpoint's workflow looks for new events"
+    )
     api_host: str = Field("127.0.0.1", description="API bind address (make up)")
     api_port: int = Field(8000, description="API port (make up)")
 

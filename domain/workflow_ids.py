@@ -21,3 +21,7 @@ def send_workflow_id(partner_campaign_id: int) -> str:
 
 def template_workflow_id(template_id: int, number: int, nonce: str) -> str:
     return f"template-{template_id}-v{number}-{nonce}"
+
+
+def webhook_endpoint_workflow_id(endpoint_id: int) -> str:
+    return f"webhook-endpoint-{endpoint_id}"

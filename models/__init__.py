@@ -26,6 +26,7 @@ from models.send_rate import SendRateSlot
 from models.sender import BrandSender, PartnerSender
 from models.signin import SignInThrottle
 from models.templates import Template, TemplateVersion
+from models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "ApiToken",
@@ -66,4 +67,7 @@ __all__ = [
     "TemplateVersion",
     "TransitionFact",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

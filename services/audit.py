@@ -38,6 +38,7 @@ from core.spreadsheet import safe_cell
 from models.audit import AuditChainHead, AuditEvent
 from models.base import utcnow
 from services.paging import Key, Listing
+from services.webhooks.capture import capture_in
 
 GENESIS_HASH = "0" * 64
 MAC_LEGACY = 0  # plain SHA-256, events from before the chain was keyed
@@ -186,6 +187,7 @@ def append_in(session: Session, new: NewEvent, keys: AuditKeys | None = None) ->
     session.add(event)
     session.add(head)
     session.flush()
+    capture_in(session, event)  # webhook events commit with the audit event, or not at all
     return event
 
 

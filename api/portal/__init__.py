@@ -20,6 +20,7 @@ from api.portal import (
     template_pages,
     tracking_pages,
     value_sheet_pages,
+    webhook_pages,
 )
 
 PORTAL_ROUTERS: list[APIRouter] = [
@@ -38,6 +39,7 @@ PORTAL_ROUTERS: list[APIRouter] = [
     block_pages.router,
     sender_pages.router,
     tracking_pages.router,
+    webhook_pages.router,
     report_pages.router,
     value_sheet_pages.router,
 ]

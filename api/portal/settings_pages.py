@@ -71,6 +71,7 @@ def _page(
         flash=DONE.get(request.query_params.get("done", ""), ""),
         **sender,
         may_manage_tracking=has_permission_somewhere(principal, Permission.tracking_manage),
+        may_manage_webhooks=has_permission_somewhere(principal, Permission.webhook_manage),
     )
 
 

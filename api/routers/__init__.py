@@ -39,6 +39,7 @@ from api.routers import (
     tracking,
     unsubscribe,
     users,
+    webhooks,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -50,6 +51,7 @@ ROUTERS: list[APIRouter] = [
     users.router,
     memberships.router,
     api_tokens.router,
+    webhooks.router,
     audit.router,
     templates.router,
     brand_blocks.router,

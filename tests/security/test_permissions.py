@@ -36,8 +36,10 @@ from models.contacts import Contact, Segment, Suppression
 from models.org import ApiToken, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
 from models.templates import Template, TemplateVersion
+from models.webhooks import WebhookEndpoint, WebhookEvent, WebhookEventState
 from scripts.demo.organisation import DEMO_PASSWORD
 from scripts.demo.templates import spring_draft
+from services.webhooks.signing import new_secret
 from tests.delivery.test_outbox import Sent, readable, send_to_outbox, share
 
 FRAMEWORK_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -131,6 +133,8 @@ class Ids:
     delegation: int = 0
     sheet: int = 0
     block_kind: str = "footer"  # the demo brand's blocks; Contoso has none
+    webhook: int = 0
+    webhook_event: int = 0
 
 
 @pytest.fixture
@@ -180,6 +184,7 @@ def ids(
     result.contact, result.segment, result.suppression = _contact_rows(demo, result)
     result.policy, result.delegation = _approval_rows(demo)
     result.sheet = _sheet_row(demo)
+    result.webhook, result.webhook_event = _webhook_rows(demo)
     return result
 
 
@@ -199,6 +204,34 @@ def _sheet_row(engine: Engine) -> int:
         s.add(sheet)
         s.commit()
         return sheet.id or 0
+
+
+def _webhook_rows(engine: Engine) -> tuple[int, int]:
+    """A Northwind endpoint with one logged event. Disabled: a ping or redelivery made by the
+    matrix is never sent anywhere."""
+    with Session(engine) as s:
+        admin = s.exec(select(User).where(User.email == "admin@northwind.example")).one()
+        endpoint = WebhookEndpoint(
+            brand_id=admin.brand_id,
+            url="https://93.184.215.14/hook",
+            event_types=["delivery.finished"],
+            enabled=False,
+            secret=new_secret(),
+        )
+        s.add(endpoint)
+        s.flush()
+        event = WebhookEvent(
+            endpoint_id=endpoint.id or 0,
+            brand_id=admin.brand_id,
+            message_id="msg_matrix",
+            source_key="matrix",
+            event_type="delivery.finished",
+            subject="partner_campaign:0",
+            state=WebhookEventState.delivered,
+        )
+        s.add(event)
+        s.commit()
+        return endpoint.id or 0, event.id or 0
 
 
 def _approval_rows(engine: Engine) -> tuple[int, int]:
@@ -728,6 +761,33 @@ MATRIX: dict[str, tuple[Call, str]] = {
     "reports.delivery": (_c("GET", "/api/v1/reports/delivery?format=csv"), "OFFFOOOOOO"),
     "reports.trend": (_c("GET", "/api/v1/reports/trend"), "OFFFOOOOOO"),
     "reports.mine": (_c("GET", "/api/v1/reports/mine?partner_id={amsterdam}"), "NONOONOOOO"),
+    # Webhooks: the brand's admins only (webhook.manage); Contoso's admin manages its own.
+    "webhooks.list": (_c("GET", "/api/v1/webhooks"), "OFFFFFFFFO"),
+    "webhooks.create": (
+        _c(
+            "POST",
+            "/api/v1/webhooks",
+            lambda i, r: {"url": "https://93.184.215.14/hook", "event_types": ["delivery.paused"]},
+        ),
+        "OFFFFFFFFO",
+    ),
+    "webhooks.read": (_c("GET", "/api/v1/webhooks/{webhook}"), "NFFFFFFFFO"),
+    "webhooks.update": (
+        _c("PATCH", "/api/v1/webhooks/{webhook}", lambda i, r: {"description": "Matrix"}),
+        "NFFFFFFFFO",
+    ),
+    "webhooks.delete": (_c("DELETE", "/api/v1/webhooks/{webhook}"), "NFFFFFFFFO"),
+    "webhooks.rotate_secret": (
+        _c("POST", "/api/v1/webhooks/{webhook}/rotate-secret"),
+        "NFFFFFFFFO",
+    ),
+    "webhooks.deliveries": (_c("GET", "/api/v1/webhooks/{webhook}/deliveries"), "NFFFFFFFFO"),
+    "webhooks.events": (_c("GET", "/api/v1/webhooks/{webhook}/events"), "NFFFFFFFFO"),
+    "webhooks.redeliver": (
+        _c("POST", "/api/v1/webhooks/{webhook}/events/{webhook_event}/redeliver"),
+        "NFFFFFFFFO",
+    ),
+    "webhooks.test": (_c("POST", "/api/v1/webhooks/{webhook}/test"), "NFFFFFFFFO"),
 }
 CODE = {
     "O": range(200, 300),
@@ -834,6 +894,8 @@ PARAM_IDS = {
     "delegation_id": "delegation",
     "sheet_id": "sheet",
     "kind": "block_kind",
+    "webhook_id": "webhook",
+    "event_id": "webhook_event",
 }
 MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/templates/{template_id}/versions"): {},
@@ -867,6 +929,7 @@ MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/partners/{partner_id}/segments/{segment_id}"): {"name": "X"},
     ("POST", "/api/v1/suppressions"): {"email": "x@example.com"},
     ("POST", "/api/v1/approval-policies/{policy}/versions"): {"spec": {}},
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): {"description": "X"},
 }
 # Required query parameters naming another object of the brand.
 QUERY = {
@@ -1038,6 +1101,7 @@ PORTAL: dict[tuple[str, str], int] = {
     ("POST", "/settings/sender/brand"): 403,
     ("GET", "/settings/tracking"): 303,
     ("POST", "/settings/tracking"): 403,
+    ("GET", "/settings/webhooks"): 303,
     ("GET", "/reports"): 303,
     ("GET", "/reports/export/{}"): 303,
     ("GET", "/my-reports"): 303,
