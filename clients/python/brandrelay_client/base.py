@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, TypedDict
+from typing import Any, Self, TypedDict
 from urllib.parse import quote
 
 import httpx
@@ -139,7 +139,7 @@ class BaseClient:
         if self._own_http:
             self._http.close()
 
-    def __enter__(self) -> BaseClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
