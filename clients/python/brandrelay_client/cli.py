@@ -192,10 +192,14 @@ def cmd_campaigns_launch(ctx: Context) -> int:
     with ctx.client() as api:
         created = api.create_campaign(body, idempotency_key=key)
         out(f"campaign {created['id']} {created['name']!r} ({created['state']})")
-        out(f"Idempotency-Key {key}: run again with --idempotency-key {key} to retry safely")
-        launched = api.launch_campaign(created["id"])
-        total = sum(launched["counts"].values())
-        out(f"launched: {launched['state']}, {total} partner campaigns")
+        out(
+            f"Idempotency-Key {key} (to retry this launch safely: --idempotency-key {key} "
+            f"--personalise-until {body['personalise_until']} --send-by {body['send_by']})"
+        )
+        if created["state"] in ("draft", "running"):  # launching a running one is a no-op
+            launched = api.launch_campaign(created["id"])
+            total = sum(launched["counts"].values())
+            out(f"launched: {launched['state']}, {total} partner campaigns")
         if args.watch:
             return watch(ctx, api, created["id"])
     return OK
