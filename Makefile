@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install up test lint typecheck pytest migrate seed setup-search-attributes bench lock clean-data help
+.PHONY: install up test lint typecheck pytest migrate seed setup-search-attributes bench lock clean-data help client
 
 help:
 	@echo "make up    - install, migrate, seed demo data, start Temporal dev server + worker + API"
@@ -14,9 +14,11 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: requirements.lock | $(BIN)/python
+$(VENV)/.installed: requirements.lock clients/python/pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
+	# the API client and its `brandrelay` command (its one dependency, httpx, is locked above)
+	$(BIN)/python -m pip install --quiet --no-deps -e clients/python
 	touch $@
 
 install: $(VENV)/.installed
@@ -48,6 +50,9 @@ pytest: install
 
 test: lint typecheck pytest
 
+client: install  # regenerate clients/python from the app's OpenAPI document
+	$(BIN)/python -m scripts.generate_client
+
 bench: install
 	$(BIN)/python -m bench.run_all
 
@@ -56,7 +61,7 @@ lock:
 	/tmp/brandrelay-lock/bin/pip install --quiet ".[test]"
 	{ echo "# Locked, fully pinned dependency set (runtime + test tooling) for Python 3.11."; \
 	  echo "# Regenerate with: make lock"; \
-	  /tmp/brandrelay-lock/bin/pip freeze --exclude brandrelay; } > requirements.lock
+	  /tmp/brandrelay-lock/bin/pip freeze --exclude brandrelay --exclude brandrelay-client; } > requirements.lock
 
 clean-data:
 	rm -rf .data

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 from api import openapi, problems
@@ -25,6 +26,12 @@ from storage.base import BlobStore, WriteOnceStore
 from storage.factory import make_blob_store, make_checkpoint_store
 
 log = logging.getLogger(__name__)
+
+
+def operation_id(route: APIRoute) -> str:
+    """The OpenAPI operationId is the route function's name: stable across path changes and
+    the method name of the generated client (clients/python), so names are unique app-wide."""
+    return route.endpoint.__name__
 
 
 def create_app(
@@ -65,6 +72,7 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         openapi_url="/openapi.json",
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.sns_certificates = CertificateCache()  # the SES feedback webhook's certificates

@@ -84,7 +84,23 @@ def check_escalation(remind_after: timedelta, escalate_after: timedelta) -> None
 class CampaignCreate(BaseModel):
     """Field order matters: validators read the fields declared before them (info.data)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Spring open day",
+                    "template_version_id": 1,
+                    "target": {"regions": [1, 2]},
+                    "personalise_until": "2030-05-10T17:00:00+02:00",
+                    "send_by": "2030-05-20T09:00:00+02:00",
+                    "mode": "opt_in",
+                    "approval_policy": "gm",
+                    "defaults": {"headline": "Open day at our club"},
+                }
+            ]
+        },
+    )
 
     name: Name
     template_version_id: int

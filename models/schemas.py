@@ -189,7 +189,14 @@ class MembershipRead(BaseModel):
 
 
 class ApiTokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"user_id": 2, "name": "CRM integration", "expires_at": "2031-01-01T00:00:00Z"}
+            ]
+        },
+    )
     user_id: int
     name: Name
     expires_at: ZonedDatetime | None = None

@@ -64,7 +64,7 @@ class VersionRead(BaseModel):
     updated_at: datetime
 
 
-class DecisionBody(BaseModel):
+class TemplateReviewDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["approve", "request_changes", "reject"]
     comment: str | None = Field(None, max_length=2000)

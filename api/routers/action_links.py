@@ -33,7 +33,7 @@ from services.accounts import principal_for
 from services.action_links import ActionToken, read_token
 from services.workflow_updates import StaleDecision
 
-router = APIRouter(tags=["action links"])
+router = APIRouter(tags=["action-links"])
 
 MAX_COMMENT = 2000
 VERBS = {"approve": "approve", "request_changes": "request changes to"}
@@ -162,8 +162,12 @@ def _changed(what: str, portal: str, *, status: int = 200) -> HTMLResponse:
     )
 
 
-@router.get("/a/{token}", response_class=HTMLResponse)
-def confirm_page(
+@router.get(
+    "/a/{token}",
+    response_class=HTMLResponse,
+    summary="Show a one-click decision link's confirmation page",
+)
+def action_link_page(
     _: PublicRoute, session: SessionDep, settings: SettingsDep, token: str
 ) -> HTMLResponse:
     """The confirmation page; changes nothing."""
@@ -195,8 +199,8 @@ def confirm_page(
     return _page(title, paragraphs, form=form, portal_url=portal)
 
 
-@router.post("/a/{token}", response_class=HTMLResponse)
-async def confirm(
+@router.post("/a/{token}", response_class=HTMLResponse, summary="Confirm a one-click decision link")
+async def confirm_action_link(
     _: PublicRoute,
     session: SessionDep,
     settings: SettingsDep,

@@ -16,7 +16,7 @@ from services.access import load
 router = APIRouter(prefix="/api/v1/api-tokens", tags=["api-tokens"])
 
 
-@router.get("", response_model=Page[ApiTokenRead])
+@router.get("", response_model=Page[ApiTokenRead], summary="List API tokens")
 def list_api_tokens(
     principal: ApiTokenManager,
     session: SessionDep,
@@ -28,7 +28,12 @@ def list_api_tokens(
     return page_of(result, paging, (ApiTokenRead.model_validate(t) for t in result.items))
 
 
-@router.post("", response_model=ApiTokenCreated, status_code=201)
+@router.post(
+    "",
+    response_model=ApiTokenCreated,
+    status_code=201,
+    summary="Create an API token (the secret is shown once)",
+)
 def create_api_token(
     principal: ApiTokenManager, session: SessionDep, rid: RequestIdDep, body: ApiTokenCreate
 ) -> ApiTokenCreated:
@@ -36,7 +41,7 @@ def create_api_token(
     return ApiTokenCreated(**ApiTokenRead.model_validate(token).model_dump(), token=secret)
 
 
-@router.get("/{token_id}", response_model=ApiTokenRead)
+@router.get("/{token_id}", response_model=ApiTokenRead, summary="Read an API token")
 def read_api_token(principal: ApiTokenManager, session: SessionDep, token_id: int) -> ApiToken:
     return load(
         session,
@@ -49,7 +54,7 @@ def read_api_token(principal: ApiTokenManager, session: SessionDep, token_id: in
     )
 
 
-@router.delete("/{token_id}", response_model=ApiTokenRead)
+@router.delete("/{token_id}", response_model=ApiTokenRead, summary="Revoke an API token")
 def revoke_api_token(
     principal: ApiTokenManager, session: SessionDep, rid: RequestIdDep, token_id: int
 ) -> ApiToken:

@@ -33,7 +33,7 @@ from services.approvals import policies as svc
 from services.approvals import policy_reads as reads
 from services.org import Actor
 
-router = APIRouter(prefix="/api/v1", tags=["approval policies"])
+router = APIRouter(prefix="/api/v1", tags=["approval-policies"])
 
 PolicyKey = Annotated[
     str,
@@ -50,8 +50,12 @@ class DiagramFormat(StrEnum):
     mermaid = "mermaid"
 
 
-@router.get("/approval-policies", response_model=Page[PolicyRead])
-def list_policies(
+@router.get(
+    "/approval-policies",
+    response_model=Page[PolicyRead],
+    summary="List approval policies (built-ins first)",
+)
+def list_approval_policies(
     principal: ApprovalPolicyReader,
     session: SessionDep,
     paging: PagingDep,
@@ -67,8 +71,13 @@ def list_policies(
     return page_of(result, paging, (reads.policy_read(r) for r in result.items))
 
 
-@router.post("/approval-policies", response_model=PolicyDetail, status_code=201)
-def create_policy(
+@router.post(
+    "/approval-policies",
+    response_model=PolicyDetail,
+    status_code=201,
+    summary="Create an approval policy",
+)
+def create_approval_policy(
     principal: ApprovalPolicyManager, session: SessionDep, rid: RequestIdDep, body: PolicyCreate
 ) -> PolicyDetail:
     """Version 1 of a new policy of the caller's brand; every refusal names its field
@@ -77,16 +86,25 @@ def create_policy(
     return reads.policy_detail(reads.resolve(session, principal, str(view.policy.id)))
 
 
-@router.get("/approval-policies/{policy}", response_model=PolicyDetail)
-def read_policy(
+@router.get(
+    "/approval-policies/{policy}",
+    response_model=PolicyDetail,
+    summary="Read an approval policy and its versions",
+)
+def read_approval_policy(
     principal: ApprovalPolicyReader, session: SessionDep, policy: PolicyKey
 ) -> PolicyDetail:
     """The current version's chain and the list of versions."""
     return reads.policy_detail(reads.resolve(session, principal, policy))
 
 
-@router.post("/approval-policies/{policy}/versions", response_model=PolicyDetail, status_code=201)
-def new_version(
+@router.post(
+    "/approval-policies/{policy}/versions",
+    response_model=PolicyDetail,
+    status_code=201,
+    summary="Add a new current version to an approval policy",
+)
+def create_approval_policy_version(
     principal: ApprovalPolicyManager,
     session: SessionDep,
     rid: RequestIdDep,
@@ -100,8 +118,12 @@ def new_version(
     return reads.policy_detail(reads.resolve(session, principal, policy))
 
 
-@router.post("/approval-policies/{policy}/archive", response_model=PolicyDetail)
-def archive_policy(
+@router.post(
+    "/approval-policies/{policy}/archive",
+    response_model=PolicyDetail,
+    summary="Archive an approval policy",
+)
+def archive_approval_policy(
     principal: ApprovalPolicyManager, session: SessionDep, rid: RequestIdDep, policy: PolicyKey
 ) -> PolicyDetail:
     """No new campaign may choose it; campaigns that pinned a version keep running it.
@@ -120,8 +142,9 @@ def archive_policy(
             "description": "JSON (the default), or the mermaid text with format=mermaid",
         }
     },
+    summary="Draw an approval policy (JSON and mermaid)",
 )
-def policy_diagram(
+def approval_policy_diagram(
     principal: ApprovalPolicyReader,
     session: SessionDep,
     policy: PolicyKey,
@@ -135,8 +158,12 @@ def policy_diagram(
     return drawn
 
 
-@router.get("/approval-policies/{policy}/explain", response_model=ExplainRead)
-def explain_policy(
+@router.get(
+    "/approval-policies/{policy}/explain",
+    response_model=ExplainRead,
+    summary="Dry-run an approval policy for a partner campaign",
+)
+def explain_approval_policy(
     principal: ApprovalPolicyReader,
     session: SessionDep,
     policy: PolicyKey,

@@ -49,7 +49,7 @@ def _regions(raw: str) -> list[int]:
         raise FieldError("allowed_region_ids", "must be region ids separated by commas") from err
 
 
-@router.get("/assets", response_model=Page[AssetRead])
+@router.get("/assets", response_model=Page[AssetRead], summary="List assets of the library")
 def list_assets(
     principal: AssetReader,
     session: SessionDep,
@@ -71,7 +71,7 @@ def list_assets(
     return page_of(result, paging, (svc.asset_read(session, a) for a in result.items))
 
 
-@router.post("/assets", response_model=AssetRead, status_code=201)
+@router.post("/assets", response_model=AssetRead, status_code=201, summary="Upload an asset")
 async def upload_asset(
     principal: AssetUploader,
     session: SessionDep,
@@ -106,12 +106,12 @@ async def upload_asset(
     return svc.asset_read(session, asset)
 
 
-@router.get("/assets/{asset_id}", response_model=AssetRead)
+@router.get("/assets/{asset_id}", response_model=AssetRead, summary="Read an asset")
 def read_asset(principal: AssetReader, session: SessionDep, asset_id: int) -> AssetRead:
     return svc.asset_read(session, svc.load_asset(session, principal, asset_id))
 
 
-@router.patch("/assets/{asset_id}", response_model=AssetRead)
+@router.patch("/assets/{asset_id}", response_model=AssetRead, summary="Update an asset's metadata")
 def update_asset(
     principal: AssetUploader,
     session: SessionDep,
@@ -123,7 +123,7 @@ def update_asset(
     return svc.asset_read(session, svc.update_asset(session, Actor(principal, rid), asset, body))
 
 
-@router.delete("/assets/{asset_id}", response_model=AssetRead)
+@router.delete("/assets/{asset_id}", response_model=AssetRead, summary="Archive an asset")
 def archive_asset(
     principal: AssetUploader,
     session: SessionDep,
@@ -139,8 +139,12 @@ def archive_asset(
     return svc.asset_read(session, archived)
 
 
-@router.get("/assets/{asset_id}/versions", response_model=list[AssetVersionRead])
-def list_versions(
+@router.get(
+    "/assets/{asset_id}/versions",
+    response_model=list[AssetVersionRead],
+    summary="List an asset's versions",
+)
+def list_asset_versions(
     principal: AssetReader, session: SessionDep, asset_id: int
 ) -> list[AssetVersionRead]:
     asset = svc.load_asset(session, principal, asset_id)
@@ -161,8 +165,13 @@ def list_versions(
     ]
 
 
-@router.post("/assets/{asset_id}/versions", response_model=AssetRead, status_code=201)
-async def add_version(
+@router.post(
+    "/assets/{asset_id}/versions",
+    response_model=AssetRead,
+    status_code=201,
+    summary="Upload a new version of an asset",
+)
+async def add_asset_version(
     principal: AssetUploader,
     session: SessionDep,
     settings: SettingsDep,
@@ -184,6 +193,7 @@ async def add_version(
     status_code=307,
     response_class=RedirectResponse,
     responses={307: {"description": "to a signed, expiring URL of the file", "content": {}}},
+    summary="Download an asset (redirect to a signed URL)",
 )
 def download_asset(
     principal: AssetReader,
@@ -201,7 +211,11 @@ def download_asset(
     return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
 
 
-@router.post("/assets/{asset_id}/decision", response_model=AssetRead)
+@router.post(
+    "/assets/{asset_id}/decision",
+    response_model=AssetRead,
+    summary="Approve or reject a partner's asset",
+)
 def decide_asset(
     principal: AssetReviewer,
     session: SessionDep,

@@ -55,8 +55,8 @@ def _where(principal: AuditReader) -> object:
     )
 
 
-@router.get("", response_model=Page[AuditEventRead])
-def list_events(
+@router.get("", response_model=Page[AuditEventRead], summary="List audit events")
+def list_audit_events(
     principal: AuditReader,
     session: SessionDep,
     paging: PagingDep,
@@ -68,8 +68,12 @@ def list_events(
     return page_of(result, paging, (AuditEventRead.model_validate(e) for e in result.items))
 
 
-@router.get("/verify", response_model=AuditVerifyRead)
-def verify(
+@router.get(
+    "/verify",
+    response_model=AuditVerifyRead,
+    summary="Verify the audit chain against its checkpoints",
+)
+def verify_audit_chain(
     principal: AuditVerifier, session: SessionDep, store: CheckpointStoreDep
 ) -> dict[str, object]:
     """Recompute the caller's brand chain and compare it with its newest signed checkpoint:
@@ -79,8 +83,13 @@ def verify(
     return audit.verify_chain(session, principal.brand_id, keys, anchor).as_dict()
 
 
-@router.post("/checkpoints", response_model=AuditCheckpointRead, status_code=201)
-def write_checkpoint(
+@router.post(
+    "/checkpoints",
+    response_model=AuditCheckpointRead,
+    status_code=201,
+    summary="Write a signed audit checkpoint",
+)
+def write_audit_checkpoint(
     principal: AuditCheckpointer,
     session: SessionDep,
     store: CheckpointStoreDep,
@@ -118,8 +127,10 @@ def write_checkpoint(
     )
 
 
-@router.get("/export.csv", response_class=StreamingResponse)
-def export_csv(principal: AuditReader, engine: EngineDep, flt: FilterDep) -> StreamingResponse:
+@router.get("/export.csv", response_class=StreamingResponse, summary="Export audit events as CSV")
+def export_audit_csv(
+    principal: AuditReader, engine: EngineDep, flt: FilterDep
+) -> StreamingResponse:
     stmt = audit.filtered(_where(principal), flt)
 
     def rows() -> Iterator[str]:

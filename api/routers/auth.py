@@ -33,8 +33,21 @@ def _token_for(settings: Settings, user: User) -> TokenResponse:
     )
 
 
-@router.post("/auth/token", response_model=TokenResponse)
-def token(
+@router.post(
+    "/auth/token",
+    response_model=TokenResponse,
+    summary="Sign in: exchange email and password for an access token",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "example": {"username": "admin@northwind.example", "password": "demo-password"}
+                }
+            }
+        }
+    },
+)
+def create_access_token(
     _: PublicRoute,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
@@ -49,16 +62,20 @@ def token(
     return _token_for(settings, user)
 
 
-@router.post("/auth/logout", status_code=204)
-def logout(principal: SignedIn, session: SessionDep) -> Response:
+@router.post(
+    "/auth/logout",
+    status_code=204,
+    summary="Sign out everywhere (ends access tokens and portal sessions)",
+)
+def sign_out(principal: SignedIn, session: SessionDep) -> Response:
     """Ends every access token and portal session of the caller (they are stateless: there is
     no ending just one). API tokens stay valid; they are revoked through /api/v1/api-tokens."""
     end_sessions(session, principal.user_id)
     return Response(status_code=204)
 
 
-@router.get("/me", response_model=MeRead)
-def me(principal: SignedIn, session: SessionDep) -> MeRead:
+@router.get("/me", response_model=MeRead, summary="Read the signed-in user with roles")
+def read_me(principal: SignedIn, session: SessionDep) -> MeRead:
     user = session.get(User, principal.user_id)
     if user is None:
         raise NotFound("user", principal.user_id)
@@ -70,7 +87,7 @@ def me(principal: SignedIn, session: SessionDep) -> MeRead:
     )
 
 
-@router.post("/me/password", response_model=TokenResponse)
+@router.post("/me/password", response_model=TokenResponse, summary="Change one's own password")
 def change_own_password(
     principal: SignedIn,
     session: SessionDep,

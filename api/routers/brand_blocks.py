@@ -15,7 +15,7 @@ from models.blocks import BrandBlock
 from services import brand_blocks as svc
 from services.org import Actor
 
-router = APIRouter(prefix="/api/v1", tags=["brand blocks"])
+router = APIRouter(prefix="/api/v1", tags=["brand-blocks"])
 
 
 def block_read(session: Session, row: BrandBlock, settings: Settings) -> BrandBlockRead:
@@ -32,22 +32,28 @@ def block_read(session: Session, row: BrandBlock, settings: Settings) -> BrandBl
     )
 
 
-@router.get("/brand-blocks", response_model=list[BrandBlockRead])
-def list_blocks(
+@router.get(
+    "/brand-blocks",
+    response_model=list[BrandBlockRead],
+    summary="List the brand's header and footer blocks",
+)
+def list_brand_blocks(
     principal: TemplateReader, session: SessionDep, settings: SettingsDep
 ) -> list[BrandBlockRead]:
     return [block_read(session, row, settings) for row in svc.list_blocks(session, principal)]
 
 
-@router.get("/brand-blocks/{kind}", response_model=BrandBlockRead)
-def read_block(
+@router.get("/brand-blocks/{kind}", response_model=BrandBlockRead, summary="Read a brand block")
+def read_brand_block(
     principal: TemplateReader, session: SessionDep, settings: SettingsDep, kind: BlockKind
 ) -> BrandBlockRead:
     return block_read(session, svc.get_block(session, principal, kind), settings)
 
 
-@router.put("/brand-blocks/header", response_model=BrandBlockRead)
-def put_header(
+@router.put(
+    "/brand-blocks/header", response_model=BrandBlockRead, summary="Set the brand's email header"
+)
+def put_brand_header(
     principal: TemplateAuthor,
     session: SessionDep,
     rid: RequestIdDep,
@@ -59,8 +65,10 @@ def put_header(
     return block_read(session, row, settings)
 
 
-@router.put("/brand-blocks/footer", response_model=BrandBlockRead)
-def put_footer(
+@router.put(
+    "/brand-blocks/footer", response_model=BrandBlockRead, summary="Set the brand's email footer"
+)
+def put_brand_footer(
     principal: TemplateAuthor,
     session: SessionDep,
     rid: RequestIdDep,

@@ -27,15 +27,15 @@ class TrackingUpdate(BaseModel):
     click_tracking: bool | None = None
 
 
-@router.get("", response_model=TrackingSettings)
-def read_tracking(principal: OrgReader, session: SessionDep) -> TrackingSettings:
+@router.get("", response_model=TrackingSettings, summary="Read the brand's tracking settings")
+def read_brand_tracking(principal: OrgReader, session: SessionDep) -> TrackingSettings:
     brand = session.get(Brand, principal.brand_id)
     assert brand is not None
     return TrackingSettings(**tracking.brand_settings(brand))
 
 
-@router.put("", response_model=TrackingSettings)
-def update_tracking(
+@router.put("", response_model=TrackingSettings, summary="Change the brand's tracking settings")
+def update_brand_tracking(
     principal: TrackingManager, session: SessionDep, rid: RequestIdDep, body: TrackingUpdate
 ) -> TrackingSettings:
     brand = tracking.update_brand_settings(

@@ -18,16 +18,25 @@ router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 
 
 class ExtendBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"personalise_until": "2030-05-17T17:00:00+02:00"}]},
+    )
     personalise_until: ZonedDatetime
 
 
 class PartnersBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"partners": [3, 4]}]}
+    )
     partners: list[int] = Field(min_length=1, max_length=10000)
 
 
-@router.post("/campaigns/{campaign_id}/launch", response_model=CampaignRead)
+@router.post(
+    "/campaigns/{campaign_id}/launch",
+    response_model=CampaignRead,
+    summary="Launch a campaign (idempotent)",
+)
 async def launch_campaign(
     principal: CampaignManager,
     session: SessionDep,
@@ -49,7 +58,11 @@ async def launch_campaign(
     return crud.campaign_read(campaign, crud.counts_by_state(session, campaign_id))
 
 
-@router.post("/campaigns/{campaign_id}/cancel", response_model=CampaignRead)
+@router.post(
+    "/campaigns/{campaign_id}/cancel",
+    response_model=CampaignRead,
+    summary="Cancel a running campaign",
+)
 async def cancel_campaign(
     principal: CampaignManager,
     session: SessionDep,
@@ -62,7 +75,11 @@ async def cancel_campaign(
     return crud.campaign_read(campaign, crud.counts_by_state(session, campaign_id))
 
 
-@router.post("/campaigns/{campaign_id}/extend", response_model=CampaignRead)
+@router.post(
+    "/campaigns/{campaign_id}/extend",
+    response_model=CampaignRead,
+    summary="Extend a campaign's personalisation window",
+)
 async def extend_campaign(
     principal: CampaignManager,
     session: SessionDep,
@@ -79,9 +96,12 @@ async def extend_campaign(
 
 
 @router.post(
-    "/campaigns/{campaign_id}/partners", response_model=list[PartnerCampaignRead], status_code=201
+    "/campaigns/{campaign_id}/partners",
+    response_model=list[PartnerCampaignRead],
+    status_code=201,
+    summary="Add partners to a running campaign",
 )
-async def add_partners(
+async def add_campaign_partners(
     principal: CampaignManager,
     session: SessionDep,
     client: TemporalDep,

@@ -26,6 +26,7 @@ router = APIRouter(prefix="/api/v1", tags=["campaigns"])
     response_model=CampaignRead,
     status_code=201,
     responses={200: {"model": CampaignRead, "description": "the Idempotency-Key was seen"}},
+    summary="Create a campaign (Idempotency-Key supported)",
 )
 def create_campaign(
     principal: CampaignManager,
@@ -44,7 +45,7 @@ def create_campaign(
     return svc.campaign_read(campaign, svc.counts_by_state(session, campaign.id or 0))
 
 
-@router.get("/campaigns", response_model=Page[CampaignRead])
+@router.get("/campaigns", response_model=Page[CampaignRead], summary="List campaigns")
 def list_campaigns(
     principal: CampaignReader,
     session: SessionDep,
@@ -59,7 +60,11 @@ def list_campaigns(
     return page_of(result, paging, svc.campaign_reads(session, result.items))
 
 
-@router.get("/campaigns/{campaign_id}", response_model=CampaignDetail)
+@router.get(
+    "/campaigns/{campaign_id}",
+    response_model=CampaignDetail,
+    summary="Read a campaign with partner campaign counts",
+)
 def read_campaign(
     principal: CampaignReader, session: SessionDep, campaign_id: int
 ) -> CampaignDetail:
@@ -70,7 +75,9 @@ def read_campaign(
     return svc.campaign_detail(session, principal, campaign)
 
 
-@router.patch("/campaigns/{campaign_id}", response_model=CampaignRead)
+@router.patch(
+    "/campaigns/{campaign_id}", response_model=CampaignRead, summary="Edit a draft campaign"
+)
 def update_campaign(
     principal: CampaignManager,
     session: SessionDep,

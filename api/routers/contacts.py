@@ -30,7 +30,7 @@ router = APIRouter(prefix="/api/v1/partners/{partner_id}/contacts", tags=["conta
 REPORT_ROWS = 10_000  # rows listed in an import report; the counts always cover every row
 
 
-@router.get("", response_model=Page[ContactRead])
+@router.get("", response_model=Page[ContactRead], summary="List a partner's contacts")
 def list_contacts(
     principal: ContactReader,
     session: SessionDep,
@@ -52,7 +52,7 @@ def list_contacts(
     return page_of(result, paging, svc.contact_reads(session, result.items))
 
 
-@router.post("", response_model=ContactRead, status_code=201)
+@router.post("", response_model=ContactRead, status_code=201, summary="Create a contact")
 def create_contact(
     principal: ContactManager,
     session: SessionDep,
@@ -65,8 +65,8 @@ def create_contact(
     return svc.contact_reads(session, [contact])[0]
 
 
-@router.get("/summary", response_model=ContactSummary)
-def contact_summary(
+@router.get("/summary", response_model=ContactSummary, summary="Count a partner's contacts")
+def read_contact_summary(
     principal: ContactCounter, session: SessionDep, partner_id: int
 ) -> ContactSummary:
     """Counts only: what HQ and region managers see of a partner's contacts."""
@@ -74,8 +74,12 @@ def contact_summary(
     return svc.summary(session, partner)
 
 
-@router.put("/sharing", response_model=PartnerRead)
-def set_sharing(
+@router.put(
+    "/sharing",
+    response_model=PartnerRead,
+    summary="Share (or stop sharing) a partner's contacts with HQ",
+)
+def set_contact_sharing(
     principal: ContactManager,
     session: SessionDep,
     rid: RequestIdDep,
@@ -89,7 +93,7 @@ def set_sharing(
     )
 
 
-@router.post("/import", response_model=ImportReport)
+@router.post("/import", response_model=ImportReport, summary="Import contacts from CSV")
 def import_contacts(
     principal: ContactManager,
     session: SessionDep,
@@ -131,7 +135,9 @@ def import_contacts(
     return report
 
 
-@router.get("/export", response_class=StreamingResponse)
+@router.get(
+    "/export", response_class=StreamingResponse, summary="Export a partner's contacts as CSV"
+)
 def export_contacts(
     principal: ContactReader, session: SessionDep, partner_id: int
 ) -> StreamingResponse:
@@ -147,7 +153,7 @@ def export_contacts(
     )
 
 
-@router.get("/{contact_id}", response_model=ContactRead)
+@router.get("/{contact_id}", response_model=ContactRead, summary="Read a contact")
 def read_contact(
     principal: ContactReader, session: SessionDep, partner_id: int, contact_id: int
 ) -> ContactRead:
@@ -155,7 +161,7 @@ def read_contact(
     return svc.contact_reads(session, [svc.load_contact(session, partner, contact_id)])[0]
 
 
-@router.patch("/{contact_id}", response_model=ContactRead)
+@router.patch("/{contact_id}", response_model=ContactRead, summary="Update a contact")
 def update_contact(
     principal: ContactManager,
     session: SessionDep,
@@ -170,7 +176,7 @@ def update_contact(
     return svc.contact_reads(session, [contact])[0]
 
 
-@router.delete("/{contact_id}", status_code=204)
+@router.delete("/{contact_id}", status_code=204, summary="Erase a contact (GDPR)")
 def erase_contact(
     principal: ContactManager,
     session: SessionDep,

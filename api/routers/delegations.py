@@ -20,7 +20,11 @@ from services.org import Actor
 router = APIRouter(prefix="/api/v1", tags=["delegations"])
 
 
-@router.get("/me/delegations", response_model=Page[DelegationRead])
+@router.get(
+    "/me/delegations",
+    response_model=Page[DelegationRead],
+    summary="List one's delegations (given and received)",
+)
 def list_delegations(
     principal: SignedIn,
     session: SessionDep,
@@ -35,7 +39,12 @@ def list_delegations(
     return page_of(result, paging, svc.delegation_reads(session, principal, result.items))
 
 
-@router.post("/me/delegations", response_model=DelegationRead, status_code=201)
+@router.post(
+    "/me/delegations",
+    response_model=DelegationRead,
+    status_code=201,
+    summary="Delegate one's approvals to a stand-in",
+)
 def create_delegation(
     principal: SignedIn, session: SessionDep, rid: RequestIdDep, body: DelegationCreate
 ) -> DelegationRead:
@@ -53,7 +62,11 @@ def create_delegation(
     return svc.delegation_reads(session, principal, [row])[0]
 
 
-@router.post("/me/delegations/{delegation_id}/revoke", response_model=DelegationRead)
+@router.post(
+    "/me/delegations/{delegation_id}/revoke",
+    response_model=DelegationRead,
+    summary="Revoke a delegation",
+)
 def revoke_delegation(
     principal: SignedIn,
     session: SessionDep,

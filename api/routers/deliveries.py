@@ -42,7 +42,11 @@ class DeliveryRead(BaseModel):
     paused_since: datetime | None = None
 
 
-@router.get("/partner-campaigns/{partner_campaign_id}/delivery", response_model=DeliveryRead)
+@router.get(
+    "/partner-campaigns/{partner_campaign_id}/delivery",
+    response_model=DeliveryRead,
+    summary="Read a partner campaign's send progress",
+)
 async def read_delivery(
     principal: PartnerCampaignReader,
     session: SessionDep,
@@ -65,7 +69,11 @@ async def read_delivery(
     )
 
 
-@router.post("/partner-campaigns/{partner_campaign_id}/delivery/resume", status_code=202)
+@router.post(
+    "/partner-campaigns/{partner_campaign_id}/delivery/resume",
+    status_code=202,
+    summary="Resume a paused send",
+)
 async def resume_delivery(
     principal: PartnerCampaignReader,
     session: SessionDep,

@@ -22,8 +22,8 @@ router = APIRouter(tags=["files"])
 CANONICAL_EXPIRES = r"^(0|[1-9][0-9]{0,15})$"
 
 
-@router.get("/files/{key:path}")
-def signed_file(
+@router.get("/files/{key:path}", summary="Download a file through a signed URL")
+def download_signed_file(
     _: PublicRoute,
     store: BlobStoreDep,
     key: str,

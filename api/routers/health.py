@@ -18,8 +18,8 @@ from mail.transport import check_outbox_writable, outbox_dir
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
-def health(_: PublicRoute) -> dict[str, str]:
+@router.get("/health", summary="Liveness probe")
+def read_health(_: PublicRoute) -> dict[str, str]:
     return {"status": "ok"}
 
 
@@ -31,8 +31,12 @@ async def _check(probe: Callable[[], Awaitable[object]], label: str) -> str:
     return "ok"
 
 
-@router.get("/ready", responses={503: {"description": "A dependency is down or not writable"}})
-async def ready(
+@router.get(
+    "/ready",
+    responses={503: {"description": "A dependency is down or not writable"}},
+    summary="Readiness probe (database, Temporal, outbox)",
+)
+async def read_readiness(
     _: PublicRoute, request: Request, engine: EngineDep, settings: SettingsDep
 ) -> JSONResponse:
     """The database answers and takes a write, the Temporal frontend answers, and (with the

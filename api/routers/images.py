@@ -34,9 +34,11 @@ HEADERS = {
 
 
 # HEAD answers as GET does (mail clients and proxies probe with it); documented once, as GET.
-@router.api_route("/i/{token}", methods=["HEAD"], include_in_schema=False)
-@router.get("/i/{token}")
-def public_image(
+@router.api_route(
+    "/i/{token}", methods=["HEAD"], include_in_schema=False, summary="Read an image of a sent email"
+)
+@router.get("/i/{token}", summary="Read an image of a sent email")
+def read_public_image(
     _: PublicRoute,
     session: SessionDep,
     store: BlobStoreDep,

@@ -16,7 +16,7 @@ from services.access import load
 router = APIRouter(prefix="/api/v1/memberships", tags=["memberships"])
 
 
-@router.get("", response_model=Page[MembershipRead])
+@router.get("", response_model=Page[MembershipRead], summary="List memberships")
 def list_memberships(
     principal: UserReader,
     session: SessionDep,
@@ -28,19 +28,19 @@ def list_memberships(
     return page_of(result, paging, (MembershipRead.model_validate(m) for m in result.items))
 
 
-@router.post("", response_model=MembershipRead, status_code=201)
+@router.post("", response_model=MembershipRead, status_code=201, summary="Give a user a role")
 def create_membership(
     principal: MembershipManager, session: SessionDep, rid: RequestIdDep, body: MembershipCreate
 ) -> Membership:
     return org.create_membership(session, org.Actor(principal, rid), body)
 
 
-@router.get("/{membership_id}", response_model=MembershipRead)
+@router.get("/{membership_id}", response_model=MembershipRead, summary="Read a membership")
 def read_membership(principal: UserReader, session: SessionDep, membership_id: int) -> Membership:
     return load(session, principal, Membership, membership_id, read=Permission.user_read)
 
 
-@router.delete("/{membership_id}", status_code=204)
+@router.delete("/{membership_id}", status_code=204, summary="Remove a membership")
 def delete_membership(
     principal: MembershipManager, session: SessionDep, rid: RequestIdDep, membership_id: int
 ) -> Response:

@@ -38,8 +38,10 @@ class OutboxMessageRead(BaseModel):
     test: bool = Field(False, description="a test send: not a delivery, not in the counts")
 
 
-@router.get("", response_model=Page[OutboxMessageRead])
-def list_outbox(
+@router.get(
+    "", response_model=Page[OutboxMessageRead], summary="List messages of the embedded outbox"
+)
+def list_outbox_messages(
     principal: OutboxReader,
     session: SessionDep,
     settings: SettingsDep,
@@ -52,8 +54,8 @@ def list_outbox(
     return page_of(result, paging, (OutboxMessageRead.model_validate(r) for r in result.items))
 
 
-@router.get("/{outbox_id}/raw", response_class=Response)
-def raw(
+@router.get("/{outbox_id}/raw", response_class=Response, summary="Read an outbox message as .eml")
+def read_outbox_message_raw(
     outbox_id: int, principal: OutboxReader, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """The message as stored, or redrawn with placeholders when its recipient is withheld."""

@@ -26,17 +26,28 @@ from services import send_tests
 from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.partner_campaign_lifecycle import mermaid
 
-router = APIRouter(prefix="/api/v1", tags=["partner campaigns"])
+router = APIRouter(prefix="/api/v1", tags=["partner-campaigns"])
 Format = Annotated[Literal["html", "text", "pdf"], Query(description="html | text | pdf")]
 
 
 class ContentBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"values": {"headline": "Open day in Amsterdam"}}]},
+    )
     values: dict[str, Any] = Field(default_factory=dict)
 
 
-class DecisionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PartnerCampaignDecision(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"decision": "approve", "comment": "Looks good", "revision": 1},
+                {"decision": "request_changes", "comment": "Please use the spring photo"},
+            ]
+        },
+    )
     decision: Literal["approve", "request_changes", "reject"]
     comment: str | None = Field(None, max_length=2000)
     revision: int | None = Field(
@@ -49,12 +60,14 @@ class DecisionBody(BaseModel):
 
 
 class SubmitBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"segment_id": 1}]})
     segment_id: int | None = Field(None, description="the partner's segment; none: everyone")
 
 
 class ScheduleBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"send_at": "2030-05-15T09:00:00+02:00"}]}
+    )
     send_at: ZonedDatetime
 
 
@@ -90,8 +103,12 @@ async def _act(
     return _read(session, row)
 
 
-@router.put("/partner-campaigns/{partner_campaign_id}/content", response_model=PartnerCampaignRead)
-async def save_content(
+@router.put(
+    "/partner-campaigns/{partner_campaign_id}/content",
+    response_model=PartnerCampaignRead,
+    summary="Save a partner campaign's slot values",
+)
+async def save_partner_campaign_content(
     principal: PartnerCampaignEditor,
     session: SessionDep,
     client: TemporalDep,
@@ -111,8 +128,12 @@ async def save_content(
     )
 
 
-@router.post("/partner-campaigns/{partner_campaign_id}/submit", response_model=PartnerCampaignRead)
-async def submit(
+@router.post(
+    "/partner-campaigns/{partner_campaign_id}/submit",
+    response_model=PartnerCampaignRead,
+    summary="Submit a partner campaign for approval",
+)
+async def submit_partner_campaign(
     principal: PartnerCampaignEditor,
     session: SessionDep,
     client: TemporalDep,
@@ -127,14 +148,16 @@ async def submit(
 
 
 @router.post(
-    "/partner-campaigns/{partner_campaign_id}/decision", response_model=PartnerCampaignRead
+    "/partner-campaigns/{partner_campaign_id}/decision",
+    response_model=PartnerCampaignRead,
+    summary="Decide an approval task: approve, request changes or reject",
 )
-async def decide(
+async def decide_partner_campaign(
     principal: PartnerCampaignReader,
     session: SessionDep,
     client: TemporalDep,
     partner_campaign_id: int,
-    body: DecisionBody,
+    body: PartnerCampaignDecision,
 ) -> PartnerCampaignRead:
     """Decide the waiting stage: as an approver it names, or as the stand-in of one (a
     delegation: the decision counts for them and the audit says on whose behalf). Anyone else
@@ -151,8 +174,12 @@ async def decide(
     return _read(session, row)
 
 
-@router.post("/partner-campaigns/{partner_campaign_id}/decline", response_model=PartnerCampaignRead)
-async def decline(
+@router.post(
+    "/partner-campaigns/{partner_campaign_id}/decline",
+    response_model=PartnerCampaignRead,
+    summary="Decline to take part in a campaign",
+)
+async def decline_partner_campaign(
     principal: PartnerCampaignEditor,
     session: SessionDep,
     client: TemporalDep,
@@ -169,9 +196,11 @@ async def decline(
 
 
 @router.post(
-    "/partner-campaigns/{partner_campaign_id}/schedule", response_model=PartnerCampaignRead
+    "/partner-campaigns/{partner_campaign_id}/schedule",
+    response_model=PartnerCampaignRead,
+    summary="Schedule an approved partner campaign's send",
 )
-async def schedule(
+async def schedule_partner_campaign(
     principal: PartnerCampaignEditor,
     session: SessionDep,
     client: TemporalDep,
@@ -189,8 +218,12 @@ async def schedule(
     )
 
 
-@router.get("/partner-campaigns/{partner_campaign_id}/preview", responses=PREVIEW_RESPONSES)
-def preview(
+@router.get(
+    "/partner-campaigns/{partner_campaign_id}/preview",
+    responses=PREVIEW_RESPONSES,
+    summary="Preview a partner campaign (html, text or pdf)",
+)
+def preview_partner_campaign(
     principal: PartnerCampaignReader,
     session: SessionDep,
     settings: SettingsDep,
@@ -207,8 +240,12 @@ def preview(
     return render_preview(session, settings, principal, version, body, format)
 
 
-@router.get("/partner-campaigns/{partner_campaign_id}/timeline", response_model=TimelineRead)
-async def timeline(
+@router.get(
+    "/partner-campaigns/{partner_campaign_id}/timeline",
+    response_model=TimelineRead,
+    summary="Read a partner campaign's timeline",
+)
+async def partner_campaign_timeline(
     principal: PartnerCampaignReader,
     session: SessionDep,
     client: TemporalDep,

@@ -18,10 +18,12 @@ from models.schemas import Page
 from services import campaigns as svc
 from services.audience import audience_of
 
-router = APIRouter(prefix="/api/v1", tags=["partner campaigns"])
+router = APIRouter(prefix="/api/v1", tags=["partner-campaigns"])
 
 
-@router.get("/partner-campaigns", response_model=Page[PartnerCampaignRead])
+@router.get(
+    "/partner-campaigns", response_model=Page[PartnerCampaignRead], summary="List partner campaigns"
+)
 def list_partner_campaigns(
     principal: PartnerCampaignReader,
     session: SessionDep,
@@ -51,7 +53,11 @@ def list_partner_campaigns(
     return page_of(result, paging, svc.partner_campaign_reads(session, result.items))
 
 
-@router.get("/partner-campaigns/{partner_campaign_id}", response_model=PartnerCampaignRead)
+@router.get(
+    "/partner-campaigns/{partner_campaign_id}",
+    response_model=PartnerCampaignRead,
+    summary="Read a partner campaign",
+)
 def read_partner_campaign(
     principal: PartnerCampaignReader, session: SessionDep, partner_campaign_id: int
 ) -> PartnerCampaignRead:

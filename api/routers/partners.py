@@ -17,7 +17,7 @@ from services.access import load
 router = APIRouter(prefix="/api/v1/partners", tags=["partners"])
 
 
-@router.get("", response_model=Page[PartnerRead])
+@router.get("", response_model=Page[PartnerRead], summary="List partners")
 def list_partners(
     principal: OrgReader,
     session: SessionDep,
@@ -30,19 +30,19 @@ def list_partners(
     return page_of(result, paging, (PartnerRead.model_validate(p) for p in result.items))
 
 
-@router.post("", response_model=PartnerRead, status_code=201)
+@router.post("", response_model=PartnerRead, status_code=201, summary="Create a partner")
 def create_partner(
     principal: PartnerManager, session: SessionDep, rid: RequestIdDep, body: PartnerCreate
 ) -> Partner:
     return org.create_partner(session, org.Actor(principal, rid), body)
 
 
-@router.get("/{partner_id}", response_model=PartnerRead)
+@router.get("/{partner_id}", response_model=PartnerRead, summary="Read a partner")
 def read_partner(principal: OrgReader, session: SessionDep, partner_id: int) -> Partner:
     return load(session, principal, Partner, partner_id)
 
 
-@router.patch("/{partner_id}", response_model=PartnerRead)
+@router.patch("/{partner_id}", response_model=PartnerRead, summary="Update a partner")
 def update_partner(
     principal: PartnerProfileEditor,
     session: SessionDep,
@@ -53,7 +53,7 @@ def update_partner(
     return org.update_partner(session, org.Actor(principal, rid), partner_id, body)
 
 
-@router.delete("/{partner_id}", status_code=204)
+@router.delete("/{partner_id}", status_code=204, summary="Delete a partner")
 def delete_partner(
     principal: PartnerManager, session: SessionDep, rid: RequestIdDep, partner_id: int
 ) -> Response:

@@ -85,7 +85,7 @@ def _show(
     )
 
 
-@router.get("/p/{token}", response_class=HTMLResponse)
+@router.get("/p/{token}", response_class=HTMLResponse, summary="Show the preference centre")
 def preferences_page(
     _: PublicRoute, session: SessionDep, settings: SettingsDep, token: str
 ) -> HTMLResponse:
@@ -117,7 +117,9 @@ def _for_contact(
     return act(holder)
 
 
-@router.post("/p/{token}/language", response_class=HTMLResponse)
+@router.post(
+    "/p/{token}/language", response_class=HTMLResponse, summary="Change the preferred language"
+)
 def change_language(
     _: PublicRoute,
     session: SessionDep,
@@ -136,7 +138,11 @@ def change_language(
     return _for_contact(session, settings, token, act)
 
 
-@router.post("/p/{token}/unsubscribe-club", response_class=HTMLResponse)
+@router.post(
+    "/p/{token}/unsubscribe-club",
+    response_class=HTMLResponse,
+    summary="Unsubscribe from the club's emails",
+)
 def unsubscribe_club(
     _: PublicRoute, session: SessionDep, settings: SettingsDep, request_id: RequestIdDep, token: str
 ) -> HTMLResponse:
@@ -148,7 +154,11 @@ def unsubscribe_club(
     return _for_contact(session, settings, token, act)
 
 
-@router.post("/p/{token}/unsubscribe-brand", response_class=HTMLResponse)
+@router.post(
+    "/p/{token}/unsubscribe-brand",
+    response_class=HTMLResponse,
+    summary="Unsubscribe from the brand's emails",
+)
 def unsubscribe_brand(
     _: PublicRoute, session: SessionDep, settings: SettingsDep, request_id: RequestIdDep, token: str
 ) -> HTMLResponse:
@@ -160,7 +170,7 @@ def unsubscribe_brand(
     return _for_contact(session, settings, token, act)
 
 
-@router.post("/p/{token}/erase", response_class=HTMLResponse)
+@router.post("/p/{token}/erase", response_class=HTMLResponse, summary="Erase one's data")
 def erase(
     _: PublicRoute,
     session: SessionDep,

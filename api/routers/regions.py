@@ -17,7 +17,7 @@ from services.access import load
 router = APIRouter(prefix="/api/v1/regions", tags=["regions"])
 
 
-@router.get("", response_model=Page[RegionRead])
+@router.get("", response_model=Page[RegionRead], summary="List regions")
 def list_regions(
     principal: OrgReader,
     session: SessionDep,
@@ -29,19 +29,19 @@ def list_regions(
     return page_of(result, paging, (RegionRead.model_validate(r) for r in result.items))
 
 
-@router.post("", response_model=RegionRead, status_code=201)
+@router.post("", response_model=RegionRead, status_code=201, summary="Create a region")
 def create_region(
     principal: RegionManager, session: SessionDep, rid: RequestIdDep, body: RegionCreate
 ) -> Region:
     return org.create_region(session, org.Actor(principal, rid), body)
 
 
-@router.get("/{region_id}", response_model=RegionRead)
+@router.get("/{region_id}", response_model=RegionRead, summary="Read a region")
 def read_region(principal: OrgReader, session: SessionDep, region_id: int) -> Region:
     return load(session, principal, Region, region_id)
 
 
-@router.patch("/{region_id}", response_model=RegionRead)
+@router.patch("/{region_id}", response_model=RegionRead, summary="Update a region")
 def update_region(
     principal: RegionManager,
     session: SessionDep,
@@ -52,7 +52,7 @@ def update_region(
     return org.update_region(session, org.Actor(principal, rid), region_id, body)
 
 
-@router.delete("/{region_id}", status_code=204)
+@router.delete("/{region_id}", status_code=204, summary="Delete a region")
 def delete_region(
     principal: RegionManager, session: SessionDep, rid: RequestIdDep, region_id: int
 ) -> Response:

@@ -119,11 +119,13 @@ FILES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _route(path: str, model: type, name: str) -> Callable[[Callable[..., Any]], Any]:
-    return router.get(path, response_model=model, responses=FILES, name=f"reports.{name}")
+def _route(path: str, model: type, name: str, summary: str) -> Callable[[Callable[..., Any]], Any]:
+    return router.get(
+        path, response_model=model, responses=FILES, name=f"reports.{name}", summary=summary
+    )
 
 
-@_route("/funnel", FunnelReport, "funnel")
+@_route("/funnel", FunnelReport, "funnel", "Report: the approval funnel")
 def funnel_report(
     principal: ReportReader,
     session: SessionDep,
@@ -135,7 +137,7 @@ def funnel_report(
     return _answer(funnel(session, _scoped(session, principal, q), q), "funnel", format, part)
 
 
-@_route("/time-to-market", TimeToMarketReport, "time_to_market")
+@_route("/time-to-market", TimeToMarketReport, "time_to_market", "Report: time to market")
 def time_to_market_report(
     principal: ReportReader,
     session: SessionDep,
@@ -150,29 +152,29 @@ def time_to_market_report(
     return _answer(report, "time-to-market", format, part)
 
 
-@_route("/quality", QualityReport, "quality")
+@_route("/quality", QualityReport, "quality", "Report: content quality")
 def quality_report(
     principal: ReportReader, session: SessionDep, q: QueryDep, format: FormatQ = "json"
 ) -> Any:
     return _answer(quality(session, _scoped(session, principal, q), q), "quality", format)
 
 
-@_route("/delivery", DeliveryReport, "delivery")
+@_route("/delivery", DeliveryReport, "delivery", "Report: delivery and engagement")
 def delivery_report(
     principal: ReportReader, session: SessionDep, q: QueryDep, format: FormatQ = "json"
 ) -> Any:
     return _answer(delivery(session, _scoped(session, principal, q), q), "delivery", format)
 
 
-@_route("/trend", TrendReport, "trend")
+@_route("/trend", TrendReport, "trend", "Report: trend per week or month")
 def trend_report(
     principal: ReportReader, session: SessionDep, q: QueryDep, format: FormatQ = "json"
 ) -> Any:
     return _answer(trend(session, _scoped(session, principal, q), q), "trend", format)
 
 
-@_route("/mine", MyReport, "mine")
-def my_report_route(
+@_route("/mine", MyReport, "mine", "Report: a partner's own figures beside its region's median")
+def my_partner_report(
     principal: PartnerCampaignReader, session: SessionDep, q: QueryDep, format: FormatQ = "json"
 ) -> Any:
     return _answer(my_report(session, _scoped(session, principal, q), q), "mine", format)

@@ -16,13 +16,13 @@ from services.contacts import contact_partner
 router = APIRouter(prefix="/api/v1/partners/{partner_id}/segments", tags=["segments"])
 
 
-@router.get("", response_model=list[SegmentRead])
+@router.get("", response_model=list[SegmentRead], summary="List a partner's segments")
 def list_segments(principal: ContactCounter, session: SessionDep, partner_id: int) -> list[Segment]:
     partner = contact_partner(session, principal, partner_id, Permission.contact_count)
     return svc.list_segments(session, partner)
 
 
-@router.post("", response_model=SegmentRead, status_code=201)
+@router.post("", response_model=SegmentRead, status_code=201, summary="Create a segment")
 def create_segment(
     principal: ContactManager, session: SessionDep, partner_id: int, body: SegmentCreate
 ) -> Segment:
@@ -30,7 +30,7 @@ def create_segment(
     return svc.create_segment(session, partner, body, principal.user_id)
 
 
-@router.get("/{segment_id}", response_model=SegmentRead)
+@router.get("/{segment_id}", response_model=SegmentRead, summary="Read a segment")
 def read_segment(
     principal: ContactCounter, session: SessionDep, partner_id: int, segment_id: int
 ) -> Segment:
@@ -38,7 +38,9 @@ def read_segment(
     return svc.load_segment(session, partner, segment_id)
 
 
-@router.get("/{segment_id}/count", response_model=AudienceBreakdown)
+@router.get(
+    "/{segment_id}/count", response_model=AudienceBreakdown, summary="Count a segment's audience"
+)
 def count_segment(
     principal: ContactCounter, session: SessionDep, partner_id: int, segment_id: int
 ) -> AudienceBreakdown:
@@ -47,7 +49,7 @@ def count_segment(
     return svc.count(session, svc.load_segment(session, partner, segment_id))
 
 
-@router.patch("/{segment_id}", response_model=SegmentRead)
+@router.patch("/{segment_id}", response_model=SegmentRead, summary="Update a segment")
 def update_segment(
     principal: ContactManager,
     session: SessionDep,
@@ -59,7 +61,7 @@ def update_segment(
     return svc.update_segment(session, svc.load_segment(session, partner, segment_id), body)
 
 
-@router.delete("/{segment_id}", status_code=204)
+@router.delete("/{segment_id}", status_code=204, summary="Delete a segment")
 def delete_segment(
     principal: ContactManager, session: SessionDep, partner_id: int, segment_id: int
 ) -> Response:

@@ -11,7 +11,7 @@ from api.security import PartnerCampaignEditor
 from services import send_tests as svc
 from services.org import Actor
 
-router = APIRouter(prefix="/api/v1", tags=["partner campaigns"])
+router = APIRouter(prefix="/api/v1", tags=["partner-campaigns"])
 PROBLEM_REF = "#/components/schemas/Problem"
 
 
@@ -41,8 +41,9 @@ class TestSendRead(BaseModel):
             "content": {"application/problem+json": {"schema": {"$ref": PROBLEM_REF}}},
         }
     },
+    summary="Send a test email of a partner campaign",
 )
-def send_test(
+def send_partner_campaign_test(
     principal: PartnerCampaignEditor,
     session: SessionDep,
     engine: EngineDep,

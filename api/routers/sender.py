@@ -10,16 +10,20 @@ from api.security import OrgReader, PartnerManager, PartnerProfileEditor
 from services import sender as svc
 from services.org import Actor
 
-router = APIRouter(prefix="/api/v1", tags=["sender identity"])
+router = APIRouter(prefix="/api/v1", tags=["sender-identity"])
 
 
-@router.get("/sender", response_model=svc.BrandSenderRead)
+@router.get(
+    "/sender", response_model=svc.BrandSenderRead, summary="Read the brand's sender identity"
+)
 def read_brand_sender(principal: OrgReader, session: SessionDep) -> svc.BrandSenderRead:
     """The caller's brand: its verified domains and SES settings."""
     return svc.read_brand(session, principal)
 
 
-@router.put("/sender", response_model=svc.BrandSenderRead)
+@router.put(
+    "/sender", response_model=svc.BrandSenderRead, summary="Set the brand's sender identity"
+)
 def update_brand_sender(
     principal: PartnerManager, session: SessionDep, rid: RequestIdDep, body: svc.BrandSenderBody
 ) -> svc.BrandSenderRead:
@@ -28,7 +32,11 @@ def update_brand_sender(
     return svc.update_brand(session, Actor(principal, rid), body)
 
 
-@router.get("/partners/{partner_id}/sender", response_model=svc.PartnerSenderRead)
+@router.get(
+    "/partners/{partner_id}/sender",
+    response_model=svc.PartnerSenderRead,
+    summary="Read a partner's sender identity",
+)
 def read_partner_sender(
     principal: OrgReader, session: SessionDep, settings: SettingsDep, partner_id: int
 ) -> svc.PartnerSenderRead:
@@ -36,7 +44,11 @@ def read_partner_sender(
     return svc.read_partner(session, settings, principal, partner_id)
 
 
-@router.put("/partners/{partner_id}/sender", response_model=svc.PartnerSenderRead)
+@router.put(
+    "/partners/{partner_id}/sender",
+    response_model=svc.PartnerSenderRead,
+    summary="Set a partner's sender identity",
+)
 def update_partner_sender(
     principal: PartnerProfileEditor,
     session: SessionDep,

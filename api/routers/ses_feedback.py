@@ -46,8 +46,8 @@ def _problem(err: SnsError) -> Problem:
     )
 
 
-@router.post("/feedback/ses", status_code=200)
-def ses_feedback(
+@router.post("/feedback/ses", status_code=200, summary="Receive SES feedback through SNS")
+def receive_ses_feedback(
     _: PublicRoute,
     request: Request,
     body: Annotated[bytes, Depends(_raw_body)],

@@ -20,7 +20,7 @@ from services.access import brand_contact_data_partners
 router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"])
 
 
-@router.get("", response_model=Page[SuppressionRead])
+@router.get("", response_model=Page[SuppressionRead], summary="List the brand's suppression list")
 def list_suppressions(
     principal: SuppressionManager,
     session: SessionDep,
@@ -42,7 +42,12 @@ def list_suppressions(
     return page_of(result, paging, (svc.read_of(r, partners) for r in result.items))
 
 
-@router.post("", response_model=SuppressionRead, status_code=201)
+@router.post(
+    "",
+    response_model=SuppressionRead,
+    status_code=201,
+    summary="Add an address to the suppression list",
+)
 def add_suppression(
     principal: SuppressionManager, session: SessionDep, body: SuppressionCreate
 ) -> SuppressionRead:
@@ -60,7 +65,7 @@ def add_suppression(
     return svc.read_of(row, brand_contact_data_partners(session, principal))
 
 
-@router.delete("/{suppression_id}", status_code=204)
+@router.delete("/{suppression_id}", status_code=204, summary="Remove a manual suppression")
 def remove_suppression(
     principal: SuppressionManager, session: SessionDep, suppression_id: int
 ) -> Response:

@@ -17,7 +17,7 @@ from services import inbox as svc
 router = APIRouter(prefix="/api/v1", tags=["tasks"])
 
 
-@router.get("/tasks", response_model=Page[TaskRead])
+@router.get("/tasks", response_model=Page[TaskRead], summary="List the caller's open tasks (inbox)")
 def list_tasks(
     principal: PartnerCampaignReader,
     session: SessionDep,

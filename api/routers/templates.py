@@ -21,10 +21,10 @@ from domain.states import TemplateState
 from models.base import utcnow
 from models.schemas import Page
 from models.template_schemas import (
-    DecisionBody,
     LintIssueRead,
     TemplateCreate,
     TemplateRead,
+    TemplateReviewDecision,
     TimelineRead,
     ValidateResult,
     ValuesBody,
@@ -110,7 +110,7 @@ async def _act(
     return version_read(_refresh(session, version))
 
 
-@router.get("/templates", response_model=Page[TemplateRead])
+@router.get("/templates", response_model=Page[TemplateRead], summary="List templates")
 def list_templates(
     principal: TemplateReader,
     session: SessionDep,
@@ -122,7 +122,7 @@ def list_templates(
     return page_of(result, paging, (TemplateRead.model_validate(t) for t in result.items))
 
 
-@router.post("/templates", status_code=201)
+@router.post("/templates", status_code=201, summary="Create a template")
 async def create_template(
     principal: TemplateAuthor,
     session: SessionDep,
@@ -140,7 +140,7 @@ async def create_template(
     }
 
 
-@router.get("/templates/{template_id}")
+@router.get("/templates/{template_id}", summary="Read a template with its versions")
 def read_template(
     principal: TemplateReader, session: SessionDep, template_id: int
 ) -> dict[str, Any]:
@@ -161,8 +161,13 @@ def read_template(
     }
 
 
-@router.post("/templates/{template_id}/versions", response_model=VersionRead, status_code=201)
-async def create_version(
+@router.post(
+    "/templates/{template_id}/versions",
+    response_model=VersionRead,
+    status_code=201,
+    summary="Create a template version",
+)
+async def create_template_version(
     principal: TemplateAuthor,
     session: SessionDep,
     rid: RequestIdDep,
@@ -177,13 +182,17 @@ async def create_version(
     return version_read(version)
 
 
-@router.get("/versions/{version_id}", response_model=VersionRead)
-def read_version(principal: TemplateReader, session: SessionDep, version_id: int) -> VersionRead:
+@router.get("/versions/{version_id}", response_model=VersionRead, summary="Read a template version")
+def read_template_version(
+    principal: TemplateReader, session: SessionDep, version_id: int
+) -> VersionRead:
     return version_read(svc.load_version(session, principal, version_id))
 
 
-@router.patch("/versions/{version_id}", response_model=VersionRead)
-async def update_version(
+@router.patch(
+    "/versions/{version_id}", response_model=VersionRead, summary="Edit a draft template version"
+)
+async def update_template_version(
     principal: TemplateAuthor,
     session: SessionDep,
     rid: RequestIdDep,
@@ -200,16 +209,24 @@ async def update_version(
     return version_read(version)
 
 
-@router.get("/versions/{version_id}/lint", response_model=list[LintIssueRead])
-def lint_version(
+@router.get(
+    "/versions/{version_id}/lint",
+    response_model=list[LintIssueRead],
+    summary="Lint a template version",
+)
+def lint_template_version(
     principal: TemplateReader, session: SessionDep, version_id: int
 ) -> list[LintIssueRead]:
     content = svc.content_of(svc.load_version(session, principal, version_id))
     return [LintIssueRead(**vars(i)) for i in lint(content)]
 
 
-@router.post("/versions/{version_id}/validate", response_model=ValidateResult)
-def validate_version_values(
+@router.post(
+    "/versions/{version_id}/validate",
+    response_model=ValidateResult,
+    summary="Validate slot values against a template version",
+)
+def validate_template_values(
     principal: TemplateReader, session: SessionDep, version_id: int, body: ValuesBody
 ) -> ValidateResult:
     version = svc.load_version(session, principal, version_id)
@@ -238,8 +255,12 @@ PREVIEW_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/versions/{version_id}/preview", responses=PREVIEW_RESPONSES)
-def preview_sample(
+@router.get(
+    "/versions/{version_id}/preview",
+    responses=PREVIEW_RESPONSES,
+    summary="Preview a template version with sample values",
+)
+def preview_template_sample(
     principal: TemplateReader,
     session: SessionDep,
     settings: SettingsDep,
@@ -255,8 +276,12 @@ def preview_sample(
     return render_preview(session, settings, principal, version, body, format)
 
 
-@router.post("/versions/{version_id}/preview", responses=PREVIEW_RESPONSES)
-def preview_values(
+@router.post(
+    "/versions/{version_id}/preview",
+    responses=PREVIEW_RESPONSES,
+    summary="Preview a template version with given values",
+)
+def preview_template_values(
     principal: TemplateReader,
     session: SessionDep,
     settings: SettingsDep,
@@ -268,8 +293,12 @@ def preview_values(
     return render_preview(session, settings, principal, version, body, format)
 
 
-@router.post("/versions/{version_id}/submit", response_model=VersionRead)
-async def submit_version(
+@router.post(
+    "/versions/{version_id}/submit",
+    response_model=VersionRead,
+    summary="Submit a template version for brand review",
+)
+async def submit_template_version(
     principal: TemplateAuthor,
     session: SessionDep,
     settings: SettingsDep,
@@ -282,14 +311,18 @@ async def submit_version(
     return version_read(version)
 
 
-@router.post("/versions/{version_id}/decision", response_model=VersionRead)
-async def decide_version(
+@router.post(
+    "/versions/{version_id}/decision",
+    response_model=VersionRead,
+    summary="Decide a template version's review",
+)
+async def decide_template_version(
     principal: TemplateReviewer,
     session: SessionDep,
     settings: SettingsDep,
     client: TemporalDep,
     version_id: int,
-    body: DecisionBody,
+    body: TemplateReviewDecision,
 ) -> VersionRead:
     version = await template_review.decide(
         session,
@@ -303,8 +336,12 @@ async def decide_version(
     return version_read(version)
 
 
-@router.post("/versions/{version_id}/retire", response_model=VersionRead)
-async def retire_version(
+@router.post(
+    "/versions/{version_id}/retire",
+    response_model=VersionRead,
+    summary="Retire a published template version",
+)
+async def retire_template_version(
     principal: TemplateAuthor,
     session: SessionDep,
     settings: SettingsDep,
@@ -323,8 +360,12 @@ async def retire_version(
     )
 
 
-@router.get("/versions/{version_id}/timeline", response_model=TimelineRead)
-async def version_timeline(
+@router.get(
+    "/versions/{version_id}/timeline",
+    response_model=TimelineRead,
+    summary="Read a template version's timeline",
+)
+async def template_version_timeline(
     principal: TemplateReader, session: SessionDep, client: TemporalDep, version_id: int
 ) -> TimelineRead:
     version = svc.load_version(session, principal, version_id)

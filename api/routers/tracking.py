@@ -55,7 +55,7 @@ def _submit(request: Request, delivery_id: int, kind: EventKind, url: str | None
     )
 
 
-@router.get("/r/{delivery}/{mac}", response_model=None)
+@router.get("/r/{delivery}/{mac}", response_model=None, summary="Follow a tracked link")
 def click(
     _: PublicRoute,
     request: Request,
@@ -71,7 +71,7 @@ def click(
     return RedirectResponse(u, status_code=302, headers={"Cache-Control": "no-store"})
 
 
-@router.get("/o/{delivery}/{mac}.gif", response_model=None)
+@router.get("/o/{delivery}/{mac}.gif", response_model=None, summary="Record an email open")
 def open_pixel(
     _: PublicRoute, request: Request, settings: SettingsDep, delivery: str, mac: str
 ) -> Response:

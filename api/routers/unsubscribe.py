@@ -64,7 +64,9 @@ def _masked(email: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-@router.get("/u/{token}", response_class=HTMLResponse)
+@router.get(
+    "/u/{token}", response_class=HTMLResponse, summary="Show the unsubscribe confirmation page"
+)
 def unsubscribe_page(
     _: PublicRoute, session: SessionDep, settings: SettingsDep, token: str
 ) -> HTMLResponse:
@@ -87,7 +89,7 @@ def unsubscribe_page(
     )
 
 
-@router.post("/u/{token}", response_class=HTMLResponse)
+@router.post("/u/{token}", response_class=HTMLResponse, summary="Unsubscribe")
 def unsubscribe_confirm(
     _: PublicRoute, session: SessionDep, settings: SettingsDep, token: str
 ) -> HTMLResponse:
@@ -101,7 +103,11 @@ def unsubscribe_confirm(
     )
 
 
-@router.post("/u/{token}/one-click", response_class=PlainTextResponse)
+@router.post(
+    "/u/{token}/one-click",
+    response_class=PlainTextResponse,
+    summary="Unsubscribe with one click (RFC 8058)",
+)
 def unsubscribe_one_click(
     _: PublicRoute, session: SessionDep, settings: SettingsDep, token: str
 ) -> PlainTextResponse:
