@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +19,7 @@ from sqlmodel import Session, col, select
 from brandrelay_client.cli import main
 from core.settings import Settings
 from models.campaigns import ApprovalTask, Campaign
+from tests.campaign_sheets.sheets import open_day_label, plan_rows, xlsx
 from tests.campaigns.test_campaign_workflows import (
     CLOCK,
     partner_campaign,
@@ -115,3 +118,51 @@ def _open_approval(engine: Engine, pcid: int) -> int:
 
 def _headers(engine: Engine, settings: Settings) -> Any:
     return lambda email: {"Authorization": f"Bearer {access_token(engine, settings, email)}"}
+
+
+async def test_sheets_import_against_the_real_routes(
+    app_with_worker: httpx.AsyncClient,
+    demo: Engine,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """`brandrelay sheets import --confirm --wait` creates and launches a plan's campaigns; the
+    same file again is reported as seen and creates nothing; a bad row is named by row and
+    column with exit 1."""
+    label = open_day_label(demo)
+    plan = tmp_path / "plan.xlsx"
+    plan.write_bytes(xlsx(plan_rows(label, 3, tag="cli ")))
+    token = access_token(demo, settings, MARKETING)
+    http = httpx.Client(
+        base_url="http://test",
+        transport=LoopTransport(app_with_worker, asyncio.get_running_loop()),
+    )
+    args = ["--url", "http://test", "--token", token, "sheets", "import"]
+    wait = ["--confirm", "--wait", "--interval", "0.05", "--timeout", "60"]
+
+    def run(*argv: str) -> int:
+        return main([*args, *argv], http=http, sleep=time.sleep)
+
+    assert await asyncio.to_thread(run, str(plan), *wait) == 0
+    out = capsys.readouterr().out
+    assert "confirmed: 3 rows" in out and "completed, 3/3" in out, out
+    with Session(demo) as s:
+        made = s.exec(select(Campaign).where(col(Campaign.name).startswith("Plan cli "))).all()
+    assert sorted(c.name for c in made) == ["Plan cli 1", "Plan cli 2", "Plan cli 3"]
+
+    assert await asyncio.to_thread(run, str(plan), *wait) == 0
+    assert "(this file was uploaded before)" in capsys.readouterr().out
+    with Session(demo) as s:
+        again = s.exec(select(Campaign).where(col(Campaign.name).startswith("Plan cli "))).all()
+    assert len(again) == 3
+
+    rows = plan_rows(label, 2, tag="bad ")
+    rows[1][2] = "atlantis"  # no such partner: row 3 of the sheet, column partners
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(xlsx(rows))
+    assert await asyncio.to_thread(run, str(bad), *wait) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"row 3 column partners: .*atlantis", out), out
+    with Session(demo) as s:
+        assert not s.exec(select(Campaign).where(col(Campaign.name).startswith("Plan bad "))).all()

@@ -137,6 +137,19 @@ class BrandrelayClient(BaseClient):
         )
         return response
 
+    def confirm_campaign_sheet(self, sheet_id: int) -> models.CampaignSheetRead:
+        """Confirm a campaign sheet: create and launch its rows
+
+        POST /api/v1/campaign-sheets/{sheet_id}/confirm
+
+        409 unless the sheet is `ready` (validated without problems, not confirmed yet, not
+        expired). The rows are created and launched in the background: follow `rows_done`.
+        """
+        response = self.request(
+            "POST", self._path("/api/v1/campaign-sheets/{sheet_id}/confirm", sheet_id=sheet_id)
+        )
+        return cast("models.CampaignSheetRead", response.json())
+
     def count_segment(self, partner_id: int, segment_id: int) -> models.AudienceBreakdown:
         """Count a segment's audience
 
@@ -321,6 +334,16 @@ class BrandrelayClient(BaseClient):
         response = self.request("POST", "/api/v1/users", json=body)
         return cast("models.UserRead", response.json())
 
+    def create_webhook(self, body: models.WebhookCreate) -> models.WebhookCreated:
+        """Register a webhook
+
+        POST /api/v1/webhooks
+
+        The signing secret is in this answer only; store it now.
+        """
+        response = self.request("POST", "/api/v1/webhooks", json=body)
+        return cast("models.WebhookCreated", response.json())
+
     def deactivate_user(self, user_id: int) -> models.UserRead:
         """Deactivate a user
 
@@ -433,6 +456,16 @@ class BrandrelayClient(BaseClient):
         )
         response.close()
 
+    def delete_webhook(self, webhook_id: int) -> None:
+        """Delete a webhook and its log
+
+        DELETE /api/v1/webhooks/{webhook_id}
+        """
+        response = self.request(
+            "DELETE", self._path("/api/v1/webhooks/{webhook_id}", webhook_id=webhook_id)
+        )
+        response.close()
+
     def delivery_report(
         self,
         *,
@@ -486,6 +519,28 @@ class BrandrelayClient(BaseClient):
             params={"rendition": rendition, "version": version},
         )
         response.close()
+
+    def download_campaign_sheet_template(self) -> httpx.Response:
+        """Download the campaign sheet template (XLSX)
+
+        GET /api/v1/campaign-sheets/template
+
+        The columns, the brand's templates, regions, partners, modes and policies as
+        dropdowns, and an example row that validates as it is.
+        """
+        response = self.request("GET", "/api/v1/campaign-sheets/template")
+        return response
+
+    def download_partner_value_sheet(self) -> httpx.Response:
+        """Download the caller's open partner campaigns as a value sheet (XLSX)
+
+        GET /api/v1/partner-value-sheets
+
+        One row per partner campaign the caller may edit now (invited, drafting, changes
+        requested), its current values in slot:<name> columns (grey: not in that template).
+        """
+        response = self.request("GET", "/api/v1/partner-value-sheets")
+        return response
 
     def download_signed_file(
         self, key: str, *, expires: str, sig: str, filename: str | None = None
@@ -800,6 +855,25 @@ class BrandrelayClient(BaseClient):
         """
         response = self.request("GET", "/api/v1/brand-blocks")
         return cast("list[models.BrandBlockRead]", response.json())
+
+    def list_campaign_sheets(
+        self,
+        *,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PageCampaignSheetRead:
+        """List campaign sheets
+
+        GET /api/v1/campaign-sheets
+        """
+        response = self.request(
+            "GET",
+            "/api/v1/campaign-sheets",
+            params={"sort": sort, "limit": limit, "cursor": cursor, "offset": offset},
+        )
+        return cast("models.PageCampaignSheetRead", response.json())
 
     def list_campaigns(
         self,
@@ -1141,6 +1215,79 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.PageUserRead", response.json())
 
+    def list_webhook_deliveries(
+        self,
+        webhook_id: int,
+        *,
+        event_id: int | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PageWebhookDeliveryRead:
+        """A webhook's delivery log, newest first
+
+        GET /api/v1/webhooks/{webhook_id}/deliveries
+        """
+        response = self.request(
+            "GET",
+            self._path("/api/v1/webhooks/{webhook_id}/deliveries", webhook_id=webhook_id),
+            params={
+                "event_id": event_id,
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+                "offset": offset,
+            },
+        )
+        return cast("models.PageWebhookDeliveryRead", response.json())
+
+    def list_webhook_events(
+        self,
+        webhook_id: int,
+        *,
+        state: models.WebhookEventState | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PageWebhookEventRead:
+        """A webhook's events, newest first
+
+        GET /api/v1/webhooks/{webhook_id}/events
+        """
+        response = self.request(
+            "GET",
+            self._path("/api/v1/webhooks/{webhook_id}/events", webhook_id=webhook_id),
+            params={
+                "state": state,
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+                "offset": offset,
+            },
+        )
+        return cast("models.PageWebhookEventRead", response.json())
+
+    def list_webhooks(
+        self,
+        *,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PageWebhookRead:
+        """List the brand's webhooks
+
+        GET /api/v1/webhooks
+        """
+        response = self.request(
+            "GET",
+            "/api/v1/webhooks",
+            params={"sort": sort, "limit": limit, "cursor": cursor, "offset": offset},
+        )
+        return cast("models.PageWebhookRead", response.json())
+
     def my_partner_report(
         self,
         *,
@@ -1372,6 +1519,18 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.CampaignDetail", response.json())
 
+    def read_campaign_sheet(self, sheet_id: int) -> models.CampaignSheetRead:
+        """Read a campaign sheet
+
+        GET /api/v1/campaign-sheets/{sheet_id}
+
+        Its state, every problem (sheet, row, column, message) and the progress.
+        """
+        response = self.request(
+            "GET", self._path("/api/v1/campaign-sheets/{sheet_id}", sheet_id=sheet_id)
+        )
+        return cast("models.CampaignSheetRead", response.json())
+
     def read_contact(self, partner_id: int, contact_id: int) -> models.ContactRead:
         """Read a contact
 
@@ -1565,6 +1724,16 @@ class BrandrelayClient(BaseClient):
         response = self.request("GET", self._path("/api/v1/users/{user_id}", user_id=user_id))
         return cast("models.UserRead", response.json())
 
+    def read_webhook(self, webhook_id: int) -> models.WebhookRead:
+        """Read a webhook
+
+        GET /api/v1/webhooks/{webhook_id}
+        """
+        response = self.request(
+            "GET", self._path("/api/v1/webhooks/{webhook_id}", webhook_id=webhook_id)
+        )
+        return cast("models.WebhookRead", response.json())
+
     def receive_ses_feedback(self) -> httpx.Response:
         """Receive SES feedback through SNS
 
@@ -1572,6 +1741,23 @@ class BrandrelayClient(BaseClient):
         """
         response = self.request("POST", "/api/v1/feedback/ses")
         return response
+
+    def redeliver_webhook_event(self, webhook_id: int, event_id: int) -> models.WebhookEventRead:
+        """Send a logged webhook event again
+
+        POST /api/v1/webhooks/{webhook_id}/events/{event_id}/redeliver
+
+        With the same webhook-id as before, so a receiver that has it can tell.
+        """
+        response = self.request(
+            "POST",
+            self._path(
+                "/api/v1/webhooks/{webhook_id}/events/{event_id}/redeliver",
+                webhook_id=webhook_id,
+                event_id=event_id,
+            ),
+        )
+        return cast("models.WebhookEventRead", response.json())
 
     def remove_suppression(self, suppression_id: int) -> None:
         """Remove a manual suppression
@@ -1636,6 +1822,19 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.DelegationRead", response.json())
 
+    def rotate_webhook_secret(self, webhook_id: int) -> models.WebhookSecret:
+        """Rotate a webhook's signing secret
+
+        POST /api/v1/webhooks/{webhook_id}/rotate-secret
+
+        The new secret signs at once; the old one also signs (a second signature in webhook-
+        signature) until `previous_secret_until` (WEBHOOK_SECRET_OVERLAP_HOURS).
+        """
+        response = self.request(
+            "POST", self._path("/api/v1/webhooks/{webhook_id}/rotate-secret", webhook_id=webhook_id)
+        )
+        return cast("models.WebhookSecret", response.json())
+
     def save_partner_campaign_content(
         self, partner_campaign_id: int, body: models.ContentBody
     ) -> models.PartnerCampaignRead:
@@ -1693,6 +1892,16 @@ class BrandrelayClient(BaseClient):
             json=body,
         )
         return cast("models.TestSendRead", response.json())
+
+    def send_webhook_test(self, webhook_id: int) -> models.WebhookEventRead:
+        """Send a webhook.test ping
+
+        POST /api/v1/webhooks/{webhook_id}/test
+        """
+        response = self.request(
+            "POST", self._path("/api/v1/webhooks/{webhook_id}/test", webhook_id=webhook_id)
+        )
+        return cast("models.WebhookEventRead", response.json())
 
     def set_contact_sharing(
         self, partner_id: int, body: models.SharingUpdate
@@ -1996,6 +2205,16 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.UserRead", response.json())
 
+    def update_webhook(self, webhook_id: int, body: models.WebhookUpdate) -> models.WebhookRead:
+        """Change or re-enable a webhook
+
+        PATCH /api/v1/webhooks/{webhook_id}
+        """
+        response = self.request(
+            "PATCH", self._path("/api/v1/webhooks/{webhook_id}", webhook_id=webhook_id), json=body
+        )
+        return cast("models.WebhookRead", response.json())
+
     def upload_asset(
         self,
         *,
@@ -2027,6 +2246,32 @@ class BrandrelayClient(BaseClient):
             },
         )
         return cast("models.AssetRead", response.json())
+
+    def upload_campaign_sheet(self, *, file: FileUpload) -> models.CampaignSheetRead:
+        """Upload a campaign sheet
+
+        POST /api/v1/campaign-sheets
+
+        202: the import started (state `validating`; read the sheet until it is `ready` or
+        `invalid`). 200: the brand uploaded this very file before (same SHA-256), its sheet
+        answered. 422 on `file` for a file refused as a whole (not a spreadsheet, a zip
+        bomb, formulas, empty, too many rows); nothing is stored then. 413 past the size
+        limit.
+        """
+        response = self.request("POST", "/api/v1/campaign-sheets", files={"file": file})
+        return cast("models.CampaignSheetRead", response.json())
+
+    def upload_partner_value_sheet(self, *, file: FileUpload) -> models.ValueSheetResult:
+        """Upload a value sheet: save slot values of several partner campaigns
+
+        POST /api/v1/partner-value-sheets
+
+        All or nothing at validation: any problem in any row is a 422 listing every problem
+        (`errors`: sheet, row, column, message) and nothing is saved. Then each row is saved
+        as PUT /partner-campaigns/{id}/content saves it; `rows` says what each save did.
+        """
+        response = self.request("POST", "/api/v1/partner-value-sheets", files={"file": file})
+        return cast("models.ValueSheetResult", response.json())
 
     def validate_template_values(
         self, version_id: int, body: models.ValuesBody

@@ -239,6 +239,18 @@ class BodyUploadAsset(TypedDict, total=False):
     allowed_region_ids: str
 
 
+class BodyUploadCampaignSheet(TypedDict, total=False):
+    """Body_upload_campaign_sheet"""
+
+    file: Required[bytes]
+
+
+class BodyUploadPartnerValueSheet(TypedDict, total=False):
+    """Body_upload_partner_value_sheet"""
+
+    file: Required[bytes]
+
+
 class BrandBlockRead(TypedDict, total=False):
     """BrandBlockRead"""
 
@@ -345,6 +357,26 @@ class CampaignRead(TypedDict, total=False):
     created_at: Required[str]
     updated_at: Required[str]
 
+
+class CampaignSheetRead(TypedDict, total=False):
+    """CampaignSheetRead"""
+
+    id: Required[int]
+    filename: Required[str]
+    sha256: Required[str]
+    state: Required[CampaignSheetState]
+    rows_total: Required[int]
+    rows_done: Required[int]
+    problems: Required[list[SheetProblem]]
+    campaign_ids: Required[list[int]]
+    workflow_id: Required[str]
+    created_at: Required[str]
+    updated_at: Required[str]
+
+
+CampaignSheetState: TypeAlias = (
+    "Literal['validating', 'invalid', 'ready', 'creating', 'completed', 'failed']"
+)
 
 CampaignState: TypeAlias = "Literal['draft', 'running', 'completed', 'cancelled']"
 
@@ -800,6 +832,16 @@ class PageCampaignRead(TypedDict, total=False):
     offset: int
 
 
+class PageCampaignSheetRead(TypedDict, total=False):
+    """Page[CampaignSheetRead]"""
+
+    items: Required[list[CampaignSheetRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
 class PageContactRead(TypedDict, total=False):
     """Page[ContactRead]"""
 
@@ -914,6 +956,36 @@ class PageUserRead(TypedDict, total=False):
     """Page[UserRead]"""
 
     items: Required[list[UserRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
+class PageWebhookDeliveryRead(TypedDict, total=False):
+    """Page[WebhookDeliveryRead]"""
+
+    items: Required[list[WebhookDeliveryRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
+class PageWebhookEventRead(TypedDict, total=False):
+    """Page[WebhookEventRead]"""
+
+    items: Required[list[WebhookEventRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
+class PageWebhookRead(TypedDict, total=False):
+    """Page[WebhookRead]"""
+
+    items: Required[list[WebhookRead]]
     next_cursor: str | None
     total: int | None
     limit: Required[int]
@@ -1265,6 +1337,15 @@ class SharingUpdate(TypedDict, total=False):
     shared: Required[bool]
 
 
+class SheetProblem(TypedDict, total=False):
+    """SheetProblem"""
+
+    sheet: Required[str]
+    row: Required[int]
+    column: Required[str]
+    message: Required[str]
+
+
 class Slot(TypedDict, total=False):
     """One named place in the template: locked (HQ content) or editable within constraints."""
 
@@ -1543,6 +1624,22 @@ class ValidateResult(TypedDict, total=False):
     errors: Required[list[FieldError]]
 
 
+class ValueSheetResult(TypedDict, total=False):
+    """ValueSheetResult"""
+
+    rows: Required[list[ValueSheetRow]]
+
+
+class ValueSheetRow(TypedDict, total=False):
+    """ValueSheetRow"""
+
+    row: Required[int]
+    partner_campaign_id: Required[int]
+    saved: Required[bool]
+    state: Required[str]
+    message: Required[str]
+
+
 class ValuesBody(TypedDict, total=False):
     """Partner values to validate or preview, with the context they would be used in."""
 
@@ -1585,6 +1682,104 @@ class VersionUpdate(TypedDict, total=False):
     content: Required[TemplateContent]
 
 
+class WebhookCreate(TypedDict, total=False):
+    """WebhookCreate"""
+
+    url: Required[str]
+    event_types: Required[list[str]]
+    description: str
+
+
+class WebhookCreated(TypedDict, total=False):
+    """WebhookCreated"""
+
+    id: Required[int]
+    url: Required[str]
+    description: Required[str]
+    event_types: Required[list[str]]
+    enabled: Required[bool]
+    disabled_at: Required[str | None]
+    disabled_reason: Required[str | None]
+    failing_since: Required[str | None]
+    failed_events_in_row: Required[int]
+    previous_secret_until: Required[str | None]
+    pending_events: int
+    failed_events: int
+    created_at: Required[str]
+    updated_at: Required[str]
+    secret: Required[str]
+
+
+class WebhookDeliveryRead(TypedDict, total=False):
+    """WebhookDeliveryRead"""
+
+    id: Required[int]
+    event_id: Required[int]
+    attempt: Required[int]
+    at: Required[str]
+    ok: Required[bool]
+    status_code: Required[int | None]
+    error: Required[str | None]
+    duration_ms: Required[int]
+    response_excerpt: Required[str]
+    manual: Required[bool]
+
+
+class WebhookEventRead(TypedDict, total=False):
+    """WebhookEventRead"""
+
+    id: Required[int]
+    message_id: Required[str]
+    event_type: Required[str]
+    subject: Required[str]
+    state: Required[str]
+    attempts: Required[int]
+    next_attempt_at: Required[str | None]
+    created_at: Required[str]
+    delivered_at: Required[str | None]
+    last_error: Required[str | None]
+    payload: Required[dict[str, Any]]
+
+
+WebhookEventState: TypeAlias = "Literal['pending', 'delivered', 'failed']"
+
+
+class WebhookRead(TypedDict, total=False):
+    """WebhookRead"""
+
+    id: Required[int]
+    url: Required[str]
+    description: Required[str]
+    event_types: Required[list[str]]
+    enabled: Required[bool]
+    disabled_at: Required[str | None]
+    disabled_reason: Required[str | None]
+    failing_since: Required[str | None]
+    failed_events_in_row: Required[int]
+    previous_secret_until: Required[str | None]
+    pending_events: int
+    failed_events: int
+    created_at: Required[str]
+    updated_at: Required[str]
+
+
+class WebhookSecret(TypedDict, total=False):
+    """WebhookSecret"""
+
+    id: Required[int]
+    secret: Required[str]
+    previous_secret_until: Required[str | None]
+
+
+class WebhookUpdate(TypedDict, total=False):
+    """Leave a field out to keep it. `enabled: true` re-enables a disabled endpoint."""
+
+    url: str | None
+    event_types: list[str] | None
+    description: str | None
+    enabled: bool | None
+
+
 __all__ = [
     "ApiTokenCreate",
     "ApiTokenCreated",
@@ -1607,6 +1802,8 @@ __all__ = [
     "BodyCreateAccessToken",
     "BodyImportContacts",
     "BodyUploadAsset",
+    "BodyUploadCampaignSheet",
+    "BodyUploadPartnerValueSheet",
     "BrandBlockRead",
     "BrandSenderBody",
     "BrandSenderRead",
@@ -1615,6 +1812,8 @@ __all__ = [
     "CampaignDetail",
     "CampaignMode",
     "CampaignRead",
+    "CampaignSheetRead",
+    "CampaignSheetState",
     "CampaignState",
     "CampaignUpdate",
     "Comparison",
@@ -1661,6 +1860,7 @@ __all__ = [
     "PageAssetRead",
     "PageAuditEventRead",
     "PageCampaignRead",
+    "PageCampaignSheetRead",
     "PageContactRead",
     "PageDelegationRead",
     "PageMembershipRead",
@@ -1673,6 +1873,9 @@ __all__ = [
     "PageTaskRead",
     "PageTemplateRead",
     "PageUserRead",
+    "PageWebhookDeliveryRead",
+    "PageWebhookEventRead",
+    "PageWebhookRead",
     "PartnerCampaignDecision",
     "PartnerCampaignRead",
     "PartnerCampaignState",
@@ -1711,6 +1914,7 @@ __all__ = [
     "SegmentRead",
     "SegmentUpdate",
     "SharingUpdate",
+    "SheetProblem",
     "Slot",
     "SlotKind",
     "SocialLink",
@@ -1743,8 +1947,18 @@ __all__ = [
     "UserRead",
     "UserUpdate",
     "ValidateResult",
+    "ValueSheetResult",
+    "ValueSheetRow",
     "ValuesBody",
     "VersionCreate",
     "VersionRead",
     "VersionUpdate",
+    "WebhookCreate",
+    "WebhookCreated",
+    "WebhookDeliveryRead",
+    "WebhookEventRead",
+    "WebhookEventState",
+    "WebhookRead",
+    "WebhookSecret",
+    "WebhookUpdate",
 ]
