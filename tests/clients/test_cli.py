@@ -1,8 +1,9 @@
 """The `brandrelay` CLI against the real app (demo data, no workflow service needed): login
 checks the token and stores it 0600, env vars work without a file, lists print, watch draws
 the campaign's progress until it is done or --timeout, and exit codes say what happened.
-`sheets import` is tested against a fake of the campaign-sheets API (the shared contract of
-issue 23; the real routes are built beside this client)."""
+`sheets import` is also run against an in-memory fake of the campaign-sheets API, which needs
+no workflow service (an upload without --wait, a missing file); the real routes and workflow
+are in test_cli_workflow.py."""
 
 from __future__ import annotations
 
@@ -176,7 +177,7 @@ def test_launch_refusals_are_printed_from_the_problem(
 
 
 class FakeSheets:
-    """The campaign-sheets API of the shared contract, in memory: a file whose name starts
+    """The campaign-sheets API in memory: a file whose name starts
     with "bad" is invalid with three problems; others validate, then create two campaigns."""
 
     def __init__(self) -> None:
