@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Response, UploadFile
+from starlette.datastructures import UploadFile as FormFile
 
 from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.routers.params import PagingDep, page_of
@@ -26,7 +27,7 @@ SheetFile = Annotated[
 ]
 
 
-async def read_upload(file: UploadFile, settings: Settings) -> bytes:
+async def read_upload(file: FormFile, settings: Settings) -> bytes:
     """The upload's bytes, refused (413) past CAMPAIGN_SHEET_MAX_BYTES before they are kept
     (the body limit stops larger bodies earlier; this covers a part without a size)."""
     limit = settings.campaign_sheet_max_bytes
