@@ -3,7 +3,8 @@ CampaignSheetWorkflow (services/campaign_sheets, docs/campaign-sheets.md).
 
 The row keeps the parsed cells (every cell as text, by column name), never the file: the rows
 are what is validated and created, and a sheet is answered again by its SHA-256 (unique per
-brand), so the same file uploaded twice is one import.
+brand), so the same file uploaded twice is one import; once that import has ended without
+creating anything (invalid, expired, refused), the same file starts a fresh one on this row.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ class CampaignSheet(SQLModel, table=True):
     # {"<row number>": campaign id} for every row created and launched (rows_done is its size).
     results: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     workflow_id: str = Field(max_length=200)
+    # 1 for the first import of the file; an upload of the same bytes after the sheet ended
+    # `invalid` or `failed` with nothing created starts import attempt+1 on this row, with a
+    # workflow id of its own (services/campaign_sheets/store.py).
+    attempt: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     uploaded_by: int = Field(foreign_key="user.id")
     confirmed_by: int | None = Field(default=None, foreign_key="user.id")
     expires_at: datetime

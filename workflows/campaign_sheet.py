@@ -4,7 +4,8 @@ validate every row (activity) -> invalid, or ready -> wait for HQ's confirmation
 `confirm`, refused by its validator unless the sheet is ready and unconfirmed) or expire ->
 check again and mark creating -> create and launch the rows in batches -> completed | failed.
 
-The id is made of the brand and the file's SHA-256, so the same file is one import. Creation
+The id is made of the brand, the file's SHA-256 and the import attempt (none for the first),
+so the same file is one import while it is live. Creation
 is idempotent per row (an Idempotency-Key of sheet hash and row number, and a launch that only
 makes sure a running campaign's workflow exists): a retried batch or a killed worker never
 creates a row twice. Progress is the workflow's current details (Temporal UI) and the sheet's
@@ -44,8 +45,10 @@ SHEET_RETRY = RetryPolicy(
 )
 
 
-def campaign_sheet_workflow_id(brand_id: int, sha256: str) -> str:
-    return f"campaign-sheet-{brand_id}-{sha256}"
+def campaign_sheet_workflow_id(brand_id: int, sha256: str, attempt: int = 1) -> str:
+    """One import per file and attempt: the first keeps the id sheets always had."""
+    base = f"campaign-sheet-{brand_id}-{sha256}"
+    return base if attempt == 1 else f"{base}-{attempt}"
 
 
 @workflow.defn

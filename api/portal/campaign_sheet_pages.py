@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from starlette.datastructures import UploadFile
 
 from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.portal.paging import CursorQuery, pager, portal_page
+from api.portal.uploads import form_sheet
 from api.portal.web import PortalCampaignManager, PortalRoute, render
-from api.routers.campaign_sheets import read_upload
 from core.errors import Problem
 from core.policy import Permission
 from services.campaign_sheets import store
@@ -71,14 +70,10 @@ async def upload_campaign_sheet_page(
     client: TemporalDep,
     rid: RequestIdDep,
 ) -> Response:
-    form = await request.form()
-    file = form.get("file")
     try:
-        if not isinstance(file, UploadFile):
-            raise Problem("file: choose a sheet to upload", status=422, title="No file")
-        data = await read_upload(file, settings)  # type: ignore[arg-type]
+        filename, data = await form_sheet(request, settings)
         sheet, _ = await store.upload_sheet(
-            session, client.get, Actor(principal, rid), settings, file.filename or "", data
+            session, client.get, Actor(principal, rid), settings, filename, data
         )
     except Problem as err:
         return _list_page(request, session, settings, principal, None, refusal=err)

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from starlette.datastructures import UploadFile
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.portal.uploads import form_sheet
 from api.portal.web import PortalPartnerCampaignEditor, PortalRoute, render
-from api.routers.campaign_sheets import read_upload
 from core.errors import Problem
 from services.campaign_sheets import partner_values
 from services.campaign_sheets.template import XLSX_TYPE
@@ -37,17 +36,13 @@ async def upload_partner_value_sheet_page(
     settings: SettingsDep,
     client: TemporalDep,
 ) -> Response:
-    form = await request.form()
-    file = form.get("file")
     try:
-        if not isinstance(file, UploadFile):
-            raise Problem("file: choose a sheet to upload", status=422, title="No file")
-        data = await read_upload(file, settings)  # type: ignore[arg-type]
+        filename, data = await form_sheet(request, settings)
         report = await partner_values.save_value_sheet(
             session,
             client.get,
             principal,
-            file.filename or "",
+            filename,
             data,
             settings.campaign_sheet_max_rows,
         )

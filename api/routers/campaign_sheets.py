@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Response, UploadFile
+from starlette.datastructures import UploadFile as FormFile
 
 from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.routers.params import PagingDep, page_of
@@ -26,7 +27,7 @@ SheetFile = Annotated[
 ]
 
 
-async def read_upload(file: UploadFile, settings: Settings) -> bytes:
+async def read_upload(file: FormFile, settings: Settings) -> bytes:
     """The upload's bytes, refused (413) past CAMPAIGN_SHEET_MAX_BYTES before they are kept
     (the body limit stops larger bodies earlier; this covers a part without a size)."""
     limit = settings.campaign_sheet_max_bytes
@@ -71,7 +72,9 @@ async def upload_campaign_sheet(
     response: Response,
 ) -> CampaignSheetRead:
     """202: the import started (state `validating`; read the sheet until it is `ready` or
-    `invalid`). 200: the brand uploaded this very file before (same SHA-256), its sheet
+    `invalid`); also for the same file again once its import ended `invalid` or `failed`
+    with nothing created: a fresh import of that sheet. 200: the brand uploaded this very
+    file before (same SHA-256) and its import is live or created campaigns: its sheet
     answered. 422 on `file` for a file refused as a whole (not a spreadsheet, a zip bomb,
     formulas, empty, too many rows); nothing is stored then. 413 past the size limit."""
     data = await read_upload(file, settings)

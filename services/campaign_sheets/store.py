@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -23,7 +24,7 @@ from models.base import utcnow
 from models.campaign_sheet_io import SheetConfirm, SheetInput
 from models.campaign_sheet_schemas import CampaignSheetRead, SheetProblem
 from models.campaign_sheets import CampaignSheet
-from services.campaign_sheets.reading import SheetFileError, read_table
+from services.campaign_sheets.reading import SheetFileError, Table, read_table
 from services.campaigns import aware
 from services.org import Actor, record_about
 from services.paging import Key, Listing, Paged, PageRequest, fetch
@@ -53,20 +54,85 @@ def _by_hash(session: Session, brand_id: int, sha256: str) -> CampaignSheet | No
     ).first()
 
 
+def ended_empty(sheet: CampaignSheet) -> bool:
+    """An import that is over and created nothing (invalid, expired, every row refused): the
+    same bytes uploaded again start a fresh one instead of answering it forever. A sheet
+    that created campaigns is kept as the record of them (its file is answered by it)."""
+    ended = sheet.state in (CampaignSheetState.invalid, CampaignSheetState.failed)
+    return ended and not sheet.results
+
+
+def _reimport(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    seen: CampaignSheet,
+    filename: str,
+    table: Table,
+) -> tuple[CampaignSheet, bool]:
+    """Import attempt+1 on the same row, claimed by a conditional UPDATE on the attempt seen:
+    of parallel uploads exactly one moves it on (and starts the new workflow), the others
+    read the row again and answer the new import."""
+    principal = actor.principal
+    attempt = seen.attempt + 1
+    before = seen.state.value
+    claimed = session.execute(
+        update(CampaignSheet)
+        .where(col(CampaignSheet.id) == seen.id, col(CampaignSheet.attempt) == seen.attempt)
+        .values(
+            attempt=attempt,
+            state=CampaignSheetState.validating,
+            filename=filename[:255] or "sheet",
+            sheet_name=table.sheet[:100],
+            columns=table.columns,
+            rows=table.rows,
+            problems=[],
+            results={},
+            workflow_id=campaign_sheet_workflow_id(principal.brand_id, seen.sha256, attempt),
+            uploaded_by=principal.user_id,
+            confirmed_by=None,
+            expires_at=utcnow() + timedelta(seconds=settings.campaign_sheet_confirm_within),
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        session.expire_all()
+        again = session.get(CampaignSheet, seen.id)
+        assert again is not None
+        return again, False
+    session.expire_all()
+    sheet = session.get(CampaignSheet, seen.id)
+    assert sheet is not None
+    _audit(
+        session,
+        actor,
+        "campaign_sheet.reimported",
+        sheet,
+        {"attempt": attempt, "previous_state": before, "rows": len(table.rows)},
+    )
+    session.commit()
+    return sheet, True
+
+
 def store_sheet(
     session: Session, actor: Actor, settings: Settings, filename: str, data: bytes
 ) -> tuple[CampaignSheet, bool]:
-    """The stored sheet and True, or the brand's sheet of the same file and False. A refused
-    file stores nothing (SheetFileError -> 422)."""
+    """The stored sheet and True, or the brand's sheet of the same file and False; True too
+    for a fresh import of a file whose last import ended empty (ended_empty). A refused file
+    stores nothing (SheetFileError -> 422)."""
     principal = actor.principal
     sha256 = hashlib.sha256(data).hexdigest()
     seen = _by_hash(session, principal.brand_id, sha256)
-    if seen is not None:
+    if seen is not None and not ended_empty(seen):
         return seen, False
     try:
         table = read_table(data, filename, settings.campaign_sheet_max_rows)
     except SheetFileError as err:
         raise refuse_file(err) from err
+    if seen is not None:
+        return _reimport(session, actor, settings, seen, filename, table)
     sheet = CampaignSheet(
         brand_id=principal.brand_id,
         filename=filename[:255] or "sheet",
@@ -99,11 +165,12 @@ def store_sheet(
     return sheet, True
 
 
-async def start_sheet(client: Client, settings: Settings, sheet: CampaignSheet) -> None:
+async def start_sheet(client: Client, settings: Settings, sheet: CampaignSheet) -> str:
     """Idempotent by workflow id: a sheet whose start was lost (Temporal down at upload) is
-    started by the next upload of the same file."""
+    started by the next upload of the same file. Returns the run id (the same for every
+    upload of one import)."""
     assert sheet.id is not None
-    await client.start_workflow(
+    handle = await client.start_workflow(
         CampaignSheetWorkflow.run,
         SheetInput(
             sheet_id=sheet.id,
@@ -119,6 +186,7 @@ async def start_sheet(client: Client, settings: Settings, sheet: CampaignSheet) 
         memo={"filename": sheet.filename, "rows": len(sheet.rows), "sheet_id": sheet.id},
         static_summary=f"Campaign sheet {sheet.filename} ({len(sheet.rows)} rows)",
     )
+    return handle.first_execution_run_id or handle.result_run_id or ""
 
 
 async def upload_sheet(

@@ -2253,9 +2253,11 @@ class BrandrelayClient(BaseClient):
         POST /api/v1/campaign-sheets
 
         202: the import started (state `validating`; read the sheet until it is `ready` or
-        `invalid`). 200: the brand uploaded this very file before (same SHA-256), its sheet
-        answered. 422 on `file` for a file refused as a whole (not a spreadsheet, a zip
-        bomb, formulas, empty, too many rows); nothing is stored then. 413 past the size
+        `invalid`); also for the same file again once its import ended `invalid` or `failed`
+        with nothing created: a fresh import of that sheet. 200: the brand uploaded this
+        very file before (same SHA-256) and its import is live or created campaigns: its
+        sheet answered. 422 on `file` for a file refused as a whole (not a spreadsheet, a
+        zip bomb, formulas, empty, too many rows); nothing is stored then. 413 past the size
         limit.
         """
         response = self.request("POST", "/api/v1/campaign-sheets", files={"file": file})
