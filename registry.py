@@ -33,6 +33,7 @@ from workflows.report_rollup import ReportRollupWorkflow
 from workflows.send import SendWorkflow
 from workflows.template import TemplateWorkflow
 from workflows.webhook_endpoint import WebhookEndpointWorkflow
+from workflows.webhook_sweep import WebhookSweepWorkflow
 
 
 @dataclass
@@ -86,6 +87,7 @@ def queues(
                 ReportRollupWorkflow,
                 CampaignSheetWorkflow,
                 WebhookEndpointWorkflow,
+                WebhookSweepWorkflow,
             ],
             activities=[
                 audit.append_audit_event,
@@ -111,6 +113,7 @@ def queues(
                 webhooks.webhook_due_events,
                 webhooks.deliver_webhook_event,
                 webhooks.notify_webhook_disabled,
+                webhooks.start_webhook_endpoints,
             ],
         ),
         QueueSpec(

@@ -1,7 +1,8 @@
 """`python worker.py [--queue NAME ...]`: run the Temporal workers.
 
 Connects with retries (a clear message when the server stays unreachable), makes sure the
-audit checkpoint and reporting rollup schedules exist when it serves the orchestration queue,
+audit checkpoint, reporting rollup and webhook sweep schedules exist and every enabled webhook
+endpoint's workflow runs when it serves the orchestration queue,
 serves every non-empty task queue from registry.py, and on SIGTERM/SIGINT stops polling and
 gives running activities WORKER_SHUTDOWN_GRACE seconds to finish before they are cancelled.
 """
@@ -17,6 +18,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
@@ -28,6 +31,7 @@ from core.logging import configure_logging
 from core.report_schedule import ensure_report_schedule, report_schedule_id
 from core.settings import Settings, get_settings
 from core.temporal import TemporalUnreachable, connect
+from core.webhook_schedule import ensure_webhook_sweep_schedule, webhook_sweep_schedule_id
 from registry import precompile_workflow_modules, queues
 from services.webhooks import starter as webhook_starter
 
@@ -66,6 +70,34 @@ async def start_report_schedule(client: Client, settings: Settings) -> None:
     )
 
 
+async def start_webhook_sweep_schedule(client: Client, settings: Settings) -> None:
+    """Like the checkpoint schedule: logged and skipped when it cannot be set up (an endpoint
+    whose workflow is not running then waits for the next worker start)."""
+    try:
+        outcome = await ensure_webhook_sweep_schedule(client, settings)
+    except RPCError as err:
+        log.error("webhook sweep schedule not set up: %s", err)
+        return
+    log.info(
+        "webhook sweep schedule %s: %s (every %ss)",
+        webhook_sweep_schedule_id(settings),
+        outcome.value,
+        settings.webhook_sweep_interval,
+    )
+
+
+async def start_webhook_endpoints(client: Client, settings: Settings, engine: Engine) -> None:
+    """At every start, not only at the schedule's first run (made only when it is created): a
+    worker start after an outage, or with the sweep off, starts them at once. A database that
+    cannot answer yet does not keep the worker from serving (the sweep catches up)."""
+    try:
+        started = await webhook_starter.start_enabled(client, settings.temporal_task_queue, engine)
+    except SQLAlchemyError as err:
+        log.error("webhook endpoint workflows not ensured: %s", err)
+        return
+    log.info("webhook endpoint workflows ensured: %d", started)
+
+
 async def run(settings: Settings, only: set[str] | None = None) -> None:
     audit_keys.install(audit_keys.AuditKeys.from_settings(settings))
     precompile_workflow_modules()  # the sandbox re-imports them for every workflow it runs
@@ -78,8 +110,8 @@ async def run(settings: Settings, only: set[str] | None = None) -> None:
     if any(s.task_queue == settings.temporal_task_queue for s in specs):
         await start_checkpoint_schedule(client, settings)
         await start_report_schedule(client, settings)
-        started = await webhook_starter.start_enabled(client, settings.temporal_task_queue, engine)
-        log.info("webhook endpoint workflows ensured: %d", started)
+        await start_webhook_sweep_schedule(client, settings)
+        await start_webhook_endpoints(client, settings, engine)
     workers = [
         Worker(
             client,

@@ -9,11 +9,12 @@ from temporalio import activity
 from core.settings import Settings
 from mail.transport import MessageSender
 from models.webhook_io import WebhookAttemptInput, WebhookAttemptResult, WebhookDue, WebhookDueQuery
-from services.webhooks import delivery, notice
+from services.webhooks import delivery, notice, starter
 
 
 class WebhookActivities:
-    """Sync: they run on the worker's thread pool (the POST blocks up to its timeout)."""
+    """Sync but the sweep: they run on the worker's thread pool (the POST blocks up to its
+    timeout); the sweep is async for the worker's Temporal client."""
 
     def __init__(self, engine: Engine, settings: Settings, transport: MessageSender) -> None:
         self._engine = engine
@@ -43,3 +44,11 @@ class WebhookActivities:
     def notify_webhook_disabled(self, endpoint_id: int) -> int:
         """Email the brand's admins that the endpoint was disabled (once per admin)."""
         return notice.notify_disabled(self._engine, self._settings, self._transport, endpoint_id)
+
+    @activity.defn(name="start_webhook_endpoints")
+    async def start_webhook_endpoints(self) -> int:
+        """The sweep: signal-with-start the workflow of every enabled endpoint (one that is
+        running only gets a nudge); how many were reached."""
+        return await starter.start_enabled(
+            activity.client(), self._settings.temporal_task_queue, self._engine
+        )

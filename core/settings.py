@@ -224,7 +224,7 @@ class Settings(BaseSettings):
         "and to any port (development and tests only: SSRF)",
     )
     webhook_timeout_seconds: float = Field(
-        10.0, gt=0, le=60, description="One webhook POST: connect and answer, seconds"
+        10.0, gt=0, le=60, description="One webhook POST in all: connect, send and answer, seconds"
     )
     webhook_retry_window_hours: float = Field(
         72.0, gt=0, description="How long an event is retried before it is marked failed"
@@ -246,6 +246,12 @@ class Settings(BaseSettings):
     )
     webhook_poll_seconds: float = Field(
         30.0, ge=1, description="How often an endpoint's workflow looks for new events"
+    )
+    webhook_sweep_interval: int = Field(
+        600,
+        ge=0,
+        description="Seconds between sweeps that start the workflow of every enabled webhook "
+        "endpoint; 0: no schedule",
     )
     api_host: str = Field("127.0.0.1", description="API bind address (make up)")
     api_port: int = Field(8000, description="API port (make up)")

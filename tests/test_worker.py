@@ -61,8 +61,8 @@ def test_unreachable_server_gives_a_clear_message(settings: Settings) -> None:
 
 @pytest.mark.e2e
 async def test_sigterm_stops_cleanly(settings: Settings, dev_env: WorkflowEnvironment) -> None:
-    """Also: start-up creates the audit checkpoint and reporting rollup schedules, and a second
-    start keeps them."""
+    """Also: start-up creates the audit checkpoint, reporting rollup and webhook sweep
+    schedules, and a second start keeps them."""
     address = dev_env.client.service_client.config.target_host
     queue = f"test-{uuid.uuid4().hex[:10]}"
     for start in ("created", "unchanged"):
@@ -74,6 +74,7 @@ async def test_sigterm_stops_cleanly(settings: Settings, dev_env: WorkflowEnviro
     assert isinstance(action, ScheduleActionStartWorkflow) and action.task_queue == queue
     await handle.delete()
     await dev_env.client.get_schedule_handle(f"report-rollup-{queue}").delete()
+    await dev_env.client.get_schedule_handle(f"webhook-sweep-{queue}").delete()
 
 
 def _start_and_stop_worker(settings: Settings, address: str, queue: str, schedule: str) -> None:
@@ -100,6 +101,7 @@ def _start_and_stop_worker(settings: Settings, address: str, queue: str, schedul
     assert "worker polling" in seen, seen
     assert f"audit checkpoint schedule audit-checkpoints-{queue}: {schedule}" in seen, seen
     assert f"reporting rollup schedule report-rollup-{queue}: {schedule}" in seen, seen
+    assert f"webhook sweep schedule webhook-sweep-{queue}: {schedule}" in seen, seen
     proc.send_signal(signal.SIGTERM)
     _, rest = proc.communicate(timeout=30)
     assert proc.returncode == 0, rest

@@ -23,7 +23,7 @@ from core.settings import Settings
 from models.base import utcnow
 from models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookEventState
 from services import audit
-from services.webhooks import signing, ssrf
+from services.webhooks import deadline, signing, ssrf
 
 log = logging.getLogger(__name__)
 
@@ -110,22 +110,24 @@ def http_client(timeout: float) -> httpx.Client:
     """One client per process and timeout: building one loads the CA bundle (tens of ms).
     Connections are never kept alive: the pool is keyed by the pinned address, so a TLS
     connection made for one name must not carry a request for another name on that address;
-    redirects are never followed; proxies from the environment are ignored."""
+    redirects are never followed; proxies from the environment are ignored. `timeout` bounds
+    each network operation; post() bounds the whole request (deadline.py)."""
     with _clients_lock:
         client = _clients.get(timeout)
         if client is None:
             client = httpx.Client(
+                transport=deadline.DeadlineTransport(),
                 timeout=timeout,
                 follow_redirects=False,
                 trust_env=False,
-                limits=httpx.Limits(max_keepalive_connections=0),
             )
             _clients[timeout] = client
         return client
 
 
 def post(settings: Settings, endpoint: WebhookEndpoint, event: WebhookEvent) -> Response:
-    """One POST to the address that passed the SSRF check, never following a redirect."""
+    """One POST to the address that passed the SSRF check, never following a redirect, within
+    WEBHOOK_TIMEOUT_SECONDS in all (connect, send, read the answer)."""
     started = time.monotonic()
 
     def took() -> int:
@@ -155,13 +157,16 @@ def post(settings: Settings, endpoint: WebhookEndpoint, event: WebhookEvent) -> 
     extensions = {"sni_hostname": dest.host} if dest.scheme == "https" else {}
     client = http_client(settings.webhook_timeout_seconds)
     try:
-        with client.stream(
-            "POST",
-            ssrf.pinned_url(dest, address),
-            content=body,
-            headers=headers,
-            extensions=extensions,
-        ) as answer:
+        with (
+            deadline.within(settings.webhook_timeout_seconds),
+            client.stream(
+                "POST",
+                ssrf.pinned_url(dest, address),
+                content=body,
+                headers=headers,
+                extensions=extensions,
+            ) as answer,
+        ):
             excerpt = _excerpt(answer)
             code = answer.status_code
     except httpx.HTTPError as err:

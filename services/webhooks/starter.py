@@ -1,8 +1,9 @@
 """Starting or nudging an endpoint's workflow (signal-with-start), from the API after its
-commit and from the worker when it starts."""
+commit, from the worker when it starts and from the sweep schedule (workflows/webhook_sweep.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from sqlalchemy import Engine
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 async def nudge(client: Client, task_queue: str, endpoint_id: int) -> bool:
     """Signal the running workflow, or start it with the signal; False (logged) when the
-    Temporal service cannot be reached: the worker starts it at its next start-up."""
+    Temporal service cannot be reached: the next sweep (or worker start) starts it."""
     try:
         await client.start_workflow(
             WebhookEndpointWorkflow.run,
@@ -38,10 +39,16 @@ async def nudge(client: Client, task_queue: str, endpoint_id: int) -> bool:
 
 async def start_enabled(client: Client, task_queue: str, engine: Engine) -> int:
     """Every enabled endpoint's workflow runs (a start the API could not make is made here)."""
-    with Session(engine) as session:
-        ids = session.exec(select(WebhookEndpoint.id).where(col(WebhookEndpoint.enabled))).all()
+    ids = await asyncio.to_thread(_enabled_ids, engine)
     started = 0
     for endpoint_id in ids:
         if endpoint_id is not None and await nudge(client, task_queue, endpoint_id):
             started += 1
     return started
+
+
+def _enabled_ids(engine: Engine) -> list[int | None]:
+    with Session(engine) as session:
+        return list(
+            session.exec(select(WebhookEndpoint.id).where(col(WebhookEndpoint.enabled))).all()
+        )
