@@ -116,6 +116,28 @@ def check_new_campaign(
     return approval_policies.choose(session, brand_id, body.approval_policy)
 
 
+def campaign_of(
+    brand_id: int, body: CampaignCreate, policy: approval_policies.Choice, *, created_by: int
+) -> Campaign:
+    """The draft a checked body describes (not added to the session): one mapping for the API
+    and campaign sheets, whose rows are checked against exactly this draft."""
+    return Campaign(
+        brand_id=brand_id,
+        name=body.name,
+        template_version_id=body.template_version_id,
+        target=body.target,
+        personalise_until=body.personalise_until,
+        send_by=body.send_by,
+        mode=body.mode.value,
+        approval_policy=policy.name,
+        approval_policy_id=policy.policy_id,
+        remind_after=_seconds(body.remind_after),
+        escalate_after=_seconds(body.escalate_after),
+        defaults=body.defaults,
+        created_by=created_by,
+    )
+
+
 def create_campaign(
     session: Session, actor: Actor, body: CampaignCreate, idempotency_key: str | None
 ) -> tuple[Campaign, bool]:
@@ -146,23 +168,9 @@ def create_campaign(
                 )
             return seen, False
     policy = check_new_campaign(session, brand_id, body)
-    campaign = Campaign(
-        brand_id=brand_id,
-        name=body.name,
-        template_version_id=body.template_version_id,
-        target=body.target,
-        personalise_until=body.personalise_until,
-        send_by=body.send_by,
-        mode=body.mode.value,
-        approval_policy=policy.name,
-        approval_policy_id=policy.policy_id,
-        remind_after=_seconds(body.remind_after),
-        escalate_after=_seconds(body.escalate_after),
-        defaults=body.defaults,
-        idempotency_key=scoped_key,
-        idempotency_fingerprint=fingerprint if scoped_key else None,
-        created_by=principal.user_id,
-    )
+    campaign = campaign_of(brand_id, body, policy, created_by=principal.user_id)
+    campaign.idempotency_key = scoped_key
+    campaign.idempotency_fingerprint = fingerprint if scoped_key else None
     session.add(campaign)
     try:
         session.flush()

@@ -27,11 +27,10 @@ from core.errors import FieldError
 from domain.states import CampaignMode, TemplateState
 from models.approvals import ApprovalPolicy
 from models.campaign_schemas import CampaignCreate
-from models.campaigns import Campaign
 from models.org import Partner, Region
 from models.templates import Template, TemplateVersion
 from services.campaign_actions import check_launch_window, launch_plan
-from services.campaigns import check_new_campaign
+from services.campaigns import campaign_of, check_new_campaign
 from services.templates import content_of
 
 SLOT_PREFIX = "slot:"
@@ -199,20 +198,7 @@ def check_row(
         return None
     try:
         policy = check_new_campaign(session, brand_id, body)
-        unsaved = Campaign(
-            brand_id=brand_id,
-            name=body.name,
-            template_version_id=body.template_version_id,
-            target=body.target,
-            personalise_until=body.personalise_until,
-            send_by=body.send_by,
-            mode=body.mode.value,
-            approval_policy=policy.name,
-            approval_policy_id=policy.policy_id,
-            remind_after=int(body.remind_after.total_seconds()),
-            escalate_after=int(body.escalate_after.total_seconds()),
-            created_by=0,
-        )
+        unsaved = campaign_of(brand_id, body, policy, created_by=0)
         version = check_launch_window(session, unsaved)
         plan = json.dumps([version.id, policy.name, policy.policy_id, body.target], sort_keys=True)
         if plan not in choices.plans:
