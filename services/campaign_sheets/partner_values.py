@@ -27,6 +27,7 @@ from content.spec import SlotKind
 from core.db import release_connection
 from core.errors import Problem
 from core.policy import Permission, Principal, actor_of
+from core.spreadsheet import safe_cell
 from domain.states import PartnerCampaignState
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import Partner
@@ -105,7 +106,7 @@ def partner_value_sheet(session: Session, principal: Principal, max_rows: int) -
             [
                 row.id,
                 partner.slug if partner else "",
-                campaign.name,
+                safe_cell(campaign.name),
                 aware(campaign.send_by).strftime("%Y-%m-%d %H:%M UTC"),
                 *(_shown(values.get(n)) if n in own else None for n in names),
             ]
@@ -119,7 +120,11 @@ def partner_value_sheet(session: Session, principal: Principal, max_rows: int) -
 
 
 def _shown(value: Any) -> Any:
-    return value if isinstance(value, str | int | float) else None
+    """A slot value as a cell: text guarded (core/spreadsheet.py; openpyxl writes "=..." as a
+    formula, and the upload would refuse the sheet), numbers as they are."""
+    if isinstance(value, str):
+        return safe_cell(value)
+    return value if isinstance(value, int | float) else None
 
 
 def _campaigns(session: Session, rows: list[PartnerCampaign]) -> list[Campaign]:

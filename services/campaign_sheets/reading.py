@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from core.spreadsheet import unguard
+
 MAX_MEMBERS = 500
 MAX_UNCOMPRESSED = 50 * 1024 * 1024  # all members together, as declared in the zip
 XLSX_MAGIC = b"PK\x03\x04"
@@ -53,7 +55,8 @@ def column_letter(index: int) -> str:
 
 def cell_text(value: Any) -> str:
     """A cell as text: dates ISO 8601 (a datetime without zone stays without: the row says
-    which zone), whole floats without ".0" (Excel stores 12 as 12.0)."""
+    which zone), whole floats without ".0" (Excel stores 12 as 12.0), and the formula guard
+    our own sheets put in front of text (core/spreadsheet.py) taken off again."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -62,7 +65,7 @@ def cell_text(value: Any) -> str:
         return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, datetime | date | time):
         return value.isoformat()
-    return str(value).strip()
+    return unguard(str(value).strip())
 
 
 def read_table(data: bytes, filename: str, max_rows: int) -> Table:

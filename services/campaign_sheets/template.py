@@ -13,6 +13,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from sqlmodel import Session, col, select
 
 from approvals.builtin import BuiltinPolicy
+from core.spreadsheet import safe_cell
 from domain.states import CampaignMode, TemplateState
 from models.base import utcnow
 from models.templates import Template, TemplateVersion
@@ -45,7 +46,7 @@ def campaign_sheet_template(session: Session, brand_id: int) -> bytes:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     sheet.freeze_panes = "A2"
-    sheet.append([_example(choices).get(c) for c in columns])
+    sheet.append([_guarded(_example(choices).get(c)) for c in columns])
     for index, column in enumerate(columns):
         sheet.column_dimensions[column_letter(index)].width = max(14, len(column) + 2)
     _dropdowns(book, sheet, columns, choices)
@@ -60,6 +61,11 @@ def campaign_sheet_template(session: Session, brand_id: int) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _guarded(value: object) -> object:
+    """Text as openpyxl may write it: a brand's name starting with "=" would be a formula."""
+    return safe_cell(value) if isinstance(value, str) else value
 
 
 def _example(choices: Choices) -> dict[str, object]:
@@ -95,7 +101,7 @@ def _dropdowns(book: Workbook, sheet: object, columns: list[str], choices: Choic
         letter = column_letter(list_index)
         lists.cell(row=1, column=list_index + 1, value=column)
         for row, item in enumerate(items, start=2):
-            lists.cell(row=row, column=list_index + 1, value=item)
+            lists.cell(row=row, column=list_index + 1, value=safe_cell(item))
         if not items:
             continue
         validation = DataValidation(

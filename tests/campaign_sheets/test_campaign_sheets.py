@@ -213,3 +213,19 @@ async def partners_return_their_values(
         for n, row in enumerate(mine):
             pc = s.get(PartnerCampaign, row[0])
             assert pc is not None and pc.values["headline"] == f"From the sheet {n}"
+
+    # A value that looks like a formula: typed guarded, saved as the text, sent out guarded.
+    mine[0][headline] = "'=1+1"
+    resp = await api.post(
+        "/api/v1/partner-value-sheets",
+        files={"file": ("values.xlsx", xlsx(mine[:1], header, "Values"))},
+        headers=editor,
+    )
+    assert resp.status_code == 200, resp.text
+    with Session(demo) as s:
+        pc = s.get(PartnerCampaign, mine[0][0])
+        assert pc is not None and pc.values["headline"] == "=1+1"
+    resp = await api.get("/api/v1/partner-value-sheets", headers=editor)
+    sheet = load_workbook(io.BytesIO(resp.content))["Values"]
+    cells = [r[headline] for r in sheet.iter_rows(min_row=2) if r[0].value == mine[0][0]]
+    assert [(c.value, c.data_type) for c in cells] == [("'=1+1", "s")]

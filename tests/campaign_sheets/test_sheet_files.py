@@ -15,7 +15,7 @@ from sqlmodel import Session, func, select
 
 from core.settings import Settings
 from models.campaign_sheets import CampaignSheet
-from models.org import User
+from models.org import Region, User
 from services.campaign_sheets.reading import read_table
 from services.campaign_sheets.rows import check_sheet
 from tests.campaign_sheets.sheets import COLUMNS, open_day_label, plan_rows, xlsx
@@ -153,3 +153,33 @@ def test_a_csv_plan_reads_like_an_xlsx_one(demo: Engine) -> None:
     assert row == 2 and len(body.target["regions"]) == 2
     assert body.personalise_until.isoformat() == "2030-03-01T17:00:00+00:00"
     assert body.defaults == {"headline": "Come by"}
+
+
+def test_brand_text_that_looks_like_a_formula_goes_out_as_text_and_comes_back(
+    client: TestClient, login: Login, demo: Engine, settings: Settings
+) -> None:
+    """A region named "=1+1" is listed guarded (text, not a formula: openpyxl writes "=..." as
+    one), and the guarded value picked from that dropdown reads back as the region's name."""
+    with Session(demo) as s:
+        north = s.exec(select(Region).where(Region.name == "North")).one()
+        north.name = "=1+1"
+        s.add(north)
+        s.commit()
+        brand_id, north_id = north.brand_id, north.id
+    resp = client.get("/api/v1/campaign-sheets/template", headers=login(MARKETING))
+    assert resp.status_code == 200
+    book = load_workbook(io.BytesIO(resp.content))
+    listed = [c for row in book["Lists"].iter_rows(min_row=2) for c in row if c.value]
+    guarded = [c for c in listed if c.value == "'=1+1"]
+    assert len(guarded) == 1 and guarded[0].data_type == "s"
+    assert not [c for c in listed if c.data_type == "f"]
+
+    row = plan_rows(open_day_label(demo), 1)[0]
+    row[2] = "'=1+1"  # the region as the dropdown puts it in the cell
+    columns = ["regions" if c == "partners" else c for c in COLUMNS]
+    table = read_table(xlsx([row], columns), "plan.xlsx", settings.campaign_sheet_max_rows)
+    assert table.rows[0]["cells"]["regions"] == "=1+1"
+    with Session(demo) as s:
+        checked = check_sheet(s, brand_id, table.sheet, table.columns, table.rows)
+    assert checked.problems == []
+    assert [body.target for _, body in checked.bodies] == [{"regions": [north_id]}]
