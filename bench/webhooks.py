@@ -7,12 +7,15 @@
    subscribed endpoints (six event rows per append).
 2. Delivery: the events of three endpoints attempted against a threaded receiver on
    127.0.0.1 (sign, SSRF check, POST, log row, event row), one after the other (one subject)
-   and 20 at a time (20 subjects, as one workflow round does).
+   and 20 at a time (20 subjects, as one workflow round does). The baseline is the same number
+   of bare POSTs of the same size through one shared httpx client to the same receiver, with
+   the same concurrency, in the same run: what the HTTP stack and receiver allow at best.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +23,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -50,6 +54,24 @@ def appends(engine: Engine, brand_id: int, n: int, tag: str) -> float:
             ),
         )
     return time.perf_counter() - started
+
+
+def bare_posts(url: str, count: int, workers: int) -> float:
+    """Seconds for `count` plain POSTs of a typical payload, `workers` at a time."""
+    body = json.dumps({"type": "partner_campaign.state_changed", "data": {"x": "y" * 400}})
+    with httpx.Client() as client:
+
+        def post(_: int) -> None:
+            client.post(url, content=body, headers={"content-type": "application/json"})
+
+        started = time.perf_counter()
+        if workers == 1:
+            for i in range(count):
+                post(i)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(post, range(count)))
+        return time.perf_counter() - started
 
 
 def receiver() -> tuple[ThreadingHTTPServer, str]:
@@ -120,13 +142,21 @@ def main() -> None:
     for event_id in ids[:half]:
         assert delivery.attempt(engine, settings, event_id, now).outcome == "delivered"
     one = time.perf_counter() - started
-    print(f"delivery, one subject:  {half / one:.0f} events/s ({one / half * 1000:.2f} ms each)")
+    bare_one = bare_posts(url, half, 1)
+    print(
+        f"delivery, one subject:  {half / one:.0f} events/s ({one / half * 1000:.2f} ms each); "
+        f"bare POSTs {half / bare_one:.0f}/s, ratio {bare_one / one:.2f}"
+    )
     started = time.perf_counter()
     with ThreadPoolExecutor(20) as pool:
         outcomes = list(pool.map(lambda i: delivery.attempt(engine, settings, i, now), ids[half:]))
     many = time.perf_counter() - started
     done = sum(o.outcome == "delivered" for o in outcomes)
-    print(f"delivery, 20 at a time: {len(outcomes) / many:.0f} events/s ({done} delivered)")
+    bare_many = bare_posts(url, len(outcomes), 20)
+    print(
+        f"delivery, 20 at a time: {len(outcomes) / many:.0f} events/s ({done} delivered); "
+        f"bare POSTs {len(outcomes) / bare_many:.0f}/s, ratio {bare_many / many:.2f}"
+    )
     server.shutdown()
 
 
