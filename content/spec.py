@@ -67,6 +67,11 @@ class Slot(BaseModel):
     asset_tags: list[str] | None = Field(None, description="asset: required tags")
     partner_field: str | None = Field(None, description="partner_field: profile field to pull")
     allow_override: bool = Field(False, description="partner_field: partner may override")
+    per_locale: bool = Field(
+        False,
+        description="text and rich_text: the partner may give one value per language of the "
+        "template ({locale: value}); otherwise one value serves every language",
+    )
     default: dict[str, Any] = Field(
         default_factory=dict, description="Per locale; for locked slots the HQ content"
     )
@@ -116,6 +121,18 @@ class EmailVariant(BaseModel):
     text: str = Field(min_length=1, max_length=100_000)
 
 
+class SmsVariant(BaseModel):
+    """The SMS: plain text (Jinja, no HTML), built from the same slots and fragments as the
+    email, so a value the partner fills once feeds both. Links in it go out shortened through
+    the tracking redirect; the opt-out line ("STOP") is added by the sender, never forgotten."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=2_000)
+
+
+FRAGMENT_NAME = SLOT_NAME
+
+
 def _default_sizes() -> list[Literal["A4", "A5"]]:
     return ["A4"]
 
@@ -135,7 +152,13 @@ class TemplateContent(BaseModel):
     slots: list[Slot] = Field(default_factory=list)
     email: EmailVariant | None = None
     print: PrintVariant | None = None
+    sms: SmsVariant | None = None
     locales: list[str] = Field(default_factory=lambda: ["en"])
+    fragments: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="HQ's fixed words by name and locale (greeting, call to action, footer), "
+        "shared by every variant as `fragments.<name>` in the recipient's language",
+    )
     tags: list[str] = Field(
         default_factory=list,
         max_length=20,

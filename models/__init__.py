@@ -10,10 +10,10 @@ from models.audit import AuditChainHead, AuditEvent
 from models.blocks import BrandBlock
 from models.campaign_sheets import CampaignSheet
 from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
-from models.contacts import Contact, ErasureCount, Segment, Suppression
+from models.contacts import Contact, ErasureCount, PhoneSuppression, Segment, Suppression
 from models.delivery import Delivery, DeliveryEvent
 from models.org import ApiToken, Brand, Membership, Partner, Region, User
-from models.outbox import OutboxMessage
+from models.outbox import OutboxMessage, OutboxSms
 from models.probe import ReadinessProbe
 from models.reporting import (
     ContentRefusal,
@@ -52,9 +52,11 @@ __all__ = [
     "ErasureCount",
     "Membership",
     "OutboxMessage",
+    "OutboxSms",
     "Partner",
     "PartnerCampaign",
     "PartnerSender",
+    "PhoneSuppression",
     "ReadinessProbe",
     "Region",
     "ReportDaily",

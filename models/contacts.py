@@ -24,11 +24,20 @@ class ConsentStatus(StrEnum):
     unknown = "unknown"
 
 
+class Channel(StrEnum):
+    """How a contact hears from the partner: their preference picks the variant at send."""
+
+    email = "email"
+    sms = "sms"
+
+
 class SuppressionReason(StrEnum):
     unsubscribed = "unsubscribed"
     bounced = "bounced"
     complained = "complained"
     manual = "manual"
+    stop = "stop"  # SMS: the recipient replied STOP (or the provider's opt-out list has them)
+    invalid = "invalid"  # SMS: the provider says the number cannot receive messages
 
 
 class Contact(SQLModel, table=True):
@@ -43,6 +52,23 @@ class Contact(SQLModel, table=True):
     consent_status: str = Field(default=ConsentStatus.unknown.value, sa_type=String(16))
     consent_source: str = Field(default="", max_length=200)
     consent_at: datetime | None = Field(default=None)
+    # SMS: the number as E.164 (models.phones.normalise_phone), its own consent, and the
+    # channel the contact prefers; email stays the default for everyone who said nothing.
+    phone: str | None = Field(default=None, max_length=16, index=True)
+    sms_consent_status: str = Field(
+        default=ConsentStatus.unknown.value,
+        sa_type=String(16),
+        sa_column_kwargs={"server_default": ConsentStatus.unknown.value},
+    )
+    sms_consent_source: str = Field(
+        default="", max_length=200, sa_column_kwargs={"server_default": ""}
+    )
+    sms_consent_at: datetime | None = Field(default=None)
+    channel: str = Field(
+        default=Channel.email.value,
+        sa_type=String(8),
+        sa_column_kwargs={"server_default": Channel.email.value},
+    )
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # "<import run>:<row>" of the last import that touched the row: finds duplicates within one
@@ -66,6 +92,24 @@ class Suppression(SQLModel, table=True):
     brand_id: int = Field(foreign_key="brand.id", index=True)
     partner_id: int | None = Field(default=None, index=True)
     email: str = Field(max_length=254)
+    reason: str = Field(sa_type=String(16))
+    source: str = Field(default="", max_length=200)
+    detail: str = Field(default="", max_length=1000)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PhoneSuppression(SQLModel, table=True):
+    """A number the brand never texts again (a STOP reply, the provider's opt-out list, a
+    number the provider called invalid, HQ by hand): the SMS counterpart of Suppression,
+    with the same rules for who may see it. `phone` is E.164."""
+
+    __table_args__ = (UniqueConstraint("brand_id", "phone"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = Field(foreign_key="brand.id", index=True)
+    partner_id: int | None = Field(default=None, index=True)
+    phone: str = Field(max_length=16)
     reason: str = Field(sa_type=String(16))
     source: str = Field(default="", max_length=200)
     detail: str = Field(default="", max_length=1000)

@@ -32,6 +32,12 @@ class Delivery(SQLModel, table=True):
     partner_id: int = Field(foreign_key="partner.id", index=True)
     contact_id: int | None = Field(default=None, description="None once the contact was erased")
     email: str = Field(default="", max_length=320, description="blanked on erasure")
+    # The channel picked at the snapshot (models.contacts.Channel) and, for SMS, the number
+    # (E.164; blanked on erasure like the address).
+    channel: str = Field(
+        default="email", max_length=8, sa_column_kwargs={"server_default": "email"}
+    )
+    phone: str = Field(default="", max_length=16, sa_column_kwargs={"server_default": ""})
     status: DeliveryStatus = Field(
         default=DeliveryStatus.pending, sa_type=EnumText(DeliveryStatus, 16), index=True
     )

@@ -58,6 +58,9 @@ class Partner(SQLModel, table=True):
     opening_hours: str = Field(default="", max_length=500)
     locale: str = Field(default="en", max_length=10)
     timezone: str = Field(default="UTC", max_length=64)
+    # The alphanumeric SMS sender id (up to 11 characters) where the partner's country allows
+    # one; empty: the brand's number sends (mail.sms).
+    sms_sender_id: str = Field(default="", max_length=11, sa_column_kwargs={"server_default": ""})
     social: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     logo_asset_id: int | None = Field(default=None)
     # The "trust center" switch: only the partner's GM turns it on; then brand roles with

@@ -31,3 +31,23 @@ class OutboxMessage(SQLModel, table=True):
     # A test send (services.test_sends): shown as such, never a delivery.
     is_test: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     sent_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class OutboxSms(SQLModel, table=True):
+    """An SMS the embedded outbox SMS transport "sent": the whole message is the row (no file),
+    one per message id, so a message handed over again after a crash is not recorded twice."""
+
+    __table_args__ = (Index("ix_outboxsms_brand_sent", "brand_id", "sent_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=300, unique=True, index=True)
+    to: str = Field(max_length=16)
+    sender_id: str = Field(default="", max_length=16)
+    body: str = Field(max_length=2000)
+    encoding: str = Field(max_length=8)
+    segments: int = Field(ge=1)
+    brand_id: int | None = Field(default=None, index=True)
+    partner_campaign_id: int | None = Field(default=None, index=True)
+    delivery_id: str | None = Field(default=None, max_length=100)
+    is_test: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    sent_at: datetime = Field(default_factory=utcnow, index=True)
