@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Generic, TypeVar
 
@@ -13,6 +14,8 @@ from models.locales import normalise_email
 
 T = TypeVar("T")
 LOCALES = ("en", "de", "nl", "fr", "it", "es")
+# Alphanumeric SMS sender ids: what carriers accept (a letter keeps it from reading as a number).
+SMS_SENDER_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{3,11}$")
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Slug = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
@@ -77,6 +80,21 @@ class PartnerProfile(BaseModel):
     locale: str | None = None
     timezone: str | None = Field(None, max_length=64)
     social: dict[str, str] | None = None
+    sms_sender_id: str | None = Field(
+        None,
+        description="the name SMS come from where the country allows one: 3-11 letters, "
+        "digits or spaces with at least one letter; empty for the brand's number",
+    )
+
+    @field_validator("sms_sender_id")
+    @classmethod
+    def _sender_id_ok(cls, v: str | None) -> str | None:
+        if v and not SMS_SENDER_ID.fullmatch(v):
+            raise ValueError(
+                "must be 3 to 11 letters, digits or spaces with at least one letter "
+                "(what phones show as the sender)"
+            )
+        return v
 
     @field_validator("email")
     @classmethod
@@ -133,6 +151,7 @@ class PartnerRead(BaseModel):
     locale: str
     timezone: str
     social: dict[str, str]
+    sms_sender_id: str
     logo_asset_id: int | None
     created_at: datetime
     updated_at: datetime

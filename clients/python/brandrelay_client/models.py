@@ -1045,6 +1045,7 @@ class PartnerCreate(TypedDict, total=False):
     locale: str | None
     timezone: str | None
     social: dict[str, str] | None
+    sms_sender_id: str | None
     region_id: Required[int]
     slug: Required[str]
 
@@ -1068,6 +1069,7 @@ class PartnerRead(TypedDict, total=False):
     locale: Required[str]
     timezone: Required[str]
     social: Required[dict[str, str]]
+    sms_sender_id: Required[str]
     logo_asset_id: Required[int | None]
     created_at: Required[str]
     updated_at: Required[str]
@@ -1108,6 +1110,7 @@ class PartnerUpdate(TypedDict, total=False):
     locale: str | None
     timezone: str | None
     social: dict[str, str] | None
+    sms_sender_id: str | None
     region_id: int | None
 
 
@@ -1365,10 +1368,20 @@ class Slot(TypedDict, total=False):
     asset_tags: list[str] | None
     partner_field: str | None
     allow_override: bool
+    per_locale: bool
     default: dict[str, Any]
 
 
 SlotKind: TypeAlias = "Literal['text', 'rich_text', 'number', 'date', 'choice', 'url', 'phone', 'email', 'color', 'asset', 'partner_field']"
+
+
+class SmsVariant(TypedDict, total=False):
+    """The SMS: plain text (Jinja, no HTML), built from the same slots and fragments as the
+    email, so a value the partner fills once feeds both. Links in it go out shortened
+    through the tracking redirect; the opt-out line ("STOP") is added by the sender, never
+    forgotten."""
+
+    text: Required[str]
 
 
 class SocialLink(TypedDict, total=False):
@@ -1441,7 +1454,9 @@ class SuppressionRead(TypedDict, total=False):
     email_withheld: bool
 
 
-SuppressionReason: TypeAlias = "Literal['unsubscribed', 'bounced', 'complained', 'manual']"
+SuppressionReason: TypeAlias = (
+    "Literal['unsubscribed', 'bounced', 'complained', 'manual', 'stop', 'invalid']"
+)
 
 TaskKind: TypeAlias = "Literal['personalise', 'approve']"
 
@@ -1471,7 +1486,9 @@ class TemplateContent(TypedDict, total=False):
     slots: list[Slot]
     email: EmailVariant | None
     print: PrintVariant | None
+    sms: SmsVariant | None
     locales: list[str]
+    fragments: dict[str, dict[str, str]]
     tags: list[str]
 
 
@@ -1917,6 +1934,7 @@ __all__ = [
     "SheetProblem",
     "Slot",
     "SlotKind",
+    "SmsVariant",
     "SocialLink",
     "Stage",
     "StageRead",
