@@ -810,6 +810,7 @@ PUBLIC = {
     ("POST", "/u/{}"),
     ("POST", "/u/{}/one-click"),  # RFC 8058 one-click unsubscribe
     ("POST", "/api/v1/feedback/ses"),  # SNS: the message signature is the credential
+    ("POST", "/api/v1/sms/inbound"),  # SNS (inbound SMS): the signature is the credential
     ("GET", "/r/{}/{}"),  # tracked links: the MAC over delivery and URL is the credential
     ("GET", "/o/{}/{}.gif"),  # the open pixel
     ("GET", "/p/{}"),  # the preference centre: the signed token is the credential

@@ -1734,6 +1734,14 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.WebhookRead", response.json())
 
+    def receive_inbound_sms(self) -> httpx.Response:
+        """Receive inbound SMS (STOP) through SNS
+
+        POST /api/v1/sms/inbound
+        """
+        response = self.request("POST", "/api/v1/sms/inbound")
+        return response
+
     def receive_ses_feedback(self) -> httpx.Response:
         """Receive SES feedback through SNS
 
