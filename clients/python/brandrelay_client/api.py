@@ -909,6 +909,8 @@ class BrandrelayClient(BaseClient):
         *,
         q: str | None = None,
         consent_status: models.ConsentStatus | None = None,
+        channel: models.Channel | None = None,
+        sms_consent_status: models.ConsentStatus | None = None,
         sort: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
@@ -924,6 +926,8 @@ class BrandrelayClient(BaseClient):
             params={
                 "q": q,
                 "consent_status": consent_status,
+                "channel": channel,
+                "sms_consent_status": sms_consent_status,
                 "sort": sort,
                 "limit": limit,
                 "cursor": cursor,

@@ -396,6 +396,9 @@ class CampaignUpdate(TypedDict, total=False):
     defaults: dict[str, Any] | None
 
 
+Channel: TypeAlias = "Literal['email', 'sms']"
+
+
 class Comparison(TypedDict, total=False):
     """Comparison"""
 
@@ -427,6 +430,10 @@ class ContactCreate(TypedDict, total=False):
     consent_at: str | None
     tags: list[str] | None
     attributes: dict[str, Any] | None
+    phone: str | None
+    sms_consent_status: Literal["granted", "denied", "unknown"] | None
+    sms_consent_source: str | None
+    channel: Literal["email", "sms"] | None
     email: Required[str]
 
 
@@ -443,7 +450,13 @@ class ContactRead(TypedDict, total=False):
     consent_at: Required[str | None]
     tags: Required[list[str]]
     attributes: Required[dict[str, Any]]
+    phone: str | None
+    sms_consent_status: str
+    sms_consent_source: str
+    sms_consent_at: str | None
+    channel: str
     suppressed: bool
+    sms_suppressed: bool
     created_at: Required[str]
     updated_at: Required[str]
 
@@ -471,6 +484,10 @@ class ContactUpdate(TypedDict, total=False):
     consent_at: str | None
     tags: list[str] | None
     attributes: dict[str, Any] | None
+    phone: str | None
+    sms_consent_status: Literal["granted", "denied", "unknown"] | None
+    sms_consent_source: str | None
+    channel: Literal["email", "sms"] | None
     email: str | None
 
 
@@ -1830,6 +1847,7 @@ __all__ = [
     "CampaignSheetState",
     "CampaignState",
     "CampaignUpdate",
+    "Channel",
     "Comparison",
     "Condition",
     "ConsentStatus",
