@@ -815,6 +815,8 @@ PUBLIC = {
     ("GET", "/o/{}/{}.gif"),  # the open pixel
     ("GET", "/p/{}"),  # the preference centre: the signed token is the credential
     ("POST", "/p/{}/language"),
+    ("POST", "/p/{}/channel"),
+    ("POST", "/p/{}/sms-withdraw"),
     ("POST", "/p/{}/unsubscribe-club"),
     ("POST", "/p/{}/unsubscribe-brand"),
     ("POST", "/p/{}/erase"),
