@@ -1018,6 +1018,34 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.PageOutboxMessageRead", response.json())
 
+    def list_outbox_sms(
+        self,
+        *,
+        partner_campaign_id: int | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PageOutboxSmsRead:
+        """List SMS of the embedded SMS outbox
+
+        GET /api/v1/outbox/sms
+
+        Newest first; scoped and withheld as the email outbox (SMS_TRANSPORT=outbox).
+        """
+        response = self.request(
+            "GET",
+            "/api/v1/outbox/sms",
+            params={
+                "partner_campaign_id": partner_campaign_id,
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+                "offset": offset,
+            },
+        )
+        return cast("models.PageOutboxSmsRead", response.json())
+
     def list_partner_campaigns(
         self,
         *,

@@ -794,6 +794,23 @@ class OutboxMessageRead(TypedDict, total=False):
     test: bool
 
 
+class OutboxSmsRead(TypedDict, total=False):
+    """OutboxSmsRead"""
+
+    id: Required[int]
+    message_id: Required[str]
+    to: Required[str]
+    sender_id: Required[str]
+    body: Required[str]
+    encoding: Required[str]
+    segments: Required[int]
+    sent_at: Required[str]
+    partner_campaign_id: Required[int | None]
+    delivery_id: Required[str | None]
+    recipient_withheld: Required[bool]
+    test: bool
+
+
 class OverdueItem(TypedDict, total=False):
     """OverdueItem"""
 
@@ -893,6 +910,16 @@ class PageOutboxMessageRead(TypedDict, total=False):
     """Page[OutboxMessageRead]"""
 
     items: Required[list[OutboxMessageRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
+class PageOutboxSmsRead(TypedDict, total=False):
+    """Page[OutboxSmsRead]"""
+
+    items: Required[list[OutboxSmsRead]]
     next_cursor: str | None
     total: int | None
     limit: Required[int]
@@ -1887,6 +1914,7 @@ __all__ = [
     "MyReport",
     "Operator",
     "OutboxMessageRead",
+    "OutboxSmsRead",
     "OverdueItem",
     "PageApiTokenRead",
     "PageAssetRead",
@@ -1897,6 +1925,7 @@ __all__ = [
     "PageDelegationRead",
     "PageMembershipRead",
     "PageOutboxMessageRead",
+    "PageOutboxSmsRead",
     "PagePartnerCampaignRead",
     "PagePartnerRead",
     "PagePolicyRead",
