@@ -105,16 +105,20 @@ def classify_sns_error(err: Exception) -> Exception:
     SNS answers InvalidParameter for a number it cannot text (any other InvalidParameter,
     such as a message too long, is about this message too: permanent). Throttling, 5xx and
     connection errors, and account-wide refusals are classified as for SES (same codes)."""
-    from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+    from botocore.exceptions import (  # type: ignore[import-untyped]
+        ClientError,
+        NoCredentialsError,
+        PartialCredentialsError,
+    )
 
+    if isinstance(err, NoCredentialsError | PartialCredentialsError):
+        return TransportPausedError("sns.credentials", str(err))  # every message alike
     if isinstance(err, ClientError):
         error = err.response.get("Error", {})
         code = str(error.get("Code", ""))
         message = str(error.get("Message", "")) or code
         if code in {"InvalidParameter", "InvalidParameterValue"} and "phone" in message.lower():
             return PermanentSendError(INVALID_NUMBER, message)
-        if code in {"AuthorizationError", "OptedOut"} and "opt" in message.lower():
-            return PermanentSendError(OPTED_OUT, message)
         if code == "AuthorizationError":
             return TransportPausedError(f"sns.{code}", message)
         if code in SNS_THROTTLED:

@@ -286,3 +286,14 @@ def test_unreachable_provider_is_transport_unavailable(settings: Settings) -> No
     transport = SnsSmsTransport(settings, client=_client(f"http://127.0.0.1:{port}"))
     with pytest.raises(TransportUnavailableError):
         transport.send_sms(SmsMessage(to="+31612345678", body="hi", message_id="d-6"))
+
+
+def test_missing_credentials_pause_and_our_own_bugs_surface() -> None:
+    from botocore.exceptions import NoCredentialsError, ParamValidationError
+
+    from mail.sms_transport import classify_sns_error
+
+    paused = classify_sns_error(NoCredentialsError())
+    assert isinstance(paused, TransportPausedError) and paused.code == "sns.credentials"
+    bug = ParamValidationError(report="PhoneNumber: wrong type")
+    assert classify_sns_error(bug) is bug
