@@ -396,6 +396,9 @@ class CampaignUpdate(TypedDict, total=False):
     defaults: dict[str, Any] | None
 
 
+Channel: TypeAlias = "Literal['email', 'sms']"
+
+
 class Comparison(TypedDict, total=False):
     """Comparison"""
 
@@ -427,6 +430,10 @@ class ContactCreate(TypedDict, total=False):
     consent_at: str | None
     tags: list[str] | None
     attributes: dict[str, Any] | None
+    phone: str | None
+    sms_consent_status: Literal["granted", "denied", "unknown"] | None
+    sms_consent_source: str | None
+    channel: Literal["email", "sms"] | None
     email: Required[str]
 
 
@@ -443,7 +450,13 @@ class ContactRead(TypedDict, total=False):
     consent_at: Required[str | None]
     tags: Required[list[str]]
     attributes: Required[dict[str, Any]]
+    phone: str | None
+    sms_consent_status: str
+    sms_consent_source: str
+    sms_consent_at: str | None
+    channel: str
     suppressed: bool
+    sms_suppressed: bool
     created_at: Required[str]
     updated_at: Required[str]
 
@@ -471,6 +484,10 @@ class ContactUpdate(TypedDict, total=False):
     consent_at: str | None
     tags: list[str] | None
     attributes: dict[str, Any] | None
+    phone: str | None
+    sms_consent_status: Literal["granted", "denied", "unknown"] | None
+    sms_consent_source: str | None
+    channel: Literal["email", "sms"] | None
     email: str | None
 
 
@@ -777,6 +794,23 @@ class OutboxMessageRead(TypedDict, total=False):
     test: bool
 
 
+class OutboxSmsRead(TypedDict, total=False):
+    """OutboxSmsRead"""
+
+    id: Required[int]
+    message_id: Required[str]
+    to: Required[str]
+    sender_id: Required[str]
+    body: Required[str]
+    encoding: Required[str]
+    segments: Required[int]
+    sent_at: Required[str]
+    partner_campaign_id: Required[int | None]
+    delivery_id: Required[str | None]
+    recipient_withheld: Required[bool]
+    test: bool
+
+
 class OverdueItem(TypedDict, total=False):
     """OverdueItem"""
 
@@ -876,6 +910,16 @@ class PageOutboxMessageRead(TypedDict, total=False):
     """Page[OutboxMessageRead]"""
 
     items: Required[list[OutboxMessageRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
+class PageOutboxSmsRead(TypedDict, total=False):
+    """Page[OutboxSmsRead]"""
+
+    items: Required[list[OutboxSmsRead]]
     next_cursor: str | None
     total: int | None
     limit: Required[int]
@@ -1833,6 +1877,7 @@ __all__ = [
     "CampaignSheetState",
     "CampaignState",
     "CampaignUpdate",
+    "Channel",
     "Comparison",
     "Condition",
     "ConsentStatus",
@@ -1872,6 +1917,7 @@ __all__ = [
     "MyReport",
     "Operator",
     "OutboxMessageRead",
+    "OutboxSmsRead",
     "OverdueItem",
     "PageApiTokenRead",
     "PageAssetRead",
@@ -1882,6 +1928,7 @@ __all__ = [
     "PageDelegationRead",
     "PageMembershipRead",
     "PageOutboxMessageRead",
+    "PageOutboxSmsRead",
     "PagePartnerCampaignRead",
     "PagePartnerRead",
     "PagePolicyRead",
