@@ -118,6 +118,11 @@ def sms_preview(
     return measured(text, body.locale)
 
 
+def counter_words(sms: SmsPreview) -> str:
+    """What the counter under an SMS says: "2 SMS · GSM-7 · 145 left"."""
+    return f"{sms.segments} SMS · {sms.encoding} · {sms.remaining} left"
+
+
 def measured(text: str, locale: str) -> SmsPreview:
     """`text` with the opt-out line in `locale`, and its size."""
     text = with_opt_out(text, locale)

@@ -84,11 +84,6 @@ def _reasons(err: Problem) -> list[str]:
     return [e["message"] for e in (err.errors or [])] or [err.detail]
 
 
-def counter_words(sms: previews.SmsPreview) -> str:
-    """What the counter under the SMS says: "2 SMS · GSM-7 · 145 left"."""
-    return f"{sms.segments} SMS · {sms.encoding} · {sms.remaining} left"
-
-
 def _preview(
     session: Session,
     settings: Settings,
@@ -127,7 +122,7 @@ def _preview(
         if content.sms is not None:
             sms = previews.sms_preview(session, settings, principal, version, body, row.locale)
             out["sms"] = sms
-            out["counter"] = counter_words(sms)
+            out["counter"] = previews.counter_words(sms)
     except Problem as err:
         out["reasons"] = _reasons(err)
     return out
@@ -411,7 +406,7 @@ async def live_sms_preview(
         sms = previews.sms_preview(session, settings, principal, version, body, row.locale)
     except Problem as err:
         return JSONResponse({"reasons": _reasons(err)}, status_code=err.status)
-    return JSONResponse({**asdict(sms), "counter": counter_words(sms)})
+    return JSONResponse({**asdict(sms), "counter": previews.counter_words(sms)})
 
 
 @router.get("/partner-campaigns/{partner_campaign_id}/print.pdf")

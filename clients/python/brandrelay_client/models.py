@@ -1365,10 +1365,38 @@ class Slot(TypedDict, total=False):
     asset_tags: list[str] | None
     partner_field: str | None
     allow_override: bool
+    per_locale: bool
     default: dict[str, Any]
 
 
 SlotKind: TypeAlias = "Literal['text', 'rich_text', 'number', 'date', 'choice', 'url', 'phone', 'email', 'color', 'asset', 'partner_field']"
+
+
+class SmsPreviewBody(TypedDict, total=False):
+    """SmsPreviewBody"""
+
+    values: dict[str, Any]
+    locale: str | None
+
+
+class SmsPreviewRead(TypedDict, total=False):
+    """SmsPreviewRead"""
+
+    text: Required[str]
+    encoding: Required[Literal["GSM-7", "UCS-2"]]
+    characters: Required[int]
+    segments: Required[int]
+    remaining: Required[int]
+    locale: Required[str]
+
+
+class SmsVariant(TypedDict, total=False):
+    """The SMS: plain text (Jinja, no HTML), built from the same slots and fragments as the
+    email, so a value the partner fills once feeds both. Links in it go out shortened
+    through the tracking redirect; the opt-out line ("STOP") is added by the sender, never
+    forgotten."""
+
+    text: Required[str]
 
 
 class SocialLink(TypedDict, total=False):
@@ -1441,7 +1469,9 @@ class SuppressionRead(TypedDict, total=False):
     email_withheld: bool
 
 
-SuppressionReason: TypeAlias = "Literal['unsubscribed', 'bounced', 'complained', 'manual']"
+SuppressionReason: TypeAlias = (
+    "Literal['unsubscribed', 'bounced', 'complained', 'manual', 'stop', 'invalid']"
+)
 
 TaskKind: TypeAlias = "Literal['personalise', 'approve']"
 
@@ -1471,7 +1501,9 @@ class TemplateContent(TypedDict, total=False):
     slots: list[Slot]
     email: EmailVariant | None
     print: PrintVariant | None
+    sms: SmsVariant | None
     locales: list[str]
+    fragments: dict[str, dict[str, str]]
     tags: list[str]
 
 
@@ -1917,6 +1949,9 @@ __all__ = [
     "SheetProblem",
     "Slot",
     "SlotKind",
+    "SmsPreviewBody",
+    "SmsPreviewRead",
+    "SmsVariant",
     "SocialLink",
     "Stage",
     "StageRead",
