@@ -246,7 +246,7 @@ async def schedule_partner_campaign(
 @router.get(
     "/partner-campaigns/{partner_campaign_id}/preview",
     responses=PREVIEW_RESPONSES,
-    summary="Preview a partner campaign (html, text or pdf)",
+    summary="Preview a partner campaign (html, text, pdf or sms)",
 )
 def preview_partner_campaign(
     principal: PartnerCampaignReader,

@@ -1343,7 +1343,7 @@ class BrandrelayClient(BaseClient):
         format: Literal["html", "text", "pdf", "sms"] | None = None,
         locale: str | None = None,
     ) -> httpx.Response:
-        """Preview a partner campaign (html, text or pdf)
+        """Preview a partner campaign (html, text, pdf or sms)
 
         GET /api/v1/partner-campaigns/{partner_campaign_id}/preview
 
