@@ -177,3 +177,18 @@ def test_the_campaign_window_applies(client: TestClient, login: Login, pc: int) 
     resp = post(client, login, pc, {"values": {"event_date": "2099-01-01"}})
     assert resp.status_code == 422
     assert resp.json()["errors"][0]["field"] == "event_date"
+
+
+def test_saving_checks_each_language_before_the_workflow(
+    client: TestClient, login: Login, pc: int
+) -> None:
+    """PUT …/content takes the per-language dict; a bad language is refused naming it."""
+    resp = client.put(
+        f"/api/v1/partner-campaigns/{pc}/content",
+        json={"values": {**DATED, "offer": {"en": "Fine", "de": "cheap " + "z" * 120}}},
+        headers=login(EDITOR),
+    )
+    assert resp.status_code == 422
+    errors = resp.json()["errors"]
+    assert {e["field"] for e in errors} == {"offer.de"}
+    assert errors[0]["message"].startswith("Local offer (de): must be at most 120 characters")
