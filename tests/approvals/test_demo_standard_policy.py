@@ -119,7 +119,9 @@ async def test_the_standard_policy_on_the_demo_data(
             with Session(demo) as s:
                 slugs = {p.id: p.slug for p in s.exec(select(Partner)).all()}
             pc = {slugs[p]: r["id"] for p, r in by_partner.items()}
-            content = {"values": {"headline": "Open day", "event_date": event_date}}
+            # The offer per language (a per_locale slot): the workflow keeps the dict.
+            offer = {"en": "Bring a friend", "nl": "Neem een vriend mee"}
+            content = {"values": {"headline": "Open day", "event_date": event_date, "offer": offer}}
             for city, segment in (("amsterdam", None), ("berlin", ids["yoga"])):
                 editor = f"editor.{city}@northwind.example"
                 await call(editor, "PUT", f"/partner-campaigns/{pc[city]}/content", json=content)
@@ -131,6 +133,7 @@ async def test_the_standard_policy_on_the_demo_data(
             for city, eligible in (("amsterdam", 59), ("berlin", 33)):
                 read = await call(ADMIN, "GET", f"/partner-campaigns/{pc[city]}")
                 assert read["audience"]["eligible"] == eligible, (city, read["audience"])
+                assert read["values"]["offer"] == offer
 
             async def decide(who: str, city: str) -> dict[str, Any]:
                 return await call(
