@@ -27,6 +27,7 @@ TOP_LEVEL = frozenset(
         "brand",
         "campaign",
         "blocks",
+        "fragments",
     }
 )
 # Keys of the context dicts; anything else is undefined at render time (StrictUndefined).
@@ -80,6 +81,8 @@ def _sources(content: TemplateContent) -> list[tuple[Part, str]]:
             ("email.html", content.email.html),
             ("email.text", content.email.text),
         ]
+    if content.sms is not None:
+        parts.append(("sms.text", content.sms.text))
     if content.print is not None:
         parts.append(("print.html", content.print.html))
     return [(part, source) for part, source in parts if source]
@@ -148,8 +151,15 @@ def _small_literal_range(call: nodes.Call) -> bool:
 class _PartLint:
     """Findings and slot references of one parsed part."""
 
-    def __init__(self, part: Part, tree: nodes.Template, declared: set[str]) -> None:
+    def __init__(
+        self,
+        part: Part,
+        tree: nodes.Template,
+        declared: set[str],
+        fragments: frozenset[str] = frozenset(),
+    ) -> None:
         self.part = part
+        self.fragments = fragments
         self.issues: list[LintIssue] = []
         self.used_slots: set[str] = set()
         self.names: set[str] = set()
@@ -255,6 +265,11 @@ class _PartLint:
             if attr not in declared:
                 message = f'slots.{attr}: no slot named "{attr}" is declared.'
                 self._add(node, "unknown_slot", message)
+        elif target.name == "fragments":
+            if attr not in self.fragments and attr not in DICT_READERS:
+                known = ", ".join(sorted(self.fragments)) or "none"
+                message = f'fragments.{attr}: no fragment named "{attr}" (fragments: {known}).'
+                self._add(node, "unknown_fragment", message)
         elif target.name in KNOWN_KEYS and attr not in KNOWN_KEYS[target.name] | DICT_READERS:
             known = ", ".join(sorted(KNOWN_KEYS[target.name]))
             self._add(
@@ -301,6 +316,36 @@ def _parse(part: Part, source: str) -> tuple[nodes.Template | None, LintIssue | 
     return tree, None
 
 
+def _fragment_issues(content: TemplateContent) -> list[LintIssue]:
+    """Every fragment speaks exactly the template's languages: one missing would show a
+    recipient another language's words, one extra is text nobody receives."""
+    issues: list[LintIssue] = []
+    for name, texts in sorted(content.fragments.items()):
+        missing = [loc for loc in content.locales if not (texts.get(loc) or "").strip()]
+        extra = sorted(loc for loc in texts if loc not in content.locales)
+        if missing:
+            issues.append(
+                LintIssue(
+                    "fragments",
+                    None,
+                    "fragment_missing_locale",
+                    f'fragment "{name}" has no text in {", ".join(missing)}; the template '
+                    f"speaks {', '.join(content.locales)}.",
+                )
+            )
+        if extra:
+            issues.append(
+                LintIssue(
+                    "fragments",
+                    None,
+                    "fragment_unknown_locale",
+                    f'fragment "{name}" has text in {", ".join(extra)}, which is not among the '
+                    f"template's locales ({', '.join(content.locales)}).",
+                )
+            )
+    return issues
+
+
 def lint(content: TemplateContent) -> list[LintIssue]:
     """Every finding for `content`, sorted by part and line; empty means ready for review."""
     issues: list[LintIssue] = []
@@ -312,13 +357,15 @@ def lint(content: TemplateContent) -> list[LintIssue]:
         issues.append(
             LintIssue("content", None, "no_variant", "the template has no email or print variant.")
         )
+    issues += _fragment_issues(content)
+    fragments = frozenset(content.fragments)
     for part, source in _sources(content):
         tree, error = _parse(part, source)
         if tree is None:
             all_parsed = False
             issues += [error] if error else []
             continue
-        checked = _PartLint(part, tree, declared)
+        checked = _PartLint(part, tree, declared, fragments)
         issues += checked.issues
         used |= checked.used_slots
         names[part] = checked.names | {f"slots.{s}" for s in checked.used_slots}

@@ -1,4 +1,4 @@
-"""Template rendering for email and print: sandboxed, size- and time-limited, cached.
+"""Template rendering for email, SMS and print: sandboxed, size- and time-limited, cached.
 
 Template source (HQ) runs in content.sandbox (Jinja2's ImmutableSandboxedEnvironment plus
 limits); partner values only ever arrive as data in `slots`, never as template source, so
@@ -57,18 +57,24 @@ __all__ = [
     "RenderError",
     "RenderedEmail",
     "Renderer",
+    "fragments_for",
+    "recipient_locale",
     "render_email",
     "render_pdf",
     "render_print_html",
+    "render_sms",
 ]
 
-Part = Literal["email.subject", "email.preheader", "email.html", "email.text", "print.html"]
+Part = Literal[
+    "email.subject", "email.preheader", "email.html", "email.text", "print.html", "sms.text"
+]
 PARTS: tuple[Part, ...] = (
     "email.subject",
     "email.preheader",
     "email.html",
     "email.text",
     "print.html",
+    "sms.text",
 )
 HTML_PARTS = frozenset({"email.html", "print.html"})
 # Variables a template may use besides `slots` (see content.lint.TOP_LEVEL).
@@ -138,6 +144,33 @@ class _LRU:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def recipient_locale(content: TemplateContent, context: Mapping[str, Any]) -> str:
+    """The language a render speaks: the recipient's locale when the template has it (a
+    regional spelling like de-AT counts as de), else the template's first locale."""
+    recipient = context.get("recipient")
+    raw = recipient.get("locale") if isinstance(recipient, Mapping) else None
+    if isinstance(raw, str) and raw:
+        for locale in (raw, raw.split("-")[0].split("_")[0].lower()):
+            if locale in content.locales:
+                return locale
+    return content.locales[0]
+
+
+def fragments_for(content: TemplateContent, locale: str) -> dict[str, str]:
+    """HQ's fragments in `locale`, each falling back to the template's first locale, then
+    English, then "" (lint refuses a template missing a fragment in one of its locales, so the
+    fallbacks only serve recipients of a language the template does not have)."""
+    chosen: dict[str, str] = {}
+    for name, texts in content.fragments.items():
+        for loc in (locale, content.locales[0], "en"):
+            if loc in texts:
+                chosen[name] = texts[loc]
+                break
+        else:
+            chosen[name] = ""
+    return chosen
 
 
 def _one_line(text: str) -> str:
@@ -228,7 +261,9 @@ class Renderer:
         *,
         html: bool,
     ) -> dict[str, Any]:
-        """`slots` plus the allowed context names; rich text as Markup (HTML) or plain text.
+        """`slots`, `fragments` (in the recipient's locale) and the allowed context names; rich
+        text as Markup (HTML) or plain text. Fragments are HQ's words as data: escaped in HTML
+        parts like any other text.
 
         A rich-text value that is not Markup (e.g. after a JSON round trip through a workflow)
         is sanitised again, so the HTML autoescaper never lets unsanitised markup through.
@@ -259,7 +294,13 @@ class Renderer:
         blocks = context.get("blocks", EMPTY)
         if not isinstance(blocks, RenderedBlocks):
             raise ValueError("render context `blocks` must be content.blocks.RenderedBlocks")
-        return {**context, "blocks": blocks.for_part(html=html), "slots": slots}
+        fragments = fragments_for(content, recipient_locale(content, context))
+        return {
+            **context,
+            "blocks": blocks.for_part(html=html),
+            "slots": slots,
+            "fragments": fragments,
+        }
 
     # --- rendering ------------------------------------------------------------------------
 
@@ -269,7 +310,7 @@ class Renderer:
 
     def source(self, content: TemplateContent, part: Part) -> str:
         channel, field = part.split(".")
-        variant = content.email if channel == "email" else content.print
+        variant: Any = {"email": content.email, "sms": content.sms, "print": content.print}[channel]
         if variant is None:
             raise ValueError(f"this template has no {channel} variant")
         value = getattr(variant, field)
@@ -335,6 +376,21 @@ class Renderer:
             except css_inline.InlineError as err:
                 raise RenderError(f"CSS could not be inlined: {err}", "email.html") from err
         return RenderedEmail(subject=subject, preheader=preheader, html=html, text=text)
+
+    def render_sms(
+        self,
+        key: str,
+        content: TemplateContent,
+        resolved: Mapping[str, Any],
+        context: Mapping[str, Any],
+    ) -> str:
+        """The SMS variant as plain text, surrounding whitespace stripped. There is no markup
+        in an SMS: rich text arrives as its text, and a partner's `<b>` stays two brackets and
+        a letter. The opt-out line and link shortening are the sender's (content.sms_text)."""
+        if content.sms is None:
+            raise ValueError("this template has no SMS variant")
+        variables = self.variables(content, resolved, context, html=False)
+        return self.render_part(key, content, "sms.text", variables).strip()
 
     def render_print_html(
         self,
@@ -438,3 +494,14 @@ def render_print_html(
 ) -> str:
     """Render the print variant as a full HTML document for `size` with the shared renderer."""
     return DEFAULT_RENDERER.render_print_html(key, content, resolved, context, size)
+
+
+def render_sms(
+    key: str,
+    content: TemplateContent,
+    resolved: Mapping[str, Any],
+    context: Mapping[str, Any],
+) -> str:
+    """Render the SMS variant as plain text with the shared renderer (see Renderer.render_sms);
+    arguments as for render_email."""
+    return DEFAULT_RENDERER.render_sms(key, content, resolved, context)

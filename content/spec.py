@@ -108,6 +108,12 @@ class Slot(BaseModel):
             raise ValueError(
                 f"slot {self.name}: partner_field must be one of {', '.join(PARTNER_FIELDS)}"
             )
+        if self.per_locale and self.kind not in (SlotKind.text, SlotKind.rich_text):
+            raise ValueError(f"slot {self.name}: per_locale is for text and rich_text slots only")
+        if self.per_locale and self.locked:
+            raise ValueError(
+                f"slot {self.name}: a locked slot has HQ's text per language already (default)"
+            )
         if self.min_length and self.max_length and self.min_length > self.max_length:
             raise ValueError(f"slot {self.name}: min_length is greater than max_length")
         return self
@@ -131,6 +137,8 @@ class SmsVariant(BaseModel):
 
 
 FRAGMENT_NAME = SLOT_NAME
+MAX_FRAGMENTS = 50
+MAX_FRAGMENT_CHARS = 5_000
 
 
 def _default_sizes() -> list[Literal["A4", "A5"]]:
@@ -181,6 +189,29 @@ class TemplateContent(BaseModel):
             raise ValueError(f"locales must be among {', '.join(SUPPORTED_LOCALES)}")
         return v
 
+    @field_validator("fragments")
+    @classmethod
+    def _fragments(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        if len(v) > MAX_FRAGMENTS:
+            raise ValueError(f"a template has at most {MAX_FRAGMENTS} fragments")
+        for name, texts in v.items():
+            if not FRAGMENT_NAME.match(name):
+                raise ValueError(
+                    f"fragment {name[:60]!r}: names are lower-case letters, digits and _ "
+                    "(starting with a letter)"
+                )
+            for locale, text in texts.items():
+                if locale not in SUPPORTED_LOCALES:
+                    raise ValueError(
+                        f"fragment {name}: locale {locale[:20]!r} is not among "
+                        f"{', '.join(SUPPORTED_LOCALES)}"
+                    )
+                if len(text) > MAX_FRAGMENT_CHARS:
+                    raise ValueError(
+                        f"fragment {name}.{locale}: at most {MAX_FRAGMENT_CHARS} characters"
+                    )
+        return v
+
     @model_validator(mode="after")
     def _unique_slots(self) -> TemplateContent:
         names = [s.name for s in self.slots]
@@ -220,7 +251,12 @@ class AssetFacts(BaseModel):
 class ValidationContext(BaseModel):
     """Everything validation may look at besides the values: no clock, no database."""
 
-    locale: str = "en"
+    locale: str = Field("en", description="the language rendered: the recipient's")
+    fallback_locale: str | None = Field(
+        None,
+        description="per_locale slots: the language to use when the partner gave none in "
+        "`locale` (the partner campaign's); then the first language given",
+    )
     partner: dict[str, Any] = Field(default_factory=dict, description="models.org.as_profile")
     partner_id: int | None = None
     partner_region_id: int | None = None

@@ -67,6 +67,8 @@ def _default(slot: Slot, locale: str) -> Any:
 def _is_blank(slot: Slot, value: Any) -> bool:
     if value is None:
         return True
+    if isinstance(value, dict) and slot.per_locale:  # one value per language: all blank
+        return all(_is_blank(slot, v) for v in value.values())
     if isinstance(value, str):
         if slot.kind == SlotKind.rich_text:
             return not text_content(value).strip()
@@ -383,7 +385,42 @@ def _check_value(slot: Slot, value: Any, ctx: ValidationContext) -> list[FieldEr
     return _STRING_CHECKS[slot.kind](slot, value, ctx)
 
 
-def _check_slot(slot: Slot, values: dict[str, Any], ctx: ValidationContext) -> list[FieldError]:
+def _language(locale: str) -> str:
+    return locale.replace("_", "-").split("-")[0].lower()
+
+
+def _check_per_locale(
+    slot: Slot, value: dict[Any, Any], ctx: ValidationContext, locales: list[str]
+) -> list[FieldError]:
+    """A value per language: each language among the template's, each text by the slot's
+    rules; errors name the field `<slot>.<locale>` and the language in the message. A blank
+    language is not given: the recipient gets another language's text (see resolve_values)."""
+    label = _label(slot)
+    errors: list[FieldError] = []
+    for locale, text in value.items():
+        shown = str(locale)[:20]
+        field = f"{slot.name}.{shown}"
+        if locale not in locales:
+            errors.append(
+                FieldError(
+                    field=field,
+                    code="unknown_locale",
+                    message=f"{label} ({shown!r}): this template's languages are "
+                    f"{', '.join(locales)}.",
+                )
+            )
+            continue
+        if text is None or (isinstance(text, str) and _is_blank(slot, text)):
+            continue
+        for error in _check_value(slot, text, ctx):
+            message = error.message.replace(f"{label}:", f"{label} ({locale}):", 1)
+            errors.append(FieldError(field=field, code=error.code, message=message))
+    return errors
+
+
+def _check_slot(
+    slot: Slot, values: dict[str, Any], ctx: ValidationContext, locales: list[str]
+) -> list[FieldError]:
     value = values.get(slot.name)
     if slot.locked:
         if value is not None:
@@ -420,6 +457,8 @@ def _check_slot(slot: Slot, values: dict[str, Any], ctx: ValidationContext) -> l
             # HQ's default image goes out too: it must still be usable (licence, region).
             return _check_asset(slot, default, ctx)
         return []
+    if slot.per_locale and isinstance(value, dict):
+        return _check_per_locale(slot, value, ctx, locales)
     return _check_value(slot, value, ctx)
 
 
@@ -432,10 +471,13 @@ def validate_values(
     satisfied by its default (for ctx.locale, else English), because that is what the template
     will show; a required slot given as blank ("", spaces, rich text without text) is an error
     even with a default: the partner cleared a field that must have content.
+
+    A per_locale slot takes a plain value (every language) or {locale: text} with the
+    template's locales; each language's text is checked as a plain value would be.
     """
     errors: list[FieldError] = []
     for slot in content.slots:
-        found = _check_slot(slot, values, ctx)
+        found = _check_slot(slot, values, ctx, content.locales)
         if not found and content.email is not None:
             found = _alt_text_rule(slot, values, ctx)
         errors.extend(found)
@@ -451,10 +493,36 @@ def validate_values(
     return errors
 
 
+def pick_locale(
+    value: dict[Any, Any],
+    locale: str,
+    fallback: str | None = None,
+    blank: Callable[[Any], bool] | None = None,
+) -> Any:
+    """One language's text of a per-language value: `locale` (or its language, de for
+    de-AT), else `fallback` (the partner campaign's), else the first language given; None
+    when every language is blank."""
+
+    def given(v: Any) -> bool:
+        if blank is not None:
+            return not blank(v)
+        return v is not None and not (isinstance(v, str) and not v.strip())
+
+    wanted = [locale, _language(locale)]
+    if fallback:
+        wanted += [fallback, _language(fallback)]
+    for loc in wanted:
+        if given(value.get(loc)):
+            return value[loc]
+    return next((v for v in value.values() if given(v)), None)
+
+
 def _resolve_one(slot: Slot, values: dict[str, Any], ctx: ValidationContext) -> Any:
     if slot.locked:
         return _default(slot, ctx.locale)
     value = values.get(slot.name)
+    if slot.per_locale and isinstance(value, dict):
+        value = pick_locale(value, ctx.locale, ctx.fallback_locale, lambda v: _is_blank(slot, v))
     given = not _is_blank(slot, value)
     if slot.kind == SlotKind.partner_field:
         if slot.allow_override and given:
@@ -472,7 +540,9 @@ def resolve_values(
     else the default. partner_field slots: the override when allowed and given, else the partner
     profile. Nothing at all becomes "" so a template can test `{% if slots.x %}`. Rich text is
     sanitised and wrapped as Markup (the only value the HTML autoescaper lets through); all
-    other values stay plain data and are escaped when rendered. Call validate_values first.
+    other values stay plain data and are escaped when rendered. A per_locale slot's
+    {locale: text} gives ctx.locale's text, else ctx.fallback_locale's, else the first given
+    (see pick_locale). Call validate_values first.
     """
     resolved: dict[str, Any] = {}
     for slot in content.slots:

@@ -31,6 +31,18 @@ class EmailTransport(StrEnum):
     ses = "ses"
 
 
+class SmsTransportKind(StrEnum):
+    outbox = "outbox"
+    sns = "sns"
+
+
+class SmsType(StrEnum):
+    """SNS's message type: Transactional is routed for reliability, Promotional for cost."""
+
+    transactional = "Transactional"
+    promotional = "Promotional"
+
+
 class AssetStore(StrEnum):
     local = "local"
     s3 = "s3"
@@ -106,6 +118,22 @@ class Settings(BaseSettings):
         gt=0,
         description="Messages/s when the SES account's max send rate cannot be read "
         "(a production account's starting quota; docs/sending-speed.md)",
+    )
+    sms_transport: SmsTransportKind = Field(
+        SmsTransportKind.outbox, description="outbox (rows, viewable in the portal) | sns"
+    )
+    sms_rate_per_second: float | None = Field(
+        None, gt=0, description="SMS/s for the SMS transport; unset: outbox 1000, SNS 20"
+    )
+    sms_type: SmsType = Field(
+        SmsType.transactional, description="SNS SMS type: Transactional | Promotional"
+    )
+    sms_sns_region: str | None = Field(
+        None, description="AWS region SMS are published from; unset: AWS_REGION"
+    )
+    sms_inbound_topic_arns: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="SNS topics whose inbound SMS (STOP replies) are accepted (comma-separated)",
     )
     send_concurrency: int = Field(
         16, ge=1, le=256, description="Messages of one send in flight at once (hand-overs overlap)"
@@ -261,7 +289,9 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", description="API bind address (make up)")
     api_port: int = Field(8000, description="API port (make up)")
 
-    @field_validator("ses_sns_topic_arns", "audit_key_previous", mode="before")
+    @field_validator(
+        "ses_sns_topic_arns", "sms_inbound_topic_arns", "audit_key_previous", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
