@@ -17,11 +17,11 @@ from sqlalchemy import true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from content.spec import TemplateContent
 from core.errors import FieldError, NotFound, Problem
 from models.base import utcnow
-from models.contact_schemas import AudienceBreakdown, SegmentCreate, SegmentFilter, SegmentUpdate
-from content.spec import TemplateContent
 from models.campaigns import Campaign
+from models.contact_schemas import AudienceBreakdown, SegmentCreate, SegmentFilter, SegmentUpdate
 from models.contacts import Channel, ConsentStatus, Contact, Segment
 from models.org import Partner
 from models.templates import TemplateVersion

@@ -107,7 +107,7 @@ def quiet_until(
 
 
 def describe_quiet(until: datetime, zone: ZoneInfo) -> str:
-    """"quiet hours until 09:00 Europe/Amsterdam": what the pause says."""
+    """ "quiet hours until 09:00 Europe/Amsterdam": what the pause says."""
     return f"quiet hours until {until.astimezone(zone):%H:%M} {zone.key}"
 
 
@@ -299,11 +299,13 @@ def _send_chunk(
         elif row.phone in stopped:
             _mark(session, row, DeliveryStatus.suppressed, error="number suppressed before send")
             result.suppressed += 1
-        elif contact.sms_consent_status != ConsentStatus.granted.value or contact.phone != row.phone:
+        elif (
+            contact.sms_consent_status != ConsentStatus.granted.value or contact.phone != row.phone
+        ):
             _mark(session, row, DeliveryStatus.suppressed, error="no SMS consent at send time")
             result.suppressed += 1
         else:
-            _send_one(session, ctx, transport, row, contact, result, pace, sleep)
+            _send_one(session, ctx, transport, row, contact, result, pace, sleep, clock)
         result.last_id = row.id or result.last_id
         progress(result.last_id)
 
@@ -317,6 +319,7 @@ def _send_one(
     result: SmsBatchResult,
     pace: Pace,
     sleep: Callable[[float], None],
+    clock: Callable[[], datetime],
 ) -> None:
     attempts = row.attempts
     try:
@@ -371,7 +374,7 @@ def _send_one(
         row.status = DeliveryStatus.sent
         row.provider_message_id = provider_id[:200]
         row.message_id = msg.message_id
-        row.sent_at = row.updated_at = utcnow()
+        row.sent_at = row.updated_at = clock()
         row.error = None
         session.add(row)
         session.commit()

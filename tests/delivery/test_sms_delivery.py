@@ -22,7 +22,7 @@ from core.settings import Settings
 from mail.errors import PermanentSendError, ThrottledError
 from mail.sms import INVALID_NUMBER, OPTED_OUT, SmsMessage
 from mail.tags import Tags
-from models.campaigns import Campaign, PartnerCampaign
+from models.campaigns import PartnerCampaign
 from models.contacts import Contact, PhoneSuppression
 from models.delivery import Delivery, DeliveryEvent
 from models.org import Brand, Partner
@@ -346,7 +346,8 @@ def test_quiet_hours_send_nothing_and_stop_a_batch_when_they_begin(
     assert result.quiet_until == datetime(2026, 12, 4, 8, 0, tzinfo=UTC) and not fake.sent
     # a clock that reaches 21:00 after two messages
     ticks: Iterator[datetime] = iter(
-        datetime(2026, 12, 3, 20, 59, 50, tzinfo=AMS) + timedelta(seconds=i) for i in range(0, 40, 4)
+        datetime(2026, 12, 3, 20, 59, 50, tzinfo=AMS) + timedelta(seconds=i)
+        for i in range(0, 40, 4)
     )
     result = sms_delivery.send_sms_batch(demo, settings, fake, pcid, 100, now=lambda: next(ticks))
     assert result.quiet_until == datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
@@ -368,7 +369,7 @@ def test_sms_links_are_short_tracked_and_redirect(
             brand.click_tracking = True
             s.add(brand)
         s.commit()
-    pcid, numbers = _sms_pc(demo, "smslink", 1)
+    pcid, _ = _sms_pc(demo, "smslink", 1)
     fake = FakeSms()
     sms_delivery.send_sms_batch(demo, settings, fake, pcid, 100, now=daytime())
     body = fake.sent[0].body
@@ -428,4 +429,3 @@ async def test_send_workflow_texts_sms_contacts_and_mails_the_others(
     assert result.outcome == "sent" and result.counts["sent"] == 10
     assert sorted(transport.to()) == sorted(emails)
     assert sorted(fake.to()) == sorted(numbers)
-

@@ -942,7 +942,8 @@ def _object_routes(settings: Settings) -> list[tuple[str, str]]:
     return [
         (m, p)
         for m, p in api_routes(create_app(settings))
-        if "{" in p and not p.startswith(("/files/", "/a/", "/u/", "/i/", "/p/", "/r/", "/o/", "/s/"))
+        if "{" in p
+        and not p.startswith(("/files/", "/a/", "/u/", "/i/", "/p/", "/r/", "/o/", "/s/"))
     ]
 
 
