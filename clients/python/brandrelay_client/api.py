@@ -475,7 +475,7 @@ class BrandrelayClient(BaseClient):
         campaign_id: int | None = None,
         region_id: int | None = None,
         partner_id: int | None = None,
-        channel: Literal["email"] | None = None,
+        channel: Literal["email", "sms"] | None = None,
         group: Literal["campaign", "region", "partner"] | None = None,
         period: Literal["week", "month"] | None = None,
     ) -> httpx.Response:
@@ -652,7 +652,7 @@ class BrandrelayClient(BaseClient):
         campaign_id: int | None = None,
         region_id: int | None = None,
         partner_id: int | None = None,
-        channel: Literal["email"] | None = None,
+        channel: Literal["email", "sms"] | None = None,
         group: Literal["campaign", "region", "partner"] | None = None,
         period: Literal["week", "month"] | None = None,
     ) -> httpx.Response:
@@ -1297,7 +1297,7 @@ class BrandrelayClient(BaseClient):
         campaign_id: int | None = None,
         region_id: int | None = None,
         partner_id: int | None = None,
-        channel: Literal["email"] | None = None,
+        channel: Literal["email", "sms"] | None = None,
         group: Literal["campaign", "region", "partner"] | None = None,
         period: Literal["week", "month"] | None = None,
     ) -> httpx.Response:
@@ -1424,7 +1424,7 @@ class BrandrelayClient(BaseClient):
         campaign_id: int | None = None,
         region_id: int | None = None,
         partner_id: int | None = None,
-        channel: Literal["email"] | None = None,
+        channel: Literal["email", "sms"] | None = None,
         group: Literal["campaign", "region", "partner"] | None = None,
         period: Literal["week", "month"] | None = None,
     ) -> httpx.Response:
@@ -1980,7 +1980,7 @@ class BrandrelayClient(BaseClient):
         campaign_id: int | None = None,
         region_id: int | None = None,
         partner_id: int | None = None,
-        channel: Literal["email"] | None = None,
+        channel: Literal["email", "sms"] | None = None,
         group: Literal["campaign", "region", "partner"] | None = None,
         period: Literal["week", "month"] | None = None,
     ) -> httpx.Response:
@@ -2015,7 +2015,7 @@ class BrandrelayClient(BaseClient):
         campaign_id: int | None = None,
         region_id: int | None = None,
         partner_id: int | None = None,
-        channel: Literal["email"] | None = None,
+        channel: Literal["email", "sms"] | None = None,
         group: Literal["campaign", "region", "partner"] | None = None,
         period: Literal["week", "month"] | None = None,
     ) -> httpx.Response:

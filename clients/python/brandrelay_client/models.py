@@ -138,6 +138,8 @@ class AudienceBreakdown(TypedDict, total=False):
     eligible: int
     suppressed: int
     no_consent: int
+    eligible_email: int
+    eligible_sms: int
 
 
 class AuditCheckpointRead(TypedDict, total=False):
@@ -1124,7 +1126,7 @@ class PasswordChange(TypedDict, total=False):
     new_password: Required[str]
 
 
-PauseKind: TypeAlias = "Literal['transport', 'fault']"
+PauseKind: TypeAlias = "Literal['transport', 'fault', 'quiet']"
 
 
 class Person(TypedDict, total=False):
@@ -1365,10 +1367,20 @@ class Slot(TypedDict, total=False):
     asset_tags: list[str] | None
     partner_field: str | None
     allow_override: bool
+    per_locale: bool
     default: dict[str, Any]
 
 
 SlotKind: TypeAlias = "Literal['text', 'rich_text', 'number', 'date', 'choice', 'url', 'phone', 'email', 'color', 'asset', 'partner_field']"
+
+
+class SmsVariant(TypedDict, total=False):
+    """The SMS: plain text (Jinja, no HTML), built from the same slots and fragments as the
+    email, so a value the partner fills once feeds both. Links in it go out shortened
+    through the tracking redirect; the opt-out line ("STOP") is added by the sender, never
+    forgotten."""
+
+    text: Required[str]
 
 
 class SocialLink(TypedDict, total=False):
@@ -1441,7 +1453,9 @@ class SuppressionRead(TypedDict, total=False):
     email_withheld: bool
 
 
-SuppressionReason: TypeAlias = "Literal['unsubscribed', 'bounced', 'complained', 'manual']"
+SuppressionReason: TypeAlias = (
+    "Literal['unsubscribed', 'bounced', 'complained', 'manual', 'stop', 'invalid']"
+)
 
 TaskKind: TypeAlias = "Literal['personalise', 'approve']"
 
@@ -1471,7 +1485,9 @@ class TemplateContent(TypedDict, total=False):
     slots: list[Slot]
     email: EmailVariant | None
     print: PrintVariant | None
+    sms: SmsVariant | None
     locales: list[str]
+    fragments: dict[str, dict[str, str]]
     tags: list[str]
 
 
@@ -1917,6 +1933,7 @@ __all__ = [
     "SheetProblem",
     "Slot",
     "SlotKind",
+    "SmsVariant",
     "SocialLink",
     "Stage",
     "StageRead",
