@@ -429,3 +429,28 @@ async def test_send_workflow_texts_sms_contacts_and_mails_the_others(
     assert result.outcome == "sent" and result.counts["sent"] == 10
     assert sorted(transport.to()) == sorted(emails)
     assert sorted(fake.to()) == sorted(numbers)
+
+
+def test_demo_amsterdam_has_sms_contacts_and_one_who_replied_stop(demo: Engine) -> None:
+    from scripts.demo.contacts import seed_demo_contacts
+
+    with_sms_variant(demo)
+    with Session(demo) as s:
+        seed_demo_contacts(s)
+        s.commit()
+    with Session(demo) as s:
+        partner = s.exec(select(Partner).where(Partner.slug == "amsterdam")).one()
+        texters = s.exec(
+            select(Contact).where(Contact.partner_id == partner.id, Contact.channel == "sms")
+        ).all()
+        stopped = s.exec(select(PhoneSuppression.phone)).all()
+    assert len(texters) == 6 and all(c.phone and c.phone.startswith("+316") for c in texters)
+    assert len(stopped) == 1
+    assert [c.sms_consent_status for c in texters if c.phone == stopped[0]] == ["denied"]
+    pcid = approved_row(demo, good_values(), None)
+    snapshot(demo, pcid)
+    sms = sorted(r.phone for r in rows(demo, pcid) if r.channel == "sms")
+    assert len(sms) == 5 and stopped[0] not in sms
+    assert not {c.email for c in texters} & {
+        r.email for r in rows(demo, pcid) if r.channel == "email"
+    }
