@@ -1007,7 +1007,13 @@ async def test_throttling_on_every_third_call_still_sends_everyone_exactly_once(
 
 @pytest.mark.parametrize(
     "name",
-    ["send_paused_resumed", "send_poisoned_rows", "send_fault_resumed", "send_late_stopped"],
+    [
+        "send_paused_resumed",
+        "send_poisoned_rows",
+        "send_fault_resumed",
+        "send_late_stopped",
+        "send_sms_quiet_hours",
+    ],
 )
 async def test_saved_send_histories_replay(name: str) -> None:
     """`send_paused_resumed` was recorded before rows and faults were told apart (and must

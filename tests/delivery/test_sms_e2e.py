@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -151,6 +151,7 @@ async def test_a_send_that_reaches_21_00_in_amsterdam_waits_until_09_00(
     demo: Engine,
     delivery_worker: Callable[..., Any],
     tmp_path: Path,
+    record_history: Callable[[str, str], Awaitable[None]],
 ) -> None:
     with_sms_variant(demo)
     set_partner(demo, "amsterdam", timezone="Europe/Amsterdam")
@@ -181,6 +182,7 @@ async def test_a_send_that_reaches_21_00_in_amsterdam_waits_until_09_00(
         memo = await (await handle.describe()).memo_value("pause")
         assert memo["reason"] == pause.reason
         result: SendResult = await handle.result()
+    await record_history(wid, "send_sms_quiet_hours")
     assert result.outcome == "sent" and result.counts["sent"] == 8
     with Session(demo) as s:
         ledger = s.exec(select(Delivery).where(Delivery.partner_campaign_id == pcid)).all()
