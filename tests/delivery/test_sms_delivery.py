@@ -454,3 +454,24 @@ def test_demo_amsterdam_has_sms_contacts_and_one_who_replied_stop(demo: Engine) 
     assert not {c.email for c in texters} & {
         r.email for r in rows(demo, pcid) if r.channel == "email"
     }
+
+
+def test_the_portal_count_shows_email_and_sms(
+    demo: Engine, settings: Settings, client: TestClient
+) -> None:
+    from tests.delivery.test_delivery import open_day_row
+    from tests.security.test_permissions import _portal_cookie
+
+    with_sms_variant(demo)
+    add_contacts(demo, "amsterdam", 2, tag="portalsms")
+    add_texters(demo, "amsterdam", 3, tag="portalsms")
+    segment = make_segment(demo, "amsterdam", "portalsms")
+    pcid = open_day_row(demo, good_values(), None, state="drafting")
+    client.cookies.update(_portal_cookie(settings, demo, "editor.amsterdam@northwind.example"))
+    page = client.get(
+        f"/partner-campaigns/{pcid}/audience",
+        params={"segment_id": segment},
+        headers={"HX-Request": "true"},
+    )
+    assert page.status_code == 200
+    assert "<strong>5</strong> will receive it (2 by email, 3 by SMS)" in page.text
