@@ -195,11 +195,6 @@ def _open_rows(
     )
 
 
-def sms_counts(session: Session, partner_campaign_id: int) -> int:
-    """SMS rows of the ledger that are not final yet (the workflow's reason to run SMS)."""
-    return len(_open_rows(session, partner_campaign_id, 0, 1_000_000))
-
-
 def _mark(session: Session, row: Delivery, status: DeliveryStatus, **changes: object) -> None:
     row.status = status
     for name, value in changes.items():

@@ -22,7 +22,7 @@ from core.settings import Settings
 from mail.errors import PermanentSendError, ThrottledError
 from mail.sms import INVALID_NUMBER, OPTED_OUT, SmsMessage
 from mail.tags import Tags
-from models.campaigns import PartnerCampaign
+from models.campaigns import Campaign, PartnerCampaign
 from models.contacts import Contact, PhoneSuppression
 from models.delivery import Delivery, DeliveryEvent
 from models.org import Brand, Partner
@@ -475,3 +475,55 @@ def test_the_portal_count_shows_email_and_sms(
     )
     assert page.status_code == 200
     assert "<strong>5</strong> will receive it (2 by email, 3 by SMS)" in page.text
+
+
+def test_a_crash_after_the_hand_over_adds_no_second_outbox_sms(
+    demo: Engine, settings: Settings
+) -> None:
+    """The outbox keeps one SMS per message id: a row left `sending` by a worker lost right
+    after the hand-over goes again with the same id and is not recorded twice."""
+    from mail.sms_transport import OutboxSmsTransport
+    from models.outbox import OutboxSms
+
+    pcid, numbers = _sms_pc(demo, "smsoutbox", 4)
+    outbox = OutboxSmsTransport(demo)
+
+    class LostAfter:
+        rate_key = outbox.rate_key
+        calls = 0
+
+        def max_send_rate(self) -> float:
+            return outbox.max_send_rate()
+
+        def send_sms(self, msg: SmsMessage, *, tags: Tags | None = None) -> str:
+            answer = outbox.send_sms(msg, tags=tags)
+            LostAfter.calls += 1
+            if LostAfter.calls == 2:
+                raise RuntimeError("worker lost after the hand-over")
+            return answer
+
+    with pytest.raises(RuntimeError):
+        sms_delivery.send_sms_batch(demo, settings, LostAfter(), pcid, 100, now=daytime())
+    sms_delivery.send_sms_batch(demo, settings, LostAfter(), pcid, 100, now=daytime())
+    assert LostAfter.calls == 5  # the second row was handed over twice
+    with Session(demo) as s:
+        texted = s.exec(select(OutboxSms.to).where(OutboxSms.partner_campaign_id == pcid)).all()
+    assert sorted(texted) == sorted(numbers)  # ... and is in the outbox once
+    assert {r.status for r in rows(demo, pcid)} == {"sent"}
+
+
+def test_an_sms_batch_after_the_send_deadline_sends_nothing(
+    demo: Engine, settings: Settings
+) -> None:
+    pcid, _ = _sms_pc(demo, "smslate", 2)
+    with Session(demo) as s:
+        pc = s.get(PartnerCampaign, pcid)
+        assert pc is not None
+        campaign = s.get(Campaign, pc.campaign_id)
+        assert campaign is not None
+        campaign.send_by = datetime.now(UTC) - timedelta(days=2)
+        s.add(campaign)
+        s.commit()
+    fake = FakeSms()
+    result = sms_delivery.send_sms_batch(demo, settings, fake, pcid, 100, now=daytime())
+    assert result.late and "too late" in result.late and not fake.sent
