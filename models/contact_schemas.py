@@ -20,6 +20,7 @@ from models.locales import normalise_locale
 ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 Scalar = str | int | float | bool
 Consent = Literal["granted", "denied", "unknown"]
+ChannelName = Literal["email", "sms"]
 
 
 def check_attributes(value: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +104,17 @@ class ContactFields(BaseModel):
     consent_at: ZonedDatetime | None = None
     tags: list[str] | None = None
     attributes: dict[str, Any] | None = None
+    phone: str | None = Field(
+        None,
+        max_length=40,
+        description="mobile number; national numbers are read in the partner's country and "
+        'stored as E.164 ("+31612345678"); "" removes it',
+    )
+    sms_consent_status: Consent | None = Field(None, description="consent to SMS, of its own")
+    sms_consent_source: str | None = Field(None, max_length=200)
+    channel: ChannelName | None = Field(
+        None, description='how the contact hears from the partner; "sms" needs a phone'
+    )
 
     @field_validator("tags")
     @classmethod
@@ -135,7 +147,15 @@ class ContactRead(BaseModel):
     consent_at: datetime | None
     tags: list[str]
     attributes: dict[str, Any]
+    phone: str | None = None
+    sms_consent_status: str = "unknown"
+    sms_consent_source: str = ""
+    sms_consent_at: datetime | None = None
+    channel: str = "email"
     suppressed: bool = False
+    sms_suppressed: bool = Field(
+        False, description="the brand never texts this number (STOP, refused, by hand)"
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from domain.states import DeliveryStatus
@@ -24,6 +24,14 @@ class Delivery(SQLModel, table=True):
         UniqueConstraint("partner_campaign_id", "contact_id", name="uq_delivery_recipient"),
         # Progress bars count rows per status for a page of partner campaigns from the index.
         Index("ix_delivery_partner_campaign_status", "partner_campaign_id", "status"),
+        # An inbound STOP finds the brands that texted a number (services.sms_inbound); only
+        # SMS rows carry one, so email rows stay out of the index.
+        Index(
+            "ix_delivery_sms_phone",
+            "phone",
+            postgresql_where=text("phone <> ''"),
+            sqlite_where=text("phone <> ''"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

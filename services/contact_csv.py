@@ -11,8 +11,11 @@ records "<run>:<row>" in `Contact.import_mark`, so a later row with the same add
 the current run already wrote it. Re-importing a file changes no data (rows are "unchanged").
 
 Columns: email, name, locale, consent_status (or consent), consent_source, consent_at, tags
-(separated by ";" or ","), and one `attr.<name>` column per attribute (text; an empty cell
-removes the attribute). Export writes the same columns, so export -> import is a round trip.
+(separated by ";" or ","), phone (a national number is read in the partner's country; stored
+as E.164; an empty cell removes it), sms_consent (or sms_consent_status), sms_consent_source,
+channel (email or sms; sms needs a phone; an empty SMS consent or channel cell changes
+nothing), and one `attr.<name>` column per attribute (text; an empty cell removes the
+attribute). Export writes the same columns, so export -> import is a round trip.
 
 Export guards every cell a spreadsheet would run as a formula (`core.spreadsheet.safe_cell`:
 a quote in front); import undoes exactly that guard (`unguard`) before reading a cell, so the
@@ -35,13 +38,27 @@ from sqlmodel import Session, col, select
 from core.spreadsheet import safe_row, unguard
 from models.asset_schemas import parse_tags
 from models.contact_schemas import ATTRIBUTE_KEY, ImportRow
-from models.contacts import ConsentStatus, Contact
+from models.contacts import Channel, ConsentStatus, Contact
 from models.locales import normalise_email, normalise_locale
 from models.org import Partner
-from services.contacts import check_consent
+from models.phones import normalise_phone
+from services.contacts import check_channel, check_consent
 
-BASE_COLUMNS = ("email", "name", "locale", "consent_status", "consent_source", "consent_at", "tags")
-ALIASES = {"consent": "consent_status"}
+BASE_COLUMNS = (
+    "email",
+    "name",
+    "locale",
+    "consent_status",
+    "consent_source",
+    "consent_at",
+    "tags",
+    "phone",
+    "sms_consent",
+    "sms_consent_source",
+    "channel",
+)
+ALIASES = {"consent": "consent_status", "sms_consent_status": "sms_consent"}
+CHANNEL_VALUES = tuple(c.value for c in Channel)
 ATTR_PREFIX = "attr."
 CONSENT_VALUES = tuple(c.value for c in ConsentStatus)
 EXPORT_PAGE = 1000
@@ -129,8 +146,46 @@ def _parse_datetime(raw: str) -> datetime:
     return value.replace(tzinfo=UTC)
 
 
+def _parse_sms(cells: dict[str, str], region: str, values: dict[str, Any]) -> list[str]:
+    """The SMS columns into `values` (contact fields); the reasons, each naming its column."""
+    reasons: list[str] = []
+    if "phone" in cells:
+        try:
+            values["phone"] = (
+                normalise_phone(cells["phone"], region or None) if cells["phone"] else None
+            )
+        except ValueError as err:
+            reasons.append(f"phone: {err}")
+    if cells.get("sms_consent"):
+        consent = cells["sms_consent"].lower()
+        if consent not in CONSENT_VALUES:
+            reasons.append(f"sms_consent: unknown value {consent!r} (granted, denied or unknown)")
+        else:
+            values["sms_consent_status"] = consent
+            problem = check_consent(consent, cells.get("sms_consent_source", ""))
+            if problem and "sms_consent_source" in cells:
+                reasons.append("sms_consent granted without sms_consent_source")
+            elif problem:
+                reasons.append("sms_consent granted without an sms_consent_source column")
+    if "sms_consent_source" in cells:
+        if len(cells["sms_consent_source"]) > 200:
+            reasons.append("sms_consent_source is longer than 200 characters")
+        values["sms_consent_source"] = cells["sms_consent_source"]
+    if cells.get("channel"):
+        channel = cells["channel"].lower()
+        if channel not in CHANNEL_VALUES:
+            reasons.append(f"channel: unknown value {channel!r} (email or sms)")
+        else:
+            values["channel"] = channel
+    return reasons
+
+
 def _parse(
-    row_no: int, raw: dict[str | None, Any], header: _Header, default_locale: str
+    row_no: int,
+    raw: dict[str | None, Any],
+    header: _Header,
+    default_locale: str,
+    region: str = "",
 ) -> _Parsed | ImportRow:
     reasons: list[str] = []
     if raw.get(None):
@@ -191,6 +246,7 @@ def _parse(
         if len(value) > 500:
             reasons.append(f"attr.{key} is longer than 500 characters")
         attributes[key] = value or None
+    reasons.extend(_parse_sms(cells, region, values))
     if reasons:
         return ImportRow(row=row_no, email=shown, status="rejected", reasons=reasons)
     return _Parsed(row_no, email, values, attributes)
@@ -198,6 +254,8 @@ def _parse(
 
 def _changes(contact: Contact, parsed: _Parsed) -> dict[str, Any]:
     changes = {k: v for k, v in parsed.values.items() if getattr(contact, k) != v}
+    if "sms_consent_status" in changes:
+        changes["sms_consent_at"] = datetime.now(UTC)
     if parsed.attributes:
         merged = dict(contact.attributes)
         for key, value in parsed.attributes.items():
@@ -208,6 +266,14 @@ def _changes(contact: Contact, parsed: _Parsed) -> dict[str, Any]:
         if merged != contact.attributes:
             changes["attributes"] = merged
     return changes
+
+
+def _channel_problem(contact: Contact | None, parsed: _Parsed) -> str | None:
+    """ "sms" needs a number, looking at the row and, for an existing contact, what it holds."""
+    channel = parsed.values.get("channel", contact.channel if contact else Channel.email.value)
+    phone = parsed.values.get("phone", contact.phone if contact else None)
+    problem = check_channel(channel, phone)
+    return f"channel: {problem}" if problem else None
 
 
 def _mark_row(mark: str | None, run: str) -> str | None:
@@ -223,6 +289,7 @@ class _Owner:
     partner_id: int
     brand_id: int
     locale: str
+    country: str = ""
 
 
 def _apply_chunk(
@@ -252,6 +319,12 @@ def _apply_chunk(
                     status="rejected",
                     reasons=[f"duplicate within the file (first on row {first})"],
                 )
+            )
+            continue
+        problem = _channel_problem(contact, parsed)
+        if problem:
+            out.append(
+                ImportRow(row=parsed.row, email=parsed.email, status="rejected", reasons=[problem])
             )
             continue
         if contact is None:
@@ -321,7 +394,7 @@ def import_csv(
     except csv.Error as err:
         raise ImportFileError(f"is not CSV: {err}") from err
     assert partner.id is not None
-    owner = _Owner(partner.id, partner.brand_id, partner.locale)
+    owner = _Owner(partner.id, partner.brand_id, partner.locale, partner.country)
     run = uuid.uuid4().hex[:16]
     pending: list[_Parsed] = []
     held: list[ImportRow | _Parsed] = []  # the chunk's rows in file order, for the report
@@ -342,7 +415,7 @@ def import_csv(
             )
             break
         row_no += 1
-        parsed = _parse(row_no, raw, header, owner.locale)
+        parsed = _parse(row_no, raw, header, owner.locale, owner.country)
         held.append(parsed)
         if isinstance(parsed, _Parsed):
             pending.append(parsed)
@@ -431,6 +504,10 @@ def export_csv(session: Session, partner_id: int) -> Iterator[str]:
                     contact.consent_source,
                     contact.consent_at.isoformat() if contact.consent_at else "",
                     ";".join(contact.tags),
+                    contact.phone or "",
+                    contact.sms_consent_status,
+                    contact.sms_consent_source,
+                    contact.channel,
                     *(_cell(contact.attributes.get(k)) for k in keys),
                 ]
             )

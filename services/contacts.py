@@ -31,15 +31,17 @@ from models.contact_schemas import (
     ContactSummary,
     ContactUpdate,
 )
-from models.contacts import ConsentStatus, Contact, ErasureCount, Suppression
+from models.contacts import Channel, ConsentStatus, Contact, ErasureCount, Suppression
 from models.delivery import Delivery
 from models.locales import normalise_email, normalise_locale
 from models.org import Partner
-from models.outbox import OutboxMessage
+from models.outbox import OutboxMessage, OutboxSms
+from models.phones import normalise_phone
 from services import audit
 from services.access import target_of
 from services.org import Actor, record
 from services.paging import Key, Listing, Paged, PageRequest, fetch
+from services.sms_suppression import suppressed_phones
 from services.suppression import suppressed_among
 
 
@@ -115,10 +117,57 @@ def _apply(contact: Contact, body: ContactFields, partner: Partner) -> None:
     problem = check_consent(contact.consent_status, contact.consent_source)
     if problem:
         raise FieldError("consent_source", problem)
+    _apply_sms(contact, data, partner)
+
+
+def phone_of(raw: str, partner: Partner) -> str | None:
+    """The number as stored: E.164, a national number read in the partner's country; None
+    for blank. ValueError says what is wrong."""
+    if not raw.strip():
+        return None
+    return normalise_phone(raw, partner.country or None)
+
+
+def check_channel(channel: str, phone: str | None) -> str | None:
+    if channel == Channel.sms.value and not phone:
+        return "sms needs a phone number"
+    return None
+
+
+def _apply_sms(contact: Contact, data: dict[str, Any], partner: Partner) -> None:
+    """Phone, SMS consent and channel: the number validated and normalised, a grant with its
+    source (as for email), and "sms" only for a contact with a number."""
+    if "phone" in data:
+        try:
+            contact.phone = phone_of(data["phone"] or "", partner)
+        except ValueError as err:
+            raise FieldError("phone", str(err)) from err
+    if data.get("sms_consent_source") is not None:
+        contact.sms_consent_source = data["sms_consent_source"]
+    status = data.get("sms_consent_status")
+    if status is not None and status != contact.sms_consent_status:
+        contact.sms_consent_status = status
+        contact.sms_consent_at = utcnow()
+    if data.get("channel") is not None:
+        contact.channel = data["channel"]
+    problem = check_consent(contact.sms_consent_status, contact.sms_consent_source)
+    if problem:
+        raise FieldError(
+            "sms_consent_source", problem.replace("consent_source", "sms_consent_source")
+        )
+    problem = check_channel(contact.channel, contact.phone)
+    if problem:
+        raise FieldError("channel", problem)
 
 
 def _fact(contact: Contact) -> dict[str, Any]:
-    return {"contact_id": contact.id, "consent_status": contact.consent_status}
+    return {
+        "contact_id": contact.id,
+        "consent_status": contact.consent_status,
+        "sms_consent_status": contact.sms_consent_status,
+        "channel": contact.channel,
+        "has_phone": bool(contact.phone),
+    }
 
 
 def _audit(
@@ -201,6 +250,8 @@ def list_contacts(
     *,
     q: str | None,
     consent_status: str | None = None,
+    channel: str | None = None,
+    sms_consent_status: str | None = None,
     sort: str = CONTACTS.default,
 ) -> Paged[Contact]:
     where: list[Any] = [Contact.partner_id == partner.id]
@@ -214,6 +265,10 @@ def list_contacts(
         )
     if consent_status:
         where.append(Contact.consent_status == consent_status)
+    if channel:
+        where.append(Contact.channel == channel)
+    if sms_consent_status:
+        where.append(Contact.sms_consent_status == sms_consent_status)
     return fetch(session, select(Contact).where(*where), CONTACTS, sort, paging)
 
 
@@ -221,9 +276,16 @@ def contact_reads(session: Session, contacts: list[Contact]) -> list[ContactRead
     """Rows with their suppression flag, one suppression query per page."""
     if not contacts:
         return []
-    suppressed = suppressed_among(session, contacts[0].brand_id, [c.email for c in contacts])
+    brand_id = contacts[0].brand_id
+    suppressed = suppressed_among(session, brand_id, [c.email for c in contacts])
+    texts_barred = suppressed_phones(session, brand_id, [c.phone for c in contacts if c.phone])
     return [
-        ContactRead.model_validate(c).model_copy(update={"suppressed": c.email in suppressed})
+        ContactRead.model_validate(c).model_copy(
+            update={
+                "suppressed": c.email in suppressed,
+                "sms_suppressed": bool(c.phone) and c.phone in texts_barred,
+            }
+        )
         for c in contacts
     ]
 
@@ -295,15 +357,19 @@ def erase_contact(session: Session, contact: Contact) -> None:
     _count_erasure(session, contact.brand_id, contact.partner_id)
     delivery_ids = session.exec(select(Delivery.id).where(Delivery.contact_id == contact.id)).all()
     if delivery_ids:  # the outbox's record of those messages (its viewer redraws them)
+        ids = [str(i) for i in delivery_ids]
         session.exec(
             update(OutboxMessage)
-            .where(col(OutboxMessage.delivery_id).in_([str(i) for i in delivery_ids]))
+            .where(col(OutboxMessage.delivery_id).in_(ids))
             .values(to="", subject="")
+        )
+        session.exec(  # an SMS row is its whole message: number and text go
+            update(OutboxSms).where(col(OutboxSms.delivery_id).in_(ids)).values(to="", body="")
         )
     session.exec(
         update(Delivery)
         .where(col(Delivery.contact_id) == contact.id)
-        .values(contact_id=None, email="", updated_at=utcnow())
+        .values(contact_id=None, email="", phone="", updated_at=utcnow())
     )
     session.delete(contact)
     session.flush()

@@ -14,6 +14,7 @@ file. Notifications to platform users carry no delivery tag and are shown as sen
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
@@ -30,7 +31,7 @@ from core.settings import Settings
 from mail.transport import outbox_dir
 from models.delivery import Delivery
 from models.org import Partner
-from models.outbox import OutboxMessage
+from models.outbox import OutboxMessage, OutboxSms
 from services import withheld
 from services.access import contact_data_partners
 from services.paging import Key, Listing, Paged, PageRequest, fetch
@@ -61,14 +62,17 @@ def _brand_of(principal: Principal) -> int:
     return principal.brand_id
 
 
-def _delivery_id(row: OutboxMessage) -> int | None:
+def _delivery_id(row: OutboxMessage | OutboxSms) -> int | None:
     value = row.delivery_id
     return int(value) if value is not None and value.isdigit() else None
 
 
-def _withheld(session: Session, principal: Principal, rows: list[OutboxMessage]) -> dict[int, str]:
+def _withheld(
+    session: Session, principal: Principal, rows: Sequence[OutboxMessage | OutboxSms]
+) -> dict[int, str]:
     """Outbox row id -> why its recipient is withheld, for the rows whose recipient the
-    principal may not see. A contact message whose ledger row cannot be found is withheld."""
+    principal may not see (email or SMS rows). A contact message whose ledger row cannot be
+    found is withheld."""
     to_contacts = [r for r in rows if r.delivery_id is not None]
     if not to_contacts:
         return {}

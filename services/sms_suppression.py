@@ -91,11 +91,14 @@ def suppress_phone(
     source: str = "",
     detail: str = "",
     created_by: int | None = None,
+    event_key: str | None = None,
 ) -> PhoneSuppression:
     """Add the number once; calling again (a replayed STOP, a second refusal) returns the row.
 
     Runs inside the caller's transaction; a concurrent insert of the same number is absorbed
-    with a savepoint. Raises FieldError("phone") for something that is not a number."""
+    with a savepoint. Raises FieldError("phone") for something that is not a number.
+    `event_key` names the audit event (an inbound STOP keys it by the SNS message, so a replay
+    is recognised); by default it is keyed by the new entry."""
     phone = _phone(phone)
     reason = SuppressionReason(reason).value
     existing = find(session, brand_id, phone)
@@ -128,7 +131,7 @@ def suppress_phone(
             action=ACTION,
             entity_type="phone_suppression",
             entity_id=str(row.id),
-            event_key=f"phone-suppression:{brand_id}:{row.id}",
+            event_key=event_key or f"phone-suppression:{brand_id}:{row.id}",
             before=None,
             after={"reason": reason, "source": row.source, "contact_ids": contacts},
         ),

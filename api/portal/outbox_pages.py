@@ -12,10 +12,11 @@ from api.portal.paging import CursorQuery, IdFilter, pager, portal_page
 from api.portal.web import PortalOutboxReader, PortalRoute, render
 from api.routers.outbox import eml_response
 from core.policy import Principal
-from core.settings import EmailTransport
+from core.settings import EmailTransport, SmsTransportKind
 from models.campaigns import PartnerCampaign
 from services import campaigns as crud
 from services import outbox as svc
+from services import outbox_sms
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 
@@ -62,6 +63,33 @@ def outbox_page(
         choices=choices,
         selected=partner_campaign_id,
         embedded=settings.email_transport == EmailTransport.outbox,
+    )
+
+
+@router.get("/outbox-sms", response_class=HTMLResponse)
+def outbox_sms_page(
+    principal: PortalOutboxReader,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    partner_campaign_id: IdFilter = None,
+    cursor: CursorQuery = None,
+) -> HTMLResponse:
+    """The SMS the embedded SMS transport kept: one card per message (readable on a phone)."""
+    result = outbox_sms.list_sms(
+        session, principal, portal_page(settings, cursor), partner_campaign_id
+    )
+    rows = result.items
+    labels = _labels(session, principal, sorted({r.partner_campaign_id or 0 for r in rows}))
+    return render(
+        request,
+        "outbox_sms.html",
+        title="Outbox SMS",
+        items=rows,
+        pager=pager(request, result, {"partner_campaign_id": partner_campaign_id}),
+        labels=labels,
+        selected=partner_campaign_id,
+        embedded=settings.sms_transport == SmsTransportKind.outbox,
     )
 
 

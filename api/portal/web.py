@@ -24,7 +24,7 @@ from api.portal import session as cookies
 from core.db import release_connection
 from core.errors import Forbidden, Problem, Unauthorized
 from core.policy import Permission, Principal, has_permission_somewhere
-from core.settings import AppEnv, EmailTransport, Settings
+from core.settings import AppEnv, EmailTransport, Settings, SmsTransportKind
 from core.temporal import SERVICE_DOWN
 from models.org import User
 from services.accounts import principal_for
@@ -165,6 +165,7 @@ NAV = (
     ("/assets", "Assets", Permission.asset_read),
     ("/audit", "Audit trail", Permission.audit_read),
     ("/outbox", "Outbox", Permission.outbox_read),
+    ("/outbox-sms", "Outbox SMS", Permission.outbox_read),
     ("/approval-policies", "Approval policies", Permission.approval_policy_read),
     ("/reports", "Reports", Permission.report_read),
     ("/my-reports", "My reports", Permission.partner_campaign_edit),
@@ -182,6 +183,7 @@ def nav_for(principal: Principal | None, settings: Settings) -> list[tuple[str, 
         for href, label, perm in NAV
         if has_permission_somewhere(principal, perm)
         and (href != "/outbox" or settings.email_transport == EmailTransport.outbox)
+        and (href != "/outbox-sms" or settings.sms_transport == SmsTransportKind.outbox)
         and (
             href != "/my-reports" or not has_permission_somewhere(principal, Permission.report_read)
         )

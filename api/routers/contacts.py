@@ -20,7 +20,7 @@ from models.contact_schemas import (
     ImportReport,
     SharingUpdate,
 )
-from models.contacts import ConsentStatus
+from models.contacts import Channel, ConsentStatus
 from models.schemas import Page, PartnerRead
 from services import contact_csv
 from services import contacts as svc
@@ -38,6 +38,8 @@ def list_contacts(
     partner_id: int,
     q: Annotated[str | None, Query(max_length=200, description="part of email or name")] = None,
     consent_status: ConsentStatus | None = None,
+    channel: Channel | None = None,
+    sms_consent_status: ConsentStatus | None = None,
     sort: str = svc.CONTACTS.sort_query(),
 ) -> Page[ContactRead]:
     partner = svc.contact_partner(session, principal, partner_id, Permission.contact_read)
@@ -47,6 +49,8 @@ def list_contacts(
         paging,
         q=q,
         consent_status=consent_status.value if consent_status else None,
+        channel=channel.value if channel else None,
+        sms_consent_status=sms_consent_status.value if sms_consent_status else None,
         sort=sort,
     )
     return page_of(result, paging, svc.contact_reads(session, result.items))

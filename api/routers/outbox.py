@@ -17,6 +17,7 @@ from api.routers.params import PagingDep, page_of
 from api.security import OutboxReader
 from models.schemas import Page
 from services import outbox as svc
+from services import outbox_sms
 
 router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"])
 
@@ -52,6 +53,40 @@ def list_outbox_messages(
     """Newest first; `partner_campaign_id` narrows to one partner's campaign."""
     result = svc.list_messages(session, principal, settings, paging, partner_campaign_id, sort)
     return page_of(result, paging, (OutboxMessageRead.model_validate(r) for r in result.items))
+
+
+class OutboxSmsRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    message_id: str
+    to: str
+    sender_id: str = Field(description='the alphanumeric sender shown; "" the default number')
+    body: str
+    encoding: str = Field(description="GSM-7 or UCS-2")
+    segments: int = Field(description="parts the text is billed and sent as")
+    sent_at: datetime
+    partner_campaign_id: int | None
+    delivery_id: str | None
+    recipient_withheld: bool = Field(
+        description="the recipient is a partner's contact whose data you may not see: `to` "
+        "is a count and `body` is withheld"
+    )
+    test: bool = Field(False, description="a test send: not a delivery, not in the counts")
+
+
+@router.get(
+    "/sms", response_model=Page[OutboxSmsRead], summary="List SMS of the embedded SMS outbox"
+)
+def list_outbox_sms(
+    principal: OutboxReader,
+    session: SessionDep,
+    paging: PagingDep,
+    partner_campaign_id: Annotated[int | None, Query(ge=1)] = None,
+    sort: str = outbox_sms.OUTBOX_SMS.sort_query(),
+) -> Page[OutboxSmsRead]:
+    """Newest first; scoped and withheld as the email outbox (SMS_TRANSPORT=outbox)."""
+    result = outbox_sms.list_sms(session, principal, paging, partner_campaign_id, sort)
+    return page_of(result, paging, (OutboxSmsRead.model_validate(r) for r in result.items))
 
 
 @router.get("/{outbox_id}/raw", response_class=Response, summary="Read an outbox message as .eml")

@@ -77,6 +77,7 @@ def _show(
         status=status,
         held=svc.what_we_hold(session, holder),
         languages=svc.languages(holder),
+        channels=svc.channels(holder),
         club=holder.partner.display_name,
         brand=holder.brand.name,
         base=f"/p/{token}",
@@ -134,6 +135,37 @@ def change_language(
         except FieldError as err:
             return _show(session, holder, token, str(err), status=422, error=True)
         return _show(session, holder, token, "Your language is saved.")
+
+    return _for_contact(session, settings, token, act)
+
+
+@router.post("/p/{token}/channel", response_class=HTMLResponse, summary="Choose email or SMS")
+def change_channel(
+    _: PublicRoute,
+    session: SessionDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+    token: str,
+    channel: Annotated[str, Form(max_length=10)] = "",
+) -> HTMLResponse:
+    def act(holder: svc.Holder) -> HTMLResponse:
+        try:
+            svc.set_channel(session, holder, channel, request_id)
+        except FieldError as err:
+            return _show(session, holder, token, str(err), status=422, error=True)
+        return _show(session, holder, token, "Your choice is saved.")
+
+    return _for_contact(session, settings, token, act)
+
+
+@router.post("/p/{token}/sms-withdraw", response_class=HTMLResponse, summary="Withdraw SMS consent")
+def withdraw_sms(
+    _: PublicRoute, session: SessionDep, settings: SettingsDep, request_id: RequestIdDep, token: str
+) -> HTMLResponse:
+    def act(holder: svc.Holder) -> HTMLResponse:
+        svc.withdraw_sms(session, holder, request_id)
+        club = holder.partner.display_name
+        return _show(session, holder, token, f"You will receive no more SMS from {club}.")
 
     return _for_contact(session, settings, token, act)
 

@@ -1,5 +1,6 @@
 """The preference centre: from a link in every email, a contact sees what the club holds about
-them, changes their language, unsubscribes from the club or from the whole brand, or has their
+them, changes their language, picks email or SMS (SMS only with a number) or withdraws SMS
+consent, unsubscribes from the club or from the whole brand, or has their
 data erased. No sign-in: the signed link is the credential.
 
 The token (core.signing, purpose PREFERENCES, 128-bit MAC) binds brand, partner and contact, so
@@ -25,10 +26,11 @@ from core import signing
 from core.errors import FieldError
 from core.settings import Settings
 from models.base import utcnow
-from models.contacts import ConsentStatus, Contact, SuppressionReason
+from models.contacts import Channel, ConsentStatus, Contact, SuppressionReason
 from models.org import Brand, Partner
 from services import audit, suppression
 from services.contacts import erase_contact
+from services.sms_suppression import is_phone_suppressed
 
 _VERSION = "1"
 _MAX_TOKEN = 200
@@ -112,7 +114,20 @@ def what_we_hold(session: Session, holder: Holder) -> dict[str, Any]:
         "tags": list(contact.tags),
         "attributes": dict(contact.attributes),
         "suppressed": suppression.is_suppressed(session, holder.brand.id or 0, contact.email),
+        "phone": contact.phone or "",
+        "sms_consent": contact.sms_consent_status,
+        "channel": contact.channel,
+        "sms_suppressed": bool(contact.phone)
+        and is_phone_suppressed(session, holder.brand.id or 0, contact.phone or ""),
     }
+
+
+def channels(holder: Holder) -> dict[str, str]:
+    """The channels offered: SMS only to a contact with a number."""
+    offered = {Channel.email.value: "Email"}
+    if holder.contact is not None and holder.contact.phone:
+        offered[Channel.sms.value] = "SMS"
+    return offered
 
 
 def _audit(
@@ -160,6 +175,44 @@ def set_language(session: Session, holder: Holder, language: str, request_id: st
         {"locale": before},
         {"locale": language},
     )
+
+
+def set_channel(session: Session, holder: Holder, channel: str, request_id: str) -> None:
+    """The contact picks how they hear from the club. Choosing SMS here is their own consent
+    to SMS (given on this page: the source says so); it does not lift a STOP on the number."""
+    contact = holder.contact
+    assert contact is not None
+    if channel not in channels(holder):
+        raise FieldError("channel", f"must be one of {', '.join(channels(holder))}")
+    before = {"channel": contact.channel, "sms_consent_status": contact.sms_consent_status}
+    contact.channel = channel
+    if channel == Channel.sms.value and contact.sms_consent_status != "granted":
+        contact.sms_consent_status = ConsentStatus.granted.value
+        contact.sms_consent_source = SOURCE
+        contact.sms_consent_at = utcnow()
+    after = {"channel": contact.channel, "sms_consent_status": contact.sms_consent_status}
+    if after == before:
+        return
+    contact.updated_at = utcnow()
+    session.add(contact)
+    _audit(session, holder, "preferences.channel", request_id, before, after)
+
+
+def withdraw_sms(session: Session, holder: Holder, request_id: str) -> None:
+    """No more SMS from this club: SMS consent denied and email the channel again."""
+    contact = holder.contact
+    assert contact is not None
+    before = {"channel": contact.channel, "sms_consent_status": contact.sms_consent_status}
+    if before == {"channel": Channel.email.value, "sms_consent_status": "denied"}:
+        return
+    contact.channel = Channel.email.value
+    contact.sms_consent_status = ConsentStatus.denied.value
+    contact.sms_consent_source = SOURCE
+    contact.sms_consent_at = utcnow()
+    contact.updated_at = contact.sms_consent_at
+    session.add(contact)
+    after = {"channel": contact.channel, "sms_consent_status": contact.sms_consent_status}
+    _audit(session, holder, "preferences.sms_withdrawn", request_id, before, after)
 
 
 def leave_club(session: Session, holder: Holder, request_id: str) -> None:

@@ -668,6 +668,7 @@ MATRIX: dict[str, tuple[Call, str]] = {
     ),
     "outbox.list": (_c("GET", "/api/v1/outbox"), "OFFFFFOOOO"),
     "outbox.raw": (_c("GET", "/api/v1/outbox/{outbox}/raw"), "NFFFFFOOOO"),
+    "outbox.sms": (_c("GET", "/api/v1/outbox/sms"), "OFFFFFOOOO"),
     # Contact rows: the partner's own users; Amsterdam does not share them, so HQ gets 403
     # (it may count them: summary, segments). The second delete finds the row gone (404).
     "contacts.list": (_c("GET", CONTACTS), "NONOFFFFFF"),
@@ -810,11 +811,14 @@ PUBLIC = {
     ("POST", "/u/{}"),
     ("POST", "/u/{}/one-click"),  # RFC 8058 one-click unsubscribe
     ("POST", "/api/v1/feedback/ses"),  # SNS: the message signature is the credential
+    ("POST", "/api/v1/sms/inbound"),  # SNS (inbound SMS): the signature is the credential
     ("GET", "/r/{}/{}"),  # tracked links: the MAC over delivery and URL is the credential
     ("GET", "/o/{}/{}.gif"),  # the open pixel
     ("GET", "/s/{}"),  # SMS short links: the MAC in the code is the credential
     ("GET", "/p/{}"),  # the preference centre: the signed token is the credential
     ("POST", "/p/{}/language"),
+    ("POST", "/p/{}/channel"),
+    ("POST", "/p/{}/sms-withdraw"),
     ("POST", "/p/{}/unsubscribe-club"),
     ("POST", "/p/{}/unsubscribe-brand"),
     ("POST", "/p/{}/erase"),
@@ -1086,6 +1090,7 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/outbox"): 303,
     ("GET", "/outbox/{}"): 303,
     ("GET", "/outbox/{}/raw"): 303,
+    ("GET", "/outbox-sms"): 303,
     ("GET", "/approval-policies"): 303,
     ("GET", "/approval-policies/new"): 303,
     ("GET", "/approval-policies/built-in/{}"): 303,
@@ -1189,6 +1194,9 @@ def test_portal_outbox_by_role(
     assert ('href="/outbox"' in page.text) == (listing == 200)  # in the nav for those allowed
     if email.endswith("contoso.example"):
         assert "0 messages" in page.text
+    sms = client.get("/outbox-sms", follow_redirects=False)  # the SMS outbox answers alike
+    assert sms.status_code == listing, sms.text[:300]
+    assert ('href="/outbox-sms"' in sms.text) == (listing == 200)
     for path in (f"/outbox/{ids.outbox}", f"/outbox/{ids.outbox}/raw"):
         resp = client.get(path, follow_redirects=False)
         assert resp.status_code == message, f"{email} {path}: {resp.status_code}"

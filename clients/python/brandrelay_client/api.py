@@ -909,6 +909,8 @@ class BrandrelayClient(BaseClient):
         *,
         q: str | None = None,
         consent_status: models.ConsentStatus | None = None,
+        channel: models.Channel | None = None,
+        sms_consent_status: models.ConsentStatus | None = None,
         sort: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
@@ -924,6 +926,8 @@ class BrandrelayClient(BaseClient):
             params={
                 "q": q,
                 "consent_status": consent_status,
+                "channel": channel,
+                "sms_consent_status": sms_consent_status,
                 "sort": sort,
                 "limit": limit,
                 "cursor": cursor,
@@ -1013,6 +1017,34 @@ class BrandrelayClient(BaseClient):
             },
         )
         return cast("models.PageOutboxMessageRead", response.json())
+
+    def list_outbox_sms(
+        self,
+        *,
+        partner_campaign_id: int | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PageOutboxSmsRead:
+        """List SMS of the embedded SMS outbox
+
+        GET /api/v1/outbox/sms
+
+        Newest first; scoped and withheld as the email outbox (SMS_TRANSPORT=outbox).
+        """
+        response = self.request(
+            "GET",
+            "/api/v1/outbox/sms",
+            params={
+                "partner_campaign_id": partner_campaign_id,
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+                "offset": offset,
+            },
+        )
+        return cast("models.PageOutboxSmsRead", response.json())
 
     def list_partner_campaigns(
         self,
@@ -1733,6 +1765,14 @@ class BrandrelayClient(BaseClient):
             "GET", self._path("/api/v1/webhooks/{webhook_id}", webhook_id=webhook_id)
         )
         return cast("models.WebhookRead", response.json())
+
+    def receive_inbound_sms(self) -> httpx.Response:
+        """Receive inbound SMS (STOP) through SNS
+
+        POST /api/v1/sms/inbound
+        """
+        response = self.request("POST", "/api/v1/sms/inbound")
+        return response
 
     def receive_ses_feedback(self) -> httpx.Response:
         """Receive SES feedback through SNS

@@ -398,6 +398,9 @@ class CampaignUpdate(TypedDict, total=False):
     defaults: dict[str, Any] | None
 
 
+Channel: TypeAlias = "Literal['email', 'sms']"
+
+
 class Comparison(TypedDict, total=False):
     """Comparison"""
 
@@ -429,6 +432,10 @@ class ContactCreate(TypedDict, total=False):
     consent_at: str | None
     tags: list[str] | None
     attributes: dict[str, Any] | None
+    phone: str | None
+    sms_consent_status: Literal["granted", "denied", "unknown"] | None
+    sms_consent_source: str | None
+    channel: Literal["email", "sms"] | None
     email: Required[str]
 
 
@@ -445,7 +452,13 @@ class ContactRead(TypedDict, total=False):
     consent_at: Required[str | None]
     tags: Required[list[str]]
     attributes: Required[dict[str, Any]]
+    phone: str | None
+    sms_consent_status: str
+    sms_consent_source: str
+    sms_consent_at: str | None
+    channel: str
     suppressed: bool
+    sms_suppressed: bool
     created_at: Required[str]
     updated_at: Required[str]
 
@@ -473,6 +486,10 @@ class ContactUpdate(TypedDict, total=False):
     consent_at: str | None
     tags: list[str] | None
     attributes: dict[str, Any] | None
+    phone: str | None
+    sms_consent_status: Literal["granted", "denied", "unknown"] | None
+    sms_consent_source: str | None
+    channel: Literal["email", "sms"] | None
     email: str | None
 
 
@@ -779,6 +796,23 @@ class OutboxMessageRead(TypedDict, total=False):
     test: bool
 
 
+class OutboxSmsRead(TypedDict, total=False):
+    """OutboxSmsRead"""
+
+    id: Required[int]
+    message_id: Required[str]
+    to: Required[str]
+    sender_id: Required[str]
+    body: Required[str]
+    encoding: Required[str]
+    segments: Required[int]
+    sent_at: Required[str]
+    partner_campaign_id: Required[int | None]
+    delivery_id: Required[str | None]
+    recipient_withheld: Required[bool]
+    test: bool
+
+
 class OverdueItem(TypedDict, total=False):
     """OverdueItem"""
 
@@ -878,6 +912,16 @@ class PageOutboxMessageRead(TypedDict, total=False):
     """Page[OutboxMessageRead]"""
 
     items: Required[list[OutboxMessageRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
+class PageOutboxSmsRead(TypedDict, total=False):
+    """Page[OutboxSmsRead]"""
+
+    items: Required[list[OutboxSmsRead]]
     next_cursor: str | None
     total: int | None
     limit: Required[int]
@@ -1832,6 +1876,7 @@ __all__ = [
     "CampaignSheetState",
     "CampaignState",
     "CampaignUpdate",
+    "Channel",
     "Comparison",
     "Condition",
     "ConsentStatus",
@@ -1871,6 +1916,7 @@ __all__ = [
     "MyReport",
     "Operator",
     "OutboxMessageRead",
+    "OutboxSmsRead",
     "OverdueItem",
     "PageApiTokenRead",
     "PageAssetRead",
@@ -1881,6 +1927,7 @@ __all__ = [
     "PageDelegationRead",
     "PageMembershipRead",
     "PageOutboxMessageRead",
+    "PageOutboxSmsRead",
     "PagePartnerCampaignRead",
     "PagePartnerRead",
     "PagePolicyRead",
