@@ -1,8 +1,8 @@
 """How many SMS segments a text costs: GSM-7 when every character is in the GSM 03.38 alphabet,
 else UCS-2 (one emoji or a curly quote turns the whole message into UCS-2).
 
-The same arithmetic runs in the portal's live counter (api/portal/static/sms_counter.js); a
-test keeps the two in step.
+The portal's live counter (api/portal/static/sms_counter.js) shows this module's answer,
+asked of the server while the partner types (services.previews.sms_preview): one arithmetic.
 """
 
 from __future__ import annotations

@@ -263,6 +263,8 @@ class SendContext:
                 values=dict(self.pc.values),
                 today=today,
             )
+            # A per-language value the partner left empty in `locale`: the campaign's language.
+            ctx = ctx.model_copy(update={"fallback_locale": self.pc.locale})
             resolved = resolve_values(self.content, dict(self.pc.values), ctx)
             # Asset slots become images at their published URLs (services.asset_publication).
             self.resolved[locale] = asset_publication.for_send(

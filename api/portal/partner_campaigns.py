@@ -8,12 +8,13 @@ makes, so the workflow's validators decide here exactly as they do there.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlmodel import Session
 
 from api.deps import EngineDep, RequestIdDep, SessionDep, SettingsDep, TemporalDep
@@ -25,6 +26,7 @@ from api.portal.web import (
     PortalRoute,
     render,
 )
+from content.spec import TemplateContent
 from core.errors import FieldError, NotFound, Problem
 from core.policy import Permission, Principal, allows
 from core.settings import Settings
@@ -70,6 +72,18 @@ def _parts(session: Session, row: PartnerCampaign) -> tuple[Campaign, TemplateVe
     return campaign, version, partner
 
 
+def _preview_locale(content: TemplateContent, row: PartnerCampaign, raw: object) -> str:
+    """The language the preview shows: the one asked for when the template has it, else the
+    partner campaign's."""
+    return raw if isinstance(raw, str) and raw in content.locales else row.locale
+
+
+def _reasons(err: Problem) -> list[str]:
+    if isinstance(err, previews.TemplateRefused):  # nothing the partner can fix: say whose
+        return [f"HQ's template cannot be shown: {err.detail}"]
+    return [e["message"] for e in (err.errors or [])] or [err.detail]
+
+
 def _preview(
     session: Session,
     settings: Settings,
@@ -77,17 +91,41 @@ def _preview(
     version: TemplateVersion,
     row: PartnerCampaign,
     values: dict[str, Any],
+    locale: str | None = None,
+    *,
+    live: bool = False,
 ) -> dict[str, Any]:
-    """The email as recipients get it, or the plain-words reasons it cannot be shown yet."""
-    body = ValuesBody(values=values, locale=row.locale, partner_id=row.partner_id)
+    """Every variant as recipients speaking `locale` get it (the email, the SMS with its
+    counter, a link to the print proof), or the plain-words reasons it cannot be shown yet.
+    `live`: the language tabs and the counter update while the partner types."""
+    content = template_svc.content_of(version)
+    locale = locale or row.locale
+    body = ValuesBody(values=values, locale=locale, partner_id=row.partner_id)
+    out: dict[str, Any] = {
+        "html": "",
+        "reasons": [],
+        "locale": locale,
+        "locales": [(loc, slot_form.LANGUAGES.get(loc, loc)) for loc in content.locales],
+        "sms": None,
+        "counter": "",
+        "has_email": content.email is not None,
+        "has_print": content.print is not None,
+        "pc_id": row.id,
+        "live": live,
+    }
     try:
-        out = previews.render_preview(session, settings, principal, version, body, "html")
-    except previews.TemplateRefused as err:  # nothing the partner can fix: say whose it is
-        return {"html": "", "reasons": [f"HQ's template cannot be shown: {err.detail}"]}
+        if content.email is not None:
+            email = previews.render_preview(
+                session, settings, principal, version, body, "html", row.locale
+            )
+            out["html"] = email.body if isinstance(email.body, str) else email.body.decode()
+        if content.sms is not None:
+            sms = previews.sms_preview(session, settings, principal, version, body, row.locale)
+            out["sms"] = sms
+            out["counter"] = previews.counter_words(sms)
     except Problem as err:
-        reasons = [e["message"] for e in (err.errors or [])] or [err.detail]
-        return {"html": "", "reasons": reasons}
-    return {"html": out.body if isinstance(out.body, str) else out.body.decode(), "reasons": []}
+        out["reasons"] = _reasons(err)
+    return out
 
 
 def _page(
@@ -102,6 +140,7 @@ def _page(
     status: int = 200,
     segment_id: int | None = None,
     paused: SendPause | None = None,
+    lang: str | None = None,
 ) -> HTMLResponse:
     campaign, version, partner = _parts(session, row)
     brand = session.get(Brand, row.brand_id)
@@ -142,7 +181,16 @@ def _page(
         fields=fields,
         labels={f.name: f.label for f in fields},
         changes=slot_form.changes(row.values, defaults),
-        preview=_preview(session, settings, principal, version, row, shown),
+        preview=_preview(
+            session,
+            settings,
+            principal,
+            version,
+            row,
+            shown,
+            _preview_locale(content, row, lang),
+            live=may_edit,
+        ),
         has_print=content.print is not None,
         may_edit=may_edit,
         segments=segments.list_segments(session, partner) if may_edit else [],
@@ -224,10 +272,12 @@ async def partner_campaign_page(
     session: SessionDep,
     client: TemporalDep,
     partner_campaign_id: int,
+    lang: str = "",
 ) -> HTMLResponse:
+    """`lang`: the language the preview shows (default: the campaign's)."""
     row = crud.load_partner_campaign(session, principal, partner_campaign_id)
     paused = await delivery.current_pause(client.get, row)
-    return _page(request, session, principal, row, paused=paused)
+    return _page(request, session, principal, row, paused=paused, lang=lang)
 
 
 @router.get("/partner-campaigns/{partner_campaign_id}/audience", response_class=HTMLResponse)
@@ -321,12 +371,43 @@ async def live_preview(
     settings: SettingsDep,
     partner_campaign_id: int,
 ) -> HTMLResponse:
-    """The preview of the values being typed (htmx), saved or not."""
+    """The preview of the values being typed (htmx), saved or not, in the language chosen
+    (`preview_locale`)."""
     row = crud.load_partner_campaign(session, principal, partner_campaign_id)
     _, version, _ = _parts(session, row)
-    values = slot_form.values_from(await request.form(), template_svc.content_of(version))
-    preview = _preview(session, settings, principal, version, row, values)
+    content = template_svc.content_of(version)
+    form = await request.form()
+    values = slot_form.values_from(form, content)
+    locale = _preview_locale(content, row, form.get("preview_locale"))
+    preview = _preview(session, settings, principal, version, row, values, locale, live=True)
     return render(request, "_preview.html", preview=preview)
+
+
+@router.post("/partner-campaigns/{partner_campaign_id}/sms-preview")
+async def live_sms_preview(
+    principal: PortalPartnerCampaignReader,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    partner_campaign_id: int,
+) -> JSONResponse:
+    """The live counter's answer (static/sms_counter.js): the SMS of the values being typed
+    and its size, as POST /api/v1/partner-campaigns/{id}/sms-preview answers; 422 with the
+    reasons while a field is invalid."""
+    row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+    _, version, _ = _parts(session, row)
+    content = template_svc.content_of(version)
+    form = await request.form()
+    body = ValuesBody(
+        values=slot_form.values_from(form, content),
+        locale=_preview_locale(content, row, form.get("preview_locale")),
+        partner_id=row.partner_id,
+    )
+    try:
+        sms = previews.sms_preview(session, settings, principal, version, body, row.locale)
+    except Problem as err:
+        return JSONResponse({"reasons": _reasons(err)}, status_code=err.status)
+    return JSONResponse({**asdict(sms), "counter": previews.counter_words(sms)})
 
 
 @router.get("/partner-campaigns/{partner_campaign_id}/print.pdf")
@@ -335,11 +416,13 @@ def print_pdf(
     session: SessionDep,
     settings: SettingsDep,
     partner_campaign_id: int,
+    lang: str = "",
 ) -> Response:
     row = crud.load_partner_campaign(session, principal, partner_campaign_id)
     _, version, _ = _parts(session, row)
-    body = ValuesBody(values=row.values, locale=row.locale, partner_id=row.partner_id)
-    out = previews.render_preview(session, settings, principal, version, body, "pdf")
+    locale = _preview_locale(template_svc.content_of(version), row, lang)
+    body = ValuesBody(values=row.values, locale=locale, partner_id=row.partner_id)
+    out = previews.render_preview(session, settings, principal, version, body, "pdf", row.locale)
     return Response(
         out.body,
         media_type=out.media_type,

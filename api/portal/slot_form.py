@@ -47,6 +47,21 @@ class AssetOption:
     asset_id: int
 
 
+LANGUAGES = {"en": "English", "de": "Deutsch", "nl": "Nederlands"}
+LOCALE_SEP = "__"  # slot__offer__de: the German text of a per-language slot
+
+
+@dataclass
+class LanguageInput:
+    """One language's input of a per-language slot."""
+
+    locale: str
+    language: str
+    input_name: str
+    value: str
+    error: str = ""
+
+
 @dataclass
 class SlotField:
     name: str
@@ -61,6 +76,7 @@ class SlotField:
     choices: list[str] = field(default_factory=list)
     assets: list[AssetOption] = field(default_factory=list)
     error: str = ""
+    languages: list[LanguageInput] = field(default_factory=list)  # per_locale slots only
 
 
 def _localised(texts: dict[str, Any], locale: str) -> Any:
@@ -116,6 +132,40 @@ def _usable(asset: Asset, partner: Partner, today: date) -> bool:
     return not asset.allowed_region_ids or partner.region_id in asset.allowed_region_ids
 
 
+def _language_inputs(
+    content: TemplateContent,
+    name: str,
+    current: Any,
+    campaign_default: Any,
+    errors: dict[str, str],
+) -> list[LanguageInput]:
+    """An input per language of the template. A plain value (one text for every language)
+    shows in the first language; a language the partner left out shows HQ's text for it."""
+    slot = content.slot(name)
+    assert slot is not None
+    given = current if isinstance(current, dict) else {}
+    out = []
+    for index, locale in enumerate(content.locales):
+        if isinstance(current, dict):
+            value = given.get(locale)
+        elif current not in (None, "") and current != campaign_default:
+            value = current if index == 0 else None
+        else:
+            value = None
+        if value is None:
+            value = slot.default.get(locale) or (campaign_default if index == 0 else "")
+        out.append(
+            LanguageInput(
+                locale=locale,
+                language=LANGUAGES.get(locale, locale),
+                input_name=f"{PREFIX}{name}{LOCALE_SEP}{locale}",
+                value="" if value is None else str(value),
+                error=errors.get(f"{name}.{locale}", ""),
+            )
+        )
+    return out
+
+
 def fields_for(
     session: Session,
     principal: Principal,
@@ -156,6 +206,11 @@ def fields_for(
                     else []
                 ),
                 error=errors.get(name, ""),
+                languages=(
+                    _language_inputs(content, name, current, defaults.get(name), errors)
+                    if slot.per_locale
+                    else []
+                ),
             )
         )
     return out
@@ -166,6 +221,19 @@ def values_from(form: FormData, content: TemplateContent) -> dict[str, Any]:
     applies. Numbers stay text when they do not parse, for validation to name."""
     values: dict[str, Any] = {}
     for name in editable(content):
+        slot = content.slot(name)
+        if slot is not None and slot.per_locale:
+            texts = {
+                locale: raw.strip()
+                for locale in content.locales
+                if isinstance(raw := form.get(f"{PREFIX}{name}{LOCALE_SEP}{locale}"), str)
+                and raw.strip()
+            }
+            if not texts and isinstance(plain := form.get(PREFIX + name), str) and plain.strip():
+                values[name] = plain.strip()  # a client posting one text for every language
+            elif texts:
+                values[name] = texts
+            continue
         raw = form.get(PREFIX + name)
         if not isinstance(raw, str) or not raw.strip():
             continue
@@ -185,7 +253,14 @@ def values_from(form: FormData, content: TemplateContent) -> dict[str, Any]:
 def changes(values: dict[str, Any], defaults: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(slot, HQ's default, the partner's value) for each slot the partner changed."""
     return [
-        (name, str(defaults.get(name, "")), str(value))
+        (name, shown(defaults.get(name, "")), shown(value))
         for name, value in values.items()
-        if name in defaults and str(value) != str(defaults.get(name, ""))
+        if name in defaults and shown(value) != shown(defaults.get(name, ""))
     ]
+
+
+def shown(value: Any) -> str:
+    """A value in words: a per-language value as "de: … · nl: …"."""
+    if isinstance(value, dict):
+        return " · ".join(f"{locale}: {text}" for locale, text in value.items())
+    return "" if value is None else str(value)

@@ -69,10 +69,24 @@ def _version_page(
     settings = request.app.state.settings
     locale = "en" if "en" in content.locales else content.locales[0]
     body = ValuesBody(values=svc.sample_values(content, locale, utcnow().date()), locale=locale)
-    preview: dict[str, object] = {"html": "", "reasons": []}
+    preview: dict[str, object] = {
+        "html": "",
+        "reasons": [],
+        "locale": locale,
+        "locales": [],  # the language tabs belong to partner campaigns
+        "has_email": content.email is not None,
+        "sms": None,
+        "counter": "",
+        "has_print": False,
+    }
     try:
-        out = previews.render_preview(session, settings, principal, version, body, "html")
-        preview["html"] = out.body if isinstance(out.body, str) else out.body.decode()
+        if content.email is not None:
+            out = previews.render_preview(session, settings, principal, version, body, "html")
+            preview["html"] = out.body if isinstance(out.body, str) else out.body.decode()
+        if content.sms is not None:
+            sms = previews.sms_preview(session, settings, principal, version, body)
+            preview["sms"] = sms
+            preview["counter"] = previews.counter_words(sms)
     except Problem as err:
         preview["reasons"] = [err.detail]
     target = target_of(version)

@@ -28,9 +28,13 @@ from core.temporal import SERVICE_DOWN
 from domain.states import PartnerCampaignState
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import Partner, User
+from models.template_schemas import ValuesBody
+from models.templates import TemplateVersion
 from services import campaign_actions as flow
+from services import previews
 from services.accounts import principal_for
 from services.action_links import ActionToken, read_token
+from services.templates import content_of
 from services.workflow_updates import StaleDecision
 
 router = APIRouter(tags=["action-links"])
@@ -59,10 +63,14 @@ _PAGES = Environment(
 <style>body{font-family:Arial,sans-serif;max-width:40em;margin:3em auto;padding:0 1em;\
 color:#1a1a1a;line-height:1.5}textarea{width:100%;min-height:8em}\
 button{padding:8px 16px;background:#0b3d91;color:#fff;border:0;border-radius:4px}\
-.note{color:#555}</style></head>
+.note{color:#555}.sms{white-space:pre-wrap;background:#e9e9eb;border-radius:12px;\
+padding:10px 14px;max-width:24em}</style></head>
 <body><h1>{{ title }}</h1>
 {% for p in paragraphs %}<p>{{ p }}</p>
-{% endfor %}{% if form %}<form method="post">
+{% endfor %}{% if sms %}<h2>The SMS</h2>
+<p class="note">Contacts who prefer SMS get this instead of the email; you approve both.</p>
+<p class="sms">{{ sms }}</p>
+{% endif %}{% if form %}<form method="post">
 <p><label for="comment">{{ form.label }}</label></p>
 <p><textarea id="comment" name="comment" maxlength="{{ max_comment }}"\
 {% if form.required %} required{% endif %}></textarea></p>
@@ -93,6 +101,7 @@ def _page(
     status: int = 200,
     form: _Form | None = None,
     portal_url: str | None = None,
+    sms: str = "",
 ) -> HTMLResponse:
     html = _PAGES.get_template("page.html").render(
         title=title,
@@ -100,6 +109,7 @@ def _page(
         form=form,
         portal_url=portal_url,
         max_comment=MAX_COMMENT,
+        sms=sms,
     )
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
@@ -196,7 +206,25 @@ def action_link_page(
         if action == "approve"
         else _Form("What must change? (required)", "Request changes", required=True)
     )
-    return _page(title, paragraphs, form=form, portal_url=portal)
+    sms = _sms_text(session, settings, subject)
+    return _page(title, paragraphs, form=form, portal_url=portal, sms=sms)
+
+
+def _sms_text(session: Session, settings: Settings, subject: _Subject) -> str:
+    """The submitted SMS in the campaign's language as its recipients read it, so the approver
+    sees what a decision approves besides the email; "" when the template has no SMS (or it
+    cannot be shown: the portal then says why)."""
+    row = subject.row
+    campaign = session.get(Campaign, row.campaign_id)
+    version = session.get(TemplateVersion, campaign.template_version_id) if campaign else None
+    if version is None or content_of(version).sms is None:
+        return ""
+    body = ValuesBody(values=row.values, locale=row.locale, partner_id=row.partner_id)
+    try:
+        principal = principal_for(session, subject.user)
+        return previews.sms_preview(session, settings, principal, version, body, row.locale).text
+    except Problem:
+        return ""
 
 
 @router.post("/a/{token}", response_class=HTMLResponse, summary="Confirm a one-click decision link")

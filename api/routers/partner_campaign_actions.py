@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -10,24 +11,24 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
-from api.routers.templates import PREVIEW_RESPONSES, render_preview
+from api.routers.templates import PREVIEW_RESPONSES, Format, render_preview
 from api.security import PartnerCampaignEditor, PartnerCampaignReader
 from core.db import release_connection
 from core.errors import NotFound
 from core.policy import Permission, Principal
-from models.base import ZonedDatetime
+from models.base import ZonedDatetime, utcnow
 from models.campaign_schemas import PartnerCampaignRead
 from models.campaigns import Campaign, PartnerCampaign
 from models.template_schemas import TimelineRead, ValuesBody
 from models.templates import TemplateVersion
 from services import campaign_actions as flow
 from services import campaigns as crud
-from services import send_tests
+from services import previews, send_tests
+from services.campaigns import aware
 from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.partner_campaign_lifecycle import mermaid
 
 router = APIRouter(prefix="/api/v1", tags=["partner-campaigns"])
-Format = Annotated[Literal["html", "text", "pdf"], Query(description="html | text | pdf")]
 
 
 class ContentBody(BaseModel):
@@ -36,6 +37,30 @@ class ContentBody(BaseModel):
         json_schema_extra={"examples": [{"values": {"headline": "Open day in Amsterdam"}}]},
     )
     values: dict[str, Any] = Field(default_factory=dict)
+
+
+class SmsPreviewBody(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"values": {"headline": "Open day in Amsterdam"}, "locale": "nl"}]
+        },
+    )
+    values: dict[str, Any] = Field(
+        default_factory=dict, description="the values as the form holds them (not saved)"
+    )
+    locale: str | None = Field(
+        None, max_length=8, description="the recipient's language; default: the campaign's"
+    )
+
+
+class SmsPreviewRead(BaseModel):
+    text: str = Field(description="as the recipient reads it, with the opt-out line")
+    encoding: Literal["GSM-7", "UCS-2"]
+    characters: int
+    segments: int
+    remaining: int = Field(description="characters left in the last segment")
+    locale: str
 
 
 class PartnerCampaignDecision(BaseModel):
@@ -221,7 +246,7 @@ async def schedule_partner_campaign(
 @router.get(
     "/partner-campaigns/{partner_campaign_id}/preview",
     responses=PREVIEW_RESPONSES,
-    summary="Preview a partner campaign (html, text or pdf)",
+    summary="Preview a partner campaign (html, text, pdf or sms)",
 )
 def preview_partner_campaign(
     principal: PartnerCampaignReader,
@@ -229,15 +254,55 @@ def preview_partner_campaign(
     settings: SettingsDep,
     partner_campaign_id: int,
     format: Format = "html",
+    locale: Annotated[
+        str | None, Query(max_length=8, description="default: the campaign's language")
+    ] = None,
 ) -> Response:
-    """Exactly what the partner's recipients would get, from the saved values."""
+    """Exactly what the partner's recipients speaking `locale` would get, from the saved
+    values."""
+    row, version = _row_and_version(session, principal, partner_campaign_id)
+    body = ValuesBody(values=row.values, locale=locale or row.locale, partner_id=row.partner_id)
+    return render_preview(session, settings, principal, version, body, format, row.locale)
+
+
+@router.post(
+    "/partner-campaigns/{partner_campaign_id}/sms-preview",
+    response_model=SmsPreviewRead,
+    summary="Measure a partner campaign's SMS with unsaved values",
+)
+def sms_preview_partner_campaign(
+    principal: PartnerCampaignReader,
+    session: SessionDep,
+    settings: SettingsDep,
+    partner_campaign_id: int,
+    body: SmsPreviewBody,
+) -> SmsPreviewRead:
+    """The SMS with the values as typed (nothing is saved) in `locale`, with the opt-out line,
+    its encoding and segment count: the form's live counter. 422 names each invalid field,
+    or says the template has no SMS variant."""
+    row, version = _row_and_version(session, principal, partner_campaign_id)
+    campaign = session.get(Campaign, row.campaign_id)
+    assert campaign is not None
+    values = ValuesBody(
+        values=body.values,
+        locale=body.locale or row.locale,
+        partner_id=row.partner_id,
+        window_start=utcnow().date(),
+        window_end=aware(campaign.send_by).date(),
+    )
+    preview = previews.sms_preview(session, settings, principal, version, values, row.locale)
+    return SmsPreviewRead.model_validate(asdict(preview))
+
+
+def _row_and_version(
+    session: Session, principal: Principal, partner_campaign_id: int
+) -> tuple[PartnerCampaign, TemplateVersion]:
     row = crud.load_partner_campaign(session, principal, partner_campaign_id)
     campaign = session.get(Campaign, row.campaign_id)
     version = session.get(TemplateVersion, campaign.template_version_id) if campaign else None
     if version is None:
         raise NotFound("partner campaign", partner_campaign_id)
-    body = ValuesBody(values=row.values, locale=row.locale, partner_id=row.partner_id)
-    return render_preview(session, settings, principal, version, body, format)
+    return row, version
 
 
 @router.get(

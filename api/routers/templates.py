@@ -42,7 +42,10 @@ from workflows.template import TemplateWorkflow
 from workflows.template_lifecycle import mermaid
 
 router = APIRouter(prefix="/api/v1", tags=["templates"])
-Format = Annotated[Literal["html", "text", "pdf"], Query(description="html | text | pdf")]
+Format = Annotated[
+    Literal["html", "text", "pdf", "sms"],
+    Query(description="html | text (email) | pdf (print) | sms (JSON: text and segments)"),
+]
 
 
 def version_read(version: TemplateVersion) -> VersionRead:
@@ -242,15 +245,22 @@ def render_preview(
     version: TemplateVersion,
     body: ValuesBody,
     fmt: str,
+    fallback_locale: str | None = None,
 ) -> Response:
-    out = previews.render_preview(session, settings, principal, version, body, fmt)
+    out = previews.render_preview(session, settings, principal, version, body, fmt, fallback_locale)
     return Response(out.body, media_type=out.media_type)
 
 
 PREVIEW_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "the email as HTML or text, or the print proof as PDF (`format`)",
-        "content": {"text/html": {}, "text/plain": {}, "application/pdf": {}},
+        "description": "the email as HTML or text, the print proof as PDF, or the SMS as "
+        "JSON (text, encoding, characters, segments, remaining, locale) (`format`)",
+        "content": {
+            "text/html": {},
+            "text/plain": {},
+            "application/pdf": {},
+            "application/json": {},
+        },
     }
 }
 

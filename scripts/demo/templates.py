@@ -1,9 +1,27 @@
-"""The demo templates: an "Open day" email newsletter and an A5 print flyer (published) and a
-draft, so a new user sees every slot kind at work."""
+"""The demo templates: an "Open day" email newsletter with its SMS and an A5 print flyer
+(published) and a draft, so a new user sees every slot kind at work."""
 
 from __future__ import annotations
 
-from content.spec import EmailVariant, PrintVariant, Slot, SlotKind, TemplateContent
+from content.spec import EmailVariant, PrintVariant, Slot, SlotKind, SmsVariant, TemplateContent
+
+# HQ's fixed words of the open day in each language, shared by its email and its SMS.
+OPEN_DAY_FRAGMENTS = {
+    "greeting": {"en": "Hi", "de": "Hallo", "nl": "Hoi"},
+    "call_to_action": {"en": "Book now", "de": "Jetzt buchen", "nl": "Boek nu"},
+    "footer": {
+        "en": "See you at the club!",
+        "de": "Bis bald im Club!",
+        "nl": "Tot ziens in de club!",
+    },
+}
+# One GSM-7 segment with the opt-out line for typical values (HQ's offer in each language,
+# a first name, the default link; the sender id names the club): tests/content/
+# test_demo_sms.py. A partner's offer of more than about 75 characters makes it two.
+OPEN_DAY_SMS = (
+    "{{ fragments.greeting }} {{ recipient.first_name }}! {{ slots.offer }} "
+    "{{ slots.event_date }}. {{ fragments.call_to_action }}: {{ slots.cta_url }}"
+)
 
 LEGAL_FOOTER = {
     "en": "Northwind Fitness GmbH, Hauptstrasse 1, 10115 Berlin. You receive this email because "
@@ -46,12 +64,13 @@ OPEN_DAY_HTML = (
     <h1>{{ slots.headline }}</h1>
   </div>
   <div class="body">
-    <p>Hi {{ recipient.first_name }},</p>
+    <p>{{ fragments.greeting }} {{ recipient.first_name }},</p>
     {{ slots.intro }}
     <p class="offer">{{ slots.offer }}</p>
     <p>{{ slots.event_date }}</p>
     <p><a class="cta" style="background: {{ slots.accent_color }};" href="{{ slots.cta_url }}">
       {{ slots.cta_label }}</a></p>
+    <p>{{ fragments.footer }}</p>
   </div>
   <div class="club">
     <strong>{{ slots.club_name }}</strong><br>
@@ -74,12 +93,14 @@ OPEN_DAY_TEXT = """{{ blocks.header }}
 
 {{ slots.headline }}
 
-Hi {{ recipient.first_name }},
+{{ fragments.greeting }} {{ recipient.first_name }},
 
 {{ slots.offer }}
 {{ slots.event_date }}
 
 {{ slots.cta_label }}: {{ slots.cta_url }}
+
+{{ fragments.footer }}
 
 {{ slots.club_name }}
 {{ slots.club_address }}
@@ -177,7 +198,13 @@ def open_day() -> TemplateContent:
                 required=True,
                 max_length=120,
                 label=_label("Local offer", "Lokales Angebot", "Lokaal aanbod"),
-                default={"en": "Join on the day and get your first month free."},
+                help={"en": "In each language your members read; one text serves them all."},
+                per_locale=True,
+                default={
+                    "en": "Join on the day and get your first month free.",
+                    "de": "Melden Sie sich am Tag an: der erste Monat ist gratis.",
+                    "nl": "Word lid op de dag en je eerste maand is gratis.",
+                },
             ),
             _event_date(),
             Slot(
@@ -216,6 +243,8 @@ def open_day() -> TemplateContent:
             html=OPEN_DAY_HTML,
             text=OPEN_DAY_TEXT,
         ),
+        sms=SmsVariant(text=OPEN_DAY_SMS),
+        fragments=OPEN_DAY_FRAGMENTS,
     )
 
 

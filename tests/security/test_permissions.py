@@ -643,6 +643,14 @@ MATRIX: dict[str, tuple[Call, str]] = {
         _c("GET", "/api/v1/partner-campaigns/{pc_ams}/preview"),
         "NONOONOOOO",
     ),
+    "partner_campaigns.sms_preview": (
+        _c(
+            "POST",
+            "/api/v1/partner-campaigns/{pc_ams}/sms-preview",
+            lambda i, r: {"values": MATRIX_VALUES},
+        ),
+        "NONOONOOOO",
+    ),
     "partner_campaigns.timeline": (
         _c("GET", "/api/v1/partner-campaigns/{pc_ams}/timeline"),
         "NONOONOOOO",
@@ -834,6 +842,7 @@ MULTIPART = {
 READ_ONLY_POSTS = {
     ("POST", "/api/v1/versions/{version_id}/validate"),
     ("POST", "/api/v1/versions/{version_id}/preview"),
+    ("POST", "/api/v1/partner-campaigns/{partner_campaign_id}/sms-preview"),
 }
 # Writes to the caller's own account only: every signed-in person may sign out and change the
 # own password, viewers included.
@@ -916,6 +925,7 @@ MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/api/v1/campaigns/{campaign_id}/partners"): {"partners": [1]},
     ("PUT", "/api/v1/partner-campaigns/{partner_campaign_id}/content"): {"values": {}},
+    ("POST", "/api/v1/partner-campaigns/{partner_campaign_id}/sms-preview"): {},
     ("POST", "/api/v1/partner-campaigns/{partner_campaign_id}/decision"): {"decision": "approve"},
     ("POST", "/api/v1/partner-campaigns/{partner_campaign_id}/schedule"): {
         "send_at": "2030-01-01T00:00:00Z"
@@ -1070,6 +1080,7 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/partner-campaigns/{}"): 303,
     ("POST", "/partner-campaigns/{}/content"): 403,
     ("POST", "/partner-campaigns/{}/preview"): 403,
+    ("POST", "/partner-campaigns/{}/sms-preview"): 403,
     ("GET", "/partner-campaigns/{}/print.pdf"): 303,
     ("POST", "/partner-campaigns/{}/decision"): 403,
     ("POST", "/partner-campaigns/{}/schedule"): 403,

@@ -1369,13 +1369,18 @@ class BrandrelayClient(BaseClient):
         return cast("models.TimelineRead", response.json())
 
     def preview_partner_campaign(
-        self, partner_campaign_id: int, *, format: Literal["html", "text", "pdf"] | None = None
+        self,
+        partner_campaign_id: int,
+        *,
+        format: Literal["html", "text", "pdf", "sms"] | None = None,
+        locale: str | None = None,
     ) -> httpx.Response:
-        """Preview a partner campaign (html, text or pdf)
+        """Preview a partner campaign (html, text, pdf or sms)
 
         GET /api/v1/partner-campaigns/{partner_campaign_id}/preview
 
-        Exactly what the partner's recipients would get, from the saved values.
+        Exactly what the partner's recipients speaking `locale` would get, from the saved
+        values.
         """
         response = self.request(
             "GET",
@@ -1383,7 +1388,7 @@ class BrandrelayClient(BaseClient):
                 "/api/v1/partner-campaigns/{partner_campaign_id}/preview",
                 partner_campaign_id=partner_campaign_id,
             ),
-            params={"format": format},
+            params={"format": format, "locale": locale},
         )
         return response
 
@@ -1391,7 +1396,7 @@ class BrandrelayClient(BaseClient):
         self,
         version_id: int,
         *,
-        format: Literal["html", "text", "pdf"] | None = None,
+        format: Literal["html", "text", "pdf", "sms"] | None = None,
         locale: str | None = None,
         partner_id: int | None = None,
     ) -> httpx.Response:
@@ -1413,7 +1418,7 @@ class BrandrelayClient(BaseClient):
         version_id: int,
         body: models.ValuesBody,
         *,
-        format: Literal["html", "text", "pdf"] | None = None,
+        format: Literal["html", "text", "pdf", "sms"] | None = None,
     ) -> httpx.Response:
         """Preview a template version with given values
 
@@ -1970,6 +1975,27 @@ class BrandrelayClient(BaseClient):
         """
         response = self.request("POST", "/api/v1/auth/logout")
         response.close()
+
+    def sms_preview_partner_campaign(
+        self, partner_campaign_id: int, body: models.SmsPreviewBody
+    ) -> models.SmsPreviewRead:
+        """Measure a partner campaign's SMS with unsaved values
+
+        POST /api/v1/partner-campaigns/{partner_campaign_id}/sms-preview
+
+        The SMS with the values as typed (nothing is saved) in `locale`, with the opt-out
+        line, its encoding and segment count: the form's live counter. 422 names each
+        invalid field, or says the template has no SMS variant.
+        """
+        response = self.request(
+            "POST",
+            self._path(
+                "/api/v1/partner-campaigns/{partner_campaign_id}/sms-preview",
+                partner_campaign_id=partner_campaign_id,
+            ),
+            json=body,
+        )
+        return cast("models.SmsPreviewRead", response.json())
 
     def submit_partner_campaign(
         self, partner_campaign_id: int, *, body: models.SubmitBody | None = None

@@ -1418,6 +1418,24 @@ class Slot(TypedDict, total=False):
 SlotKind: TypeAlias = "Literal['text', 'rich_text', 'number', 'date', 'choice', 'url', 'phone', 'email', 'color', 'asset', 'partner_field']"
 
 
+class SmsPreviewBody(TypedDict, total=False):
+    """SmsPreviewBody"""
+
+    values: dict[str, Any]
+    locale: str | None
+
+
+class SmsPreviewRead(TypedDict, total=False):
+    """SmsPreviewRead"""
+
+    text: Required[str]
+    encoding: Required[Literal["GSM-7", "UCS-2"]]
+    characters: Required[int]
+    segments: Required[int]
+    remaining: Required[int]
+    locale: Required[str]
+
+
 class SmsVariant(TypedDict, total=False):
     """The SMS: plain text (Jinja, no HTML), built from the same slots and fragments as the
     email, so a value the partner fills once feeds both. Links in it go out shortened
@@ -1980,6 +1998,8 @@ __all__ = [
     "SheetProblem",
     "Slot",
     "SlotKind",
+    "SmsPreviewBody",
+    "SmsPreviewRead",
     "SmsVariant",
     "SocialLink",
     "Stage",
