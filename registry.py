@@ -21,6 +21,7 @@ from activities.templates import TemplateActivities
 from activities.webhooks import WebhookActivities
 from core.bytecode import ensure_bytecode
 from core.settings import Settings
+from mail.sms_transport import make_sms_transport
 from mail.transport import make_transport
 from services.audit_checkpoints import CheckpointPolicy
 from storage.base import WriteOnceStore
@@ -72,7 +73,9 @@ def queues(
     fanout = FanoutActivities(engine)
     transport = make_transport(settings, engine)
     notices = NotificationActivities(engine, settings, transport)
-    deliveries = DeliveryActivities(engine, settings, transport)
+    deliveries = DeliveryActivities(
+        engine, settings, transport, make_sms_transport(settings, engine)
+    )
     reports = ReportActivities(engine, settings.report_rollup_lookback_days)
     webhooks = WebhookActivities(engine, settings, transport)
     return [
@@ -122,6 +125,7 @@ def queues(
                 assets.check_assets_before_send,
                 deliveries.snapshot_audience,
                 deliveries.send_delivery_batch,
+                deliveries.send_sms_batch,
                 deliveries.delivery_counts,
             ],
         ),

@@ -4,7 +4,10 @@ the send pauses. Sync activities on the delivery task queue's thread pool (SMTP 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -17,7 +20,10 @@ from domain.states import PauseKind
 from mail.errors import SendError
 from mail.rate_limit import AdaptiveRate, hold, reserve
 from mail.redact import without_addresses
+from mail.sms import SmsTransport
+from mail.sms_transport import make_sms_transport
 from mail.transport import MailTransport
+from models.base import utcnow
 from models.campaigns import Campaign, PartnerCampaign
 from models.contacts import Segment
 from models.org import Partner, as_profile
@@ -29,7 +35,7 @@ from models.workflow_io import (
     SendBatchInput,
     SendPaused,
 )
-from services import audit, delivery, segments
+from services import audit, delivery, segments, sms_delivery
 from services.notifications import SEND_LATE, SEND_PAUSED
 
 log = logging.getLogger(__name__)
@@ -50,9 +56,10 @@ def snapshot_audience(
             )
         segment = session.get(Segment, pc.segment_id) if pc.segment_id else None
         rules = dict(segment.filter) if segment is not None else {}
-        breakdown = segments.audience_breakdown(session, pc.brand_id, pc.partner_id, rules)
-        ids = segments.eligible_contact_ids(session, pc.brand_id, pc.partner_id, rules)
-        inserted = delivery.snapshot(session, pc, ids, progress)
+        sms = segments.has_sms_variant(session, pc.campaign_id)
+        breakdown = segments.audience_breakdown(session, pc.brand_id, pc.partner_id, rules, sms=sms)
+        ids = segments.eligible_contact_ids(session, pc.brand_id, pc.partner_id, rules, sms=sms)
+        inserted = delivery.snapshot(session, pc, ids, progress, sms=sms)
         pc.audience = breakdown.model_dump()
         session.add(pc)
         session.commit()
@@ -85,10 +92,17 @@ def paused_notice(engine: Engine, paused: SendPaused) -> PartnerNotice:
 
 
 class DeliveryActivities:
-    def __init__(self, engine: Engine, settings: Settings, transport: MailTransport) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        transport: MailTransport,
+        sms_transport: SmsTransport | None = None,
+    ) -> None:
         self._engine = engine
         self._settings = settings
         self._transport = transport
+        self._sms_transport = sms_transport
         self._rates: dict[str, AdaptiveRate] = {}  # per transport key, shared by batches
 
     @activity.defn(name="snapshot_audience")
@@ -121,14 +135,71 @@ class DeliveryActivities:
             late=result.late,
         )
 
-    def _pace(self) -> delivery.Pace:
+    @activity.defn(name="send_sms_batch")
+    def send_sms_batch(self, batch: SendBatchInput) -> BatchOutcome:
+        """The SMS rows after the cursor (services.sms_delivery), judged against quiet hours
+        by the later of the wall clock and the workflow's (`batch.now`, moving on with the
+        time this batch takes): the same in production, and the skipped-to time of a
+        time-skipping test."""
+        transport = self._sms()
+        started, base = time.monotonic(), batch.now
+
+        def now() -> datetime:
+            real = utcnow()
+            if base is None:
+                return real
+            return max(real, base + timedelta(seconds=time.monotonic() - started))
+
+        result = sms_delivery.send_sms_batch(
+            self._engine,
+            self._settings,
+            transport,
+            batch.partner_campaign_id,
+            batch.limit,
+            after_id=batch.after_id,
+            now=now,
+            pace=self._pace(transport.rate_key, transport.max_send_rate()),
+            progress=activity.heartbeat,
+        )
+        quiet = None
+        if result.quiet_until is not None:
+            with Session(self._engine) as session:
+                pc = session.get(PartnerCampaign, batch.partner_campaign_id)
+                partner = session.get(Partner, pc.partner_id) if pc else None
+            zone = sms_delivery.zone_of(partner) if partner else ZoneInfo("UTC")
+            quiet = sms_delivery.describe_quiet(result.quiet_until, zone)
+        return BatchOutcome(
+            sent=result.sent,
+            failed=result.failed,
+            suppressed=result.suppressed,
+            paused=result.paused,
+            fault=result.fault,
+            retry_later=result.retry_later,
+            last_id=result.last_id,
+            seen=result.seen,
+            throttled=result.throttled,
+            cut_short=result.cut_short,
+            late=result.late,
+            quiet_until=result.quiet_until,
+            quiet=quiet,
+        )
+
+    def _sms(self) -> SmsTransport:
+        if self._sms_transport is None:
+            self._sms_transport = make_sms_transport(self._settings, self._engine)
+        return self._sms_transport
+
+    def _pace(self, key: str | None = None, rate: float | None = None) -> delivery.Pace:
         """The shared clock at this worker's current rate (lowered on throttles, recovering):
-        every worker of the account reserves its slots from the same clock."""
-        key = self._transport.rate_key
+        every worker of the account reserves its slots from the same clock. Email by default;
+        SMS under its transport's own key and rate."""
+        if key is None:
+            key = self._transport.rate_key
         adaptive = self._rates.get(key)
         if adaptive is None:
-            ceiling = self._settings.send_rate_per_second or self._transport.max_send_rate()
-            adaptive = self._rates.setdefault(key, AdaptiveRate(ceiling))
+            if rate is None:
+                rate = self._settings.send_rate_per_second or self._transport.max_send_rate()
+            adaptive = self._rates.setdefault(key, AdaptiveRate(rate))
 
         def throttled(seconds: float) -> None:
             adaptive.throttled()

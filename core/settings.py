@@ -6,6 +6,7 @@ Nothing else in the project reads the environment; workflow code imports no sett
 
 from __future__ import annotations
 
+from datetime import time
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -147,6 +148,10 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds after a campaign's send_by a send may still start; later it stops",
     )
+    sms_quiet_start: time = Field(
+        time(21, 0), description="No SMS from this local time of the partner (Partner.timezone)"
+    )
+    sms_quiet_end: time = Field(time(9, 0), description="SMS may go again from this local time")
 
     asset_store: AssetStore = Field(AssetStore.local, description="local | s3")
     s3_bucket: str = Field("brandrelay-assets", description="Bucket for assets")

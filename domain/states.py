@@ -89,6 +89,7 @@ class PauseKind(StrEnum):
 
     transport = "transport"
     fault = "fault"
+    quiet = "quiet"  # SMS quiet hours at the partner: the send goes on by itself at their end
 
 
 class CampaignSheetState(StrEnum):

@@ -224,6 +224,10 @@ class AudienceBreakdown(BaseModel):
     eligible: int = 0
     suppressed: int = 0
     no_consent: int = 0
+    # eligible = eligible_email + eligible_sms: the channel each eligible contact gets
+    # (SMS only when the template has an SMS variant; services.segments).
+    eligible_email: int = 0
+    eligible_sms: int = 0
 
 
 class SuppressionCreate(BaseModel):

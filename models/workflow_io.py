@@ -328,6 +328,8 @@ class SendInput(BaseModel):
     after_id: int = 0  # the cursor, carried across continue-as-new
     counts: dict[str, int] = Field(default_factory=dict, description="sent, failed, suppressed")
     retry_passes: int = Field(0, description="passes made again for rows that failed for now")
+    sms_rows: int = Field(0, description="SMS rows at the snapshot: the send has an SMS phase")
+    sms_phase: bool = Field(False, description="the email passes are done; SMS batches go on")
 
 
 class AudienceSnapshot(BaseModel):
@@ -337,6 +339,8 @@ class AudienceSnapshot(BaseModel):
     eligible: int = 0
     suppressed: int = 0
     no_consent: int = 0
+    eligible_email: int = 0
+    eligible_sms: int = 0
     inserted: int = 0
 
 
@@ -344,6 +348,7 @@ class SendBatchInput(BaseModel):
     partner_campaign_id: int
     limit: int
     after_id: int = 0  # keyset cursor: the batch takes rows after this one
+    now: datetime | None = None  # SMS: the workflow's time, which quiet hours are judged by
 
 
 class BatchOutcome(BaseModel):
@@ -364,6 +369,10 @@ class BatchOutcome(BaseModel):
     late: str | None = Field(
         None, description="past the campaign's send_by and its grace: the send stops (why)"
     )
+    quiet_until: datetime | None = Field(
+        None, description="SMS: quiet hours at the partner; wait until then (UTC), then go on"
+    )
+    quiet: str | None = Field(None, description='SMS: e.g. "quiet hours until 09:00 Europe/..."')
 
 
 class SendPaused(BaseModel):

@@ -25,4 +25,6 @@ def audience_of(session: Session, row: PartnerCampaign) -> dict[str, int]:
         return {k: int(v) for k, v in row.audience.items()}
     segment = session.get(Segment, row.segment_id) if row.segment_id else None
     rules = dict(segment.filter) if segment is not None else {}
-    return segments.audience_breakdown(session, row.brand_id, row.partner_id, rules).model_dump()
+    sms = segments.has_sms_variant(session, row.campaign_id)
+    breakdown = segments.audience_breakdown(session, row.brand_id, row.partner_id, rules, sms=sms)
+    return breakdown.model_dump()

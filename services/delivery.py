@@ -51,7 +51,7 @@ from mail.tags import make_tags
 from mail.transport import MessageSender, open_session
 from models.base import utcnow
 from models.campaigns import Campaign, PartnerCampaign
-from models.contacts import Contact
+from models.contacts import Channel, Contact
 from models.delivery import Delivery
 from models.org import Brand, Partner, as_profile
 from models.templates import TemplateVersion
@@ -85,9 +85,13 @@ def snapshot(
     pc: PartnerCampaign,
     contact_ids: Iterable[int],
     progress: Callable[[int], None] = lambda inserted: None,
+    *,
+    sms: bool = False,
 ) -> int:
     """Insert a pending row for each contact that has none yet; returns rows inserted.
-    Idempotent: a retried snapshot inserts nothing twice (and the unique key would refuse)."""
+    Idempotent: a retried snapshot inserts nothing twice (and the unique key would refuse).
+    With an SMS variant (`sms`), a contact preferring SMS gets an SMS row with its number
+    (services.segments decided it may be texted; the batch checks again before sending)."""
     assert pc.id is not None
     have = set(
         session.exec(select(Delivery.contact_id).where(Delivery.partner_campaign_id == pc.id)).all()
@@ -96,6 +100,7 @@ def snapshot(
     for chunk in _chunks((i for i in contact_ids if i not in have), CHUNK):
         contacts = session.exec(select(Contact).where(col(Contact.id).in_(chunk))).all()
         for contact in contacts:
+            texted = sms and contact.channel == Channel.sms.value and bool(contact.phone)
             session.add(
                 Delivery(
                     partner_campaign_id=pc.id,
@@ -103,6 +108,8 @@ def snapshot(
                     partner_id=pc.partner_id,
                     contact_id=contact.id,
                     email=contact.email,
+                    channel=Channel.sms.value if texted else Channel.email.value,
+                    phone=(contact.phone or "") if texted else "",
                 )
             )
         session.commit()
@@ -434,6 +441,7 @@ def _open_rows(
             select(Delivery)
             .where(
                 Delivery.partner_campaign_id == partner_campaign_id,
+                Delivery.channel == Channel.email.value,  # SMS rows: services.sms_delivery
                 col(Delivery.id) > after_id,
                 col(Delivery.status).not_in([s.value for s in DELIVERY_FINAL]),
             )

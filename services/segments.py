@@ -17,11 +17,15 @@ from sqlalchemy import true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from content.spec import TemplateContent
 from core.errors import FieldError, NotFound, Problem
 from models.base import utcnow
+from models.campaigns import Campaign
 from models.contact_schemas import AudienceBreakdown, SegmentCreate, SegmentFilter, SegmentUpdate
-from models.contacts import ConsentStatus, Contact, Segment
+from models.contacts import Channel, ConsentStatus, Contact, Segment
 from models.org import Partner
+from models.templates import TemplateVersion
+from services.sms_suppression import suppressed_phones
 from services.suppression import suppressed_among
 
 PAGE = 1000
@@ -33,6 +37,9 @@ class _Row:
     email: str
     consent_status: str
     matches: bool
+    channel: str = Channel.email.value
+    phone: str = ""
+    sms_consent_status: str = ConsentStatus.unknown.value
 
 
 def _as_filter(segment_filter: SegmentFilter | dict[str, Any]) -> SegmentFilter:
@@ -53,7 +60,15 @@ def _pages(
         if not rows:
             return
         page = [
-            _Row(c.id or 0, c.email, c.consent_status, flt.matches(c.tags, c.locale, c.attributes))
+            _Row(
+                c.id or 0,
+                c.email,
+                c.consent_status,
+                flt.matches(c.tags, c.locale, c.attributes),
+                c.channel,
+                c.phone or "",
+                c.sms_consent_status,
+            )
             for c in rows
         ]
         last = page[-1].id
@@ -62,39 +77,91 @@ def _pages(
         yield page
 
 
+def _verdicts(
+    session: Session, brand_id: int, page: list[_Row], *, sms: bool
+) -> Iterator[tuple[_Row, str]]:
+    """Each matching row with what the send does with it: "email", "sms", "suppressed" or
+    "no_consent". With an SMS variant (`sms`), a contact preferring SMS gets an SMS when it has
+    a number, SMS consent granted and a number not suppressed, and NOTHING otherwise: they
+    chose SMS, and a STOP must never turn into an email. Everyone else follows the email
+    rules (a suppressed address counts as suppressed whatever its consent)."""
+    matching = [r for r in page if r.matches]
+    texted = [r for r in matching if sms and r.channel == Channel.sms.value]
+    mailed = [r for r in matching if not (sms and r.channel == Channel.sms.value)]
+    blocked = suppressed_among(session, brand_id, [r.email for r in mailed])
+    stopped = suppressed_phones(session, brand_id, [r.phone for r in texted if r.phone])
+    for row in matching:
+        if sms and row.channel == Channel.sms.value:
+            if row.phone and row.phone in stopped:
+                yield row, "suppressed"
+            elif not row.phone or row.sms_consent_status != ConsentStatus.granted.value:
+                yield row, "no_consent"
+            else:
+                yield row, Channel.sms.value
+        elif row.email in blocked:
+            yield row, "suppressed"
+        elif row.consent_status != ConsentStatus.granted.value:
+            yield row, "no_consent"
+        else:
+            yield row, Channel.email.value
+
+
 def eligible_contact_ids(
-    session: Session, brand_id: int, partner_id: int, segment_filter: SegmentFilter | dict[str, Any]
+    session: Session,
+    brand_id: int,
+    partner_id: int,
+    segment_filter: SegmentFilter | dict[str, Any],
+    *,
+    sms: bool = False,
 ) -> Iterator[int]:
-    """Ids of the partner's contacts that match, have consent granted and are not suppressed by
-    the brand, ascending, streamed page by page (the send snapshot consumes it as it goes)."""
+    """Ids of the partner's contacts a send reaches (by email, or by SMS when the template has
+    an SMS variant: `sms`), ascending, streamed page by page (the send snapshot consumes it as
+    it goes; services.delivery.snapshot picks each row's channel)."""
     flt = _as_filter(segment_filter)
-    for page in _pages(session, partner_id, flt, granted_only=True):
-        matching = [r for r in page if r.matches]
-        blocked = suppressed_among(session, brand_id, [r.email for r in matching])
-        for row in matching:
-            if row.email not in blocked:
+    # Email consent narrows in SQL only when nobody can be texted instead.
+    for page in _pages(session, partner_id, flt, granted_only=not sms):
+        for row, verdict in _verdicts(session, brand_id, page, sms=sms):
+            if verdict in (Channel.email.value, Channel.sms.value):
                 yield row.id
 
 
 def audience_breakdown(
-    session: Session, brand_id: int, partner_id: int, segment_filter: SegmentFilter | dict[str, Any]
+    session: Session,
+    brand_id: int,
+    partner_id: int,
+    segment_filter: SegmentFilter | dict[str, Any],
+    *,
+    sms: bool = False,
 ) -> AudienceBreakdown:
-    """matching = eligible + suppressed + no_consent; a suppressed contact counts as suppressed
-    whatever its consent, since suppression is the stronger reason not to send."""
+    """matching = eligible + suppressed + no_consent, and eligible = eligible_email +
+    eligible_sms; a suppressed contact counts as suppressed whatever its consent, since
+    suppression is the stronger reason not to send."""
     flt = _as_filter(segment_filter)
     out = AudienceBreakdown()
     for page in _pages(session, partner_id, flt, granted_only=False):
-        matching = [r for r in page if r.matches]
-        blocked = suppressed_among(session, brand_id, [r.email for r in matching])
-        for row in matching:
+        for _row, verdict in _verdicts(session, brand_id, page, sms=sms):
             out.matching += 1
-            if row.email in blocked:
+            if verdict == "suppressed":
                 out.suppressed += 1
-            elif row.consent_status != ConsentStatus.granted.value:
+            elif verdict == "no_consent":
                 out.no_consent += 1
             else:
                 out.eligible += 1
+                if verdict == Channel.sms.value:
+                    out.eligible_sms += 1
+                else:
+                    out.eligible_email += 1
     return out
+
+
+def has_sms_variant(session: Session, campaign_id: int) -> bool:
+    """Whether the campaign's template version has an SMS variant: only then does anybody's
+    channel preference matter."""
+    campaign = session.get(Campaign, campaign_id)
+    version = session.get(TemplateVersion, campaign.template_version_id) if campaign else None
+    if version is None:
+        return False
+    return TemplateContent.model_validate(version.content).sms is not None
 
 
 def count(session: Session, segment: Segment) -> AudienceBreakdown:

@@ -19,7 +19,7 @@ A send never stalls silently. What goes wrong is sorted by whom it concerns:
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -94,24 +94,49 @@ class SendWorkflow:
     async def run(self, inp: SendInput) -> SendResult:
         self._show(None)  # the memo says "running" from the start: readers need no query
         if not inp.snapshotted:
-            await self._step(
+            snap: AudienceSnapshot = await self._step(
                 "snapshot_audience",
                 inp.partner_campaign_id,
                 AudienceSnapshot,
                 limit=timedelta(minutes=10),
                 retry=DB_RETRY,
             )
-        cursor = inp.after_id
+            self.inp.sms_rows = snap.eligible_sms
+        if not inp.sms_phase:
+            late = await self._passes("send_delivery_batch")
+            if late is not None:
+                return late
+        # SMS rows go after the email passes (services.sms_delivery); sends without any
+        # never reach this marker, so their histories are as before.
+        if self.inp.sms_rows and workflow.patched("send-sms"):
+            late = await self._passes("send_sms_batch")
+            if late is not None:
+                return late
+        counts = await self._final_counts()
+        return SendResult(
+            partner_campaign_id=inp.partner_campaign_id,
+            counts=counts,
+            outcome="partially_sent" if counts.get("failed", 0) else "sent",
+        )
+
+    async def _passes(self, activity: str) -> SendResult | None:
+        """Batches of one channel until every row is final: passes from the cursor to the end,
+        again from the start while rows failed for now. A SendResult when the send stops late;
+        continues as new (carrying the cursor and the phase) when the history grows."""
+        inp = self.inp
+        sms = activity == "send_sms_batch"
+        cursor = inp.after_id if sms == inp.sms_phase else 0
         swept = cursor == 0  # a pass from the start sees every row left behind
         left = 0  # rows of this pass that failed for now and want another pass
         batches = 0
         while True:
             outcome: BatchOutcome = await self._step(
-                "send_delivery_batch",
+                activity,
                 SendBatchInput(
                     partner_campaign_id=inp.partner_campaign_id,
                     limit=inp.batch_size,
                     after_id=cursor,
+                    now=workflow.now() if sms else None,
                 ),
                 BatchOutcome,
                 limit=timedelta(minutes=30),
@@ -124,7 +149,9 @@ class SendWorkflow:
             cursor = outcome.last_id
             left += outcome.retry_later
             batches += 1
-            if outcome.paused is not None:
+            if sms and outcome.quiet_until is not None:
+                await self._quiet(outcome.quiet_until, outcome.quiet or "quiet hours")
+            elif outcome.paused is not None:
                 await self._pause(outcome.paused)
                 cursor, swept, left = 0, False, 0  # the refused row and everything after it
             elif outcome.fault is not None:
@@ -135,7 +162,7 @@ class SendWorkflow:
                 cut_short = outcome.cut_short and workflow.patched("send-cut-short")
                 if outcome.seen < inp.batch_size and not cut_short:  # the end of a pass
                     if swept and left == 0:
-                        break
+                        return None
                     if swept:  # rows failed for now: give them a moment, then another pass
                         self.inp.retry_passes += 1
                         await workflow.sleep(RETRY_PASS_WAIT * self.inp.retry_passes)
@@ -149,15 +176,22 @@ class SendWorkflow:
                             "counts": self.counts,
                             "retry_passes": self.inp.retry_passes,
                             "paused_notices": self.inp.paused_notices,
+                            "sms_rows": self.inp.sms_rows,
+                            "sms_phase": sms,
                         }
                     )
                 )
-        counts = await self._final_counts()
-        return SendResult(
-            partner_campaign_id=inp.partner_campaign_id,
-            counts=counts,
-            outcome="partially_sent" if counts.get("failed", 0) else "sent",
-        )
+
+    async def _quiet(self, until: datetime, reason: str) -> None:
+        """Quiet hours at the partner: a durable timer until they end, shown as a pause that
+        clears by itself (the memo, the query, the workflow's details)."""
+        self._show(SendPause(reason=reason, kind=PauseKind.quiet, since=workflow.now()))
+        workflow.set_current_details(f"waiting: {reason}")
+        wait = until - workflow.now()
+        if wait > timedelta(0):
+            await workflow.sleep(wait)
+        self._show(None)
+        workflow.set_current_details("sending")
 
     async def _late(self, reason: str) -> SendResult:
         """The deadline passed (a long outage, a restored backup): stop, tell people."""

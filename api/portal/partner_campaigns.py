@@ -243,7 +243,8 @@ def _own_segment(session: Session, row: PartnerCampaign, segment_id: int) -> boo
 def _breakdown(session: Session, row: PartnerCampaign, segment_id: int | None) -> AudienceBreakdown:
     """The live count for the picker: the partner's own segment, or everyone."""
     rules = dict(check_segment(session, row, segment_id).filter) if segment_id else {}
-    return segments.audience_breakdown(session, row.brand_id, row.partner_id, rules)
+    sms = segments.has_sms_variant(session, row.campaign_id)
+    return segments.audience_breakdown(session, row.brand_id, row.partner_id, rules, sms=sms)
 
 
 def _progress(session: Session, row: PartnerCampaign) -> delivery.Progress | None:

@@ -54,7 +54,9 @@ def report_query(
     campaign_id: Annotated[int | None, Query(ge=1, le=2**31)] = None,
     region_id: Annotated[int | None, Query(ge=1, le=2**31)] = None,
     partner_id: Annotated[int | None, Query(ge=1, le=2**31)] = None,
-    channel: Annotated[Literal["email"] | None, Query(description="only this channel")] = None,
+    channel: Annotated[
+        Literal["email", "sms"] | None, Query(description="only this channel")
+    ] = None,
     group: Annotated[Grouping, Query(description="rows per campaign, region or partner")] = (
         "region"
     ),

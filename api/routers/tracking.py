@@ -2,7 +2,8 @@
 
 `GET /r/{delivery}/{mac}?u={url}` redirects (302) to exactly `u` when the MAC was made for
 that delivery and URL; anything else gets a 404 page and no redirect, so the route is never an
-open redirect. `GET /o/{delivery}/{mac}.gif` returns a transparent GIF that is never cached,
+open redirect. `GET /s/{code}` is the short link of an SMS (services.engagement.short_links).
+`GET /o/{delivery}/{mac}.gif` returns a transparent GIF that is never cached,
 whatever the MAC (a broken image would only show the recipient an error), and records an open
 only for a valid one. Neither route touches the database: the event goes to the app's
 `EventWriter` (services.engagement.events), which writes in batches.
@@ -13,12 +14,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.deps import SettingsDep
+from api.deps import EngineDep, SettingsDep
 from api.routers.unsubscribe import HEADERS
 from api.security import PublicRoute
 from models.base import utcnow
 from models.delivery import EventKind
-from services.engagement import events, tracking
+from services import sms_delivery
+from services.engagement import events, short_links, tracking
 from services.engagement.events import EventWriter
 
 router = APIRouter(tags=["tracking"], include_in_schema=False)
@@ -69,6 +71,21 @@ def click(
         return HTMLResponse(_NOT_FOUND, status_code=404, headers=HEADERS)
     _submit(request, delivery_id, EventKind.clicked, u)
     return RedirectResponse(u, status_code=302, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/s/{code}", response_model=None, summary="Follow a short link from an SMS")
+def short_link(
+    _: PublicRoute, request: Request, settings: SettingsDep, engine: EngineDep, code: str
+) -> Response:
+    """An SMS's short tracked link (services.engagement.short_links): the code names a
+    delivery and its link number; the URL is that link of the delivery's own SMS, composed
+    again, so no code leads anywhere Brandrelay did not text. This one reads the database."""
+    parsed = short_links.parse(settings, code)
+    url = sms_delivery.link_of(engine, settings, *parsed) if parsed else None
+    if parsed is None or url is None:
+        return HTMLResponse(_NOT_FOUND, status_code=404, headers=HEADERS)
+    _submit(request, parsed[0], EventKind.clicked, url)
+    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/o/{delivery}/{mac}.gif", response_model=None, summary="Record an email open")

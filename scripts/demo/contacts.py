@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session, col, select
 
 from models.contact_schemas import SegmentFilter
-from models.contacts import ConsentStatus, Contact, Segment, SuppressionReason
+from models.contacts import Channel, ConsentStatus, Contact, Segment, SuppressionReason
 from models.org import Brand, Partner
+from services.sms_suppression import suppress_phone
 from services.suppression import suppress
 
 FIRST = (
@@ -56,7 +57,42 @@ LAST = (
 TAGS = ("yoga", "spinning", "swimming", "strength", "family", "student")
 TIERS = ("basic", "silver", "gold")
 DOMAINS = ("example.com", "example.org", "example.net")
+SMS_PARTNER = "amsterdam"  # whose demo contacts include some who prefer SMS
+SMS_CONTACTS = 6  # of them; the last replied STOP
 SEGMENTS = (("Everyone", SegmentFilter()), ("Yoga fans", SegmentFilter(tags_any=["yoga"])))
+
+
+def _prefer_sms(session: Session, brand_id: int, partner: Partner) -> None:
+    """A few of the club's consenting contacts prefer SMS (a Dutch mobile number, SMS consent
+    from the sign-up form); the last of them replied STOP, so their number is suppressed and
+    their SMS consent denied: a send with an SMS variant texts the others and them nothing."""
+    contacts = session.exec(
+        select(Contact)
+        .where(
+            Contact.partner_id == partner.id,
+            Contact.consent_status == ConsentStatus.granted.value,
+        )
+        .order_by(col(Contact.id))
+        .limit(SMS_CONTACTS)
+    ).all()
+    for i, contact in enumerate(contacts):
+        contact.channel = Channel.sms.value
+        contact.phone = f"+3161000{i:04d}"
+        contact.sms_consent_status = ConsentStatus.granted.value
+        contact.sms_consent_source = "club sign-up form"
+        contact.sms_consent_at = contact.consent_at
+        session.add(contact)
+    session.flush()
+    if contacts:
+        suppress_phone(
+            session,
+            brand_id,
+            contacts[-1].phone or "",
+            SuppressionReason.stop,
+            partner_id=partner.id,
+            source="demo",
+            detail="replied STOP",
+        )
 
 
 def seed_demo_contacts(session: Session) -> int:
@@ -114,6 +150,9 @@ def seed_demo_contacts(session: Session) -> int:
                     partner_id=partner.id,
                 )
             added += 1
+        if partner.slug == SMS_PARTNER:
+            session.flush()
+            _prefer_sms(session, brand.id, partner)
         for name, flt in SEGMENTS:
             session.add(
                 Segment(

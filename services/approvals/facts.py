@@ -60,7 +60,8 @@ def gather(
     content = TemplateContent.model_validate(version.content) if version else None
     segment = session.get(Segment, segment_id) if segment_id else None
     rules = dict(segment.filter) if segment is not None else {}
-    audience = segments.audience_breakdown(session, row.brand_id, row.partner_id, rules)
+    sms = content is not None and content.sms is not None
+    audience = segments.audience_breakdown(session, row.brand_id, row.partner_id, rules, sms=sms)
     given = values if values is not None else row.values
     slots = {**(campaign.defaults if campaign else {}), **given}
     return ApprovalFacts(

@@ -13,7 +13,7 @@ from services.reporting.periods import daily_figures
 from services.reporting.scope import ReportScope, labels
 from services.reporting.shapes import DELIVERY_COLUMNS, DeliveryReport, DeliveryRow, ReportQuery
 
-CHANNELS = ("email",)
+CHANNELS = ("email", "sms")
 
 # Report column -> the metric it sums (services.reporting.metrics).
 COLUMN_METRICS: dict[str, str] = {

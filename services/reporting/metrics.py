@@ -54,20 +54,28 @@ def count_metrics(
 ) -> dict[MetricKey, int]:
     """Every metric of the brand for facts at or after `start` and before `end` (None: now)."""
     counts: dict[MetricKey, int] = defaultdict(int)
-    for rows, channel in (
-        (_transitions(session, brand_id, start, end), EMAIL),
-        (_refusals(session, brand_id, start, end), EMAIL),
-        (_deliveries(session, brand_id, start, end), EMAIL),
-        (_events(session, brand_id, start, end), EMAIL),
-        (_unique_events(session, brand_id, start, end), EMAIL),
+    # Workflow facts belong to no channel and keep the "email" key they always had;
+    # deliveries and their events count under the row's own channel (email, sms).
+    for rows in (
+        _as_email(_transitions(session, brand_id, start, end)),
+        _as_email(_refusals(session, brand_id, start, end)),
+        _deliveries(session, brand_id, start, end),
+        _events(session, brand_id, start, end),
+        _unique_events(session, brand_id, start, end),
     ):
-        for day, region_id, partner_id, campaign_id, metric, value in rows:
+        for day, region_id, partner_id, campaign_id, channel, metric, value in rows:
             key = MetricKey(_day(day), region_id, partner_id, campaign_id, channel, metric)
             counts[key] += int(value)
     return dict(counts)
 
 
 Row = tuple[object, int, int, int, str, int]
+ChannelRow = tuple[object, int, int, int, str, str, int]
+
+
+def _as_email(rows: Iterable[Row]) -> Iterable[ChannelRow]:
+    for d, r, p, c, metric, n in rows:
+        yield d, r, p, c, EMAIL, metric, n
 
 
 def _rows(session: Session, query: Any) -> list[Any]:
@@ -134,15 +142,16 @@ def _refusals(
 
 def _deliveries(
     session: Session, brand_id: int, start: datetime, end: datetime | None
-) -> Iterable[Row]:
+) -> Iterable[ChannelRow]:
     groups: tuple[Any, ...] = (
         col(PartnerCampaign.region_id),
         col(PartnerCampaign.partner_id),
         col(PartnerCampaign.campaign_id),
+        col(Delivery.channel),
     )
     joined = col(Delivery.partner_campaign_id) == col(PartnerCampaign.id)
     created = func.date(Delivery.created_at)
-    for d, r, p, c, n in _rows(
+    for d, r, p, c, ch, n in _rows(
         session,
         select(created, *groups, func.count())
         .where(
@@ -150,9 +159,9 @@ def _deliveries(
         )
         .group_by(created, *groups),
     ):
-        yield d, r, p, c, "delivery.recipients", n
+        yield d, r, p, c, ch, "delivery.recipients", n
     sent = func.date(Delivery.sent_at)
-    for d, r, p, c, n in _rows(
+    for d, r, p, c, ch, n in _rows(
         session,
         select(sent, *groups, func.count())
         .where(
@@ -163,9 +172,9 @@ def _deliveries(
         )
         .group_by(sent, *groups),
     ):
-        yield d, r, p, c, "delivery.sent", n
+        yield d, r, p, c, ch, "delivery.sent", n
     ended = func.date(Delivery.updated_at)
-    for d, r, p, c, status, n in _rows(
+    for d, r, p, c, ch, status, n in _rows(
         session,
         select(ended, *groups, col(Delivery.status), func.count())
         .where(
@@ -176,34 +185,36 @@ def _deliveries(
         )
         .group_by(ended, *groups, col(Delivery.status)),
     ):
-        yield d, r, p, c, f"delivery.{status}", n
+        yield d, r, p, c, ch, f"delivery.{status}", n
 
 
 def _events(
     session: Session, brand_id: int, start: datetime, end: datetime | None
-) -> Iterable[Row]:
+) -> Iterable[ChannelRow]:
     groups: tuple[Any, ...] = (
         col(PartnerCampaign.region_id),
         col(PartnerCampaign.partner_id),
         col(PartnerCampaign.campaign_id),
+        col(Delivery.channel),
     )
     day = func.date(DeliveryEvent.at)
-    for d, r, p, c, kind, n in _rows(
+    for d, r, p, c, ch, kind, n in _rows(
         session,
         select(day, *groups, col(DeliveryEvent.kind), func.count())
         .where(
             col(DeliveryEvent.partner_campaign_id) == col(PartnerCampaign.id),
+            col(DeliveryEvent.delivery_id) == col(Delivery.id),
             col(DeliveryEvent.brand_id) == brand_id,
             *_window(DeliveryEvent.at, start, end),
         )
         .group_by(day, *groups, col(DeliveryEvent.kind)),
     ):
-        yield d, r, p, c, f"engagement.{kind}", n
+        yield d, r, p, c, ch, f"engagement.{kind}", n
 
 
 def _unique_events(
     session: Session, brand_id: int, start: datetime, end: datetime | None
-) -> Iterable[Row]:
+) -> Iterable[ChannelRow]:
     """Recipients whose first open (click) fell in the window, on the day it fell."""
     first = (
         select(
@@ -235,14 +246,19 @@ def _unique_events(
         col(PartnerCampaign.region_id),
         col(PartnerCampaign.partner_id),
         col(PartnerCampaign.campaign_id),
+        col(Delivery.channel),
     )
     window: list[Any] = [first.c.first_at >= start] + (
         [first.c.first_at < end] if end is not None else []
     )
-    for d, r, p, c, kind, n in _rows(
+    for d, r, p, c, ch, kind, n in _rows(
         session,
         select(day, *groups, first.c.kind, func.count())
-        .where(first.c.partner_campaign_id == col(PartnerCampaign.id), *window)
+        .where(
+            first.c.partner_campaign_id == col(PartnerCampaign.id),
+            first.c.delivery_id == col(Delivery.id),
+            *window,
+        )
         .group_by(day, *groups, first.c.kind),
     ):
-        yield d, r, p, c, f"engagement.{kind}_unique", n
+        yield d, r, p, c, ch, f"engagement.{kind}_unique", n

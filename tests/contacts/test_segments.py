@@ -112,7 +112,14 @@ def test_segment_api_counts_and_refuses_bad_filters(
     assert client.post(url, json={"name": "Yoga"}, headers=gm).status_code == 409
     reviewer = login("brand@northwind.example")  # HQ sees the count, not the rows
     count = client.get(f"{url}/{sid}/count", headers=reviewer)
-    assert count.json() == {"matching": 4, "eligible": 2, "suppressed": 1, "no_consent": 1}
+    assert count.json() == {
+        "matching": 4,
+        "eligible": 2,
+        "suppressed": 1,
+        "no_consent": 1,
+        "eligible_email": 2,
+        "eligible_sms": 0,
+    }
     berlin = login("gm.berlin@northwind.example")
     assert client.get(f"{url}/{sid}/count", headers=berlin).status_code == 404
     assert client.patch(f"{url}/{sid}", json={"name": "Mine"}, headers=berlin).status_code == 404

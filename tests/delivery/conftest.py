@@ -23,9 +23,9 @@ def delivery_worker(
 ) -> Callable[[Any], Any]:
     """A worker for SendWorkflow and its activities with a scripted transport."""
 
-    def make(transport: Any) -> Any:
+    def make(transport: Any, sms_transport: Any = None) -> Any:
         queue = f"send-{uuid.uuid4().hex[:8]}"
-        acts = DeliveryActivities(demo, settings, transport)  # type: ignore[arg-type]
+        acts = DeliveryActivities(demo, settings, transport, sms_transport)
         return queue, Worker(
             workflow_env.client,
             task_queue=queue,
@@ -33,6 +33,7 @@ def delivery_worker(
             activities=[
                 acts.snapshot_audience,
                 acts.send_delivery_batch,
+                acts.send_sms_batch,
                 acts.delivery_counts,
                 acts.notify_send_paused,
                 acts.notify_send_late,

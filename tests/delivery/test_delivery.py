@@ -226,7 +226,14 @@ def test_snapshot_takes_the_segment_minus_suppressed_and_unconsented_once(
         )
         row = s.get(PartnerCampaign, pcid)
         assert row is not None
-        assert row.audience == {"matching": 15, "eligible": 11, "suppressed": 1, "no_consent": 3}
+        assert row.audience == {
+            "matching": 15,
+            "eligible": 11,
+            "suppressed": 1,
+            "no_consent": 3,
+            "eligible_email": 11,
+            "eligible_sms": 0,
+        }
     assert emails == set(eligible[1:])
     assert not emails & set(unconsented)
 
@@ -903,7 +910,14 @@ async def test_approved_campaign_is_sent_at_send_at_to_its_segment(
 
     seen = (await api.get(f"/api/v1/partner-campaigns/{pcid}", headers=login(GM_AMS))).json()
     assert seen["segment_id"] == segment_id
-    assert seen["audience"] == {"matching": 8, "eligible": 6, "suppressed": 0, "no_consent": 2}
+    assert seen["audience"] == {
+        "matching": 8,
+        "eligible": 6,
+        "suppressed": 0,
+        "no_consent": 2,
+        "eligible_email": 6,
+        "eligible_sms": 0,
+    }
     approved = await act(api, login, GM_AMS, pcid, "decision", decision="approve")
     assert approved.status_code == 200, approved.text
     now = await workflow_env.get_current_time()
@@ -993,7 +1007,13 @@ async def test_throttling_on_every_third_call_still_sends_everyone_exactly_once(
 
 @pytest.mark.parametrize(
     "name",
-    ["send_paused_resumed", "send_poisoned_rows", "send_fault_resumed", "send_late_stopped"],
+    [
+        "send_paused_resumed",
+        "send_poisoned_rows",
+        "send_fault_resumed",
+        "send_late_stopped",
+        "send_sms_quiet_hours",
+    ],
 )
 async def test_saved_send_histories_replay(name: str) -> None:
     """`send_paused_resumed` was recorded before rows and faults were told apart (and must

@@ -223,6 +223,7 @@ class World:
         opened: int = 0,
         clicked: int = 0,
         bounced: int = 0,
+        channel: str = "email",
     ) -> None:
         """`n` sent messages; the first `opened` opened twice (unique once), a day later."""
         assert row.id is not None
@@ -232,6 +233,8 @@ class World:
                 brand_id=row.brand_id,
                 partner_id=row.partner_id,
                 email=f"r{i}@example.com",
+                channel=channel,
+                phone=f"+3162000{i:04d}" if channel == "sms" else "",
                 status=DeliveryStatus.sent,
                 created_at=at,
                 updated_at=at,

@@ -75,11 +75,36 @@ def test_columns_per_group_and_channel(db: Engine) -> None:
         assert (north["opened"], north["opened_unique"], north["clicked_unique"]) == (16, 8, 1)
         assert by["South"].figures["clicked_unique"] == 3
         assert [(t.label, t.channel, t.figures["sent"]) for t in report.total] == [
-            ("All", "email", 18)
+            ("All", "email", 18),
+            ("All", "sms", 0),
         ]
         assert report.tracking_on
         other = delivery(s, ReportScope(w.brand_id, True), ReportQuery(channel="sms"))
-        assert other.rows == [] and other.total == []
+        assert other.rows == [] and [t.figures["sent"] for t in other.total] == [0]
+
+
+def test_email_and_sms_side_by_side(db: Engine) -> None:
+    """Each delivery and its events count under the row's channel, in the same columns."""
+    with Session(db) as s:
+        w = World.build(s, "acme", {"North": 1})
+        c = w.campaign(s, "Open day")
+        row = w.invite(s, c, "North-1")
+        w.deliveries(s, row, 6, T0, opened=3, clicked=2)
+        w.deliveries(s, row, 4, T0, clicked=1, channel="sms")
+        s.commit()
+        scope = ReportScope(w.brand_id, True)
+        report = delivery(s, scope, ReportQuery(group="region"))
+        by = {(r.label, r.channel): r.figures for r in report.rows}
+        assert (by["North", "email"]["sent"], by["North", "sms"]["sent"]) == (6, 4)
+        assert (by["North", "email"]["clicked"], by["North", "sms"]["clicked"]) == (2, 1)
+        assert by["North", "sms"]["opened"] == 0 and by["North", "email"]["opened_unique"] == 3
+        totals = {t.channel: t.figures["recipients"] for t in report.total}
+        assert totals == {"email": 6, "sms": 4}
+        only = delivery(s, scope, ReportQuery(group="region", channel="sms"))
+        assert [(r.channel, r.figures["sent"]) for r in only.rows] == [("sms", 4)]
+        # the rollup's aggregates keep the channel: closed days read the same
+        _close(s, w.brand_id, T0.date() + 3 * DAY)
+        assert delivery(s, scope, ReportQuery(group="region")) == report
 
 
 def test_aggregates_plus_live_equal_live_only(db: Engine) -> None:

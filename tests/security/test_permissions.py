@@ -822,6 +822,7 @@ PUBLIC = {
     ("POST", "/api/v1/sms/inbound"),  # SNS (inbound SMS): the signature is the credential
     ("GET", "/r/{}/{}"),  # tracked links: the MAC over delivery and URL is the credential
     ("GET", "/o/{}/{}.gif"),  # the open pixel
+    ("GET", "/s/{}"),  # SMS short links: the MAC in the code is the credential
     ("GET", "/p/{}"),  # the preference centre: the signed token is the credential
     ("POST", "/p/{}/language"),
     ("POST", "/p/{}/channel"),
@@ -955,7 +956,8 @@ def _object_routes(settings: Settings) -> list[tuple[str, str]]:
     return [
         (m, p)
         for m, p in api_routes(create_app(settings))
-        if "{" in p and not p.startswith(("/files/", "/a/", "/u/", "/i/", "/p/", "/r/", "/o/"))
+        if "{" in p
+        and not p.startswith(("/files/", "/a/", "/u/", "/i/", "/p/", "/r/", "/o/", "/s/"))
     ]
 
 

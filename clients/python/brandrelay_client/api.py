@@ -475,7 +475,7 @@ class BrandrelayClient(BaseClient):
         campaign_id: int | None = None,
         region_id: int | None = None,
         partner_id: int | None = None,
-        channel: Literal["email"] | None = None,
+        channel: Literal["email", "sms"] | None = None,
         group: Literal["campaign", "region", "partner"] | None = None,
         period: Literal["week", "month"] | None = None,
     ) -> httpx.Response:
@@ -652,7 +652,7 @@ class BrandrelayClient(BaseClient):
         campaign_id: int | None = None,
         region_id: int | None = None,
         partner_id: int | None = None,
-        channel: Literal["email"] | None = None,
+        channel: Literal["email", "sms"] | None = None,
         group: Literal["campaign", "region", "partner"] | None = None,
         period: Literal["week", "month"] | None = None,
     ) -> httpx.Response:
@@ -1329,7 +1329,7 @@ class BrandrelayClient(BaseClient):
         campaign_id: int | None = None,
         region_id: int | None = None,
         partner_id: int | None = None,
-        channel: Literal["email"] | None = None,
+        channel: Literal["email", "sms"] | None = None,
         group: Literal["campaign", "region", "partner"] | None = None,
         period: Literal["week", "month"] | None = None,
     ) -> httpx.Response:
@@ -1461,7 +1461,7 @@ class BrandrelayClient(BaseClient):
         campaign_id: int | None = None,
         region_id: int | None = None,
         partner_id: int | None = None,
-        channel: Literal["email"] | None = None,
+        channel: Literal["email", "sms"] | None = None,
         group: Literal["campaign", "region", "partner"] | None = None,
         period: Literal["week", "month"] | None = None,
     ) -> httpx.Response:
@@ -2046,7 +2046,7 @@ class BrandrelayClient(BaseClient):
         campaign_id: int | None = None,
         region_id: int | None = None,
         partner_id: int | None = None,
-        channel: Literal["email"] | None = None,
+        channel: Literal["email", "sms"] | None = None,
         group: Literal["campaign", "region", "partner"] | None = None,
         period: Literal["week", "month"] | None = None,
     ) -> httpx.Response:
@@ -2081,7 +2081,7 @@ class BrandrelayClient(BaseClient):
         campaign_id: int | None = None,
         region_id: int | None = None,
         partner_id: int | None = None,
-        channel: Literal["email"] | None = None,
+        channel: Literal["email", "sms"] | None = None,
         group: Literal["campaign", "region", "partner"] | None = None,
         period: Literal["week", "month"] | None = None,
     ) -> httpx.Response:

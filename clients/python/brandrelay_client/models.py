@@ -138,6 +138,8 @@ class AudienceBreakdown(TypedDict, total=False):
     eligible: int
     suppressed: int
     no_consent: int
+    eligible_email: int
+    eligible_sms: int
 
 
 class AuditCheckpointRead(TypedDict, total=False):
@@ -1171,7 +1173,7 @@ class PasswordChange(TypedDict, total=False):
     new_password: Required[str]
 
 
-PauseKind: TypeAlias = "Literal['transport', 'fault']"
+PauseKind: TypeAlias = "Literal['transport', 'fault', 'quiet']"
 
 
 class Person(TypedDict, total=False):
