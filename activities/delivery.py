@@ -35,8 +35,9 @@ from models.workflow_io import (
     SendBatchInput,
     SendPaused,
 )
-from services import audit, delivery, segments, sms_delivery
+from services import audit, delivery, segments
 from services.notifications import SEND_LATE, SEND_PAUSED
+from services.sms import delivery as sms_delivery
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class DeliveryActivities:
 
     @activity.defn(name="send_sms_batch")
     def send_sms_batch(self, batch: SendBatchInput) -> BatchOutcome:
-        """The SMS rows after the cursor (services.sms_delivery), judged against quiet hours
+        """The SMS rows after the cursor (services.sms.delivery), judged against quiet hours
         by the later of the wall clock and the workflow's (`batch.now`, moving on with the
         time this batch takes): the same in production, and the skipped-to time of a
         time-skipping test."""

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from mail.tags import Tags
 
-# Permanent refusals a send records on the row and acts on (services.sms_suppression).
+# Permanent refusals a send records on the row and acts on (services.sms.suppression).
 OPTED_OUT = "opted_out"
 INVALID_NUMBER = "invalid_number"
 

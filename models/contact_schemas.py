@@ -236,6 +236,24 @@ class SuppressionCreate(BaseModel):
     detail: str = Field("", max_length=1000)
 
 
+class PhoneSuppressionRead(BaseModel):
+    """An entry of the brand's phone suppression list (services.sms.suppression)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    phone: str
+    reason: str
+    source: str
+    detail: str
+    created_by: int | None
+    created_at: datetime
+    phone_withheld: bool = Field(
+        False,
+        description="the entry came from a partner's contact whose data you may not see: "
+        "`phone` and `detail` are withheld (the partner does not share its contacts)",
+    )
+
+
 class SuppressionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int

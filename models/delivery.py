@@ -24,7 +24,7 @@ class Delivery(SQLModel, table=True):
         UniqueConstraint("partner_campaign_id", "contact_id", name="uq_delivery_recipient"),
         # Progress bars count rows per status for a page of partner campaigns from the index.
         Index("ix_delivery_partner_campaign_status", "partner_campaign_id", "status"),
-        # An inbound STOP finds the brands that texted a number (services.sms_inbound); only
+        # An inbound STOP finds the brands that texted a number (services.sms.inbound); only
         # SMS rows carry one, so email rows stay out of the index.
         Index(
             "ix_delivery_sms_phone",

@@ -41,7 +41,7 @@ from services import audit
 from services.access import target_of
 from services.org import Actor, record
 from services.paging import Key, Listing, Paged, PageRequest, fetch
-from services.sms_suppression import suppressed_phones
+from services.sms.suppression import suppressed_phones
 from services.suppression import suppressed_among
 
 

@@ -441,7 +441,7 @@ def _open_rows(
             select(Delivery)
             .where(
                 Delivery.partner_campaign_id == partner_campaign_id,
-                Delivery.channel == Channel.email.value,  # SMS rows: services.sms_delivery
+                Delivery.channel == Channel.email.value,  # SMS rows: services.sms.delivery
                 col(Delivery.id) > after_id,
                 col(Delivery.status).not_in([s.value for s in DELIVERY_FINAL]),
             )

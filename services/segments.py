@@ -25,7 +25,7 @@ from models.contact_schemas import AudienceBreakdown, SegmentCreate, SegmentFilt
 from models.contacts import Channel, ConsentStatus, Contact, Segment
 from models.org import Partner
 from models.templates import TemplateVersion
-from services.sms_suppression import suppressed_phones
+from services.sms.suppression import suppressed_phones
 from services.suppression import suppressed_among
 
 PAGE = 1000

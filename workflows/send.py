@@ -106,7 +106,7 @@ class SendWorkflow:
             late = await self._passes("send_delivery_batch")
             if late is not None:
                 return late
-        # SMS rows go after the email passes (services.sms_delivery); sends without any
+        # SMS rows go after the email passes (services.sms.delivery); sends without any
         # never reach this marker, so their histories are as before.
         if self.inp.sms_rows and workflow.patched("send-sms"):
             late = await self._passes("send_sms_batch")

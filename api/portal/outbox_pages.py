@@ -16,7 +16,7 @@ from core.settings import EmailTransport, SmsTransportKind
 from models.campaigns import PartnerCampaign
 from services import campaigns as crud
 from services import outbox as svc
-from services import outbox_sms
+from services.sms import outbox as outbox_sms
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 

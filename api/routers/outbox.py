@@ -17,7 +17,7 @@ from api.routers.params import PagingDep, page_of
 from api.security import OutboxReader
 from models.schemas import Page
 from services import outbox as svc
-from services import outbox_sms
+from services.sms import outbox as outbox_sms
 
 router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"])
 

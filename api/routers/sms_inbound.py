@@ -19,7 +19,8 @@ from api.security import PublicRoute
 from mail.sms_inbound import parse_inbound
 from mail.sns import SnsError
 from mail.sns_http import CertificateCache, confirm_subscription, fetch_cert_https
-from services import audit, sms_inbound
+from services import audit
+from services.sms import inbound as sms_inbound
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"])
 log = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ from api.routers.unsubscribe import HEADERS
 from api.security import PublicRoute
 from models.base import utcnow
 from models.delivery import EventKind
-from services import sms_delivery
 from services.engagement import events, short_links, tracking
 from services.engagement.events import EventWriter
+from services.sms import delivery as sms_delivery
 
 router = APIRouter(tags=["tracking"], include_in_schema=False)
 

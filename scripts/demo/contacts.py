@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from models.contact_schemas import SegmentFilter
 from models.contacts import Channel, ConsentStatus, Contact, Segment, SuppressionReason
 from models.org import Brand, Partner
-from services.sms_suppression import suppress_phone
+from services.sms.suppression import suppress_phone
 from services.suppression import suppress
 
 FIRST = (

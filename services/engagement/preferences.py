@@ -30,7 +30,7 @@ from models.contacts import Channel, ConsentStatus, Contact, SuppressionReason
 from models.org import Brand, Partner
 from services import audit, suppression
 from services.contacts import erase_contact
-from services.sms_suppression import is_phone_suppressed
+from services.sms.suppression import is_phone_suppressed
 
 _VERSION = "1"
 _MAX_TOKEN = 200

@@ -4,7 +4,7 @@ long tracked URL (every character of an SMS costs).
 The code is base62(delivery id * 16 + link index) followed by an 8-character MAC (48 bits of
 HMAC-SHA256 under the tracking secret, its own purpose label): about 15 characters for a
 billion deliveries. The URL itself is not in the code: the redirect finds link number `index`
-in that delivery's own SMS, composed again (services.sms_delivery.link_of), so a guessed or
+in that delivery's own SMS, composed again (services.sms.delivery.link_of), so a guessed or
 tampered code can never send anyone anywhere but to a link Brandrelay itself texted; a wrong
 MAC is a 404 before anything is read.
 """

@@ -20,7 +20,7 @@ from models.audit import AuditEvent
 from models.contacts import Contact
 from models.delivery import Delivery
 from models.outbox import OutboxSms
-from services.sms_suppression import suppress_phone
+from services.sms.suppression import suppress_phone
 from tests.contacts.test_contacts import GM_AMS, partner_id, upload
 from tests.delivery.test_delivery import approved_row, good_values
 

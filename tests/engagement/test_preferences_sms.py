@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from core.settings import Settings
-from services.sms_suppression import suppress_phone
+from services.sms.suppression import suppress_phone
 from tests.engagement.test_preferences import audit_actions, contact_in, fresh, path_for
 
 NUMBER = "+31612345678"

@@ -714,6 +714,7 @@ MATRIX: dict[str, tuple[Call, str]] = {
     ),
     "segments.delete": (_c("DELETE", SEGMENTS + "/{segment}"), "NONNFFFFFF"),
     "suppressions.list": (_c("GET", "/api/v1/suppressions"), "OFFFFFFFOO"),
+    "phone_suppressions.list": (_c("GET", "/api/v1/phone-suppressions"), "OFFFFFFFOO"),
     "suppressions.add": (
         _c("POST", "/api/v1/suppressions", lambda i, r: {"email": f"{r}@example.com"}),
         "OFFFFFFFOO",
@@ -1249,6 +1250,7 @@ SIDE_DOORS_API = (
     "/api/v1/audit/export.csv",
     "/api/v1/suppressions",
     "/api/v1/suppressions?q=customers.example",
+    "/api/v1/phone-suppressions",
     "/api/v1/partners/{partner}/contacts",
     "/api/v1/partners/{partner}/contacts/export",
     "/api/v1/partners/{partner}/contacts/summary",

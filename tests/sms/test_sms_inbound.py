@@ -23,7 +23,7 @@ from models.audit import AuditEvent
 from models.contacts import Contact, PhoneSuppression
 from models.delivery import Delivery
 from models.org import Brand, Partner
-from services.sms_suppression import ACTION, suppressed_phones
+from services.sms.suppression import ACTION, suppressed_phones
 from storage.local import LocalBlobStore
 from tests.delivery.test_delivery import approved_row, good_values, make_segment
 from tests.delivery.test_sns import CERT_URL, CONFIRM_URL, _confirmation, _signed, make_signer

@@ -11,7 +11,7 @@ from core.errors import FieldError
 from models.audit import AuditEvent
 from models.contacts import Contact, PhoneSuppression
 from models.org import Brand, Partner
-from services.sms_suppression import (
+from services.sms.suppression import (
     ACTION,
     WITHHELD,
     is_phone_suppressed,

@@ -1111,6 +1111,34 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.PagePartnerRead", response.json())
 
+    def list_phone_suppressions(
+        self,
+        *,
+        q: str | None = None,
+        reason: models.SuppressionReason | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PagePhoneSuppressionRead:
+        """List the brand's phone suppression list
+
+        GET /api/v1/phone-suppressions
+        """
+        response = self.request(
+            "GET",
+            "/api/v1/phone-suppressions",
+            params={
+                "q": q,
+                "reason": reason,
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+                "offset": offset,
+            },
+        )
+        return cast("models.PagePhoneSuppressionRead", response.json())
+
     def list_regions(
         self,
         *,

@@ -948,6 +948,16 @@ class PagePartnerRead(TypedDict, total=False):
     offset: int
 
 
+class PagePhoneSuppressionRead(TypedDict, total=False):
+    """Page[PhoneSuppressionRead]"""
+
+    items: Required[list[PhoneSuppressionRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
 class PagePolicyRead(TypedDict, total=False):
     """Page[PolicyRead]"""
 
@@ -1181,6 +1191,19 @@ class Person(TypedDict, total=False):
 
     id: Required[int]
     name: Required[str]
+
+
+class PhoneSuppressionRead(TypedDict, total=False):
+    """An entry of the brand's phone suppression list (services.sms.suppression)."""
+
+    id: Required[int]
+    phone: Required[str]
+    reason: Required[str]
+    source: Required[str]
+    detail: Required[str]
+    created_by: Required[int | None]
+    created_at: Required[str]
+    phone_withheld: bool
 
 
 class PolicyCreate(TypedDict, total=False):
@@ -1951,6 +1974,7 @@ __all__ = [
     "PageOutboxSmsRead",
     "PagePartnerCampaignRead",
     "PagePartnerRead",
+    "PagePhoneSuppressionRead",
     "PagePolicyRead",
     "PageRegionRead",
     "PageSuppressionRead",
@@ -1972,6 +1996,7 @@ __all__ = [
     "PasswordChange",
     "PauseKind",
     "Person",
+    "PhoneSuppressionRead",
     "PolicyCreate",
     "PolicyDetail",
     "PolicyRead",

@@ -14,15 +14,19 @@ contact data, otherwise `phone` is withheld (`is_withheld`).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from sqlalchemy import and_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.errors import FieldError
 from models.base import utcnow
+from models.contact_schemas import PhoneSuppressionRead
 from models.contacts import ConsentStatus, Contact, PhoneSuppression, SuppressionReason
 from models.phones import normalise_phone
 from services import audit
+from services.paging import Key, Listing, Paged, PageRequest, fetch
 
 ACTION = "contact.sms_opted_out"
 WITHHELD = "(withheld)"
@@ -149,3 +153,60 @@ def is_withheld(row: PhoneSuppression, partners: frozenset[int]) -> bool:
 
 def shown_phone(row: PhoneSuppression, partners: frozenset[int]) -> str:
     return WITHHELD if is_withheld(row, partners) else row.phone
+
+
+def read_of(row: PhoneSuppression, partners: frozenset[int]) -> PhoneSuppressionRead:
+    read = PhoneSuppressionRead.model_validate(row)
+    if not is_withheld(row, partners):
+        return read
+    return read.model_copy(update={"phone": WITHHELD, "detail": "", "phone_withheld": True})
+
+
+def _visible(partners: frozenset[int]) -> Any:
+    """The SQL twin of is_withheld: entries whose number the caller may read."""
+    return or_(
+        and_(
+            col(PhoneSuppression.partner_id).is_(None),
+            col(PhoneSuppression.reason) == SuppressionReason.manual.value,
+        ),
+        col(PhoneSuppression.partner_id).in_(sorted(partners)),
+    )
+
+
+PHONE_SUPPRESSIONS = Listing(
+    "phone_suppressions",
+    col(PhoneSuppression.id),
+    {"created_at": Key(col(PhoneSuppression.created_at), "datetime")},
+    default="-created_at",
+)
+
+
+def list_phone_suppressions(
+    session: Session,
+    brand_id: int,
+    *,
+    partners: frozenset[int],
+    q: str | None,
+    paging: PageRequest,
+    reason: str | None = None,
+    sort: str = "-created_at",
+) -> Paged[PhoneSuppression]:
+    """Newest first by default. `q` matches digits of a readable number, or a withheld one only
+    as the whole number (any spelling normalise_phone reads), so a search never reveals part
+    of a number the caller may not see."""
+    where: list[Any] = [PhoneSuppression.brand_id == brand_id]
+    if q and q.strip():
+        digits = "".join(ch for ch in q if ch.isdigit())
+        try:
+            whole: str | None = normalise_phone(q)
+        except ValueError:
+            whole = None
+        matches: list[Any] = []
+        if digits:
+            matches.append(and_(_visible(partners), col(PhoneSuppression.phone).contains(digits)))
+        if whole is not None:
+            matches.append(col(PhoneSuppression.phone) == whole)
+        where.append(or_(*matches) if matches else col(PhoneSuppression.id) < 0)
+    if reason:
+        where.append(PhoneSuppression.reason == reason)
+    return fetch(session, select(PhoneSuppression).where(*where), PHONE_SUPPRESSIONS, sort, paging)

@@ -19,7 +19,7 @@ from mail.sms_inbound import InboundSms
 from models.audit import AuditEvent
 from models.contacts import PhoneSuppression, SuppressionReason
 from models.delivery import Delivery
-from services.sms_suppression import suppress_phone
+from services.sms.suppression import suppress_phone
 
 SOURCE = "sms reply"
 

@@ -28,9 +28,9 @@ from models.delivery import Delivery, DeliveryEvent
 from models.org import Brand, Partner
 from models.templates import TemplateVersion
 from models.workflow_io import SendResult
-from services import sms_delivery
 from services.engagement import short_links
-from services.sms_suppression import suppress_phone
+from services.sms import delivery as sms_delivery
+from services.sms.suppression import suppress_phone
 from tests.delivery.test_delivery import (
     ScriptedTransport,
     add_contacts,

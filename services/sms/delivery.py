@@ -48,7 +48,6 @@ from models.contacts import Channel, ConsentStatus, Contact, SuppressionReason
 from models.delivery import Delivery
 from models.org import Partner, as_profile
 from models.phones import country_of
-from services import sms_suppression
 from services.delivery import (
     DATABASE_FAULTS,
     MAX_ATTEMPTS,
@@ -62,6 +61,7 @@ from services.delivery import (
     tags_for,
 )
 from services.engagement.short_links import Collector, Shortener
+from services.sms import suppression as sms_suppression
 
 # Countries whose networks show an alphanumeric sender id (Partner.sms_sender_id); elsewhere
 # (the US, Canada, ...) the message goes from the account's number and the id is left out.

@@ -37,7 +37,7 @@ from models.delivery import Delivery
 from models.org import Partner
 from models.outbox import OutboxMessage, OutboxSms
 from models.workflow_io import SendResult
-from services.sms_suppression import suppress_phone
+from services.sms.suppression import suppress_phone
 from tests.delivery.test_delivery import (
     add_contacts,
     approved_row,
@@ -45,8 +45,8 @@ from tests.delivery.test_delivery import (
     make_segment,
     send_input,
 )
-from tests.delivery.test_sms_delivery import add_texters, set_partner, with_sms_variant
 from tests.moto_fixture import MOTO_ACCESS_KEY_ID, MOTO_SECRET_ACCESS_KEY
+from tests.sms.test_sms_delivery import add_texters, set_partner, with_sms_variant
 from workflows.send import SendWorkflow
 
 AMS = ZoneInfo("Europe/Amsterdam")
