@@ -81,11 +81,12 @@ def short_link(
     delivery and its link number; the URL is that link of the delivery's own SMS, composed
     again, so no code leads anywhere Brandrelay did not text. This one reads the database."""
     parsed = short_links.parse(settings, code)
-    url = sms_delivery.link_of(engine, settings, *parsed) if parsed else None
-    if parsed is None or url is None:
+    target = sms_delivery.link_of(engine, settings, *parsed) if parsed else None
+    if parsed is None or target is None:
         return HTMLResponse(_NOT_FOUND, status_code=404, headers=HEADERS)
-    _submit(request, parsed[0], EventKind.clicked, url)
-    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    if target.record:
+        _submit(request, parsed[0], EventKind.clicked, target.url)
+    return RedirectResponse(target.url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/o/{delivery}/{mac}.gif", response_model=None, summary="Record an email open")

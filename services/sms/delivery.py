@@ -156,16 +156,24 @@ def _shortener(ctx: SendContext, row: Delivery) -> Callable[[str], str]:
     return Shortener(ctx.settings, row.id)
 
 
-def link_of(engine: Engine, settings: Settings, delivery_id: int, index: int) -> str | None:
+@dataclass(frozen=True)
+class ShortLinkTarget:
+    url: str
+    record: bool  # whether the click is recorded: the brand tracks clicks now
+
+
+def link_of(
+    engine: Engine, settings: Settings, delivery_id: int, index: int
+) -> ShortLinkTarget | None:
     """Link number `index` of the delivery's SMS, composed again (the short-link redirect);
-    None when there is no such SMS or link, or the brand no longer tracks clicks."""
+    None when there is no such SMS or link. A link texted while the brand tracked clicks keeps
+    working after it stops (the recipient's message must not break); only the click is then
+    not recorded."""
     with Session(engine, expire_on_commit=False) as session:
         row = session.get(Delivery, delivery_id)
         if row is None or row.channel != Channel.sms.value:
             return None
         ctx = load_context(session, settings, row.partner_campaign_id)
-        if not ctx.brand.click_tracking:
-            return None
         contact = session.get(Contact, row.contact_id) if row.contact_id else None
         collect = Collector()
         try:
@@ -174,7 +182,9 @@ def link_of(engine: Engine, settings: Settings, delivery_id: int, index: int) ->
             raise
         except Exception:  # the content no longer renders: nothing to redirect to
             return None
-        return collect.links[index] if index < len(collect.links) else None
+        if index >= len(collect.links):
+            return None
+        return ShortLinkTarget(collect.links[index], record=bool(ctx.brand.click_tracking))
 
 
 def _open_rows(

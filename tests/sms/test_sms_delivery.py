@@ -395,6 +395,19 @@ def test_sms_links_are_short_tracked_and_redirect(
         clicks = s.exec(select(DeliveryEvent).where(DeliveryEvent.kind == "clicked")).all()
     assert [c.url for c in clicks] == ["https://club.example/open-day"]
     assert clicks[0].source == "tracking"
+    # The brand stops tracking: the texted link still leads on, the click is not recorded.
+    with Session(demo) as s:
+        for brand in s.exec(select(Brand)).all():
+            brand.click_tracking = False
+            s.add(brand)
+        s.commit()
+    again = client.get(path, follow_redirects=False)
+    assert again.status_code == 302
+    assert again.headers["location"] == "https://club.example/open-day"
+    writer.stop()
+    writer.start()
+    with Session(demo) as s:
+        assert len(s.exec(select(DeliveryEvent).where(DeliveryEvent.kind == "clicked")).all()) == 1
 
 
 def test_sms_links_stay_as_they_are_when_the_brand_does_not_track(
