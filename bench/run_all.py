@@ -15,6 +15,7 @@ BENCHMARKS: list[list[str]] = [
     ["bench.contact_import"],
     ["bench.campaign_sheets"],
     ["bench.send"],
+    ["bench.sms"],
 ]
 
 
