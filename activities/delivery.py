@@ -92,6 +92,24 @@ def paused_notice(engine: Engine, paused: SendPaused) -> PartnerNotice:
         )
 
 
+def outcome_of(result: delivery.BatchResult) -> BatchOutcome:
+    """What the SendWorkflow learns of a batch, email or SMS: counts, the cursor, and why it
+    stopped early (a pause, a fault, throttles, the deadline)."""
+    return BatchOutcome(
+        sent=result.sent,
+        failed=result.failed,
+        suppressed=result.suppressed,
+        paused=result.paused,
+        fault=result.fault,
+        retry_later=result.retry_later,
+        last_id=result.last_id,
+        seen=result.seen,
+        throttled=result.throttled,
+        cut_short=result.cut_short,
+        late=result.late,
+    )
+
+
 class DeliveryActivities:
     def __init__(
         self,
@@ -122,19 +140,7 @@ class DeliveryActivities:
             pace=self._pace(),
             progress=activity.heartbeat,
         )
-        return BatchOutcome(
-            sent=result.sent,
-            failed=result.failed,
-            suppressed=result.suppressed,
-            paused=result.paused,
-            fault=result.fault,
-            retry_later=result.retry_later,
-            last_id=result.last_id,
-            seen=result.seen,
-            throttled=result.throttled,
-            cut_short=result.cut_short,
-            late=result.late,
-        )
+        return outcome_of(result)
 
     @activity.defn(name="send_sms_batch")
     def send_sms_batch(self, batch: SendBatchInput) -> BatchOutcome:
@@ -169,20 +175,8 @@ class DeliveryActivities:
                 partner = session.get(Partner, pc.partner_id) if pc else None
             zone = sms_delivery.zone_of(partner) if partner else ZoneInfo("UTC")
             quiet = sms_delivery.describe_quiet(result.quiet_until, zone)
-        return BatchOutcome(
-            sent=result.sent,
-            failed=result.failed,
-            suppressed=result.suppressed,
-            paused=result.paused,
-            fault=result.fault,
-            retry_later=result.retry_later,
-            last_id=result.last_id,
-            seen=result.seen,
-            throttled=result.throttled,
-            cut_short=result.cut_short,
-            late=result.late,
-            quiet_until=result.quiet_until,
-            quiet=quiet,
+        return outcome_of(result).model_copy(
+            update={"quiet_until": result.quiet_until, "quiet": quiet}
         )
 
     def _sms(self) -> SmsTransport:

@@ -1,7 +1,7 @@
 """Inbound SMS (AWS two-way SMS through SNS): a STOP reply suppresses the number at once.
 
 No user authentication: the SNS signature is the credential, checked exactly as for SES
-feedback (api.routers.ses_feedback, whose test hooks on app.state apply here too), with topics
+feedback (api.sns_endpoint, whose test hooks on app.state apply here too), with topics
 from SMS_INBOUND_TOPIC_ARNS. Unsigned or forged: 403; malformed: 400 naming the field;
 anything genuine, STOP or not: 200 (SNS retries whatever it sees fail).
 """
@@ -14,11 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from api.deps import SessionDep, SettingsDep
-from api.routers.ses_feedback import _problem, _raw_body
 from api.security import PublicRoute
+from api.sns_endpoint import confirm, problem, raw_body, signature_checks
 from mail.sms_inbound import parse_inbound
 from mail.sns import SnsError
-from mail.sns_http import CertificateCache, confirm_subscription, fetch_cert_https
 from services import audit
 from services.sms import inbound as sms_inbound
 
@@ -30,25 +29,20 @@ log = logging.getLogger(__name__)
 def receive_inbound_sms(
     _: PublicRoute,
     request: Request,
-    body: Annotated[bytes, Depends(_raw_body)],
+    body: Annotated[bytes, Depends(raw_body)],
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
-    state = request.app.state
-    certificates: CertificateCache = state.sns_certificates
     try:
         sms = parse_inbound(
-            body,
-            topic_arns=settings.sms_inbound_topic_arns,
-            fetch_cert=certificates.fetcher(getattr(state, "sns_fetch_cert", fetch_cert_https)),
-            cert_url_allowed=getattr(state, "sns_cert_url_allowed", None),
+            body, topic_arns=settings.sms_inbound_topic_arns, **signature_checks(request)
         )
         if sms.kind == "subscription_confirmation" and sms.subscribe_url:
-            getattr(state, "sns_confirm", confirm_subscription)(sms.subscribe_url)
+            confirm(request, sms.subscribe_url)
             return Response(status_code=200)
     except SnsError as err:
         log.info("inbound sms refused (%s): %s", err.field, err)
-        raise _problem(err) from err
+        raise problem(err) from err
     if sms.is_stop:
         audit.begin_write(session)
         rows = sms_inbound.apply_stop(session, sms)
