@@ -11,22 +11,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
-from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
-from core.settings import Settings, SmsTransportKind
+from core.settings import Settings
 from domain.workflow_ids import send_workflow_id
 from mail.sms import SmsMessage
 from mail.sms_transport import OutboxSmsTransport, SnsSmsTransport
@@ -45,23 +42,11 @@ from tests.delivery.test_delivery import (
     make_segment,
     send_input,
 )
-from tests.moto_fixture import MOTO_ACCESS_KEY_ID, MOTO_SECRET_ACCESS_KEY
+from tests.sms.conftest import REGION
 from tests.sms.test_sms_delivery import add_texters, set_partner, with_sms_variant
 from workflows.send import SendWorkflow
 
 AMS = ZoneInfo("Europe/Amsterdam")
-REGION = "eu-west-1"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def _published() -> list[tuple[str, str]]:
@@ -95,7 +80,7 @@ async def test_amsterdam_open_day_texts_sms_contacts_once_and_mails_the_others(
     demo: Engine,
     settings: Settings,
     delivery_worker: Callable[..., Any],
-    moto_endpoint: str,
+    sns_settings: Settings,
     tmp_path: Path,
 ) -> None:
     with_sms_variant(demo)
@@ -109,15 +94,6 @@ async def test_amsterdam_open_day_texts_sms_contacts_once_and_mails_the_others(
         s.commit()
         stop_email = s.exec(select(Contact.email).where(Contact.phone == stop[0])).one()
     pcid = approved_row(demo, good_values(), make_segment(demo, "amsterdam", "e2esms"))
-    sns_settings = settings.model_copy(
-        update={
-            "sms_transport": SmsTransportKind.sns,
-            "aws_region": REGION,
-            "aws_endpoint_url": moto_endpoint,
-            "aws_access_key_id": MOTO_ACCESS_KEY_ID,
-            "aws_secret_access_key": SecretStr(MOTO_SECRET_ACCESS_KEY),
-        }
-    )
     before = len(_published())
     sms = LosesTheWorker(SnsSmsTransport(sns_settings), after=3)
     queue, worker = delivery_worker(OutboxTransport(tmp_path / "outbox", demo), sms)

@@ -14,13 +14,11 @@ import boto3  # type: ignore[import-untyped]
 import pytest
 from botocore.config import Config  # type: ignore[import-untyped]
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
-from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from core.settings import Settings, SmsTransportKind, SmsType
+from core.settings import Settings, SmsType
 from mail.errors import (
     PermanentSendError,
     ThrottledError,
@@ -36,9 +34,7 @@ from mail.sms_transport import (
 from mail.tags import make_tags
 from models.outbox import OutboxSms
 from tests.moto_fixture import MOTO_ACCESS_KEY_ID, MOTO_SECRET_ACCESS_KEY
-
-REGION = "eu-west-1"
-
+from tests.sms.conftest import REGION
 
 # Outbox -----------------------------------------------------------------------------------------
 
@@ -96,30 +92,6 @@ def test_make_sms_transport_defaults_to_the_outbox(settings: Settings, db: Engin
 
 
 # SNS on moto ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def sns_settings(settings: Settings, moto_endpoint: str) -> Settings:
-    return settings.model_copy(
-        update={
-            "sms_transport": SmsTransportKind.sns,
-            "aws_region": REGION,
-            "aws_endpoint_url": moto_endpoint,
-            "aws_access_key_id": MOTO_ACCESS_KEY_ID,
-            "aws_secret_access_key": SecretStr(MOTO_SECRET_ACCESS_KEY),
-        }
-    )
 
 
 def _wire(transport: SnsSmsTransport) -> list[dict[str, list[str]]]:
