@@ -51,6 +51,15 @@ class Permission(StrEnum):
     # Reports over many partners (funnel, time to market, ...): whoever reads campaigns, within
     # the scope of the grant. A partner's own report needs partner_campaign.read only.
     report_read = "report.read"
+    # Co-op funds, print orders and claims (issue 22). Partners read their own fund, orders and
+    # claims; HQ's admins allocate funds, set cost rates, record payments and export claims.
+    fund_read = "fund.read"
+    fund_manage = "fund.manage"
+    print_order_read = "print_order.read"
+    print_order_create = "print_order.create"
+    claim_read = "claim.read"
+    claim_confirm = "claim.confirm"  # the partner's GM confirms the drafted claim
+    claim_pay = "claim.pay"  # record a payment, export approved claims for finance
 
 
 READ_ONLY: frozenset[Permission] = frozenset(
@@ -67,6 +76,9 @@ READ_ONLY: frozenset[Permission] = frozenset(
         Permission.contact_count,
         Permission.approval_policy_read,
         Permission.report_read,
+        Permission.fund_read,
+        Permission.print_order_read,
+        Permission.claim_read,
     }
 )
 
@@ -90,6 +102,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.contact_manage,
             Permission.suppression_manage,
             Permission.approval_policy_read,
+            Permission.fund_read,
+            Permission.print_order_read,
+            Permission.claim_read,
         }
     ),
     Role.brand_reviewer: frozenset(
@@ -107,6 +122,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.partner_campaign_decide,
             Permission.outbox_read,
             Permission.contact_count,
+            Permission.fund_read,
+            Permission.print_order_read,
+            Permission.claim_read,
         }
     ),
     Role.region_manager: frozenset(
@@ -119,6 +137,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.partner_campaign_read,
             Permission.partner_campaign_decide,
             Permission.contact_count,
+            Permission.fund_read,
+            Permission.print_order_read,
+            Permission.claim_read,
         }
     ),
     Role.partner_editor: frozenset(
@@ -131,6 +152,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.contact_count,
             Permission.contact_read,
             Permission.contact_manage,
+            Permission.fund_read,
+            Permission.print_order_read,
+            Permission.print_order_create,
+            Permission.claim_read,
         }
     ),
     Role.partner_manager: frozenset(
@@ -146,6 +171,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.contact_count,
             Permission.contact_read,
             Permission.contact_manage,
+            Permission.fund_read,
+            Permission.print_order_read,
+            Permission.print_order_create,
+            Permission.claim_read,
+            Permission.claim_confirm,
         }
     ),
     Role.viewer: READ_ONLY,

@@ -25,3 +25,11 @@ def template_workflow_id(template_id: int, number: int, nonce: str) -> str:
 
 def webhook_endpoint_workflow_id(endpoint_id: int) -> str:
     return f"webhook-endpoint-{endpoint_id}"
+
+
+def print_order_workflow_id(print_order_id: int) -> str:
+    return f"print-order-{print_order_id}"
+
+
+def claim_workflow_id(claim_id: int) -> str:
+    return f"claim-{claim_id}"

@@ -10,10 +10,14 @@ from models.audit import AuditChainHead, AuditEvent
 from models.blocks import BrandBlock
 from models.campaign_sheets import CampaignSheet
 from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
+from models.chain_tasks import ChainTask
+from models.claims import Claim
 from models.contacts import Contact, ErasureCount, PhoneSuppression, Segment, Suppression
 from models.delivery import Delivery, DeliveryEvent
+from models.funds import CostRate, Fund, FundLedgerEntry
 from models.org import ApiToken, Brand, Membership, Partner, Region, User
 from models.outbox import OutboxMessage, OutboxSms
+from models.print_orders import PrintOrder, PrintVendorCallback
 from models.probe import ReadinessProbe
 from models.reporting import (
     ContentRefusal,
@@ -43,13 +47,18 @@ __all__ = [
     "BrandSender",
     "Campaign",
     "CampaignSheet",
+    "ChainTask",
+    "Claim",
     "Contact",
     "ContentRefusal",
+    "CostRate",
     "CycleTime",
     "Delegation",
     "Delivery",
     "DeliveryEvent",
     "ErasureCount",
+    "Fund",
+    "FundLedgerEntry",
     "Membership",
     "OutboxMessage",
     "OutboxSms",
@@ -57,6 +66,8 @@ __all__ = [
     "PartnerCampaign",
     "PartnerSender",
     "PhoneSuppression",
+    "PrintOrder",
+    "PrintVendorCallback",
     "ReadinessProbe",
     "Region",
     "ReportDaily",
