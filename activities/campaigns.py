@@ -27,6 +27,7 @@ from models.workflow_io import (
 )
 from services import audit
 from services.approvals.facts import role_holders
+from services.funds import campaign_money
 from services.reporting import facts as reporting_facts
 from workflows.partner_campaign_lifecycle import PartnerCampaignEvent as E
 
@@ -87,6 +88,8 @@ def write_transition(session: Session, t: PartnerTransition) -> None:
     session.add(row)
     reporting_facts.record_transition(session, row, t, transition_key(t))
     blocked = _sync_tasks(session, row, t)
+    if t.entry.from_state != t.entry.to_state:
+        campaign_money.on_transition(session, row, row.state)
     audit.append_in(
         session,
         audit.NewEvent(
