@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from approvals.engine import Decision, Outcome, begin, vote
+from approvals.engine import Outcome, begin, vote
 from approvals.facts import ApprovalFacts
 from approvals.policy import (
     Approver,
@@ -21,6 +21,7 @@ from approvals.policy import (
     PolicySpec,
     Stage,
 )
+from approvals.views import Decision
 from models.campaigns import PartnerCampaign
 from models.org import Partner
 from services.approvals.facts import gather
