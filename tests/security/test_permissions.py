@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -33,6 +33,7 @@ from models.assets import Asset
 from models.campaign_sheets import CampaignSheet
 from models.campaigns import Campaign, PartnerCampaign
 from models.contacts import Contact, Segment, Suppression
+from models.funds import Fund
 from models.org import ApiToken, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
 from models.templates import Template, TemplateVersion
@@ -135,6 +136,7 @@ class Ids:
     block_kind: str = "footer"  # the demo brand's blocks; Contoso has none
     webhook: int = 0
     webhook_event: int = 0
+    fund_ams: int = 0
 
 
 @pytest.fixture
@@ -185,7 +187,29 @@ def ids(
     result.policy, result.delegation = _approval_rows(demo)
     result.sheet = _sheet_row(demo)
     result.webhook, result.webhook_event = _webhook_rows(demo)
+    result.fund_ams = _fund_row(demo, result)
     return result
+
+
+def _fund_row(engine: Engine, ids: Ids) -> int:
+    """Amsterdam's co-op fund for 2026-Q4 (no ledger rows needed to read or check it)."""
+    with Session(engine) as s:
+        partner = s.get(Partner, ids.amsterdam)
+        assert partner is not None and partner.id is not None
+        fund = Fund(
+            brand_id=partner.brand_id,
+            region_id=partner.region_id,
+            partner_id=partner.id,
+            period="2026-Q4",
+            starts_on=date(2026, 10, 1),
+            ends_on=date(2026, 12, 31),
+            currency="EUR",
+            coop_share_bp=5000,
+            eligible_channels=["email"],
+        )
+        s.add(fund)
+        s.commit()
+        return fund.id or 0
 
 
 def _sheet_row(engine: Engine) -> int:
@@ -357,6 +381,8 @@ def send(
         files = {"file": ("club.png", tiny_png(), "image/png")}
         if url.endswith("/contacts/import"):
             files = {"file": ("contacts.csv", MATRIX_CSV, "text/csv")}
+        if url.endswith("/funds/import"):
+            files = {"file": ("funds.csv", MATRIX_FUNDS_CSV, "text/csv")}
         return client.request(
             method, url, data=body or {"title": "Upload"}, files=files, headers=headers
         )
@@ -381,6 +407,9 @@ class Call:
 
 _c = Call
 MATRIX_CSV = b"email,consent_status\nimported@example.com,unknown\n"
+MATRIX_FUNDS_CSV = (
+    b"partner,period,currency,amount,co-op share,channels\namsterdam,2027-Q2,EUR,5,50,email\n"
+)
 CONTACTS = "/api/v1/partners/{amsterdam}/contacts"
 POLICY = "/api/v1/approval-policies/{policy}"
 SEGMENTS = "/api/v1/partners/{amsterdam}/segments"
@@ -798,6 +827,35 @@ MATRIX: dict[str, tuple[Call, str]] = {
         "NFFFFFFFFO",
     ),
     "webhooks.test": (_c("POST", "/api/v1/webhooks/{webhook}/test"), "NFFFFFFFFO"),
+    "funds.list": (_c("GET", "/api/v1/funds"), "OOOOOOOOOO"),
+    "funds.allocate": (
+        _c(
+            "POST",
+            "/api/v1/funds",
+            lambda i, r: {
+                "period": "2027-Q1",
+                "currency": "EUR",
+                "amount": "10.00",
+                "coop_share_percent": "50",
+                "eligible_channels": ["email"],
+                "partner_id": i.amsterdam,
+            },
+        ),
+        "NFFFFFFFFO",
+    ),
+    "funds.import": (_c("POST", "/api/v1/funds/import", multipart=True), "VFFFFFFFFO"),
+    "funds.read": (_c("GET", "/api/v1/funds/{fund_ams}"), "NONOONOOOO"),
+    "funds.ledger": (_c("GET", "/api/v1/funds/{fund_ams}/ledger"), "NONOONOOOO"),
+    "funds.check": (_c("GET", "/api/v1/funds/{fund_ams}/check"), "NONOONOOOO"),
+    "cost_rates.list": (_c("GET", "/api/v1/cost-rates"), "OOOOOOOOOO"),
+    "cost_rates.replace": (
+        _c(
+            "PUT",
+            "/api/v1/cost-rates",
+            lambda i, r: {"rates": [{"channel": "email", "unit": "0.05", "currency": "EUR"}]},
+        ),
+        "OFFFFFFFFO",
+    ),
 }
 CODE = {
     "O": range(200, 300),
@@ -838,6 +896,7 @@ MULTIPART = {
     ("POST", "/api/v1/partners/{partner_id}/contacts/import"),
     ("POST", "/api/v1/campaign-sheets"),
     ("POST", "/api/v1/partner-value-sheets"),
+    ("POST", "/api/v1/funds/import"),
 }
 # POSTs that only compute an answer from a body (validation, preview): readers may use them.
 READ_ONLY_POSTS = {
@@ -911,6 +970,7 @@ PARAM_IDS = {
     "kind": "block_kind",
     "webhook_id": "webhook",
     "event_id": "webhook_event",
+    "fund_id": "fund_ams",
 }
 MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/templates/{template_id}/versions"): {},
