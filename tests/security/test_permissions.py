@@ -1185,6 +1185,11 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/reports/export/{}"): 303,
     ("GET", "/my-reports"): 303,
     ("GET", "/my-reports/export"): 303,
+    ("GET", "/funds"): 303,
+    ("GET", "/funds/{}"): 303,
+    ("POST", "/funds/allocate"): 403,
+    ("POST", "/funds/import"): 403,
+    ("POST", "/funds/rates"): 403,
 }
 PORTAL_FILL = {"/static/{}": "/static/portal.css"}
 
