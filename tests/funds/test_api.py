@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from domain.money import LedgerKind
+from domain.money import CostChannel, LedgerKind
 from models.funds import Fund, FundLedgerEntry
 from tests.funds.helpers import (
     ADMIN,
@@ -251,3 +251,23 @@ def test_cost_rates(client: TestClient, login: Login, demo: Engine) -> None:
     assert r.status_code == 422 and fields(r) == ["rates.3.currency"]
     # The refused cards changed nothing.
     assert len(client.get(RATES, headers=login(ADMIN)).json()) == 3
+
+
+def test_demo_funds_seed_twice_books_once(demo: Engine) -> None:
+    from scripts.demo.funds import seed_demo_funds
+    from services.funds import ledger, rates
+    from services.funds.terms import quarter_of
+
+    with Session(demo) as s:
+        first = seed_demo_funds(s)
+        again = seed_demo_funds(s)
+        s.commit()
+        assert first is not None and again is not None and first.id == again.id
+        assert first.period == quarter_of(first.starts_on).name
+        assert ledger.balance(s, first.id or 0).available == 100000
+        est = rates.estimate(s, first.brand_id, CostChannel.print, 300, "a5")
+        assert est is not None and (est.unit_minor, est.total_minor) == (18, 5400)
+        assert rates.estimate(s, first.brand_id, CostChannel.print, 300, "A3") is None
+        assert rates.estimate(s, first.brand_id, CostChannel.sms, 10) == rates.Estimate(
+            8, 80, "EUR"
+        )
