@@ -12,7 +12,7 @@ from api.deps import RequestIdDep, SessionDep, SettingsDep
 from api.routers.campaign_sheets import read_upload
 from api.routers.params import PagingDep, page_of
 from api.security import Authorize
-from core.errors import Forbidden
+from core.errors import FieldError, Forbidden
 from core.policy import Permission, Principal, Target, allows
 from models.fund_schemas import (
     AllocationRead,
@@ -37,7 +37,6 @@ IdempotencyKey = Annotated[
     Header(
         min_length=1,
         max_length=120,
-        pattern=r"^[\x21-\x7e]+$",
         description="retries with the same key allocate once",
     ),
 ]
@@ -74,6 +73,8 @@ def allocate_funds(
 ) -> AllocationRead:
     """Creates each partner's fund for the period on first allocation, then adds to it. With
     an Idempotency-Key a retry (or a parallel twin) books nothing twice and answers 200."""
+    if idempotency_key is not None and not allocation.KEY_TEXT.match(idempotency_key):
+        raise FieldError("Idempotency-Key", "use printable ASCII without spaces")
     terms = allocation.parse_terms(
         body.period, body.currency, body.amount, body.coop_share_percent, body.eligible_channels
     )

@@ -8,6 +8,7 @@ books anew, as a POST does.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -28,6 +29,8 @@ from services.funds.terms import (
     percent_to_bp,
     to_minor,
 )
+
+KEY_TEXT = re.compile(r"^[\x21-\x7e]{1,120}$")  # an Idempotency-Key: printable ASCII
 
 
 @dataclass(frozen=True)
