@@ -64,8 +64,10 @@ def project_partner_transition(engine: Engine, t: PartnerTransition) -> None:
 
 
 def write_transition(session: Session, t: PartnerTransition) -> None:
-    """The row, its inbox tasks and the audit event of one transition, in `session`'s
-    transaction (the caller has checked that the event key is not written yet)."""
+    """The row, its inbox tasks, the co-op money the new state moves (held at approval, given
+    back on a side exit, booked when sent: services.funds.campaign_money) and the audit event
+    of one transition, in `session`'s transaction (the caller has checked that the event key
+    is not written yet)."""
     row = session.get(PartnerCampaign, t.partner.partner_campaign_id)
     if row is None:
         raise ValueError(f"partner campaign {t.partner.partner_campaign_id} does not exist")

@@ -9,7 +9,8 @@ of each transition, in its transaction):
   reservation back (`booked-pc-<id>`).
 
 Money never stops a campaign: without a fund, a covered channel or a rate nothing is booked,
-and an audit event on the partner campaign says why (`fund.skipped`). Keys make every step
+and an audit event on the partner campaign says why (`fund.skipped`; not for a brand without
+any fund, which does not use co-op money). Keys make every step
 idempotent, so a retried projection books nothing twice.
 """
 
@@ -21,15 +22,13 @@ from datetime import date
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from content.spec import TemplateContent
 from domain.money import CostChannel, LedgerKind
 from domain.states import DeliveryStatus, PartnerCampaignState
 from models.base import utcnow
-from models.campaigns import Campaign, PartnerCampaign
+from models.campaigns import PartnerCampaign
 from models.contacts import Segment
 from models.delivery import Delivery
 from models.funds import Fund, FundLedgerEntry
-from models.templates import TemplateVersion
 from services import audit, segments
 from services.funds import ledger, rates
 
@@ -58,7 +57,10 @@ def _send_day(row: PartnerCampaign) -> date:
 
 
 def _skipped(session: Session, row: PartnerCampaign, step: str, why: str) -> None:
-    """The audit trail says why no money moved (once per step)."""
+    """The audit trail says why no money moved (once per step); silent for a brand that has
+    no fund at all (it does not use co-op money: nothing is missing)."""
+    if session.exec(select(Fund.id).where(Fund.brand_id == row.brand_id)).first() is None:
+        return
     audit.append_in(
         session,
         audit.NewEvent(
@@ -88,18 +90,16 @@ def _reservation(session: Session, row: PartnerCampaign) -> tuple[Fund, FundLedg
     return (fund, entry) if fund is not None else None
 
 
-def _has_sms(session: Session, row: PartnerCampaign) -> bool:
-    campaign = session.get(Campaign, row.campaign_id)
-    version = session.get(TemplateVersion, campaign.template_version_id) if campaign else None
-    return version is not None and TemplateContent.model_validate(version.content).sms is not None
-
-
 def expected_counts(session: Session, row: PartnerCampaign) -> dict[CostChannel, int]:
     """Recipients per channel the send would reach now (one SMS segment each)."""
     segment = session.get(Segment, row.segment_id) if row.segment_id else None
     rules = dict(segment.filter) if segment is not None else {}
     audience = segments.audience_breakdown(
-        session, row.brand_id, row.partner_id, rules, sms=_has_sms(session, row)
+        session,
+        row.brand_id,
+        row.partner_id,
+        rules,
+        sms=segments.has_sms_variant(session, row.campaign_id),
     )
     return {CostChannel.email: audience.eligible_email, CostChannel.sms: audience.eligible_sms}
 

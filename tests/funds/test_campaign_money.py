@@ -235,3 +235,22 @@ def test_ledger_refuses_wrong_signs_and_is_idempotent(demo: Engine) -> None:
         second = ledger.post(s, fund, ledger.Movement(LedgerKind.allocation, 9, "again", "system"))
         assert first.id == second.id and second.amount_minor == 7
         assert ledger.balance(s, fund_id).available == 100007
+
+
+def test_a_brand_without_funds_gets_no_money_events(demo: Engine) -> None:
+    add_contacts(demo, "amsterdam", 5, tag="coop")
+    pcid = open_day_row(
+        demo, good_values(), make_segment(demo, "amsterdam", "coop"), state="pending_approval"
+    )
+    transition(demo, pcid, 1, "pending_approval", "approved")
+    transition(demo, pcid, 2, "approved", "sending")
+    sent(demo, pcid, n_sent=5, n_failed=0)
+    transition(demo, pcid, 3, "sending", "sent")
+    with Session(demo) as s:
+        actions = s.exec(
+            select(AuditEvent.action).where(
+                AuditEvent.entity_type == "partner_campaign", AuditEvent.entity_id == str(pcid)
+            )
+        ).all()
+        assert s.exec(select(FundLedgerEntry)).all() == []
+    assert len(actions) == 3 and not [a for a in actions if a.startswith("fund.")]
