@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Header, Query, Response, UploadFile
+from fastapi import APIRouter, File, Header, Query, Response, UploadFile
 from sqlalchemy.exc import IntegrityError
 
 from api.deps import RequestIdDep, SessionDep, SettingsDep
 from api.routers.campaign_sheets import read_upload
 from api.routers.params import PagingDep, page_of
-from api.security import Authorize
+from api.security import FundManager, FundReader
 from core.errors import FieldError, Forbidden
-from core.policy import Permission, Principal, Target, allows
+from core.policy import Permission, Target, allows
 from models.fund_schemas import (
     AllocationRead,
     CheckRead,
@@ -30,8 +30,6 @@ from services.funds import check as fund_check
 from services.funds.sheet import import_sheet
 
 router = APIRouter(prefix="/api/v1", tags=["funds"])
-FundReader = Annotated[Principal, Depends(Authorize(Permission.fund_read))]
-FundManager = Annotated[Principal, Depends(Authorize(Permission.fund_manage))]
 IdempotencyKey = Annotated[
     str | None,
     Header(

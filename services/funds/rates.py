@@ -100,6 +100,7 @@ def replace(
 ) -> list[CostRate]:
     """Replace the brand's rate card, audited with the old and new cards."""
     rows = validate(rates)
+    audit.begin_write(session)
     old = list_rates(session, brand_id)
     before = [_card(r) for r in old]
     session.exec(delete(CostRate).where(col(CostRate.brand_id) == brand_id))
