@@ -132,7 +132,8 @@ class SheetRowProblem(BaseModel):
 
 
 class ImportReport(BaseModel):
-    imported: bool = Field(description="False: a row was refused and nothing was written")
+    """A sheet booked in full (a refused sheet is a 422 problem listing its cells)."""
+
+    imported: bool
     rows: int
-    problems: list[SheetRowProblem]
     funds: list[FundRead] = Field(default_factory=list)

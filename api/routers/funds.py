@@ -12,7 +12,7 @@ from api.deps import RequestIdDep, SessionDep, SettingsDep
 from api.routers.campaign_sheets import read_upload
 from api.routers.params import PagingDep, page_of
 from api.security import FundManager, FundReader
-from core.errors import FieldError, Forbidden
+from core.errors import FieldError, Forbidden, Problem
 from core.policy import Permission, Target, allows
 from models.fund_schemas import (
     AllocationRead,
@@ -103,7 +103,6 @@ def allocate_funds(
     "/funds/import",
     response_model=ImportReport,
     summary="Allocate from a sheet (XLSX or CSV), all rows or none",
-    responses={422: {"description": "the file as a whole, or a row, was refused"}},
 )
 async def import_funds(
     principal: FundManager,
@@ -113,18 +112,32 @@ async def import_funds(
         UploadFile,
         File(description="columns: partner, period, currency, amount, co-op share, channels"),
     ],
-    response: Response,
 ) -> ImportReport:
-    """200 with the funds when every row was booked; 422 with the report naming each refused
-    cell when any row was refused (nothing booked then)."""
+    """All or nothing: any refused cell is a 422 listing every one (`errors`: field and
+    column, row, message, e.g. "row 4, column partner: no partner 'amsterdm'") and nothing is
+    booked; otherwise every row is booked and the funds answered. The same file again books
+    nothing more."""
     data = await read_upload(file, settings)
     result = import_sheet(session, principal, data, file.filename or "sheet")
     if not result.imported:
-        response.status_code = 422
+        session.rollback()
+        raise Problem(
+            f"{len(result.problems)} problem(s) in the sheet: nothing was booked",
+            status=422,
+            title="Sheet refused",
+            errors=[
+                {
+                    "field": p.column,
+                    "row": p.row,
+                    "column": p.column,
+                    "message": f"row {p.row}, column {p.column}: {p.message}",
+                }
+                for p in result.problems
+            ],
+        )
     return ImportReport(
-        imported=result.imported,
+        imported=True,
         rows=result.rows,
-        problems=result.problems,
         funds=[reads.fund_read(session, f) for f in result.funds],
     )
 

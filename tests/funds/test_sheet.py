@@ -56,7 +56,7 @@ def test_csv_and_xlsx_book_every_row_once(client: TestClient, login: Login, demo
     r = upload(client, login, csv_bytes(GOOD), "funds.csv")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["imported"] and body["rows"] == 3 and body["problems"] == []
+    assert body["imported"] and body["rows"] == 3
     got = {f["partner_name"]: f for f in body["funds"]}
     assert got["Northwind Fitness Amsterdam"]["balance"]["allocated_minor"] == 100000
     assert got["Northwind Fitness Munich"]["coop_share_bp"] == 3750
@@ -86,15 +86,16 @@ def test_one_poisoned_row_refuses_all(client: TestClient, login: Login, demo: En
         r = upload(client, login, data, name)
         assert r.status_code == 422, r.text
         body = r.json()
-        assert body["imported"] is False and body["funds"] == []
-        assert [(p["row"], p["column"]) for p in body["problems"]] == [
+        assert r.headers["content-type"] == "application/problem+json"
+        assert body["detail"] == "5 problem(s) in the sheet: nothing was booked"
+        assert [(p["row"], p["field"]) for p in body["errors"]] == [
             (5, "partner"),
             (6, "amount"),
             (7, "period"),
             (8, "channels"),
             (9, "partner"),
         ]
-        assert body["problems"][0]["message"] == "no partner 'amsterdm'"
+        assert body["errors"][0]["message"] == "row 5, column partner: no partner 'amsterdm'"
     with Session(demo) as s:
         assert s.exec(select(Fund)).all() == []
 
@@ -106,7 +107,7 @@ def test_rows_clashing_with_a_fund_refuse_all(
     clash = [GOOD[1], ["amsterdam", "2026-Q4", "USD", "5", "50", "email, sms, print"]]
     r = upload(client, login, csv_bytes(clash), "b.csv")
     assert r.status_code == 422
-    assert [(p["row"], p["column"]) for p in r.json()["problems"]] == [(3, "currency")]
+    assert [(p["row"], p["column"]) for p in r.json()["errors"]] == [(3, "currency")]
     with Session(demo) as s:
         assert len(s.exec(select(Fund)).all()) == 1  # Berlin's row was not kept either
 
@@ -114,7 +115,7 @@ def test_rows_clashing_with_a_fund_refuse_all(
 def test_another_brand_and_bad_files(client: TestClient, login: Login, demo: Engine) -> None:
     r = upload(client, login, csv_bytes(GOOD[:1]), "funds.csv", who=CONTOSO)
     assert r.status_code == 422
-    assert r.json()["problems"][0]["message"] == "no partner 'amsterdam'"
+    assert r.json()["errors"][0]["message"] == "row 2, column partner: no partner 'amsterdam'"
     assert upload(client, login, csv_bytes(GOOD), "f.csv", who=GM_AMS).status_code == 403
     formula = csv_bytes([["amsterdam", "2026-Q4", "EUR", "=1+1", "50", "email"]])
     r = upload(client, login, formula, "f.csv")

@@ -729,8 +729,10 @@ class BrandrelayClient(BaseClient):
 
         POST /api/v1/funds/import
 
-        200 with the funds when every row was booked; 422 with the report naming each
-        refused cell when any row was refused (nothing booked then).
+        All or nothing: any refused cell is a 422 listing every one (`errors`: field and
+        column, row, message, e.g. "row 4, column partner: no partner 'amsterdm'") and
+        nothing is booked; otherwise every row is booked and the funds answered. The same
+        file again books nothing more.
         """
         response = self.request("POST", "/api/v1/funds/import", files={"file": file})
         return cast("models.ModelsFundSchemasImportReport", response.json())

@@ -894,11 +894,10 @@ class ModelsContactSchemasImportReport(TypedDict, total=False):
 
 
 class ModelsFundSchemasImportReport(TypedDict, total=False):
-    """ImportReport"""
+    """A sheet booked in full (a refused sheet is a 422 problem listing its cells)."""
 
     imported: Required[bool]
     rows: Required[int]
-    problems: Required[list[SheetRowProblem]]
     funds: list[FundRead]
 
 
@@ -1572,14 +1571,6 @@ class SheetProblem(TypedDict, total=False):
     message: Required[str]
 
 
-class SheetRowProblem(TypedDict, total=False):
-    """SheetRowProblem"""
-
-    row: Required[int]
-    column: Required[str]
-    message: Required[str]
-
-
 class Slot(TypedDict, total=False):
     """One named place in the template: locked (HQ content) or editable within constraints."""
 
@@ -2201,7 +2192,6 @@ __all__ = [
     "SegmentUpdate",
     "SharingUpdate",
     "SheetProblem",
-    "SheetRowProblem",
     "Slot",
     "SlotKind",
     "SmsPreviewBody",
