@@ -254,3 +254,25 @@ def test_a_brand_without_funds_gets_no_money_events(demo: Engine) -> None:
         ).all()
         assert s.exec(select(FundLedgerEntry)).all() == []
     assert len(actions) == 3 and not [a for a in actions if a.startswith("fund.")]
+
+
+def test_check_names_double_releases_and_unbacked_payments(demo: Engine) -> None:
+    fund_id = seed_money(demo)
+    with Session(demo) as s:
+        fund = s.get(Fund, fund_id)
+        assert fund is not None
+
+        def post(kind: LedgerKind, amount: int, key: str, paid: int = 0) -> None:
+            ledger.post(s, fund, ledger.Movement(kind, amount, key, "system", paid_minor=paid))
+
+        post(LedgerKind.reservation, -40, "reserve-po-7")
+        post(LedgerKind.release, 40, "release-po-7")
+        post(LedgerKind.release, 40, "booked-po-7")
+        post(LedgerKind.release, 5, "release-pc-99")
+        post(LedgerKind.claim_paid, 0, "paid-claim-1", paid=10)
+        problems = check.check(s, fund)
+    assert "reservation reserve-po-7 is released 2 times" in problems
+    assert "reservation reserve-po-7: 80 released, only 40 reserved" in problems
+    assert "release release-pc-99 gives back no reservation of this fund" in problems
+    assert "payment paid-claim-1 is for no approved or paid claim" in problems
+    assert "paid 10 is more than spent 0" in problems
