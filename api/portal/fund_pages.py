@@ -172,9 +172,13 @@ async def allocate_page(
             form["period"], form["currency"], form["amount"], form["coop_share_percent"], known
         )
         region_id = int(target.removeprefix("region-")) if target.startswith("region-") else None
-        partners = allocation.targets(session, principal, region_id=region_id)
         allocation.allocate(
-            session, principal, terms, partners, idempotency_key=None, note=form["note"]
+            session,
+            principal,
+            terms,
+            region_id=region_id,
+            idempotency_key=None,
+            note=form["note"],
         )
     except (Problem, ValueError) as err:
         if isinstance(err, Problem) and err.status in (401, 403):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Header, Query, Response, UploadFile
-from sqlalchemy.exc import IntegrityError
 
 from api.deps import RequestIdDep, SessionDep, SettingsDep
 from api.routers.campaign_sheets import read_upload
@@ -76,20 +75,15 @@ def allocate_funds(
     terms = allocation.parse_terms(
         body.period, body.currency, body.amount, body.coop_share_percent, body.eligible_channels
     )
-    for attempt in range(3):
-        try:
-            partners = allocation.targets(
-                session, principal, partner_id=body.partner_id, region_id=body.region_id
-            )
-            out = allocation.allocate(
-                session, principal, terms, partners, idempotency_key=idempotency_key, note=body.note
-            )
-            session.flush()
-            break
-        except IntegrityError:  # a parallel twin wrote first: read what it wrote
-            session.rollback()
-            if attempt == 2:
-                raise
+    out = allocation.allocate(
+        session,
+        principal,
+        terms,
+        partner_id=body.partner_id,
+        region_id=body.region_id,
+        idempotency_key=idempotency_key,
+        note=body.note,
+    )
     if out.allocated == 0:
         response.status_code = 200
     return AllocationRead(

@@ -12,6 +12,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.errors import FieldError, Forbidden, NotFound
@@ -207,15 +208,19 @@ def allocate_one(
                 },
             ),
         )
+    seen = session.exec(
+        select(FundLedgerEntry).where(
+            FundLedgerEntry.fund_id == fund.id, FundLedgerEntry.key == key
+        )
+    ).first()
+    if seen is not None:
+        if seen.kind != LedgerKind.allocation or seen.amount_minor != terms.amount_minor:
+            raise FieldError("Idempotency-Key", "already used with a different request body")
+        return fund, created, False
     if terms.amount_minor < 0:
         after = ledger.balance(session, fund.id or 0)
         if after.available + terms.amount_minor < 0:
             raise FieldError(f"{where}amount", "takes back more than the fund has available")
-    before = session.exec(
-        select(col(FundLedgerEntry.id)).where(
-            FundLedgerEntry.fund_id == fund.id, FundLedgerEntry.key == key
-        )
-    ).first()
     ledger.post(
         session,
         fund,
@@ -228,7 +233,7 @@ def allocate_one(
             by_user_id=user_id,
         ),
     )
-    return fund, created, before is None
+    return fund, created, True
 
 
 def allocation_key(user_id: int, idempotency_key: str | None) -> str:
@@ -243,10 +248,35 @@ def allocate(
     session: Session,
     principal: Principal,
     terms: Terms,
-    partners: list[Partner],
     *,
+    partner_id: int | None = None,
+    region_id: int | None = None,
     idempotency_key: str | None,
     note: str = "",
+) -> Outcome:
+    """Allocate to the targets in the caller's transaction. A parallel twin with the same
+    Idempotency-Key may commit first (the unique ledger key or fund fails this flush): the
+    transaction starts again and finds what the twin wrote, so both answer the same."""
+    for attempt in range(3):
+        try:
+            partners = targets(session, principal, partner_id=partner_id, region_id=region_id)
+            out = _allocate(session, principal, terms, partners, idempotency_key, note)
+            session.flush()
+            return out
+        except IntegrityError:
+            session.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _allocate(
+    session: Session,
+    principal: Principal,
+    terms: Terms,
+    partners: list[Partner],
+    idempotency_key: str | None,
+    note: str,
 ) -> Outcome:
     audit.begin_write(session)
     key = allocation_key(principal.user_id, idempotency_key)

@@ -87,8 +87,12 @@ def test_idempotency_key_books_once_even_in_parallel(
     assert codes == [200, 200, 200, 201], [a.text for a in answers]
     with Session(demo) as s:
         assert len(s.exec(select(FundLedgerEntry)).all()) == 1
-    # Another key books again; the same key from another user is another key.
+    # The same key with another body is refused; another key books again.
+    r = allocate(client, login, key="q4-topup", partner_id=ams, amount="5.00")
+    assert r.status_code == 422 and fields(r) == ["Idempotency-Key"]
     assert allocate(client, login, key="q4-second", partner_id=ams).status_code == 201
+    with Session(demo) as s:
+        assert len(s.exec(select(FundLedgerEntry)).all()) == 2
 
 
 def test_terms_must_match_the_existing_fund(client: TestClient, login: Login, demo: Engine) -> None:
