@@ -67,6 +67,7 @@ class ChainRunner:
         self.label = label
         self.chain: Chain | None = None
         self.outcome: Outcome | None = None
+        self.closing = False  # projecting the outcome: the task closes
         self.events = 0  # projected events: numbers the audit keys
         self.changes = 0  # bumps on every decision or timeout: wakes the waiting loop
         self.lock = asyncio.Lock()
@@ -108,6 +109,8 @@ class ChainRunner:
                     await self._expire("no decision before the deadline")
                 else:
                     await self._stage_timeout(index)
+        # The decision that ended the chain answers its caller before the workflow moves on.
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return self.outcome
 
     async def _wait_until(self, when: datetime | None) -> bool:
@@ -224,9 +227,11 @@ class ChainRunner:
         stage: str | None,
         on_behalf_of: int | None = None,
     ) -> None:
-        self.outcome = outcome
-        self.changes += 1
+        self.closing = True  # the projection closes the task
         await self._project(outcome.value, actor_id, comment, stage, on_behalf_of)
+        self.closing = False
+        self.outcome = outcome  # only now: `run` returns, and the workflow may end
+        self.changes += 1
 
     # Reading -----------------------------------------------------------------------------------
 
@@ -258,7 +263,7 @@ class ChainRunner:
         stage: str | None = None,
         on_behalf_of: int | None = None,
     ) -> None:
-        waiting = self.outcome is None and self.chain is not None and not self.chain.done
+        waiting = not self.closing and self.chain is not None and not self.chain.done
         info = workflow.info()
         self.events += 1
         await workflow.execute_activity(
