@@ -13,7 +13,7 @@ from activities.assets import AssetActivities
 from activities.audit import AuditActivities, CheckpointActivities
 from activities.campaign_sheets import CampaignSheetActivities
 from activities.campaigns import CampaignActivities
-from activities.chain_tasks import ChainTaskActivities
+from activities.chain_tasks import ChainNoticeActivities, ChainTaskActivities
 from activities.delivery import DeliveryActivities
 from activities.fanout import FanoutActivities
 from activities.notifications import NotificationActivities
@@ -75,6 +75,7 @@ def queues(
     fanout = FanoutActivities(engine)
     transport = make_transport(settings, engine)
     notices = NotificationActivities(engine, settings, transport)
+    chain_notices = ChainNoticeActivities(engine, settings, transport)
     deliveries = DeliveryActivities(
         engine, settings, transport, make_sms_transport(settings, engine)
     )
@@ -106,6 +107,7 @@ def queues(
                 campaigns.project_campaign_summary,
                 notices.notify_partner_campaign,
                 notices.invite_partners,
+                chain_notices.notify_chain_approvers,
                 deliveries.notify_send_paused,
                 deliveries.notify_send_late,
                 deliveries.record_send_resumed,

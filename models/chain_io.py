@@ -64,3 +64,21 @@ class ChainStatus(BaseModel):
     skipped: list[str] = Field(default_factory=list)
     passed: list[str] = Field(default_factory=list)
     events: int = Field(0, description="events the chain recorded so far")
+
+
+class ChainNotice(BaseModel):
+    """An email the chain asks for: approval_pending and reminder go to whoever may decide
+    the stage now (delegates included), escalated to the people the escalation added."""
+
+    kind: str = Field(description="approval_pending | reminder | escalated")
+    key: str = Field(description="idempotency key: workflow id, event number and kind")
+    subject: ChainSubject
+    subject_id: int
+    label: str
+    brand_id: int
+    region_id: int
+    partner_id: int
+    stage: StageView
+    submitted_by: int | None = None
+    due_at: datetime | None = None
+    portal_path: str = Field("", description="where the object is decided in the portal")

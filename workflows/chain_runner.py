@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from approvals import engine
@@ -36,10 +36,19 @@ with workflow.unsafe.imports_passed_through():
     from approvals.views import Decision
     from core.policy import Permission, Target, allows, principal_of
     from domain.money import ChainSubject
-    from models.chain_io import ChainDecision, ChainStatus, ChainTarget, ChainTaskProjection
+    from models.chain_io import (
+        ChainDecision,
+        ChainNotice,
+        ChainStatus,
+        ChainTarget,
+        ChainTaskProjection,
+    )
 
 PROJECTION_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
+)
+NOTICE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5), maximum_attempts=8
 )
 # Outcomes that end the chain (the others leave a stage waiting).
 FINAL = frozenset({Outcome.approved, Outcome.rejected, Outcome.changes_requested, Outcome.expired})
@@ -59,12 +68,23 @@ class ChainRunner:
     """One object's approval chain inside its workflow (state is plain, replay-safe data)."""
 
     def __init__(
-        self, subject: ChainSubject, subject_id: int, target: ChainTarget, label: str
+        self,
+        subject: ChainSubject,
+        subject_id: int,
+        target: ChainTarget,
+        label: str,
+        *,
+        portal_path: str = "",
     ) -> None:
+        """`label` names the object in audit comments, refusals and emails ("print order 12");
+        `portal_path` is where approvers decide it (the emails link there; default the inbox)."""
         self.subject = subject
         self.subject_id = subject_id
         self.target = target
         self.label = label
+        self.portal_path = portal_path
+        self.submitted_by: int | None = None
+        self.notices: list[ChainNotice] = []  # sent by `run`'s loop, never by a handler
         self.chain: Chain | None = None
         self.outcome: Outcome | None = None
         self.closing = False  # projecting the outcome: the task closes
@@ -92,6 +112,7 @@ class ChainRunner:
             else:
                 self.chain = engine.restart(self.chain, facts, submitted_by, now)
             self.outcome = None
+            self.submitted_by = submitted_by
             if self.chain.done:
                 skipped = ", ".join(self.chain.skipped)
                 note = "no approval required" + (f": {skipped} did not apply" if skipped else "")
@@ -99,7 +120,11 @@ class ChainRunner:
                 self.outcome = Outcome.approved
                 return self.outcome
             await self._project("submitted", submitted_by, None)
+            self._notify("approval_pending")
         while self.outcome is None:
+            if self.notices:
+                await self._send_notices()
+                continue
             due = engine.next_timeout(self.chain)
             when, index = due if due is not None else (None, None)
             if expire_at is not None and (when is None or expire_at <= when):
@@ -109,6 +134,7 @@ class ChainRunner:
                     await self._expire("no decision before the deadline")
                 else:
                     await self._stage_timeout(index)
+        self.notices.clear()  # news about a chain that has ended is moot
         # The decision that ended the chain answers its caller before the workflow moves on.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.outcome
@@ -117,14 +143,15 @@ class ChainRunner:
         """True when `when` came; False when a decision changed the chain first."""
         seen = self.changes
         if when is None:
-            await workflow.wait_condition(lambda: self.changes != seen)
+            await workflow.wait_condition(lambda: self.changes != seen or bool(self.notices))
             return False
         delay = (when - workflow.now()).total_seconds()
         if delay <= 0:
             return True
         try:
             await workflow.wait_condition(
-                lambda: self.changes != seen, timeout=timedelta(seconds=delay)
+                lambda: self.changes != seen or bool(self.notices),
+                timeout=timedelta(seconds=delay),
             )
         except TimeoutError:
             return True
@@ -152,13 +179,16 @@ class ChainRunner:
             self.changes += 1
             if outcome == Outcome.reminded:
                 await self._project("reminded", None, f"{stage}: approval reminder", current.name)
+                self._notify("reminder")
             elif outcome == Outcome.escalated:
                 added = ", ".join(a.label() for a in timeout.to)
                 await self._project(
                     "escalated", None, f"{stage}: escalated to {added}", current.name
                 )
+                self._notify("escalated")
             elif outcome == Outcome.advanced:
                 await self._project("advanced", None, f"{stage}: approved by timeout", current.name)
+                self._notify("approval_pending")
             else:
                 await self._finish(
                     outcome, None, f"{stage}: {outcome.value} by timeout", current.name
@@ -217,6 +247,8 @@ class ChainRunner:
             else:
                 event = "vote" if outcome == Outcome.counted else "advanced"
                 await self._project(event, action.actor.user_id, action.comment, stage.name, behalf)
+                if outcome == Outcome.advanced:
+                    self._notify("approval_pending")
         return self.status()
 
     async def _finish(
@@ -232,6 +264,45 @@ class ChainRunner:
         self.closing = False
         self.outcome = outcome  # only now: `run` returns, and the workflow may end
         self.changes += 1
+
+    # Notices ---------------------------------------------------------------------------------
+
+    def _notify(self, kind: str) -> None:
+        view = engine.view(self.chain) if self.chain is not None else None
+        if view is None:
+            return
+        self.notices.append(
+            ChainNotice(
+                kind=kind,
+                key=f"{workflow.info().workflow_id}:chain:{self.events}:{kind}",
+                subject=self.subject,
+                subject_id=self.subject_id,
+                label=self.label,
+                brand_id=self.target.brand_id,
+                region_id=self.target.region_id,
+                partner_id=self.target.partner_id,
+                stage=view,
+                submitted_by=self.submitted_by,
+                due_at=self._due(),
+                portal_path=self.portal_path,
+            )
+        )
+
+    async def _send_notices(self) -> None:
+        """Emails go from `run`'s loop, so a slow mail server never delays a decider's answer;
+        one that still fails after its retries is given up (the ChainTask keeps the work
+        visible in the API)."""
+        while self.notices and self.outcome is None:
+            notice = self.notices.pop(0)
+            try:
+                await workflow.execute_activity(
+                    "notify_chain_approvers",
+                    notice,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=NOTICE_RETRY,
+                )
+            except ActivityError:
+                workflow.logger.warning("chain notice %s could not be sent", notice.key)
 
     # Reading -----------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.chain_tasks import ChainTaskActivities
+from activities.chain_tasks import ChainNoticeActivities, ChainTaskActivities
 from approvals.facts import ApprovalFacts
 from approvals.policy import (
     Approver,
@@ -31,20 +32,25 @@ from approvals.policy import (
     Operator,
     PinnedPolicy,
     PolicySpec,
+    Rule,
     Stage,
     Timeout,
     TimeoutAction,
 )
+from approvals.views import StageView
 from core.errors import Forbidden, Problem
 from core.policy import Principal, actor_of
+from core.settings import Settings
 from domain.money import ChainSubject
+from mail.transport import OutboxTransport
 from models.audit import AuditEvent
 from models.base import utcnow
-from models.chain_io import ChainDecision, ChainStatus, ChainTarget
+from models.chain_io import ChainDecision, ChainNotice, ChainStatus, ChainTarget
 from models.chain_tasks import ChainTask
 from models.org import Partner, User
 from services.accounts import principal_for
 from services.approvals import chain_tasks, delegations
+from services.approvals.chain_notices import compose_chain_notice
 from services.org import Actor
 from services.workflow_updates import problem_from
 from tests.helper_workflows import ChainProbeInput, ChainProbeWorkflow
@@ -89,6 +95,15 @@ class Probe:
     engine: Engine
     queue: str
     target: ChainTarget
+    outbox: OutboxTransport
+
+    def mail(self) -> list[tuple[str, str]]:
+        """(recipient, subject) of every email sent, in order."""
+        return [
+            (a.addr_spec, str(m["Subject"]))
+            for m in self.outbox.list_messages()
+            for a in m["To"].addresses
+        ]
 
     async def start(
         self,
@@ -140,8 +155,12 @@ class Probe:
                 ).all()
             )
 
+    def last(self, subject_id: int) -> AuditEvent:
+        return [e for e in self.events(subject_id) if e.action.startswith("print_order.")][-1]
+
     def actions(self, subject_id: int) -> list[str]:
-        return [e.action for e in self.events(subject_id)]
+        """The chain's own events (emails sent have theirs: notification.sent)."""
+        return [e.action for e in self.events(subject_id) if e.action.startswith("print_order.")]
 
     async def decide(
         self,
@@ -179,17 +198,24 @@ class Probe:
 
 
 @pytest.fixture
-async def probe(demo: Engine, workflow_env: WorkflowEnvironment) -> AsyncIterator[Probe]:
+async def probe(
+    demo: Engine, workflow_env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+) -> AsyncIterator[Probe]:
     queue = f"test-{uuid.uuid4().hex[:10]}"
+    outbox = OutboxTransport(tmp_path / "outbox")
+    notices = ChainNoticeActivities(demo, settings, outbox)
     with ThreadPoolExecutor(4) as pool:
         async with Worker(
             workflow_env.client,
             task_queue=queue,
             workflows=[ChainProbeWorkflow],
-            activities=[ChainTaskActivities(demo).project_chain_task],
+            activities=[
+                ChainTaskActivities(demo).project_chain_task,
+                notices.notify_chain_approvers,
+            ],
             activity_executor=pool,
         ):
-            yield Probe(workflow_env, demo, queue, amsterdam(demo))
+            yield Probe(workflow_env, demo, queue, amsterdam(demo), outbox)
 
 
 async def test_one_stage_approved_by_the_gm(probe: Probe) -> None:
@@ -203,7 +229,7 @@ async def test_one_stage_approved_by_the_gm(probe: Probe) -> None:
     task = probe.task(sid)
     assert task is not None and not task.open and task.stage is None
     assert probe.actions(sid) == ["print_order.submitted", "print_order.approved"]
-    approved = probe.events(sid)[-1]
+    approved = probe.last(sid)
     gm = principal(probe.engine, GM_AMS)
     assert approved.actor == str(gm.user_id) and approved.after == {"open": False, "stage": "gm"}
     assert approved.entity_type == "print_order" and approved.partner_id == task.partner_id
@@ -267,7 +293,7 @@ async def test_rejected_with_a_reason(probe: Probe) -> None:
     assert status.outcome == "rejected"
     assert await handle.result() == ["rejected"]
     assert probe.actions(sid)[-1] == "print_order.rejected"
-    assert probe.events(sid)[-1].comment == "too expensive"
+    assert probe.last(sid).comment == "too expensive"
     task = probe.task(sid)
     assert task is not None and not task.open
 
@@ -309,7 +335,11 @@ async def test_expired_by_the_stage_timeout(probe: Probe) -> None:
         "print_order.reminded",
         "print_order.expired",
     ]
-    assert probe.events(sid)[-1].actor == "system"
+    assert [subject.split(":")[0] for _, subject in probe.mail()] == [
+        "Waiting for your approval",
+        "Reminder",
+    ]
+    assert probe.last(sid).actor == "system"
     task = probe.task(sid)
     assert task is not None and not task.open
 
@@ -335,7 +365,7 @@ async def test_a_delegate_decides_on_behalf_of_the_gm(probe: Probe) -> None:
         assert acting is not None and acting.for_user == gm.user_id
     status = await probe.decide(handle, EDITOR_AMS, on_behalf_of=GM_AMS)
     assert status.outcome == "approved"
-    approved = probe.events(sid)[-1]
+    approved = probe.last(sid)
     assert approved.actor == str(editor.user_id)
     assert approved.after is not None and approved.after["on_behalf_of"] == gm.user_id
 
@@ -398,3 +428,64 @@ async def test_decide_maps_refusals_to_problems(probe: Probe) -> None:
 
 def decision(probe: Probe, email: str, verdict: str = "approve") -> ChainDecision:
     return ChainDecision(actor=actor_of(principal(probe.engine, email)), decision=verdict)
+
+
+async def test_approvers_are_emailed_once_per_stage(probe: Probe) -> None:
+    """The waiting stage's approvers get one email each (the submitter none); the next stage's
+    approvers theirs when it begins; an escalation emails the people it adds."""
+    escalate = Timeout(after=HOUR, action=TimeoutAction.escalate, to=[REGION])
+    policy = pinned(gm_stage(escalate), Stage(name="hq", approvers=[REVIEWERS]))
+    sid, handle = await probe.start(policy, submitted_by=EDITOR_AMS)
+    await probe.until(lambda: len(probe.mail()) == 1, "the GM's email")
+    assert probe.mail() == [(GM_AMS, f"Waiting for your approval: print order {sid}")]
+    body = probe.outbox.list_messages()[0].get_content()
+    assert "/inbox" in body and "'Gm'" in body
+    await probe.env.sleep(HOUR + 60)
+    await probe.until(lambda: len(probe.mail()) == 2, "the escalation email")
+    assert probe.mail()[1] == (NORTH, f"Escalated to you: print order {sid} waits for a decision")
+    await probe.decide(handle, GM_AMS)
+    await probe.until(lambda: len(probe.mail()) > 2, "the reviewers' emails")
+    await probe.decide(handle, REVIEWER)
+    assert await handle.result() == ["approved"]
+    reviewers = {to for to, subject in probe.mail()[2:]}
+    assert REVIEWER in reviewers and GM_AMS not in reviewers and EDITOR_AMS not in reviewers
+    sent = [e for e in probe.events(sid) if e.action == "notification.sent"]
+    assert len(sent) == len(probe.mail())
+
+
+def test_the_label_is_data_in_the_email(demo: Engine, settings: Settings) -> None:
+    """The label may carry partner text: kept as text, on one line in the subject (no header
+    of its own), never evaluated as a template."""
+    label = "Flyer {{ 7*7 }} <script>x</script>\nBcc: evil@example.com"
+    target = amsterdam(demo)
+    stage = StageView(
+        policy="print",
+        name="gm",
+        label="The partner's GM",
+        index=0,
+        of=1,
+        approvers=[GM],
+        rule=Rule.any,
+        required=1,
+        approvals=0,
+        excluded_user_ids=[],
+    )
+    notice = ChainNotice(
+        kind="approval_pending",
+        key="k",
+        subject=ChainSubject.print_order,
+        subject_id=1,
+        label=label,
+        stage=stage,
+        portal_path="/print-orders/1",
+        **target.model_dump(),
+    )
+    with Session(demo) as s:
+        user = s.exec(select(User).where(User.email == GM_AMS)).one()
+        message = compose_chain_notice(settings, notice, user)
+    assert message["Bcc"] is None
+    subject = str(message["Subject"])
+    assert "{{ 7*7 }}" in subject and "Bcc: evil@example.com" in subject and "\n" not in subject
+    body = message.get_content()
+    assert "<script>x</script>" in body and "49" not in body
+    assert f"{settings.public_base_url.rstrip('/')}/print-orders/1" in body
