@@ -66,7 +66,7 @@ class ChainProbeWorkflow:
         ]
         if inp.resubmit and outcomes[0] == "changes_requested":
             outcomes.append(await self.chain.run(inp.policy, inp.facts, inp.submitted_by))
-        return [o.value for o in outcomes]
+        return [o.value for o in outcomes] + (["withdrawn"] if self.chain.withdrawn else [])
 
     @workflow.update
     async def decide(self, action: ChainDecision) -> ChainStatus:
@@ -75,6 +75,10 @@ class ChainProbeWorkflow:
     @decide.validator
     def _validate_decide(self, action: ChainDecision) -> None:
         self.chain.refusal(action)
+
+    @workflow.signal
+    def cancel(self, by: int) -> None:
+        self.chain.withdraw(by, "cancelled by the partner")
 
     @workflow.query
     def status(self) -> ChainStatus:

@@ -91,6 +91,9 @@ class ChainRunner:
         self.events = 0  # projected events: numbers the audit keys
         self.changes = 0  # bumps on every decision or timeout: wakes the waiting loop
         self.lock = asyncio.Lock()
+        self.deciding = 0  # decide() calls in flight
+        self.withdrawal: tuple[int | None, str] | None = None  # asked for, not yet projected
+        self.withdrawn = False
 
     # Running -----------------------------------------------------------------------------------
 
@@ -112,6 +115,7 @@ class ChainRunner:
             else:
                 self.chain = engine.restart(self.chain, facts, submitted_by, now)
             self.outcome = None
+            self.withdrawn = False
             self.submitted_by = submitted_by
             if self.chain.done:
                 skipped = ", ".join(self.chain.skipped)
@@ -122,6 +126,9 @@ class ChainRunner:
             await self._project("submitted", submitted_by, None)
             self._notify("approval_pending")
         while self.outcome is None:
+            if self.withdrawal is not None:
+                await self._withdraw(*self.withdrawal)
+                continue
             if self.notices:
                 await self._send_notices()
                 continue
@@ -135,8 +142,9 @@ class ChainRunner:
                 else:
                     await self._stage_timeout(index)
         self.notices.clear()  # news about a chain that has ended is moot
-        # The decision that ended the chain answers its caller before the workflow moves on.
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        # Decisions in flight (the one that ended the chain, any refused after it) answer their
+        # callers before the workflow moves on (and perhaps ends).
+        await workflow.wait_condition(lambda: self.deciding == 0)
         return self.outcome
 
     async def _wait_until(self, when: datetime | None) -> bool:
@@ -156,6 +164,25 @@ class ChainRunner:
         except TimeoutError:
             return True
         return False
+
+    def withdraw(self, actor_id: int | None, comment: str) -> None:
+        """End the waiting chain without a decision (the object was cancelled): `run` closes
+        the task, audits "<subject>.withdrawn" and returns expired, with `withdrawn` set.
+        Synchronous, so a signal or update handler may call it; nothing when nothing waits."""
+        if self.outcome is None and self.chain is not None and not self.chain.done:
+            self.withdrawal = (actor_id, comment)
+            self.changes += 1
+
+    async def _withdraw(self, actor_id: int | None, comment: str) -> None:
+        async with self.lock:
+            self.withdrawal = None
+            if self.outcome is None:
+                self.closing = True
+                await self._project("withdrawn", actor_id, comment)
+                self.closing = False
+                self.withdrawn = True
+                self.outcome = Outcome.expired
+                self.changes += 1
 
     async def _expire(self, note: str) -> None:
         async with self.lock:
@@ -214,7 +241,7 @@ class ChainRunner:
             raise refuse(
                 f"decision: {message}", "invalid", [{"field": "decision", "message": message}]
             ) from None
-        if self.chain is None or self.chain.done or self.outcome is not None:
+        if self.chain is None or self.chain.done or self.outcome is not None or self.withdrawal:
             raise refuse(f"Nothing about {self.label} waits for a decision", "conflict")
         on_behalf = principal_of(action.on_behalf_of) if action.on_behalf_of else None
         refused = engine.refusal(self.chain, principal, self._target(), on_behalf_of=on_behalf)
@@ -230,6 +257,13 @@ class ChainRunner:
     async def decide(self, action: ChainDecision) -> ChainStatus:
         """Record a decision (the Update handler calls this). Re-checked under the lock:
         another decision or a timeout may have moved the chain since the validator ran."""
+        self.deciding += 1
+        try:
+            return await self._decide(action)
+        finally:
+            self.deciding -= 1
+
+    async def _decide(self, action: ChainDecision) -> ChainStatus:
         async with self.lock:
             decision = self.refusal(action)
             assert self.chain is not None and self.chain.current is not None

@@ -489,3 +489,14 @@ def test_the_label_is_data_in_the_email(demo: Engine, settings: Settings) -> Non
     body = message.get_content()
     assert "<script>x</script>" in body and "49" not in body
     assert f"{settings.public_base_url.rstrip('/')}/print-orders/1" in body
+
+
+async def test_withdrawn_when_the_object_is_cancelled(probe: Probe) -> None:
+    sid, handle = await probe.start(pinned(gm_stage()))
+    editor = principal(probe.engine, EDITOR_AMS)
+    await handle.signal(ChainProbeWorkflow.cancel, editor.user_id)
+    assert await handle.result() == ["expired", "withdrawn"]
+    assert probe.actions(sid) == ["print_order.submitted", "print_order.withdrawn"]
+    assert probe.last(sid).actor == str(editor.user_id)
+    task = probe.task(sid)
+    assert task is not None and not task.open
