@@ -177,7 +177,8 @@ def open_task(session: Session, subject: ChainSubject, subject_id: int) -> Chain
 
 
 def awaiting(session: Session, principal: Principal, subject: ChainSubject) -> list[ChainTask]:
-    """The open tasks of this kind the caller may decide now, soonest due first."""
+    """The open tasks of this kind the caller may decide now, soonest due first (those
+    without a due time last, on every database)."""
     tasks = session.exec(
         select(ChainTask)
         .where(
@@ -185,7 +186,7 @@ def awaiting(session: Session, principal: Principal, subject: ChainSubject) -> l
             ChainTask.brand_id == principal.brand_id,
             col(ChainTask.open).is_(True),
         )
-        .order_by(col(ChainTask.due_at), col(ChainTask.id))
+        .order_by(col(ChainTask.due_at).is_(None), col(ChainTask.due_at), col(ChainTask.id))
     ).all()
     return [t for t in tasks if decider(session, principal, t) is not None]
 

@@ -500,3 +500,16 @@ async def test_withdrawn_when_the_object_is_cancelled(probe: Probe) -> None:
     assert probe.last(sid).actor == str(editor.user_id)
     task = probe.task(sid)
     assert task is not None and not task.open
+
+
+async def test_awaiting_lists_soonest_due_first(probe: Probe) -> None:
+    escalate = Timeout(after=HOUR, action=TimeoutAction.escalate, to=[REGION])
+    later = Timeout(after=5 * HOUR, action=TimeoutAction.expire)
+    undated, h1 = await probe.start(pinned(gm_stage()))
+    late, h2 = await probe.start(pinned(gm_stage(later)))
+    soon, h3 = await probe.start(pinned(gm_stage(escalate)))
+    with Session(probe.engine) as s:
+        mine = chain_tasks.awaiting(s, principal(probe.engine, GM_AMS), ChainSubject.print_order)
+    assert [t.subject_id for t in mine] == [soon, late, undated]
+    for handle in (h1, h2, h3):
+        await handle.terminate()
