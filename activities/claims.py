@@ -1,0 +1,56 @@
+"""The ClaimWorkflow's side effects: creating a claim and starting its workflow, drafting it
+from real spend, projecting each step. All idempotent: a retry changes nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+from temporalio import activity
+
+from core.settings import Settings
+from models.claim_io import ClaimStart, ClaimStarted, ClaimTransition
+from services import audit
+from services.claims import projection, starter
+from storage.base import BlobStore
+
+
+class ClaimActivities:
+    def __init__(self, engine: Engine, settings: Settings, store: BlobStore) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._store = store
+
+    @activity.defn(name="start_claim")
+    async def start_claim(self, start: ClaimStart) -> ClaimStarted:
+        """The contract's entry point for finished partner campaigns and delivered print
+        orders: the subject's claim and its running workflow, or no claim and why."""
+        info = activity.info()
+        return await starter.start_claim(
+            self._engine,
+            self._settings,
+            self._store,
+            activity.client(),
+            info.task_queue if info.task_queue else self._settings.temporal_task_queue,
+            start,
+        )
+
+    @activity.defn(name="draft_claim")
+    def draft_claim(self, claim_id: int) -> None:
+        with Session(self._engine, expire_on_commit=False) as session:
+            audit.begin_write(session)
+            projection.draft(session, self._settings, self._store, claim_id)
+            session.commit()
+
+    @activity.defn(name="project_claim")
+    def project_claim(self, t: ClaimTransition) -> None:
+        for _ in range(20):
+            with Session(self._engine, expire_on_commit=False) as session:
+                try:
+                    audit.begin_write(session)
+                    projection.apply(session, t)
+                    session.commit()
+                    return
+                except IntegrityError:
+                    session.rollback()
+        raise RuntimeError(f"could not project claim {t.claim_id} step {t.seq}")
