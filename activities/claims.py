@@ -37,8 +37,8 @@ class ClaimActivities:
 
     @activity.defn(name="draft_claim")
     def draft_claim(self, claim_id: int) -> None:
+        # No write lock first: drawing the email again reads through sessions of its own.
         with Session(self._engine, expire_on_commit=False) as session:
-            audit.begin_write(session)
             projection.draft(session, self._settings, self._store, claim_id)
             session.commit()
 
