@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -32,7 +32,9 @@ from models.approvals import ApprovalPolicy, ApprovalPolicyVersion, Delegation
 from models.assets import Asset
 from models.campaign_sheets import CampaignSheet
 from models.campaigns import Campaign, PartnerCampaign
+from models.claims import Claim
 from models.contacts import Contact, Segment, Suppression
+from models.funds import Fund
 from models.org import ApiToken, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
 from models.templates import Template, TemplateVersion
@@ -135,6 +137,8 @@ class Ids:
     block_kind: str = "footer"  # the demo brand's blocks; Contoso has none
     webhook: int = 0
     webhook_event: int = 0
+    claim: int = 0
+    evidence_n: int = 0  # the claim's first piece of evidence (delivery counts)
 
 
 @pytest.fixture
@@ -185,7 +189,53 @@ def ids(
     result.policy, result.delegation = _approval_rows(demo)
     result.sheet = _sheet_row(demo)
     result.webhook, result.webhook_event = _webhook_rows(demo)
+    result.claim = _claim_row(demo, result)
     return result
+
+
+def _claim_row(engine: Engine, ids: Ids) -> int:
+    """A draft claim of Amsterdam's partner campaign, with no workflow: actions that reach the
+    workflow answer 409 (it takes no more actions)."""
+    with Session(engine) as s:
+        amsterdam = s.get(Partner, ids.amsterdam)
+        assert amsterdam is not None
+        fund = Fund(
+            brand_id=amsterdam.brand_id,
+            region_id=amsterdam.region_id,
+            partner_id=ids.amsterdam,
+            period="2026-Q4",
+            starts_on=date(2026, 10, 1),
+            ends_on=date(2026, 12, 31),
+            currency="EUR",
+            coop_share_bp=5000,
+            eligible_channels=["email"],
+        )
+        s.add(fund)
+        s.flush()
+        claim = Claim(
+            brand_id=amsterdam.brand_id,
+            region_id=amsterdam.region_id,
+            partner_id=ids.amsterdam,
+            fund_id=fund.id or 0,
+            partner_campaign_id=ids.pc_ams,
+            currency="EUR",
+            coop_share_bp=5000,
+            lines=[
+                {
+                    "channel": "email",
+                    "quantity": 10,
+                    "gross_minor": 50,
+                    "eligible": True,
+                    "source": "ledger",
+                }
+            ],
+            evidence=[{"kind": "delivery_counts", "label": "Counts", "counts": {}}],
+            window_closes_at=datetime(2027, 3, 2, tzinfo=UTC),
+            workflow_id="claim-matrix",
+        )
+        s.add(claim)
+        s.commit()
+        return claim.id or 0
 
 
 def _sheet_row(engine: Engine) -> int:
@@ -798,6 +848,31 @@ MATRIX: dict[str, tuple[Call, str]] = {
         "NFFFFFFFFO",
     ),
     "webhooks.test": (_c("POST", "/api/v1/webhooks/{webhook}/test"), "NFFFFFFFFO"),
+    # Claims: partners their own, regions theirs, brand roles all; the GM confirms and adds
+    # invoices, brand reviewers and admins decide, admins pay and export (claim.pay). The claim
+    # has no workflow, so an action that reaches it is a 409.
+    "claims.list": (_c("GET", "/api/v1/claims"), "OOOOOOOOOO"),
+    "claims.export": (_c("GET", "/api/v1/claims/export?format=csv"), "OFFFFFFFFO"),
+    "claims.read": (_c("GET", "/api/v1/claims/{claim}"), "NONOONOOOO"),
+    "claims.evidence": (_c("GET", "/api/v1/claims/{claim}/evidence/{evidence_n}"), "NONOONOOOO"),
+    "claims.invoice": (
+        _c(
+            "POST",
+            "/api/v1/claims/{claim}/invoices",
+            lambda i, r: {"amount": "1.00", "description": f"Matrix {r}"},
+            multipart=True,
+        ),
+        "NFNOFFFFFO",
+    ),
+    "claims.confirm": (_c("POST", "/api/v1/claims/{claim}/confirm"), "NFNCFFFFFC"),
+    "claims.decide": (
+        _c("POST", "/api/v1/claims/{claim}/decide", lambda i, r: {"decision": "approve"}),
+        "NFNFFNFCFC",
+    ),
+    "claims.payment": (
+        _c("POST", "/api/v1/claims/{claim}/payment", lambda i, r: {"reference": "SEPA-1"}),
+        "NFFFFFFFFC",
+    ),
 }
 CODE = {
     "O": range(200, 300),
@@ -838,6 +913,7 @@ MULTIPART = {
     ("POST", "/api/v1/partners/{partner_id}/contacts/import"),
     ("POST", "/api/v1/campaign-sheets"),
     ("POST", "/api/v1/partner-value-sheets"),
+    ("POST", "/api/v1/claims/{claim_id}/invoices"),
 }
 # POSTs that only compute an answer from a body (validation, preview): readers may use them.
 READ_ONLY_POSTS = {
@@ -911,6 +987,8 @@ PARAM_IDS = {
     "kind": "block_kind",
     "webhook_id": "webhook",
     "event_id": "webhook_event",
+    "claim_id": "claim",
+    "n": "evidence_n",
 }
 MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/templates/{template_id}/versions"): {},
@@ -946,6 +1024,9 @@ MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/suppressions"): {"email": "x@example.com"},
     ("POST", "/api/v1/approval-policies/{policy}/versions"): {"spec": {}},
     ("PATCH", "/api/v1/webhooks/{webhook_id}"): {"description": "X"},
+    ("POST", "/api/v1/claims/{claim_id}/invoices"): {"amount": "1.00", "description": "X"},
+    ("POST", "/api/v1/claims/{claim_id}/decide"): {"decision": "approve"},
+    ("POST", "/api/v1/claims/{claim_id}/payment"): {"reference": "X"},
 }
 # Required query parameters naming another object of the brand.
 QUERY = {
