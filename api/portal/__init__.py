@@ -9,6 +9,7 @@ from api.portal import (
     block_pages,
     campaign_sheet_pages,
     campaigns,
+    claim_pages,
     inbox,
     outbox_pages,
     partner_campaigns,
@@ -42,4 +43,5 @@ PORTAL_ROUTERS: list[APIRouter] = [
     webhook_pages.router,
     report_pages.router,
     value_sheet_pages.router,
+    claim_pages.router,
 ]

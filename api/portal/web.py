@@ -169,6 +169,7 @@ NAV = (
     ("/approval-policies", "Approval policies", Permission.approval_policy_read),
     ("/reports", "Reports", Permission.report_read),
     ("/my-reports", "My reports", Permission.partner_campaign_edit),
+    ("/claims", "Claims", Permission.claim_read),
 )
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
@@ -139,6 +140,16 @@ def sent_campaign(engine: Engine, **fund: object) -> Booked:
     return Booked(fund_id, pc_id, partner(engine).id or 0)
 
 
+@pytest.fixture
+def portal(settings: Settings, demo: Engine, blob_store: LocalBlobStore) -> Iterator[TestClient]:
+    """A browser-like client: https (the session cookie is Secure outside dev)."""
+    app = create_app(
+        settings, engine=demo, temporal=LazyTemporalClient(settings), blob_store=blob_store
+    )
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as c:
+        yield c
+
+
 @dataclass
 class Running:
     api: httpx.AsyncClient
@@ -186,5 +197,5 @@ async def running(
             )
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+                async with httpx.AsyncClient(transport=transport, base_url="https://test") as c:
                     yield Running(c, workflow_env, queue)

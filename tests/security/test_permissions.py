@@ -1206,6 +1206,15 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/reports/export/{}"): 303,
     ("GET", "/my-reports"): 303,
     ("GET", "/my-reports/export"): 303,
+    ("GET", "/claims"): 303,
+    ("GET", "/claims/pending"): 303,
+    ("GET", "/claims/export"): 303,
+    ("GET", "/claims/{}"): 303,
+    ("GET", "/claims/{}/evidence/{}"): 303,
+    ("POST", "/claims/{}/invoices"): 403,
+    ("POST", "/claims/{}/confirm"): 403,
+    ("POST", "/claims/{}/decide"): 403,
+    ("POST", "/claims/{}/payment"): 403,
 }
 PORTAL_FILL = {"/static/{}": "/static/portal.css"}
 
