@@ -5,10 +5,16 @@ what, and another partner's claim is a 404."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from core.security import issue_access_token
 from core.settings import Settings
@@ -24,7 +30,10 @@ from services.funds.ledger import balance
 from storage.local import LocalBlobStore
 from tests.campaigns.test_campaign_workflows import until
 from tests.claims.conftest import Running, sent_campaign
+from workflows.claim import ClaimWorkflow
 
+Record = Callable[[str, str], Awaitable[None]]
+HISTORIES = Path(__file__).parent.parent / "histories"
 GM = "gm.amsterdam@northwind.example"
 EDITOR = "editor.amsterdam@northwind.example"
 GM_BERLIN = "gm.berlin@northwind.example"
@@ -92,7 +101,11 @@ async def started(
 
 
 async def test_confirm_approve_pay_books_the_payment_in_the_ledger(
-    running: Running, demo: Engine, settings: Settings, blob_store: LocalBlobStore
+    running: Running,
+    demo: Engine,
+    settings: Settings,
+    blob_store: LocalBlobStore,
+    record_history: Record,
 ) -> None:
     claim_id = await started(running, demo, settings, blob_store)
     api = running.api
@@ -160,6 +173,7 @@ async def test_confirm_approve_pay_books_the_payment_in_the_ledger(
     assert paid.json()["state"] == "paid"
     handle = running.env.client.get_workflow_handle(f"claim-{claim_id}")
     assert await handle.result() == "paid"
+    await record_history(f"claim-{claim_id}", "claim_paid")
 
     claim = row(demo, claim_id)
     assert claim.payment_reference == "SEPA-2026-0042" and claim.paid_at is not None
@@ -222,7 +236,11 @@ async def test_a_rejected_claim_ends_unpaid(
 
 
 async def test_the_gm_is_reminded_before_the_window_closes_and_the_claim_expires_after(
-    running: Running, demo: Engine, settings: Settings, blob_store: LocalBlobStore
+    running: Running,
+    demo: Engine,
+    settings: Settings,
+    blob_store: LocalBlobStore,
+    record_history: Record,
 ) -> None:
     today = datetime.now(UTC).date()
     claim_id = await started(running, demo, settings, blob_store, ends_on=today, window_days=20)
@@ -236,6 +254,7 @@ async def test_the_gm_is_reminded_before_the_window_closes_and_the_claim_expires
     await until(lambda: actions(demo, claim_id).count("claim.reminded") == 2, "the second")
     await running.env.sleep(timedelta(days=2))  # the window closed
     assert await handle.result() == "expired"
+    await record_history(f"claim-{claim_id}", "claim_reminded_expired")
     assert actions(demo, claim_id) == [
         "claim.drafted",
         "claim.reminded",
@@ -298,3 +317,11 @@ async def test_claims_are_scoped_to_the_partner_region_and_brand(
     assert [c["id"] for c in listed.json()] == [claim_id]
     listed = await api.get("/api/v1/claims?state=paid", headers=auth(demo, settings, REVIEWER))
     assert listed.json() == []
+
+
+@pytest.mark.parametrize("name", ["claim_paid", "claim_reminded_expired"])
+async def test_saved_claim_histories_replay(name: str) -> None:
+    history = WorkflowHistory.from_json(name, (HISTORIES / f"{name}.json").read_text())
+    await Replayer(
+        workflows=[ClaimWorkflow], data_converter=pydantic_data_converter
+    ).replay_workflow(history)
