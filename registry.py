@@ -129,6 +129,7 @@ def queues(
                 claims.start_claim,
                 claims.draft_claim,
                 claims.project_claim,
+                claims.claim_chain_input,
             ],
         ),
         QueueSpec(

@@ -9,9 +9,9 @@ from sqlmodel import Session
 from temporalio import activity
 
 from core.settings import Settings
-from models.claim_io import ClaimStart, ClaimStarted, ClaimTransition
+from models.claim_io import ClaimChainInput, ClaimStart, ClaimStarted, ClaimTransition
 from services import audit
-from services.claims import projection, starter
+from services.claims import chain, projection, starter
 from storage.base import BlobStore
 
 
@@ -41,6 +41,11 @@ class ClaimActivities:
         with Session(self._engine, expire_on_commit=False) as session:
             projection.draft(session, self._settings, self._store, claim_id)
             session.commit()
+
+    @activity.defn(name="claim_chain_input")
+    def claim_chain_input(self, claim_id: int) -> ClaimChainInput:
+        with Session(self._engine) as session:
+            return chain.chain_input(session, self._settings, claim_id)
 
     @activity.defn(name="project_claim")
     def project_claim(self, t: ClaimTransition) -> None:

@@ -4,10 +4,11 @@ workflow sandbox must not re-import SQLModel tables)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from approvals.facts import ApprovalFacts
+from approvals.policy import PinnedPolicy
 from models.workflow_io import ActorRef
 
 
@@ -40,13 +41,11 @@ class ClaimConfirm(BaseModel):
     comment: str | None = Field(None, max_length=2000)
 
 
-class ClaimDecision(BaseModel):
-    """HQ's vote on a confirmed claim (the built-in one-stage chain until the shared approval
-    chain decides claims)."""
+class ClaimChainInput(BaseModel):
+    """HQ's chain for a confirmed claim: the pinned policy and the facts its conditions read."""
 
-    actor: ActorRef
-    decision: Literal["approve", "reject"]
-    comment: str | None = Field(None, max_length=2000)
+    policy: PinnedPolicy
+    facts: ApprovalFacts
 
 
 class ClaimPayment(BaseModel):
@@ -59,7 +58,7 @@ class ClaimTransition(BaseModel):
 
     claim_id: int
     seq: int  # the workflow's count of transitions: makes each audit event's key unique
-    event: str  # drafted, reminded, confirmed, approved, rejected, expired, paid
+    event: str  # drafted, reminded, confirmed, state_changed (the chain's outcome), expired, paid
     from_state: str
     to_state: str
     at: datetime

@@ -81,8 +81,10 @@ class DecideBody(BaseModel):
         extra="forbid",
         json_schema_extra={"examples": [{"decision": "approve", "comment": "Evidence complete"}]},
     )
-    decision: Literal["approve", "reject"]
-    comment: str | None = Field(None, max_length=2000)
+    decision: Literal["approve", "request_changes", "reject"]
+    comment: str | None = Field(
+        None, max_length=2000, description="required to request changes or reject"
+    )
 
 
 class PaymentBody(BaseModel):

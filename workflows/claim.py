@@ -1,14 +1,13 @@
 """ClaimWorkflow: a co-op claim from draft to payment.
 
 draft (activity) -> the GM confirms (Update, claim.confirm), reminded before the claim window
-closes -> HQ decides (Update) -> approved -> payment recorded (Update, claim.pay) -> paid.
-Rejected or expired (the window closed before the claim was confirmed and decided) end it.
-Every transition is projected to the Claim row with its audit event by one idempotent activity
-before the Update returns.
-
-HQ's decision goes through `_hq_decision`, the one seam where the shared approval chain
-(ChainRunner) takes over: until then a brand reviewer's (or admin's) vote decides, which is the
-built-in one-stage "claims" chain.
+closes -> HQ's approval chain (the shared ChainRunner: the brand policy CLAIM_APPROVAL_POLICY
+names, else any brand reviewer) -> approved -> payment recorded (Update, claim.pay) -> paid.
+Changes requested send the claim back to the GM as a draft; rejected or expired (the window
+closed before the claim was confirmed and decided) end it. Every state change is projected to
+the Claim row with its audit event by one idempotent activity; the chain audits its own steps
+(`claim.submitted`, `claim.vote`, `claim.approved`, ...), so the workflow's projection of a
+chain outcome is `claim.state_changed`.
 """
 
 from __future__ import annotations
@@ -22,25 +21,32 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from approvals.engine import Outcome
     from core.policy import Permission, Target, allows, principal_of
-    from domain.money import ClaimState
-    from domain.roles import Role, ScopeType
+    from domain.money import ChainSubject, ClaimState
+    from models.chain_io import ChainDecision, ChainStatus, ChainTarget
     from models.claim_io import (
+        ClaimChainInput,
         ClaimConfirm,
-        ClaimDecision,
         ClaimInput,
         ClaimPayment,
         ClaimStatus,
         ClaimTransition,
     )
     from models.workflow_io import ActorRef
+    from workflows.chain_runner import ChainRunner
 
 S = ClaimState
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 # Reminders to the GM this long before the window closes (only those still ahead).
 REMIND_BEFORE = (timedelta(days=14), timedelta(days=2))
-DECIDERS = frozenset({Role.brand_reviewer, Role.brand_admin})
-FINAL = frozenset({S.paid, S.rejected, S.expired})
+# What the chain's outcome makes of the claim.
+AFTER_CHAIN = {
+    Outcome.approved: S.approved,
+    Outcome.rejected: S.rejected,
+    Outcome.expired: S.expired,
+    Outcome.changes_requested: S.draft,
+}
 
 
 def _refuse(message: str, kind: str, field: str = "") -> ApplicationError:
@@ -58,9 +64,16 @@ class ClaimWorkflow:
         self.seq = 0
         self.drafted = False
         self.confirmed_by: int | None = None
-        self.decision: ClaimDecision | None = None
         self.payment_reference = ""
+        self.deciding: ChainDecision | None = None
         self.lock = asyncio.Lock()
+        self.chain = ChainRunner(
+            ChainSubject.claim,
+            inp.claim_id,
+            ChainTarget(brand_id=inp.brand_id, region_id=inp.region_id, partner_id=inp.partner_id),
+            f"claim {inp.claim_id}",
+            portal_path=f"/claims/{inp.claim_id}",
+        )
 
     @workflow.run
     async def run(self, inp: ClaimInput) -> str:
@@ -73,15 +86,21 @@ class ClaimWorkflow:
         async with self.lock:
             await self._project("drafted", S.draft, None, None)
         self.drafted = True
-        if not await self._until_confirmed():
-            return await self._expire("the claim window closed before the GM confirmed")
-        outcome = await self._hq_decision()
-        if outcome is None:
-            return await self._expire("the claim window closed before HQ decided")
-        if outcome.decision == "reject":
-            return self.state
-        await workflow.wait_condition(lambda: self.state == S.paid)
-        return self.state
+        while True:
+            if not await self._until_confirmed():
+                return await self._expire("the claim window closed before the GM confirmed")
+            self.deciding = None
+            outcome = await self._hq_decision()
+            to = AFTER_CHAIN.get(outcome, S.expired)
+            by = self.deciding
+            comment = (by.comment if by else None) or f"HQ's chain: {outcome.value}"
+            async with self.lock:
+                await self._project("state_changed", to, by.actor if by else None, comment)
+            if to != S.draft:
+                break
+        if self.state == S.approved:
+            await workflow.wait_condition(lambda: self.state == S.paid)
+        return self.state.value
 
     # Waiting -----------------------------------------------------------------------------------
 
@@ -116,27 +135,43 @@ class ClaimWorkflow:
                     )
         return await self._until(closes, confirmed)
 
-    async def _hq_decision(self) -> ClaimDecision | None:
-        """The seam for the shared approval chain: HQ's decision, or None when the window
-        closed first."""
-        if await self._until(self.inp.window_closes_at, lambda: self.decision is not None):
-            return self.decision
-        return None
+    async def _hq_decision(self) -> Outcome:
+        """HQ's approval chain, pinned when the GM confirms, ending at the window's close at
+        the latest."""
+        given: ClaimChainInput = await workflow.execute_activity(
+            "claim_chain_input",
+            self.inp.claim_id,
+            result_type=ClaimChainInput,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RETRY,
+        )
+        return await self.chain.run(
+            given.policy, given.facts, self.confirmed_by, expire_at=self.inp.window_closes_at
+        )
 
     async def _expire(self, why: str) -> str:
         async with self.lock:
             if self.state in (S.draft, S.pending_approval):
                 await self._project("expired", S.expired, None, why)
-        return self.state
+        return self.state.value
 
     # Updates -----------------------------------------------------------------------------------
 
     @workflow.update
     async def confirm(self, action: ClaimConfirm) -> ClaimStatus:
+        """Answered once HQ's chain has projected its waiting stage, so a decision sent right
+        after the answer finds the stage it decides."""
         async with self.lock:
-            if self.state == S.draft:
-                self.confirmed_by = action.actor.user_id
-                await self._project("confirmed", S.pending_approval, action.actor, action.comment)
+            if self.state != S.draft:
+                return self.status()
+            self.confirmed_by = action.actor.user_id
+            before = self.chain.events
+            await self._project("confirmed", S.pending_approval, action.actor, action.comment)
+        await workflow.wait_condition(
+            lambda: self.chain.events > before or self.state != S.pending_approval
+        )
+        async with self.chain.lock:  # the chain's first projection is written
+            pass
         return self.status()
 
     @confirm.validator
@@ -149,21 +184,17 @@ class ClaimWorkflow:
             raise _refuse(f"the claim is {self.state}: it was confirmed already", "conflict")
 
     @workflow.update
-    async def decide(self, action: ClaimDecision) -> ClaimStatus:
-        async with self.lock:
-            if self.state == S.pending_approval and self.decision is None:
-                to = S.approved if action.decision == "approve" else S.rejected
-                event = "approved" if to == S.approved else "rejected"
-                await self._project(event, to, action.actor, action.comment)
-                self.decision = action
-        return self.status()
+    async def decide(self, action: ChainDecision) -> ChainStatus:
+        """A vote in HQ's chain; when it ends the chain, answered once the claim moved."""
+        status = await self.chain.decide(action)
+        if status.outcome is not None:
+            self.deciding = action  # the projection names who ended the chain, and why
+            await workflow.wait_condition(lambda: self.state != S.pending_approval)
+        return status
 
     @decide.validator
-    def _check_decide(self, action: ClaimDecision) -> None:
-        if not may_decide(action.actor, self.inp.brand_id):
-            raise _refuse("only HQ's brand reviewers decide claims", "forbidden")
-        if self.state != S.pending_approval or self.decision is not None:
-            raise _refuse(f"the claim is {self.state}: it awaits no decision", "conflict")
+    def _check_decide(self, action: ChainDecision) -> None:
+        self.chain.refusal(action)
 
     @workflow.update
     async def record_payment(self, action: ClaimPayment) -> ClaimStatus:
@@ -190,6 +221,10 @@ class ClaimWorkflow:
             confirmed_by=self.confirmed_by,
             payment_reference=self.payment_reference,
         )
+
+    @workflow.query
+    def chain_status(self) -> ChainStatus:
+        return self.chain.status()
 
     # Projection --------------------------------------------------------------------------------
 
@@ -223,12 +258,3 @@ class ClaimWorkflow:
         )
         self.state = to
         workflow.set_current_details(f"{to.value} (after {event})")
-
-
-def may_decide(actor: ActorRef, brand_id: int) -> bool:
-    """HQ decides claims: a brand-wide reviewer or admin of the claim's brand."""
-    principal = principal_of(actor)
-    return principal.brand_id == brand_id and any(
-        g.scope == ScopeType.brand and g.role in DECIDERS and g.brand_id == brand_id
-        for g in principal.grants
-    )

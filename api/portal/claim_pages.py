@@ -14,15 +14,17 @@ from api.deps import BlobStoreDep, RequestIdDep, SessionDep, SettingsDep, Tempor
 from api.portal.web import PortalRoute, render
 from api.portal.web import _guard as portal_guard
 from core.errors import Forbidden, NotFound, Problem
-from core.policy import Permission, Principal, actor_of, allows, has_permission_somewhere
-from domain.money import ClaimState
+from core.policy import Permission, Principal, allows, has_permission_somewhere
+from domain.money import ChainSubject, ClaimState
+from domain.roles import ScopeType
 from models.claims import Claim
 from models.org import Partner
+from services.approvals.chain_tasks import awaiting, decider
 from services.claims import access, actions, export, invoices, views
 from services.claims.access import target_of
+from services.claims.chain import task_of
 from services.org import Actor
 from storage.base import BlobNotFound, content_disposition
-from workflows.claim import may_decide
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 
@@ -39,9 +41,13 @@ DONE = {
 
 
 def _is_hq(principal: Principal) -> bool:
-    return may_decide(actor_of(principal), principal.brand_id) or has_permission_somewhere(
-        principal, Permission.claim_pay
-    )
+    """HQ and region managers: whoever holds a grant beyond one partner."""
+    return any(g.scope != ScopeType.partner for g in principal.grants)
+
+
+def _may_decide(session: Session, principal: Principal, claim: Claim) -> bool:
+    task = task_of(session, claim)
+    return task is not None and decider(session, principal, task) is not None
 
 
 def _partner_names(session: Session, claims: list[Claim]) -> dict[int, str]:
@@ -79,11 +85,11 @@ def pending_claims_page(
     (claim.pay)."""
     if not _is_hq(principal):
         raise Forbidden("Pending claims are HQ's: brand reviewers decide, admins pay.")
-    actor = actor_of(principal)
+    waiting = {t.subject_id for t in awaiting(session, principal, ChainSubject.claim)}
     deciding = [
         c
-        for c in access.list_claims(session, principal, ClaimState.pending_approval, 200)
-        if may_decide(actor, c.brand_id)
+        for c in access.list_claims(session, principal, ClaimState.pending_approval, 500)
+        if c.id in waiting
     ]
     paying = [
         c
@@ -134,7 +140,7 @@ def claim_page(
         can_confirm=claim.state == ClaimState.draft
         and allows(principal, Permission.claim_confirm, target),
         can_decide=claim.state == ClaimState.pending_approval
-        and may_decide(actor_of(principal), claim.brand_id),
+        and _may_decide(session, principal, claim),
         can_pay=claim.state == ClaimState.approved
         and allows(principal, Permission.claim_pay, target),
         flash=DONE.get(request.query_params.get("done", ""), ""),
@@ -237,7 +243,7 @@ async def decide(
     session: SessionDep,
     temporal: TemporalDep,
     claim_id: int,
-    decision: Annotated[Literal["approve", "reject"], Form()],
+    decision: Annotated[Literal["approve", "request_changes", "reject"], Form()],
     comment: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     await actions.decide(

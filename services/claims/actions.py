@@ -12,12 +12,16 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import release_connection
 from core.errors import Conflict, Forbidden
-from core.policy import Permission, Principal, actor_of
-from models.claim_io import ClaimConfirm, ClaimDecision, ClaimPayment, ClaimStatus
+from core.policy import Permission, Principal, actor_of, has_permission_somewhere
+from models.chain_io import ChainDecision
+from models.claim_io import ClaimConfirm, ClaimPayment, ClaimStatus
 from models.claims import Claim
+from services.approvals import chain_tasks
+from services.approvals.chain_tasks import decider
 from services.claims.access import load
+from services.claims.chain import task_of
 from services.workflow_updates import problem_from
-from workflows.claim import ClaimWorkflow, may_decide
+from workflows.claim import ClaimWorkflow
 
 Connect = Callable[[], Awaitable[Client]]
 
@@ -50,16 +54,29 @@ async def decide(
     connect: Connect,
     principal: Principal,
     claim_id: int,
-    decision: Literal["approve", "reject"],
+    decision: Literal["approve", "request_changes", "reject"],
     comment: str | None,
 ) -> Claim:
-    """Brand reviewers and admins decide (the workflow's validator says so too)."""
+    """A vote in HQ's chain, as the caller or as the approver who delegated to them."""
     claim = load(session, principal, claim_id)
-    actor = actor_of(principal)
-    if not may_decide(actor, claim.brand_id):
-        raise Forbidden("only HQ's brand reviewers decide claims")
-    action = ClaimDecision(actor=actor, decision=decision, comment=comment)
-    return await _update(session, connect, claim, ClaimWorkflow.decide, action)
+    if not has_permission_somewhere(principal, Permission.partner_campaign_decide):
+        raise Forbidden("Your roles decide no approvals")
+    task = task_of(session, claim)
+    if task is None:
+        raise Conflict(f"claim {claim_id} is {claim.state}: nothing waits for a decision")
+    identity = decider(session, principal, task)
+    if identity is None:
+        raise Forbidden(f"You may not decide the waiting stage of claim {claim_id}")
+    action = ChainDecision(
+        actor=actor_of(principal),
+        decision=decision,
+        comment=comment,
+        on_behalf_of=actor_of(identity.principal) if identity.for_user else None,
+    )
+    release_connection(session)
+    await chain_tasks.decide(await connect(), claim.workflow_id, action)
+    session.refresh(claim)
+    return claim
 
 
 async def pay(

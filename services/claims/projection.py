@@ -134,7 +134,7 @@ def apply(session: Session, t: ClaimTransition) -> None:
         claim.confirmed_by = t.actor_id
         claim.confirmed_at = t.at
         drafting.recompute(session, claim)  # the lines the GM confirmed, invoices included
-    elif t.event in ("approved", "rejected"):
+    elif t.event == "state_changed" and to in (ClaimState.approved, ClaimState.rejected):
         claim.decided_at = t.at
         if to == ClaimState.approved:
             _book_invoices(session, claim, actor)
@@ -142,8 +142,8 @@ def apply(session: Session, t: ClaimTransition) -> None:
         claim.paid_at = t.at
         claim.payment_reference = t.payment_reference
         _pay(session, claim, actor, t.actor_id)
-    if t.comment and t.event in ("rejected", "expired"):
-        claim.note = t.comment[:1000]
+    if t.comment and to in (ClaimState.rejected, ClaimState.expired, ClaimState.draft):
+        claim.note = t.comment[:1000] if t.event != "reminded" else claim.note
     session.add(claim)
     _audit(
         session,

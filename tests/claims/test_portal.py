@@ -10,7 +10,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from core.settings import Settings
-from domain.money import ClaimState
+from domain.money import ChainSubject, ClaimState
+from models.chain_tasks import ChainTask
 from models.claim_io import ClaimStart
 from models.claims import Claim
 from scripts.demo.organisation import DEMO_PASSWORD
@@ -45,6 +46,26 @@ def set_state(engine: Engine, claim_id: int, state: ClaimState) -> None:
         assert claim is not None
         claim.state = state
         s.add(claim)
+        s.commit()
+
+
+def open_chain_task(engine: Engine, claim_id: int) -> None:
+    """The waiting stage as the chain projects it: any brand reviewer."""
+    with Session(engine) as s:
+        claim = s.get(Claim, claim_id)
+        assert claim is not None
+        s.add(
+            ChainTask(
+                subject=ChainSubject.claim,
+                subject_id=claim_id,
+                brand_id=claim.brand_id,
+                region_id=claim.region_id,
+                partner_id=claim.partner_id,
+                stage="claims",
+                stage_label="Claim review",
+                approvers=[{"role": "brand_reviewer"}],
+            )
+        )
         s.commit()
 
 
@@ -122,6 +143,7 @@ def test_hq_sees_what_waits_for_it_with_export_links(
     client = portal
     pending = draft_claim(demo, settings, blob_store)
     set_state(demo, pending, ClaimState.pending_approval)
+    open_chain_task(demo, pending)
     approved = draft_claim(demo, settings, blob_store)
     set_state(demo, approved, ClaimState.approved)
     sign_in(client, "brand@northwind.example")
@@ -132,7 +154,7 @@ def test_hq_sees_what_waits_for_it_with_export_links(
     client.cookies.clear()
     sign_in(client, "admin@northwind.example")
     page = client.get("/claims/pending").text
-    assert f'action="/claims/{pending}/decide"' in page
+    assert f'action="/claims/{pending}/decide"' not in page  # the stage is the reviewers'
     assert f'action="/claims/{approved}/payment"' in page
     assert 'href="/claims/export?format=csv"' in page and "Amsterdam" in page
     export = client.get("/claims/export?format=csv")

@@ -849,8 +849,9 @@ MATRIX: dict[str, tuple[Call, str]] = {
     ),
     "webhooks.test": (_c("POST", "/api/v1/webhooks/{webhook}/test"), "NFFFFFFFFO"),
     # Claims: partners their own, regions theirs, brand roles all; the GM confirms and adds
-    # invoices, brand reviewers and admins decide, admins pay and export (claim.pay). The claim
-    # has no workflow, so an action that reaches it is a 409.
+    # invoices, HQ's approval chain decides (roles that decide approvals; nothing waits here),
+    # admins pay and export (claim.pay). The claim has no workflow and no open chain task, so an
+    # action that reaches it is a 409.
     "claims.list": (_c("GET", "/api/v1/claims"), "OOOOOOOOOO"),
     "claims.export": (_c("GET", "/api/v1/claims/export?format=csv"), "OFFFFFFFFO"),
     "claims.read": (_c("GET", "/api/v1/claims/{claim}"), "NONOONOOOO"),
@@ -867,7 +868,7 @@ MATRIX: dict[str, tuple[Call, str]] = {
     "claims.confirm": (_c("POST", "/api/v1/claims/{claim}/confirm"), "NFNCFFFFFC"),
     "claims.decide": (
         _c("POST", "/api/v1/claims/{claim}/decide", lambda i, r: {"decision": "approve"}),
-        "NFNFFNFCFC",
+        "NFNCCNFCFC",
     ),
     "claims.payment": (
         _c("POST", "/api/v1/claims/{claim}/payment", lambda i, r: {"reference": "SEPA-1"}),

@@ -624,7 +624,7 @@ class CycleStats(TypedDict, total=False):
 class DecideBody(TypedDict, total=False):
     """DecideBody"""
 
-    decision: Required[Literal["approve", "reject"]]
+    decision: Required[Literal["approve", "request_changes", "reject"]]
     comment: str | None
 
 
