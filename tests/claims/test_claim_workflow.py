@@ -325,3 +325,36 @@ async def test_saved_claim_histories_replay(name: str) -> None:
     await Replayer(
         workflows=[ClaimWorkflow], data_converter=pydantic_data_converter
     ).replay_workflow(history)
+
+
+async def test_changes_requested_send_the_claim_back_to_the_gm(
+    running: Running, demo: Engine, settings: Settings, blob_store: LocalBlobStore
+) -> None:
+    claim_id = await started(running, demo, settings, blob_store)
+    api = running.api
+    gm, reviewer = auth(demo, settings, GM), auth(demo, settings, REVIEWER)
+    assert (await api.post(f"/api/v1/claims/{claim_id}/confirm", headers=gm)).status_code == 200
+    no_reason = await api.post(
+        f"/api/v1/claims/{claim_id}/decide", headers=reviewer, json={"decision": "reject"}
+    )
+    assert no_reason.status_code == 422 and "comment" in no_reason.text
+    back = await api.post(
+        f"/api/v1/claims/{claim_id}/decide",
+        headers=reviewer,
+        json={"decision": "request_changes", "comment": "Add the stand's invoice"},
+    )
+    assert back.status_code == 200, back.text
+    assert back.json()["state"] == "draft" and back.json()["note"] == "Add the stand's invoice"
+    added = await api.post(
+        f"/api/v1/claims/{claim_id}/invoices",
+        headers=gm,
+        files={"file": ("stand.pdf", PDF, "application/pdf")},
+        data={"amount": "10.00", "description": "Stand"},
+    )
+    assert added.status_code == 201, added.text
+    assert (await api.post(f"/api/v1/claims/{claim_id}/confirm", headers=gm)).status_code == 200
+    again = await api.post(
+        f"/api/v1/claims/{claim_id}/decide", headers=reviewer, json={"decision": "approve"}
+    )
+    assert again.status_code == 200 and again.json()["state"] == "approved", again.text
+    assert again.json()["claimed_minor"] == 332 + 500
