@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 
 from api.deps import BlobStoreDep, RequestIdDep, SessionDep, SettingsDep, TemporalDep
+from api.routers.params import PagingDep, page_of
 from api.security import Authorize
 from core.errors import NotFound
 from core.policy import Permission, Principal
@@ -20,6 +21,7 @@ from models.claim_schemas import (
     DecideBody,
     PaymentBody,
 )
+from models.schemas import Page
 from services.claims import access, actions, export, invoices, views
 from services.org import Actor
 from storage.base import BlobNotFound, content_disposition
@@ -31,14 +33,16 @@ ClaimPayer = Annotated[Principal, Depends(Authorize(Permission.claim_pay))]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@router.get("", response_model=list[ClaimRead], summary="List claims within your reach")
+@router.get("", response_model=Page[ClaimRead], summary="List claims within your reach")
 def list_claims(
     principal: ClaimReader,
     session: SessionDep,
+    paging: PagingDep,
     state: ClaimState | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[ClaimRead]:
-    return [views.read(c) for c in access.list_claims(session, principal, state, limit)]
+    sort: str = access.CLAIMS.sort_query(),
+) -> Page[ClaimRead]:
+    result = access.page_claims(session, principal, paging, sort, state)
+    return page_of(result, paging, (views.read(c) for c in result.items))
 
 
 @router.get(

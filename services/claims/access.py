@@ -11,6 +11,7 @@ from core.policy import ROLE_PERMISSIONS, Permission, Principal, Target, allows
 from domain.money import ClaimState
 from domain.roles import ScopeType
 from models.claims import Claim
+from services.paging import Key, Listing, Paged, PageRequest, fetch
 
 
 def target_of(claim: Claim) -> Target:
@@ -51,6 +52,31 @@ def scoped(
                 (col(Claim.brand_id) == g.brand_id) & (col(Claim.partner_id) == g.partner_id)
             )
     return or_(*clauses) if clauses else false()
+
+
+CLAIMS = Listing(
+    "claims",
+    col(Claim.id),
+    {
+        "id": Key(col(Claim.id), "int"),
+        "created_at": Key(col(Claim.created_at), "datetime"),
+        "window_closes_at": Key(col(Claim.window_closes_at), "datetime"),
+    },
+    default="-id",
+)
+
+
+def page_claims(
+    session: Session,
+    principal: Principal,
+    paging: PageRequest,
+    sort: str,
+    state: ClaimState | None = None,
+) -> Paged[Claim]:
+    query = select(Claim).where(scoped(principal))
+    if state is not None:
+        query = query.where(Claim.state == state)
+    return fetch(session, query, CLAIMS, sort, paging)
 
 
 def list_claims(

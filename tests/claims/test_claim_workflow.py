@@ -293,7 +293,7 @@ async def test_claims_are_scoped_to_the_partner_region_and_brand(
         headers = auth(demo, settings, email)
         listed = await api.get("/api/v1/claims", headers=headers)
         assert listed.status_code == 200
-        assert (claim_id in [c["id"] for c in listed.json()]) is visible, email
+        assert (claim_id in [c["id"] for c in listed.json()["items"]]) is visible, email
         one = await api.get(f"/api/v1/claims/{claim_id}", headers=headers)
         assert one.status_code == (200 if visible else 404), email
         evidence = await api.get(f"/api/v1/claims/{claim_id}/evidence/0", headers=headers)
@@ -314,9 +314,9 @@ async def test_claims_are_scoped_to_the_partner_region_and_brand(
         }
         assert got == want, email
     listed = await api.get("/api/v1/claims?state=draft", headers=auth(demo, settings, REVIEWER))
-    assert [c["id"] for c in listed.json()] == [claim_id]
+    assert [c["id"] for c in listed.json()["items"]] == [claim_id]
     listed = await api.get("/api/v1/claims?state=paid", headers=auth(demo, settings, REVIEWER))
-    assert listed.json() == []
+    assert listed.json()["items"] == []
 
 
 @pytest.mark.parametrize("name", ["claim_paid", "claim_reminded_expired"])

@@ -959,14 +959,30 @@ class BrandrelayClient(BaseClient):
         return cast("models.PageCampaignRead", response.json())
 
     def list_claims(
-        self, *, state: models.ClaimState | None = None, limit: int | None = None
-    ) -> list[models.ClaimRead]:
+        self,
+        *,
+        state: models.ClaimState | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PageClaimRead:
         """List claims within your reach
 
         GET /api/v1/claims
         """
-        response = self.request("GET", "/api/v1/claims", params={"state": state, "limit": limit})
-        return cast("list[models.ClaimRead]", response.json())
+        response = self.request(
+            "GET",
+            "/api/v1/claims",
+            params={
+                "state": state,
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+                "offset": offset,
+            },
+        )
+        return cast("models.PageClaimRead", response.json())
 
     def list_contacts(
         self,

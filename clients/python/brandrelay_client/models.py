@@ -996,6 +996,16 @@ class PageCampaignSheetRead(TypedDict, total=False):
     offset: int
 
 
+class PageClaimRead(TypedDict, total=False):
+    """Page[ClaimRead]"""
+
+    items: Required[list[ClaimRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
 class PageContactRead(TypedDict, total=False):
     """Page[ContactRead]"""
 
@@ -2100,6 +2110,7 @@ __all__ = [
     "PageAuditEventRead",
     "PageCampaignRead",
     "PageCampaignSheetRead",
+    "PageClaimRead",
     "PageContactRead",
     "PageDelegationRead",
     "PageMembershipRead",
