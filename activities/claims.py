@@ -37,10 +37,21 @@ class ClaimActivities:
 
     @activity.defn(name="draft_claim")
     def draft_claim(self, claim_id: int) -> None:
-        # No write lock first: drawing the email again reads through sessions of its own.
+        """Read and store the evidence first, then write the draft and its audit event in one
+        transaction under the write lock."""
         with Session(self._engine, expire_on_commit=False) as session:
-            projection.draft(session, self._settings, self._store, claim_id)
-            session.commit()
+            found = projection.compute(session, self._settings, self._store, claim_id)
+        actor = f"workflow:{activity.info().workflow_id}"
+        for _ in range(20):
+            with Session(self._engine, expire_on_commit=False) as session:
+                try:
+                    audit.begin_write(session)
+                    projection.write_draft(session, claim_id, found, actor)
+                    session.commit()
+                    return
+                except IntegrityError:
+                    session.rollback()
+        raise RuntimeError(f"could not write the draft of claim {claim_id}")
 
     @activity.defn(name="claim_chain_input")
     def claim_chain_input(self, claim_id: int) -> ClaimChainInput:

@@ -58,7 +58,7 @@ class ClaimTransition(BaseModel):
 
     claim_id: int
     seq: int  # the workflow's count of transitions: makes each audit event's key unique
-    event: str  # drafted, reminded, confirmed, state_changed (the chain's outcome), expired, paid
+    event: str  # reminded, confirmed, state_changed (the chain's outcome), expired, paid
     from_state: str
     to_state: str
     at: datetime

@@ -83,9 +83,7 @@ class ClaimWorkflow:
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=RETRY,
         )
-        async with self.lock:
-            await self._project("drafted", S.draft, None, None)
-        self.drafted = True
+        self.drafted = True  # the activity wrote the draft and its audit event
         while True:
             if not await self._until_confirmed():
                 return await self._expire("the claim window closed before the GM confirmed")

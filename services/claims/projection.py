@@ -53,26 +53,72 @@ def _audit(
     )
 
 
-def draft(session: Session, settings: Settings, store: BlobStore, claim_id: int) -> None:
-    """Lines, evidence and amounts from real spend (once: a retry finds them written)."""
+def drafted_key(claim_id: int) -> str:
+    return f"claim-{claim_id}-drafted"
+
+
+def compute(
+    session: Session, settings: Settings, store: BlobStore, claim_id: int
+) -> drafting.Draft | None:
+    """The draft from real spend, its evidence files stored; None when there is nothing to
+    write (drafted already, or the spend went away between start and draft). Reads only, so
+    it runs before the write lock is taken (drawing the email reads through sessions of its
+    own)."""
     claim = session.get(Claim, claim_id)
-    if claim is None or any(line.get("source") != "invoice" for line in claim.lines):
-        return
+    if claim is None or _drafted(session, claim_id):
+        return None
     if claim.partner_campaign_id is not None:
         pc = session.get(PartnerCampaign, claim.partner_campaign_id)
         assert pc is not None
-        found = drafting.for_partner_campaign(session, settings, store, pc, claim_id)
-    else:
-        po = session.get(PrintOrder, claim.print_order_id)
-        assert po is not None
-        found = drafting.for_print_order(session, po)
-    if found is None:  # the spend went away between start and draft: nothing to claim
+        return drafting.for_partner_campaign(session, settings, store, pc, claim_id)
+    po = session.get(PrintOrder, claim.print_order_id)
+    assert po is not None
+    return drafting.for_print_order(session, po)
+
+
+def _drafted(session: Session, claim_id: int) -> bool:
+    key = drafted_key(claim_id)
+    return (
+        session.exec(select(AuditEvent.id).where(AuditEvent.event_key == key)).first() is not None
+    )
+
+
+def write_draft(session: Session, claim_id: int, found: drafting.Draft | None, actor: str) -> None:
+    """Lines, evidence and amounts with the audit event `claim.drafted`, in one transaction
+    (once: a retry finds the event)."""
+    claim = session.get(Claim, claim_id)
+    if claim is None or _drafted(session, claim_id):
         return
-    claim.lines = [*found.lines, *claim.lines]
-    claim.evidence = [*found.evidence, *claim.evidence]
+    if found is not None:
+        claim.lines = [*found.lines, *claim.lines]
+        claim.evidence = [*found.evidence, *claim.evidence]
     drafting.recompute(session, claim)
     claim.updated_at = utcnow()
     session.add(claim)
+    _audit(
+        session,
+        claim,
+        "claim.drafted",
+        drafted_key(claim_id),
+        actor,
+        {
+            "to": claim.state.value,
+            "lines": len(claim.lines),
+            "evidence": [e.get("kind") for e in claim.evidence],
+            "spend_minor": claim.spend_minor,
+            "claimed_minor": claim.claimed_minor,
+            "currency": claim.currency,
+        },
+        None if found is not None else "nothing was booked for it any more",
+        workflow_id=claim.workflow_id or None,
+    )
+
+
+def draft(session: Session, settings: Settings, store: BlobStore, claim_id: int) -> None:
+    """compute and write_draft in one session (tests, tools)."""
+    found = compute(session, settings, store, claim_id)
+    if found is not None or not _drafted(session, claim_id):
+        write_draft(session, claim_id, found, "system")
 
 
 def _book_invoices(session: Session, claim: Claim, actor: str) -> None:
