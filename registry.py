@@ -83,7 +83,7 @@ def queues(
     )
     reports = ReportActivities(engine, settings.report_rollup_lookback_days)
     webhooks = WebhookActivities(engine, settings, transport)
-    claims = ClaimActivities(engine, settings, make_blob_store(settings))
+    claims = ClaimActivities(engine, settings, make_blob_store(settings), transport)
     return [
         QueueSpec(
             settings.temporal_task_queue,
@@ -130,6 +130,7 @@ def queues(
                 claims.draft_claim,
                 claims.project_claim,
                 claims.claim_chain_input,
+                claims.remind_claim_gm,
             ],
         ),
         QueueSpec(

@@ -9,17 +9,27 @@ from sqlmodel import Session
 from temporalio import activity
 
 from core.settings import Settings
-from models.claim_io import ClaimChainInput, ClaimStart, ClaimStarted, ClaimTransition
+from mail.transport import MessageSender
+from models.claim_io import (
+    ClaimChainInput,
+    ClaimReminder,
+    ClaimStart,
+    ClaimStarted,
+    ClaimTransition,
+)
 from services import audit
-from services.claims import chain, projection, starter
+from services.claims import chain, notices, projection, starter
 from storage.base import BlobStore
 
 
 class ClaimActivities:
-    def __init__(self, engine: Engine, settings: Settings, store: BlobStore) -> None:
+    def __init__(
+        self, engine: Engine, settings: Settings, store: BlobStore, transport: MessageSender
+    ) -> None:
         self._engine = engine
         self._settings = settings
         self._store = store
+        self._transport = transport
 
     @activity.defn(name="start_claim")
     async def start_claim(self, start: ClaimStart) -> ClaimStarted:
@@ -52,6 +62,13 @@ class ClaimActivities:
                 except IntegrityError:
                     session.rollback()
         raise RuntimeError(f"could not write the draft of claim {claim_id}")
+
+    @activity.defn(name="remind_claim_gm")
+    def remind_claim_gm(self, reminder: ClaimReminder) -> int:
+        """Sync: SMTP and SES calls block, so this runs on the activity thread pool."""
+        return notices.remind(
+            self._engine, self._settings, self._transport, reminder.claim_id, reminder.days
+        )
 
     @activity.defn(name="claim_chain_input")
     def claim_chain_input(self, claim_id: int) -> ClaimChainInput:

@@ -36,6 +36,11 @@ class ClaimInput(BaseModel):
     window_closes_at: datetime
 
 
+class ClaimReminder(BaseModel):
+    claim_id: int
+    days: int  # before the claim window closes
+
+
 class ClaimConfirm(BaseModel):
     actor: ActorRef
     comment: str | None = Field(None, max_length=2000)

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from approvals.engine import Outcome
@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         ClaimConfirm,
         ClaimInput,
         ClaimPayment,
+        ClaimReminder,
         ClaimStatus,
         ClaimTransition,
     )
@@ -38,6 +39,9 @@ with workflow.unsafe.imports_passed_through():
 
 S = ClaimState
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+NOTICE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5), maximum_attempts=8
+)
 # Reminders to the GM this long before the window closes (only those still ahead).
 REMIND_BEFORE = (timedelta(days=14), timedelta(days=2))
 # What the chain's outcome makes of the claim.
@@ -131,7 +135,20 @@ class ClaimWorkflow:
                     await self._project(
                         "reminded", S.draft, None, f"the claim window closes in {days} days"
                     )
+                    await self._email_gms(days)
         return await self._until(closes, confirmed)
+
+    async def _email_gms(self, days: int) -> None:
+        """The reminder by email; one that cannot be sent is logged, the claim goes on."""
+        try:
+            await workflow.execute_activity(
+                "remind_claim_gm",
+                ClaimReminder(claim_id=self.inp.claim_id, days=days),
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=NOTICE_RETRY,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("claim reminder not sent: %s", err)
 
     async def _hq_decision(self) -> Outcome:
         """HQ's approval chain, pinned when the GM confirms, ending at the window's close at

@@ -24,6 +24,7 @@ from models.claim_io import ClaimStart
 from models.claims import Claim
 from models.funds import FundLedgerEntry
 from models.org import User
+from models.outbox import OutboxMessage
 from services.audit import verify_chain
 from services.claims import starter
 from services.funds.ledger import balance
@@ -270,6 +271,14 @@ async def test_the_gm_is_reminded_before_the_window_closes_and_the_claim_expires
         "the claim window closes in 2 days",
     ]
     assert row(demo, claim_id).state == "expired"
+    with Session(demo) as s:
+        mails = s.exec(
+            select(OutboxMessage).where(col(OutboxMessage.subject).startswith("Reminder: co-op"))
+        ).all()
+    assert [m.subject for m in mails] == [
+        f"Reminder: co-op claim {claim_id} waits for your confirmation"
+    ] * 2
+    assert all(GM in m.to for m in mails), [m.to for m in mails]  # Amsterdam's GM only
     late = await running.api.post(
         f"/api/v1/claims/{claim_id}/confirm", headers=auth(demo, settings, GM)
     )
