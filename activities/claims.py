@@ -35,13 +35,12 @@ class ClaimActivities:
     async def start_claim(self, start: ClaimStart) -> ClaimStarted:
         """The contract's entry point for finished partner campaigns and delivered print
         orders: the subject's claim and its running workflow, or no claim and why."""
-        info = activity.info()
         return await starter.start_claim(
             self._engine,
             self._settings,
             self._store,
             activity.client(),
-            info.task_queue if info.task_queue else self._settings.temporal_task_queue,
+            self._settings.temporal_task_queue,  # where ClaimWorkflow is registered
             start,
         )
 
