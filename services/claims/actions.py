@@ -16,7 +16,7 @@ from core.policy import Permission, Principal, actor_of, has_permission_somewher
 from models.chain_io import ChainDecision
 from models.claim_io import ClaimConfirm, ClaimPayment, ClaimStatus
 from models.claims import Claim
-from services.approvals import chain_tasks
+from services.approvals import chain_tasks, delegations
 from services.approvals.chain_tasks import decider
 from services.claims.access import load
 from services.claims.chain import task_of
@@ -49,6 +49,13 @@ async def confirm(
     return await _update(session, connect, claim, ClaimWorkflow.confirm, action)
 
 
+def _decides_approvals(session: Session, principal: Principal) -> bool:
+    """Whether the caller decides approvals at all: by role, or standing in for someone."""
+    return has_permission_somewhere(principal, Permission.partner_campaign_decide) or bool(
+        delegations.active(session, principal.user_id)
+    )
+
+
 async def decide(
     session: Session,
     connect: Connect,
@@ -59,14 +66,12 @@ async def decide(
 ) -> Claim:
     """A vote in HQ's chain, as the caller or as the approver who delegated to them."""
     claim = load(session, principal, claim_id)
-    if not has_permission_somewhere(principal, Permission.partner_campaign_decide):
-        raise Forbidden("Your roles decide no approvals")
     task = task_of(session, claim)
-    if task is None:
-        raise Conflict(f"claim {claim_id} is {claim.state}: nothing waits for a decision")
-    identity = decider(session, principal, task)
+    identity = decider(session, principal, task) if task is not None else None
     if identity is None:
-        raise Forbidden(f"You may not decide the waiting stage of claim {claim_id}")
+        if task is None and _decides_approvals(session, principal):
+            raise Conflict(f"claim {claim_id} is {claim.state}: nothing waits for a decision")
+        raise Forbidden(f"You may not decide claim {claim_id}")
     action = ChainDecision(
         actor=actor_of(principal),
         decision=decision,

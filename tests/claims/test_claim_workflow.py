@@ -19,6 +19,7 @@ from temporalio.worker import Replayer
 from core.security import issue_access_token
 from core.settings import Settings
 from domain.money import LedgerKind
+from models.approvals import Delegation
 from models.audit import AuditEvent
 from models.claim_io import ClaimStart
 from models.claims import Claim
@@ -367,3 +368,44 @@ async def test_changes_requested_send_the_claim_back_to_the_gm(
     )
     assert again.status_code == 200 and again.json()["state"] == "approved", again.text
     assert again.json()["claimed_minor"] == 332 + 500
+
+
+async def test_a_stand_in_decides_for_the_reviewer_who_delegated(
+    running: Running, demo: Engine, settings: Settings, blob_store: LocalBlobStore
+) -> None:
+    """ops@ (a viewer) decides nothing of its own; standing in for brand@ it approves, and the
+    chain records whose vote it was."""
+    claim_id = await started(running, demo, settings, blob_store)
+    api = running.api
+    ops = auth(demo, settings, "ops@northwind.example")
+    with Session(demo) as s:
+        reviewer = s.exec(select(User).where(User.email == REVIEWER)).one()
+        stand_in = s.exec(select(User).where(User.email == "ops@northwind.example")).one()
+        now = datetime.now(UTC)
+        s.add(
+            Delegation(
+                brand_id=reviewer.brand_id,
+                user_id=reviewer.id or 0,
+                delegate_id=stand_in.id or 0,
+                starts_at=now - timedelta(days=1),
+                ends_at=now + timedelta(days=30),
+            )
+        )
+        s.commit()
+        reviewer_id, ops_id = reviewer.id, stand_in.id
+    assert (
+        await api.post(f"/api/v1/claims/{claim_id}/confirm", headers=auth(demo, settings, GM))
+    ).status_code == 200
+    decided = await api.post(
+        f"/api/v1/claims/{claim_id}/decide", headers=ops, json={"decision": "approve"}
+    )
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["state"] == "approved"
+    with Session(demo) as s:
+        vote = s.exec(
+            select(AuditEvent).where(
+                AuditEvent.action == "claim.approved", AuditEvent.entity_id == str(claim_id)
+            )
+        ).one()
+    assert vote.actor == f"user:{ops_id}" or vote.actor == str(ops_id)
+    assert vote.after is not None and vote.after.get("on_behalf_of") == reviewer_id
