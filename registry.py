@@ -14,6 +14,7 @@ from activities.audit import AuditActivities, CheckpointActivities
 from activities.campaign_sheets import CampaignSheetActivities
 from activities.campaigns import CampaignActivities
 from activities.chain_tasks import ChainNoticeActivities, ChainTaskActivities
+from activities.claims import ClaimActivities
 from activities.delivery import DeliveryActivities
 from activities.fanout import FanoutActivities
 from activities.notifications import NotificationActivities
@@ -26,10 +27,11 @@ from mail.sms_transport import make_sms_transport
 from mail.transport import make_transport
 from services.audit_checkpoints import CheckpointPolicy
 from storage.base import WriteOnceStore
-from storage.factory import make_checkpoint_store
+from storage.factory import make_blob_store, make_checkpoint_store
 from workflows.audit_checkpoint import AuditCheckpointWorkflow
 from workflows.campaign import CampaignWorkflow
 from workflows.campaign_sheet import CampaignSheetWorkflow
+from workflows.claim import ClaimWorkflow
 from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.report_rollup import ReportRollupWorkflow
 from workflows.send import SendWorkflow
@@ -81,6 +83,7 @@ def queues(
     )
     reports = ReportActivities(engine, settings.report_rollup_lookback_days)
     webhooks = WebhookActivities(engine, settings, transport)
+    claims = ClaimActivities(engine, settings, make_blob_store(settings), transport)
     return [
         QueueSpec(
             settings.temporal_task_queue,
@@ -94,6 +97,7 @@ def queues(
                 CampaignSheetWorkflow,
                 WebhookEndpointWorkflow,
                 WebhookSweepWorkflow,
+                ClaimWorkflow,
             ],
             activities=[
                 audit.append_audit_event,
@@ -122,6 +126,11 @@ def queues(
                 webhooks.deliver_webhook_event,
                 webhooks.notify_webhook_disabled,
                 webhooks.start_webhook_endpoints,
+                claims.start_claim,
+                claims.draft_claim,
+                claims.project_claim,
+                claims.claim_chain_input,
+                claims.remind_claim_gm,
             ],
         ),
         QueueSpec(

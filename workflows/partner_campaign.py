@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         TaskKind,
     )
     from domain.workflow_ids import send_workflow_id
+    from models.claim_io import ClaimStart
     from models.workflow_io import (
         ActorRef,
         AssetCheck,
@@ -222,6 +223,21 @@ class PartnerCampaignWorkflow:
             event = E.finish_partially if result.counts.get("sent") else E.expire
             comment = f"{result.reason}" + (f" ({counts})" if counts else "")
         await self._apply(event, None, comment)
+        if self.state in (S.sent, S.partially_sent) and workflow.patched("claim-after-send"):
+            await self._start_claim()
+
+    async def _start_claim(self) -> None:
+        """The co-op claim for what this send cost (none without a fund or eligible spend).
+        A claim that cannot be started is logged, never a reason to fail the campaign."""
+        try:
+            await workflow.execute_activity(
+                "start_claim",
+                ClaimStart(partner_campaign_id=self.partner.partner_campaign_id),
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=NOTICE_RETRY,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("no claim started: %s", err)
 
     async def _report(self, inp: PartnerCampaignInput, result: str) -> str:
         """Tell the campaign this partner's outcome. A campaign that has closed meanwhile

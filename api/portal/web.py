@@ -170,6 +170,7 @@ NAV = (
     ("/reports", "Reports", Permission.report_read),
     ("/funds", "Co-op funds", Permission.fund_read),
     ("/my-reports", "My reports", Permission.partner_campaign_edit),
+    ("/claims", "Claims", Permission.claim_read),
 )
 
 

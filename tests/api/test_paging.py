@@ -181,6 +181,7 @@ def fields(r: Any) -> list[str]:
         "/api/v1/templates",
         "/api/v1/approval-policies",
         "/api/v1/me/delegations",
+        "/api/v1/claims",
     ],
 )
 def test_every_list_refuses_bad_paging_by_field(client: TestClient, login: Login, url: str) -> None:

@@ -32,6 +32,7 @@ from models.approvals import ApprovalPolicy, ApprovalPolicyVersion, Delegation
 from models.assets import Asset
 from models.campaign_sheets import CampaignSheet
 from models.campaigns import Campaign, PartnerCampaign
+from models.claims import Claim
 from models.contacts import Contact, Segment, Suppression
 from models.funds import Fund
 from models.org import ApiToken, Membership, Partner, Region, User
@@ -137,6 +138,8 @@ class Ids:
     webhook: int = 0
     webhook_event: int = 0
     fund_ams: int = 0
+    claim: int = 0
+    evidence_n: int = 0  # the claim's first piece of evidence (delivery counts)
 
 
 @pytest.fixture
@@ -188,6 +191,7 @@ def ids(
     result.sheet = _sheet_row(demo)
     result.webhook, result.webhook_event = _webhook_rows(demo)
     result.fund_ams = _fund_row(demo, result)
+    result.claim = _claim_row(demo, result)
     return result
 
 
@@ -210,6 +214,38 @@ def _fund_row(engine: Engine, ids: Ids) -> int:
         s.add(fund)
         s.commit()
         return fund.id or 0
+
+
+def _claim_row(engine: Engine, ids: Ids) -> int:
+    """A draft claim of Amsterdam's partner campaign, with no workflow: actions that reach the
+    workflow answer 409 (it takes no more actions)."""
+    with Session(engine) as s:
+        amsterdam = s.get(Partner, ids.amsterdam)
+        assert amsterdam is not None
+        claim = Claim(
+            brand_id=amsterdam.brand_id,
+            region_id=amsterdam.region_id,
+            partner_id=ids.amsterdam,
+            fund_id=ids.fund_ams,
+            partner_campaign_id=ids.pc_ams,
+            currency="EUR",
+            coop_share_bp=5000,
+            lines=[
+                {
+                    "channel": "email",
+                    "quantity": 10,
+                    "gross_minor": 50,
+                    "eligible": True,
+                    "source": "ledger",
+                }
+            ],
+            evidence=[{"kind": "delivery_counts", "label": "Counts", "counts": {}}],
+            window_closes_at=datetime(2027, 3, 2, tzinfo=UTC),
+            workflow_id="claim-matrix",
+        )
+        s.add(claim)
+        s.commit()
+        return claim.id or 0
 
 
 def _sheet_row(engine: Engine) -> int:
@@ -856,6 +892,32 @@ MATRIX: dict[str, tuple[Call, str]] = {
         ),
         "OFFFFFFFFO",
     ),
+    # Claims: partners their own, regions theirs, brand roles all; the GM confirms and adds
+    # invoices, HQ's approval chain decides (roles that decide approvals; nothing waits here),
+    # admins pay and export (claim.pay). The claim has no workflow and no open chain task, so an
+    # action that reaches it is a 409.
+    "claims.list": (_c("GET", "/api/v1/claims"), "OOOOOOOOOO"),
+    "claims.export": (_c("GET", "/api/v1/claims/export?format=csv"), "OFFFFFFFFO"),
+    "claims.read": (_c("GET", "/api/v1/claims/{claim}"), "NONOONOOOO"),
+    "claims.evidence": (_c("GET", "/api/v1/claims/{claim}/evidence/{evidence_n}"), "NONOONOOOO"),
+    "claims.invoice": (
+        _c(
+            "POST",
+            "/api/v1/claims/{claim}/invoices",
+            lambda i, r: {"amount": "1.00", "description": f"Matrix {r}"},
+            multipart=True,
+        ),
+        "NFNOFFFFFO",
+    ),
+    "claims.confirm": (_c("POST", "/api/v1/claims/{claim}/confirm"), "NFNCFFFFFC"),
+    "claims.decide": (
+        _c("POST", "/api/v1/claims/{claim}/decide", lambda i, r: {"decision": "approve"}),
+        "NFNCCNFCFC",
+    ),
+    "claims.payment": (
+        _c("POST", "/api/v1/claims/{claim}/payment", lambda i, r: {"reference": "SEPA-1"}),
+        "NFFFFFFFFC",
+    ),
 }
 CODE = {
     "O": range(200, 300),
@@ -897,6 +959,7 @@ MULTIPART = {
     ("POST", "/api/v1/campaign-sheets"),
     ("POST", "/api/v1/partner-value-sheets"),
     ("POST", "/api/v1/funds/import"),
+    ("POST", "/api/v1/claims/{claim_id}/invoices"),
 }
 # POSTs that only compute an answer from a body (validation, preview): readers may use them.
 READ_ONLY_POSTS = {
@@ -971,6 +1034,8 @@ PARAM_IDS = {
     "webhook_id": "webhook",
     "event_id": "webhook_event",
     "fund_id": "fund_ams",
+    "claim_id": "claim",
+    "n": "evidence_n",
 }
 MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/templates/{template_id}/versions"): {},
@@ -1006,6 +1071,9 @@ MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/suppressions"): {"email": "x@example.com"},
     ("POST", "/api/v1/approval-policies/{policy}/versions"): {"spec": {}},
     ("PATCH", "/api/v1/webhooks/{webhook_id}"): {"description": "X"},
+    ("POST", "/api/v1/claims/{claim_id}/invoices"): {"amount": "1.00", "description": "X"},
+    ("POST", "/api/v1/claims/{claim_id}/decide"): {"decision": "approve"},
+    ("POST", "/api/v1/claims/{claim_id}/payment"): {"reference": "X"},
 }
 # Required query parameters naming another object of the brand.
 QUERY = {
@@ -1190,6 +1258,15 @@ PORTAL: dict[tuple[str, str], int] = {
     ("POST", "/funds/allocate"): 403,
     ("POST", "/funds/import"): 403,
     ("POST", "/funds/rates"): 403,
+    ("GET", "/claims"): 303,
+    ("GET", "/claims/pending"): 303,
+    ("GET", "/claims/export"): 303,
+    ("GET", "/claims/{}"): 303,
+    ("GET", "/claims/{}/evidence/{}"): 303,
+    ("POST", "/claims/{}/invoices"): 403,
+    ("POST", "/claims/{}/confirm"): 403,
+    ("POST", "/claims/{}/decide"): 403,
+    ("POST", "/claims/{}/payment"): 403,
 }
 PORTAL_FILL = {"/static/{}": "/static/portal.css"}
 

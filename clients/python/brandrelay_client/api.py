@@ -50,6 +50,21 @@ class BrandrelayClient(BaseClient):
         )
         return cast("list[models.PartnerCampaignRead]", response.json())
 
+    def add_claim_invoice(
+        self, claim_id: int, *, description: str, amount: str, file: FileUpload
+    ) -> models.ClaimDetail:
+        """Add an invoice for local spend to a draft claim (the GM)
+
+        POST /api/v1/claims/{claim_id}/invoices
+        """
+        response = self.request(
+            "POST",
+            self._path("/api/v1/claims/{claim_id}/invoices", claim_id=claim_id),
+            files={"file": file},
+            data={"amount": amount, "description": description},
+        )
+        return cast("models.ClaimDetail", response.json())
+
     def add_suppression(self, body: models.SuppressionCreate) -> models.SuppressionRead:
         """Add an address to the suppression list
 
@@ -178,6 +193,18 @@ class BrandrelayClient(BaseClient):
             "POST", self._path("/api/v1/campaign-sheets/{sheet_id}/confirm", sheet_id=sheet_id)
         )
         return cast("models.CampaignSheetRead", response.json())
+
+    def confirm_claim(
+        self, claim_id: int, *, body: models.ConfirmBody | None = None
+    ) -> models.ClaimDetail:
+        """Confirm a claim (GM)
+
+        POST /api/v1/claims/{claim_id}/confirm
+        """
+        response = self.request(
+            "POST", self._path("/api/v1/claims/{claim_id}/confirm", claim_id=claim_id), json=body
+        )
+        return cast("models.ClaimDetail", response.json())
 
     def count_segment(self, partner_id: int, segment_id: int) -> models.AudienceBreakdown:
         """Count a segment's audience
@@ -390,6 +417,16 @@ class BrandrelayClient(BaseClient):
             "POST", self._path("/api/v1/assets/{asset_id}/decision", asset_id=asset_id), json=body
         )
         return cast("models.AssetRead", response.json())
+
+    def decide_claim(self, claim_id: int, body: models.DecideBody) -> models.ClaimDetail:
+        """Decide a claim (HQ)
+
+        POST /api/v1/claims/{claim_id}/decide
+        """
+        response = self.request(
+            "POST", self._path("/api/v1/claims/{claim_id}/decide", claim_id=claim_id), json=body
+        )
+        return cast("models.ClaimDetail", response.json())
 
     def decide_partner_campaign(
         self, partner_campaign_id: int, body: models.PartnerCampaignDecision
@@ -647,6 +684,24 @@ class BrandrelayClient(BaseClient):
             },
         )
         response.close()
+
+    def export_claims(
+        self,
+        *,
+        format: Literal["csv", "xlsx"] | None = None,
+        state: Literal["approved", "paid"] | None = None,
+        period: str | None = None,
+    ) -> httpx.Response:
+        """Export approved or paid claims for finance (CSV or XLSX, one row per line)
+
+        GET /api/v1/claims/export
+        """
+        response = self.request(
+            "GET",
+            "/api/v1/claims/export",
+            params={"format": format, "state": state, "period": period},
+        )
+        return response
 
     def export_contacts(self, partner_id: int) -> None:
         """Export a partner's contacts as CSV
@@ -946,6 +1001,32 @@ class BrandrelayClient(BaseClient):
             },
         )
         return cast("models.PageCampaignRead", response.json())
+
+    def list_claims(
+        self,
+        *,
+        state: models.ClaimState | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PageClaimRead:
+        """List claims within your reach
+
+        GET /api/v1/claims
+        """
+        response = self.request(
+            "GET",
+            "/api/v1/claims",
+            params={
+                "state": state,
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+                "offset": offset,
+            },
+        )
+        return cast("models.PageClaimRead", response.json())
 
     def list_contacts(
         self,
@@ -1698,6 +1779,24 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.CampaignSheetRead", response.json())
 
+    def read_claim(self, claim_id: int) -> models.ClaimDetail:
+        """Read a claim
+
+        GET /api/v1/claims/{claim_id}
+        """
+        response = self.request("GET", self._path("/api/v1/claims/{claim_id}", claim_id=claim_id))
+        return cast("models.ClaimDetail", response.json())
+
+    def read_claim_evidence(self, claim_id: int, n: int) -> httpx.Response:
+        """Download one piece of a claim's evidence
+
+        GET /api/v1/claims/{claim_id}/evidence/{n}
+        """
+        response = self.request(
+            "GET", self._path("/api/v1/claims/{claim_id}/evidence/{n}", claim_id=claim_id, n=n)
+        )
+        return response
+
     def read_contact(self, partner_id: int, contact_id: int) -> models.ContactRead:
         """Read a contact
 
@@ -1924,6 +2023,16 @@ class BrandrelayClient(BaseClient):
         """
         response = self.request("POST", "/api/v1/feedback/ses")
         return response
+
+    def record_claim_payment(self, claim_id: int, body: models.PaymentBody) -> models.ClaimDetail:
+        """Record a claim's payment
+
+        POST /api/v1/claims/{claim_id}/payment
+        """
+        response = self.request(
+            "POST", self._path("/api/v1/claims/{claim_id}/payment", claim_id=claim_id), json=body
+        )
+        return cast("models.ClaimDetail", response.json())
 
     def redeliver_webhook_event(self, webhook_id: int, event_id: int) -> models.WebhookEventRead:
         """Send a logged webhook event again

@@ -224,6 +224,14 @@ class BodyAddAssetVersion(TypedDict, total=False):
     file: Required[bytes]
 
 
+class BodyAddClaimInvoice(TypedDict, total=False):
+    """Body_add_claim_invoice"""
+
+    file: Required[bytes]
+    amount: Required[str]
+    description: Required[str]
+
+
 class BodyConfirmActionLink(TypedDict, total=False):
     """Body_confirm_action_link"""
 
@@ -435,6 +443,103 @@ class CheckRead(TypedDict, total=False):
     balance: Required[BalanceRead]
 
 
+class ClaimDetail(TypedDict, total=False):
+    """ClaimDetail"""
+
+    id: Required[int]
+    brand_id: Required[int]
+    region_id: Required[int]
+    partner_id: Required[int]
+    fund_id: Required[int]
+    partner_campaign_id: Required[int | None]
+    print_order_id: Required[int | None]
+    state: Required[ClaimState]
+    currency: Required[str]
+    spend_minor: Required[int]
+    claimed_minor: Required[int]
+    coop_share_bp: Required[int]
+    window_closes_at: Required[str]
+    confirmed_by: Required[int | None]
+    confirmed_at: Required[str | None]
+    decided_at: Required[str | None]
+    paid_at: Required[str | None]
+    payment_reference: Required[str]
+    note: Required[str]
+    workflow_id: Required[str]
+    created_at: Required[str]
+    lines: Required[list[ClaimLine]]
+    evidence: Required[list[ClaimEvidence]]
+    timeline: Required[list[ClaimEvent]]
+
+
+class ClaimEvent(TypedDict, total=False):
+    """ClaimEvent"""
+
+    at: Required[str]
+    action: Required[str]
+    actor: Required[str]
+    comment: str | None
+
+
+class ClaimEvidence(TypedDict, total=False):
+    """ClaimEvidence"""
+
+    n: Required[int]
+    kind: Required[str]
+    label: Required[str]
+    sha256: str
+    content_type: str
+    filename: str
+    amount_minor: int | None
+    description: str
+    data: dict[str, Any]
+
+
+class ClaimLine(TypedDict, total=False):
+    """ClaimLine"""
+
+    channel: Required[str]
+    quantity: Required[int]
+    unit: str
+    unit_minor: int
+    gross_minor: Required[int]
+    eligible: Required[bool]
+    source: Required[str]
+    description: str
+    cross_check: str
+
+
+class ClaimRead(TypedDict, total=False):
+    """ClaimRead"""
+
+    id: Required[int]
+    brand_id: Required[int]
+    region_id: Required[int]
+    partner_id: Required[int]
+    fund_id: Required[int]
+    partner_campaign_id: Required[int | None]
+    print_order_id: Required[int | None]
+    state: Required[ClaimState]
+    currency: Required[str]
+    spend_minor: Required[int]
+    claimed_minor: Required[int]
+    coop_share_bp: Required[int]
+    window_closes_at: Required[str]
+    confirmed_by: Required[int | None]
+    confirmed_at: Required[str | None]
+    decided_at: Required[str | None]
+    paid_at: Required[str | None]
+    payment_reference: Required[str]
+    note: Required[str]
+    workflow_id: Required[str]
+    created_at: Required[str]
+
+
+ClaimState: TypeAlias = (
+    "Literal['draft', 'pending_approval', 'approved', 'paid', 'rejected', 'expired']"
+)
+
+
 class Comparison(TypedDict, total=False):
     """Comparison"""
 
@@ -451,6 +556,12 @@ class Condition(TypedDict, total=False):
     op: Required[Operator]
     value: Required[int | str | list[int | str]]
     slot: str | None
+
+
+class ConfirmBody(TypedDict, total=False):
+    """ConfirmBody"""
+
+    comment: str | None
 
 
 ConsentStatus: TypeAlias = "Literal['granted', 'denied', 'unknown']"
@@ -575,6 +686,13 @@ class CycleStats(TypedDict, total=False):
     count: Required[int]
     median_seconds: Required[float | None]
     p90_seconds: Required[float | None]
+
+
+class DecideBody(TypedDict, total=False):
+    """DecideBody"""
+
+    decision: Required[Literal["approve", "request_changes", "reject"]]
+    comment: str | None
 
 
 class DelegationCreate(TypedDict, total=False):
@@ -1011,6 +1129,16 @@ class PageCampaignSheetRead(TypedDict, total=False):
     offset: int
 
 
+class PageClaimRead(TypedDict, total=False):
+    """Page[ClaimRead]"""
+
+    items: Required[list[ClaimRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
 class PageContactRead(TypedDict, total=False):
     """Page[ContactRead]"""
 
@@ -1337,6 +1465,12 @@ class PasswordChange(TypedDict, total=False):
 
 
 PauseKind: TypeAlias = "Literal['transport', 'fault', 'quiet']"
+
+
+class PaymentBody(TypedDict, total=False):
+    """PaymentBody"""
+
+    reference: Required[str]
 
 
 class Person(TypedDict, total=False):
@@ -2057,6 +2191,7 @@ __all__ = [
     "BalanceRead",
     "BlockKind",
     "BodyAddAssetVersion",
+    "BodyAddClaimInvoice",
     "BodyConfirmActionLink",
     "BodyCreateAccessToken",
     "BodyImportContacts",
@@ -2078,8 +2213,15 @@ __all__ = [
     "CampaignUpdate",
     "Channel",
     "CheckRead",
+    "ClaimDetail",
+    "ClaimEvent",
+    "ClaimEvidence",
+    "ClaimLine",
+    "ClaimRead",
+    "ClaimState",
     "Comparison",
     "Condition",
+    "ConfirmBody",
     "ConsentStatus",
     "ContactCreate",
     "ContactRead",
@@ -2091,6 +2233,7 @@ __all__ = [
     "CostRateRead",
     "CostRatesPut",
     "CycleStats",
+    "DecideBody",
     "DelegationCreate",
     "DelegationRead",
     "DeliveryRead",
@@ -2133,6 +2276,7 @@ __all__ = [
     "PageAuditEventRead",
     "PageCampaignRead",
     "PageCampaignSheetRead",
+    "PageClaimRead",
     "PageContactRead",
     "PageDelegationRead",
     "PageFundRead",
@@ -2163,6 +2307,7 @@ __all__ = [
     "PartnersBody",
     "PasswordChange",
     "PauseKind",
+    "PaymentBody",
     "Person",
     "PhoneSuppressionRead",
     "PolicyCreate",

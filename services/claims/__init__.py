@@ -1,0 +1,1 @@
+"""Co-op claims: drafted from what was really spent, confirmed by the GM, decided by HQ, paid."""
