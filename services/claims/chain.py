@@ -13,11 +13,13 @@ from models.chain_tasks import ChainTask
 from models.claim_io import ClaimChainInput
 from models.claims import Claim
 from services.approvals.chain_tasks import claim_policy, open_task, role_holders_at
+from services.funds.ledger import share_of
 
 
 def chain_input(session: Session, settings: Settings, claim_id: int) -> ClaimChainInput:
     """Pinned when the GM confirms: the brand's claim policy and who holds each role now.
-    The money facts (expected cost, fund shortfall) are not gathered for claims yet."""
+    The money facts read the claim itself: its eligible spend is the expected cost, and the
+    shortfall is how much of HQ's share the fund could not cover (0 when it covered it all)."""
     claim = session.get(Claim, claim_id)
     if claim is None:
         raise LookupError(f"claim {claim_id} does not exist")
@@ -26,6 +28,8 @@ def chain_input(session: Session, settings: Settings, claim_id: int) -> ClaimCha
         region_id=claim.region_id,
         channel=",".join(sorted({str(line.get("channel", "")) for line in claim.lines})),
         role_holders=role_holders_at(session, target),
+        expected_cost=claim.spend_minor,
+        fund_shortfall=share_of(claim.spend_minor, claim.coop_share_bp) - claim.claimed_minor,
     )
     return ClaimChainInput(policy=claim_policy(session, claim.brand_id, settings), facts=facts)
 

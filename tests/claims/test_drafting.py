@@ -16,7 +16,7 @@ from models.claim_io import ClaimStart
 from models.claims import Claim
 from models.org import User
 from models.print_orders import PrintOrder
-from services.claims import projection, starter
+from services.claims import chain, projection, starter
 from storage.local import LocalBlobStore
 from tests.claims.conftest import (
     EMAIL_SENT,
@@ -106,6 +106,20 @@ def test_the_claim_is_capped_at_what_the_fund_covered(
     claim = drafted(demo, settings, blob_store, ClaimStart(partner_campaign_id=booked.pc_id))
     assert claim.spend_minor == 663
     assert claim.claimed_minor == 200
+    # HQ's approval chain reads the gap: a stage "fund_shortfall gt 0" sends it further.
+    with Session(demo) as s:
+        facts = chain.chain_input(s, settings, claim.id or 0).facts
+    assert (facts.expected_cost, facts.fund_shortfall) == (663, 332 - 200)
+
+
+def test_a_claim_the_fund_covers_has_no_shortfall(
+    demo: Engine, settings: Settings, blob_store: LocalBlobStore
+) -> None:
+    booked = sent_campaign(demo)
+    claim = drafted(demo, settings, blob_store, ClaimStart(partner_campaign_id=booked.pc_id))
+    with Session(demo) as s:
+        facts = chain.chain_input(s, settings, claim.id or 0).facts
+    assert facts.expected_cost == claim.spend_minor and facts.fund_shortfall == 0
 
 
 def test_an_ineligible_channel_is_listed_but_not_claimed(
