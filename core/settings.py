@@ -286,6 +286,36 @@ class Settings(BaseSettings):
         description="Seconds between sweeps that start the workflow of every enabled webhook "
         "endpoint; 0: no schedule",
     )
+    print_vendor_url: str = Field(
+        "http://127.0.0.1:8010", description="Base URL of the print vendor's API"
+    )
+    print_vendor_name: str = Field(
+        "simulator", description="The print vendor's name on orders and callbacks"
+    )
+    print_vendor_secret: SecretStr = Field(
+        SecretStr("dev-print-vendor-secret"),
+        description="Shared secret of the print vendor's signed callbacks",
+    )
+    print_vendor_timeout: float = Field(
+        30.0, gt=0, le=300, description="One request to the print vendor, seconds"
+    )
+    print_vendor_callback_tolerance: int = Field(
+        300, ge=10, description="Seconds a vendor callback's timestamp may be off from now"
+    )
+    print_vendor_accept_hours: float = Field(
+        24.0, gt=0, description="Hours the vendor has to accept an order before ops are told"
+    )
+    print_pdf_max_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Largest print-ready PDF sent to the vendor, bytes"
+    )
+    print_sim_port: int = Field(8010, description="Port of the print vendor simulator (make up)")
+    print_sim_callback_url: str = Field(
+        "http://127.0.0.1:8000/api/v1/print-vendor/callbacks",
+        description="Where the print vendor simulator POSTs its signed status callbacks",
+    )
+    print_sim_step_seconds: float = Field(
+        5.0, ge=0, description="Simulator: seconds between an order's steps (its time scale)"
+    )
     api_host: str = Field("127.0.0.1", description="API bind address (make up)")
     api_port: int = Field(8000, description="API port (make up)")
 
