@@ -149,7 +149,7 @@ class Simulator:
                     "signed_by": "R. Receiver",
                     "delivered_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 }
-            event = {
+            event: dict[str, Any] = {
                 "event_id": f"evt_{uuid.uuid4().hex}",
                 "order_id": order.id,
                 "reference": order.reference,
