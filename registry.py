@@ -16,6 +16,7 @@ from activities.campaigns import CampaignActivities
 from activities.delivery import DeliveryActivities
 from activities.fanout import FanoutActivities
 from activities.notifications import NotificationActivities
+from activities.print_orders import PrintOrderActivities
 from activities.reporting import ReportActivities
 from activities.templates import TemplateActivities
 from activities.webhooks import WebhookActivities
@@ -23,6 +24,7 @@ from core.bytecode import ensure_bytecode
 from core.settings import Settings
 from mail.sms_transport import make_sms_transport
 from mail.transport import make_transport
+from services.asset_publication import store_for
 from services.audit_checkpoints import CheckpointPolicy
 from storage.base import WriteOnceStore
 from storage.factory import make_checkpoint_store
@@ -30,6 +32,7 @@ from workflows.audit_checkpoint import AuditCheckpointWorkflow
 from workflows.campaign import CampaignWorkflow
 from workflows.campaign_sheet import CampaignSheetWorkflow
 from workflows.partner_campaign import PartnerCampaignWorkflow
+from workflows.print_order import PrintOrderWorkflow
 from workflows.report_rollup import ReportRollupWorkflow
 from workflows.send import SendWorkflow
 from workflows.template import TemplateWorkflow
@@ -78,6 +81,7 @@ def queues(
     )
     reports = ReportActivities(engine, settings.report_rollup_lookback_days)
     webhooks = WebhookActivities(engine, settings, transport)
+    prints = PrintOrderActivities(engine, settings, store_for(settings))
     return [
         QueueSpec(
             settings.temporal_task_queue,
@@ -91,6 +95,7 @@ def queues(
                 CampaignSheetWorkflow,
                 WebhookEndpointWorkflow,
                 WebhookSweepWorkflow,
+                PrintOrderWorkflow,
             ],
             activities=[
                 audit.append_audit_event,
@@ -117,6 +122,11 @@ def queues(
                 webhooks.deliver_webhook_event,
                 webhooks.notify_webhook_disabled,
                 webhooks.start_webhook_endpoints,
+                prints.project_print_order,
+                prints.quote_print_order,
+                prints.print_order_money,
+                prints.submit_print_order,
+                prints.print_vendor_late,
             ],
         ),
         QueueSpec(
@@ -129,5 +139,5 @@ def queues(
                 deliveries.delivery_counts,
             ],
         ),
-        QueueSpec(settings.temporal_documents_task_queue),
+        QueueSpec(settings.temporal_documents_task_queue, activities=[prints.make_print_pdf]),
     ]

@@ -99,3 +99,5 @@ ApprovalPolicyReader = Annotated[Principal, _guard(Permission.approval_policy_re
 ApprovalPolicyManager = Annotated[Principal, _guard(Permission.approval_policy_manage)]
 TrackingManager = Annotated[Principal, _guard(Permission.tracking_manage)]
 WebhookManager = Annotated[Principal, _guard(Permission.webhook_manage)]
+PrintOrderReader = Annotated[Principal, _guard(Permission.print_order_read)]
+PrintOrderCreator = Annotated[Principal, _guard(Permission.print_order_create)]

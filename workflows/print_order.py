@@ -1,0 +1,296 @@
+"""PrintOrderWorkflow (`print-order-<id>`): quote -> approval -> print-ready PDF (documents
+queue) -> order at the vendor under the order's vendor_key -> the vendor's callbacks (accepted,
+printed, shipped, delivered, as signals from the API after dedupe) -> spend booked, claim
+started.
+
+Every transition is projected to the order's row with an audit event. Timers watch the
+vendor's SLA: not accepted within `accept_within_hours`, not shipped by the wanted day: the
+miss is audited (the order's page shows it) and the workflow keeps waiting. A vendor refusal or
+a PDF that cannot be made ends the order `failed` with the reason; an unreachable vendor is
+retried for SUBMIT_WINDOW, then the order fails too (never retried silently for ever).
+
+The approval step is `_approval()`: until the shared approval chain (ChainRunner) lands it
+waits for one decision through the `decide` update (the partner's GM or region manager, never
+the person who ordered, checked by the API and here).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Literal
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.money import PrintOrderState
+    from models.print_order_io import (
+        ClaimStart,
+        PdfResult,
+        PrintMoney,
+        PrintOrderCancel,
+        PrintOrderDecision,
+        PrintOrderInput,
+        PrintProjection,
+        QuoteResult,
+        SubmitResult,
+        VendorLate,
+        VendorStatus,
+    )
+
+S = PrintOrderState
+STEPS = ("accepted", "printed", "shipped", "delivered")
+BEFORE_SUBMISSION = (S.quoted, S.pending_approval, S.approved)
+DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=20,
+)
+VENDOR_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+)
+SUBMIT_WINDOW = timedelta(hours=6)
+PDF_TIMEOUT = timedelta(minutes=5)
+# Part C's activity (claims); invoked by name so print orders do not import claims.
+CLAIM_ACTIVITY = "start_claim"
+CLAIM_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=8,
+)
+
+
+@workflow.defn(name="PrintOrderWorkflow")
+class PrintOrderWorkflow:
+    @workflow.init
+    def __init__(self, inp: PrintOrderInput) -> None:
+        self._inp = inp
+        self._state = S.quoted
+        self._decision: PrintOrderDecision | None = None
+        self._cancel: PrintOrderCancel | None = None
+        self._statuses: dict[str, VendorStatus] = {}
+
+    @workflow.query
+    def state(self) -> str:
+        return self._state.value
+
+    @workflow.signal
+    def vendor_status(self, status: VendorStatus) -> None:
+        """A vendor callback (deduplicated by the API; a repeat of a status is ignored)."""
+        self._statuses.setdefault(status.status, status)
+
+    @workflow.update
+    async def decide(self, decision: PrintOrderDecision) -> str:
+        self._decision = decision
+        return decision.decision
+
+    @decide.validator
+    def _may_decide(self, decision: PrintOrderDecision) -> None:
+        if self._state != S.pending_approval or self._decision is not None:
+            raise ApplicationError(f"the order is {self._state.value}: nothing to decide")
+        if decision.user_id == self._inp.ordered_by:
+            raise ApplicationError("the person who ordered cannot approve (four eyes)")
+
+    @workflow.update
+    async def cancel(self, cancel: PrintOrderCancel) -> str:
+        self._cancel = cancel
+        return "cancelled"
+
+    @cancel.validator
+    def _may_cancel(self, cancel: PrintOrderCancel) -> None:
+        if self._state not in BEFORE_SUBMISSION or self._cancel is not None:
+            raise ApplicationError(
+                f"the order is {self._state.value}: only an order not yet submitted to the "
+                "vendor can be cancelled"
+            )
+
+    # ----------------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: PrintOrderInput) -> str:
+        quote: QuoteResult = await workflow.execute_activity(
+            "quote_print_order",
+            inp.print_order_id,
+            result_type=QuoteResult,
+            start_to_close_timeout=timedelta(minutes=2),
+            schedule_to_close_timeout=SUBMIT_WINDOW,
+            retry_policy=VENDOR_RETRY,
+        )
+        if quote.error:
+            return await self._fail(quote.error, reserved=False)
+        await self._project(
+            S.pending_approval,
+            "quoted",
+            fields={"quote_minor": quote.total_minor, "currency": quote.currency},
+        )
+        decision = await self._approval()
+        if decision is None:
+            return await self._cancelled(reserved=False)
+        if decision.decision == "reject":
+            await self._project(
+                S.rejected, "rejected", actor=str(decision.user_id), comment=decision.comment
+            )
+            return self._state.value
+        await self._project(
+            S.approved, "approved", actor=str(decision.user_id), comment=decision.comment
+        )
+        await self._money("reserve")
+        if self._cancel is not None:
+            return await self._cancelled(reserved=True)
+        pdf: PdfResult = await workflow.execute_activity(
+            "make_print_pdf",
+            inp.print_order_id,
+            result_type=PdfResult,
+            task_queue=inp.documents_task_queue or None,
+            start_to_close_timeout=PDF_TIMEOUT,
+            retry_policy=DB_RETRY,
+        )
+        if pdf.error:
+            return await self._fail(pdf.error, reserved=True)
+        if self._cancel is not None:
+            return await self._cancelled(reserved=True)
+        # From here on no cancellation: the order is being placed.
+        await self._project(
+            S.submitting, "submitting", fields={"pdf_key": pdf.key, "pdf_sha256": pdf.sha256}
+        )
+        try:
+            placed: SubmitResult = await workflow.execute_activity(
+                "submit_print_order",
+                inp.print_order_id,
+                result_type=SubmitResult,
+                start_to_close_timeout=timedelta(seconds=inp.submit_timeout_seconds),
+                schedule_to_close_timeout=SUBMIT_WINDOW,
+                retry_policy=VENDOR_RETRY,
+            )
+        except ActivityError as err:
+            return await self._fail(f"the vendor could not be reached: {err.cause}", True)
+        if placed.error:
+            return await self._fail(placed.error, reserved=True)
+        accept_by = workflow.now() + timedelta(hours=inp.accept_within_hours)
+        await self._project(
+            S.ordered,
+            "ordered",
+            fields={
+                "vendor_order_id": placed.vendor_order_id,
+                "vendor_due_at": accept_by.replace(tzinfo=None).isoformat(),
+            },
+        )
+        ship_by = datetime.combine(inp.wanted_by, time(0), tzinfo=UTC)
+        for step in STEPS:
+            due = {"accepted": accept_by, "shipped": ship_by}.get(step)
+            await self._await_step(step, due)
+            status = self._statuses.get(step)
+            if status is not None:
+                await self._project_status(status)
+        await self._money("book")
+        await self._start_claim()
+        return self._state.value
+
+    async def _approval(self) -> PrintOrderDecision | None:
+        """The decision, or None when the order was cancelled first."""
+        await workflow.wait_condition(
+            lambda: self._decision is not None or self._cancel is not None
+        )
+        return None if self._cancel is not None else self._decision
+
+    def _reached(self, step: str) -> bool:
+        rank = STEPS.index(step)
+        return any(STEPS.index(s) >= rank for s in self._statuses)
+
+    async def _await_step(self, step: str, due: datetime | None) -> None:
+        if due is not None:
+            left = due - workflow.now()
+            try:
+                if left.total_seconds() > 0:
+                    await workflow.wait_condition(lambda: self._reached(step), timeout=left)
+            except TimeoutError:
+                pass
+            if not self._reached(step):
+                await workflow.execute_activity(
+                    "print_vendor_late",
+                    VendorLate(
+                        print_order_id=self._inp.print_order_id,
+                        missed="accepted" if step == "accepted" else "shipped",
+                        due=due.isoformat(timespec="seconds"),
+                    ),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=DB_RETRY,
+                )
+        await workflow.wait_condition(lambda: self._reached(step))
+
+    async def _project_status(self, status: VendorStatus) -> None:
+        fields: dict[str, object] = {}
+        if status.tracking_number:
+            fields["tracking_number"] = status.tracking_number
+            fields["tracking_url"] = status.tracking_url
+        if status.status == "delivered":
+            fields["proof_of_delivery"] = status.proof_of_delivery
+            if status.invoice_minor is not None:
+                fields["invoice_minor"] = status.invoice_minor
+        await self._project(
+            S(status.status), f"vendor_{status.status}", fields=fields, actor="vendor"
+        )
+
+    async def _start_claim(self) -> None:
+        try:
+            await workflow.execute_activity(
+                CLAIM_ACTIVITY,
+                ClaimStart(print_order_id=self._inp.print_order_id),
+                start_to_close_timeout=timedelta(minutes=1),
+                retry_policy=CLAIM_RETRY,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("the claim was not started: %s", err.cause)
+
+    async def _money(self, action: Literal["reserve", "release", "book"]) -> None:
+        await workflow.execute_activity(
+            "print_order_money",
+            PrintMoney(print_order_id=self._inp.print_order_id, action=action),
+            result_type=int,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=DB_RETRY,
+        )
+
+    async def _cancelled(self, reserved: bool) -> str:
+        assert self._cancel is not None
+        await self._project(
+            S.cancelled, "cancelled", actor=str(self._cancel.user_id), comment=self._cancel.comment
+        )
+        if reserved:
+            await self._money("release")
+        return self._state.value
+
+    async def _fail(self, error: str, reserved: bool) -> str:
+        await self._project(S.failed, "failed", error=error)
+        if reserved:
+            await self._money("release")
+        return self._state.value
+
+    async def _project(
+        self,
+        state: PrintOrderState,
+        event: str,
+        *,
+        fields: dict[str, object] | None = None,
+        actor: str = "",
+        comment: str = "",
+        error: str = "",
+    ) -> None:
+        self._state = state  # first: validators see the new state while the write runs
+        await workflow.execute_activity(
+            "project_print_order",
+            PrintProjection(
+                print_order_id=self._inp.print_order_id,
+                state=state,
+                actor=actor or f"workflow:{workflow.info().workflow_id}",
+                event=event,
+                fields=fields or {},
+                comment=comment,
+                error=error,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=DB_RETRY,
+        )
