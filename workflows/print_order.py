@@ -175,7 +175,7 @@ class PrintOrderWorkflow:
             "ordered",
             fields={
                 "vendor_order_id": placed.vendor_order_id,
-                "vendor_due_at": accept_by.replace(tzinfo=None).isoformat(),
+                "vendor_due_at": accept_by.isoformat(),
             },
         )
         ship_by = datetime.combine(inp.wanted_by, time(0), tzinfo=UTC)

@@ -85,7 +85,8 @@ async def create_print_order(
     vendor = print_vendor(request, settings)
     made = orders.create(session, Actor(principal, rid), body, vendor, idempotency_key)
     session.commit()
-    await workflow_calls.start(await temporal.get(), settings, made.order)
+    if made.order.state == orders.S.quoted:  # a retry may find it started and long gone
+        await workflow_calls.start(await temporal.get(), settings, made.order)
     if not made.created:
         response.status_code = 200
     return order_read(session, principal, made.order)
