@@ -32,6 +32,7 @@ from api.app import create_app
 from core.settings import PROJECT_ROOT, Settings
 from core.temporal import LazyTemporalClient
 from domain.money import LedgerKind
+from domain.states import CampaignState, PartnerCampaignState
 from models.campaigns import Campaign, PartnerCampaign
 from models.funds import Fund
 from models.org import Partner, User
@@ -174,7 +175,7 @@ def flyer_pc(
         assert version is not None and version.id is not None
         partner = s.exec(select(Partner).where(Partner.slug == slug)).one()
         author = s.exec(
-            select(User).where(User.brand_id == partner.brand_id, User.email.startswith("admin@"))  # type: ignore[attr-defined]
+            select(User).where(User.brand_id == partner.brand_id, User.email.startswith("admin@"))
         ).one()
         campaign = Campaign(
             brand_id=partner.brand_id,
@@ -183,7 +184,7 @@ def flyer_pc(
             personalise_until=now + timedelta(days=3),
             send_by=now + timedelta(days=10),
             created_by=author.id or 0,
-            state="running",
+            state=CampaignState.running,
         )
         s.add(campaign)
         s.flush()
@@ -192,7 +193,7 @@ def flyer_pc(
             brand_id=partner.brand_id,
             region_id=partner.region_id,
             partner_id=partner.id or 0,
-            state=state,
+            state=PartnerCampaignState(state),
             values=values if values is not None else {"event_date": event_day()},
             workflow_id=f"partner-campaign-flyer-{uuid.uuid4().hex[:8]}",
         )
