@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -75,7 +76,7 @@ def test_only_an_approved_campaign_is_ordered_and_only_by_its_partner(
     assert _refused(api, login("ops@northwind.example"), order_body(approved))[0] == 403
 
 
-def _order_row(engine: Engine, pc_id: int, **fields: object) -> int:
+def _order_row(engine: Engine, pc_id: int, **fields: Any) -> int:
     with Session(engine) as s:
         pc = s.get(PartnerCampaign, pc_id)
         editor = s.exec(select(User).where(User.email == EDITOR)).one()
@@ -139,7 +140,7 @@ def test_orders_are_scoped_to_their_partner_region_and_brand(
 
 
 def _signed(
-    settings: Settings, event: dict[str, object], at: float | None = None
+    settings: Settings, event: dict[str, Any], at: float | None = None
 ) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(event).encode()
     secret = settings.print_vendor_secret.get_secret_value()

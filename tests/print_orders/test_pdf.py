@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 from datetime import date, timedelta
+from typing import Any
 
 from pypdf import PdfReader
 from sqlalchemy import Engine
@@ -74,7 +75,8 @@ def test_the_pdf_has_bleed_crop_marks_embedded_fonts_and_the_partners_text(
     assert float(media.width) > float(trim.width)
     text = " ".join(page.extract_text().split())
     assert "Open doors at Damrak" in text
-    fonts = page["/Resources"]["/Font"]
+    resources: Any = page["/Resources"]
+    fonts = resources["/Font"]
     assert fonts, "the page names fonts"
     for ref in fonts.values():
         font = ref.get_object()
@@ -83,7 +85,7 @@ def test_the_pdf_has_bleed_crop_marks_embedded_fonts_and_the_partners_text(
         )
         descriptor = descriptor.get_object()
         assert any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")), font
-    images = [x for x in page["/Resources"].get("/XObject", {}).values()]
+    images = list(resources.get("/XObject", {}).values())
     assert images, "the hero image is in the PDF"
 
 
