@@ -135,13 +135,12 @@ async def decide_print_order(
 ) -> PrintOrderRead:
     """The partner's GM or its region manager decides; the person who ordered cannot."""
     order = orders.load(session, principal, print_order_id)
+    if not orders.is_decider(principal, order):
+        raise Forbidden("Only the partner's GM or its region manager decides a print order")
     if order.state != orders.S.pending_approval:
         raise Conflict(f"print order {print_order_id} is {order.state.value}: nothing to decide")
-    if not orders.may_decide(principal, order):
-        raise Forbidden(
-            "Only the partner's GM or its region manager decides a print order, and never "
-            "the person who ordered it"
-        )
+    if principal.user_id == order.ordered_by:
+        raise Forbidden("The person who ordered cannot approve the order (four eyes)")
     decision = PrintOrderDecision(
         user_id=principal.user_id, decision=body.decision, comment=body.comment
     )

@@ -69,13 +69,22 @@ def require_create(principal: Principal, order: PrintOrder) -> None:
         )
 
 
-def may_decide(principal: Principal, order: PrintOrder) -> bool:
+DECIDERS = frozenset({Role.partner_manager, Role.region_manager})
+
+
+def is_decider(principal: Principal, order: PrintOrder) -> bool:
     """The approval step until the shared approval chain takes it over: the partner's GM or
-    its region manager, never the person who ordered (four eyes)."""
-    if order.state != S.pending_approval or principal.user_id == order.ordered_by:
-        return False
-    deciders = {Role.partner_manager, Role.region_manager}
-    return any(g.role in deciders and covers(g, target(order)) for g in principal.grants)
+    its region manager."""
+    return any(g.role in DECIDERS and covers(g, target(order)) for g in principal.grants)
+
+
+def may_decide(principal: Principal, order: PrintOrder) -> bool:
+    """A decider, while the order waits, who did not order it (four eyes)."""
+    return (
+        order.state == S.pending_approval
+        and principal.user_id != order.ordered_by
+        and is_decider(principal, order)
+    )
 
 
 def may_cancel(principal: Principal, order: PrintOrder) -> bool:
