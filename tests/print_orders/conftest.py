@@ -249,6 +249,40 @@ def fund_for(engine: Engine, slug: str, allocated: int, share_bp: int = 5000) ->
         return fund.id
 
 
+def order_row(engine: Engine, pc_id: int, **fields: Any) -> int:
+    """An order row of the partner campaign without a workflow (state quoted by default)."""
+    with Session(engine) as s:
+        pc = s.get(PartnerCampaign, pc_id)
+        editor = s.exec(
+            select(User).where(User.email == "editor.amsterdam@northwind.example")
+        ).one()
+        assert pc is not None
+        values: dict[str, Any] = {
+            "brand_id": pc.brand_id,
+            "region_id": pc.region_id,
+            "partner_id": pc.partner_id,
+            "partner_campaign_id": pc_id,
+            "format": "A5",
+            "quantity": 500,
+            "recipient_name": "<script>alert('name')</script>",
+            "street": "Damrak 1",
+            "postal_code": "1012 LG",
+            "city": "Amsterdam",
+            "country": "NL",
+            "wanted_by": (datetime.now(UTC) + timedelta(days=9)).date(),
+            "currency": "EUR",
+            "quote_minor": 9500,
+            "vendor": "simulator",
+            "vendor_key": f"brandrelay-po-x-{pc_id}",
+            "ordered_by": editor.id or 0,
+        }
+        order = PrintOrder(**{**values, **fields})
+        s.add(order)
+        s.commit()
+        assert order.id is not None
+        return order.id
+
+
 @dataclass
 class Stack:
     """The API over real HTTP (the simulator calls it back), workers, the simulator."""

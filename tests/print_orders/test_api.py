@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,11 +15,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from core.settings import Settings
-from models.campaigns import PartnerCampaign
-from models.org import User
 from models.print_orders import PrintOrder, PrintVendorCallback
 from printing.vendor import SIGNATURE_HEADER, HttpVendor, signature_header
-from tests.print_orders.conftest import flyer_pc, order_body
+from tests.print_orders.conftest import flyer_pc, order_body, order_row
 
 EDITOR = "editor.amsterdam@northwind.example"
 CALLBACKS = "/api/v1/print-vendor/callbacks"
@@ -76,42 +74,11 @@ def test_only_an_approved_campaign_is_ordered_and_only_by_its_partner(
     assert _refused(api, login("ops@northwind.example"), order_body(approved))[0] == 403
 
 
-def _order_row(engine: Engine, pc_id: int, **fields: Any) -> int:
-    with Session(engine) as s:
-        pc = s.get(PartnerCampaign, pc_id)
-        editor = s.exec(select(User).where(User.email == EDITOR)).one()
-        assert pc is not None
-        order = PrintOrder(
-            brand_id=pc.brand_id,
-            region_id=pc.region_id,
-            partner_id=pc.partner_id,
-            partner_campaign_id=pc_id,
-            format="A5",
-            quantity=500,
-            recipient_name="<script>alert('name')</script>",
-            street="Damrak 1",
-            postal_code="1012 LG",
-            city="Amsterdam",
-            country="NL",
-            wanted_by=(datetime.now(UTC) + timedelta(days=9)).date(),
-            currency="EUR",
-            quote_minor=9500,
-            vendor="simulator",
-            vendor_key=f"brandrelay-po-x-{pc_id}",
-            ordered_by=editor.id or 0,
-            **fields,
-        )
-        s.add(order)
-        s.commit()
-        assert order.id is not None
-        return order.id
-
-
 def test_orders_are_scoped_to_their_partner_region_and_brand(
     api: TestClient, demo: Engine, login: Callable[[str], dict[str, str]]
 ) -> None:
-    ams = _order_row(demo, flyer_pc(demo))
-    ber = _order_row(demo, flyer_pc(demo, "berlin"))
+    ams = order_row(demo, flyer_pc(demo))
+    ber = order_row(demo, flyer_pc(demo, "berlin"))
 
     def listed(email: str) -> set[int]:
         resp = api.get("/api/v1/print-orders", headers=login(email))
@@ -151,7 +118,7 @@ def _signed(
 def test_callbacks_must_be_signed_fresh_and_well_formed(
     api: TestClient, demo: Engine, settings: Settings
 ) -> None:
-    order_id = _order_row(demo, flyer_pc(demo), vendor_order_id="ord_known")
+    order_id = order_row(demo, flyer_pc(demo), vendor_order_id="ord_known")
     event = {
         "event_id": "evt_1",
         "order_id": "ord_known",

@@ -1196,6 +1196,12 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/reports/export/{}"): 303,
     ("GET", "/my-reports"): 303,
     ("GET", "/my-reports/export"): 303,
+    ("GET", "/print-orders"): 303,
+    ("GET", "/print-orders/new"): 303,
+    ("POST", "/print-orders"): 403,
+    ("GET", "/print-orders/{}"): 303,
+    ("POST", "/print-orders/{}/decide"): 403,
+    ("POST", "/print-orders/{}/cancel"): 403,
 }
 PORTAL_FILL = {"/static/{}": "/static/portal.css"}
 
