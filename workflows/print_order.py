@@ -16,6 +16,7 @@ the person who ordered, checked by the API and here).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 
@@ -179,12 +180,18 @@ class PrintOrderWorkflow:
             },
         )
         ship_by = datetime.combine(inp.wanted_by, time(0), tzinfo=UTC)
+        # The SLA watchers run beside the steps: a late acceptance does not hide a late
+        # shipment. Each ends when its step (or a later one) is reported.
+        watchers = [
+            asyncio.create_task(self._watch("accepted", accept_by)),
+            asyncio.create_task(self._watch("shipped", ship_by)),
+        ]
         for step in STEPS:
-            due = {"accepted": accept_by, "shipped": ship_by}.get(step)
-            await self._await_step(step, due)
+            await workflow.wait_condition(lambda step=step: self._reached(step))  # type: ignore[misc]
             status = self._statuses.get(step)
             if status is not None:
                 await self._project_status(status)
+        await asyncio.gather(*watchers)
         await self._money("book")
         await self._start_claim()
         return self._state.value
@@ -200,26 +207,27 @@ class PrintOrderWorkflow:
         rank = STEPS.index(step)
         return any(STEPS.index(s) >= rank for s in self._statuses)
 
-    async def _await_step(self, step: str, due: datetime | None) -> None:
-        if due is not None:
-            left = due - workflow.now()
-            try:
-                if left.total_seconds() > 0:
-                    await workflow.wait_condition(lambda: self._reached(step), timeout=left)
-            except TimeoutError:
-                pass
-            if not self._reached(step):
-                await workflow.execute_activity(
-                    "print_vendor_late",
-                    VendorLate(
-                        print_order_id=self._inp.print_order_id,
-                        missed="accepted" if step == "accepted" else "shipped",
-                        due=due.isoformat(timespec="seconds"),
-                    ),
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=DB_RETRY,
-                )
-        await workflow.wait_condition(lambda: self._reached(step))
+    async def _watch(self, step: Literal["accepted", "shipped"], due: datetime) -> None:
+        """Tell ops (audit, shown on the order) when the vendor has not reached `step` by
+        `due`; the order keeps waiting for the vendor either way."""
+        left = due - workflow.now()
+        try:
+            if left.total_seconds() > 0:
+                await workflow.wait_condition(lambda: self._reached(step), timeout=left)
+        except TimeoutError:
+            pass
+        if self._reached(step):
+            return
+        await workflow.execute_activity(
+            "print_vendor_late",
+            VendorLate(
+                print_order_id=self._inp.print_order_id,
+                missed=step,
+                due=due.isoformat(timespec="seconds"),
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=DB_RETRY,
+        )
 
     async def _project_status(self, status: VendorStatus) -> None:
         fields: dict[str, object] = {}
