@@ -13,6 +13,7 @@ from activities.assets import AssetActivities
 from activities.audit import AuditActivities, CheckpointActivities
 from activities.campaign_sheets import CampaignSheetActivities
 from activities.campaigns import CampaignActivities
+from activities.chain_tasks import ChainNoticeActivities, ChainTaskActivities
 from activities.delivery import DeliveryActivities
 from activities.fanout import FanoutActivities
 from activities.notifications import NotificationActivities
@@ -72,10 +73,12 @@ def queues(
     templates = TemplateActivities(engine)
     assets = AssetActivities(engine)
     campaigns = CampaignActivities(engine)
+    chain_tasks = ChainTaskActivities(engine)
     sheets = CampaignSheetActivities(engine)
     fanout = FanoutActivities(engine)
     transport = make_transport(settings, engine)
     notices = NotificationActivities(engine, settings, transport)
+    chain_notices = ChainNoticeActivities(engine, settings, transport)
     deliveries = DeliveryActivities(
         engine, settings, transport, make_sms_transport(settings, engine)
     )
@@ -102,12 +105,14 @@ def queues(
                 checkpoints.write_audit_checkpoints,
                 templates.project_template_transition,
                 campaigns.project_partner_campaign,
+                chain_tasks.project_chain_task,
                 campaigns.campaign_partner_campaign_ids,
                 fanout.start_partner_workflows,
                 fanout.signal_partner_workflows,
                 campaigns.project_campaign_summary,
                 notices.notify_partner_campaign,
                 notices.invite_partners,
+                chain_notices.notify_chain_approvers,
                 deliveries.notify_send_paused,
                 deliveries.notify_send_late,
                 deliveries.record_send_resumed,

@@ -213,6 +213,9 @@ class Settings(BaseSettings):
     report_rollup_lookback_days: int = Field(
         2, ge=0, le=31, description="Closed days each reporting rollup counts again (late facts)"
     )
+    claim_approval_policy: str = Field(
+        "", description="Name of the brand approval policy claims run; empty: the built-in one"
+    )
     audit_checkpoint_bucket: str = Field(
         "", description="S3 bucket of audit checkpoints (Object Lock); empty: S3_BUCKET"
     )
