@@ -8,25 +8,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from approvals.facts import ApprovalFacts
+from approvals.policy import PinnedPolicy
 from domain.money import PrintOrderState
 
 
 class PrintOrderInput(BaseModel):
     print_order_id: int
+    brand_id: int
+    region_id: int
     partner_id: int
-    ordered_by: int  # four eyes: the orderer cannot approve
+    ordered_by: int  # the chain's submitter: four eyes, the orderer cannot approve
+    policy: PinnedPolicy  # the partner campaign's pinned chain (chain_tasks.print_order_policy)
+    facts: ApprovalFacts
     wanted_by: date
     accept_within_hours: float = 24.0
     submit_timeout_seconds: float = 60.0  # one submission attempt, the vendor's timeout included
     documents_task_queue: str = ""  # empty: the workflow's own queue
-
-
-class PrintOrderDecision(BaseModel):
-    """A human decision on the order (the approval step's input)."""
-
-    user_id: int
-    decision: Literal["approve", "reject"]
-    comment: str = Field(default="", max_length=2000)
 
 
 class VendorStatus(BaseModel):

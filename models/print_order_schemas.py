@@ -36,7 +36,7 @@ class PrintOrderCreate(BaseModel):
 
 
 class PrintOrderDecide(BaseModel):
-    decision: Literal["approve", "reject"]
+    decision: Literal["approve", "request_changes", "reject"]
     comment: str = Field(default="", max_length=2000)
 
 

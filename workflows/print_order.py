@@ -9,9 +9,9 @@ miss is audited (the order's page shows it) and the workflow keeps waiting. A ve
 a PDF that cannot be made ends the order `failed` with the reason; an unreachable vendor is
 retried for SUBMIT_WINDOW, then the order fails too (never retried silently for ever).
 
-The approval step is `_approval()`: until the shared approval chain (ChainRunner) lands it
-waits for one decision through the `decide` update (the partner's GM or region manager, never
-the person who ordered, checked by the API and here).
+The approval is the shared approval chain (workflows.chain_runner.ChainRunner) with the policy
+the partner campaign pinned: its `decide` Update, votes, reminders, escalations and audit
+events are the chain's; this workflow audits only the order's own transitions.
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.money import PrintOrderState
+    from approvals.engine import Outcome
+    from domain.money import ChainSubject, PrintOrderState
+    from models.chain_io import ChainDecision, ChainStatus, ChainTarget
     from models.print_order_io import (
         ClaimStart,
         PdfResult,
         PrintMoney,
         PrintOrderCancel,
-        PrintOrderDecision,
         PrintOrderInput,
         PrintProjection,
         QuoteResult,
@@ -39,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         VendorLate,
         VendorStatus,
     )
+    from workflows.chain_runner import ChainRunner
 
 S = PrintOrderState
 STEPS = ("accepted", "printed", "shipped", "delivered")
@@ -70,13 +72,23 @@ class PrintOrderWorkflow:
     def __init__(self, inp: PrintOrderInput) -> None:
         self._inp = inp
         self._state = S.quoted
-        self._decision: PrintOrderDecision | None = None
         self._cancel: PrintOrderCancel | None = None
         self._statuses: dict[str, VendorStatus] = {}
+        self.chain = ChainRunner(
+            ChainSubject.print_order,
+            inp.print_order_id,
+            ChainTarget(brand_id=inp.brand_id, region_id=inp.region_id, partner_id=inp.partner_id),
+            f"print order {inp.print_order_id}",
+            portal_path=f"/print-orders/{inp.print_order_id}",
+        )
 
     @workflow.query
     def state(self) -> str:
         return self._state.value
+
+    @workflow.query
+    def approval(self) -> ChainStatus:
+        return self.chain.status()
 
     @workflow.signal
     def vendor_status(self, status: VendorStatus) -> None:
@@ -84,20 +96,18 @@ class PrintOrderWorkflow:
         self._statuses.setdefault(status.status, status)
 
     @workflow.update
-    async def decide(self, decision: PrintOrderDecision) -> str:
-        self._decision = decision
-        return decision.decision
+    async def decide(self, action: ChainDecision) -> ChainStatus:
+        return await self.chain.decide(action)
 
     @decide.validator
-    def _may_decide(self, decision: PrintOrderDecision) -> None:
-        if self._state != S.pending_approval or self._decision is not None:
-            raise ApplicationError(f"the order is {self._state.value}: nothing to decide")
-        if decision.user_id == self._inp.ordered_by:
-            raise ApplicationError("the person who ordered cannot approve (four eyes)")
+    def _validate_decide(self, action: ChainDecision) -> None:
+        self.chain.refusal(action)
 
     @workflow.update
     async def cancel(self, cancel: PrintOrderCancel) -> str:
         self._cancel = cancel
+        if self._state == S.pending_approval:
+            self.chain.withdraw(cancel.user_id, cancel.comment or "cancelled by the partner")
         return "cancelled"
 
     @cancel.validator
@@ -127,17 +137,14 @@ class PrintOrderWorkflow:
             "quoted",
             fields={"quote_minor": quote.total_minor, "currency": quote.currency},
         )
-        decision = await self._approval()
-        if decision is None:
+        outcome = await self.chain.run(inp.policy, inp.facts, inp.ordered_by)
+        if self._cancel is not None:
             return await self._cancelled(reserved=False)
-        if decision.decision == "reject":
-            await self._project(
-                S.rejected, "rejected", actor=str(decision.user_id), comment=decision.comment
-            )
+        if outcome != Outcome.approved:
+            # The order cannot be changed: requested changes end it too (order again).
+            await self._project(S.rejected, "order_rejected", comment=f"approval {outcome.value}")
             return self._state.value
-        await self._project(
-            S.approved, "approved", actor=str(decision.user_id), comment=decision.comment
-        )
+        await self._project(S.approved, "order_approved")
         await self._money("reserve")
         if self._cancel is not None:
             return await self._cancelled(reserved=True)
@@ -195,13 +202,6 @@ class PrintOrderWorkflow:
         await self._money("book")
         await self._start_claim()
         return self._state.value
-
-    async def _approval(self) -> PrintOrderDecision | None:
-        """The decision, or None when the order was cancelled first."""
-        await workflow.wait_condition(
-            lambda: self._decision is not None or self._cancel is not None
-        )
-        return None if self._cancel is not None else self._decision
 
     def _reached(self, step: str) -> bool:
         rank = STEPS.index(step)

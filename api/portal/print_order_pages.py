@@ -17,13 +17,15 @@ from api.portal.paging import CursorQuery, pager, portal_page
 from api.portal.web import PortalPrintOrderCreator, PortalPrintOrderReader, PortalRoute, render
 from api.routers.print_orders import print_vendor
 from core.errors import Conflict, FieldError, Forbidden
-from core.policy import Permission, Principal
+from core.policy import Permission, Principal, actor_of
 from models.campaigns import Campaign, PartnerCampaign
+from models.chain_io import ChainDecision
 from models.org import Partner
-from models.print_order_io import PrintOrderCancel, PrintOrderDecision
+from models.print_order_io import PrintOrderCancel
 from models.print_order_schemas import PrintOrderCreate
 from models.templates import TemplateVersion
 from services import access
+from services.approvals import chain_tasks
 from services.org import Actor
 from services.print_orders import orders, workflow_calls
 from services.templates import content_of
@@ -152,7 +154,7 @@ async def create_print_order_form(
         field = (err.errors or [{}])[0].get("field", "form")
         return _form(request, session, principal, values, (field, err.detail), status=422)
     session.commit()
-    await workflow_calls.start(await temporal.get(), settings, made.order)
+    await workflow_calls.start(await temporal.get(), session, settings, made.order)
     return RedirectResponse(f"/print-orders/{made.order.id}", status_code=303)
 
 
@@ -175,7 +177,7 @@ def print_order_page(
         reached=reached,
         timeline=items,
         late=orders.late_steps(items),
-        may_decide=orders.may_decide(principal, order),
+        may_decide=orders.may_decide(session, principal, order),
         may_cancel=orders.may_cancel(principal, order),
         today=date.today(),
     )
@@ -190,18 +192,21 @@ async def decide_print_order_form(
     print_order_id: int,
 ) -> Response:
     order = orders.load(session, principal, print_order_id)
-    if not orders.may_decide(principal, order):
+    identity = orders.decider(session, principal, order)
+    if identity is None:
         raise Forbidden("You cannot decide this print order now")
     posted = await request.form()
     choice = str(posted.get("decision", ""))
     if choice not in ("approve", "reject"):
         raise FieldError("decision", "choose approve or reject")
-    decision = PrintOrderDecision(
-        user_id=principal.user_id,
-        decision="approve" if choice == "approve" else "reject",
-        comment=str(posted.get("comment", ""))[:2000],
+    action = ChainDecision(
+        actor=actor_of(principal),
+        decision=choice,
+        comment=str(posted.get("comment", ""))[:2000] or None,
+        on_behalf_of=actor_of(identity.principal) if identity.for_user else None,
     )
-    await workflow_calls.update(await temporal.get(), order, PrintOrderWorkflow.decide, decision)
+    session.commit()
+    await chain_tasks.decide(await temporal.get(), order.workflow_id, action)
     return RedirectResponse(f"/print-orders/{print_order_id}", status_code=303)
 
 

@@ -14,9 +14,10 @@ from api.deps import BlobStoreDep, RequestIdDep, SessionDep, SettingsDep, Tempor
 from api.routers.params import PagingDep, page_of
 from api.security import PrintOrderCreator, PrintOrderReader, PublicRoute
 from core.errors import Conflict, Forbidden, Problem
-from core.policy import Principal
+from core.policy import Permission, Principal, actor_of, has_permission_somewhere
 from core.settings import Settings
-from models.print_order_io import PrintOrderCancel, PrintOrderDecision
+from models.chain_io import ChainDecision
+from models.print_order_io import PrintOrderCancel
 from models.print_order_schemas import (
     CallbackAck,
     PrintOrderCancelBody,
@@ -28,6 +29,7 @@ from models.print_order_schemas import (
 from models.print_orders import PrintOrder
 from models.schemas import Page
 from printing.vendor import SIGNATURE_HEADER, BadSignature, PrintVendor, verify_callback
+from services.approvals import chain_tasks
 from services.org import Actor
 from services.print_orders import callbacks, orders, workflow_calls
 from services.print_orders.vendors import vendor_for
@@ -51,7 +53,7 @@ def order_read(session: Session, principal: Principal, order: PrintOrder) -> Pri
             "pdf_url": f"/api/v1/print-orders/{order.id}/pdf" if order.pdf_key else None,
             "timeline": items,
             "vendor_late": orders.late_steps(items),
-            "may_decide": orders.may_decide(principal, order),
+            "may_decide": orders.may_decide(session, principal, order),
             "may_cancel": orders.may_cancel(principal, order),
         }
     )
@@ -86,7 +88,7 @@ async def create_print_order(
     made = orders.create(session, Actor(principal, rid), body, vendor, idempotency_key)
     session.commit()
     if made.order.state == orders.S.quoted:  # a retry may find it started and long gone
-        await workflow_calls.start(await temporal.get(), settings, made.order)
+        await workflow_calls.start(await temporal.get(), session, settings, made.order)
     if not made.created:
         response.status_code = 200
     return order_read(session, principal, made.order)
@@ -133,18 +135,26 @@ async def decide_print_order(
     print_order_id: int,
     body: PrintOrderDecide,
 ) -> PrintOrderRead:
-    """The partner's GM or its region manager decides; the person who ordered cannot."""
+    """A vote in the approval chain the partner campaign pinned (the GM, HQ... as its stages
+    say), as the caller or as the approver who delegated to them; never by the person who
+    ordered. 409 when nothing waits."""
     order = orders.load(session, principal, print_order_id)
-    if not orders.is_decider(principal, order):
-        raise Forbidden("Only the partner's GM or its region manager decides a print order")
-    if order.state != orders.S.pending_approval:
+    if not has_permission_somewhere(principal, Permission.partner_campaign_decide):
+        raise Forbidden("Your roles decide no approvals")
+    task = orders.approval_task(session, order)
+    if task is None:
         raise Conflict(f"print order {print_order_id} is {order.state.value}: nothing to decide")
-    if principal.user_id == order.ordered_by:
-        raise Forbidden("The person who ordered cannot approve the order (four eyes)")
-    decision = PrintOrderDecision(
-        user_id=principal.user_id, decision=body.decision, comment=body.comment
+    identity = chain_tasks.decider(session, principal, task)
+    if identity is None:
+        raise Forbidden(f"You may not decide the waiting stage of print order {print_order_id}")
+    action = ChainDecision(
+        actor=actor_of(principal),
+        decision=body.decision,
+        comment=body.comment or None,
+        on_behalf_of=actor_of(identity.principal) if identity.for_user else None,
     )
-    await workflow_calls.update(await temporal.get(), order, PrintOrderWorkflow.decide, decision)
+    session.commit()  # no transaction held while the workflow decides
+    await chain_tasks.decide(await temporal.get(), order.workflow_id, action)
     session.refresh(order)
     return order_read(session, principal, order)
 

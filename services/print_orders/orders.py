@@ -10,19 +10,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.errors import Conflict, FieldError, NotFound, Problem
-from core.policy import Permission, Principal, Target, allows, can_see, covers
-from domain.money import PrintOrderState
-from domain.roles import Role
+from core.policy import Permission, Principal, Target, allows, can_see
+from domain.money import ChainSubject, PrintOrderState
 from domain.states import PartnerCampaignState
 from domain.workflow_ids import print_order_workflow_id
 from models.audit import AuditEvent
 from models.base import utcnow
 from models.campaigns import Campaign, PartnerCampaign
+from models.chain_tasks import ChainTask
 from models.print_order_schemas import PrintOrderCreate, TimelineItem
 from models.print_orders import PrintOrder
 from models.templates import TemplateVersion
 from printing.vendor import PrintVendor, VendorError
 from services import access, audit
+from services.approvals import chain_tasks
+from services.approvals.delegations import Identity
 from services.funds import ledger
 from services.org import Actor
 from services.paging import Key, Listing, Paged, PageRequest, fetch
@@ -69,22 +71,22 @@ def require_create(principal: Principal, order: PrintOrder) -> None:
         )
 
 
-DECIDERS = frozenset({Role.partner_manager, Role.region_manager})
+def approval_task(session: Session, order: PrintOrder) -> ChainTask | None:
+    """The order's open approval task (the chain's projection), None when nothing waits."""
+    if order.state != S.pending_approval or order.id is None:
+        return None
+    return chain_tasks.open_task(session, ChainSubject.print_order, order.id)
 
 
-def is_decider(principal: Principal, order: PrintOrder) -> bool:
-    """The approval step until the shared approval chain takes it over: the partner's GM or
-    its region manager."""
-    return any(g.role in DECIDERS and covers(g, target(order)) for g in principal.grants)
+def decider(session: Session, principal: Principal, order: PrintOrder) -> Identity | None:
+    """Who the caller decides the waiting stage as (themselves or an approver who delegated
+    to them); None when they may not (or nothing waits)."""
+    task = approval_task(session, order)
+    return chain_tasks.decider(session, principal, task) if task is not None else None
 
 
-def may_decide(principal: Principal, order: PrintOrder) -> bool:
-    """A decider, while the order waits, who did not order it (four eyes)."""
-    return (
-        order.state == S.pending_approval
-        and principal.user_id != order.ordered_by
-        and is_decider(principal, order)
-    )
+def may_decide(session: Session, principal: Principal, order: PrintOrder) -> bool:
+    return decider(session, principal, order) is not None
 
 
 def may_cancel(principal: Principal, order: PrintOrder) -> bool:

@@ -5,24 +5,44 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlmodel import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from approvals.facts import ApprovalFacts
 from core.errors import Conflict
+from core.policy import Target
 from core.settings import Settings
+from models.campaigns import PartnerCampaign
 from models.print_order_io import PrintOrderInput, VendorStatus
 from models.print_orders import PrintOrder
+from services.approvals import chain_tasks
 from services.workflow_updates import problem_from
 from workflows.print_order import PrintOrderWorkflow
 
 
-def workflow_input(settings: Settings, order: PrintOrder) -> PrintOrderInput:
+def workflow_input(session: Session, settings: Settings, order: PrintOrder) -> PrintOrderInput:
+    """With the chain the partner campaign pinned, and the facts its stage conditions read
+    (the money facts join them with the co-op funds part)."""
     assert order.id is not None
+    pc = session.get(PartnerCampaign, order.partner_campaign_id)
+    assert pc is not None
+    target = Target(order.brand_id, order.region_id, order.partner_id)
+    facts = ApprovalFacts(
+        region_id=order.region_id,
+        channel="print",
+        audience_size=order.quantity,
+        role_holders=chain_tasks.role_holders_at(session, target),
+    )
     return PrintOrderInput(
         print_order_id=order.id,
+        brand_id=order.brand_id,
+        region_id=order.region_id,
         partner_id=order.partner_id,
         ordered_by=order.ordered_by,
+        policy=chain_tasks.print_order_policy(session, pc),
+        facts=facts,
         wanted_by=order.wanted_by,
         accept_within_hours=settings.print_vendor_accept_hours,
         submit_timeout_seconds=settings.print_vendor_timeout + 15,
@@ -30,13 +50,13 @@ def workflow_input(settings: Settings, order: PrintOrder) -> PrintOrderInput:
     )
 
 
-async def start(client: Client, settings: Settings, order: PrintOrder) -> None:
+async def start(client: Client, session: Session, settings: Settings, order: PrintOrder) -> None:
     """Start the order's workflow (a running one is kept: a retried create is harmless). A
     closed execution of the same id belongs to an order of an earlier database (ids come
     again after a reset): the caller starts only orders still `quoted`."""
     await client.start_workflow(
         PrintOrderWorkflow.run,
-        workflow_input(settings, order),
+        workflow_input(session, settings, order),
         id=order.workflow_id,
         task_queue=settings.temporal_task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

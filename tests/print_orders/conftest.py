@@ -31,7 +31,7 @@ from temporalio.worker import Worker
 from api.app import create_app
 from core.settings import PROJECT_ROOT, Settings
 from core.temporal import LazyTemporalClient
-from domain.money import LedgerKind
+from domain.money import ChainSubject, LedgerKind
 from domain.states import CampaignState, PartnerCampaignState
 from models.campaigns import Campaign, PartnerCampaign
 from models.funds import Fund
@@ -40,6 +40,7 @@ from models.print_order_io import ClaimStart
 from models.print_orders import PrintOrder
 from models.templates import Template, TemplateVersion
 from registry import queues
+from services.approvals import chain_tasks
 from services.funds import ledger
 from storage.local import LocalBlobStore
 
@@ -377,3 +378,14 @@ async def wait_for_state(
     with Session(engine) as s:
         order = s.get(PrintOrder, order_id)
     raise AssertionError(f"order {order_id} never reached {states}: {order}")
+
+
+async def wait_for_approval(engine: Engine, order_id: int, seconds: float = 60) -> None:
+    """Until the order waits for a decision and the chain has projected its open task."""
+    await wait_for_state(engine, order_id, {"pending_approval"}, seconds)
+    for _ in range(int(seconds * 10)):
+        with Session(engine) as s:
+            if chain_tasks.open_task(s, ChainSubject.print_order, order_id) is not None:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"order {order_id} has no open approval task")

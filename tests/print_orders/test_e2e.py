@@ -30,6 +30,7 @@ from tests.print_orders.conftest import (
     running_stack,
     set_faults,
     vendor_orders,
+    wait_for_approval,
     wait_for_state,
 )
 
@@ -69,7 +70,7 @@ async def test_an_order_goes_from_quote_to_delivered_and_books_its_spend(
         )
         assert again.status_code == 200 and again.json()["id"] == order["id"]
 
-        await wait_for_state(demo, order["id"], {"pending_approval"})
+        await wait_for_approval(demo, order["id"])
         own = await stack.http.post(
             f"/api/v1/print-orders/{order['id']}/decide",
             json={"decision": "approve"},
@@ -183,7 +184,7 @@ async def test_a_refused_order_fails_with_the_vendors_reason_and_releases_the_mo
         )
         assert created.status_code == 201, created.text
         po = created.json()["id"]
-        await wait_for_state(demo, po, {"pending_approval"})
+        await wait_for_approval(demo, po)
         decided = await stack.http.post(
             f"/api/v1/print-orders/{po}/decide", json={"decision": "approve"}, headers=login(GM)
         )
@@ -223,7 +224,7 @@ async def test_a_rejected_or_cancelled_order_reserves_nothing(
             )
             ids.append(made.json()["id"])
         for po in ids:
-            await wait_for_state(demo, po, {"pending_approval"})
+            await wait_for_approval(demo, po)
         rejected = await stack.http.post(
             f"/api/v1/print-orders/{ids[0]}/decide",
             json={"decision": "reject", "comment": "too many"},

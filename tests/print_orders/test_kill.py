@@ -27,6 +27,7 @@ from tests.print_orders.conftest import (
     running_stack,
     set_faults,
     vendor_orders,
+    wait_for_approval,
     wait_for_state,
 )
 
@@ -85,7 +86,7 @@ async def test_a_worker_killed_while_submitting_makes_exactly_one_vendor_order(
             )
             assert created.status_code == 201, created.text
             po = created.json()["id"]
-            await wait_for_state(demo, po, {"pending_approval"})
+            await wait_for_approval(demo, po)
             decided = await stack.http.post(
                 f"/api/v1/print-orders/{po}/decide",
                 json={"decision": "approve"},

@@ -13,7 +13,8 @@ from sqlmodel import Session, select
 
 from api.portal import session as portal_cookies
 from core.settings import Settings
-from domain.money import PrintOrderState
+from domain.money import ChainSubject, PrintOrderState
+from models.chain_tasks import ChainTask
 from models.org import User
 from models.print_orders import PrintOrder
 from printing.vendor import HttpVendor
@@ -70,6 +71,18 @@ def test_a_decider_sees_the_decide_buttons_while_the_order_waits(
         assert order is not None
         order.state = PrintOrderState.pending_approval
         s.add(order)
+        s.add(  # what the approval chain projects while the GM stage waits
+            ChainTask(
+                subject=ChainSubject.print_order,
+                subject_id=order_id,
+                brand_id=order.brand_id,
+                region_id=order.region_id,
+                partner_id=order.partner_id,
+                stage="gm",
+                approvers=[{"role": "partner_gm"}],
+                excluded_user_ids=[order.ordered_by],
+            )
+        )
         s.commit()
     _as(portal, settings, demo, "gm.amsterdam@northwind.example")
     page = portal.get(f"/print-orders/{order_id}")

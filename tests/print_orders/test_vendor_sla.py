@@ -18,6 +18,7 @@ from tests.print_orders.conftest import (
     order_body,
     running_stack,
     set_faults,
+    wait_for_approval,
     wait_for_state,
 )
 
@@ -42,7 +43,7 @@ async def test_a_vendor_that_misses_its_steps_is_flagged_and_still_awaited(
             headers=login("editor.amsterdam@northwind.example"),
         )
         po = made.json()["id"]
-        await wait_for_state(demo, po, {"pending_approval"})
+        await wait_for_approval(demo, po)
         decided = await stack.http.post(
             f"/api/v1/print-orders/{po}/decide",
             json={"decision": "approve"},

@@ -830,8 +830,8 @@ MATRIX: dict[str, tuple[Call, str]] = {
     ),
     "webhooks.test": (_c("POST", "/api/v1/webhooks/{webhook}/test"), "NFFFFFFFFO"),
     # Print orders: everyone reads their scope; partner editors, GMs and brand admins order
-    # and cancel; the partner's GM or region manager decides (the matrix's order is quoted
-    # and has no workflow, so allowed actions answer 409).
+    # and cancel; deciders (partner_campaign.decide) vote in the chain (the matrix's order is
+    # quoted and has no workflow, so allowed actions answer 409).
     "print_orders.list": (_c("GET", "/api/v1/print-orders"), "OOOOOOOOOO"),
     "print_orders.create": (
         _c(
@@ -858,7 +858,7 @@ MATRIX: dict[str, tuple[Call, str]] = {
             "/api/v1/print-orders/{print_order}/decide",
             lambda i, r: {"decision": "approve"},
         ),
-        "NFNCCNFFFF",
+        "NFNCCNFCFC",
     ),
     "print_orders.cancel": (
         _c("POST", "/api/v1/print-orders/{print_order}/cancel", lambda i, r: {}),

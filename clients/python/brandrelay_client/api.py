@@ -429,7 +429,9 @@ class BrandrelayClient(BaseClient):
 
         POST /api/v1/print-orders/{print_order_id}/decide
 
-        The partner's GM or its region manager decides; the person who ordered cannot.
+        A vote in the approval chain the partner campaign pinned (the GM, HQ... as its
+        stages say), as the caller or as the approver who delegated to them; never by the
+        person who ordered. 409 when nothing waits.
         """
         response = self.request(
             "POST",

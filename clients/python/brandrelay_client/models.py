@@ -1309,7 +1309,7 @@ class PrintOrderCreate(TypedDict, total=False):
 class PrintOrderDecide(TypedDict, total=False):
     """PrintOrderDecide"""
 
-    decision: Required[Literal["approve", "reject"]]
+    decision: Required[Literal["approve", "request_changes", "reject"]]
     comment: str
 
 
