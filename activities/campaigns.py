@@ -27,6 +27,7 @@ from models.workflow_io import (
 )
 from services import audit
 from services.approvals.facts import role_holders
+from services.funds import campaign_money
 from services.reporting import facts as reporting_facts
 from workflows.partner_campaign_lifecycle import PartnerCampaignEvent as E
 
@@ -63,8 +64,10 @@ def project_partner_transition(engine: Engine, t: PartnerTransition) -> None:
 
 
 def write_transition(session: Session, t: PartnerTransition) -> None:
-    """The row, its inbox tasks and the audit event of one transition, in `session`'s
-    transaction (the caller has checked that the event key is not written yet)."""
+    """The row, its inbox tasks, the co-op money the new state moves (held at approval, given
+    back on a side exit, booked when sent: services.funds.campaign_money) and the audit event
+    of one transition, in `session`'s transaction (the caller has checked that the event key
+    is not written yet)."""
     row = session.get(PartnerCampaign, t.partner.partner_campaign_id)
     if row is None:
         raise ValueError(f"partner campaign {t.partner.partner_campaign_id} does not exist")
@@ -87,6 +90,8 @@ def write_transition(session: Session, t: PartnerTransition) -> None:
     session.add(row)
     reporting_facts.record_transition(session, row, t, transition_key(t))
     blocked = _sync_tasks(session, row, t)
+    if t.entry.from_state != t.entry.to_state:
+        campaign_money.on_transition(session, row, row.state)
     audit.append_in(
         session,
         audit.NewEvent(

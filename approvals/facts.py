@@ -21,6 +21,9 @@ class ApprovalFacts(BaseModel):
     region_id: int | None = None
     channel: str = "email"
     budget: int | None = None
+    # Money (minor units, the fund's currency): see services.funds.facts.money_facts.
+    expected_cost: int | None = None
+    fund_shortfall: int | None = None
     slots: dict[str, Any] = Field(default_factory=dict)
     # Who holds each approver role for this object when it was submitted (user ids): the
     # rules "all" and "quorum" count against them; "any" also accepts someone who holds the

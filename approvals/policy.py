@@ -83,6 +83,10 @@ class Fact(StrEnum):
     region_id = "region_id"  # the partner's region
     channel = "channel"  # email, print, sms
     budget = "budget"  # the declared budget, minor units (None until funds exist)
+    expected_cost = "expected_cost"  # the estimated full cost, minor units (None: no rate)
+    # HQ's expected share minus what the fund has available (minor units): above 0 the fund
+    # cannot cover it; None when the partner has no fund for the channel then.
+    fund_shortfall = "fund_shortfall"
     slot = "slot"  # the value of one slot (`slot` names it)
 
 

@@ -112,6 +112,10 @@ class ExplainedStageRead(BaseModel):
 
 class ExplainFacts(BaseModel):
     audience_size: int | None
+    expected_cost: int | None = Field(None, description="minor units; None: no cost rate")
+    fund_shortfall: int | None = Field(
+        None, description="HQ's expected share minus the fund's available money; None: no fund"
+    )
     template_tags: list[str]
     region_id: int | None
     channel: str

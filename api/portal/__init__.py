@@ -9,6 +9,7 @@ from api.portal import (
     block_pages,
     campaign_sheet_pages,
     campaigns,
+    fund_pages,
     inbox,
     outbox_pages,
     partner_campaigns,
@@ -44,4 +45,5 @@ PORTAL_ROUTERS: list[APIRouter] = [
     report_pages.router,
     value_sheet_pages.router,
     print_order_pages.router,
+    fund_pages.router,
 ]

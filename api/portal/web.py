@@ -170,6 +170,7 @@ NAV = (
     ("/outbox-sms", "Outbox SMS", Permission.outbox_read),
     ("/approval-policies", "Approval policies", Permission.approval_policy_read),
     ("/reports", "Reports", Permission.report_read),
+    ("/funds", "Co-op funds", Permission.fund_read),
     ("/my-reports", "My reports", Permission.partner_campaign_edit),
     ("/print-orders", "Print orders", Permission.print_order_read),
 )

@@ -86,6 +86,8 @@ def explain(
         segment_id=chosen,
         facts=ExplainFacts(
             audience_size=facts.audience_size,
+            expected_cost=facts.expected_cost,
+            fund_shortfall=facts.fund_shortfall,
             template_tags=facts.template_tags,
             region_id=facts.region_id,
             channel=facts.channel,

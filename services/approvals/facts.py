@@ -1,6 +1,8 @@
 """The facts a partner campaign's approval chain reads, gathered when it is submitted: the
-audience the send would reach, the template's tags, the region, the channel, the slot values,
-and who holds each approver role for this partner (the rules "all" and "quorum" count on them).
+audience the send would reach, what it is expected to cost and how far HQ's share of that is
+beyond the partner's co-op fund (services.funds.facts), the template's tags, the region, the
+channel, the slot values, and who holds each approver role for this partner (the rules "all"
+and "quorum" count on them).
 
 The workflow has no database; the API gathers these once per submission and hands them over
 with the Update, and the chain evaluates each stage's condition against them when it gets
@@ -17,11 +19,13 @@ from approvals.engine import ROLE_GRANTS
 from approvals.facts import ApprovalFacts
 from content.spec import TemplateContent
 from domain.roles import ScopeType
+from models.base import utcnow
 from models.campaigns import Campaign, PartnerCampaign
 from models.contacts import Segment
 from models.org import Membership, User
 from models.templates import TemplateVersion
 from services import segments
+from services.funds.facts import campaign_costs, money_facts_multi
 
 
 def role_holders(session: Session, row: PartnerCampaign) -> dict[str, list[int]]:
@@ -64,8 +68,13 @@ def gather(
     audience = segments.audience_breakdown(session, row.brand_id, row.partner_id, rules, sms=sms)
     given = values if values is not None else row.values
     slots = {**(campaign.defaults if campaign else {}), **given}
+    costs = campaign_costs(session, row.brand_id, audience.eligible_email, audience.eligible_sms)
+    on = (row.send_at or utcnow()).date()
+    expected_cost, shortfall = money_facts_multi(session, row.partner_id, costs, on)
     return ApprovalFacts(
         audience_size=audience.eligible,
+        expected_cost=expected_cost,
+        fund_shortfall=shortfall,
         template_tags=list(content.tags) if content else [],
         region_id=row.region_id,
         channel="email",

@@ -14,26 +14,35 @@ from approvals.facts import ApprovalFacts
 from core.errors import Conflict
 from core.policy import Target
 from core.settings import Settings
+from domain.money import CostChannel
+from models.base import utcnow
 from models.campaigns import PartnerCampaign
 from models.print_order_io import PrintOrderInput, VendorStatus
 from models.print_orders import PrintOrder
 from services.approvals import chain_tasks
+from services.funds.facts import money_facts
 from services.workflow_updates import problem_from
 from workflows.print_order import PrintOrderWorkflow
 
 
 def workflow_input(session: Session, settings: Settings, order: PrintOrder) -> PrintOrderInput:
-    """With the chain the partner campaign pinned, and the facts its stage conditions read
-    (the money facts join them with the co-op funds part)."""
+    """With the chain the partner campaign pinned, and the facts its stage conditions read:
+    `expected_cost` is the vendor's quote, `fund_shortfall` HQ's share of it beyond what the
+    partner's fund still has (a stage `fund_shortfall gt 0` sends it to HQ)."""
     assert order.id is not None
     pc = session.get(PartnerCampaign, order.partner_campaign_id)
     assert pc is not None
     target = Target(order.brand_id, order.region_id, order.partner_id)
+    expected, shortfall = money_facts(
+        session, order.partner_id, CostChannel.print.value, order.quote_minor, utcnow().date()
+    )
     facts = ApprovalFacts(
         region_id=order.region_id,
-        channel="print",
+        channel=CostChannel.print.value,
         audience_size=order.quantity,
         role_holders=chain_tasks.role_holders_at(session, target),
+        expected_cost=expected,
+        fund_shortfall=shortfall,
     )
     return PrintOrderInput(
         print_order_id=order.id,

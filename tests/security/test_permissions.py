@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -33,6 +33,7 @@ from models.assets import Asset
 from models.campaign_sheets import CampaignSheet
 from models.campaigns import Campaign, PartnerCampaign
 from models.contacts import Contact, Segment, Suppression
+from models.funds import Fund
 from models.org import ApiToken, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
 from models.print_orders import PrintOrder
@@ -137,6 +138,7 @@ class Ids:
     webhook: int = 0
     webhook_event: int = 0
     print_order: int = 0
+    fund_ams: int = 0
 
 
 @pytest.fixture
@@ -188,6 +190,7 @@ def ids(
     result.sheet = _sheet_row(demo)
     result.webhook, result.webhook_event = _webhook_rows(demo)
     result.print_order = _print_order_row(demo, result)
+    result.fund_ams = _fund_row(demo, result)
     return result
 
 
@@ -217,6 +220,27 @@ def _print_order_row(engine: Engine, ids: Ids) -> int:
         s.add(order)
         s.commit()
         return order.id or 0
+
+
+def _fund_row(engine: Engine, ids: Ids) -> int:
+    """Amsterdam's co-op fund for 2026-Q4 (no ledger rows needed to read or check it)."""
+    with Session(engine) as s:
+        partner = s.get(Partner, ids.amsterdam)
+        assert partner is not None and partner.id is not None
+        fund = Fund(
+            brand_id=partner.brand_id,
+            region_id=partner.region_id,
+            partner_id=partner.id,
+            period="2026-Q4",
+            starts_on=date(2026, 10, 1),
+            ends_on=date(2026, 12, 31),
+            currency="EUR",
+            coop_share_bp=5000,
+            eligible_channels=["email"],
+        )
+        s.add(fund)
+        s.commit()
+        return fund.id or 0
 
 
 def _sheet_row(engine: Engine) -> int:
@@ -388,6 +412,8 @@ def send(
         files = {"file": ("club.png", tiny_png(), "image/png")}
         if url.endswith("/contacts/import"):
             files = {"file": ("contacts.csv", MATRIX_CSV, "text/csv")}
+        if url.endswith("/funds/import"):
+            files = {"file": ("funds.csv", MATRIX_FUNDS_CSV, "text/csv")}
         return client.request(
             method, url, data=body or {"title": "Upload"}, files=files, headers=headers
         )
@@ -412,6 +438,9 @@ class Call:
 
 _c = Call
 MATRIX_CSV = b"email,consent_status\nimported@example.com,unknown\n"
+MATRIX_FUNDS_CSV = (
+    b"partner,period,currency,amount,co-op share,channels\namsterdam,2027-Q2,EUR,5,50,email\n"
+)
 CONTACTS = "/api/v1/partners/{amsterdam}/contacts"
 POLICY = "/api/v1/approval-policies/{policy}"
 SEGMENTS = "/api/v1/partners/{amsterdam}/segments"
@@ -865,6 +894,35 @@ MATRIX: dict[str, tuple[Call, str]] = {
         "NCNCFFFFFC",
     ),
     "print_orders.pdf": (_c("GET", "/api/v1/print-orders/{print_order}/pdf"), "NCNCCNCCCC"),
+    "funds.list": (_c("GET", "/api/v1/funds"), "OOOOOOOOOO"),
+    "funds.allocate": (
+        _c(
+            "POST",
+            "/api/v1/funds",
+            lambda i, r: {
+                "period": "2027-Q1",
+                "currency": "EUR",
+                "amount": "10.00",
+                "coop_share_percent": "50",
+                "eligible_channels": ["email"],
+                "partner_id": i.amsterdam,
+            },
+        ),
+        "NFFFFFFFFO",
+    ),
+    "funds.import": (_c("POST", "/api/v1/funds/import", multipart=True), "VFFFFFFFFO"),
+    "funds.read": (_c("GET", "/api/v1/funds/{fund_ams}"), "NONOONOOOO"),
+    "funds.ledger": (_c("GET", "/api/v1/funds/{fund_ams}/ledger"), "NONOONOOOO"),
+    "funds.check": (_c("GET", "/api/v1/funds/{fund_ams}/check"), "NONOONOOOO"),
+    "cost_rates.list": (_c("GET", "/api/v1/cost-rates"), "OOOOOOOOOO"),
+    "cost_rates.replace": (
+        _c(
+            "PUT",
+            "/api/v1/cost-rates",
+            lambda i, r: {"rates": [{"channel": "email", "unit": "0.05", "currency": "EUR"}]},
+        ),
+        "OFFFFFFFFO",
+    ),
 }
 CODE = {
     "O": range(200, 300),
@@ -906,6 +964,7 @@ MULTIPART = {
     ("POST", "/api/v1/partners/{partner_id}/contacts/import"),
     ("POST", "/api/v1/campaign-sheets"),
     ("POST", "/api/v1/partner-value-sheets"),
+    ("POST", "/api/v1/funds/import"),
 }
 # POSTs that only compute an answer from a body (validation, preview): readers may use them.
 READ_ONLY_POSTS = {
@@ -980,6 +1039,7 @@ PARAM_IDS = {
     "webhook_id": "webhook",
     "event_id": "webhook_event",
     "print_order_id": "print_order",
+    "fund_id": "fund_ams",
 }
 MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/templates/{template_id}/versions"): {},
@@ -1202,6 +1262,11 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/print-orders/{}"): 303,
     ("POST", "/print-orders/{}/decide"): 403,
     ("POST", "/print-orders/{}/cancel"): 403,
+    ("GET", "/funds"): 303,
+    ("GET", "/funds/{}"): 303,
+    ("POST", "/funds/allocate"): 403,
+    ("POST", "/funds/import"): 403,
+    ("POST", "/funds/rates"): 403,
 }
 PORTAL_FILL = {"/static/{}": "/static/portal.css"}
 

@@ -61,6 +61,24 @@ class BrandrelayClient(BaseClient):
         response = self.request("POST", "/api/v1/suppressions", json=body)
         return cast("models.SuppressionRead", response.json())
 
+    def allocate_funds(
+        self, body: models.FundAllocate, *, idempotency_key: str | None = None
+    ) -> models.AllocationRead:
+        """Allocate co-op money (Idempotency-Key supported)
+
+        POST /api/v1/funds
+
+        Creates each partner's fund for the period on first allocation, then adds to it.
+        With an Idempotency-Key a retry (or a parallel twin) books nothing twice and answers
+        200.
+
+        Idempotency-Key: made per call when not given, the same for its retries.
+        """
+        response = self.request(
+            "POST", "/api/v1/funds", json=body, idempotent=True, idempotency_key=idempotency_key
+        )
+        return cast("models.AllocationRead", response.json())
+
     def approval_policy_diagram(
         self, policy: str, *, format: models.DiagramFormat | None = None
     ) -> httpx.Response:
@@ -140,6 +158,17 @@ class BrandrelayClient(BaseClient):
         """
         response = self.request("POST", "/api/v1/me/password", json=body)
         return cast("models.TokenResponse", response.json())
+
+    def check_fund(self, fund_id: int) -> models.CheckRead:
+        """Check a fund's balance
+
+        GET /api/v1/funds/{fund_id}/check
+
+        Recomputes the balance from the ledger and its audit events; `problems` names each
+        broken invariant (empty: balanced).
+        """
+        response = self.request("GET", self._path("/api/v1/funds/{fund_id}/check", fund_id=fund_id))
+        return cast("models.CheckRead", response.json())
 
     def confirm_action_link(self, token: str, *, comment: str | None = None) -> httpx.Response:
         """Confirm a one-click decision link
@@ -737,7 +766,9 @@ class BrandrelayClient(BaseClient):
         )
         return response
 
-    def import_contacts(self, partner_id: int, *, file: FileUpload) -> models.ImportReport:
+    def import_contacts(
+        self, partner_id: int, *, file: FileUpload
+    ) -> models.ModelsContactSchemasImportReport:
         """Import contacts from CSV
 
         POST /api/v1/partners/{partner_id}/contacts/import
@@ -750,7 +781,20 @@ class BrandrelayClient(BaseClient):
             self._path("/api/v1/partners/{partner_id}/contacts/import", partner_id=partner_id),
             files={"file": file},
         )
-        return cast("models.ImportReport", response.json())
+        return cast("models.ModelsContactSchemasImportReport", response.json())
+
+    def import_funds(self, *, file: FileUpload) -> models.ModelsFundSchemasImportReport:
+        """Allocate from a sheet (XLSX or CSV), all rows or none
+
+        POST /api/v1/funds/import
+
+        All or nothing: any refused cell is a 422 listing every one (`errors`: field and
+        column, row, message, e.g. "row 4, column partner: no partner 'amsterdm'") and
+        nothing is booked; otherwise every row is booked and the funds answered. The same
+        file again books nothing more.
+        """
+        response = self.request("POST", "/api/v1/funds/import", files={"file": file})
+        return cast("models.ModelsFundSchemasImportReport", response.json())
 
     def launch_campaign(self, campaign_id: int) -> models.CampaignRead:
         """Launch a campaign (idempotent)
@@ -995,6 +1039,14 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.PageContactRead", response.json())
 
+    def list_cost_rates(self) -> list[models.CostRateRead]:
+        """List the cost rates
+
+        GET /api/v1/cost-rates
+        """
+        response = self.request("GET", "/api/v1/cost-rates")
+        return cast("list[models.CostRateRead]", response.json())
+
     def list_delegations(
         self,
         *,
@@ -1022,6 +1074,56 @@ class BrandrelayClient(BaseClient):
             },
         )
         return cast("models.PageDelegationRead", response.json())
+
+    def list_fund_ledger(
+        self,
+        fund_id: int,
+        *,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PageLedgerEntryRead:
+        """List a fund's ledger entries
+
+        GET /api/v1/funds/{fund_id}/ledger
+        """
+        response = self.request(
+            "GET",
+            self._path("/api/v1/funds/{fund_id}/ledger", fund_id=fund_id),
+            params={"sort": sort, "limit": limit, "cursor": cursor, "offset": offset},
+        )
+        return cast("models.PageLedgerEntryRead", response.json())
+
+    def list_funds(
+        self,
+        *,
+        partner_id: int | None = None,
+        period: str | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PageFundRead:
+        """List co-op funds
+
+        GET /api/v1/funds
+
+        Partners see their own funds, region managers their region's, brand roles all.
+        """
+        response = self.request(
+            "GET",
+            "/api/v1/funds",
+            params={
+                "partner_id": partner_id,
+                "period": period,
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+                "offset": offset,
+            },
+        )
+        return cast("models.PageFundRead", response.json())
 
     def list_memberships(
         self,
@@ -1738,6 +1840,14 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.DeliveryRead", response.json())
 
+    def read_fund(self, fund_id: int) -> models.FundRead:
+        """Read a co-op fund
+
+        GET /api/v1/funds/{fund_id}
+        """
+        response = self.request("GET", self._path("/api/v1/funds/{fund_id}", fund_id=fund_id))
+        return cast("models.FundRead", response.json())
+
     def read_health(self) -> dict[str, str]:
         """Liveness probe
 
@@ -1968,6 +2078,17 @@ class BrandrelayClient(BaseClient):
             self._path("/api/v1/suppressions/{suppression_id}", suppression_id=suppression_id),
         )
         response.close()
+
+    def replace_cost_rates(self, body: models.CostRatesPut) -> list[models.CostRateRead]:
+        """Replace the cost rates
+
+        PUT /api/v1/cost-rates
+
+        The whole rate card at once: one currency, bands that do not overlap per channel and
+        format (422 naming the rate).
+        """
+        response = self.request("PUT", "/api/v1/cost-rates", json=body)
+        return cast("list[models.CostRateRead]", response.json())
 
     def resume_delivery(self, partner_campaign_id: int) -> dict[str, str]:
         """Resume a paused send

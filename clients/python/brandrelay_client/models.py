@@ -6,6 +6,14 @@ from __future__ import annotations
 from typing import Any, Literal, Required, TypeAlias, TypedDict
 
 
+class AllocationRead(TypedDict, total=False):
+    """AllocationRead"""
+
+    funds: Required[list[FundRead]]
+    created: Required[int]
+    allocated: Required[int]
+
+
 class ApiTokenCreate(TypedDict, total=False):
     """ApiTokenCreate"""
 
@@ -196,6 +204,17 @@ class AuditVerifyRead(TypedDict, total=False):
     refused_checkpoints: Required[list[RefusedCheckpointRead]]
 
 
+class BalanceRead(TypedDict, total=False):
+    """BalanceRead"""
+
+    allocated_minor: Required[int]
+    reserved_minor: Required[int]
+    spent_minor: Required[int]
+    paid_minor: Required[int]
+    available_minor: Required[int]
+    available: Required[str]
+
+
 BlockKind: TypeAlias = "Literal['header', 'footer']"
 
 
@@ -224,6 +243,12 @@ class BodyCreateAccessToken(TypedDict, total=False):
 
 class BodyImportContacts(TypedDict, total=False):
     """Body_import_contacts"""
+
+    file: Required[bytes]
+
+
+class BodyImportFunds(TypedDict, total=False):
+    """Body_import_funds"""
 
     file: Required[bytes]
 
@@ -407,6 +432,15 @@ class CampaignUpdate(TypedDict, total=False):
 Channel: TypeAlias = "Literal['email', 'sms']"
 
 
+class CheckRead(TypedDict, total=False):
+    """CheckRead"""
+
+    fund_id: Required[int]
+    balanced: Required[bool]
+    problems: Required[list[str]]
+    balance: Required[BalanceRead]
+
+
 class Comparison(TypedDict, total=False):
     """Comparison"""
 
@@ -503,6 +537,39 @@ class ContentBody(TypedDict, total=False):
     """ContentBody"""
 
     values: dict[str, Any]
+
+
+CostChannel: TypeAlias = "Literal['email', 'sms', 'print']"
+
+
+class CostRateIn(TypedDict, total=False):
+    """CostRateIn"""
+
+    channel: Required[CostChannel]
+    format: str
+    min_quantity: int
+    max_quantity: int | None
+    unit: Required[str]
+    currency: Required[str]
+
+
+class CostRateRead(TypedDict, total=False):
+    """CostRateRead"""
+
+    id: Required[int]
+    channel: Required[CostChannel]
+    format: Required[str]
+    min_quantity: Required[int]
+    max_quantity: Required[int | None]
+    unit_minor: Required[int]
+    currency: Required[str]
+    updated_at: Required[str]
+
+
+class CostRatesPut(TypedDict, total=False):
+    """The brand's whole rate card: it replaces every rate the brand had."""
+
+    rates: Required[list[CostRateIn]]
 
 
 class CycleStats(TypedDict, total=False):
@@ -615,6 +682,8 @@ class ExplainFacts(TypedDict, total=False):
     """ExplainFacts"""
 
     audience_size: Required[int | None]
+    expected_cost: int | None
+    fund_shortfall: int | None
     template_tags: Required[list[str]]
     region_id: Required[int | None]
     channel: Required[str]
@@ -655,9 +724,7 @@ class ExtendBody(TypedDict, total=False):
     personalise_until: Required[str]
 
 
-Fact: TypeAlias = (
-    "Literal['audience_size', 'template_tags', 'region_id', 'channel', 'budget', 'slot']"
-)
+Fact: TypeAlias = "Literal['audience_size', 'template_tags', 'region_id', 'channel', 'budget', 'expected_cost', 'fund_shortfall', 'slot']"
 
 
 class FieldError(TypedDict, total=False):
@@ -681,6 +748,41 @@ class FooterBlock(TypedDict, total=False):
     legal_text: Required[str]
     address: str
     links: list[SocialLink]
+
+
+class FundAllocate(TypedDict, total=False):
+    """Give co-op money to one partner, every partner of a region, or every partner of the
+    brand. A fund for that partner and period is created on first allocation; later ones add
+    an allocation entry (its terms must then match the fund's)."""
+
+    period: Required[str]
+    currency: Required[str]
+    amount: Required[str]
+    coop_share_percent: Required[str]
+    eligible_channels: Required[list[CostChannel]]
+    partner_id: int | None
+    region_id: int | None
+    all_partners: bool
+    note: str
+
+
+class FundRead(TypedDict, total=False):
+    """FundRead"""
+
+    id: Required[int]
+    brand_id: Required[int]
+    region_id: Required[int]
+    partner_id: Required[int]
+    partner_name: Required[str]
+    period: Required[str]
+    starts_on: Required[str]
+    ends_on: Required[str]
+    currency: Required[str]
+    coop_share_bp: Required[int]
+    eligible_channels: Required[list[str]]
+    claim_window_days: Required[int]
+    created_at: Required[str]
+    balance: Required[BalanceRead]
 
 
 class FunnelReport(TypedDict, total=False):
@@ -714,17 +816,6 @@ class HeaderBlock(TypedDict, total=False):
     logo_asset: str | None
 
 
-class ImportReport(TypedDict, total=False):
-    """ImportReport"""
-
-    created: int
-    updated: int
-    unchanged: int
-    rejected: int
-    rows: list[ImportRow]
-    rows_truncated: bool
-
-
 class ImportRow(TypedDict, total=False):
     """ImportRow"""
 
@@ -732,6 +823,29 @@ class ImportRow(TypedDict, total=False):
     email: Required[str]
     status: Required[Literal["created", "updated", "unchanged", "rejected"]]
     reasons: list[str]
+
+
+class LedgerEntryRead(TypedDict, total=False):
+    """LedgerEntryRead"""
+
+    id: Required[int]
+    fund_id: Required[int]
+    kind: Required[LedgerKind]
+    amount_minor: Required[int]
+    gross_minor: Required[int]
+    paid_minor: Required[int]
+    channel: Required[str]
+    quantity: Required[int]
+    partner_campaign_id: Required[int | None]
+    print_order_id: Required[int | None]
+    claim_id: Required[int | None]
+    key: Required[str]
+    note: Required[str]
+    by_user_id: Required[int | None]
+    at: Required[str]
+
+
+LedgerKind: TypeAlias = "Literal['allocation', 'reservation', 'release', 'spend', 'claim_paid']"
 
 
 class LintIssueRead(TypedDict, total=False):
@@ -772,6 +886,25 @@ class MembershipRead(TypedDict, total=False):
     region_id: Required[int | None]
     partner_id: Required[int | None]
     created_at: Required[str]
+
+
+class ModelsContactSchemasImportReport(TypedDict, total=False):
+    """ImportReport"""
+
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    rows: list[ImportRow]
+    rows_truncated: bool
+
+
+class ModelsFundSchemasImportReport(TypedDict, total=False):
+    """A sheet booked in full (a refused sheet is a 422 problem listing its cells)."""
+
+    imported: Required[bool]
+    rows: Required[int]
+    funds: list[FundRead]
 
 
 class MyReport(TypedDict, total=False):
@@ -898,6 +1031,26 @@ class PageDelegationRead(TypedDict, total=False):
     """Page[DelegationRead]"""
 
     items: Required[list[DelegationRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
+class PageFundRead(TypedDict, total=False):
+    """Page[FundRead]"""
+
+    items: Required[list[FundRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
+class PageLedgerEntryRead(TypedDict, total=False):
+    """Page[LedgerEntryRead]"""
+
+    items: Required[list[LedgerEntryRead]]
     next_cursor: str | None
     total: int | None
     limit: Required[int]
@@ -1992,6 +2145,7 @@ class WebhookUpdate(TypedDict, total=False):
 
 
 __all__ = [
+    "AllocationRead",
     "ApiTokenCreate",
     "ApiTokenCreated",
     "ApiTokenRead",
@@ -2007,11 +2161,13 @@ __all__ = [
     "AuditCheckpointRead",
     "AuditEventRead",
     "AuditVerifyRead",
+    "BalanceRead",
     "BlockKind",
     "BodyAddAssetVersion",
     "BodyConfirmActionLink",
     "BodyCreateAccessToken",
     "BodyImportContacts",
+    "BodyImportFunds",
     "BodyUploadAsset",
     "BodyUploadCampaignSheet",
     "BodyUploadPartnerValueSheet",
@@ -2029,6 +2185,7 @@ __all__ = [
     "CampaignState",
     "CampaignUpdate",
     "Channel",
+    "CheckRead",
     "Comparison",
     "Condition",
     "ConsentStatus",
@@ -2037,6 +2194,10 @@ __all__ = [
     "ContactSummary",
     "ContactUpdate",
     "ContentBody",
+    "CostChannel",
+    "CostRateIn",
+    "CostRateRead",
+    "CostRatesPut",
     "CycleStats",
     "DelegationCreate",
     "DelegationRead",
@@ -2056,15 +2217,20 @@ __all__ = [
     "FieldError",
     "FieldProblem",
     "FooterBlock",
+    "FundAllocate",
+    "FundRead",
     "FunnelReport",
     "FunnelRow",
     "HeaderBlock",
-    "ImportReport",
     "ImportRow",
+    "LedgerEntryRead",
+    "LedgerKind",
     "LintIssueRead",
     "MeRead",
     "MembershipCreate",
     "MembershipRead",
+    "ModelsContactSchemasImportReport",
+    "ModelsFundSchemasImportReport",
     "MyReport",
     "Operator",
     "OutboxMessageRead",
@@ -2077,6 +2243,8 @@ __all__ = [
     "PageCampaignSheetRead",
     "PageContactRead",
     "PageDelegationRead",
+    "PageFundRead",
+    "PageLedgerEntryRead",
     "PageMembershipRead",
     "PageOutboxMessageRead",
     "PageOutboxSmsRead",
