@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
@@ -147,8 +148,13 @@ async def create_print_order_form(
         message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
         return _form(request, session, principal, values, (field, message), status=422)
     try:
-        made = orders.create(
-            session, Actor(principal, rid), body, print_vendor(request, settings), None
+        made = await run_in_threadpool(  # the vendor's bands are asked over HTTP
+            orders.create,
+            session,
+            Actor(principal, rid),
+            body,
+            print_vendor(request, settings),
+            None,
         )
     except FieldError as err:
         field = (err.errors or [{}])[0].get("field", "form")

@@ -7,6 +7,7 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
@@ -85,7 +86,10 @@ async def create_print_order(
     and the address can be shipped to (422 naming the field). The order then waits for its
     approval; GET it to follow it."""
     vendor = print_vendor(request, settings)
-    made = orders.create(session, Actor(principal, rid), body, vendor, idempotency_key)
+    # The vendor's bands are asked over HTTP: off the event loop.
+    made = await run_in_threadpool(
+        orders.create, session, Actor(principal, rid), body, vendor, idempotency_key
+    )
     session.commit()
     if made.order.state == orders.S.quoted:  # a retry may find it started and long gone
         await workflow_calls.start(await temporal.get(), session, settings, made.order)
