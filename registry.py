@@ -84,7 +84,7 @@ def queues(
     )
     reports = ReportActivities(engine, settings.report_rollup_lookback_days)
     webhooks = WebhookActivities(engine, settings, transport)
-    prints = PrintOrderActivities(engine, settings, store_for(settings))
+    prints = PrintOrderActivities(engine, settings, store_for(settings), transport)
     return [
         QueueSpec(
             settings.temporal_task_queue,

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from temporalio import activity
 
 from core.settings import Settings
+from mail.transport import MessageSender
 from models.print_order_io import (
     PdfResult,
     PrintMoney,
@@ -34,6 +35,7 @@ from printing.vendor import (
 from services import audit
 from services.print_orders import money, projection
 from services.print_orders.documents import PdfRefused, make_pdf
+from services.print_orders.late_notice import send_late_notice
 from services.print_orders.orders import LATE_ACTION
 from services.print_orders.vendors import vendor_for
 from storage.base import BlobStore
@@ -47,11 +49,13 @@ class PrintOrderActivities:
         engine: Engine,
         settings: Settings,
         store: BlobStore,
+        transport: MessageSender,
         vendor: Callable[[], PrintVendor] | None = None,
     ) -> None:
         self._engine = engine
         self._settings = settings
         self._store = store
+        self._transport = transport
         self._vendor = vendor or (lambda: vendor_for(settings))
 
     def _order(self, session: Session, order_id: int) -> PrintOrder:
@@ -130,7 +134,8 @@ class PrintOrderActivities:
 
     @activity.defn(name="print_vendor_late")
     def print_vendor_late(self, late: VendorLate) -> None:
-        """The vendor missed a step: audited (the order's page shows it) for ops to chase."""
+        """The vendor missed a step: audited (the order's page shows it), then the partner's
+        GM and the brand's admins are emailed (once each)."""
         info = activity.info()
         key = projection.event_key(info.workflow_id or "", f"late-{late.missed}")
 
@@ -155,6 +160,15 @@ class PrintOrderActivities:
             )
 
         projection.with_audit_retries(self._engine, key, write)
+        send_late_notice(
+            self._engine,
+            self._settings,
+            self._transport,
+            late.print_order_id,
+            late.missed,
+            late.due,
+            info.workflow_id or "",
+        )
 
 
 def due_text(at: datetime) -> str:

@@ -1,6 +1,6 @@
 """The vendor's SLA on the time-skipping server: an order the vendor does not accept within
 PRINT_VENDOR_ACCEPT_HOURS, nor ship by the wanted day, is flagged (audited, shown on the
-order) and keeps waiting for the vendor."""
+order, the partner's GM and the brand's admins emailed) and keeps waiting for the vendor."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
+from models.outbox import OutboxMessage
 from storage.local import LocalBlobStore
 from tests.print_orders.conftest import (
     flyer_pc,
@@ -64,6 +66,16 @@ async def test_a_vendor_that_misses_its_steps_is_flagged_and_still_awaited(
                 break
             await workflow_env.sleep(timedelta(seconds=1))
         assert await late() == ["accepted"]
+        with Session(demo) as s:
+            mails = s.exec(
+                select(OutboxMessage).where(
+                    col(OutboxMessage.subject).contains(f"Print order {po}: the vendor is late")
+                )
+            ).all()
+        told = {m.to for m in mails}
+        assert any("gm.amsterdam@northwind.example" in t for t in told), told
+        assert any("admin@northwind.example" in t for t in told), told
+        assert not any("gm.berlin" in t or "contoso" in t for t in told), told
         await workflow_env.sleep(timedelta(days=15))  # past the wanted day (14 days out)
         for _ in range(100):
             if len(await late()) == 2:
