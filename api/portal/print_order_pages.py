@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import BlobStoreDep, RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.portal.paging import CursorQuery, pager, portal_page
 from api.portal.web import PortalPrintOrderCreator, PortalPrintOrderReader, PortalRoute, render
-from api.routers.print_orders import print_vendor
+from api.routers.print_orders import PDF_URL_SECONDS, print_vendor
 from core.errors import Conflict, FieldError, Forbidden
 from core.policy import Permission, Principal, actor_of
 from models.campaigns import Campaign, PartnerCampaign
@@ -187,6 +187,23 @@ def print_order_page(
         may_cancel=orders.may_cancel(principal, order),
         today=date.today(),
     )
+
+
+@router.get("/print-orders/{print_order_id}/pdf", response_class=RedirectResponse)
+def print_order_pdf_page(
+    principal: PortalPrintOrderReader,
+    session: SessionDep,
+    store: BlobStoreDep,
+    print_order_id: int,
+) -> Response:
+    """The print-ready PDF for a signed-in portal user: a redirect to a signed, expiring URL."""
+    order = orders.load(session, principal, print_order_id)
+    if not order.pdf_key:
+        raise Conflict(f"print order {print_order_id} has no PDF yet")
+    url = store.signed_url(
+        order.pdf_key, expires_in=PDF_URL_SECONDS, filename=f"print-order-{order.id}.pdf"
+    )
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/print-orders/{print_order_id}/decide", response_class=RedirectResponse)

@@ -56,6 +56,7 @@ def test_pages_are_scoped_and_show_partner_text_as_text(
         f'action="/print-orders/{order_id}/cancel"', ""
     ), "the orderer gets no decide form"
     assert f'action="/print-orders/{order_id}/cancel"' in page.text  # still quoted
+    assert portal.get(f"/print-orders/{order_id}/pdf", follow_redirects=False).status_code == 409
     for email in ("gm.berlin@northwind.example", "admin@contoso.example"):
         _as(portal, settings, demo, email)
         assert portal.get(f"/print-orders/{order_id}").status_code == 404

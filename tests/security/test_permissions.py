@@ -1260,6 +1260,7 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/print-orders/new"): 303,
     ("POST", "/print-orders"): 403,
     ("GET", "/print-orders/{}"): 303,
+    ("GET", "/print-orders/{}/pdf"): 303,
     ("POST", "/print-orders/{}/decide"): 403,
     ("POST", "/print-orders/{}/cancel"): 403,
     ("GET", "/funds"): 303,
