@@ -389,3 +389,16 @@ async def wait_for_approval(engine: Engine, order_id: int, seconds: float = 60) 
                 return
         await asyncio.sleep(0.1)
     raise AssertionError(f"order {order_id} has no open approval task")
+
+
+async def save_history(
+    request: pytest.FixtureRequest, client: Client, workflow_id: str, name: str
+) -> None:
+    """With --record-histories: the finished workflow's history as tests/histories/<name>.json
+    for the replay test (only for intended workflow changes)."""
+    if not request.config.getoption("--record-histories"):
+        return
+    handle = client.get_workflow_handle(workflow_id)
+    await handle.result()
+    history = await handle.fetch_history()
+    (PROJECT_ROOT / "tests" / "histories" / f"{name}.json").write_text(history.to_json())

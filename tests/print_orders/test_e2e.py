@@ -28,6 +28,7 @@ from tests.print_orders.conftest import (
     fund_for,
     order_body,
     running_stack,
+    save_history,
     set_faults,
     vendor_orders,
     wait_for_approval,
@@ -41,6 +42,7 @@ GM = "gm.amsterdam@northwind.example"
 
 
 async def test_an_order_goes_from_quote_to_delivered_and_books_its_spend(
+    request: pytest.FixtureRequest,
     dev_env: WorkflowEnvironment,
     settings: Settings,
     demo: Engine,
@@ -139,6 +141,7 @@ async def test_an_order_goes_from_quote_to_delivered_and_books_its_spend(
                 break
             await asyncio.sleep(0.1)
         assert stack.claims == [order["id"]]
+        await save_history(request, dev_env.client, done.workflow_id, "print_order_delivered")
     assert late_cancel_allowed
 
     with Session(demo) as s:
@@ -202,6 +205,7 @@ async def test_a_refused_order_fails_with_the_vendors_reason_and_releases_the_mo
 
 
 async def test_a_rejected_or_cancelled_order_reserves_nothing(
+    request: pytest.FixtureRequest,
     dev_env: WorkflowEnvironment,
     settings: Settings,
     demo: Engine,
@@ -237,6 +241,10 @@ async def test_a_rejected_or_cancelled_order_reserves_nothing(
         assert cancelled.status_code == 200, cancelled.text
         await wait_for_state(demo, ids[0], {"rejected"})
         await wait_for_state(demo, ids[1], {"cancelled"})
+        await save_history(request, dev_env.client, f"print-order-{ids[0]}", "print_order_rejected")
+        await save_history(
+            request, dev_env.client, f"print-order-{ids[1]}", "print_order_cancelled"
+        )
         twice = await stack.http.post(
             f"/api/v1/print-orders/{ids[0]}/decide", json={"decision": "approve"}, headers=login(GM)
         )
