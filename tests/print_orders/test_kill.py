@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import PROJECT_ROOT, Settings
+from domain.workflow_ids import claim_workflow_id
+from models.claims import Claim
 from models.print_orders import PrintOrder
 from storage.local import LocalBlobStore
 from tests.print_orders.conftest import (
@@ -113,8 +115,13 @@ async def test_a_worker_killed_while_submitting_makes_exactly_one_vendor_order(
                     proc.kill()
                     proc.wait(timeout=10)
             if po:
-                with contextlib.suppress(Exception):
-                    await dev_env.client.get_workflow_handle(f"print-order-{po}").terminate()
+                # The worker process runs whatever claims part is registered: end its claim
+                # too, so no workflow outlives the test on the shared dev server.
+                with Session(demo) as s:
+                    claim_ids = s.exec(select(Claim.id).where(Claim.print_order_id == po)).all()
+                for wid in (f"print-order-{po}", *(claim_workflow_id(c or 0) for c in claim_ids)):
+                    with contextlib.suppress(Exception):
+                        await dev_env.client.get_workflow_handle(wid).terminate()
     assert done.state.value == "delivered", done.error
     placed = vendor_orders(simulator, done.vendor_key)
     assert len(placed) == 1
