@@ -9,7 +9,6 @@ fails, nothing is retried); a vendor that is unavailable raises, and Temporal re
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -169,7 +168,3 @@ class PrintOrderActivities:
             late.due,
             info.workflow_id or "",
         )
-
-
-def due_text(at: datetime) -> str:
-    return at.isoformat(timespec="seconds")

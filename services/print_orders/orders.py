@@ -36,7 +36,6 @@ PS = PartnerCampaignState
 ORDERABLE = frozenset({PS.approved, PS.scheduled, PS.sending, PS.sent, PS.partially_sent})
 S = PrintOrderState
 BEFORE_SUBMISSION = frozenset({S.quoted, S.pending_approval, S.approved})
-FINAL = frozenset({S.delivered, S.rejected, S.cancelled, S.failed})
 # The workflow's audit actions whose names say the vendor missed a step.
 LATE_ACTION = "print_order.vendor_late"
 
