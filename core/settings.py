@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - the refused default
+DEV_PRINT_VENDOR_SECRET = "dev-print-vendor-secret"  # noqa: S105 - refused in production
 
 
 class AppEnv(StrEnum):
@@ -296,7 +297,7 @@ class Settings(BaseSettings):
         "simulator", description="The print vendor's name on orders and callbacks"
     )
     print_vendor_secret: SecretStr = Field(
-        SecretStr("dev-print-vendor-secret"),
+        SecretStr(DEV_PRINT_VENDOR_SECRET),
         description="Shared secret of the print vendor's signed callbacks",
     )
     print_vendor_timeout: float = Field(
@@ -355,6 +356,21 @@ class Settings(BaseSettings):
                 "AUDIT_KEY is unset (the development default derives it from SECRET_KEY), "
                 "shorter than 32 characters or equal to SECRET_KEY; set a long random "
                 "AUDIT_KEY of its own when APP_ENV=production"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_dev_print_vendor_secret_in_production(self) -> Settings:
+        """Whoever knows the development secret could forge the vendor's callbacks (mark an
+        order delivered, book its spend)."""
+        secret = self.print_vendor_secret.get_secret_value()
+        if self.app_env == AppEnv.production and (
+            secret == DEV_PRINT_VENDOR_SECRET or len(secret) < 32
+        ):
+            raise ValueError(
+                "PRINT_VENDOR_SECRET is the development default or shorter than 32 "
+                "characters; set the long random secret shared with the print vendor when "
+                "APP_ENV=production"
             )
         return self
 
