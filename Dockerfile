@@ -36,6 +36,7 @@ COPY content/ ./content/
 COPY media/ ./media/
 COPY mail/ ./mail/
 COPY storage/ ./storage/
+COPY printing/ ./printing/
 COPY workflows/ ./workflows/
 COPY activities/ ./activities/
 COPY api/ ./api/

@@ -18,6 +18,7 @@ from activities.claims import ClaimActivities
 from activities.delivery import DeliveryActivities
 from activities.fanout import FanoutActivities
 from activities.notifications import NotificationActivities
+from activities.print_orders import PrintOrderActivities
 from activities.reporting import ReportActivities
 from activities.templates import TemplateActivities
 from activities.webhooks import WebhookActivities
@@ -25,14 +26,16 @@ from core.bytecode import ensure_bytecode
 from core.settings import Settings
 from mail.sms_transport import make_sms_transport
 from mail.transport import make_transport
+from services.asset_publication import store_for
 from services.audit_checkpoints import CheckpointPolicy
 from storage.base import WriteOnceStore
-from storage.factory import make_blob_store, make_checkpoint_store
+from storage.factory import make_checkpoint_store
 from workflows.audit_checkpoint import AuditCheckpointWorkflow
 from workflows.campaign import CampaignWorkflow
 from workflows.campaign_sheet import CampaignSheetWorkflow
 from workflows.claim import ClaimWorkflow
 from workflows.partner_campaign import PartnerCampaignWorkflow
+from workflows.print_order import PrintOrderWorkflow
 from workflows.report_rollup import ReportRollupWorkflow
 from workflows.send import SendWorkflow
 from workflows.template import TemplateWorkflow
@@ -83,7 +86,8 @@ def queues(
     )
     reports = ReportActivities(engine, settings.report_rollup_lookback_days)
     webhooks = WebhookActivities(engine, settings, transport)
-    claims = ClaimActivities(engine, settings, make_blob_store(settings), transport)
+    claims = ClaimActivities(engine, settings, store_for(settings), transport)
+    prints = PrintOrderActivities(engine, settings, store_for(settings), transport)
     return [
         QueueSpec(
             settings.temporal_task_queue,
@@ -98,6 +102,7 @@ def queues(
                 WebhookEndpointWorkflow,
                 WebhookSweepWorkflow,
                 ClaimWorkflow,
+                PrintOrderWorkflow,
             ],
             activities=[
                 audit.append_audit_event,
@@ -131,6 +136,11 @@ def queues(
                 claims.project_claim,
                 claims.claim_chain_input,
                 claims.remind_claim_gm,
+                prints.project_print_order,
+                prints.quote_print_order,
+                prints.print_order_money,
+                prints.submit_print_order,
+                prints.print_vendor_late,
             ],
         ),
         QueueSpec(
@@ -143,5 +153,5 @@ def queues(
                 deliveries.delivery_counts,
             ],
         ),
-        QueueSpec(settings.temporal_documents_task_queue),
+        QueueSpec(settings.temporal_documents_task_queue, activities=[prints.make_print_pdf]),
     ]

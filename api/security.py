@@ -99,5 +99,7 @@ ApprovalPolicyReader = Annotated[Principal, _guard(Permission.approval_policy_re
 ApprovalPolicyManager = Annotated[Principal, _guard(Permission.approval_policy_manage)]
 TrackingManager = Annotated[Principal, _guard(Permission.tracking_manage)]
 WebhookManager = Annotated[Principal, _guard(Permission.webhook_manage)]
+PrintOrderReader = Annotated[Principal, _guard(Permission.print_order_read)]
+PrintOrderCreator = Annotated[Principal, _guard(Permission.print_order_create)]
 FundReader = Annotated[Principal, _guard(Permission.fund_read)]
 FundManager = Annotated[Principal, _guard(Permission.fund_manage)]

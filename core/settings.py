@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - the refused default
+DEV_PRINT_VENDOR_SECRET = "dev-print-vendor-secret"  # noqa: S105 - refused in production
 
 
 class AppEnv(StrEnum):
@@ -289,6 +290,36 @@ class Settings(BaseSettings):
         description="Seconds between sweeps that start the workflow of every enabled webhook "
         "endpoint; 0: no schedule",
     )
+    print_vendor_url: str = Field(
+        "http://127.0.0.1:8010", description="Base URL of the print vendor's API"
+    )
+    print_vendor_name: str = Field(
+        "simulator", description="The print vendor's name on orders and callbacks"
+    )
+    print_vendor_secret: SecretStr = Field(
+        SecretStr(DEV_PRINT_VENDOR_SECRET),
+        description="Shared secret of the print vendor's signed callbacks",
+    )
+    print_vendor_timeout: float = Field(
+        30.0, gt=0, le=300, description="One request to the print vendor, seconds"
+    )
+    print_vendor_callback_tolerance: int = Field(
+        300, ge=10, description="Seconds a vendor callback's timestamp may be off from now"
+    )
+    print_vendor_accept_hours: float = Field(
+        24.0, gt=0, description="Hours the vendor has to accept an order before ops are told"
+    )
+    print_pdf_max_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Largest print-ready PDF sent to the vendor, bytes"
+    )
+    print_sim_port: int = Field(8010, description="Port of the print vendor simulator (make up)")
+    print_sim_callback_url: str = Field(
+        "http://127.0.0.1:8000/api/v1/print-vendor/callbacks",
+        description="Where the print vendor simulator POSTs its signed status callbacks",
+    )
+    print_sim_step_seconds: float = Field(
+        5.0, ge=0, description="Simulator: seconds between an order's steps (its time scale)"
+    )
     api_host: str = Field("127.0.0.1", description="API bind address (make up)")
     api_port: int = Field(8000, description="API port (make up)")
 
@@ -325,6 +356,21 @@ class Settings(BaseSettings):
                 "AUDIT_KEY is unset (the development default derives it from SECRET_KEY), "
                 "shorter than 32 characters or equal to SECRET_KEY; set a long random "
                 "AUDIT_KEY of its own when APP_ENV=production"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_dev_print_vendor_secret_in_production(self) -> Settings:
+        """Whoever knows the development secret could forge the vendor's callbacks (mark an
+        order delivered, book its spend)."""
+        secret = self.print_vendor_secret.get_secret_value()
+        if self.app_env == AppEnv.production and (
+            secret == DEV_PRINT_VENDOR_SECRET or len(secret) < 32
+        ):
+            raise ValueError(
+                "PRINT_VENDOR_SECRET is the development default or shorter than 32 "
+                "characters; set the long random secret shared with the print vendor when "
+                "APP_ENV=production"
             )
         return self
 

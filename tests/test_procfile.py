@@ -15,7 +15,7 @@ def procfile() -> dict[str, str]:
 
 
 def test_processes() -> None:
-    assert set(procfile()) == {"temporal", "worker", "api"}
+    assert set(procfile()) == {"temporal", "worker", "api", "printvendor"}
 
 
 def test_dev_server_registers_every_search_attribute_and_keeps_state() -> None:
@@ -35,6 +35,13 @@ def test_api_and_worker_entry_points_exist() -> None:
     assert callable(getattr(module, target.group(2)))
     assert procfile()["worker"] == "python worker.py"
     assert (PROJECT_ROOT / "worker.py").is_file()
+
+
+def test_print_vendor_simulator_entry_point_exists() -> None:
+    target = re.search(r"uvicorn (\S+):(\S+) --factory", procfile()["printvendor"])
+    assert target is not None and target.group(1) == "printing.simulator"
+    module = importlib.import_module(target.group(1))
+    assert callable(getattr(module, target.group(2)))
 
 
 def test_makefile_has_the_two_commands() -> None:

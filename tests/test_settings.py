@@ -40,7 +40,9 @@ def test_production_refuses_dev_secret_key() -> None:
         make(app_env="production")
     with pytest.raises(ValidationError, match="SECRET_KEY"):
         make(app_env="production", secret_key="short")
-    good = make(app_env="production", secret_key="x" * 40, audit_key="a" * 40)
+    good = make(
+        app_env="production", secret_key="x" * 40, audit_key="a" * 40, print_vendor_secret="p" * 40
+    )
     assert good.app_env == AppEnv.production
     assert make(secret_key=DEV_SECRET_KEY).is_dev
 
@@ -48,12 +50,21 @@ def test_production_refuses_dev_secret_key() -> None:
 def test_production_refuses_an_audit_key_derived_from_secret_key() -> None:
     """The dev default (unset: derived from SECRET_KEY) would tie the audit chain to a key
     that is rotated for other reasons."""
-    production = {"app_env": "production", "secret_key": "x" * 40}
+    production = {"app_env": "production", "secret_key": "x" * 40, "print_vendor_secret": "p" * 40}
     for bad in ({}, {"audit_key": "short"}, {"audit_key": "x" * 40}):
         with pytest.raises(ValidationError, match="AUDIT_KEY"):
             make(**production, **bad)
     assert make(**production, audit_key="a" * 40).audit_key is not None
     assert make().audit_key is None  # dev: derived, accepted
+
+
+def test_production_refuses_the_dev_print_vendor_secret() -> None:
+    production = {"app_env": "production", "secret_key": "x" * 40, "audit_key": "a" * 40}
+    for bad in ({}, {"print_vendor_secret": "short"}):
+        with pytest.raises(ValidationError, match="PRINT_VENDOR_SECRET"):
+            make(**production, **bad)
+    assert make(**production, print_vendor_secret="p" * 40).app_env == AppEnv.production
+    assert make().print_vendor_secret.get_secret_value()  # dev: the default, accepted
 
 
 def test_retired_audit_keys_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:

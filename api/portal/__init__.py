@@ -15,6 +15,7 @@ from api.portal import (
     outbox_pages,
     partner_campaigns,
     policy_pages,
+    print_order_pages,
     report_pages,
     sender_pages,
     settings_pages,
@@ -44,6 +45,7 @@ PORTAL_ROUTERS: list[APIRouter] = [
     webhook_pages.router,
     report_pages.router,
     value_sheet_pages.router,
+    print_order_pages.router,
     fund_pages.router,
     claim_pages.router,
 ]

@@ -139,6 +139,8 @@ PortalAssetReader = Annotated[Principal, _guard(Permission.asset_read)]
 PortalAuditReader = Annotated[Principal, _guard(Permission.audit_read)]
 PortalOutboxReader = Annotated[Principal, _guard(Permission.outbox_read)]
 PortalPolicyReader = Annotated[Principal, _guard(Permission.approval_policy_read)]
+PortalPrintOrderReader = Annotated[Principal, _guard(Permission.print_order_read)]
+PortalPrintOrderCreator = Annotated[Principal, _guard(Permission.print_order_create)]
 PortalOpen = Annotated[None, Depends(PortalPublic())]
 
 
@@ -171,6 +173,7 @@ NAV = (
     ("/funds", "Co-op funds", Permission.fund_read),
     ("/my-reports", "My reports", Permission.partner_campaign_edit),
     ("/claims", "Claims", Permission.claim_read),
+    ("/print-orders", "Print orders", Permission.print_order_read),
 )
 
 

@@ -37,6 +37,7 @@ from models.contacts import Contact, Segment, Suppression
 from models.funds import Fund
 from models.org import ApiToken, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
+from models.print_orders import PrintOrder
 from models.templates import Template, TemplateVersion
 from models.webhooks import WebhookEndpoint, WebhookEvent, WebhookEventState
 from scripts.demo.organisation import DEMO_PASSWORD
@@ -137,6 +138,7 @@ class Ids:
     block_kind: str = "footer"  # the demo brand's blocks; Contoso has none
     webhook: int = 0
     webhook_event: int = 0
+    print_order: int = 0
     fund_ams: int = 0
     claim: int = 0
     evidence_n: int = 0  # the claim's first piece of evidence (delivery counts)
@@ -190,9 +192,38 @@ def ids(
     result.policy, result.delegation = _approval_rows(demo)
     result.sheet = _sheet_row(demo)
     result.webhook, result.webhook_event = _webhook_rows(demo)
+    result.print_order = _print_order_row(demo, result)
     result.fund_ams = _fund_row(demo, result)
     result.claim = _claim_row(demo, result)
     return result
+
+
+def _print_order_row(engine: Engine, ids: Ids) -> int:
+    """An Amsterdam print order without a workflow, still quoted (deciding, cancelling and its
+    PDF answer 409 once the permission checks pass)."""
+    with Session(engine) as s:
+        amsterdam = s.get(Partner, ids.amsterdam)
+        assert amsterdam is not None
+        order = PrintOrder(
+            brand_id=amsterdam.brand_id,
+            region_id=amsterdam.region_id,
+            partner_id=ids.amsterdam,
+            partner_campaign_id=ids.pc_ams,
+            format="A5",
+            quantity=500,
+            recipient_name="Matrix",
+            street="Damrak 1",
+            postal_code="1012 LG",
+            city="Amsterdam",
+            country="NL",
+            wanted_by=(datetime.now(UTC) + timedelta(days=14)).date(),
+            currency="EUR",
+            ordered_by=ids.editor,
+            workflow_id=f"print-order-matrix-{uuid.uuid4().hex[:8]}",
+        )
+        s.add(order)
+        s.commit()
+        return order.id or 0
 
 
 def _fund_row(engine: Engine, ids: Ids) -> int:
@@ -863,6 +894,42 @@ MATRIX: dict[str, tuple[Call, str]] = {
         "NFFFFFFFFO",
     ),
     "webhooks.test": (_c("POST", "/api/v1/webhooks/{webhook}/test"), "NFFFFFFFFO"),
+    # Print orders: everyone reads their scope; partner editors, GMs and brand admins order
+    # and cancel; deciders (partner_campaign.decide) vote in the chain (the matrix's order is
+    # quoted and has no workflow, so allowed actions answer 409).
+    "print_orders.list": (_c("GET", "/api/v1/print-orders"), "OOOOOOOOOO"),
+    "print_orders.create": (
+        _c(
+            "POST",
+            "/api/v1/print-orders",
+            lambda i, r: {
+                "partner_campaign_id": i.pc_ams,
+                "format": "A5",
+                "quantity": 500,
+                "recipient_name": "Matrix",
+                "street": "Damrak 1",
+                "postal_code": "1012 LG",
+                "city": "Amsterdam",
+                "country": "NL",
+                "wanted_by": (datetime.now(UTC) + timedelta(days=14)).date().isoformat(),
+            },
+        ),
+        "NCNCFFFFFC",
+    ),
+    "print_orders.read": (_c("GET", "/api/v1/print-orders/{print_order}"), "NONOONOOOO"),
+    "print_orders.decide": (
+        _c(
+            "POST",
+            "/api/v1/print-orders/{print_order}/decide",
+            lambda i, r: {"decision": "approve"},
+        ),
+        "NFNCCNFCFC",
+    ),
+    "print_orders.cancel": (
+        _c("POST", "/api/v1/print-orders/{print_order}/cancel", lambda i, r: {}),
+        "NCNCFFFFFC",
+    ),
+    "print_orders.pdf": (_c("GET", "/api/v1/print-orders/{print_order}/pdf"), "NCNCCNCCCC"),
     "funds.list": (_c("GET", "/api/v1/funds"), "OOOOOOOOOO"),
     "funds.allocate": (
         _c(
@@ -941,6 +1008,7 @@ PUBLIC = {
     ("POST", "/u/{}/one-click"),  # RFC 8058 one-click unsubscribe
     ("POST", "/api/v1/feedback/ses"),  # SNS: the message signature is the credential
     ("POST", "/api/v1/sms/inbound"),  # SNS (inbound SMS): the signature is the credential
+    ("POST", "/api/v1/print-vendor/callbacks"),  # the vendor's HMAC signature is the credential
     ("GET", "/r/{}/{}"),  # tracked links: the MAC over delivery and URL is the credential
     ("GET", "/o/{}/{}.gif"),  # the open pixel
     ("GET", "/s/{}"),  # SMS short links: the MAC in the code is the credential
@@ -1033,6 +1101,7 @@ PARAM_IDS = {
     "kind": "block_kind",
     "webhook_id": "webhook",
     "event_id": "webhook_event",
+    "print_order_id": "print_order",
     "fund_id": "fund_ams",
     "claim_id": "claim",
     "n": "evidence_n",
@@ -1074,6 +1143,8 @@ MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/claims/{claim_id}/invoices"): {"amount": "1.00", "description": "X"},
     ("POST", "/api/v1/claims/{claim_id}/decide"): {"decision": "approve"},
     ("POST", "/api/v1/claims/{claim_id}/payment"): {"reference": "X"},
+    ("POST", "/api/v1/print-orders/{print_order_id}/decide"): {"decision": "approve"},
+    ("POST", "/api/v1/print-orders/{print_order_id}/cancel"): {},
 }
 # Required query parameters naming another object of the brand.
 QUERY = {
@@ -1253,6 +1324,13 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/reports/export/{}"): 303,
     ("GET", "/my-reports"): 303,
     ("GET", "/my-reports/export"): 303,
+    ("GET", "/print-orders"): 303,
+    ("GET", "/print-orders/new"): 303,
+    ("POST", "/print-orders"): 403,
+    ("GET", "/print-orders/{}"): 303,
+    ("GET", "/print-orders/{}/pdf"): 303,
+    ("POST", "/print-orders/{}/decide"): 403,
+    ("POST", "/print-orders/{}/cancel"): 403,
     ("GET", "/funds"): 303,
     ("GET", "/funds/{}"): 303,
     ("POST", "/funds/allocate"): 403,

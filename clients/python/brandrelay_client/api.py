@@ -147,6 +147,22 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.CampaignRead", response.json())
 
+    def cancel_print_order(
+        self, print_order_id: int, body: models.PrintOrderCancelBody
+    ) -> models.PrintOrderRead:
+        """Cancel a print order before it is submitted to the vendor
+
+        POST /api/v1/print-orders/{print_order_id}/cancel
+        """
+        response = self.request(
+            "POST",
+            self._path(
+                "/api/v1/print-orders/{print_order_id}/cancel", print_order_id=print_order_id
+            ),
+            json=body,
+        )
+        return cast("models.PrintOrderRead", response.json())
+
     def change_own_password(self, body: models.PasswordChange) -> models.TokenResponse:
         """Change one's own password
 
@@ -340,6 +356,29 @@ class BrandrelayClient(BaseClient):
         response = self.request("POST", "/api/v1/partners", json=body)
         return cast("models.PartnerRead", response.json())
 
+    def create_print_order(
+        self, body: models.PrintOrderCreate, *, idempotency_key: str | None = None
+    ) -> models.PrintOrderRead:
+        """Order printed copies of an approved partner campaign (Idempotency-Key supported)
+
+        POST /api/v1/print-orders
+
+        Checked before anything is ordered: the campaign is approved (409 otherwise) and its
+        template has a print variant in `format`, the quantity lies in one of the vendor's
+        bands and the address can be shipped to (422 naming the field). The order then waits
+        for its approval; GET it to follow it.
+
+        Idempotency-Key: made per call when not given, the same for its retries.
+        """
+        response = self.request(
+            "POST",
+            "/api/v1/print-orders",
+            json=body,
+            idempotent=True,
+            idempotency_key=idempotency_key,
+        )
+        return cast("models.PrintOrderRead", response.json())
+
     def create_region(self, body: models.RegionCreate) -> models.RegionRead:
         """Create a region
 
@@ -448,6 +487,26 @@ class BrandrelayClient(BaseClient):
             json=body,
         )
         return cast("models.PartnerCampaignRead", response.json())
+
+    def decide_print_order(
+        self, print_order_id: int, body: models.PrintOrderDecide
+    ) -> models.PrintOrderRead:
+        """Approve or reject a print order
+
+        POST /api/v1/print-orders/{print_order_id}/decide
+
+        A vote in the approval chain the partner campaign pinned (the GM, HQ... as its
+        stages say), as the caller or as the approver who delegated to them; never by the
+        person who ordered. 409 when nothing waits.
+        """
+        response = self.request(
+            "POST",
+            self._path(
+                "/api/v1/print-orders/{print_order_id}/decide", print_order_id=print_order_id
+            ),
+            json=body,
+        )
+        return cast("models.PrintOrderRead", response.json())
 
     def decide_template_version(
         self, version_id: int, body: models.TemplateReviewDecision
@@ -1322,6 +1381,34 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.PagePhoneSuppressionRead", response.json())
 
+    def list_print_orders(
+        self,
+        *,
+        partner_campaign_id: int | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PagePrintOrderSummary:
+        """List print orders
+
+        GET /api/v1/print-orders
+
+        The orders the caller may read: a partner's own, a region's, or the brand's.
+        """
+        response = self.request(
+            "GET",
+            "/api/v1/print-orders",
+            params={
+                "partner_campaign_id": partner_campaign_id,
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+                "offset": offset,
+            },
+        )
+        return cast("models.PagePrintOrderSummary", response.json())
+
     def list_regions(
         self,
         *,
@@ -1643,6 +1730,19 @@ class BrandrelayClient(BaseClient):
         )
         return response
 
+    def print_order_pdf(self, print_order_id: int) -> None:
+        """Download a print order's print-ready PDF
+
+        GET /api/v1/print-orders/{print_order_id}/pdf
+
+        The PDF as sent to the vendor (409 until it is made).
+        """
+        response = self.request(
+            "GET",
+            self._path("/api/v1/print-orders/{print_order_id}/pdf", print_order_id=print_order_id),
+        )
+        response.close()
+
     def put_brand_footer(self, body: models.FooterBlock) -> models.BrandBlockRead:
         """Set the brand's email footer
 
@@ -1921,6 +2021,19 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.PartnerSenderRead", response.json())
 
+    def read_print_order(self, print_order_id: int) -> models.PrintOrderRead:
+        """Read a print order with its timeline
+
+        GET /api/v1/print-orders/{print_order_id}
+
+        State, tracking, the PDF's link, the vendor's missed steps and the audit timeline.
+        """
+        response = self.request(
+            "GET",
+            self._path("/api/v1/print-orders/{print_order_id}", print_order_id=print_order_id),
+        )
+        return cast("models.PrintOrderRead", response.json())
+
     def read_public_image(self, token: str, *, if_none_match: str | None = None) -> httpx.Response:
         """Read an image of a sent email
 
@@ -2015,6 +2128,19 @@ class BrandrelayClient(BaseClient):
         """
         response = self.request("POST", "/api/v1/sms/inbound")
         return response
+
+    def receive_print_vendor_callback(self) -> models.CallbackAck:
+        """Receive a print vendor's signed status callback
+
+        POST /api/v1/print-vendor/callbacks
+
+        Signed by the vendor (403 unsigned, forged or stale; 400 malformed). A repeated
+        event id is acknowledged and ignored; a new one is recorded and signalled to the
+        order's workflow. 503 when the workflow service is down: the vendor retries, nothing
+        is kept.
+        """
+        response = self.request("POST", "/api/v1/print-vendor/callbacks")
+        return cast("models.CallbackAck", response.json())
 
     def receive_ses_feedback(self) -> httpx.Response:
         """Receive SES feedback through SNS

@@ -319,6 +319,12 @@ class BrandSenderRead(TypedDict, total=False):
 BuiltinPolicy: TypeAlias = "Literal['gm', 'gm_then_hq', 'none']"
 
 
+class CallbackAck(TypedDict, total=False):
+    """CallbackAck"""
+
+    status: Required[Literal["accepted", "duplicate"]]
+
+
 class CampaignCreate(TypedDict, total=False):
     """Field order matters: validators read the fields declared before them (info.data)."""
 
@@ -1249,6 +1255,16 @@ class PagePolicyRead(TypedDict, total=False):
     offset: int
 
 
+class PagePrintOrderSummary(TypedDict, total=False):
+    """Page[PrintOrderSummary]"""
+
+    items: Required[list[PrintOrderSummary]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
 class PageRegionRead(TypedDict, total=False):
     """Page[RegionRead]"""
 
@@ -1554,6 +1570,88 @@ class PolicyVersionRead(TypedDict, total=False):
     id: Required[int]
     number: Required[int]
     created_by: Required[int]
+    created_at: Required[str]
+
+
+class PrintOrderCancelBody(TypedDict, total=False):
+    """PrintOrderCancelBody"""
+
+    comment: str
+
+
+class PrintOrderCreate(TypedDict, total=False):
+    """PrintOrderCreate"""
+
+    partner_campaign_id: Required[int]
+    format: Required[Literal["A4", "A5"]]
+    quantity: Required[int]
+    recipient_name: Required[str]
+    street: Required[str]
+    postal_code: Required[str]
+    city: Required[str]
+    country: Required[str]
+    wanted_by: Required[str]
+
+
+class PrintOrderDecide(TypedDict, total=False):
+    """PrintOrderDecide"""
+
+    decision: Required[Literal["approve", "request_changes", "reject"]]
+    comment: str
+
+
+class PrintOrderRead(TypedDict, total=False):
+    """PrintOrderRead"""
+
+    id: Required[int]
+    partner_id: Required[int]
+    partner_campaign_id: Required[int]
+    state: Required[PrintOrderState]
+    format: Required[str]
+    quantity: Required[int]
+    recipient_name: Required[str]
+    street: Required[str]
+    postal_code: Required[str]
+    city: Required[str]
+    country: Required[str]
+    wanted_by: Required[str]
+    currency: Required[str]
+    quote_minor: Required[int]
+    invoice_minor: Required[int | None]
+    vendor: Required[str]
+    vendor_order_id: Required[str]
+    tracking_number: Required[str]
+    tracking_url: Required[str]
+    pdf_sha256: Required[str]
+    pdf_url: str | None
+    proof_of_delivery: Required[dict[str, Any]]
+    error: Required[str]
+    ordered_by: Required[int]
+    created_at: Required[str]
+    updated_at: Required[str]
+    vendor_late: list[str]
+    may_decide: bool
+    may_cancel: bool
+    timeline: list[TimelineItem]
+
+
+PrintOrderState: TypeAlias = "Literal['quoted', 'pending_approval', 'approved', 'submitting', 'ordered', 'accepted', 'printed', 'shipped', 'delivered', 'rejected', 'cancelled', 'failed']"
+
+
+class PrintOrderSummary(TypedDict, total=False):
+    """PrintOrderSummary"""
+
+    id: Required[int]
+    partner_id: Required[int]
+    partner_campaign_id: Required[int]
+    state: Required[PrintOrderState]
+    format: Required[str]
+    quantity: Required[int]
+    quote_minor: Required[int]
+    currency: Required[str]
+    wanted_by: Required[str]
+    tracking_number: Required[str]
+    error: Required[str]
     created_at: Required[str]
 
 
@@ -1918,6 +2016,15 @@ class TimeToMarketReport(TypedDict, total=False):
     approval_hours: list[float]
 
 
+class TimelineItem(TypedDict, total=False):
+    """TimelineItem"""
+
+    at: Required[str]
+    action: Required[str]
+    actor: Required[str]
+    comment: str | None
+
+
 class TimelineRead(TypedDict, total=False):
     """TimelineRead"""
 
@@ -2203,6 +2310,7 @@ __all__ = [
     "BrandSenderBody",
     "BrandSenderRead",
     "BuiltinPolicy",
+    "CallbackAck",
     "CampaignCreate",
     "CampaignDetail",
     "CampaignMode",
@@ -2288,6 +2396,7 @@ __all__ = [
     "PagePartnerRead",
     "PagePhoneSuppressionRead",
     "PagePolicyRead",
+    "PagePrintOrderSummary",
     "PageRegionRead",
     "PageSuppressionRead",
     "PageTaskRead",
@@ -2316,6 +2425,12 @@ __all__ = [
     "PolicySpec",
     "PolicyVersionCreate",
     "PolicyVersionRead",
+    "PrintOrderCancelBody",
+    "PrintOrderCreate",
+    "PrintOrderDecide",
+    "PrintOrderRead",
+    "PrintOrderState",
+    "PrintOrderSummary",
     "PrintVariant",
     "Problem",
     "QualityReport",
@@ -2359,6 +2474,7 @@ __all__ = [
     "TestSendBody",
     "TestSendRead",
     "TimeToMarketReport",
+    "TimelineItem",
     "TimelineRead",
     "Timeout",
     "TimeoutAction",
