@@ -9,13 +9,11 @@ import logging
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.notifications import SENT_ACTION
 from core.settings import Settings
-from mail.tags import make_tags
 from mail.transport import MessageSender
 from models.audit import AuditEvent
 from models.base import utcnow
@@ -23,6 +21,7 @@ from models.chain_io import ChainNotice, ChainTaskProjection
 from models.chain_tasks import ChainTask
 from services import audit
 from services.approvals.chain_notices import UnknownChainNotice, plan
+from services.staff_mail import About, send_once
 
 log = logging.getLogger(__name__)
 
@@ -115,50 +114,21 @@ class ChainTaskActivities:
         project(self._engine, projection)
 
 
-def sent_key(notice: ChainNotice, user_id: int) -> str:
-    return f"notice:{notice.key}:{user_id}"
-
-
 def send_chain_notice(
     engine: Engine, settings: Settings, transport: MessageSender, notice: ChainNotice
 ) -> int:
-    """Send what the notice asks for and is not sent yet; the number of messages sent now.
-    The message goes first, the marker after (a lost marker sends one message twice; a
-    marker for a message that failed would lose it for good)."""
+    """Send what the notice asks for and is not sent yet; the number of messages sent now."""
     with Session(engine) as session:
-        outgoing = plan(session, settings, notice)
-        keys = [sent_key(notice, o.user_id) for o in outgoing]
-        done = set(
-            session.exec(select(AuditEvent.event_key).where(col(AuditEvent.event_key).in_(keys)))
-        )
-    tags = make_tags(brand=notice.brand_id, partner=notice.partner_id)
-    sent = 0
-    for item in outgoing:
-        key = sent_key(notice, item.user_id)
-        if key in done:
-            continue
-        message_id = transport.send(item.message, tags=tags)
-        sent += 1
-        audit.append(
-            lambda: Session(engine, expire_on_commit=False),
-            audit.NewEvent(
-                brand_id=notice.brand_id,
-                region_id=notice.region_id,
-                partner_id=notice.partner_id,
-                actor=audit.SYSTEM_ACTOR,
-                action=SENT_ACTION,
-                entity_type=notice.subject.value,
-                entity_id=str(notice.subject_id),
-                event_key=key,
-                after={
-                    "kind": notice.kind,
-                    "stage": notice.stage.name,
-                    "recipient": item.user_id,
-                    "message_id": message_id,
-                },
-            ),
-        )
-    log.info("chain notice %s: %d of %d messages sent now", notice.key, sent, len(outgoing))
+        mails = plan(session, settings, notice)
+    about = About(
+        notice.brand_id,
+        notice.region_id,
+        notice.partner_id,
+        notice.subject.value,
+        notice.subject_id,
+    )
+    sent = send_once(engine, transport, about, mails)
+    log.info("chain notice %s: %d of %d messages sent now", notice.key, sent, len(mails))
     return sent
 
 

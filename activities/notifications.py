@@ -36,9 +36,9 @@ from models.org import Partner, as_profile
 from models.workflow_io import InvitePartners, PartnerNotice, PartnerRef
 from services import audit
 from services.notifications import INVITED, Outgoing, Recipient, UnknownNotice, plan
+from services.staff_mail import SENT_ACTION as SENT_ACTION  # bench and tests read it here
 
 log = logging.getLogger(__name__)
-SENT_ACTION = "notification.sent"
 _MAX_KEY = 200  # AuditEvent.event_key
 MARKER_CHUNK = 50
 

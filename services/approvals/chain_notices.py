@@ -8,19 +8,15 @@ A notice whose stage is no longer waiting (decided before the email went out) go
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from email.headerregistry import Address
 from email.message import EmailMessage
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from approvals.engine import may_decide, pool
 from approvals.facts import ApprovalFacts
 from approvals.policy import Approver
 from core.policy import Target
 from core.settings import Settings
-from mail.message import compose
-from models.approvals import Delegation
 from models.base import utcnow
 from models.chain_io import ChainNotice
 from models.org import User
@@ -28,6 +24,7 @@ from services.accounts import principal_for
 from services.approvals.chain_tasks import open_task, role_holders_at
 from services.approvals.delegations import identities
 from services.notifications import one_line
+from services.staff_mail import StaffMail, active_users, plain_notice, stand_ins
 
 APPROVAL_PENDING = "approval_pending"
 REMINDER = "reminder"
@@ -44,12 +41,6 @@ class UnknownChainNotice(ValueError):
     """A kind this module does not know: retrying cannot help."""
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    user_id: int
-    message: EmailMessage
-
-
 def _target(notice: ChainNotice) -> Target:
     return Target(notice.brand_id, notice.region_id, notice.partner_id)
 
@@ -57,27 +48,8 @@ def _target(notice: ChainNotice) -> Target:
 def _named(session: Session, notice: ChainNotice, approvers: list[Approver]) -> list[User]:
     holders = role_holders_at(session, _target(notice))
     ids = set(pool(approvers, ApprovalFacts(role_holders=holders)))
-    now = utcnow()
-    ids.update(
-        session.exec(
-            select(Delegation.delegate_id).where(
-                col(Delegation.user_id).in_(sorted(ids)),
-                col(Delegation.revoked_at).is_(None),
-                col(Delegation.starts_at) <= now,
-                col(Delegation.ends_at) > now,
-            )
-        ).all()
-    )
-    if not ids:
-        return []
-    return list(
-        session.exec(
-            select(User)
-            .where(col(User.id).in_(sorted(ids)), col(User.is_active))
-            .where(User.brand_id == notice.brand_id)
-            .order_by(col(User.id))
-        ).all()
-    )
+    ids |= stand_ins(session, ids, utcnow())
+    return active_users(session, notice.brand_id, ids)
 
 
 def recipients(session: Session, notice: ChainNotice) -> list[User]:
@@ -105,31 +77,22 @@ def recipients(session: Session, notice: ChainNotice) -> list[User]:
 
 def compose_chain_notice(settings: Settings, notice: ChainNotice, user: User) -> EmailMessage:
     label = one_line(notice.label)
-    subject = one_line(SUBJECTS[notice.kind].format(label=label))
-    name = one_line(user.full_name) or user.email
-    url = f"{settings.public_base_url.rstrip('/')}{notice.portal_path or '/inbox'}"
-    lines = [
-        f"Hello {name},",
-        "",
-        f"{label} waits for a decision at the stage {one_line(notice.stage.label)!r}.",
-        "",
-    ]
+    body = [f"{label} waits for a decision at the stage {one_line(notice.stage.label)!r}."]
     if notice.due_at is not None:
-        lines += [f"Due: {notice.due_at:%Y-%m-%d %H:%M} UTC", ""]
-    lines += [f"Decide it in the portal: {url}", "", "-- ", "Brandrelay"]
-    local, _, domain = user.email.rpartition("@")
-    return compose(
-        sender=settings.email_from,
-        to=[Address(display_name=name, username=local, domain=domain)],
-        subject=subject,
-        text="\n".join(lines) + "\n",
-        headers={"Auto-Submitted": "auto-generated"},
-    )
+        body += ["", f"Due: {notice.due_at:%Y-%m-%d %H:%M} UTC"]
+    body += ["", "Decide it in the portal:"]
+    subject = SUBJECTS[notice.kind].format(label=label)
+    return plain_notice(settings, user, subject, body, notice.portal_path or "/inbox")
 
 
-def plan(session: Session, settings: Settings, notice: ChainNotice) -> list[Outgoing]:
+def sent_key(notice: ChainNotice, user_id: int) -> str:
+    return f"notice:{notice.key}:{user_id}"
+
+
+def plan(session: Session, settings: Settings, notice: ChainNotice) -> list[StaffMail]:
+    detail = {"kind": notice.kind, "stage": notice.stage.name}
     return [
-        Outgoing(u.id, compose_chain_notice(settings, notice, u))
+        StaffMail(u.id, compose_chain_notice(settings, notice, u), sent_key(notice, u.id), detail)
         for u in recipients(session, notice)
         if u.id is not None
     ]
