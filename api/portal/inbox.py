@@ -21,6 +21,7 @@ from services import campaigns as svc
 from services import inbox as inbox_svc
 from services import templates as template_svc
 from services.accounts import display_names
+from services.approvals import chain_tasks
 from services.approvals.tasks import approvers_of
 from services.paging import Key, Listing
 
@@ -96,6 +97,7 @@ def inbox(
         "inbox.html",
         title="Inbox",
         tasks=tasks,
+        chain_items=chain_tasks.inbox_items(session, principal),
         principals=display_names(session, {t.on_behalf_of for t in tasks if t.on_behalf_of}),
         words=TASK_WORDS,
         reviews=reviews,

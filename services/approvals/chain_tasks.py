@@ -9,6 +9,9 @@ for partner campaigns): the API offers exactly the decisions the workflow would 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowUpdateFailedError
 
@@ -31,8 +34,9 @@ from models.approvals import ApprovalPolicy, ApprovalPolicyVersion
 from models.campaigns import Campaign, PartnerCampaign
 from models.chain_io import ChainDecision, ChainStatus
 from models.chain_tasks import ChainTask
-from models.org import Membership, User
+from models.org import Membership, Partner, User
 from services.approvals.delegations import Identity, identities
+from services.campaigns import aware
 from services.workflow_updates import problem_from
 
 CLAIMS_POLICY = "claims"
@@ -155,13 +159,13 @@ def decider(session: Session, principal: Principal, task: ChainTask) -> Identity
     delegated to them; None when neither may (or nothing waits)."""
     if not task.open or task.brand_id != principal.brand_id:
         return None
+    return _decider_among(identities(session, principal), task)
+
+
+def _decider_among(mine: list[Identity], task: ChainTask) -> Identity | None:
     approvers, target = approvers_of(task), target_of(task)
     return next(
-        (
-            i
-            for i in identities(session, principal)
-            if may_decide(i.principal, approvers, target, task.excluded_user_ids)
-        ),
+        (i for i in mine if may_decide(i.principal, approvers, target, task.excluded_user_ids)),
         None,
     )
 
@@ -188,7 +192,44 @@ def awaiting(session: Session, principal: Principal, subject: ChainSubject) -> l
         )
         .order_by(col(ChainTask.due_at).is_(None), col(ChainTask.due_at), col(ChainTask.id))
     ).all()
-    return [t for t in tasks if decider(session, principal, t) is not None]
+    mine = identities(session, principal)
+    return [t for t in tasks if _decider_among(mine, t) is not None]
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """A print order or claim waiting for the caller's decision, as the portal's inbox lists it."""
+
+    task: ChainTask
+    title: str
+    path: str
+
+
+SUBJECT_PAGES = {
+    ChainSubject.print_order: ("Print order", "/print-orders"),
+    ChainSubject.claim: ("Co-op claim", "/claims"),
+}
+
+
+def inbox_items(session: Session, principal: Principal, limit: int = 50) -> list[InboxItem]:
+    """Every kind's waiting decisions, soonest due first, at most `limit`."""
+    tasks = [t for subject in SUBJECT_PAGES for t in awaiting(session, principal, subject)]
+    far = datetime.max.replace(tzinfo=UTC)
+    tasks.sort(key=lambda t: (aware(t.due_at) if t.due_at else far, t.id or 0))
+    tasks = tasks[:limit]
+    names = dict(
+        session.exec(
+            select(Partner.id, Partner.display_name).where(
+                col(Partner.id).in_({t.partner_id for t in tasks})
+            )
+        ).all()
+    )
+    out = []
+    for t in tasks:
+        word, base = SUBJECT_PAGES[t.subject]
+        partner = names.get(t.partner_id, f"partner {t.partner_id}")
+        out.append(InboxItem(t, f"{word} {t.subject_id} for {partner}", f"{base}/{t.subject_id}"))
+    return out
 
 
 async def decide(client: Client, workflow_id: str, action: ChainDecision) -> ChainStatus:

@@ -19,10 +19,12 @@ from api.portal.policy_form import field_key
 from approvals.policy import Approver, ApproverRole, PolicySpec, Stage
 from core.settings import Settings
 from core.temporal import LazyTemporalClient
+from domain.money import ChainSubject
 from models.approvals import ApprovalPolicy, ApprovalPolicyVersion, Delegation
 from models.base import utcnow
 from models.campaigns import ApprovalTask
-from models.org import Brand, User
+from models.chain_tasks import ChainTask
+from models.org import Brand, Partner, User
 from scripts.demo.approvals import STANDARD, seed_demo_approvals
 from storage.local import LocalBlobStore
 from tests.campaigns.test_campaigns_api import Ids, add_partner_campaign, add_task, create
@@ -511,3 +513,39 @@ def test_inbox_and_campaign_page_show_the_stage_and_whom_a_stand_in_acts_for(
     sign_in(portal, "brand2@northwind.example")
     own = portal.get("/inbox").text
     assert "Brand review &lt;script&gt;" in own and "on behalf of" not in own
+
+
+def _chain_task(engine: Engine, subject: ChainSubject, subject_id: int, slug: str) -> None:
+    """An open first stage ("the partner's GM") of a print order or claim chain."""
+    with Session(engine) as s:
+        partner = s.exec(select(Partner).where(Partner.slug == slug)).one()
+        s.add(
+            ChainTask(
+                subject=subject,
+                subject_id=subject_id,
+                brand_id=partner.brand_id,
+                region_id=partner.region_id,
+                partner_id=partner.id or 0,
+                stage="gm",
+                stage_label="The partner's GM",
+                approvers=[{"role": "partner_gm"}],
+            )
+        )
+        s.commit()
+
+
+def test_the_inbox_lists_print_orders_and_claims_the_viewer_may_decide(
+    portal: TestClient, demo: Engine
+) -> None:
+    _chain_task(demo, ChainSubject.print_order, 9001, "amsterdam")
+    _chain_task(demo, ChainSubject.claim, 9002, "amsterdam")
+    _chain_task(demo, ChainSubject.claim, 9003, "berlin")
+    sign_in(portal, "gm.amsterdam@northwind.example")
+    html = portal.get("/inbox").text
+    assert 'href="/print-orders/9001"' in html and 'href="/claims/9002"' in html
+    assert "/claims/9003" not in html  # Berlin's claim is Berlin's GM's to decide
+    portal.cookies.clear()
+    sign_in(portal, "gm.berlin@northwind.example")
+    html = portal.get("/inbox").text
+    assert 'href="/claims/9003"' in html and "/claims/9002" not in html
+    assert "/print-orders/9001" not in html
