@@ -324,7 +324,10 @@ async def running_stack(
     simulator: str,
     *,
     workers: bool = True,
+    real_claims: bool = False,
 ) -> AsyncIterator[Stack]:
+    """With `real_claims` the claims part's own `start_claim` runs (the co-op story), else a
+    stand-in records the calls in `Stack.claims`."""
     port = free_port()
     local = stack_settings(settings, simulator, port)
     claims: list[int] = []
@@ -343,8 +346,11 @@ async def running_stack(
                     continue
                 # The claims part's own `start_claim`, once registered, gives way to the
                 # stand-in: these tests check the call, the claims tests the claim.
-                registered = [a for a in spec.activities if activity_name(a) != "start_claim"]
-                extra = [start_claim] if spec.task_queue == local.temporal_task_queue else []
+                registered = [
+                    a for a in spec.activities if real_claims or activity_name(a) != "start_claim"
+                ]
+                orchestration = spec.task_queue == local.temporal_task_queue
+                extra = [start_claim] if orchestration and not real_claims else []
                 worker = Worker(
                     client,
                     task_queue=spec.task_queue,
