@@ -146,6 +146,24 @@ def _orderable(
     return pc, version
 
 
+def _replayed(earlier: PrintOrder, body: PrintOrderCreate) -> Created:
+    """A retry finds the order its key made; the same key with another order is refused, so a
+    client's bug never silently answers with an order it did not ask for."""
+    asked = body.model_dump(mode="json")
+    made = {
+        name: getattr(earlier, name).isoformat() if name == "wanted_by" else getattr(earlier, name)
+        for name in asked
+    }
+    made["postal_code"] = earlier.postal_code
+    asked["postal_code"] = str(asked["postal_code"]).upper()
+    if made != asked:
+        raise FieldError(
+            "Idempotency-Key",
+            "this Idempotency-Key already ordered other copies: use a new key for a new order",
+        )
+    return Created(earlier, created=False)
+
+
 def create(
     session: Session,
     actor: Actor,
@@ -165,7 +183,7 @@ def create(
             )
         ).first()
         if earlier is not None:
-            return Created(earlier, created=False)
+            return _replayed(earlier, body)
     content = content_of(version)
     if content.print is None:
         raise FieldError("partner_campaign_id", "this campaign's template has no print variant")
@@ -222,13 +240,14 @@ def create(
             session.add(order)
             session.flush()
     except IntegrityError:  # a concurrent request with the same key won
-        session.expunge(order)
+        if order in session:  # the savepoint's rollback already dropped the pending row
+            session.expunge(order)
         earlier = session.exec(
             select(PrintOrder).where(
                 PrintOrder.partner_id == pc.partner_id, PrintOrder.request_key == request_key
             )
         ).one()
-        return Created(earlier, created=False)
+        return _replayed(earlier, body)
     assert order.id is not None
     # A nonce: ids come again after a database reset, the vendor remembers keys for ever.
     order.vendor_key = f"brandrelay-po-{order.id}-{uuid.uuid4().hex[:12]}"

@@ -4,8 +4,10 @@ scope (another partner's or brand's order is 404), and the vendor callback route
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,9 +16,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from core.errors import FieldError
 from core.settings import Settings
+from models.org import User
+from models.print_order_schemas import PrintOrderCreate
 from models.print_orders import PrintOrder, PrintVendorCallback
 from printing.vendor import SIGNATURE_HEADER, HttpVendor, signature_header
+from services.accounts import principal_for
+from services.org import Actor
+from services.print_orders import orders
 from tests.print_orders.conftest import flyer_pc, order_body, order_row
 
 EDITOR = "editor.amsterdam@northwind.example"
@@ -151,3 +159,36 @@ def test_callbacks_must_be_signed_fresh_and_well_formed(
     with Session(demo) as s:
         rows = s.exec(select(PrintVendorCallback)).all()
     assert [(r.event_id, r.print_order_id) for r in rows] == [("evt_1", order_id)]
+
+
+def test_parallel_creates_with_one_key_make_one_order_and_another_order_is_refused(
+    demo: Engine, simulator: str
+) -> None:
+    """Four requests racing with one Idempotency-Key: one order, every answer names it; the
+    key reused for other copies is a 422 naming the key, and nothing more is ordered."""
+    pc = flyer_pc(demo)
+    vendor = HttpVendor("simulator", simulator)
+    with Session(demo) as s:
+        user = s.exec(select(User).where(User.email == EDITOR)).one()
+        principal = principal_for(s, user)
+    barrier = threading.Barrier(4)
+
+    def create(i: int, body: dict[str, Any]) -> int:
+        barrier.wait()
+        with Session(demo) as s:
+            made = orders.create(
+                s, Actor(principal, f"race-{i}"), PrintOrderCreate(**body), vendor, "race-1"
+            )
+            s.commit()
+            assert made.order.id is not None
+            return made.order.id
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = set(pool.map(lambda i: create(i, order_body(pc)), range(4)))
+    assert len(ids) == 1
+    barrier = threading.Barrier(1)
+    with pytest.raises(FieldError) as refused:
+        create(9, order_body(pc, quantity=750))
+    assert refused.value.errors[0]["field"] == "Idempotency-Key"
+    with Session(demo) as s:
+        assert [o.id for o in s.exec(select(PrintOrder)).all()] == list(ids)
