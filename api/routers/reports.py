@@ -189,9 +189,7 @@ def my_partner_report(
 def coop_period(
     period: Annotated[
         str | None,
-        Query(
-            max_length=16, description="2026-Q4, 2026 or 2026-10 (default: this quarter)"
-        ),
+        Query(max_length=16, description="2026-Q4, 2026 or 2026-10 (default: this quarter)"),
     ] = None,
 ) -> FundPeriod:
     if period is None or not period.strip():
