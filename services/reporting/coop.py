@@ -36,6 +36,8 @@ from services.reporting.shapes import ReportQuery
 CHANNELS = ("email", "sms", "print", "local")
 # Claims that still count as claimed: confirmed and waiting, decided for, or paid.
 CLAIMED = (ClaimState.pending_approval, ClaimState.approved, ClaimState.paid)
+# The amounts every row and total has, each as `<name>_minor` and as decimal text `<name>`.
+MONEY = ("allocated", "reserved", "spent", "claimed", "paid", "available")
 
 
 @dataclass
@@ -59,25 +61,21 @@ class CoopFigures:
     gross: dict[str, str] = field(default_factory=dict)
     utilisation: str = ""  # spent / allocated in percent, one decimal ("" without allocation)
 
+    def minor(self, name: str) -> int:
+        return int(getattr(self, f"{name}_minor"))
+
     def add(self, other: CoopFigures) -> None:
         for name in MONEY:
-            setattr(self, f"{name}_minor", getattr(self, f"{name}_minor") + _minor(other, name))
+            setattr(self, f"{name}_minor", self.minor(name) + other.minor(name))
         for c in CHANNELS:
             self.gross_minor[c] += other.gross_minor.get(c, 0)
 
     def finish(self) -> None:
         """Writes the decimal texts and the utilisation from the minor units."""
         for name in MONEY:
-            setattr(self, name, from_minor(_minor(self, name), self.currency))
+            setattr(self, name, from_minor(self.minor(name), self.currency))
         self.gross = {c: from_minor(self.gross_minor.get(c, 0), self.currency) for c in CHANNELS}
         self.utilisation = utilisation(self.spent_minor, self.allocated_minor)
-
-
-MONEY = ("allocated", "reserved", "spent", "claimed", "paid", "available")
-
-
-def _minor(figures: CoopFigures, name: str) -> int:
-    return int(getattr(figures, f"{name}_minor"))
 
 
 @dataclass
