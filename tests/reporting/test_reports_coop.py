@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -247,6 +248,11 @@ def test_csv_is_guarded_and_exact(client: TestClient, login: Login, demo: Engine
     assert table[-1][:5] == ["", "Total", "", "2026-Q4", "EUR"]
     assert table[-1][5] == "1500.00"
     assert len(table) == 4  # header, two funds of the North, the total
+    x = client.get(f"{COOP}?period=2026-Q4&format=xlsx", headers=login(NORTH))
+    assert x.status_code == 200 and x.content[:2] == b"PK"
+    with zipfile.ZipFile(io.BytesIO(x.content)) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "'=HYPERLINK" in sheet.replace("&apos;", "'") and "<f>" not in sheet
 
 
 def test_bad_period_names_period(client: TestClient, login: Login, demo: Engine) -> None:
