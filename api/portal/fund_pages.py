@@ -76,7 +76,7 @@ def _funds_page(
         "funds.html",
         status=status,
         title="Co-op funds",
-        funds=[_row(session, f) for f in result.items],
+        funds=[_row(r) for r in reads.fund_reads(session, list(result.items))],
         pager=pager(request, result, {}),
         manages=manages,
         regions=[(r.id, r.name) for r in regions],
@@ -86,8 +86,7 @@ def _funds_page(
     )
 
 
-def _row(session: SessionDep, fund: Any) -> dict[str, Any]:
-    read: FundRead = reads.fund_read(session, fund)
+def _row(read: FundRead) -> dict[str, Any]:
     money = {
         k: from_minor(getattr(read.balance, f"{k}_minor"), read.currency)
         for k in ("allocated", "reserved", "spent", "paid", "available")
@@ -130,7 +129,7 @@ def fund_page(
         request,
         "fund.html",
         title=f"Co-op fund {fund.period}",
-        row=_row(session, fund),
+        row=_row(reads.fund_read(session, fund)),
         entries=entries,
         pager=pager(request, result, {}),
     )

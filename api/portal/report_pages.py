@@ -29,7 +29,8 @@ from core.errors import NotFound, Problem
 from core.policy import Permission, Principal
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import Partner, Region
-from services.reporting import engagement, export, funnel, mine, quality, timing, trend
+from services.funds.terms import TermError, parse_period, quarter_of
+from services.reporting import coop, engagement, export, funnel, mine, quality, timing, trend
 from services.reporting.scope import ReportScope, check, scope_for
 from services.reporting.shapes import (
     DELIVERY_COLUMNS,
@@ -423,3 +424,72 @@ def my_report_download(
         return RedirectResponse("/reports", status_code=303)
     scope, q, _ = reading
     return _download(mine.my_report(session, scope, q), "mine", format)
+
+
+PortalCoopReader = Annotated[Principal, Depends(PortalAuthorize(Permission.fund_read))]
+CoopPeriodFilter = Annotated[str | None, Blank, Query(max_length=16)]
+
+
+def _coop(
+    session: Session, principal: Principal, period: str | None, region_id: int | None
+) -> coop.CoopReport:
+    """The same report as GET /api/v1/reports/coop; a bad period is a 422 naming it."""
+    try:
+        chosen = parse_period(period) if period else quarter_of(datetime.now(UTC).date())
+    except TermError as e:
+        raise BadFilter(f"Please check: period ({e}).") from None
+    return coop.coop_report(session, principal, chosen, region_id)
+
+
+@router.get("/reports/coop", response_class=HTMLResponse)
+def coop_report_page(
+    principal: PortalCoopReader,
+    request: Request,
+    session: SessionDep,
+    period: CoopPeriodFilter = None,
+    region_id: IdFilter = None,
+) -> HTMLResponse:
+    """Co-op money per fund of a period: HQ and region managers their reach, partners their own
+    fund; the CSV link downloads exactly this table."""
+    report = _coop(session, principal, period, region_id)
+    scope = coop.coop_scope(principal)
+    _, regions = _choices(session, scope) if not scope.partner_only else (None, [])
+    filters = {"period": report.period, **({"region_id": str(region_id)} if region_id else {})}
+    return render(
+        request,
+        "coop_report.html",
+        title="Co-op report",
+        report=report,
+        regions=regions,
+        whole_brand=scope.whole_brand,
+        channels=coop.CHANNELS,
+        csv_url="/reports/coop/export?" + urlencode({**filters, "format": "csv"}),
+        xlsx_url="/reports/coop/export?" + urlencode({**filters, "format": "xlsx"}),
+    )
+
+
+@router.get("/reports/coop/export")
+def coop_report_download(
+    principal: PortalCoopReader,
+    session: SessionDep,
+    format: Annotated[Format, Query()] = "csv",  # the API's parameter name
+    period: CoopPeriodFilter = None,
+    region_id: IdFilter = None,
+) -> Response:
+    report = _coop(session, principal, period, region_id)
+    headers, rows = coop.table(report)
+    if format == "xlsx":
+        body = export.xlsx_bytes(headers, rows)
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        body = export.csv_bytes(headers, rows)
+        media = "text/csv; charset=utf-8"
+    return Response(
+        body,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="report-coop-{report.period}.{format}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -52,7 +52,7 @@ def list_funds(
     result = reads.list_funds(
         session, principal, paging, partner_id=partner_id, period=period, sort=sort
     )
-    return page_of(result, paging, (reads.fund_read(session, f) for f in result.items))
+    return page_of(result, paging, reads.fund_reads(session, list(result.items)))
 
 
 @router.post(
@@ -87,7 +87,7 @@ def allocate_funds(
     if out.allocated == 0:
         response.status_code = 200
     return AllocationRead(
-        funds=[reads.fund_read(session, f) for f in out.funds],
+        funds=reads.fund_reads(session, list(out.funds)),
         created=out.created,
         allocated=out.allocated,
     )
@@ -132,7 +132,7 @@ async def import_funds(
     return ImportReport(
         imported=True,
         rows=result.rows,
-        funds=[reads.fund_read(session, f) for f in result.funds],
+        funds=reads.fund_reads(session, list(result.funds)),
     )
 
 

@@ -10,16 +10,20 @@ filter outside the reader's scope is 404, like any object of another tenant.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from sqlmodel import Session
 
 from api.deps import SessionDep
-from api.security import Authorize, PartnerCampaignReader
+from api.security import Authorize, FundReader, PartnerCampaignReader
 from core.errors import FieldError
 from core.policy import Permission, Principal
+from services.funds.terms import Period as FundPeriod
+from services.funds.terms import TermError, parse_period, quarter_of
+from services.reporting.coop import CoopReport, coop_report
+from services.reporting.coop import table as coop_table
 from services.reporting.engagement import delivery
 from services.reporting.export import Report, csv_bytes, table_of, xlsx_bytes
 from services.reporting.funnel import funnel
@@ -180,3 +184,52 @@ def my_partner_report(
     principal: PartnerCampaignReader, session: SessionDep, q: QueryDep, format: FormatQ = "json"
 ) -> Any:
     return _answer(my_report(session, _scoped(session, principal, q), q), "mine", format)
+
+
+def coop_period(
+    period: Annotated[
+        str | None,
+        Query(max_length=16, description="2026-Q4, 2026 or 2026-10 (default: this quarter)"),
+    ] = None,
+) -> FundPeriod:
+    if period is None or not period.strip():
+        return quarter_of(datetime.now(UTC).date())
+    try:
+        return parse_period(period)
+    except TermError as e:
+        raise FieldError("period", str(e)) from None
+
+
+@router.get(
+    "/coop",
+    response_model=CoopReport,
+    responses={200: {"content": {"text/csv": {}, XLSX: {}}, "description": "the report"}},
+    name="reports.coop",
+    summary="Report: co-op funds, spend, claims and payments per fund",
+)
+def coop_funds_report(
+    principal: FundReader,
+    session: SessionDep,
+    period: Annotated[FundPeriod, Depends(coop_period)],
+    region_id: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    format: FormatQ = "json",
+) -> Any:
+    """One row per fund of the period (funds lying within it), totals per currency. Brand and
+    region readers see their reach; a partner's users their own fund; another region: 404."""
+    report = coop_report(session, principal, period, region_id)
+    if format == "json":
+        return report
+    headers, rows = coop_table(report)
+    data, media = (
+        (csv_bytes(headers, rows), "text/csv; charset=utf-8")
+        if format == "csv"
+        else (xlsx_bytes(headers, rows), XLSX)
+    )
+    return Response(
+        data,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="report-coop-{report.period}.{format}"',
+            "Cache-Control": "no-store",
+        },
+    )

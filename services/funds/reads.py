@@ -3,6 +3,7 @@ region's, brand roles the brand's. Another partner's fund is not found (404), as
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -48,9 +49,10 @@ def load_fund(session: Session, principal: Principal, fund_id: int) -> Fund:
     return fund
 
 
-def balance_read(session: Session, fund: Fund) -> BalanceRead:
+def balance_read(session: Session, fund: Fund, b: ledger.Balance | None = None) -> BalanceRead:
     assert fund.id is not None
-    b = ledger.balance(session, fund.id)
+    if b is None:
+        b = ledger.balance(session, fund.id)
     return BalanceRead(
         allocated_minor=b.allocated,
         reserved_minor=b.reserved,
@@ -61,7 +63,12 @@ def balance_read(session: Session, fund: Fund) -> BalanceRead:
     )
 
 
-def fund_read(session: Session, fund: Fund, partner_name: str | None = None) -> FundRead:
+def fund_read(
+    session: Session,
+    fund: Fund,
+    partner_name: str | None = None,
+    b: ledger.Balance | None = None,
+) -> FundRead:
     assert fund.id is not None
     if partner_name is None:
         partner = session.get(Partner, fund.partner_id)
@@ -80,8 +87,26 @@ def fund_read(session: Session, fund: Fund, partner_name: str | None = None) -> 
         eligible_channels=list(fund.eligible_channels),
         claim_window_days=fund.claim_window_days,
         created_at=fund.created_at,
-        balance=balance_read(session, fund),
+        balance=balance_read(session, fund, b),
     )
+
+
+def partner_names(session: Session, partner_ids: Iterable[int]) -> dict[int, str]:
+    wanted = sorted(set(partner_ids))
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(Partner.id, Partner.display_name).where(col(Partner.id).in_(wanted))
+    ).all()
+    return {int(i): name for i, name in rows if i is not None}
+
+
+def fund_reads(session: Session, funds: Sequence[Fund]) -> list[FundRead]:
+    """A page of funds in two statements (partner names, balances), however long the page:
+    one lookup per fund made a 200-row page cost 400 queries."""
+    names = partner_names(session, (f.partner_id for f in funds))
+    sums = ledger.balances(session, (f.id for f in funds if f.id is not None))
+    return [fund_read(session, f, names.get(f.partner_id, ""), sums.get(f.id or 0)) for f in funds]
 
 
 def list_funds(

@@ -867,6 +867,13 @@ MATRIX: dict[str, tuple[Call, str]] = {
     "reports.delivery": (_c("GET", "/api/v1/reports/delivery?format=csv"), "OFFFOOOOOO"),
     "reports.trend": (_c("GET", "/api/v1/reports/trend"), "OFFFOOOOOO"),
     "reports.mine": (_c("GET", "/api/v1/reports/mine?partner_id={amsterdam}"), "NONOONOOOO"),
+    # The co-op report: every fund reader within its reach (partners their own fund); a region
+    # filter outside the reach is not found.
+    "reports.coop": (_c("GET", "/api/v1/reports/coop?period=2026-Q4&format=csv"), "OOOOOOOOOO"),
+    "reports.coop.region": (
+        _c("GET", "/api/v1/reports/coop?region_id={north}"),
+        "NNNNONOOOO",
+    ),
     # Webhooks: the brand's admins only (webhook.manage); Contoso's admin manages its own.
     "webhooks.list": (_c("GET", "/api/v1/webhooks"), "OFFFFFFFFO"),
     "webhooks.create": (
@@ -1323,6 +1330,8 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/reports"): 303,
     ("GET", "/reports/export/{}"): 303,
     ("GET", "/my-reports"): 303,
+    ("GET", "/reports/coop"): 303,
+    ("GET", "/reports/coop/export"): 303,
     ("GET", "/my-reports/export"): 303,
     ("GET", "/print-orders"): 303,
     ("GET", "/print-orders/new"): 303,

@@ -222,6 +222,28 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.ClaimDetail", response.json())
 
+    def coop_funds_report(
+        self,
+        *,
+        region_id: int | None = None,
+        format: Literal["json", "csv", "xlsx"] | None = None,
+        period: str | None = None,
+    ) -> httpx.Response:
+        """Report: co-op funds, spend, claims and payments per fund
+
+        GET /api/v1/reports/coop
+
+        One row per fund of the period (funds lying within it), totals per currency. Brand
+        and region readers see their reach; a partner's users their own fund; another
+        region: 404.
+        """
+        response = self.request(
+            "GET",
+            "/api/v1/reports/coop",
+            params={"region_id": region_id, "format": format, "period": period},
+        )
+        return response
+
     def count_segment(self, partner_id: int, segment_id: int) -> models.AudienceBreakdown:
         """Count a segment's audience
 

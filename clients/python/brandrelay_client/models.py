@@ -650,6 +650,66 @@ class ContentBody(TypedDict, total=False):
     values: dict[str, Any]
 
 
+class CoopFigures(TypedDict, total=False):
+    """Money of one fund, or of every fund in one currency (minor units and decimal text)."""
+
+    currency: Required[str]
+    allocated_minor: int
+    reserved_minor: int
+    spent_minor: int
+    claimed_minor: int
+    paid_minor: int
+    available_minor: int
+    gross_minor: dict[str, int]
+    allocated: str
+    reserved: str
+    spent: str
+    claimed: str
+    paid: str
+    available: str
+    gross: dict[str, str]
+    utilisation: str
+
+
+class CoopReport(TypedDict, total=False):
+    """CoopReport"""
+
+    period: Required[str]
+    starts_on: Required[str]
+    ends_on: Required[str]
+    region_id: Required[int | None]
+    rows: Required[list[CoopRow]]
+    totals: Required[list[CoopFigures]]
+
+
+class CoopRow(TypedDict, total=False):
+    """CoopRow"""
+
+    currency: Required[str]
+    allocated_minor: int
+    reserved_minor: int
+    spent_minor: int
+    claimed_minor: int
+    paid_minor: int
+    available_minor: int
+    gross_minor: dict[str, int]
+    allocated: str
+    reserved: str
+    spent: str
+    claimed: str
+    paid: str
+    available: str
+    gross: dict[str, str]
+    utilisation: str
+    fund_id: int
+    partner_id: int
+    partner_name: str
+    region_id: int
+    region_name: str
+    period: str
+    coop_share_bp: int
+
+
 CostChannel: TypeAlias = "Literal['email', 'sms', 'print']"
 
 
@@ -2336,6 +2396,9 @@ __all__ = [
     "ContactSummary",
     "ContactUpdate",
     "ContentBody",
+    "CoopFigures",
+    "CoopReport",
+    "CoopRow",
     "CostChannel",
     "CostRateIn",
     "CostRateRead",
