@@ -212,6 +212,7 @@ def print_order_pdf(
     "/print-vendor/callbacks",
     response_model=CallbackAck,
     summary="Receive a print vendor's signed status callback",
+    responses={403: {"description": "the callback is unsigned, forged or stale"}},
 )
 async def receive_print_vendor_callback(
     _: PublicRoute,
