@@ -13,7 +13,7 @@ from models.workflow_io import ActorRef
 
 
 class ClaimStart(BaseModel):
-    """What a claim is for: exactly one of the two (the contract's `start_claim` argument)."""
+    """What a claim is for: exactly one of the two (the `start_claim` activity's argument)."""
 
     partner_campaign_id: int | None = None
     print_order_id: int | None = None

@@ -57,7 +57,7 @@ VENDOR_RETRY = RetryPolicy(
 )
 SUBMIT_WINDOW = timedelta(hours=6)
 PDF_TIMEOUT = timedelta(minutes=5)
-# Part C's activity (claims); invoked by name so print orders do not import claims.
+# The claims' activity, invoked by name so print orders do not import claims.
 CLAIM_ACTIVITY = "start_claim"
 CLAIM_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),

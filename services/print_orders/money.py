@@ -1,6 +1,6 @@
 """A print order's co-op money: HQ's share of the quote reserved at approval, released when
 the order ends without delivery, and the invoiced spend booked at delivery (which releases the
-reservation). Keys as the shared contract names them, so no one books twice."""
+reservation). Keys as docs/funds.md names them, so nothing is booked twice."""
 
 from __future__ import annotations
 

@@ -257,7 +257,7 @@ async def test_four_eyes_the_submitter_cannot_approve(probe: Probe) -> None:
 
 async def test_a_fund_shortfall_adds_the_hq_stage(probe: Probe) -> None:
     """Two stages; the second only when the condition holds (audience_size stands in for the
-    fund shortfall the funds part adds as a fact)."""
+    fund shortfall fact)."""
     above = Condition(fact=Fact.audience_size, op=Operator.gt, value=0)
     policy = pinned(gm_stage(), Stage(name="hq", approvers=[REVIEWERS], when=above))
     small, small_handle = await probe.start(policy, ApprovalFacts(audience_size=0))

@@ -1,5 +1,5 @@
 """The co-op story of issue 22 end to end, on the Temporal dev server with real workers for every
-queue (the claims part's own `start_claim` included), the API over real HTTP and the print
+queue (the real `start_claim` included), the API over real HTTP and the print
 vendor simulator:
 
 Amsterdam gets EUR 1,000.00 of co-op money for the quarter at 50 % (email, SMS, print); email

@@ -326,7 +326,7 @@ async def running_stack(
     workers: bool = True,
     real_claims: bool = False,
 ) -> AsyncIterator[Stack]:
-    """With `real_claims` the claims part's own `start_claim` runs (the co-op story), else a
+    """With `real_claims` the real `start_claim` runs (the co-op story), else a
     stand-in records the calls in `Stack.claims`."""
     port = free_port()
     local = stack_settings(settings, simulator, port)
@@ -334,7 +334,7 @@ async def running_stack(
 
     @activity.defn(name="start_claim")
     async def start_claim(start: ClaimStart) -> None:
-        """Stands in for the claims part's activity: records what it was asked."""
+        """Stands in for the claims' activity: records what it was asked."""
         assert start.print_order_id is not None
         claims.append(start.print_order_id)
 
@@ -344,7 +344,7 @@ async def running_stack(
             for spec in queues(local, engine, checkpoint_store=checkpoint_store):
                 if spec.empty:
                     continue
-                # The claims part's own `start_claim`, once registered, gives way to the
+                # The real `start_claim` gives way to the
                 # stand-in: these tests check the call, the claims tests the claim.
                 registered = [
                     a for a in spec.activities if real_claims or activity_name(a) != "start_claim"

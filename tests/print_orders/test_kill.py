@@ -115,7 +115,7 @@ async def test_a_worker_killed_while_submitting_makes_exactly_one_vendor_order(
                     proc.kill()
                     proc.wait(timeout=10)
             if po:
-                # The worker process runs whatever claims part is registered: end its claim
+                # The worker process runs the real start_claim: end its claim
                 # too, so no workflow outlives the test on the shared dev server.
                 with Session(demo) as s:
                     claim_ids = s.exec(select(Claim.id).where(Claim.print_order_id == po)).all()
