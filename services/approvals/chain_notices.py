@@ -21,8 +21,9 @@ from models.base import utcnow
 from models.chain_io import ChainNotice
 from models.org import User
 from services.accounts import principal_for
-from services.approvals.chain_tasks import open_task, role_holders_at
+from services.approvals.chain_tasks import open_task
 from services.approvals.delegations import identities
+from services.approvals.facts import role_holders_at
 from services.notifications import one_line
 from services.staff_mail import StaffMail, active_users, plain_notice, stand_ins
 

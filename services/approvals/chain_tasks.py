@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowUpdateFailedError
 
 from approvals.builtin import DEFAULT_REMIND, pinned_builtin
-from approvals.engine import ROLE_GRANTS, may_decide
+from approvals.engine import may_decide
 from approvals.policy import (
     Approver,
     ApproverRole,
@@ -29,12 +29,11 @@ from approvals.policy import (
 from core.policy import Principal, Target
 from core.settings import Settings, get_settings
 from domain.money import ChainSubject
-from domain.roles import ScopeType
 from models.approvals import ApprovalPolicy, ApprovalPolicyVersion
 from models.campaigns import Campaign, PartnerCampaign
 from models.chain_io import ChainDecision, ChainStatus
 from models.chain_tasks import ChainTask
-from models.org import Membership, Partner, User
+from models.org import Partner
 from services.approvals.delegations import Identity, identities
 from services.campaigns import aware
 from services.workflow_updates import problem_from
@@ -121,29 +120,6 @@ def print_order_policy(session: Session, partner_campaign: PartnerCampaign) -> P
 
 
 # Who decides ---------------------------------------------------------------------------------
-
-
-def role_holders_at(session: Session, target: Target) -> dict[str, list[int]]:
-    """Active users holding each approver role over an object at `target`: what
-    ApprovalFacts.role_holders wants (the rules "all" and "quorum" count against it)."""
-    out: dict[str, list[int]] = {}
-    for approver_role, (role, scope) in ROLE_GRANTS.items():
-        stmt = (
-            select(Membership.user_id)
-            .join(User, col(User.id) == col(Membership.user_id))
-            .where(
-                col(User.is_active),
-                Membership.brand_id == target.brand_id,
-                Membership.role == role.value,
-                Membership.scope_type == scope.value,
-            )
-        )
-        if scope == ScopeType.partner:
-            stmt = stmt.where(Membership.partner_id == target.partner_id)
-        elif scope == ScopeType.region:
-            stmt = stmt.where(Membership.region_id == target.region_id)
-        out[approver_role.value] = sorted(set(session.exec(stmt).all()))
-    return out
 
 
 def approvers_of(task: ChainTask) -> list[Approver]:

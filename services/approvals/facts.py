@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from approvals.engine import ROLE_GRANTS
 from approvals.facts import ApprovalFacts
 from content.spec import TemplateContent
+from core.policy import Target
 from domain.roles import ScopeType
 from models.base import utcnow
 from models.campaigns import Campaign, PartnerCampaign
@@ -28,8 +29,10 @@ from services import segments
 from services.funds.facts import campaign_costs, money_facts_multi
 
 
-def role_holders(session: Session, row: PartnerCampaign) -> dict[str, list[int]]:
-    """Active users holding each approver role over this partner campaign."""
+def role_holders_at(session: Session, target: Target) -> dict[str, list[int]]:
+    """Active users holding each approver role over an object at `target` (a partner
+    campaign, a print order, a claim): what ApprovalFacts.role_holders wants (the rules "all"
+    and "quorum" count against it)."""
     out: dict[str, list[int]] = {}
     for approver_role, (role, scope) in ROLE_GRANTS.items():
         stmt = (
@@ -37,17 +40,22 @@ def role_holders(session: Session, row: PartnerCampaign) -> dict[str, list[int]]
             .join(User, col(User.id) == col(Membership.user_id))
             .where(
                 col(User.is_active),
-                Membership.brand_id == row.brand_id,
+                Membership.brand_id == target.brand_id,
                 Membership.role == role.value,
                 Membership.scope_type == scope.value,
             )
         )
         if scope == ScopeType.partner:
-            stmt = stmt.where(Membership.partner_id == row.partner_id)
+            stmt = stmt.where(Membership.partner_id == target.partner_id)
         elif scope == ScopeType.region:
-            stmt = stmt.where(Membership.region_id == row.region_id)
+            stmt = stmt.where(Membership.region_id == target.region_id)
         out[approver_role.value] = sorted(set(session.exec(stmt).all()))
     return out
+
+
+def role_holders(session: Session, row: PartnerCampaign) -> dict[str, list[int]]:
+    """Active users holding each approver role over this partner campaign."""
+    return role_holders_at(session, Target(row.brand_id, row.region_id, row.partner_id))
 
 
 def gather(

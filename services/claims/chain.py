@@ -12,7 +12,8 @@ from domain.money import ChainSubject
 from models.chain_tasks import ChainTask
 from models.claim_io import ClaimChainInput
 from models.claims import Claim
-from services.approvals.chain_tasks import claim_policy, open_task, role_holders_at
+from services.approvals.chain_tasks import claim_policy, open_task
+from services.approvals.facts import role_holders_at
 from services.funds.ledger import share_of
 
 

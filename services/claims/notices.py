@@ -17,7 +17,7 @@ from domain.money import ClaimState
 from mail.transport import MessageSender
 from models.claims import Claim
 from models.org import User
-from services.approvals.chain_tasks import role_holders_at
+from services.approvals.facts import role_holders_at
 from services.claims.export import decimal_text
 from services.staff_mail import About, StaffMail, active_users, plain_notice, send_once
 

@@ -15,7 +15,7 @@ from domain.roles import Role
 from mail.transport import MessageSender
 from models.org import Membership, User
 from models.print_orders import PrintOrder
-from services.approvals.chain_tasks import role_holders_at
+from services.approvals.facts import role_holders_at
 from services.notifications import one_line
 from services.staff_mail import About, StaffMail, active_users, plain_notice, send_once
 

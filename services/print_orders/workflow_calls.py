@@ -20,6 +20,7 @@ from models.campaigns import PartnerCampaign
 from models.print_order_io import PrintOrderInput, VendorStatus
 from models.print_orders import PrintOrder
 from services.approvals import chain_tasks
+from services.approvals.facts import role_holders_at
 from services.funds.facts import money_facts
 from services.workflow_updates import problem_from
 from workflows.print_order import PrintOrderWorkflow
@@ -40,7 +41,7 @@ def workflow_input(session: Session, settings: Settings, order: PrintOrder) -> P
         region_id=order.region_id,
         channel=CostChannel.print.value,
         audience_size=order.quantity,
-        role_holders=chain_tasks.role_holders_at(session, target),
+        role_holders=role_holders_at(session, target),
         expected_cost=expected,
         fund_shortfall=shortfall,
     )

@@ -26,11 +26,8 @@ from models.org import Brand, Partner, User
 from models.templates import TemplateVersion
 from services.accounts import principal_for
 from services.approvals import policies as approval_policies
-from services.approvals.chain_tasks import (
-    claim_policy,
-    print_order_policy,
-    role_holders_at,
-)
+from services.approvals.chain_tasks import claim_policy, print_order_policy
+from services.approvals.facts import role_holders_at
 from services.org import Actor
 
 ADMIN = "admin@northwind.example"
