@@ -265,7 +265,9 @@ async def test_the_gm_is_reminded_before_the_window_closes_and_the_claim_expires
     ]
     with Session(demo) as s:
         reminders = s.exec(
-            select(AuditEvent.comment).where(AuditEvent.action == "claim.reminded")
+            select(AuditEvent.comment)
+            .where(AuditEvent.action == "claim.reminded")
+            .order_by(col(AuditEvent.id))
         ).all()
     assert list(reminders) == [
         "the claim window closes in 14 days",
