@@ -5,6 +5,7 @@ the language tabs show the SMS in German. Screenshot: docs/screenshots/sms-count
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -74,10 +75,16 @@ def counter_journey(b: Browser, pcid: int) -> None:
     b.driver.execute_script("document.getElementById('sms-preview').scrollIntoView()")
     b.screenshot("sms-counter-390")
     b.axe("SMS counter")
-    # The German tab: the SMS in German, with HQ's German offer (nothing typed in German).
+    # The German tab clicked straight after typing: the typed field's change and the pending
+    # typing preview must not bring the English preview back over the German one.
+    b.css("#f-offer-en").send_keys(" ")
     b.click("nav.tabs a[lang='de']")
+    # The German SMS, with HQ's German offer (nothing typed in German).
     b.wait(lambda: b.css("#sms-text").text.startswith("Hallo "), "the German SMS")
     assert "STOP zum Abmelden" in b.css("#sms-text").text
+    assert b.css("nav.tabs a[aria-current='true']").text == "Deutsch"
+    time.sleep(1.5)  # past the typing delay: a late English preview would have landed by now
+    assert b.css("#sms-text").text.startswith("Hallo ")
     assert b.css("nav.tabs a[aria-current='true']").text == "Deutsch"
 
 

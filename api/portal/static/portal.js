@@ -19,6 +19,13 @@
       updateCounter(event.target);
     }
   });
+  // A preview language tab takes effect at once: a preview request still waiting for the end
+  // of typing must ask for the language just chosen, not the one shown before the click.
+  document.addEventListener("click", function (event) {
+    var tab = event.target.closest && event.target.closest("nav.tabs a[lang]");
+    var chosen = document.querySelector('input[name="preview_locale"]');
+    if (tab && chosen) { chosen.value = tab.getAttribute("lang"); }
+  }, true);
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-counter]").forEach(updateCounter);
     // After a refused save, take keyboard and screen-reader users to the first error.
