@@ -60,6 +60,17 @@ class Permission(StrEnum):
     claim_read = "claim.read"
     claim_confirm = "claim.confirm"  # the partner's GM confirms the drafted claim
     claim_pay = "claim.pay"  # record a payment, export approved claims for finance
+    # Always-on marketing (issue 21): HQ designs journeys and series and publishes the
+    # catalogue; a partner's GM switches a journey on for the partner; partner users order
+    # catalogue campaigns for their own partner.
+    journey_read = "journey.read"
+    journey_manage = "journey.manage"
+    journey_activate = "journey.activate"
+    series_read = "series.read"
+    series_manage = "series.manage"
+    catalogue_read = "catalogue.read"
+    catalogue_manage = "catalogue.manage"
+    catalogue_order = "catalogue.order"
 
 
 READ_ONLY: frozenset[Permission] = frozenset(
@@ -79,6 +90,9 @@ READ_ONLY: frozenset[Permission] = frozenset(
         Permission.fund_read,
         Permission.print_order_read,
         Permission.claim_read,
+        Permission.journey_read,
+        Permission.series_read,
+        Permission.catalogue_read,
     }
 )
 
@@ -105,6 +119,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.fund_read,
             Permission.print_order_read,
             Permission.claim_read,
+            Permission.journey_read,
+            Permission.journey_manage,
+            Permission.series_read,
+            Permission.series_manage,
+            Permission.catalogue_read,
+            Permission.catalogue_manage,
         }
     ),
     Role.brand_reviewer: frozenset(
@@ -125,6 +145,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.fund_read,
             Permission.print_order_read,
             Permission.claim_read,
+            Permission.journey_read,
+            Permission.series_read,
+            Permission.catalogue_read,
         }
     ),
     Role.region_manager: frozenset(
@@ -140,6 +163,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.fund_read,
             Permission.print_order_read,
             Permission.claim_read,
+            Permission.journey_read,
+            Permission.series_read,
+            Permission.catalogue_read,
         }
     ),
     Role.partner_editor: frozenset(
@@ -156,6 +182,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.print_order_read,
             Permission.print_order_create,
             Permission.claim_read,
+            Permission.journey_read,
+            Permission.series_read,
+            Permission.catalogue_read,
+            Permission.catalogue_order,
         }
     ),
     Role.partner_manager: frozenset(
@@ -175,6 +205,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.print_order_read,
             Permission.print_order_create,
             Permission.claim_read,
+            Permission.journey_read,
+            Permission.series_read,
+            Permission.catalogue_read,
+            Permission.catalogue_order,
+            Permission.journey_activate,
             Permission.claim_confirm,
         }
     ),

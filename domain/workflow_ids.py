@@ -33,3 +33,23 @@ def print_order_workflow_id(print_order_id: int) -> str:
 
 def claim_workflow_id(claim_id: int) -> str:
     return f"claim-{claim_id}"
+
+
+def series_schedule_id(series_id: int) -> str:
+    """The Temporal Schedule of a campaign series (visible and pausable in the Temporal UI)."""
+    return f"series-{series_id}"
+
+
+def series_occurrence_workflow_id(series_id: int, occurrence: str) -> str:
+    """One occurrence of a series (`occurrence` is its local date, e.g. 2027-01-04)."""
+    return f"series-{series_id}-{occurrence}"
+
+
+def journey_activation_workflow_id(activation_id: int) -> str:
+    """A partner's switch for a journey: the approval chain of its content, then enrolment."""
+    return f"journey-activation-{activation_id}"
+
+
+def journey_enrolment_workflow_id(activation_id: int, contact_id: int, occurrence: str) -> str:
+    """One contact in one journey for one occurrence: starting it twice enrols once."""
+    return f"journey-{activation_id}-{contact_id}-{occurrence}"

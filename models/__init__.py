@@ -15,6 +15,13 @@ from models.claims import Claim
 from models.contacts import Contact, ErasureCount, PhoneSuppression, Segment, Suppression
 from models.delivery import Delivery, DeliveryEvent
 from models.funds import CostRate, Fund, FundLedgerEntry
+from models.journeys import (
+    Journey,
+    JourneyActivation,
+    JourneyEnrolment,
+    JourneySend,
+    JourneyVersion,
+)
 from models.org import ApiToken, Brand, Membership, Partner, Region, User
 from models.outbox import OutboxMessage, OutboxSms
 from models.print_orders import PrintOrder, PrintVendorCallback
@@ -59,6 +66,11 @@ __all__ = [
     "ErasureCount",
     "Fund",
     "FundLedgerEntry",
+    "Journey",
+    "JourneyActivation",
+    "JourneyEnrolment",
+    "JourneySend",
+    "JourneyVersion",
     "Membership",
     "OutboxMessage",
     "OutboxSms",
