@@ -52,3 +52,4 @@ class ChainSubject(StrEnum):
 
     print_order = "print_order"
     claim = "claim"
+    journey_activation = "journey_activation"  # a partner's content for a journey it switches on
