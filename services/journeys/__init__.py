@@ -1,1 +1,2 @@
-"""Lifecycle journeys: HQ designs them as data, a partner switches them on, one workflow per contact runs them."""
+"""Lifecycle journeys: HQ designs them as data, a partner switches them on, one workflow per
+contact runs them."""
