@@ -10,6 +10,7 @@ from models.audit import AuditChainHead, AuditEvent
 from models.blocks import BrandBlock
 from models.campaign_sheets import CampaignSheet
 from models.campaigns import ApprovalTask, Campaign, PartnerCampaign
+from models.catalogue import CatalogueItem, CatalogueOrder
 from models.chain_tasks import ChainTask
 from models.claims import Claim
 from models.contacts import Contact, ErasureCount, PhoneSuppression, Segment, Suppression
@@ -54,6 +55,8 @@ __all__ = [
     "BrandSender",
     "Campaign",
     "CampaignSheet",
+    "CatalogueItem",
+    "CatalogueOrder",
     "ChainTask",
     "Claim",
     "Contact",

@@ -16,6 +16,7 @@ from core.settings import get_settings
 from scripts.bulk.network import seed_network
 from scripts.demo.approvals import seed_demo_approvals
 from scripts.demo.assets import seed_demo_assets
+from scripts.demo.catalogue import seed_demo_catalogue
 from scripts.demo.contacts import seed_demo_contacts
 from scripts.demo.funds import seed_demo_funds
 from scripts.demo.history import seed_demo_history
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         seed_demo_approvals(session)
         seed_demo_tracking(session)
         seed_demo_funds(session)  # Amsterdam's co-op fund and the rate card
+        seed_demo_catalogue(session)  # the campaign catalogue partners order from
         seed_demo_history(session)  # past campaigns for the reports
     if args.partners > 0:
         started = time.perf_counter()

@@ -112,6 +112,24 @@ def launch_plan(
     return pinned, partners
 
 
+def mark_launched(
+    session: Session, actor: Actor, campaign: Campaign, version: TemplateVersion
+) -> None:
+    """A draft's launch in the database (not committed): the pinned policy version, one
+    partner campaign row per target partner, state running. The workflow starts after the
+    commit; catalogue orders write this in the transaction that creates the campaign."""
+    pinned, partners = launch_plan(session, campaign, version)
+    campaign.approval_policy_version_id = pinned.version_id
+    before = snapshot(campaign)
+    crud.create_partner_campaigns(session, campaign, partners)
+    campaign.state = CampaignState.running
+    campaign.workflow_id = campaign_workflow_id(campaign.id or 0)
+    campaign.launched_at = utcnow()
+    campaign.updated_at = utcnow()
+    session.add(campaign)
+    record(session, actor, "campaign.launched", campaign, before, snapshot(campaign))
+
+
 async def launch(
     session: Session,
     client: Client,
@@ -127,16 +145,7 @@ async def launch(
         raise Conflict(f"campaign {campaign.id} is {campaign.state}: it cannot be launched")
     version = check_launch_window(session, campaign)
     if campaign.state == CampaignState.draft:
-        pinned, partners = launch_plan(session, campaign, version)
-        campaign.approval_policy_version_id = pinned.version_id
-        before = snapshot(campaign)
-        crud.create_partner_campaigns(session, campaign, partners)
-        campaign.state = CampaignState.running
-        campaign.workflow_id = campaign_workflow_id(campaign.id or 0)
-        campaign.launched_at = utcnow()
-        campaign.updated_at = utcnow()
-        session.add(campaign)
-        record(session, actor, "campaign.launched", campaign, before, snapshot(campaign))
+        mark_launched(session, actor, campaign, version)
         session.commit()
     shared = shared_for(session, campaign, delivery_task_queue)
     await _start_campaign(client, task_queue, shared)
