@@ -201,6 +201,8 @@ def place(
             f"catalogue item {item_id} is not offered to {partner.display_name}'s region",
         )
     already = _open_order(session, item_id, partner.id)
+    if already is not None and key is not None and already.request_key == key:
+        return _replay(session, already, asked)  # made by a parallel request with this key
     if already is not None:
         raise Conflict(
             f"{partner.display_name} already ordered catalogue item {item_id} (order "
@@ -230,6 +232,7 @@ def place(
             )
             session.add(order)
             session.flush()
+            _launched(session, actor, campaign, order)
     except IntegrityError:  # a parallel request with the same key won
         for pending in (campaign, order):
             if pending is not None and pending in session:
@@ -239,17 +242,21 @@ def place(
             raise Conflict("a parallel order is in progress; retry to get its campaign") from None
         return _replay(session, earlier, asked)
     assert order is not None
+    return Placed(order, campaign, created=True)
+
+
+def _launched(session: Session, actor: Actor, campaign: Campaign, order: CatalogueOrder) -> None:
+    """The audit events and the launch, in the order's own transaction (one unit even where
+    the savepoint's release commits, as with SQLite's driver): a parallel retry finds the
+    partner campaign ready and only makes sure the workflow runs (started by id, so once)."""
     record(session, actor, "campaign.created", campaign, None, snapshot(campaign))
     where = Target(order.brand_id, order.region_id, order.partner_id)
     after = snapshot(order)
     record_about(
         session, actor, "catalogue.ordered", where, "catalogue_order", str(order.id), None, after
     )
-    # Launched in this same transaction: a parallel retry finds the partner campaign ready
-    # and only makes sure the workflow runs (started by id, so once).
     version = campaign_actions.check_launch_window(session, campaign)
     campaign_actions.mark_launched(session, actor, campaign, version)
-    return Placed(order, campaign, created=True)
 
 
 def load_order(session: Session, principal: Principal, order_id: int) -> CatalogueOrder:
