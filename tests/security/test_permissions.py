@@ -32,6 +32,7 @@ from models.approvals import ApprovalPolicy, ApprovalPolicyVersion, Delegation
 from models.assets import Asset
 from models.campaign_sheets import CampaignSheet
 from models.campaigns import Campaign, PartnerCampaign
+from models.catalogue import CatalogueItem, CatalogueOrder
 from models.claims import Claim
 from models.contacts import Contact, Segment, Suppression
 from models.funds import Fund
@@ -142,6 +143,8 @@ class Ids:
     fund_ams: int = 0
     claim: int = 0
     evidence_n: int = 0  # the claim's first piece of evidence (delivery counts)
+    cat_item: int = 0  # a published catalogue item for North
+    cat_order: int = 0  # Amsterdam's open order of it
 
 
 @pytest.fixture
@@ -195,6 +198,7 @@ def ids(
     result.print_order = _print_order_row(demo, result)
     result.fund_ams = _fund_row(demo, result)
     result.claim = _claim_row(demo, result)
+    result.cat_item, result.cat_order = _catalogue_rows(demo, result)
     return result
 
 
@@ -245,6 +249,36 @@ def _fund_row(engine: Engine, ids: Ids) -> int:
         s.add(fund)
         s.commit()
         return fund.id or 0
+
+
+def _catalogue_rows(engine: Engine, ids: Ids) -> tuple[int, int]:
+    """A published catalogue item offered to North, and Amsterdam's order of it (the matrix
+    campaign, still drafting): a new order by Amsterdam answers 409 once access is checked."""
+    with Session(engine) as s:
+        amsterdam = s.get(Partner, ids.amsterdam)
+        assert amsterdam is not None
+        item = CatalogueItem(
+            brand_id=amsterdam.brand_id,
+            title="Matrix item",
+            template_version_id=ids.published_version,
+            region_ids=[ids.north],
+            state="published",
+            created_by=ids.editor,
+        )
+        s.add(item)
+        s.flush()
+        assert item.id is not None
+        order = CatalogueOrder(
+            brand_id=amsterdam.brand_id,
+            region_id=amsterdam.region_id,
+            partner_id=ids.amsterdam,
+            item_id=item.id,
+            campaign_id=ids.campaign,
+            ordered_by=ids.editor,
+        )
+        s.add(order)
+        s.commit()
+        return item.id, order.id or 0
 
 
 def _claim_row(engine: Engine, ids: Ids) -> int:
@@ -937,6 +971,38 @@ MATRIX: dict[str, tuple[Call, str]] = {
         "NCNCFFFFFC",
     ),
     "print_orders.pdf": (_c("GET", "/api/v1/print-orders/{print_order}/pdf"), "NCNCCNCCCC"),
+    # The catalogue: everyone reads the items of their reach (South not North's item); HQ's
+    # managers write them; partner users and brand admins order (Amsterdam's open order of the
+    # item makes a new one a 409).
+    "catalogue.list": (_c("GET", "/api/v1/catalogue"), "OOOOOOOOOO"),
+    "catalogue.create": (
+        _c(
+            "POST",
+            "/api/v1/catalogue",
+            lambda i, r: {"title": f"New {r}", "template_version_id": i.published_version},
+        ),
+        "VFFFFFFFOO",
+    ),
+    "catalogue.read": (_c("GET", "/api/v1/catalogue/{cat_item}"), "NOOOONOOOO"),
+    "catalogue.update": (
+        _c("PATCH", "/api/v1/catalogue/{cat_item}", lambda i, r: {"title": f"By {r}"}),
+        "NFFFFFFFOO",
+    ),
+    "catalogue.publish": (_c("POST", "/api/v1/catalogue/{cat_item}/publish"), "NFFFFFFFOO"),
+    "catalogue.withdraw": (_c("POST", "/api/v1/catalogue/{cat_item}/withdraw"), "NFFFFFFFOO"),
+    "catalogue.orders": (_c("GET", "/api/v1/catalogue/orders"), "OOOOOOOOOO"),
+    "catalogue.order_read": (
+        _c("GET", "/api/v1/catalogue/orders/{cat_order}"),
+        "NONOONOOOO",
+    ),
+    "catalogue.order": (
+        _c(
+            "POST",
+            "/api/v1/catalogue/{cat_item}/orders",
+            lambda i, r: {"partner_id": i.amsterdam},
+        ),
+        "NCNCFFFFFC",
+    ),
     "funds.list": (_c("GET", "/api/v1/funds"), "OOOOOOOOOO"),
     "funds.allocate": (
         _c(
@@ -1112,6 +1178,8 @@ PARAM_IDS = {
     "fund_id": "fund_ams",
     "claim_id": "claim",
     "n": "evidence_n",
+    "item_id": "cat_item",
+    "order_id": "cat_order",
 }
 MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/templates/{template_id}/versions"): {},
@@ -1152,6 +1220,8 @@ MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/claims/{claim_id}/payment"): {"reference": "X"},
     ("POST", "/api/v1/print-orders/{print_order_id}/decide"): {"decision": "approve"},
     ("POST", "/api/v1/print-orders/{print_order_id}/cancel"): {},
+    ("PATCH", "/api/v1/catalogue/{item_id}"): {"title": "X"},
+    ("POST", "/api/v1/catalogue/{item_id}/orders"): {},
 }
 # Required query parameters naming another object of the brand.
 QUERY = {
