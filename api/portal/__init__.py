@@ -9,6 +9,7 @@ from api.portal import (
     block_pages,
     campaign_sheet_pages,
     campaigns,
+    catalogue_pages,
     claim_pages,
     fund_pages,
     inbox,
@@ -48,4 +49,5 @@ PORTAL_ROUTERS: list[APIRouter] = [
     print_order_pages.router,
     fund_pages.router,
     claim_pages.router,
+    catalogue_pages.router,
 ]

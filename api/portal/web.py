@@ -142,6 +142,9 @@ PortalPolicyReader = Annotated[Principal, _guard(Permission.approval_policy_read
 PortalPrintOrderReader = Annotated[Principal, _guard(Permission.print_order_read)]
 PortalPrintOrderCreator = Annotated[Principal, _guard(Permission.print_order_create)]
 PortalOpen = Annotated[None, Depends(PortalPublic())]
+PortalCatalogueReader = Annotated[Principal, _guard(Permission.catalogue_read)]
+PortalCatalogueManager = Annotated[Principal, _guard(Permission.catalogue_manage)]
+PortalCatalogueOrderer = Annotated[Principal, _guard(Permission.catalogue_order)]
 
 
 def is_htmx(request: Request) -> bool:
@@ -174,6 +177,7 @@ NAV = (
     ("/my-reports", "My reports", Permission.partner_campaign_edit),
     ("/claims", "Claims", Permission.claim_read),
     ("/print-orders", "Print orders", Permission.print_order_read),
+    ("/catalogue", "Catalogue", Permission.catalogue_read),
 )
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
-from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 
 from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
@@ -16,8 +15,6 @@ from api.routers.params import PagingDep, page_of
 from api.security import CatalogueManager, CatalogueOrderer, CatalogueReader
 from core.policy import Principal
 from domain.catalogue import CatalogueState
-from domain.states import CampaignState
-from models.base import utcnow
 from models.catalogue import CatalogueItem
 from models.catalogue_schemas import (
     CatalogueItemCreate,
@@ -27,9 +24,7 @@ from models.catalogue_schemas import (
     CatalogueOrderRead,
 )
 from models.schemas import Page
-from services import campaign_actions
-from services.campaigns import aware
-from services.catalogue import items, orders
+from services.catalogue import items, ordering, orders
 from services.org import Actor
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
@@ -182,20 +177,9 @@ async def order_catalogue_item(
     (`form_url`), then it goes to its approvers. 409 while the partner's earlier order of
     the item is not approved yet, or for a withdrawn item; 422 naming the field for a window
     in the past or a partner outside the item's regions."""
-    actor = Actor(principal, rid)
-    placed = await run_in_threadpool(orders.place, session, actor, item_id, body, idempotency_key)
-    session.commit()
-    campaign = placed.campaign
-    if campaign.state == CampaignState.running and aware(campaign.personalise_until) > utcnow():
-        await campaign_actions.launch(
-            session,
-            await temporal.get(),
-            settings.temporal_task_queue,
-            actor,
-            campaign,
-            delivery_task_queue=settings.temporal_delivery_task_queue,
-        )
+    placed = await ordering.order(
+        session, temporal.get, settings, Actor(principal, rid), item_id, body, idempotency_key
+    )
     if not placed.created:
         response.status_code = 200
-    session.refresh(placed.order)
     return orders.order_reads(session, [placed.order])[0]

@@ -1424,6 +1424,13 @@ PORTAL: dict[tuple[str, str], int] = {
     ("POST", "/claims/{}/confirm"): 403,
     ("POST", "/claims/{}/decide"): 403,
     ("POST", "/claims/{}/payment"): 403,
+    ("GET", "/catalogue"): 303,
+    ("POST", "/catalogue/{}/order"): 403,
+    ("GET", "/catalogue/orders/{}"): 303,
+    ("GET", "/catalogue/manage"): 303,
+    ("POST", "/catalogue/manage"): 403,
+    ("POST", "/catalogue/{}/publish"): 403,
+    ("POST", "/catalogue/{}/withdraw"): 403,
 }
 PORTAL_FILL = {"/static/{}": "/static/portal.css"}
 
@@ -1471,6 +1478,7 @@ def test_portal_pages_of_another_partner_or_brand_do_not_exist(
         f"/partner-campaigns/{ids.pc_ams}/print.pdf",
         f"/partner-campaigns/{ids.pc_ams}/audience",
         f"/partner-campaigns/{ids.pc_ams}/progress",
+        f"/catalogue/orders/{ids.cat_order}",
     ):
         resp = client.get(path, follow_redirects=False)
         assert resp.status_code == 404, f"{email} {path}: {resp.status_code}"
