@@ -339,6 +339,18 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.CampaignRead", response.json())
 
+    def create_catalogue_item(self, body: models.CatalogueItemCreate) -> models.CatalogueItemRead:
+        """Create a catalogue item (a draft until published)
+
+        POST /api/v1/catalogue
+
+        HQ offers a published template version with a suggested window, an approval policy,
+        a budget hint (shown to partners, never booked) and the regions that may order it
+        (none: every partner).
+        """
+        response = self.request("POST", "/api/v1/catalogue", json=body)
+        return cast("models.CatalogueItemRead", response.json())
+
     def create_contact(self, partner_id: int, body: models.ContactCreate) -> models.ContactRead:
         """Create a contact
 
@@ -1083,6 +1095,64 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.PageCampaignRead", response.json())
 
+    def list_catalogue_items(
+        self,
+        *,
+        state: models.CatalogueState | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PageCatalogueItemRead:
+        """List catalogue items
+
+        GET /api/v1/catalogue
+
+        HQ's managers see every item; everyone else the published items offered to their
+        regions (`may_order` says whether the caller can order it).
+        """
+        response = self.request(
+            "GET",
+            "/api/v1/catalogue",
+            params={
+                "state": state,
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+                "offset": offset,
+            },
+        )
+        return cast("models.PageCatalogueItemRead", response.json())
+
+    def list_catalogue_orders(
+        self,
+        *,
+        item_id: int | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PageCatalogueOrderRead:
+        """List catalogue orders
+
+        GET /api/v1/catalogue/orders
+
+        A partner's own orders, a region's, or the brand's, with each campaign's state and
+        the page where the partner personalises it.
+        """
+        response = self.request(
+            "GET",
+            "/api/v1/catalogue/orders",
+            params={
+                "item_id": item_id,
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+                "offset": offset,
+            },
+        )
+        return cast("models.PageCatalogueOrderRead", response.json())
+
     def list_claims(
         self,
         *,
@@ -1674,6 +1744,30 @@ class BrandrelayClient(BaseClient):
         )
         return response
 
+    def order_catalogue_item(
+        self, item_id: int, body: models.CatalogueOrderCreate, *, idempotency_key: str | None = None
+    ) -> models.CatalogueOrderRead:
+        """Order a catalogue item for a partner (Idempotency-Key supported)
+
+        POST /api/v1/catalogue/{item_id}/orders
+
+        Makes the partner's campaign (the item's template, policy and defaults; the window
+        given or suggested) and launches it: the partner's editors find it on "My campaigns"
+        (`form_url`), then it goes to its approvers. 409 while the partner's earlier order
+        of the item is not approved yet, or for a withdrawn item; 422 naming the field for a
+        window in the past or a partner outside the item's regions.
+
+        Idempotency-Key: made per call when not given, the same for its retries.
+        """
+        response = self.request(
+            "POST",
+            self._path("/api/v1/catalogue/{item_id}/orders", item_id=item_id),
+            json=body,
+            idempotent=True,
+            idempotency_key=idempotency_key,
+        )
+        return cast("models.CatalogueOrderRead", response.json())
+
     def partner_campaign_timeline(self, partner_campaign_id: int) -> models.TimelineRead:
         """Read a partner campaign's timeline
 
@@ -1764,6 +1858,18 @@ class BrandrelayClient(BaseClient):
             self._path("/api/v1/print-orders/{print_order_id}/pdf", print_order_id=print_order_id),
         )
         response.close()
+
+    def publish_catalogue_item(self, item_id: int) -> models.CatalogueItemRead:
+        """Publish a catalogue item to partners
+
+        POST /api/v1/catalogue/{item_id}/publish
+
+        Idempotent; 409 when its template version is no longer published.
+        """
+        response = self.request(
+            "POST", self._path("/api/v1/catalogue/{item_id}/publish", item_id=item_id)
+        )
+        return cast("models.CatalogueItemRead", response.json())
 
     def put_brand_footer(self, body: models.FooterBlock) -> models.BrandBlockRead:
         """Set the brand's email footer
@@ -1900,6 +2006,24 @@ class BrandrelayClient(BaseClient):
             "GET", self._path("/api/v1/campaign-sheets/{sheet_id}", sheet_id=sheet_id)
         )
         return cast("models.CampaignSheetRead", response.json())
+
+    def read_catalogue_item(self, item_id: int) -> models.CatalogueItemRead:
+        """Read a catalogue item
+
+        GET /api/v1/catalogue/{item_id}
+        """
+        response = self.request("GET", self._path("/api/v1/catalogue/{item_id}", item_id=item_id))
+        return cast("models.CatalogueItemRead", response.json())
+
+    def read_catalogue_order(self, order_id: int) -> models.CatalogueOrderRead:
+        """Read a catalogue order
+
+        GET /api/v1/catalogue/orders/{order_id}
+        """
+        response = self.request(
+            "GET", self._path("/api/v1/catalogue/orders/{order_id}", order_id=order_id)
+        )
+        return cast("models.CatalogueOrderRead", response.json())
 
     def read_claim(self, claim_id: int) -> models.ClaimDetail:
         """Read a claim
@@ -2583,6 +2707,20 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.CampaignRead", response.json())
 
+    def update_catalogue_item(
+        self, item_id: int, body: models.CatalogueItemUpdate
+    ) -> models.CatalogueItemRead:
+        """Edit a catalogue item
+
+        PATCH /api/v1/catalogue/{item_id}
+
+        Orders made from now on use the new values; campaigns already ordered keep theirs.
+        """
+        response = self.request(
+            "PATCH", self._path("/api/v1/catalogue/{item_id}", item_id=item_id), json=body
+        )
+        return cast("models.CatalogueItemRead", response.json())
+
     def update_contact(
         self, partner_id: int, contact_id: int, body: models.ContactUpdate
     ) -> models.ContactRead:
@@ -2771,6 +2909,18 @@ class BrandrelayClient(BaseClient):
         """
         response = self.request("GET", "/api/v1/audit/verify")
         return cast("models.AuditVerifyRead", response.json())
+
+    def withdraw_catalogue_item(self, item_id: int) -> models.CatalogueItemRead:
+        """Withdraw a catalogue item (no new orders)
+
+        POST /api/v1/catalogue/{item_id}/withdraw
+
+        Campaigns already ordered go on; 409 for a draft.
+        """
+        response = self.request(
+            "POST", self._path("/api/v1/catalogue/{item_id}/withdraw", item_id=item_id)
+        )
+        return cast("models.CatalogueItemRead", response.json())
 
     def write_audit_checkpoint(self) -> models.AuditCheckpointRead:
         """Write a signed audit checkpoint

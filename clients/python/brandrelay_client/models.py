@@ -437,6 +437,90 @@ class CampaignUpdate(TypedDict, total=False):
     defaults: dict[str, Any] | None
 
 
+class CatalogueItemCreate(TypedDict, total=False):
+    """CatalogueItemCreate"""
+
+    title: Required[str]
+    description: str
+    template_version_id: Required[int]
+    personalise_days: int
+    send_within_days: int
+    approval_policy: BuiltinPolicy | int
+    budget_hint: str | None
+    budget_currency: str | None
+    regions: list[int]
+    defaults: dict[str, Any]
+
+
+class CatalogueItemRead(TypedDict, total=False):
+    """CatalogueItemRead"""
+
+    id: Required[int]
+    brand_id: Required[int]
+    title: Required[str]
+    description: Required[str]
+    template_version_id: Required[int]
+    personalise_days: Required[int]
+    send_within_days: Required[int]
+    approval_policy: Required[str]
+    approval_policy_id: Required[int | None]
+    budget_hint_minor: Required[int | None]
+    budget_hint: Required[str | None]
+    budget_currency: Required[str | None]
+    regions: Required[list[int]]
+    defaults: Required[dict[str, Any]]
+    state: Required[CatalogueState]
+    may_order: Required[bool]
+    published_at: Required[str | None]
+    created_at: Required[str]
+    updated_at: Required[str]
+
+
+class CatalogueItemUpdate(TypedDict, total=False):
+    """Only the fields sent change; orders already made keep their campaign as it was."""
+
+    title: str | None
+    description: str | None
+    template_version_id: int | None
+    personalise_days: int | None
+    send_within_days: int | None
+    approval_policy: BuiltinPolicy | int | None
+    budget_hint: str | None
+    budget_currency: str | None
+    regions: list[int] | None
+    defaults: dict[str, Any] | None
+
+
+class CatalogueOrderCreate(TypedDict, total=False):
+    """Everything is optional: the window defaults to the item's suggestion from now, the
+    partner to the caller's own (a caller acting for several partners names one)."""
+
+    partner_id: int | None
+    personalise_until: str | None
+    send_by: str | None
+
+
+class CatalogueOrderRead(TypedDict, total=False):
+    """CatalogueOrderRead"""
+
+    id: Required[int]
+    item_id: Required[int]
+    item_title: Required[str]
+    partner_id: Required[int]
+    partner_name: Required[str]
+    region_id: Required[int]
+    campaign_id: Required[int]
+    partner_campaign_id: Required[int | None]
+    state: Required[str]
+    personalise_until: Required[str]
+    send_by: Required[str]
+    ordered_by: Required[int]
+    created_at: Required[str]
+    form_url: Required[str | None]
+
+
+CatalogueState: TypeAlias = "Literal['draft', 'published', 'withdrawn']"
+
 Channel: TypeAlias = "Literal['email', 'sms']"
 
 
@@ -1189,6 +1273,26 @@ class PageCampaignSheetRead(TypedDict, total=False):
     """Page[CampaignSheetRead]"""
 
     items: Required[list[CampaignSheetRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
+class PageCatalogueItemRead(TypedDict, total=False):
+    """Page[CatalogueItemRead]"""
+
+    items: Required[list[CatalogueItemRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
+class PageCatalogueOrderRead(TypedDict, total=False):
+    """Page[CatalogueOrderRead]"""
+
+    items: Required[list[CatalogueOrderRead]]
     next_cursor: str | None
     total: int | None
     limit: Required[int]
@@ -2379,6 +2483,12 @@ __all__ = [
     "CampaignSheetState",
     "CampaignState",
     "CampaignUpdate",
+    "CatalogueItemCreate",
+    "CatalogueItemRead",
+    "CatalogueItemUpdate",
+    "CatalogueOrderCreate",
+    "CatalogueOrderRead",
+    "CatalogueState",
     "Channel",
     "CheckRead",
     "ClaimDetail",
@@ -2447,6 +2557,8 @@ __all__ = [
     "PageAuditEventRead",
     "PageCampaignRead",
     "PageCampaignSheetRead",
+    "PageCatalogueItemRead",
+    "PageCatalogueOrderRead",
     "PageClaimRead",
     "PageContactRead",
     "PageDelegationRead",
