@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from core.errors import Conflict, FieldError, NotFound, Problem
 from core.policy import Permission, Principal, Target, allows, can_see, visibility
 from domain.catalogue import CatalogueState
-from domain.states import PARTNER_CAMPAIGN_FINAL, CampaignMode, PartnerCampaignState
+from domain.states import PERSONALISING, CampaignMode, PartnerCampaignState
 from models.base import utcnow
 from models.campaign_schemas import CampaignCreate
 from models.campaigns import Campaign, PartnerCampaign
@@ -44,10 +44,9 @@ ORDERS = Listing(
     },
     default="-id",
 )
-# Approved and later: the partner's earlier order is done with; before that it is still open.
-DONE = frozenset(
-    {*PARTNER_CAMPAIGN_FINAL, PartnerCampaignState.approved, PartnerCampaignState.scheduled}
-)
+# An earlier order of the item still personalised or waiting for approval holds a new one back;
+# approved, sending, sent, rejected, declined, expired or cancelled, it is done with.
+OPEN = frozenset({*PERSONALISING, PartnerCampaignState.pending_approval})
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,7 @@ def _open_order(session: Session, item_id: int, partner_id: int) -> CatalogueOrd
         )
     ).all():
         row = _partner_campaign(session, order)
-        if row is None or row.state not in DONE:
+        if row is None or row.state in OPEN:
             return order
     return None
 

@@ -216,3 +216,43 @@ def test_an_order_is_refused_naming_the_field(
     with Session(demo) as s:
         assert s.exec(select(CatalogueOrder)).all() == []
         assert s.exec(select(Campaign)).all() == []
+
+
+def test_an_item_is_ordered_again_once_the_earlier_order_is_done(
+    client: TestClient, demo: Engine, login: Login
+) -> None:
+    """While the partner's campaign of the item is open a new order is a 409 naming it;
+    rejected (or approved, sent, expired ...), the partner may order the item again."""
+    hq = login(MARKETING)
+    item = client.post(URL, json=item_body(demo), headers=hq).json()
+    client.post(f"{URL}/{item['id']}/publish", headers=hq)
+    with Session(demo) as s:
+        user = s.exec(select(User).where(User.email == EDITOR_HAM)).one()
+        principal = principal_for(s, user)
+
+    def place(key: str) -> int:
+        with Session(demo) as s:
+            placed = orders.place(s, Actor(principal, key), item["id"], CatalogueOrderCreate(), key)
+            s.commit()
+            return placed.campaign.id or 0
+
+    first = place("first")
+    for state in ("drafting", "changes_requested", "pending_approval"):
+        with Session(demo) as s:
+            row = s.exec(select(PartnerCampaign).where(PartnerCampaign.campaign_id == first)).one()
+            row.state = state  # type: ignore[assignment]
+            s.add(row)
+            s.commit()
+        try:
+            place(f"again-{state}")
+        except Problem as err:
+            assert err.status == 409 and "not approved yet" in err.detail
+        else:
+            raise AssertionError(f"a second order while the first is {state}")
+    with Session(demo) as s:
+        row = s.exec(select(PartnerCampaign).where(PartnerCampaign.campaign_id == first)).one()
+        row.state = "rejected"  # type: ignore[assignment]
+        s.add(row)
+        s.commit()
+    second = place("after-rejection")
+    assert second != first
