@@ -35,6 +35,7 @@ from models.reporting import (
 )
 from models.send_rate import SendRateSlot
 from models.sender import BrandSender, PartnerSender
+from models.series import CampaignSeries, SeriesOccurrence, StandingApproval
 from models.signin import SignInThrottle
 from models.templates import Template, TemplateVersion
 from models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -53,6 +54,7 @@ __all__ = [
     "BrandBlock",
     "BrandSender",
     "Campaign",
+    "CampaignSeries",
     "CampaignSheet",
     "ChainTask",
     "Claim",
@@ -86,7 +88,9 @@ __all__ = [
     "RollupWatermark",
     "Segment",
     "SendRateSlot",
+    "SeriesOccurrence",
     "SignInThrottle",
+    "StandingApproval",
     "Suppression",
     "Template",
     "TemplateVersion",
