@@ -31,7 +31,8 @@ from models.templates import TemplateVersion
 from services import campaigns as crud
 from services.accounts import principal_for
 from services.campaign_actions import launch
-from services.org import Actor, record, snapshot
+from services.org import Actor, snapshot
+from services.series.audit import record
 from services.series.content import carried
 from services.templates import content_of
 

@@ -23,7 +23,8 @@ from models.templates import TemplateVersion
 from services import campaigns as crud
 from services.access import scope_filter
 from services.accounts import principal_for
-from services.org import Actor, record, snapshot
+from services.org import Actor, snapshot
+from services.series.audit import record
 from services.series.content import fingerprint
 from services.series.occurrences import series_of_campaign
 from services.templates import content_of

@@ -23,7 +23,8 @@ from models.recurrence import Recurrence, next_occurrences
 from models.series import CampaignSeries, SeriesOccurrence
 from models.series_schemas import SeriesCreate
 from services import campaigns as campaign_rules
-from services.org import Actor, record, snapshot
+from services.org import Actor, snapshot
+from services.series.audit import record
 
 
 def brand_zone(session: Session, brand_id: int) -> str:
