@@ -22,6 +22,8 @@ from temporalio.client import (
     ScheduleRange,
     ScheduleSpec,
     ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -83,13 +85,18 @@ def series_schedule(series: CampaignSeries, task_queue: str) -> Schedule:
 
 
 async def create(client: Client, series: CampaignSeries, task_queue: str) -> bool:
-    """True when made now; False when it existed (a retried create)."""
+    """True when made now; False when one existed under the id (a retried create, or one left
+    by a database that was reset): it is brought in line with the series."""
     assert series.id is not None
+    wanted = series_schedule(series, task_queue)
     try:
-        await client.create_schedule(
-            series_schedule_id(series.id), series_schedule(series, task_queue)
-        )
+        await client.create_schedule(series_schedule_id(series.id), wanted)
     except ScheduleAlreadyRunningError:
+
+        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=wanted)
+
+        await client.get_schedule_handle(series_schedule_id(series.id)).update(replace)
         return False
     return True
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from core.errors import FieldError, NotFound
-from core.policy import Permission, Principal, actor_of
+from core.errors import FieldError, Forbidden, NotFound
+from core.policy import Permission, Principal, Target, actor_of, allows, can_see
 from domain.states import PartnerCampaignState
 from models.base import utcnow
 from models.campaigns import Campaign
-from models.org import User
+from models.org import Partner, User
 from models.series import CampaignSeries, SeriesOccurrence, StandingApproval
 from models.series_io import StandingAnswer, StandingQuery
 from models.templates import TemplateVersion
@@ -139,16 +139,27 @@ def standing_for(engine: Engine, query: StandingQuery) -> StandingAnswer:
 
 
 def withdraw(session: Session, actor: Actor, series: CampaignSeries, partner_id: int) -> None:
+    """By whoever decides for the partner: 404 for a partner outside the caller's reach (or
+    without a standing approval), 403 for one the caller sees but does not decide for."""
+    principal = actor.principal
+    partner = session.get(Partner, partner_id)
+    target = Target(series.brand_id, partner.region_id, partner.id) if partner else None
+    if (
+        partner is None
+        or target is None
+        or partner.brand_id != series.brand_id
+        or not can_see(principal, target, Permission.series_read)
+    ):
+        raise NotFound("partner", partner_id)
+    if not allows(principal, Permission.partner_campaign_decide, target):
+        raise Forbidden(f"Your roles do not allow partner_campaign.decide for partner {partner_id}")
     row = session.exec(
         select(StandingApproval).where(
             StandingApproval.series_id == series.id, StandingApproval.partner_id == partner_id
         )
     ).first()
-    if row is None or row not in visible(session, actor.principal, series.id or 0):
-        raise NotFound("standing approval", f"{series.id}/{partner_id}")
-    crud.load_partner_campaign(
-        session, actor.principal, row.from_partner_campaign_id, Permission.partner_campaign_decide
-    )
+    if row is None:
+        raise NotFound("standing approval of partner", partner_id)
     record(session, actor, "series.standing_approval_withdrawn", row, snapshot(row), None)
     session.delete(row)
     session.flush()
