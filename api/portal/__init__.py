@@ -18,6 +18,7 @@ from api.portal import (
     print_order_pages,
     report_pages,
     sender_pages,
+    series_pages,
     settings_pages,
     static_files,
     template_pages,
@@ -48,4 +49,5 @@ PORTAL_ROUTERS: list[APIRouter] = [
     print_order_pages.router,
     fund_pages.router,
     claim_pages.router,
+    series_pages.router,
 ]

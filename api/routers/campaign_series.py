@@ -12,6 +12,8 @@ from sqlmodel import Session
 from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.security import SeriesManager, SeriesReader
 from core.policy import Permission, Principal
+from core.settings import Settings
+from core.temporal import LazyTemporalClient
 from models.recurrence import Recurrence
 from models.series import CampaignSeries
 from models.series_schemas import (
@@ -23,7 +25,7 @@ from models.series_schemas import (
     StandingApprovalRead,
 )
 from services.org import Actor
-from services.series import schedules, standing, store
+from services.series import actions, standing, store
 
 router = APIRouter(prefix="/api/v1", tags=["campaign-series"])
 SeriesId = Annotated[int, Path(ge=1)]
@@ -68,9 +70,9 @@ async def create_campaign_series(
 ) -> SeriesDetail:
     """Checked as a campaign is (published version, target, approval policy: 422 naming the
     field); each occurrence is then a campaign named after the series and its date."""
-    series = store.create_series(session, Actor(principal, rid), body)
-    await schedules.create(await temporal.get(), series, settings.temporal_task_queue)
-    session.commit()
+    series = await actions.create(
+        session, await temporal.get(), Actor(principal, rid), body, settings.temporal_task_queue
+    )
     return series_detail(session, principal, series)
 
 
@@ -95,6 +97,23 @@ def read_campaign_series(
     return series_detail(session, principal, series)
 
 
+async def _change(
+    principal: Principal,
+    session: Session,
+    settings: Settings,
+    temporal: LazyTemporalClient,
+    rid: str,
+    series_id: int,
+    what: actions.Change,
+) -> SeriesDetail:
+    series = store.load_series(session, principal, series_id, Permission.series_manage)
+    client = await temporal.get() if what != actions.Change.skip_next else None
+    await actions.change(
+        session, client, Actor(principal, rid), series, what, settings.temporal_task_queue
+    )
+    return series_detail(session, principal, series)
+
+
 @router.post(
     "/campaign-series/{series_id}/pause",
     response_model=SeriesDetail,
@@ -103,15 +122,14 @@ def read_campaign_series(
 async def pause_campaign_series(
     principal: SeriesManager,
     session: SessionDep,
+    settings: SettingsDep,
     temporal: TemporalDep,
     rid: RequestIdDep,
     series_id: SeriesId,
 ) -> SeriesDetail:
-    series = store.load_series(session, principal, series_id, Permission.series_manage)
-    store.pause(session, Actor(principal, rid), series)
-    await schedules.pause(await temporal.get(), series, f"paused by {principal.email}")
-    session.commit()
-    return series_detail(session, principal, series)
+    return await _change(
+        principal, session, settings, temporal, rid, series_id, actions.Change.pause
+    )
 
 
 @router.post(
@@ -127,13 +145,9 @@ async def resume_campaign_series(
     rid: RequestIdDep,
     series_id: SeriesId,
 ) -> SeriesDetail:
-    series = store.load_series(session, principal, series_id, Permission.series_manage)
-    store.resume(session, Actor(principal, rid), series)
-    await schedules.resume(
-        await temporal.get(), series, settings.temporal_task_queue, f"resumed by {principal.email}"
+    return await _change(
+        principal, session, settings, temporal, rid, series_id, actions.Change.resume
     )
-    session.commit()
-    return series_detail(session, principal, series)
 
 
 @router.post(
@@ -141,15 +155,19 @@ async def resume_campaign_series(
     response_model=SeriesDetail,
     summary="Skip the next occurrence that has not started yet",
 )
-def skip_next_campaign_series(
-    principal: SeriesManager, session: SessionDep, rid: RequestIdDep, series_id: SeriesId
+async def skip_next_campaign_series(
+    principal: SeriesManager,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    rid: RequestIdDep,
+    series_id: SeriesId,
 ) -> SeriesDetail:
     """An occurrence already started is a campaign: cancel that campaign instead. Calling
     this again skips the occurrence after."""
-    series = store.load_series(session, principal, series_id, Permission.series_manage)
-    store.skip_next(session, Actor(principal, rid), series)
-    session.commit()
-    return series_detail(session, principal, series)
+    return await _change(
+        principal, session, settings, temporal, rid, series_id, actions.Change.skip_next
+    )
 
 
 @router.post(
@@ -160,15 +178,12 @@ def skip_next_campaign_series(
 async def end_campaign_series(
     principal: SeriesManager,
     session: SessionDep,
+    settings: SettingsDep,
     temporal: TemporalDep,
     rid: RequestIdDep,
     series_id: SeriesId,
 ) -> SeriesDetail:
-    series = store.load_series(session, principal, series_id, Permission.series_manage)
-    store.end(session, Actor(principal, rid), series)
-    await schedules.delete(await temporal.get(), series_id)
-    session.commit()
-    return series_detail(session, principal, series)
+    return await _change(principal, session, settings, temporal, rid, series_id, actions.Change.end)
 
 
 @router.post(
