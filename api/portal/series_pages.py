@@ -111,9 +111,8 @@ async def change_series(
 ) -> Response:
     series = store.load_series(session, principal, series_id, Permission.series_manage)
     what = actions.Change(action)
-    client = None if what == actions.Change.skip_next else await temporal.get()
     await actions.change(
-        session, client, Actor(principal, rid), series, what, settings.temporal_task_queue
+        session, temporal.get, Actor(principal, rid), series, what, settings.temporal_task_queue
     )
     return RedirectResponse(f"/series/{series_id}?done={action}", status_code=303)
 

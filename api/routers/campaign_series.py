@@ -71,7 +71,7 @@ async def create_campaign_series(
     """Checked as a campaign is (published version, target, approval policy: 422 naming the
     field); each occurrence is then a campaign named after the series and its date."""
     series = await actions.create(
-        session, await temporal.get(), Actor(principal, rid), body, settings.temporal_task_queue
+        session, temporal.get, Actor(principal, rid), body, settings.temporal_task_queue
     )
     return series_detail(session, principal, series)
 
@@ -107,9 +107,8 @@ async def _change(
     what: actions.Change,
 ) -> SeriesDetail:
     series = store.load_series(session, principal, series_id, Permission.series_manage)
-    client = await temporal.get() if what != actions.Change.skip_next else None
     await actions.change(
-        session, client, Actor(principal, rid), series, what, settings.temporal_task_queue
+        session, temporal.get, Actor(principal, rid), series, what, settings.temporal_task_queue
     )
     return series_detail(session, principal, series)
 

@@ -4,6 +4,7 @@ cannot be reached leaves nothing changed (the caller answers 503)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
 from sqlmodel import Session
@@ -22,38 +23,41 @@ class Change(StrEnum):
     end = "end"
 
 
+Connect = Callable[[], Awaitable[Client]]
+
+
 async def create(
-    session: Session, client: Client, actor: Actor, body: SeriesCreate, task_queue: str
+    session: Session, connect: Connect, actor: Actor, body: SeriesCreate, task_queue: str
 ) -> CampaignSeries:
+    """Temporal is connected (`connect`) only once the series passed every check, so a
+    refusal never waits on (or depends on) the server."""
     series = store.create_series(session, actor, body)
-    await schedules.create(client, series, task_queue)
+    await schedules.create(await connect(), series, task_queue)
     session.commit()
     return series
 
 
 async def change(
     session: Session,
-    client: Client | None,
+    connect: Connect,
     actor: Actor,
     series: CampaignSeries,
     what: Change,
     task_queue: str,
 ) -> CampaignSeries:
-    """`client` may be None only for skip_next (no Schedule change)."""
+    """The row's rules first (409 without touching Temporal), then the Schedule; skipping
+    ahead changes no Schedule (the occurrence records the skip when it comes)."""
     who = actor.principal.email
     if what == Change.skip_next:
-        store.skip_next(session, actor, series)  # the occurrence records the skip itself
-        session.commit()
-        return series
-    assert client is not None
-    if what == Change.pause:
+        store.skip_next(session, actor, series)
+    elif what == Change.pause:
         store.pause(session, actor, series)
-        await schedules.pause(client, series, f"paused by {who}")
+        await schedules.pause(await connect(), series, f"paused by {who}")
     elif what == Change.resume:
         store.resume(session, actor, series)
-        await schedules.resume(client, series, task_queue, f"resumed by {who}")
+        await schedules.resume(await connect(), series, task_queue, f"resumed by {who}")
     else:
         store.end(session, actor, series)
-        await schedules.delete(client, series.id or 0)
+        await schedules.delete(await connect(), series.id or 0)
     session.commit()
     return series

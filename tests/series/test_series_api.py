@@ -15,9 +15,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from api.app import create_app
+from core.settings import Settings
+from core.temporal import LazyTemporalClient
 from models.org import Region
 from models.series import CampaignSeries
 from models.templates import TemplateVersion
+from storage.local import LocalBlobStore
 from tests.series.support import MARKETING, make_series, series_body
 
 Login = Callable[[str], dict[str, str]]
@@ -118,15 +122,18 @@ def test_next_occurrences_in_the_series_zone_and_skipping_ahead(
 
 
 def test_an_unreachable_schedule_changes_nothing(
-    client: TestClient, demo: Engine, login: Login
+    settings: Settings, demo: Engine, blob_store: LocalBlobStore, login: Login
 ) -> None:
+    """Against an address where nothing listens (never a server someone may be running)."""
     sid = make_series(demo)
-    resp = client.post(f"{URL}/{sid}/pause", headers=login(MARKETING))
-    assert resp.status_code == 503, resp.text
+    down = settings.model_copy(update={"temporal_address": "127.0.0.1:9"})
+    app = create_app(down, engine=demo, temporal=LazyTemporalClient(down), blob_store=blob_store)
+    with TestClient(app) as client:
+        resp = client.post(f"{URL}/{sid}/pause", headers=login(MARKETING))
+        assert resp.status_code == 503, resp.text
+        again = client.post(URL, json=series_body(demo), headers=login(MARKETING))
+        assert again.status_code == 503
     with Session(demo) as s:
         series = s.get(CampaignSeries, sid)
         assert series is not None and series.state == "active"
-    again = client.post(URL, json=series_body(demo), headers=login(MARKETING))
-    assert again.status_code == 503
-    with Session(demo) as s:
         assert len(s.exec(select(CampaignSeries)).all()) == 1
