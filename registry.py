@@ -20,6 +20,7 @@ from activities.fanout import FanoutActivities
 from activities.notifications import NotificationActivities
 from activities.print_orders import PrintOrderActivities
 from activities.reporting import ReportActivities
+from activities.series import SeriesActivities
 from activities.templates import TemplateActivities
 from activities.webhooks import WebhookActivities
 from core.bytecode import ensure_bytecode
@@ -38,6 +39,7 @@ from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.print_order import PrintOrderWorkflow
 from workflows.report_rollup import ReportRollupWorkflow
 from workflows.send import SendWorkflow
+from workflows.series_occurrence import SeriesOccurrenceWorkflow
 from workflows.template import TemplateWorkflow
 from workflows.webhook_endpoint import WebhookEndpointWorkflow
 from workflows.webhook_sweep import WebhookSweepWorkflow
@@ -88,6 +90,7 @@ def queues(
     webhooks = WebhookActivities(engine, settings, transport)
     claims = ClaimActivities(engine, settings, store_for(settings), transport)
     prints = PrintOrderActivities(engine, settings, store_for(settings), transport)
+    series = SeriesActivities(engine, settings)
     return [
         QueueSpec(
             settings.temporal_task_queue,
@@ -103,6 +106,7 @@ def queues(
                 WebhookSweepWorkflow,
                 ClaimWorkflow,
                 PrintOrderWorkflow,
+                SeriesOccurrenceWorkflow,
             ],
             activities=[
                 audit.append_audit_event,
@@ -141,6 +145,8 @@ def queues(
                 prints.print_order_money,
                 prints.submit_print_order,
                 prints.print_vendor_late,
+                series.open_series_occurrence,
+                series.standing_approval_for,
             ],
         ),
         QueueSpec(

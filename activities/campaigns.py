@@ -213,6 +213,7 @@ def partner_refs(engine: Engine, ids: list[int]) -> list[tuple[PartnerRef, str]]
                     region_id=pc.region_id,
                     locale=pc.locale,
                     profile=as_profile(partner),
+                    values=pc.values or None,
                 ),
                 pc.state,
             )
@@ -301,7 +302,7 @@ def _open_page(
                     brand_id=shared.brand_id,
                     partner=ref,
                     entry=entry,
-                    values=dict(shared.defaults),
+                    values=dict(shared.defaults if ref.values is None else ref.values),
                     policy_version_id=policy_version_id,
                     open_tasks={TaskKind.personalise.value: shared.personalise_until},
                     workflow_id=workflow_id(ref),
@@ -332,6 +333,7 @@ def _ref(pc: PartnerCampaign, partner: Partner) -> PartnerRef:
         region_id=pc.region_id,
         locale=pc.locale,
         profile=as_profile(partner),
+        values=pc.values or None,
     )
 
 

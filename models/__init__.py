@@ -36,6 +36,7 @@ from models.reporting import (
 )
 from models.send_rate import SendRateSlot
 from models.sender import BrandSender, PartnerSender
+from models.series import CampaignSeries, SeriesOccurrence, StandingApproval
 from models.signin import SignInThrottle
 from models.templates import Template, TemplateVersion
 from models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -54,6 +55,7 @@ __all__ = [
     "BrandBlock",
     "BrandSender",
     "Campaign",
+    "CampaignSeries",
     "CampaignSheet",
     "CatalogueItem",
     "CatalogueOrder",
@@ -89,7 +91,9 @@ __all__ = [
     "RollupWatermark",
     "Segment",
     "SendRateSlot",
+    "SeriesOccurrence",
     "SignInThrottle",
+    "StandingApproval",
     "Suppression",
     "Template",
     "TemplateVersion",

@@ -125,6 +125,11 @@ class PartnerRef(BaseModel):
     region_id: int
     locale: str = "en"
     profile: dict[str, Any] = Field(default_factory=dict)
+    values: dict[str, Any] | None = Field(
+        None,
+        description="the values the partner starts from (a series occurrence carries the "
+        "previous occurrence's); None: HQ's defaults",
+    )
 
 
 class CampaignShared(BaseModel):
@@ -149,6 +154,9 @@ class CampaignShared(BaseModel):
         None,
         description="the policy version pinned at launch; None in executions started before "
         "policies were data: the built-in `approval_policy` with the campaign's timeouts",
+    )
+    series_id: int | None = Field(
+        None, description="the campaign series this campaign is an occurrence of"
     )
 
 

@@ -26,6 +26,7 @@ from domain.workflow_ids import campaign_workflow_id
 from models.base import utcnow
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import Brand, Partner
+from models.series import SeriesOccurrence
 from models.templates import TemplateVersion
 from models.workflow_io import (
     CampaignShared,
@@ -73,7 +74,16 @@ def shared_for(
         template_version_id=version.id,
         delivery_task_queue=delivery_task_queue,
         approval=approval_policies.pin(session, campaign, content),
+        series_id=_series_id(session, campaign.id),
     )
+
+
+def _series_id(session: Session, campaign_id: int) -> int | None:
+    """The series a campaign is an occurrence of (its partners may hold standing approvals)."""
+    occurrence = session.exec(
+        select(SeriesOccurrence).where(SeriesOccurrence.campaign_id == campaign_id)
+    ).first()
+    return occurrence.series_id if occurrence is not None else None
 
 
 async def _start_campaign(client: Client, task_queue: str, shared: CampaignShared) -> None:

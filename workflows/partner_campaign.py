@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.workflow_ids import send_workflow_id
     from models.claim_io import ClaimStart
+    from models.series_io import StandingAnswer, StandingQuery
     from models.workflow_io import (
         ActorRef,
         AssetCheck,
@@ -107,7 +108,8 @@ class PartnerCampaignWorkflow:
         self.shared = inp.shared
         self.partner = inp.partner
         self.state = S.invited.value
-        self.values: dict[str, object] = dict(inp.shared.defaults)
+        start = inp.shared.defaults if inp.partner.values is None else inp.partner.values
+        self.values: dict[str, object] = dict(start)
         self.send_at: datetime | None = None
         self.submitted_by: int | None = None
         self.segment_id: int | None = None
@@ -545,6 +547,12 @@ class PartnerCampaignWorkflow:
             await self._transition(event, action.actor, action.comment)
             if event == E.submit and self.chain is not None and self.chain.done:
                 await self._transition(E.approve, None, self._no_stage_note())
+            elif (
+                event == E.submit
+                and self.shared.series_id is not None
+                and workflow.patched("standing-approval")
+            ):
+                await self._standing_approval()
         return self.status()
 
     def _start_chain(self, facts: ApprovalFacts) -> None:
@@ -555,6 +563,42 @@ class PartnerCampaignWorkflow:
             self.chain = engine.begin(self.policy, facts, self.submitted_by, now)
         else:
             self.chain = engine.restart(self.chain, facts, self.submitted_by, now)
+
+    async def _standing_approval(self) -> None:
+        """A series occurrence: where the GM's stage would start, the GM's standing approval
+        decides it when it covers this very content (HQ's locked content, the defaults, the
+        partner's values); the engine still checks the GM may decide (roles, four eyes).
+        Otherwise the stage waits as usual, with a note saying why."""
+        assert self.chain is not None
+        answer: StandingAnswer = await workflow.execute_activity(
+            "standing_approval_for",
+            StandingQuery(
+                campaign_id=self.shared.campaign_id,
+                partner_id=self.partner.partner_id,
+                values=dict(self.values),
+            ),
+            result_type=StandingAnswer,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=PROJECTION_RETRY,
+        )
+        refused = answer.reason
+        if answer.actor is not None:
+            refused = engine.refusal(self.chain, principal_of(answer.actor), self._target()) or ""
+            refused = f"standing approval not used: {refused}" if refused else ""
+        if answer.actor is None or refused:
+            if refused:
+                await self._record_note("standing_approval_refused", refused)
+            return
+        stage = self.chain.current
+        assert stage is not None
+        gm = answer.actor.user_id
+        self.chain, outcome = engine.vote(self.chain, Decision.approve, gm, gm, workflow.now())
+        # Nobody needs telling about a stage that was decided at once.
+        self.notices = [n for n in self.notices if n.kind != "approval_pending"]
+        if outcome == Outcome.counted:
+            await self._record_note("vote", answer.note, answer.actor, gm, stage.name)
+            return
+        await self._transition(OUTCOME_EVENT[outcome], answer.actor, answer.note, stage=stage.name)
 
     def _no_stage_note(self) -> str:
         assert self.chain is not None

@@ -19,6 +19,7 @@ from api.portal import (
     print_order_pages,
     report_pages,
     sender_pages,
+    series_pages,
     settings_pages,
     static_files,
     template_pages,
@@ -50,4 +51,5 @@ PORTAL_ROUTERS: list[APIRouter] = [
     fund_pages.router,
     claim_pages.router,
     catalogue_pages.router,
+    series_pages.router,
 ]

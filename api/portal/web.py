@@ -178,6 +178,7 @@ NAV = (
     ("/claims", "Claims", Permission.claim_read),
     ("/print-orders", "Print orders", Permission.print_order_read),
     ("/catalogue", "Catalogue", Permission.catalogue_read),
+    ("/series", "Campaign series", Permission.series_read),
 )
 
 

@@ -12,6 +12,7 @@ from api.routers import (
     brand_blocks,
     brand_tracking,
     campaign_actions,
+    campaign_series,
     campaign_sheets,
     campaigns,
     catalogue,
@@ -92,4 +93,5 @@ ROUTERS: list[APIRouter] = [
     preferences.router,
     brand_tracking.router,
     reports.router,
+    campaign_series.router,
 ]

@@ -39,6 +39,7 @@ from models.funds import Fund
 from models.org import ApiToken, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
 from models.print_orders import PrintOrder
+from models.series import CampaignSeries
 from models.templates import Template, TemplateVersion
 from models.webhooks import WebhookEndpoint, WebhookEvent, WebhookEventState
 from scripts.demo.organisation import DEMO_PASSWORD
@@ -145,6 +146,7 @@ class Ids:
     evidence_n: int = 0  # the claim's first piece of evidence (delivery counts)
     cat_item: int = 0  # a published catalogue item for North
     cat_order: int = 0  # Amsterdam's open order of it
+    series: int = 0
 
 
 @pytest.fixture
@@ -199,6 +201,7 @@ def ids(
     result.fund_ams = _fund_row(demo, result)
     result.claim = _claim_row(demo, result)
     result.cat_item, result.cat_order = _catalogue_rows(demo, result)
+    result.series = _series_row(demo, result)
     return result
 
 
@@ -228,6 +231,28 @@ def _print_order_row(engine: Engine, ids: Ids) -> int:
         s.add(order)
         s.commit()
         return order.id or 0
+
+
+def _series_row(engine: Engine, ids: Ids) -> int:
+    """A Northwind campaign series that has ended (and has no Schedule): pausing, resuming,
+    skipping or ending it again is a 409 once the permission checks pass."""
+    with Session(engine) as s:
+        marketer = s.exec(select(User).where(User.email == "marketing@northwind.example")).one()
+        series = CampaignSeries(
+            brand_id=marketer.brand_id,
+            name="Matrix series",
+            template_version_id=ids.published_version,
+            target={"partners": [ids.amsterdam]},
+            recurrence={"cron": "0 9 * * 1"},
+            timezone="Europe/Amsterdam",
+            personalise_for=3 * 86400,
+            send_within=7 * 86400,
+            state="ended",
+            created_by=marketer.id or 0,
+        )
+        s.add(series)
+        s.commit()
+        return series.id or 0
 
 
 def _fund_row(engine: Engine, ids: Ids) -> int:
@@ -1058,6 +1083,47 @@ MATRIX: dict[str, tuple[Call, str]] = {
         _c("POST", "/api/v1/claims/{claim}/payment", lambda i, r: {"reference": "SEPA-1"}),
         "NFFFFFFFFC",
     ),
+    # Campaign series: every role reads its brand's; campaign marketers and admins manage
+    # them (the matrix's series has ended: changing it is a 409; a draft version is refused).
+    # A standing approval is granted by whoever decides for the partner, from an approved
+    # occurrence (the matrix's partner campaign is none: 422); none exists to withdraw.
+    "campaign_series.list": (_c("GET", "/api/v1/campaign-series"), "OOOOOOOOOO"),
+    "campaign_series.create": (
+        _c(
+            "POST",
+            "/api/v1/campaign-series",
+            lambda i, r: {
+                "name": f"Series {r}",
+                "template_version_id": i.draft_version,
+                "target": {"partners": [i.amsterdam]},
+                "recurrence": {"monthly": {"nth": 1, "weekday": "monday"}},
+            },
+        ),
+        "VFFFFFFFVV",
+    ),
+    "campaign_series.read": (_c("GET", "/api/v1/campaign-series/{series}"), "NOOOOOOOOO"),
+    "campaign_series.pause": (_c("POST", "/api/v1/campaign-series/{series}/pause"), "NFFFFFFFCC"),
+    "campaign_series.resume": (
+        _c("POST", "/api/v1/campaign-series/{series}/resume"),
+        "NFFFFFFFCC",
+    ),
+    "campaign_series.skip_next": (
+        _c("POST", "/api/v1/campaign-series/{series}/skip-next"),
+        "NFFFFFFFCC",
+    ),
+    "campaign_series.end": (_c("POST", "/api/v1/campaign-series/{series}/end"), "NFFFFFFFCC"),
+    "campaign_series.stand_by": (
+        _c(
+            "POST",
+            "/api/v1/campaign-series/{series}/standing-approvals",
+            lambda i, r: {"partner_campaign_id": i.pc_ams},
+        ),
+        "NFNVVNFVFV",
+    ),
+    "campaign_series.withdraw": (
+        _c("DELETE", "/api/v1/campaign-series/{series}/standing-approvals/{amsterdam}"),
+        "NFNNNNFNFN",
+    ),
 }
 CODE = {
     "O": range(200, 300),
@@ -1180,6 +1246,7 @@ PARAM_IDS = {
     "n": "evidence_n",
     "item_id": "cat_item",
     "order_id": "cat_order",
+    "series_id": "series",
 }
 MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/templates/{template_id}/versions"): {},
@@ -1222,6 +1289,7 @@ MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/print-orders/{print_order_id}/cancel"): {},
     ("PATCH", "/api/v1/catalogue/{item_id}"): {"title": "X"},
     ("POST", "/api/v1/catalogue/{item_id}/orders"): {},
+    ("POST", "/api/v1/campaign-series/{series_id}/standing-approvals"): {"partner_campaign_id": 1},
 }
 # Required query parameters naming another object of the brand.
 QUERY = {
@@ -1410,6 +1478,10 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/print-orders/{}/pdf"): 303,
     ("POST", "/print-orders/{}/decide"): 403,
     ("POST", "/print-orders/{}/cancel"): 403,
+    ("GET", "/series"): 303,
+    ("GET", "/series/{}"): 303,
+    ("POST", "/series/{}/change"): 403,
+    ("POST", "/series/{}/stand-by"): 403,
     ("GET", "/funds"): 303,
     ("GET", "/funds/{}"): 303,
     ("POST", "/funds/allocate"): 403,

@@ -339,6 +339,17 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.CampaignRead", response.json())
 
+    def create_campaign_series(self, body: models.SeriesCreate) -> models.SeriesDetail:
+        """Create a campaign series and its Temporal Schedule
+
+        POST /api/v1/campaign-series
+
+        Checked as a campaign is (published version, target, approval policy: 422 naming the
+        field); each occurrence is then a campaign named after the series and its date.
+        """
+        response = self.request("POST", "/api/v1/campaign-series", json=body)
+        return cast("models.SeriesDetail", response.json())
+
     def create_catalogue_item(self, body: models.CatalogueItemCreate) -> models.CatalogueItemRead:
         """Create a catalogue item (a draft until published)
 
@@ -715,6 +726,16 @@ class BrandrelayClient(BaseClient):
         )
         return response
 
+    def end_campaign_series(self, series_id: int) -> models.SeriesDetail:
+        """End a series: its Schedule is deleted, past occurrences stay
+
+        POST /api/v1/campaign-series/{series_id}/end
+        """
+        response = self.request(
+            "POST", self._path("/api/v1/campaign-series/{series_id}/end", series_id=series_id)
+        )
+        return cast("models.SeriesDetail", response.json())
+
     def erase_contact(self, partner_id: int, contact_id: int) -> None:
         """Erase a contact (GDPR)
 
@@ -854,6 +875,26 @@ class BrandrelayClient(BaseClient):
             },
         )
         return response
+
+    def grant_standing_approval(
+        self, series_id: int, body: models.StandingApprovalCreate
+    ) -> models.StandingApprovalRead:
+        """Approve the series for a partner while its content stays as approved
+
+        POST /api/v1/campaign-series/{series_id}/standing-approvals
+
+        By whoever decides for the partner (partner_campaign.decide there), from an approved
+        occurrence of the partner: later occurrences with the same HQ locked content,
+        defaults and partner values go ahead without a new approval; any change asks again.
+        """
+        response = self.request(
+            "POST",
+            self._path(
+                "/api/v1/campaign-series/{series_id}/standing-approvals", series_id=series_id
+            ),
+            json=body,
+        )
+        return cast("models.StandingApprovalRead", response.json())
 
     def import_contacts(
         self, partner_id: int, *, file: FileUpload
@@ -1047,6 +1088,14 @@ class BrandrelayClient(BaseClient):
         """
         response = self.request("GET", "/api/v1/brand-blocks")
         return cast("list[models.BrandBlockRead]", response.json())
+
+    def list_campaign_series(self) -> list[models.SeriesRead]:
+        """List the brand's campaign series
+
+        GET /api/v1/campaign-series
+        """
+        response = self.request("GET", "/api/v1/campaign-series")
+        return cast("list[models.SeriesRead]", response.json())
 
     def list_campaign_sheets(
         self,
@@ -1782,6 +1831,16 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.TimelineRead", response.json())
 
+    def pause_campaign_series(self, series_id: int) -> models.SeriesDetail:
+        """Pause a series: its Schedule fires nothing until resumed
+
+        POST /api/v1/campaign-series/{series_id}/pause
+        """
+        response = self.request(
+            "POST", self._path("/api/v1/campaign-series/{series_id}/pause", series_id=series_id)
+        )
+        return cast("models.SeriesDetail", response.json())
+
     def preview_partner_campaign(
         self,
         partner_campaign_id: int,
@@ -1994,6 +2053,16 @@ class BrandrelayClient(BaseClient):
             "GET", self._path("/api/v1/campaigns/{campaign_id}", campaign_id=campaign_id)
         )
         return cast("models.CampaignDetail", response.json())
+
+    def read_campaign_series(self, series_id: int) -> models.SeriesDetail:
+        """Read a campaign series with its past and next occurrences
+
+        GET /api/v1/campaign-series/{series_id}
+        """
+        response = self.request(
+            "GET", self._path("/api/v1/campaign-series/{series_id}", series_id=series_id)
+        )
+        return cast("models.SeriesDetail", response.json())
 
     def read_campaign_sheet(self, sheet_id: int) -> models.CampaignSheetRead:
         """Read a campaign sheet
@@ -2345,6 +2414,16 @@ class BrandrelayClient(BaseClient):
         response = self.request("PUT", "/api/v1/cost-rates", json=body)
         return cast("list[models.CostRateRead]", response.json())
 
+    def resume_campaign_series(self, series_id: int) -> models.SeriesDetail:
+        """Resume a paused series (the occurrences missed meanwhile stay skipped)
+
+        POST /api/v1/campaign-series/{series_id}/resume
+        """
+        response = self.request(
+            "POST", self._path("/api/v1/campaign-series/{series_id}/resume", series_id=series_id)
+        )
+        return cast("models.SeriesDetail", response.json())
+
     def resume_delivery(self, partner_campaign_id: int) -> dict[str, str]:
         """Resume a paused send
 
@@ -2505,6 +2584,19 @@ class BrandrelayClient(BaseClient):
         """
         response = self.request("POST", "/api/v1/auth/logout")
         response.close()
+
+    def skip_next_campaign_series(self, series_id: int) -> models.SeriesDetail:
+        """Skip the next occurrence that has not started yet
+
+        POST /api/v1/campaign-series/{series_id}/skip-next
+
+        An occurrence already started is a campaign: cancel that campaign instead. Calling
+        this again skips the occurrence after.
+        """
+        response = self.request(
+            "POST", self._path("/api/v1/campaign-series/{series_id}/skip-next", series_id=series_id)
+        )
+        return cast("models.SeriesDetail", response.json())
 
     def sms_preview_partner_campaign(
         self, partner_campaign_id: int, body: models.SmsPreviewBody
@@ -2921,6 +3013,21 @@ class BrandrelayClient(BaseClient):
             "POST", self._path("/api/v1/catalogue/{item_id}/withdraw", item_id=item_id)
         )
         return cast("models.CatalogueItemRead", response.json())
+
+    def withdraw_standing_approval(self, series_id: int, partner_id: int) -> None:
+        """Withdraw a partner's standing approval of a series
+
+        DELETE /api/v1/campaign-series/{series_id}/standing-approvals/{partner_id}
+        """
+        response = self.request(
+            "DELETE",
+            self._path(
+                "/api/v1/campaign-series/{series_id}/standing-approvals/{partner_id}",
+                series_id=series_id,
+                partner_id=partner_id,
+            ),
+        )
+        response.close()
 
     def write_audit_checkpoint(self) -> models.AuditCheckpointRead:
         """Write a signed audit checkpoint

@@ -1169,6 +1169,14 @@ class ModelsFundSchemasImportReport(TypedDict, total=False):
     funds: list[FundRead]
 
 
+class MonthlyWeekday(TypedDict, total=False):
+    """The nth weekday of every month at a local time, e.g. the first Monday at 09:00."""
+
+    nth: Required[int]
+    weekday: Required[Weekday]
+    at: str
+
+
 class MyReport(TypedDict, total=False):
     """MyReport"""
 
@@ -1179,6 +1187,18 @@ class MyReport(TypedDict, total=False):
     comparable: Required[bool]
     figures: Required[list[Comparison]]
 
+
+class OccurrenceRead(TypedDict, total=False):
+    """OccurrenceRead"""
+
+    occurs_on: Required[str]
+    scheduled_at: Required[str]
+    state: Required[OccurrenceState]
+    campaign_id: Required[int | None]
+    reason: Required[str]
+
+
+OccurrenceState: TypeAlias = "Literal['launched', 'skipped', 'failed']"
 
 Operator: TypeAlias = "Literal['gt', 'gte', 'lt', 'lte', 'eq', 'ne', 'in', 'not_in', 'contains']"
 
@@ -1848,6 +1868,14 @@ class QualityReport(TypedDict, total=False):
     rounds_per_submission: Required[float | None]
 
 
+class Recurrence(TypedDict, total=False):
+    """Exactly one of `cron` (five fields: minute hour day-of-month month day-of-week, all of
+    which must match) or `monthly`."""
+
+    cron: str | None
+    monthly: MonthlyWeekday | None
+
+
 class RefusedCheckpointRead(TypedDict, total=False):
     """RefusedCheckpointRead"""
 
@@ -1952,6 +1980,69 @@ class SegmentUpdate(TypedDict, total=False):
     filter: SegmentFilter | None
 
 
+class SeriesCreate(TypedDict, total=False):
+    """Field order matters: validators read the fields declared before them (info.data)."""
+
+    name: Required[str]
+    template_version_id: Required[int]
+    target: Required[dict[str, Any]]
+    recurrence: Required[Recurrence]
+    timezone: str | None
+    personalise_for: str
+    send_within: str
+    mode: CampaignMode
+    approval_policy: BuiltinPolicy | int
+    remind_after: str
+    escalate_after: str
+    defaults: dict[str, Any]
+
+
+class SeriesDetail(TypedDict, total=False):
+    """SeriesDetail"""
+
+    id: Required[int]
+    name: Required[str]
+    template_version_id: Required[int]
+    target: Required[dict[str, Any]]
+    recurrence: Required[Recurrence]
+    recurrence_text: str
+    timezone: Required[str]
+    personalise_for: Required[int]
+    send_within: Required[int]
+    mode: Required[str]
+    approval_policy: Required[str]
+    defaults: Required[dict[str, Any]]
+    state: Required[SeriesState]
+    skip_dates: Required[list[str]]
+    created_at: Required[str]
+    occurrences: Required[list[OccurrenceRead]]
+    next_occurrences: Required[list[str]]
+    standing_approvals: Required[list[StandingApprovalRead]]
+
+
+class SeriesRead(TypedDict, total=False):
+    """SeriesRead"""
+
+    id: Required[int]
+    name: Required[str]
+    template_version_id: Required[int]
+    target: Required[dict[str, Any]]
+    recurrence: Required[Recurrence]
+    recurrence_text: str
+    timezone: Required[str]
+    personalise_for: Required[int]
+    send_within: Required[int]
+    mode: Required[str]
+    approval_policy: Required[str]
+    defaults: Required[dict[str, Any]]
+    state: Required[SeriesState]
+    skip_dates: Required[list[str]]
+    created_at: Required[str]
+
+
+SeriesState: TypeAlias = "Literal['active', 'paused', 'ended']"
+
+
 class SharingUpdate(TypedDict, total=False):
     """SharingUpdate"""
 
@@ -2049,6 +2140,23 @@ class StageRead(TypedDict, total=False):
     required: Required[int]
     approvals: Required[int]
     blocked: str | None
+
+
+class StandingApprovalCreate(TypedDict, total=False):
+    """StandingApprovalCreate"""
+
+    partner_campaign_id: Required[int]
+
+
+class StandingApprovalRead(TypedDict, total=False):
+    """StandingApprovalRead"""
+
+    id: Required[int]
+    series_id: Required[int]
+    partner_id: Required[int]
+    granted_by: Required[int]
+    from_partner_campaign_id: Required[int]
+    granted_at: Required[str]
 
 
 class StuckItem(TypedDict, total=False):
@@ -2442,6 +2550,10 @@ class WebhookUpdate(TypedDict, total=False):
     enabled: bool | None
 
 
+Weekday: TypeAlias = (
+    "Literal['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday']"
+)
+
 __all__ = [
     "AllocationRead",
     "ApiTokenCreate",
@@ -2547,7 +2659,10 @@ __all__ = [
     "MembershipRead",
     "ModelsContactSchemasImportReport",
     "ModelsFundSchemasImportReport",
+    "MonthlyWeekday",
     "MyReport",
+    "OccurrenceRead",
+    "OccurrenceState",
     "Operator",
     "OutboxMessageRead",
     "OutboxSmsRead",
@@ -2609,6 +2724,7 @@ __all__ = [
     "PrintVariant",
     "Problem",
     "QualityReport",
+    "Recurrence",
     "RefusedCheckpointRead",
     "RegionCountsRead",
     "RegionCreate",
@@ -2625,6 +2741,10 @@ __all__ = [
     "SegmentFilter",
     "SegmentRead",
     "SegmentUpdate",
+    "SeriesCreate",
+    "SeriesDetail",
+    "SeriesRead",
+    "SeriesState",
     "SharingUpdate",
     "SheetProblem",
     "Slot",
@@ -2635,6 +2755,8 @@ __all__ = [
     "SocialLink",
     "Stage",
     "StageRead",
+    "StandingApprovalCreate",
+    "StandingApprovalRead",
     "StuckItem",
     "SubmitBody",
     "SuppressionCreate",
@@ -2677,4 +2799,5 @@ __all__ = [
     "WebhookRead",
     "WebhookSecret",
     "WebhookUpdate",
+    "Weekday",
 ]
