@@ -17,6 +17,7 @@ from activities.chain_tasks import ChainNoticeActivities, ChainTaskActivities
 from activities.claims import ClaimActivities
 from activities.delivery import DeliveryActivities
 from activities.fanout import FanoutActivities
+from activities.journey_activation import JourneyActivationActivities
 from activities.notifications import NotificationActivities
 from activities.print_orders import PrintOrderActivities
 from activities.reporting import ReportActivities
@@ -34,6 +35,7 @@ from workflows.audit_checkpoint import AuditCheckpointWorkflow
 from workflows.campaign import CampaignWorkflow
 from workflows.campaign_sheet import CampaignSheetWorkflow
 from workflows.claim import ClaimWorkflow
+from workflows.journey_activation import JourneyActivationWorkflow
 from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.print_order import PrintOrderWorkflow
 from workflows.report_rollup import ReportRollupWorkflow
@@ -88,6 +90,7 @@ def queues(
     webhooks = WebhookActivities(engine, settings, transport)
     claims = ClaimActivities(engine, settings, store_for(settings), transport)
     prints = PrintOrderActivities(engine, settings, store_for(settings), transport)
+    journey_switches = JourneyActivationActivities(engine, settings)
     return [
         QueueSpec(
             settings.temporal_task_queue,
@@ -103,6 +106,7 @@ def queues(
                 WebhookSweepWorkflow,
                 ClaimWorkflow,
                 PrintOrderWorkflow,
+                JourneyActivationWorkflow,
             ],
             activities=[
                 audit.append_audit_event,
@@ -141,6 +145,8 @@ def queues(
                 prints.print_order_money,
                 prints.submit_print_order,
                 prints.print_vendor_late,
+                journey_switches.journey_activation_chain_input,
+                journey_switches.project_journey_activation,
             ],
         ),
         QueueSpec(
