@@ -31,6 +31,9 @@ from services.org import Actor
 router = APIRouter(prefix="/api/v1/journeys", tags=["journeys"])
 JourneyReader = Annotated[Principal, Depends(Authorize(Permission.journey_read))]
 JourneyManager = Annotated[Principal, Depends(Authorize(Permission.journey_manage))]
+# Refused before any lookup when the role never may; the partner's own grant is checked after.
+JourneyRequester = Annotated[Principal, Depends(Authorize(Permission.partner_campaign_edit))]
+JourneySwitcher = Annotated[Principal, Depends(Authorize(Permission.journey_activate))]
 
 
 @router.get(
@@ -152,7 +155,7 @@ def _one(session: SessionDep, row: JourneyActivation) -> ActivationRead:
     summary="Switch a journey on for your partner, with its content (the approval chain decides)",
 )
 async def switch_journey_on(
-    principal: JourneyReader,
+    principal: JourneyRequester,
     session: SessionDep,
     settings: SettingsDep,
     temporal: TemporalDep,
@@ -176,7 +179,7 @@ async def switch_journey_on(
     summary="Switch a journey off for your partner (the GM)",
 )
 async def switch_journey_off(
-    principal: JourneyReader,
+    principal: JourneySwitcher,
     session: SessionDep,
     temporal: TemporalDep,
     rid: RequestIdDep,

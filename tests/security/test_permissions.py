@@ -25,6 +25,7 @@ from api.portal import session as portal_cookies
 from api.portal.web import PortalAuthorize, PortalPublic, PortalRoute
 from api.security import Authorize, Public
 from core.settings import Settings
+from domain.journeys import ActivationState, JourneyState
 from mail.message import compose
 from mail.tags import make_tags
 from mail.transport import OutboxTransport, outbox_dir
@@ -35,6 +36,7 @@ from models.campaigns import Campaign, PartnerCampaign
 from models.claims import Claim
 from models.contacts import Contact, Segment, Suppression
 from models.funds import Fund
+from models.journeys import Journey, JourneyActivation, JourneyVersion
 from models.org import ApiToken, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
 from models.print_orders import PrintOrder
@@ -142,6 +144,7 @@ class Ids:
     fund_ams: int = 0
     claim: int = 0
     evidence_n: int = 0  # the claim's first piece of evidence (delivery counts)
+    journey: int = 0
 
 
 @pytest.fixture
@@ -195,7 +198,56 @@ def ids(
     result.print_order = _print_order_row(demo, result)
     result.fund_ams = _fund_row(demo, result)
     result.claim = _claim_row(demo, result)
+    result.journey = _journey_rows(demo, result)
     return result
+
+
+def _journey_spec(version_id: int) -> dict[str, Any]:
+    return {
+        "trigger": {"kind": "contact_created"},
+        "entry": "welcome",
+        "steps": [{"id": "welcome", "kind": "send", "template_version_id": version_id}],
+    }
+
+
+def _journey_rows(engine: Engine, ids: Ids) -> int:
+    """A published Northwind journey, and Amsterdam's switch-on request for it waiting without
+    a workflow or chain task: a second request is a 409, deciding it too (nothing waits),
+    the GM's switch-off succeeds."""
+    with Session(engine) as s:
+        amsterdam = s.get(Partner, ids.amsterdam)
+        assert amsterdam is not None
+        journey = Journey(
+            brand_id=amsterdam.brand_id,
+            key="matrix",
+            name="Matrix",
+            state=JourneyState.published,
+            created_by=ids.editor,
+        )
+        s.add(journey)
+        s.flush()
+        assert journey.id is not None
+        s.add(
+            JourneyVersion(
+                journey_id=journey.id,
+                version=1,
+                spec=_journey_spec(ids.published_version),
+                created_by=ids.editor,
+            )
+        )
+        s.add(
+            JourneyActivation(
+                brand_id=amsterdam.brand_id,
+                region_id=amsterdam.region_id,
+                partner_id=ids.amsterdam,
+                journey_id=journey.id,
+                version=1,
+                state=ActivationState.pending_approval,
+                workflow_id="journey-activation-matrix",
+            )
+        )
+        s.commit()
+        return journey.id
 
 
 def _print_order_row(engine: Engine, ids: Ids) -> int:
@@ -992,6 +1044,56 @@ MATRIX: dict[str, tuple[Call, str]] = {
         _c("POST", "/api/v1/claims/{claim}/payment", lambda i, r: {"reference": "SEPA-1"}),
         "NFFFFFFFFC",
     ),
+    # Journeys: everyone in the brand reads the published ones; HQ's marketers and admins
+    # design them; only the partner's own editor or GM requests a switch-on (a request waits
+    # already: 409; HQ's admins hold the permission, but not over the partner: 403), only its
+    # GM switches off, the approval chain decides (nothing waits here: 409).
+    "journeys.list": (_c("GET", "/api/v1/journeys"), "OOOOOOOOOO"),
+    "journeys.create": (
+        _c(
+            "POST",
+            "/api/v1/journeys",
+            lambda i, r: {
+                "key": f"m-{r}",
+                "name": "Matrix",
+                "spec": _journey_spec(i.published_version),
+            },
+        ),
+        "VFFFFFFFOO",
+    ),
+    "journeys.read": (_c("GET", "/api/v1/journeys/{journey}"), "NOOOOOOOOO"),
+    "journeys.version": (
+        _c(
+            "POST",
+            "/api/v1/journeys/{journey}/versions",
+            lambda i, r: {"spec": _journey_spec(i.published_version)},
+        ),
+        "NFFFFFFFOO",
+    ),
+    "journeys.publish": (_c("POST", "/api/v1/journeys/{journey}/publish"), "NFFFFFFFCC"),
+    "journeys.retire": (_c("POST", "/api/v1/journeys/{journey}/retire"), "NFFFFFFFOC"),
+    "journeys.diagram": (_c("GET", "/api/v1/journeys/{journey}/diagram"), "NOOOOOOOOO"),
+    "journeys.activations": (_c("GET", "/api/v1/journeys/{journey}/activations"), "NOOOOOOOOO"),
+    "journeys.switch_on": (
+        _c(
+            "POST",
+            "/api/v1/journeys/{journey}/activations/{amsterdam}/switch-on",
+            lambda i, r: {"values": {}},
+        ),
+        "NCNCFFFFFF",
+    ),
+    "journeys.switch_off": (
+        _c("POST", "/api/v1/journeys/{journey}/activations/{amsterdam}/switch-off"),
+        "NFNOFFFFFF",
+    ),
+    "journeys.decide": (
+        _c(
+            "POST",
+            "/api/v1/journeys/{journey}/activations/{amsterdam}/decide",
+            lambda i, r: {"decision": "approve"},
+        ),
+        "NFNCCNFCFC",
+    ),
 }
 CODE = {
     "O": range(200, 300),
@@ -1112,6 +1214,7 @@ PARAM_IDS = {
     "fund_id": "fund_ams",
     "claim_id": "claim",
     "n": "evidence_n",
+    "journey_id": "journey",
 }
 MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/templates/{template_id}/versions"): {},
@@ -1152,6 +1255,11 @@ MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/claims/{claim_id}/payment"): {"reference": "X"},
     ("POST", "/api/v1/print-orders/{print_order_id}/decide"): {"decision": "approve"},
     ("POST", "/api/v1/print-orders/{print_order_id}/cancel"): {},
+    ("POST", "/api/v1/journeys/{journey_id}/versions"): {"spec": {}},
+    ("POST", "/api/v1/journeys/{journey_id}/activations/{partner_id}/switch-on"): {"values": {}},
+    ("POST", "/api/v1/journeys/{journey_id}/activations/{partner_id}/decide"): {
+        "decision": "approve"
+    },
 }
 # Required query parameters naming another object of the brand.
 QUERY = {
