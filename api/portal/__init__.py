@@ -12,6 +12,7 @@ from api.portal import (
     claim_pages,
     fund_pages,
     inbox,
+    journey_pages,
     outbox_pages,
     partner_campaigns,
     policy_pages,
@@ -48,4 +49,5 @@ PORTAL_ROUTERS: list[APIRouter] = [
     print_order_pages.router,
     fund_pages.router,
     claim_pages.router,
+    journey_pages.router,
 ]

@@ -174,6 +174,7 @@ NAV = (
     ("/my-reports", "My reports", Permission.partner_campaign_edit),
     ("/claims", "Claims", Permission.claim_read),
     ("/print-orders", "Print orders", Permission.print_order_read),
+    ("/journeys", "Journeys", Permission.journey_read),
 )
 
 

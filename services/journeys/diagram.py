@@ -3,6 +3,7 @@ the same steps in words (what the portal shows a partner on a phone)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import time
 
 from domain.journeys import BranchOn, TriggerKind
@@ -56,26 +57,47 @@ def exit_words(spec: JourneySpec) -> str:
     return base + (f", or once {extra} is set (converted)" if extra else "")
 
 
-def summary(spec: JourneySpec, names: dict[int, str] | None = None) -> list[str]:
-    """The journey in sentences, in the order a contact meets the steps (depth first from
-    the entry; a branch's two ways follow it)."""
-    lines = [f"Starts when: {trigger_words(spec)}."]
+@dataclass(frozen=True)
+class Box:
+    """One step as the portal draws it: indented under its branch, "yes"/"no" as the lead."""
+
+    step_id: str
+    kind: str
+    text: str
+    depth: int
+    lead: str  # "", "yes" or "no"
+    again: bool = False  # a step met before (two ways join): drawn as "continue at"
+
+
+def boxes(spec: JourneySpec, names: dict[int, str] | None = None) -> list[Box]:
+    """The steps in the order a contact meets them (depth first from the entry; a branch's
+    two ways follow it, indented)."""
+    out: list[Box] = []
     seen: set[str] = set()
 
     def walk(step_id: str, depth: int, lead: str) -> None:
+        step = spec.step(step_id)
         if step_id in seen:
-            lines.append(f"{'  ' * depth}{lead}continue at “{step_id}”.")
+            out.append(Box(step_id, step.kind.value, f"continue at “{step_id}”", depth, lead, True))
             return
         seen.add(step_id)
-        step = spec.step(step_id)
-        lines.append(f"{'  ' * depth}{lead}{step_words(step, names)}.")
+        out.append(Box(step_id, step.kind.value, step_words(step, names), depth, lead))
         if isinstance(step, BranchStep):
-            walk(step.then, depth + 1, "yes: ")
-            walk(step.otherwise, depth + 1, "no: ")
+            walk(step.then, depth + 1, "yes")
+            walk(step.otherwise, depth + 1, "no")
         elif isinstance(step, SendStep | WaitStep) and step.next:
             walk(step.next, depth, "")
 
     walk(spec.entry, 0, "")
+    return out
+
+
+def summary(spec: JourneySpec, names: dict[int, str] | None = None) -> list[str]:
+    """The journey in sentences: the trigger, each step (indented under a branch), the exit."""
+    lines = [f"Starts when: {trigger_words(spec)}."]
+    for b in boxes(spec, names):
+        lead = f"{b.lead}: " if b.lead else ""
+        lines.append(f"{'  ' * b.depth}{lead}{b.text}.")
     lines.append(f"{exit_words(spec)}.")
     return lines
 

@@ -1462,6 +1462,12 @@ PORTAL: dict[tuple[str, str], int] = {
     ("POST", "/claims/{}/confirm"): 403,
     ("POST", "/claims/{}/decide"): 403,
     ("POST", "/claims/{}/payment"): 403,
+    ("GET", "/journeys"): 303,
+    ("GET", "/journeys/{}"): 303,
+    ("POST", "/journeys/{}/switch-on"): 403,
+    ("POST", "/journeys/{}/switch-off"): 403,
+    ("GET", "/journey-activations/{}"): 303,
+    ("POST", "/journey-activations/{}/decide"): 403,
 }
 PORTAL_FILL = {"/static/{}": "/static/portal.css"}
 
