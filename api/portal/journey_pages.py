@@ -19,13 +19,16 @@ from api.portal.web import _guard as portal_guard
 from content.spec import SlotKind
 from core.errors import Problem
 from core.policy import ROLE_PERMISSIONS, Permission, Principal, has_permission_somewhere
+from core.settings import Settings
 from domain.journeys import ActivationState, JourneyState
 from domain.roles import ScopeType
 from models.journey_schemas import ActivationRead, Counts
 from models.journey_spec import JourneySpec
 from models.journeys import Journey, JourneyActivation
 from models.org import Partner
+from models.template_schemas import ValuesBody
 from models.templates import TemplateVersion
+from services import previews
 from services.approvals.chain_tasks import decider
 from services.journeys import activation, definition, design, diagram, reads
 from services.org import Actor
@@ -69,6 +72,36 @@ class StepForm:
     title: str
     fields: list[ContentField]
     error: str = ""
+    preview: str = ""  # the email as the partner's contacts would get it
+    preview_note: str = ""  # why there is no preview yet
+
+
+def previews_of(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    spec: JourneySpec,
+    partner: Partner,
+    values: dict[str, Any],
+) -> dict[str, tuple[str, str]]:
+    """Per send step: the email drawn with the partner's content (the same renderer as a
+    partner campaign's preview), or the reason it cannot be drawn yet."""
+    out: dict[str, tuple[str, str]] = {}
+    for _, step in definition.send_steps(spec):
+        version = session.get(TemplateVersion, step.template_version_id)
+        if version is None:
+            continue
+        given = values.get(step.id) or {}
+        body = ValuesBody(values=dict(given), locale=partner.locale, partner_id=partner.id)
+        try:
+            shown = previews.render_preview(session, settings, principal, version, body, "html")
+        except Problem as err:
+            session.rollback()
+            out[step.id] = ("", f"No preview yet: {err.detail}")
+            continue
+        html = shown.body if isinstance(shown.body, str) else shown.body.decode()
+        out[step.id] = (html, "")
+    return out
 
 
 def my_partner(session: Session, principal: Principal) -> Partner | None:
@@ -176,6 +209,7 @@ def journeys_page(
 def _partner_page(
     request: Request,
     session: Session,
+    settings: Settings,
     principal: Principal,
     journey: Journey,
     partner: Partner,
@@ -204,6 +238,11 @@ def _partner_page(
         principal, partner.id, Permission.journey_activate
     )
     given = values if values is not None else (row.values if row else {})
+    forms = content_forms(session, spec, picture["names"], given, errors or {})
+    if not errors:
+        drawn = previews_of(session, settings, principal, spec, partner, given)
+        for f in forms:
+            f.preview, f.preview_note = drawn.get(f.step_id, ("", ""))
     return render(
         request,
         "journey_partner.html",
@@ -214,7 +253,7 @@ def _partner_page(
         activation=read,
         counts=read.counts if read else Counts(),
         version=version,
-        forms=content_forms(session, spec, picture["names"], given, errors or {}),
+        forms=forms,
         may_request=may_request,
         may_off=may_off,
         is_gm=activation.partner_grant(principal, partner.id, Permission.journey_activate),
@@ -226,12 +265,16 @@ def _partner_page(
 
 @router.get("/journeys/{journey_id}", response_class=HTMLResponse)
 def journey_page(
-    principal: PortalJourneyReader, request: Request, session: SessionDep, journey_id: int
+    principal: PortalJourneyReader,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    journey_id: int,
 ) -> HTMLResponse:
     journey = design.load(session, principal, journey_id)
     partner = my_partner(session, principal)
     if partner is not None:
-        return _partner_page(request, session, principal, journey, partner)
+        return _partner_page(request, session, settings, principal, journey, partner)
     detail = reads.detail(session, journey)
     running = reads.activation_reads(session, reads.activations(session, principal, journey_id))
     totals = Counts()
@@ -280,6 +323,7 @@ async def switch_on(
         return _partner_page(
             request,
             session,
+            settings,
             principal,
             journey,
             partner,
@@ -317,7 +361,11 @@ def _may_decide(session: Session, principal: Principal, row: JourneyActivation) 
 
 @router.get("/journey-activations/{activation_id}", response_class=HTMLResponse)
 def activation_page(
-    principal: PortalJourneyReader, request: Request, session: SessionDep, activation_id: int
+    principal: PortalJourneyReader,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    activation_id: int,
 ) -> HTMLResponse:
     """A switch-on request as the approver sees it: the journey, the partner's content per
     send step, and the decision."""
@@ -326,6 +374,9 @@ def activation_page(
     picture = _picture(session, spec)
     read = reads.activation_reads(session, [row])[0]
     steps = {s.id: diagram.step_words(s, picture["names"]) for _, s in definition.send_steps(spec)}
+    partner = session.get(Partner, row.partner_id)
+    assert partner is not None
+    drawn = previews_of(session, settings, principal, spec, partner, row.values)
     return render(
         request,
         "journey_activation.html",
@@ -333,6 +384,7 @@ def activation_page(
         journey=journey,
         activation=read,
         steps=steps,
+        drawn=drawn,
         may_decide=row.state == ActivationState.pending_approval
         and _may_decide(session, principal, row),
         flash=DONE.get(request.query_params.get("done", ""), ""),

@@ -81,6 +81,7 @@ def test_partners_see_their_own_page_and_nobody_else_s(portal: TestClient, demo:
     assert 'name="v__greet__event_date"' in page.text  # the content form for each send step
     assert 'name="v__remind__event_date"' in page.text
     assert "/switch-off" not in page.text
+    assert "No preview yet" in page.text  # the open day's date is not given yet
     listing = portal.get("/journeys")
     assert f'href="/journeys/{draft}"' not in listing.text
 
@@ -126,6 +127,9 @@ async def test_editor_switches_on_gm_approves_from_the_inbox_and_switches_off(
     assert task.status_code == 200 and "Approve and switch on" in task.text
     assert "&lt;script&gt;alert" in task.text and "<script>alert" not in task.text
     assert "{{ 7*7 }}" in task.text  # partner text is never template code
+    assert 'title="Email preview of greet"' in task.text  # what the GM approves, drawn
+    srcdoc = task.text.split('title="Email preview of greet" srcdoc="')[1].split('"></iframe>')[0]
+    assert "{{ 7*7 }}" in srcdoc and "&amp;lt;script&amp;gt;" in srcdoc  # text, twice escaped
     decided = await api.post(
         f"/journey-activations/{aid}/decide", data={"csrf_token": csrf, "decision": "approve"}
     )
