@@ -9,9 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
+from api.routers.params import PagingDep, page_of
 from api.security import Authorize
 from core.errors import NotFound
 from core.policy import Permission, Principal
+from domain.journeys import ActivationState, JourneyState
 from models.journey_schemas import (
     ActivationDecideBody,
     ActivationRead,
@@ -25,6 +27,7 @@ from models.journey_schemas import (
     SwitchOnBody,
 )
 from models.journeys import JourneyActivation
+from models.schemas import Page
 from services.journeys import activation, design, reads
 from services.org import Actor
 
@@ -37,13 +40,19 @@ JourneySwitcher = Annotated[Principal, Depends(Authorize(Permission.journey_acti
 
 
 @router.get(
-    "", response_model=list[JourneyRead], operation_id="list_journeys", summary="List journeys"
+    "", response_model=Page[JourneyRead], operation_id="list_journeys", summary="List journeys"
 )
-def list_journeys(principal: JourneyReader, session: SessionDep) -> list[JourneyRead]:
+def list_journeys(
+    principal: JourneyReader,
+    session: SessionDep,
+    paging: PagingDep,
+    state: JourneyState | None = None,
+    sort: str = reads.JOURNEYS.sort_query(),
+) -> Page[JourneyRead]:
     """HQ sees drafts too; everyone else the published and retired ones."""
-    found = reads.list_journeys(session, principal)
-    active = reads.active_partners(session, [j.id for j in found if j.id is not None])
-    return [reads.read(j, active.get(j.id or 0, 0)) for j in found]
+    result = reads.page_journeys(session, principal, paging, sort, state)
+    active = reads.active_partners(session, [j.id for j in result.items if j.id is not None])
+    return page_of(result, paging, (reads.read(j, active.get(j.id or 0, 0)) for j in result.items))
 
 
 @router.post(
@@ -132,16 +141,22 @@ def read_journey_diagram(
 
 @router.get(
     "/{journey_id}/activations",
-    response_model=list[ActivationRead],
+    response_model=Page[ActivationRead],
     operation_id="list_journey_activations",
     summary="The partners that switched the journey on (partners: their own), with counts",
 )
 def list_journey_activations(
-    principal: JourneyReader, session: SessionDep, journey_id: int
-) -> list[ActivationRead]:
+    principal: JourneyReader,
+    session: SessionDep,
+    paging: PagingDep,
+    journey_id: int,
+    state: ActivationState | None = None,
+    sort: str = reads.ACTIVATIONS.sort_query(),
+) -> Page[ActivationRead]:
     journey = design.load(session, principal, journey_id)
     assert journey.id is not None
-    return reads.activation_reads(session, reads.activations(session, principal, journey.id))
+    result = reads.page_activations(session, principal, journey.id, paging, sort, state)
+    return page_of(result, paging, reads.activation_reads(session, list(result.items)))
 
 
 def _one(session: SessionDep, row: JourneyActivation) -> ActivationRead:

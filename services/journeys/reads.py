@@ -5,6 +5,7 @@ the partners that switched it on, and per activation its enrolments per state
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, col, func, select
@@ -25,17 +26,57 @@ from models.journeys import Journey, JourneyActivation, JourneyEnrolment, Journe
 from models.org import Partner
 from models.templates import Template, TemplateVersion
 from services.journeys import definition, design, diagram
+from services.paging import Key, Listing, Paged, PageRequest, fetch
+
+JOURNEYS = Listing(
+    "journeys",
+    col(Journey.id),
+    {
+        "id": Key(col(Journey.id), "int"),
+        "name": Key(col(Journey.name), "str"),
+        "created_at": Key(col(Journey.created_at), "datetime"),
+        "updated_at": Key(col(Journey.updated_at), "datetime"),
+    },
+    default="-id",
+)
+ACTIVATIONS = Listing(
+    "journey_activations",
+    col(JourneyActivation.id),
+    {
+        "id": Key(col(JourneyActivation.id), "int"),
+        "updated_at": Key(col(JourneyActivation.updated_at), "datetime"),
+    },
+    default="id",
+)
 
 
-def list_journeys(session: Session, principal: Principal) -> list[Journey]:
-    """Newest first; drafts only for those who design them."""
+def _journeys_query(principal: Principal, state: JourneyState | None = None) -> Any:
+    """Drafts only for those who design them."""
     stmt = select(Journey).where(Journey.brand_id == principal.brand_id)
     if not any(
         Permission.journey_manage in ROLE_PERMISSIONS[g.role] and g.scope == ScopeType.brand
         for g in principal.grants
     ):
         stmt = stmt.where(Journey.state != JourneyState.draft)
+    if state is not None:
+        stmt = stmt.where(Journey.state == state)
+    return stmt
+
+
+def list_journeys(session: Session, principal: Principal) -> list[Journey]:
+    """Newest first (the portal's list: a brand has a handful)."""
+    stmt = _journeys_query(principal)
     return list(session.exec(stmt.order_by(col(Journey.id).desc())).all())
+
+
+def page_journeys(
+    session: Session,
+    principal: Principal,
+    paging: PageRequest,
+    sort: str,
+    state: JourneyState | None = None,
+) -> Paged[Journey]:
+    return fetch(session, _journeys_query(principal, state), JOURNEYS, sort, paging)
 
 
 def activations_scope(principal: Principal) -> ColumnElement[bool]:
@@ -52,6 +93,29 @@ def activations_scope(principal: Principal) -> ColumnElement[bool]:
         else:
             clauses.append(col(JourneyActivation.partner_id) == g.partner_id)
     return or_(*clauses) if clauses else col(JourneyActivation.id) == -1
+
+
+def _activations_query(
+    principal: Principal, journey_id: int, state: ActivationState | None = None
+) -> Any:
+    stmt = select(JourneyActivation).where(
+        JourneyActivation.journey_id == journey_id,
+        JourneyActivation.brand_id == principal.brand_id,
+        activations_scope(principal),
+    )
+    return stmt.where(JourneyActivation.state == state) if state is not None else stmt
+
+
+def page_activations(
+    session: Session,
+    principal: Principal,
+    journey_id: int,
+    paging: PageRequest,
+    sort: str,
+    state: ActivationState | None = None,
+) -> Paged[JourneyActivation]:
+    query = _activations_query(principal, journey_id, state)
+    return fetch(session, query, ACTIVATIONS, sort, paging)
 
 
 def activations(session: Session, principal: Principal, journey_id: int) -> list[JourneyActivation]:

@@ -252,7 +252,7 @@ async def test_switch_on_checks_the_content_and_the_tenant(
         resp = await api.post(off, json={}, headers=login(email))
         assert resp.status_code == want, (email, resp.text)
     listed = await api.get(f"/api/v1/journeys/{jid}/activations", headers=login(GM_HAMBURG))
-    assert listed.json() == []
+    assert listed.json()["items"] == []
     never = await api.post(off, json={}, headers=login(GM))
     assert never.status_code == 409
 

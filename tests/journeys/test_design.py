@@ -150,11 +150,15 @@ def test_who_sees_and_designs_journeys(client: TestClient, login: Login, demo: E
     def listed(email: str) -> list[int]:
         resp = client.get("/api/v1/journeys", headers=login(email))
         assert resp.status_code == 200
-        return sorted(j["id"] for j in resp.json())
+        return sorted(j["id"] for j in resp.json()["items"])
 
     assert listed(MARKETER) == sorted([draft, live])
     assert listed(GM) == [live]  # partners never see drafts
     assert listed("admin@contoso.example") == []
+    drafts = client.get("/api/v1/journeys?state=draft&sort=name", headers=login(MARKETER))
+    assert [j["id"] for j in drafts.json()["items"]] == [draft]
+    bad = client.get("/api/v1/journeys?sort=key", headers=login(MARKETER))
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "sort"
     assert client.get(f"/api/v1/journeys/{draft}", headers=login(EDITOR)).status_code == 404
     assert client.get(f"/api/v1/journeys/{live}", headers=login(EDITOR)).status_code == 200
     foreign = client.get(f"/api/v1/journeys/{live}", headers=login("admin@contoso.example"))
@@ -191,7 +195,7 @@ def test_activations_list_counts_from_the_run_side(
     def seen(email: str) -> dict[str, dict[str, object]]:
         resp = client.get(f"/api/v1/journeys/{jid}/activations", headers=login(email))
         assert resp.status_code == 200, resp.text
-        return {a["partner_name"]: a["counts"] for a in resp.json()}
+        return {a["partner_name"]: a["counts"] for a in resp.json()["items"]}
 
     hq = seen(ADMIN)
     assert len(hq) == 2

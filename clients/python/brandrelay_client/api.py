@@ -1268,25 +1268,60 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.PageFundRead", response.json())
 
-    def list_journey_activations(self, journey_id: int) -> list[models.ActivationRead]:
+    def list_journey_activations(
+        self,
+        journey_id: int,
+        *,
+        state: models.ActivationState | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PageActivationRead:
         """The partners that switched the journey on (partners: their own), with counts
 
         GET /api/v1/journeys/{journey_id}/activations
         """
         response = self.request(
-            "GET", self._path("/api/v1/journeys/{journey_id}/activations", journey_id=journey_id)
+            "GET",
+            self._path("/api/v1/journeys/{journey_id}/activations", journey_id=journey_id),
+            params={
+                "state": state,
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+                "offset": offset,
+            },
         )
-        return cast("list[models.ActivationRead]", response.json())
+        return cast("models.PageActivationRead", response.json())
 
-    def list_journeys(self) -> list[models.JourneyRead]:
+    def list_journeys(
+        self,
+        *,
+        state: models.JourneyState | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PageJourneyRead:
         """List journeys
 
         GET /api/v1/journeys
 
         HQ sees drafts too; everyone else the published and retired ones.
         """
-        response = self.request("GET", "/api/v1/journeys")
-        return cast("list[models.JourneyRead]", response.json())
+        response = self.request(
+            "GET",
+            "/api/v1/journeys",
+            params={
+                "state": state,
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+                "offset": offset,
+            },
+        )
+        return cast("models.PageJourneyRead", response.json())
 
     def list_memberships(
         self,

@@ -1251,6 +1251,16 @@ class OverdueItem(TypedDict, total=False):
     escalation_level: Required[int]
 
 
+class PageActivationRead(TypedDict, total=False):
+    """Page[ActivationRead]"""
+
+    items: Required[list[ActivationRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
 class PageApiTokenRead(TypedDict, total=False):
     """Page[ApiTokenRead]"""
 
@@ -1335,6 +1345,16 @@ class PageFundRead(TypedDict, total=False):
     """Page[FundRead]"""
 
     items: Required[list[FundRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
+class PageJourneyRead(TypedDict, total=False):
+    """Page[JourneyRead]"""
+
+    items: Required[list[JourneyRead]]
     next_cursor: str | None
     total: int | None
     limit: Required[int]
@@ -2572,6 +2592,7 @@ __all__ = [
     "OutboxMessageRead",
     "OutboxSmsRead",
     "OverdueItem",
+    "PageActivationRead",
     "PageApiTokenRead",
     "PageAssetRead",
     "PageAuditEventRead",
@@ -2581,6 +2602,7 @@ __all__ = [
     "PageContactRead",
     "PageDelegationRead",
     "PageFundRead",
+    "PageJourneyRead",
     "PageLedgerEntryRead",
     "PageMembershipRead",
     "PageOutboxMessageRead",
