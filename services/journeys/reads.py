@@ -13,6 +13,7 @@ from sqlmodel import Session, col, func, select
 from core.policy import ROLE_PERMISSIONS, Permission, Principal
 from domain.journeys import ActivationState, EnrolmentState, JourneyState
 from domain.roles import ScopeType
+from domain.states import DeliveryStatus
 from models.journey_schemas import (
     ActivationRead,
     Counts,
@@ -157,7 +158,7 @@ def counts(session: Session, activation_ids: list[int]) -> dict[int, Counts]:
         .group_by(col(JourneySend.activation_id), col(JourneySend.status))
     ).all()
     for aid, status, n in rows:
-        sent[aid][str(status.value if hasattr(status, "value") else status)] = n
+        sent[aid][DeliveryStatus(status).value] = n
     for aid, by_status in sent.items():
         out[aid].sends = dict(sorted(by_status.items()))
         out[aid].sent = by_status.get("sent", 0)
