@@ -32,11 +32,10 @@ def _days(n: int) -> str:
 
 
 def step_words(step: Step, names: dict[int, str] | None = None) -> str:
-    """One step in words; `names` gives template versions a readable name."""
+    """One step in words; `names` gives template versions (by id) a readable name."""
     if isinstance(step, SendStep):
         name = (names or {}).get(step.template_version_id)
-        what = f"{name} (version {step.template_version_id})" if name else None
-        return f"Send the email {what or f'of template version {step.template_version_id}'}"
+        return f"Send the email {name or f'of template version {step.template_version_id}'}"
     if isinstance(step, WaitStep):
         parts = []
         if step.days:

@@ -195,15 +195,16 @@ def read(journey: Journey, active: int = 0) -> JourneyRead:
 
 
 def template_names(session: Session, spec_ids: set[int]) -> dict[int, str]:
-    """Template version id -> the template's name, for words and diagrams."""
+    """Template version id -> how people name it ("Open day" version 2), for words and
+    diagrams."""
     if not spec_ids:
         return {}
     rows = session.exec(
-        select(TemplateVersion.id, Template.name)
+        select(TemplateVersion.id, Template.name, TemplateVersion.number)
         .join(Template, col(Template.id) == col(TemplateVersion.template_id))
         .where(col(TemplateVersion.id).in_(spec_ids))
     ).all()
-    return {vid: name for vid, name in rows if vid is not None}
+    return {vid: f"“{name}” version {number}" for vid, name, number in rows if vid is not None}
 
 
 def names_for(session: Session, spec: JourneySpec) -> dict[int, str]:

@@ -51,7 +51,7 @@ def test_hq_creates_versions_publishes_and_retires_a_journey(
     jid = body["id"]
     assert (body["state"], body["current_version"], len(body["versions"])) == ("draft", 1, 1)
     assert body["summary"][0] == "Starts when: On the contact's birthday, at 09:00 local time."
-    assert "Send the email Open day" in body["summary"][1]
+    assert body["summary"][1] == "Send the email “Open day” version 1."
 
     again = create(client, login, birthday_spec(version_id))
     assert again.status_code == 409 and "key" in again.json()["detail"]

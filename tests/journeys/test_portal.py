@@ -58,7 +58,9 @@ def test_hq_sees_the_design_versions_and_partners_with_counts(
     assert page.status_code == 200, page.text
     text = page.text
     assert "On the contact&#39;s birthday, at 09:00 local time" in text
-    assert "Send the email Open day" in text and "If the previous email was opened" in text
+    assert (
+        "Send the email “Open day” version 1" in text and "If the previous email was opened" in text
+    )
     assert "flowchart TD" in text  # the mermaid source under the drawn steps
     assert "active: 1" in text and "rejected: 1" in text
     assert "Contacts: 2 running, 5 completed, 0 exited · 7 emails sent" in text
