@@ -17,6 +17,7 @@ from activities.chain_tasks import ChainNoticeActivities, ChainTaskActivities
 from activities.claims import ClaimActivities
 from activities.delivery import DeliveryActivities
 from activities.fanout import FanoutActivities
+from activities.journey_activation import JourneyActivationActivities
 from activities.notifications import NotificationActivities
 from activities.print_orders import PrintOrderActivities
 from activities.reporting import ReportActivities
@@ -35,6 +36,7 @@ from workflows.audit_checkpoint import AuditCheckpointWorkflow
 from workflows.campaign import CampaignWorkflow
 from workflows.campaign_sheet import CampaignSheetWorkflow
 from workflows.claim import ClaimWorkflow
+from workflows.journey_activation import JourneyActivationWorkflow
 from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.print_order import PrintOrderWorkflow
 from workflows.report_rollup import ReportRollupWorkflow
@@ -91,6 +93,7 @@ def queues(
     claims = ClaimActivities(engine, settings, store_for(settings), transport)
     prints = PrintOrderActivities(engine, settings, store_for(settings), transport)
     series = SeriesActivities(engine, settings)
+    journey_switches = JourneyActivationActivities(engine, settings)
     return [
         QueueSpec(
             settings.temporal_task_queue,
@@ -107,6 +110,7 @@ def queues(
                 ClaimWorkflow,
                 PrintOrderWorkflow,
                 SeriesOccurrenceWorkflow,
+                JourneyActivationWorkflow,
             ],
             activities=[
                 audit.append_audit_event,
@@ -147,6 +151,8 @@ def queues(
                 prints.print_vendor_late,
                 series.open_series_occurrence,
                 series.standing_approval_for,
+                journey_switches.journey_activation_chain_input,
+                journey_switches.project_journey_activation,
             ],
         ),
         QueueSpec(

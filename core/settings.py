@@ -217,6 +217,11 @@ class Settings(BaseSettings):
     claim_approval_policy: str = Field(
         "", description="Name of the brand approval policy claims run; empty: the built-in one"
     )
+    journey_approval_policy: str = Field(
+        "",
+        description="Name of the brand approval policy a journey's switch-on runs; empty: the "
+        "built-in one (the partner's GM)",
+    )
     audit_checkpoint_bucket: str = Field(
         "", description="S3 bucket of audit checkpoints (Object Lock); empty: S3_BUCKET"
     )

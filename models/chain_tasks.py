@@ -18,7 +18,7 @@ class ChainTask(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("subject", "subject_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    subject: ChainSubject = Field(sa_type=EnumText(ChainSubject, 16))
+    subject: ChainSubject = Field(sa_type=EnumText(ChainSubject, 32))
     subject_id: int = Field(index=True)
     brand_id: int = Field(foreign_key="brand.id", index=True)
     region_id: int = Field(foreign_key="region.id")

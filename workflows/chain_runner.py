@@ -56,6 +56,7 @@ FINAL = frozenset({Outcome.approved, Outcome.rejected, Outcome.changes_requested
 READ = {
     ChainSubject.print_order: Permission.print_order_read,
     ChainSubject.claim: Permission.claim_read,
+    ChainSubject.journey_activation: Permission.journey_read,
 }
 
 

@@ -13,6 +13,7 @@ from api.portal import (
     claim_pages,
     fund_pages,
     inbox,
+    journey_pages,
     outbox_pages,
     partner_campaigns,
     policy_pages,
@@ -52,4 +53,5 @@ PORTAL_ROUTERS: list[APIRouter] = [
     claim_pages.router,
     catalogue_pages.router,
     series_pages.router,
+    journey_pages.router,
 ]

@@ -179,6 +179,7 @@ NAV = (
     ("/print-orders", "Print orders", Permission.print_order_read),
     ("/catalogue", "Catalogue", Permission.catalogue_read),
     ("/series", "Campaign series", Permission.series_read),
+    ("/journeys", "Journeys", Permission.journey_read),
 )
 
 

@@ -184,6 +184,7 @@ class InboxItem:
 SUBJECT_PAGES = {
     ChainSubject.print_order: ("Print order", "/print-orders"),
     ChainSubject.claim: ("Co-op claim", "/claims"),
+    ChainSubject.journey_activation: ("Journey switch-on", "/journey-activations"),
 }
 
 

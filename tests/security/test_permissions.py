@@ -25,6 +25,7 @@ from api.portal import session as portal_cookies
 from api.portal.web import PortalAuthorize, PortalPublic, PortalRoute
 from api.security import Authorize, Public
 from core.settings import Settings
+from domain.journeys import ActivationState, JourneyState
 from mail.message import compose
 from mail.tags import make_tags
 from mail.transport import OutboxTransport, outbox_dir
@@ -36,6 +37,7 @@ from models.catalogue import CatalogueItem, CatalogueOrder
 from models.claims import Claim
 from models.contacts import Contact, Segment, Suppression
 from models.funds import Fund
+from models.journeys import Journey, JourneyActivation, JourneyVersion
 from models.org import ApiToken, Membership, Partner, Region, User
 from models.outbox import OutboxMessage
 from models.print_orders import PrintOrder
@@ -147,6 +149,7 @@ class Ids:
     cat_item: int = 0  # a published catalogue item for North
     cat_order: int = 0  # Amsterdam's open order of it
     series: int = 0
+    journey: int = 0
 
 
 @pytest.fixture
@@ -202,7 +205,56 @@ def ids(
     result.claim = _claim_row(demo, result)
     result.cat_item, result.cat_order = _catalogue_rows(demo, result)
     result.series = _series_row(demo, result)
+    result.journey = _journey_rows(demo, result)
     return result
+
+
+def _journey_spec(version_id: int) -> dict[str, Any]:
+    return {
+        "trigger": {"kind": "contact_created"},
+        "entry": "welcome",
+        "steps": [{"id": "welcome", "kind": "send", "template_version_id": version_id}],
+    }
+
+
+def _journey_rows(engine: Engine, ids: Ids) -> int:
+    """A published Northwind journey, and Amsterdam's switch-on request for it waiting without
+    a workflow or chain task: a second request is a 409, deciding it too (nothing waits),
+    the GM's switch-off succeeds."""
+    with Session(engine) as s:
+        amsterdam = s.get(Partner, ids.amsterdam)
+        assert amsterdam is not None
+        journey = Journey(
+            brand_id=amsterdam.brand_id,
+            key="matrix",
+            name="Matrix",
+            state=JourneyState.published,
+            created_by=ids.editor,
+        )
+        s.add(journey)
+        s.flush()
+        assert journey.id is not None
+        s.add(
+            JourneyVersion(
+                journey_id=journey.id,
+                version=1,
+                spec=_journey_spec(ids.published_version),
+                created_by=ids.editor,
+            )
+        )
+        s.add(
+            JourneyActivation(
+                brand_id=amsterdam.brand_id,
+                region_id=amsterdam.region_id,
+                partner_id=ids.amsterdam,
+                journey_id=journey.id,
+                version=1,
+                state=ActivationState.pending_approval,
+                workflow_id="journey-activation-matrix",
+            )
+        )
+        s.commit()
+        return journey.id
 
 
 def _print_order_row(engine: Engine, ids: Ids) -> int:
@@ -1124,6 +1176,56 @@ MATRIX: dict[str, tuple[Call, str]] = {
         _c("DELETE", "/api/v1/campaign-series/{series}/standing-approvals/{amsterdam}"),
         "NFNNNNFNFN",
     ),
+    # Journeys: everyone in the brand reads the published ones; HQ's marketers and admins
+    # design them; only the partner's own editor or GM requests a switch-on (a request waits
+    # already: 409; HQ's admins hold the permission, but not over the partner: 403), only its
+    # GM switches off, the approval chain decides (nothing waits here: 409).
+    "journeys.list": (_c("GET", "/api/v1/journeys"), "OOOOOOOOOO"),
+    "journeys.create": (
+        _c(
+            "POST",
+            "/api/v1/journeys",
+            lambda i, r: {
+                "key": f"m-{r}",
+                "name": "Matrix",
+                "spec": _journey_spec(i.published_version),
+            },
+        ),
+        "VFFFFFFFOO",
+    ),
+    "journeys.read": (_c("GET", "/api/v1/journeys/{journey}"), "NOOOOOOOOO"),
+    "journeys.version": (
+        _c(
+            "POST",
+            "/api/v1/journeys/{journey}/versions",
+            lambda i, r: {"spec": _journey_spec(i.published_version)},
+        ),
+        "NFFFFFFFOO",
+    ),
+    "journeys.publish": (_c("POST", "/api/v1/journeys/{journey}/publish"), "NFFFFFFFCC"),
+    "journeys.retire": (_c("POST", "/api/v1/journeys/{journey}/retire"), "NFFFFFFFOC"),
+    "journeys.diagram": (_c("GET", "/api/v1/journeys/{journey}/diagram"), "NOOOOOOOOO"),
+    "journeys.activations": (_c("GET", "/api/v1/journeys/{journey}/activations"), "NOOOOOOOOO"),
+    "journeys.switch_on": (
+        _c(
+            "POST",
+            "/api/v1/journeys/{journey}/activations/{amsterdam}/switch-on",
+            lambda i, r: {"values": {}},
+        ),
+        "NCNCFFFFFF",
+    ),
+    "journeys.switch_off": (
+        _c("POST", "/api/v1/journeys/{journey}/activations/{amsterdam}/switch-off"),
+        "NFNOFFFFFF",
+    ),
+    "journeys.decide": (
+        _c(
+            "POST",
+            "/api/v1/journeys/{journey}/activations/{amsterdam}/decide",
+            lambda i, r: {"decision": "approve"},
+        ),
+        "NFNCCNFCFC",
+    ),
 }
 CODE = {
     "O": range(200, 300),
@@ -1247,6 +1349,7 @@ PARAM_IDS = {
     "item_id": "cat_item",
     "order_id": "cat_order",
     "series_id": "series",
+    "journey_id": "journey",
 }
 MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/templates/{template_id}/versions"): {},
@@ -1290,6 +1393,11 @@ MINIMAL_BODY: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/catalogue/{item_id}"): {"title": "X"},
     ("POST", "/api/v1/catalogue/{item_id}/orders"): {},
     ("POST", "/api/v1/campaign-series/{series_id}/standing-approvals"): {"partner_campaign_id": 1},
+    ("POST", "/api/v1/journeys/{journey_id}/versions"): {"spec": {}},
+    ("POST", "/api/v1/journeys/{journey_id}/activations/{partner_id}/switch-on"): {"values": {}},
+    ("POST", "/api/v1/journeys/{journey_id}/activations/{partner_id}/decide"): {
+        "decision": "approve"
+    },
 }
 # Required query parameters naming another object of the brand.
 QUERY = {
@@ -1503,6 +1611,12 @@ PORTAL: dict[tuple[str, str], int] = {
     ("POST", "/catalogue/manage"): 403,
     ("POST", "/catalogue/{}/publish"): 403,
     ("POST", "/catalogue/{}/withdraw"): 403,
+    ("GET", "/journeys"): 303,
+    ("GET", "/journeys/{}"): 303,
+    ("POST", "/journeys/{}/switch-on"): 403,
+    ("POST", "/journeys/{}/switch-off"): 403,
+    ("GET", "/journey-activations/{}"): 303,
+    ("POST", "/journey-activations/{}/decide"): 403,
 }
 PORTAL_FILL = {"/static/{}": "/static/portal.css"}
 

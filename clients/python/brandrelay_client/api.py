@@ -65,6 +65,20 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.ClaimDetail", response.json())
 
+    def add_journey_version(
+        self, journey_id: int, body: models.JourneyVersionCreate
+    ) -> models.JourneyVersionRead:
+        """Add a version (a change is a new version; versions never change)
+
+        POST /api/v1/journeys/{journey_id}/versions
+        """
+        response = self.request(
+            "POST",
+            self._path("/api/v1/journeys/{journey_id}/versions", journey_id=journey_id),
+            json=body,
+        )
+        return cast("models.JourneyVersionRead", response.json())
+
     def add_suppression(self, body: models.SuppressionCreate) -> models.SuppressionRead:
         """Add an address to the suppression list
 
@@ -385,6 +399,14 @@ class BrandrelayClient(BaseClient):
         response = self.request("POST", "/api/v1/me/delegations", json=body)
         return cast("models.DelegationRead", response.json())
 
+    def create_journey(self, body: models.JourneyCreate) -> models.JourneyDetail:
+        """Create a journey with its first version (HQ)
+
+        POST /api/v1/journeys
+        """
+        response = self.request("POST", "/api/v1/journeys", json=body)
+        return cast("models.JourneyDetail", response.json())
+
     def create_membership(self, body: models.MembershipCreate) -> models.MembershipRead:
         """Give a user a role
 
@@ -511,6 +533,24 @@ class BrandrelayClient(BaseClient):
             "POST", self._path("/api/v1/claims/{claim_id}/decide", claim_id=claim_id), json=body
         )
         return cast("models.ClaimDetail", response.json())
+
+    def decide_journey_activation(
+        self, journey_id: int, partner_id: int, body: models.ActivationDecideBody
+    ) -> models.ActivationRead:
+        """Decide a partner's switch-on request (whoever its approval chain waits for)
+
+        POST /api/v1/journeys/{journey_id}/activations/{partner_id}/decide
+        """
+        response = self.request(
+            "POST",
+            self._path(
+                "/api/v1/journeys/{journey_id}/activations/{partner_id}/decide",
+                journey_id=journey_id,
+                partner_id=partner_id,
+            ),
+            json=body,
+        )
+        return cast("models.ActivationRead", response.json())
 
     def decide_partner_campaign(
         self, partner_campaign_id: int, body: models.PartnerCampaignDecision
@@ -1347,6 +1387,61 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.PageFundRead", response.json())
 
+    def list_journey_activations(
+        self,
+        journey_id: int,
+        *,
+        state: models.ActivationState | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PageActivationRead:
+        """The partners that switched the journey on (partners: their own), with counts
+
+        GET /api/v1/journeys/{journey_id}/activations
+        """
+        response = self.request(
+            "GET",
+            self._path("/api/v1/journeys/{journey_id}/activations", journey_id=journey_id),
+            params={
+                "state": state,
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+                "offset": offset,
+            },
+        )
+        return cast("models.PageActivationRead", response.json())
+
+    def list_journeys(
+        self,
+        *,
+        state: models.JourneyState | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> models.PageJourneyRead:
+        """List journeys
+
+        GET /api/v1/journeys
+
+        HQ sees drafts too; everyone else the published and retired ones.
+        """
+        response = self.request(
+            "GET",
+            "/api/v1/journeys",
+            params={
+                "state": state,
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+                "offset": offset,
+            },
+        )
+        return cast("models.PageJourneyRead", response.json())
+
     def list_memberships(
         self,
         *,
@@ -1930,6 +2025,16 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.CatalogueItemRead", response.json())
 
+    def publish_journey(self, journey_id: int) -> models.JourneyDetail:
+        """Publish a journey: partners may switch it on
+
+        POST /api/v1/journeys/{journey_id}/publish
+        """
+        response = self.request(
+            "POST", self._path("/api/v1/journeys/{journey_id}/publish", journey_id=journey_id)
+        )
+        return cast("models.JourneyDetail", response.json())
+
     def put_brand_footer(self, body: models.FooterBlock) -> models.BrandBlockRead:
         """Set the brand's email footer
 
@@ -2169,6 +2274,30 @@ class BrandrelayClient(BaseClient):
         """
         response = self.request("GET", "/health")
         return cast("dict[str, str]", response.json())
+
+    def read_journey(self, journey_id: int) -> models.JourneyDetail:
+        """Read a journey with its versions
+
+        GET /api/v1/journeys/{journey_id}
+        """
+        response = self.request(
+            "GET", self._path("/api/v1/journeys/{journey_id}", journey_id=journey_id)
+        )
+        return cast("models.JourneyDetail", response.json())
+
+    def read_journey_diagram(
+        self, journey_id: int, *, version: int | None = None
+    ) -> models.ModelsJourneySchemasDiagramRead:
+        """A version's design as a mermaid flowchart (default: the current version)
+
+        GET /api/v1/journeys/{journey_id}/diagram
+        """
+        response = self.request(
+            "GET",
+            self._path("/api/v1/journeys/{journey_id}/diagram", journey_id=journey_id),
+            params={"version": version},
+        )
+        return cast("models.ModelsJourneySchemasDiagramRead", response.json())
 
     def read_me(self) -> models.MeRead:
         """Read the signed-in user with roles
@@ -2441,6 +2570,16 @@ class BrandrelayClient(BaseClient):
         )
         return cast("dict[str, str]", response.json())
 
+    def retire_journey(self, journey_id: int) -> models.JourneyDetail:
+        """Retire a journey: nobody new enrols, nobody switches it on
+
+        POST /api/v1/journeys/{journey_id}/retire
+        """
+        response = self.request(
+            "POST", self._path("/api/v1/journeys/{journey_id}/retire", journey_id=journey_id)
+        )
+        return cast("models.JourneyDetail", response.json())
+
     def retire_template_version(self, version_id: int) -> models.VersionRead:
         """Retire a published template version
 
@@ -2647,6 +2786,42 @@ class BrandrelayClient(BaseClient):
             "POST", self._path("/api/v1/versions/{version_id}/submit", version_id=version_id)
         )
         return cast("models.VersionRead", response.json())
+
+    def switch_journey_off(
+        self, journey_id: int, partner_id: int, *, body: models.SwitchOffBody | None = None
+    ) -> models.ActivationRead:
+        """Switch a journey off for your partner (the GM)
+
+        POST /api/v1/journeys/{journey_id}/activations/{partner_id}/switch-off
+        """
+        response = self.request(
+            "POST",
+            self._path(
+                "/api/v1/journeys/{journey_id}/activations/{partner_id}/switch-off",
+                journey_id=journey_id,
+                partner_id=partner_id,
+            ),
+            json=body,
+        )
+        return cast("models.ActivationRead", response.json())
+
+    def switch_journey_on(
+        self, journey_id: int, partner_id: int, body: models.SwitchOnBody
+    ) -> models.ActivationRead:
+        """Switch a journey on for your partner, with its content (the approval chain decides)
+
+        POST /api/v1/journeys/{journey_id}/activations/{partner_id}/switch-on
+        """
+        response = self.request(
+            "POST",
+            self._path(
+                "/api/v1/journeys/{journey_id}/activations/{partner_id}/switch-on",
+                journey_id=journey_id,
+                partner_id=partner_id,
+            ),
+            json=body,
+        )
+        return cast("models.ActivationRead", response.json())
 
     def template_version_timeline(self, version_id: int) -> models.TimelineRead:
         """Read a template version's timeline

@@ -6,6 +6,35 @@ from __future__ import annotations
 from typing import Any, Literal, Required, TypeAlias, TypedDict
 
 
+class ActivationDecideBody(TypedDict, total=False):
+    """ActivationDecideBody"""
+
+    decision: Required[Literal["approve", "request_changes", "reject"]]
+    comment: str | None
+
+
+class ActivationRead(TypedDict, total=False):
+    """ActivationRead"""
+
+    id: Required[int]
+    journey_id: Required[int]
+    partner_id: Required[int]
+    partner_name: Required[str]
+    version: Required[int]
+    state: Required[ActivationState]
+    values: Required[dict[str, Any]]
+    reason: Required[str]
+    switched_on_by: Required[int | None]
+    switched_on_at: Required[str | None]
+    approved_at: Required[str | None]
+    switched_off_by: Required[int | None]
+    switched_off_at: Required[str | None]
+    counts: Required[Counts]
+
+
+ActivationState: TypeAlias = "Literal['pending_approval', 'active', 'rejected', 'off']"
+
+
 class AllocationRead(TypedDict, total=False):
     """AllocationRead"""
 
@@ -827,6 +856,16 @@ class CostRatesPut(TypedDict, total=False):
     rates: Required[list[CostRateIn]]
 
 
+class Counts(TypedDict, total=False):
+    """Enrolments per state and sends per status (the run side writes them)."""
+
+    running: int
+    completed: int
+    exited: int
+    sent: int
+    sends: dict[str, int]
+
+
 class CycleStats(TypedDict, total=False):
     """CycleStats"""
 
@@ -904,16 +943,6 @@ class DeliveryRow(TypedDict, total=False):
 
 
 DiagramFormat: TypeAlias = "Literal['json', 'mermaid']"
-
-
-class DiagramRead(TypedDict, total=False):
-    """DiagramRead"""
-
-    key: Required[str]
-    name: Required[str]
-    version: int | None
-    mermaid: Required[str]
-    stages: Required[list[DiagramStage]]
 
 
 class DiagramStage(TypedDict, total=False):
@@ -1087,6 +1116,65 @@ class ImportRow(TypedDict, total=False):
     reasons: list[str]
 
 
+class JourneyCreate(TypedDict, total=False):
+    """JourneyCreate"""
+
+    key: Required[str]
+    name: Required[str]
+    description: str
+    spec: Required[dict[str, Any]]
+
+
+class JourneyDetail(TypedDict, total=False):
+    """JourneyDetail"""
+
+    id: Required[int]
+    key: Required[str]
+    name: Required[str]
+    description: Required[str]
+    state: Required[JourneyState]
+    current_version: Required[int]
+    created_at: Required[str]
+    updated_at: Required[str]
+    active_partners: int
+    versions: Required[list[JourneyVersionRead]]
+    summary: Required[list[str]]
+
+
+class JourneyRead(TypedDict, total=False):
+    """JourneyRead"""
+
+    id: Required[int]
+    key: Required[str]
+    name: Required[str]
+    description: Required[str]
+    state: Required[JourneyState]
+    current_version: Required[int]
+    created_at: Required[str]
+    updated_at: Required[str]
+    active_partners: int
+
+
+JourneyState: TypeAlias = "Literal['draft', 'published', 'retired']"
+
+
+class JourneyVersionCreate(TypedDict, total=False):
+    """JourneyVersionCreate"""
+
+    spec: Required[dict[str, Any]]
+    note: str
+
+
+class JourneyVersionRead(TypedDict, total=False):
+    """JourneyVersionRead"""
+
+    version: Required[int]
+    spec: Required[dict[str, Any]]
+    note: Required[str]
+    created_by: Required[int]
+    created_at: Required[str]
+
+
 class LedgerEntryRead(TypedDict, total=False):
     """LedgerEntryRead"""
 
@@ -1150,6 +1238,16 @@ class MembershipRead(TypedDict, total=False):
     created_at: Required[str]
 
 
+class ModelsApprovalSchemasDiagramRead(TypedDict, total=False):
+    """DiagramRead"""
+
+    key: Required[str]
+    name: Required[str]
+    version: int | None
+    mermaid: Required[str]
+    stages: Required[list[DiagramStage]]
+
+
 class ModelsContactSchemasImportReport(TypedDict, total=False):
     """ImportReport"""
 
@@ -1167,6 +1265,14 @@ class ModelsFundSchemasImportReport(TypedDict, total=False):
     imported: Required[bool]
     rows: Required[int]
     funds: list[FundRead]
+
+
+class ModelsJourneySchemasDiagramRead(TypedDict, total=False):
+    """DiagramRead"""
+
+    journey_id: Required[int]
+    version: Required[int]
+    mermaid: Required[str]
 
 
 class MonthlyWeekday(TypedDict, total=False):
@@ -1247,6 +1353,16 @@ class OverdueItem(TypedDict, total=False):
     due_at: Required[str]
     overdue_seconds: Required[int]
     escalation_level: Required[int]
+
+
+class PageActivationRead(TypedDict, total=False):
+    """Page[ActivationRead]"""
+
+    items: Required[list[ActivationRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
 
 
 class PageApiTokenRead(TypedDict, total=False):
@@ -1353,6 +1469,16 @@ class PageFundRead(TypedDict, total=False):
     """Page[FundRead]"""
 
     items: Required[list[FundRead]]
+    next_cursor: str | None
+    total: int | None
+    limit: Required[int]
+    offset: int
+
+
+class PageJourneyRead(TypedDict, total=False):
+    """Page[JourneyRead]"""
+
+    items: Required[list[JourneyRead]]
     next_cursor: str | None
     total: int | None
     limit: Required[int]
@@ -2202,6 +2328,19 @@ SuppressionReason: TypeAlias = (
     "Literal['unsubscribed', 'bounced', 'complained', 'manual', 'stop', 'invalid']"
 )
 
+
+class SwitchOffBody(TypedDict, total=False):
+    """SwitchOffBody"""
+
+    reason: str
+
+
+class SwitchOnBody(TypedDict, total=False):
+    """SwitchOnBody"""
+
+    values: dict[str, dict[str, Any]]
+
+
 TaskKind: TypeAlias = "Literal['personalise', 'approve']"
 
 
@@ -2555,6 +2694,9 @@ Weekday: TypeAlias = (
 )
 
 __all__ = [
+    "ActivationDecideBody",
+    "ActivationRead",
+    "ActivationState",
     "AllocationRead",
     "ApiTokenCreate",
     "ApiTokenCreated",
@@ -2625,6 +2767,7 @@ __all__ = [
     "CostRateIn",
     "CostRateRead",
     "CostRatesPut",
+    "Counts",
     "CycleStats",
     "DecideBody",
     "DelegationCreate",
@@ -2633,7 +2776,6 @@ __all__ = [
     "DeliveryReport",
     "DeliveryRow",
     "DiagramFormat",
-    "DiagramRead",
     "DiagramStage",
     "Direction",
     "EmailVariant",
@@ -2651,14 +2793,22 @@ __all__ = [
     "FunnelRow",
     "HeaderBlock",
     "ImportRow",
+    "JourneyCreate",
+    "JourneyDetail",
+    "JourneyRead",
+    "JourneyState",
+    "JourneyVersionCreate",
+    "JourneyVersionRead",
     "LedgerEntryRead",
     "LedgerKind",
     "LintIssueRead",
     "MeRead",
     "MembershipCreate",
     "MembershipRead",
+    "ModelsApprovalSchemasDiagramRead",
     "ModelsContactSchemasImportReport",
     "ModelsFundSchemasImportReport",
+    "ModelsJourneySchemasDiagramRead",
     "MonthlyWeekday",
     "MyReport",
     "OccurrenceRead",
@@ -2667,6 +2817,7 @@ __all__ = [
     "OutboxMessageRead",
     "OutboxSmsRead",
     "OverdueItem",
+    "PageActivationRead",
     "PageApiTokenRead",
     "PageAssetRead",
     "PageAuditEventRead",
@@ -2678,6 +2829,7 @@ __all__ = [
     "PageContactRead",
     "PageDelegationRead",
     "PageFundRead",
+    "PageJourneyRead",
     "PageLedgerEntryRead",
     "PageMembershipRead",
     "PageOutboxMessageRead",
@@ -2762,6 +2914,8 @@ __all__ = [
     "SuppressionCreate",
     "SuppressionRead",
     "SuppressionReason",
+    "SwitchOffBody",
+    "SwitchOnBody",
     "TaskKind",
     "TaskRead",
     "TemplateContent",
