@@ -17,6 +17,7 @@ from activities.chain_tasks import ChainNoticeActivities, ChainTaskActivities
 from activities.claims import ClaimActivities
 from activities.delivery import DeliveryActivities
 from activities.fanout import FanoutActivities
+from activities.journeys import JourneyActivities
 from activities.notifications import NotificationActivities
 from activities.print_orders import PrintOrderActivities
 from activities.reporting import ReportActivities
@@ -34,6 +35,8 @@ from workflows.audit_checkpoint import AuditCheckpointWorkflow
 from workflows.campaign import CampaignWorkflow
 from workflows.campaign_sheet import CampaignSheetWorkflow
 from workflows.claim import ClaimWorkflow
+from workflows.journey_contact import JourneyContactWorkflow
+from workflows.journey_sweep import JourneySweepWorkflow
 from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.print_order import PrintOrderWorkflow
 from workflows.report_rollup import ReportRollupWorkflow
@@ -88,6 +91,7 @@ def queues(
     webhooks = WebhookActivities(engine, settings, transport)
     claims = ClaimActivities(engine, settings, store_for(settings), transport)
     prints = PrintOrderActivities(engine, settings, store_for(settings), transport)
+    journeys = JourneyActivities(engine, settings, transport)
     return [
         QueueSpec(
             settings.temporal_task_queue,
@@ -103,6 +107,8 @@ def queues(
                 WebhookSweepWorkflow,
                 ClaimWorkflow,
                 PrintOrderWorkflow,
+                JourneySweepWorkflow,
+                JourneyContactWorkflow,
             ],
             activities=[
                 audit.append_audit_event,
@@ -141,6 +147,11 @@ def queues(
                 prints.print_order_money,
                 prints.submit_print_order,
                 prints.print_vendor_late,
+                journeys.journey_activations_to_sweep,
+                journeys.enrol_journey_page,
+                journeys.load_journey_plan,
+                journeys.check_journey_step,
+                journeys.finish_journey_enrolment,
             ],
         ),
         QueueSpec(
@@ -151,6 +162,7 @@ def queues(
                 deliveries.send_delivery_batch,
                 deliveries.send_sms_batch,
                 deliveries.delivery_counts,
+                journeys.send_journey_step,
             ],
         ),
         QueueSpec(settings.temporal_documents_task_queue, activities=[prints.make_print_pdf]),
