@@ -113,7 +113,8 @@ class JourneyContactWorkflow:
                 JourneyStepSend(enrolment_id=inp.enrolment_id, step_id=step_id, at=workflow.now()),
                 result_type=JourneySendOutcome,
                 task_queue=inp.send_task_queue,
-                start_to_close_timeout=timedelta(minutes=2),
+                # One message; a worker killed mid-send is noticed (and the send retried) then.
+                start_to_close_timeout=timedelta(minutes=1),
                 retry_policy=RETRY,
             )
             if out.status == "exit":
