@@ -82,6 +82,9 @@ class JourneyActivities:
         client = activity.client()
         send_queue = page.send_task_queue or self._settings.temporal_delivery_task_queue
         attributes = _attributes(running)
+        plan = JourneyPlan(
+            spec=running.spec.model_dump(mode="json"), timezone=running.partner.timezone
+        )
         started: dict[int, str] = {}
         act = running.activation
         assert act.id is not None
@@ -99,6 +102,7 @@ class JourneyActivities:
                         occurrence=item.occurrence,
                         not_before=item.not_before,
                         send_task_queue=send_queue,
+                        plan=plan,
                     ),
                     id=item.workflow_id,
                     task_queue=page.contact_task_queue,

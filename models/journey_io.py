@@ -40,6 +40,14 @@ class EnrolledPage(BaseModel):
     next_contact_id: int | None = None  # None: the activation's contacts are done
 
 
+class JourneyPlan(BaseModel):
+    """The pinned version's design and the partner's zone, read once per sweep page and
+    handed to each contact's workflow (no activity before its first timer)."""
+
+    spec: dict[str, Any]
+    timezone: str
+
+
 class JourneyContactInput(BaseModel):
     enrolment_id: int
     activation_id: int
@@ -51,13 +59,7 @@ class JourneyContactInput(BaseModel):
         None, description="the first step waits for this instant (a date trigger's local time)"
     )
     send_task_queue: str
-
-
-class JourneyPlan(BaseModel):
-    """The pinned version's design and the partner's zone, read once when the run starts."""
-
-    spec: dict[str, Any]
-    timezone: str
+    plan: JourneyPlan | None = None  # None: the workflow reads it (load_journey_plan)
 
 
 class StepCheck(BaseModel):

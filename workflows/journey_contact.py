@@ -55,13 +55,15 @@ class JourneyContactWorkflow:
 
     @workflow.run
     async def run(self, inp: JourneyContactInput) -> str:
-        plan: JourneyPlan | None = await workflow.execute_activity(
-            LOAD_PLAN,
-            inp.enrolment_id,
-            result_type=JourneyPlan | None,  # type: ignore[arg-type]
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RETRY,
-        )
+        plan = inp.plan
+        if plan is None:  # started without it: read it (None when the enrolment has ended)
+            plan = await workflow.execute_activity(
+                LOAD_PLAN,
+                inp.enrolment_id,
+                result_type=JourneyPlan | None,  # type: ignore[arg-type]
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RETRY,
+            )
         if plan is None:  # ended by an earlier run of the same id: nothing to do
             return "ended"
         spec = JourneySpec.model_validate(plan.spec)
@@ -71,6 +73,15 @@ class JourneyContactWorkflow:
         step_id = spec.entry
         while True:
             self._step = step_id
+            step = spec.step(step_id)
+            if isinstance(step, WaitStep):  # checked when the wait is over, before what follows
+                until = wait_until(workflow.now(), step.days, step.until_local_time, tz)
+                if until > workflow.now():
+                    await workflow.sleep(until - workflow.now())
+                step_id = spec.following(step)[0] if step.next else ""
+                if not step_id:
+                    return await self._finish(inp, EnrolmentState.completed, step.id)
+                continue
             check: StepCheck = await workflow.execute_activity(
                 CHECK_STEP,
                 args=[inp.enrolment_id, step_id],
@@ -80,14 +91,9 @@ class JourneyContactWorkflow:
             )
             if check.exit_reason is not None:
                 return await self._finish(inp, EnrolmentState.exited, step_id, check.exit_reason)
-            step = spec.step(step_id)
             if isinstance(step, EndStep):
                 return await self._finish(inp, EnrolmentState.completed, step_id)
-            if isinstance(step, WaitStep):
-                until = wait_until(workflow.now(), step.days, step.until_local_time, tz)
-                if until > workflow.now():
-                    await workflow.sleep(until - workflow.now())
-            elif isinstance(step, SendStep):
+            if isinstance(step, SendStep):
                 left = await self._send(inp, step_id)
                 if left is not None:
                     return await self._finish(inp, EnrolmentState.exited, step_id, left)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, update
 
@@ -93,13 +94,19 @@ def _row(act: JourneyActivation, d: Due) -> JourneyEnrolment:
 
 
 def mark_started(session: Session, started: dict[int, str]) -> None:
-    """Note the workflow of each started enrolment (one statement per page)."""
-    for enrolment_id, wid in started.items():
-        session.exec(
-            update(JourneyEnrolment)
-            .where(col(JourneyEnrolment.id) == enrolment_id)
-            .values(workflow_id=wid, updated_at=utcnow())
-        )
+    """Note the workflow of each started enrolment (one executemany per page)."""
+    if not started:
+        return
+    table = JourneyEnrolment.__table__  # type: ignore[attr-defined]
+    statement = (
+        table.update()
+        .where(table.c.id == bindparam("eid"))
+        .values(workflow_id=bindparam("wid"), updated_at=bindparam("at"))
+    )
+    at = utcnow()
+    session.connection().execute(
+        statement, [{"eid": eid, "wid": wid, "at": at} for eid, wid in started.items()]
+    )
     session.commit()
 
 

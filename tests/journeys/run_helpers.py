@@ -12,6 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.journeys import JourneyActivities
@@ -58,13 +59,16 @@ async def journey_worker(
             yield queue
 
 
-async def sweep(client: Client, queue: str, at: datetime) -> JourneySweepResult:
-    return await client.execute_workflow(
-        JourneySweepWorkflow.run,
-        JourneySweepInput(at=at, contact_task_queue=queue, send_task_queue=queue),
-        id=f"sweep-{uuid.uuid4().hex[:8]}",
-        task_queue=queue,
-    )
+async def sweep(env: WorkflowEnvironment, queue: str, at: datetime) -> JourneySweepResult:
+    """One sweep at `at`, without skipping time meanwhile: the contacts' timers must not fire
+    while the test still sets the scene."""
+    with env.auto_time_skipping_disabled():
+        return await env.client.execute_workflow(
+            JourneySweepWorkflow.run,
+            JourneySweepInput(at=at, contact_task_queue=queue, send_task_queue=queue),
+            id=f"sweep-{uuid.uuid4().hex[:8]}",
+            task_queue=queue,
+        )
 
 
 def enrolments(engine: Engine) -> list[JourneyEnrolment]:

@@ -154,9 +154,9 @@ async def test_birthday_journey_for_amsterdam_sends_exactly_one_message_at_nine_
         brand_id = act.brand_id
     client = workflow_env.client
     async with journey_worker(client, demo, settings) as queue:
-        first = await sweep(client, queue, at)
+        first = await sweep(workflow_env, queue, at)
         assert (first.activations, first.enrolled, first.started) == (1, 3, 3)
-        again = await sweep(client, queue, at)  # the next tick: nobody enrolled twice
+        again = await sweep(workflow_env, queue, at)  # the next tick: nobody enrolled twice
         assert (again.enrolled, again.started) == (0, 0)
         rows = {e.contact_id: e for e in enrolments(demo)}
         assert set(rows) == {ids["anouk@example.net"], ids["leaving@example.net"],
@@ -216,7 +216,7 @@ async def test_switching_off_makes_waiting_contacts_exit_and_enrols_nobody_new(
         act_id = act.id
     client = workflow_env.client
     async with journey_worker(client, demo, settings) as queue:
-        assert (await sweep(client, queue, at)).started == 1
+        assert (await sweep(workflow_env, queue, at)).started == 1
         with Session(demo) as s:
             row = s.get(JourneyActivation, act_id)
             assert row is not None
@@ -227,7 +227,7 @@ async def test_switching_off_makes_waiting_contacts_exit_and_enrols_nobody_new(
             s.commit()
         (only,) = enrolments(demo)
         assert await _results(workflow_env, {0: only.workflow_id}) == {0: "exited:switched_off"}
-        assert (await sweep(client, queue, at)).activations == 0
+        assert (await sweep(workflow_env, queue, at)).activations == 0
     assert sends(demo) == [] and outbox_to(demo) == []
 
 
@@ -265,7 +265,7 @@ async def test_a_branch_on_an_attribute_takes_its_way_and_one_on_opens_is_refuse
         gold_id = gold.id
     client = workflow_env.client
     async with journey_worker(client, demo, settings) as queue:
-        assert (await sweep(client, queue, at)).started == 2
+        assert (await sweep(workflow_env, queue, at)).started == 2
         outcomes = await _results(
             workflow_env, {e.contact_id or 0: e.workflow_id for e in enrolments(demo)}
         )
@@ -299,7 +299,7 @@ async def test_a_send_due_in_quiet_hours_goes_when_they_end(
         s.commit()
     client = workflow_env.client
     async with journey_worker(client, demo, settings) as queue:
-        assert (await sweep(client, queue, at_local(day, time(0, 5), AMS))).started == 1
+        assert (await sweep(workflow_env, queue, at_local(day, time(0, 5), AMS))).started == 1
         (only,) = enrolments(demo)
         assert await _results(workflow_env, {0: only.workflow_id}) == {0: "completed"}
     (sent,) = sends(demo)
