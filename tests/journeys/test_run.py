@@ -308,3 +308,22 @@ async def test_a_send_due_in_quiet_hours_goes_when_they_end(
         day + timedelta(days=1), settings.journey_quiet_end, AMS
     )
     assert outbox_to(demo) == ["late@example.net"]
+
+
+def test_the_demo_seeds_amsterdam_s_birthday_journey_once(demo: Engine) -> None:
+    from models.contacts import Contact
+    from scripts.demo.journeys import DEMO_BIRTHDAYS, seed_demo_journeys
+
+    for _ in range(2):
+        with Session(demo) as s:
+            seed_demo_journeys(s)
+            s.commit()
+    with Session(demo) as s:
+        ams = partner(s)
+        (activation,) = s.exec(select(JourneyActivation)).all()
+        assert activation.partner_id == ams.id and activation.state == ActivationState.active
+        running = triggers.load_running(s, activation.id or 0)
+        assert running is not None
+        due = triggers.due_page(s, running, datetime.now(UTC)).due
+        emails = {s.get(Contact, d.contact_id).email for d in due}  # type: ignore[union-attr]
+    assert emails == {email for email, _, _ in DEMO_BIRTHDAYS}
