@@ -18,6 +18,7 @@ from activities.claims import ClaimActivities
 from activities.delivery import DeliveryActivities
 from activities.fanout import FanoutActivities
 from activities.journey_activation import JourneyActivationActivities
+from activities.journeys import JourneyActivities
 from activities.notifications import NotificationActivities
 from activities.print_orders import PrintOrderActivities
 from activities.reporting import ReportActivities
@@ -37,6 +38,8 @@ from workflows.campaign import CampaignWorkflow
 from workflows.campaign_sheet import CampaignSheetWorkflow
 from workflows.claim import ClaimWorkflow
 from workflows.journey_activation import JourneyActivationWorkflow
+from workflows.journey_contact import JourneyContactWorkflow
+from workflows.journey_sweep import JourneySweepWorkflow
 from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.print_order import PrintOrderWorkflow
 from workflows.report_rollup import ReportRollupWorkflow
@@ -94,6 +97,7 @@ def queues(
     prints = PrintOrderActivities(engine, settings, store_for(settings), transport)
     series = SeriesActivities(engine, settings)
     journey_switches = JourneyActivationActivities(engine, settings)
+    journeys = JourneyActivities(engine, settings, transport)
     return [
         QueueSpec(
             settings.temporal_task_queue,
@@ -111,6 +115,8 @@ def queues(
                 PrintOrderWorkflow,
                 SeriesOccurrenceWorkflow,
                 JourneyActivationWorkflow,
+                JourneySweepWorkflow,
+                JourneyContactWorkflow,
             ],
             activities=[
                 audit.append_audit_event,
@@ -153,6 +159,11 @@ def queues(
                 series.standing_approval_for,
                 journey_switches.journey_activation_chain_input,
                 journey_switches.project_journey_activation,
+                journeys.journey_activations_to_sweep,
+                journeys.enrol_journey_page,
+                journeys.load_journey_plan,
+                journeys.check_journey_step,
+                journeys.finish_journey_enrolment,
             ],
         ),
         QueueSpec(
@@ -163,6 +174,7 @@ def queues(
                 deliveries.send_delivery_batch,
                 deliveries.send_sms_batch,
                 deliveries.delivery_counts,
+                journeys.send_journey_step,
             ],
         ),
         QueueSpec(settings.temporal_documents_task_queue, activities=[prints.make_print_pdf]),

@@ -1,8 +1,8 @@
 """`python worker.py [--queue NAME ...]`: run the Temporal workers.
 
 Connects with retries (a clear message when the server stays unreachable), makes sure the
-audit checkpoint, reporting rollup and webhook sweep schedules exist and every enabled webhook
-endpoint's workflow runs when it serves the orchestration queue,
+audit checkpoint, reporting rollup, webhook sweep and journey sweep schedules exist and every
+enabled webhook endpoint's workflow runs when it serves the orchestration queue,
 serves every non-empty task queue from registry.py, and on SIGTERM/SIGINT stops polling and
 gives running activities WORKER_SHUTDOWN_GRACE seconds to finish before they are cancelled.
 """
@@ -27,6 +27,7 @@ from temporalio.worker import Worker
 from core import audit_keys
 from core.audit_schedule import checkpoint_schedule_id, ensure_checkpoint_schedule
 from core.db import make_engine
+from core.journey_schedule import ensure_journey_sweep_schedule, journey_sweep_schedule_id
 from core.logging import configure_logging
 from core.report_schedule import ensure_report_schedule, report_schedule_id
 from core.settings import Settings, get_settings
@@ -86,6 +87,22 @@ async def start_webhook_sweep_schedule(client: Client, settings: Settings) -> No
     )
 
 
+async def start_journey_sweep_schedule(client: Client, settings: Settings) -> None:
+    """Like the checkpoint schedule: logged and skipped when it cannot be set up (nobody new
+    enters a journey until it is; running contacts go on)."""
+    try:
+        outcome = await ensure_journey_sweep_schedule(client, settings)
+    except RPCError as err:
+        log.error("journey sweep schedule not set up: %s", err)
+        return
+    log.info(
+        "journey sweep schedule %s: %s (every %ss)",
+        journey_sweep_schedule_id(settings),
+        outcome.value,
+        settings.journey_sweep_interval,
+    )
+
+
 async def start_webhook_endpoints(client: Client, settings: Settings, engine: Engine) -> None:
     """At every start, not only at the schedule's first run (made only when it is created): a
     worker start after an outage, or with the sweep off, starts them at once. A database that
@@ -111,6 +128,7 @@ async def run(settings: Settings, only: set[str] | None = None) -> None:
         await start_checkpoint_schedule(client, settings)
         await start_report_schedule(client, settings)
         await start_webhook_sweep_schedule(client, settings)
+        await start_journey_sweep_schedule(client, settings)
         await start_webhook_endpoints(client, settings, engine)
     workers = [
         Worker(

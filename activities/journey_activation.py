@@ -9,7 +9,7 @@ from sqlmodel import Session
 from temporalio import activity
 
 from core.settings import Settings
-from models.journey_io import ActivationChainInput, ActivationTransition
+from models.journey_activation_io import ActivationChainInput, ActivationTransition
 from services import audit
 from services.journeys import activation
 

@@ -16,6 +16,7 @@ BENCHMARKS: list[list[str]] = [
     ["bench.campaign_sheets"],
     ["bench.send"],
     ["bench.sms"],
+    ["bench.journeys"],
 ]
 
 

@@ -153,6 +153,18 @@ class Settings(BaseSettings):
         time(21, 0), description="No SMS from this local time of the partner (Partner.timezone)"
     )
     sms_quiet_end: time = Field(time(9, 0), description="SMS may go again from this local time")
+    journey_quiet_start: time = Field(
+        time(21, 0), description="No journey email from this local time of the partner"
+    )
+    journey_quiet_end: time = Field(
+        time(8, 0), description="Journey email may go again from this local time"
+    )
+    journey_sweep_interval: int = Field(
+        300,
+        ge=0,
+        description="Seconds between sweeps that enrol due contacts into active journeys; "
+        "0: no schedule",
+    )
 
     asset_store: AssetStore = Field(AssetStore.local, description="local | s3")
     s3_bucket: str = Field("brandrelay-assets", description="Bucket for assets")

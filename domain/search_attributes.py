@@ -15,6 +15,8 @@ APPROVAL_STATE = SearchAttributeKey.for_keyword("ApprovalState")
 # The waiting approval stage's name (empty when none waits): "which campaigns wait for legal?"
 APPROVAL_STAGE = SearchAttributeKey.for_keyword("ApprovalStage")
 CHANNEL = SearchAttributeKey.for_keyword("Channel")
+# A contact's journey workflow: "every running contact of the birthday journey" is one filter.
+JOURNEY_ID = SearchAttributeKey.for_keyword("JourneyId")
 
 ALL: tuple[SearchAttributeKey[str], ...] = (
     CAMPAIGN_ID,
@@ -24,6 +26,7 @@ ALL: tuple[SearchAttributeKey[str], ...] = (
     APPROVAL_STATE,
     APPROVAL_STAGE,
     CHANNEL,
+    JOURNEY_ID,
 )
 
 # Set when campaign, partner campaign and send workflows start (so "every email send" is one

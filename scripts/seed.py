@@ -20,6 +20,7 @@ from scripts.demo.catalogue import seed_demo_catalogue
 from scripts.demo.contacts import seed_demo_contacts
 from scripts.demo.funds import seed_demo_funds
 from scripts.demo.history import seed_demo_history
+from scripts.demo.journeys import seed_demo_journeys
 from scripts.demo.organisation import DEMO_PASSWORD, seed_demo
 from scripts.demo.tracking import seed_demo_tracking
 from storage.factory import make_blob_store
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         seed_demo_funds(session)  # Amsterdam's co-op fund and the rate card
         seed_demo_catalogue(session)  # the campaign catalogue partners order from
         seed_demo_history(session)  # past campaigns for the reports
+        seed_demo_journeys(session)  # Amsterdam's birthday journey, switched on
     if args.partners > 0:
         started = time.perf_counter()
         with session_scope(engine) as session:

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.journeys import ActivationState
     from domain.money import ChainSubject
     from models.chain_io import ChainDecision, ChainStatus, ChainTarget
-    from models.journey_io import (
+    from models.journey_activation_io import (
         ActivationChainInput,
         ActivationInput,
         ActivationTransition,

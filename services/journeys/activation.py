@@ -45,7 +45,7 @@ from models.audit import AuditEvent
 from models.base import utcnow
 from models.chain_io import ChainDecision
 from models.chain_tasks import ChainTask
-from models.journey_io import (
+from models.journey_activation_io import (
     ActivationChainInput,
     ActivationInput,
     ActivationTransition,
