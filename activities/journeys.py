@@ -50,36 +50,56 @@ def _attributes(running: Running) -> TypedSearchAttributes:
     )
 
 
-def enrol_page_rows(
-    engine: Engine, page: EnrolPage
-) -> tuple[Running | None, triggers.DuePage | None, int, list[enrolment.ToStart]]:
+def read_page(engine: Engine, page: EnrolPage) -> tuple[Running | None, triggers.DuePage | None]:
     with Session(engine, expire_on_commit=False) as session:
         running = triggers.load_running(session, page.activation_id)
         if running is None:
-            return None, None, 0, []
-        due = triggers.due_page(session, running, page.at, page.after_contact_id)
-        written, todo = enrolment.enrol(session, running, due.due)
-        return running, due, written, todo
+            return None, None
+        return running, triggers.due_page(session, running, page.at, page.after_contact_id)
+
+
+def enrol_rows(
+    engine: Engine, running: Running, due: list[triggers.Due]
+) -> tuple[int, list[enrolment.ToStart]]:
+    with Session(engine, expire_on_commit=False) as session:
+        return enrolment.enrol(session, running, due)
 
 
 HEARTBEAT_EVERY = 50  # starts between heartbeats; 50 starts take far less than its 60 s timeout
+ROWS_AHEAD = 2 * WINDOW  # contacts whose rows are written while the previous ones start
 
 
-async def _in_window(items: list[enrolment.ToStart], act: Any) -> None:
+class _Window:
     """At most WINDOW starts in flight, a rolling window (activities.fanout.in_window), with a
-    heartbeat every HEARTBEAT_EVERY starts: 100 in flight finish well inside its timeout."""
-    gate = asyncio.Semaphore(WINDOW)
-    done = 0
+    heartbeat every HEARTBEAT_EVERY starts: 100 in flight finish well inside its timeout.
+    Starts are added as their rows are written, so the next rows are written while the
+    window stays full."""
 
-    async def one(item: enrolment.ToStart) -> None:
-        nonlocal done
-        async with gate:
-            await act(item)
-            done += 1
-            if done % HEARTBEAT_EVERY == 0:
-                activity.heartbeat(done)
+    def __init__(self, act: Any) -> None:
+        self._act = act
+        self._gate = asyncio.Semaphore(WINDOW)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._done = 0
 
-    await asyncio.gather(*(one(item) for item in items))
+    async def _one(self, item: enrolment.ToStart) -> None:
+        async with self._gate:
+            await self._act(item)
+            self._done += 1
+            if self._done % HEARTBEAT_EVERY == 0:
+                activity.heartbeat(self._done)
+
+    def add(self, items: list[enrolment.ToStart]) -> None:
+        self._tasks += [asyncio.create_task(self._one(item)) for item in items]
+
+    async def join(self) -> None:
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        for task in self._tasks:
+            task.cancel()
 
 
 class JourneyActivities:
@@ -97,7 +117,7 @@ class JourneyActivities:
     async def enrol_journey_page(self, page: EnrolPage) -> EnrolledPage:
         """Rows first (unique: a repeated page writes nothing), then the starts of the rows
         without a workflow; a workflow already running under the id counts as started."""
-        running, due, written, todo = await asyncio.to_thread(enrol_page_rows, self._engine, page)
+        running, due = await asyncio.to_thread(read_page, self._engine, page)
         activity.heartbeat(0)
         if running is None or due is None:
             return EnrolledPage()
@@ -136,7 +156,20 @@ class JourneyActivities:
                 )
             started[item.enrolment_id] = item.workflow_id
 
-        await _in_window(todo, start)
+        # Rows first for every contact, in slices: a slice's starts run while the next slice's
+        # rows are written, so the page's inserts do not hold the window back.
+        window = _Window(start)
+        written = 0
+        try:
+            for first in range(0, len(due.due), ROWS_AHEAD):
+                chunk = due.due[first : first + ROWS_AHEAD]
+                wrote, todo = await asyncio.to_thread(enrol_rows, self._engine, running, chunk)
+                written += wrote
+                window.add(todo)
+        except BaseException:
+            window.cancel()
+            raise
+        await window.join()
         if started:
             await asyncio.to_thread(self._mark_started, started)
         return EnrolledPage(

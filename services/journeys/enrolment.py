@@ -1,10 +1,11 @@
 """Enrolments: the row first (unique per activation, contact and occurrence), then the
 workflow; the checks a running contact passes before every step; and the end, audited.
 
-A due contact gets its row in one transaction per page; the sweep then starts a workflow for
-every row of the page that has none yet (`workflow_id` empty) and notes the id. A sweep that
-dies between the two leaves rows without a workflow, and the next sweep starts them: nobody is
-enrolled twice, nobody is left out.
+A due contact gets its row in one transaction per slice of a page (two windows of starts); the
+sweep then starts a workflow for every row of the slice that has none yet (`workflow_id` empty),
+writes the next slice's rows while those starts run, and notes the page's ids at its end. A
+sweep that dies between the two leaves rows without a workflow, and the next sweep starts them:
+nobody is enrolled twice, nobody is left out.
 """
 
 from __future__ import annotations
