@@ -26,6 +26,8 @@ class Brand(SQLModel, table=True):
     # Off by default: opens and clicks are personal data that consent law may not cover.
     open_tracking: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     click_tracking: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # HQ's people see times in it (partners see their partner's); an IANA zone name.
+    timezone: str = Field(default="UTC", max_length=64, sa_column_kwargs={"server_default": "UTC"})
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -86,6 +88,10 @@ class User(SQLModel, table=True):
     # Carried by every access token and portal session; signing out and changing the password
     # raise it, which ends all of them at once (services.accounts.end_sessions).
     session_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Empty: derived (services.preferences): the partner's locale and zone for partner users,
+    # the browser's language and the brand's zone for HQ.
+    locale: str = Field(default="", max_length=10, sa_column_kwargs={"server_default": ""})
+    timezone: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -26,8 +26,12 @@ from core.errors import Forbidden, Problem, Unauthorized
 from core.policy import Permission, Principal, has_permission_somewhere
 from core.settings import AppEnv, EmailTransport, Settings, SmsTransportKind
 from core.temporal import SERVICE_DOWN
+from i18n import formats
+from i18n.context import current_locale, current_zone, set_current
+from i18n.translate import gettext, ngettext
 from models.org import User
 from services.accounts import principal_for
+from services.preferences import Preferences, preferences_for, preferences_for_visitor
 
 HERE = Path(__file__).parent
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -49,7 +53,12 @@ env = Environment(
     autoescape=select_autoescape(default=True, default_for_string=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
 )
+# Newstyle: `{{ _("Send by %(date)s", date=d) }}` escapes its values and formats them in.
+env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+env.filters.update(when=formats.when, day=formats.day, clock=formats.clock, number=formats.number)
+env.globals.update(zone_name=formats.zone_name, input_value=formats.input_value)
 
 
 class LoginRequired(Exception):
@@ -86,6 +95,13 @@ async def _check_csrf(request: Request, settings: Settings) -> None:
         raise CsrfRefused()
 
 
+def _speak(request: Request, found: Preferences) -> None:
+    """The page and every message the request's services produce speak this language and zone
+    (the context variables live as long as the request's context)."""
+    request.state.preferences = found
+    set_current(found.locale, found.zone)
+
+
 class PortalAuthorize:
     """A portal page's guard: signed in through the session cookie, holding `permission` in at
     least one grant, and for every state-changing request the CSRF token of this session.
@@ -108,6 +124,7 @@ class PortalAuthorize:
         principal = principal_for(session, user)
         request.state.principal = principal
         request.state.user = user
+        _speak(request, preferences_for(session, user, request.headers.get("accept-language")))
         if self.permission is not None and not has_permission_somewhere(principal, self.permission):
             raise Forbidden("Your roles do not allow this page.")
         release_connection(session)  # before the page's first await (core.db says why)
@@ -120,6 +137,7 @@ class PortalPublic:
 
     async def __call__(self, request: Request, settings: SettingsDep) -> None:
         await _check_csrf(request, settings)
+        _speak(request, preferences_for_visitor(request.headers.get("accept-language")))
 
 
 def _guard(permission: Permission | None) -> Any:
@@ -214,8 +232,13 @@ def render(
     settings: Settings = request.app.state.settings
     found = portal_session(request, settings)
     principal: Principal | None = getattr(request.state, "principal", None)
+    found_prefs: Preferences | None = getattr(request.state, "preferences", None)
+    if found_prefs is not None:
+        set_current(found_prefs.locale, found_prefs.zone)
     html = env.get_template(template).render(
         request_path=request.url.path,
+        lang=current_locale(),
+        zone=current_zone(),
         principal=principal,
         user=getattr(request.state, "user", None),
         nav=nav_for(principal, settings),

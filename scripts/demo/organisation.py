@@ -47,6 +47,7 @@ class DemoBrand:
     region_managers: dict[str, str]  # region name -> local part of the manager's email
     brand_users: dict[str, Role]  # local part -> role
     partner_roles: tuple[tuple[str, Role], ...]  # email prefix -> role, per partner
+    timezone: str = "Europe/Amsterdam"  # HQ's clock
 
 
 def _p(
@@ -146,7 +147,12 @@ def seed_demo(session: Session, password_hash: str | None = None) -> list[tuple[
     logins: list[tuple[str, str]] = []
     for spec in DEMO_BRANDS:
         brand = _get_or_add(
-            session, Brand, {"slug": spec.slug}, name=spec.name, palette=list(spec.palette)
+            session,
+            Brand,
+            {"slug": spec.slug},
+            name=spec.name,
+            palette=list(spec.palette),
+            timezone=spec.timezone,
         )
 
         def user(local: str, full_name: str, brand: Brand = brand, spec: DemoBrand = spec) -> User:
