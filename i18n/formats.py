@@ -18,6 +18,10 @@ def _babel_locale(lang: str) -> str:
     return "en_GB" if lang == "en" else lang
 
 
+def _here() -> str:
+    return _babel_locale(language_of(current_locale()))
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -48,17 +52,17 @@ def day(value: date | datetime | None, fmt: str = "medium") -> str:
         return ""
     if isinstance(value, datetime):
         value = local(value).date()
-    return format_date(value, fmt, locale=_babel_locale(language_of(current_locale())))
+    return format_date(value, fmt, locale=_here())
 
 
 def clock(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    return format_time(local(moment), "HH:mm", locale=_babel_locale(language_of(current_locale())))
+    return format_time(local(moment), "HH:mm", locale=_here())
 
 
 def number(value: float | int) -> str:
-    return format_decimal(value, locale=_babel_locale(language_of(current_locale())))
+    return format_decimal(value, locale=_here())
 
 
 def zone_name(zone: str | None = None) -> str:
@@ -66,7 +70,7 @@ def zone_name(zone: str | None = None) -> str:
     name = zone or current_zone()
     if name == "UTC":
         return "UTC"
-    readable = get_timezone_name(ZoneInfo(name), locale=_babel_locale(language_of(current_locale())))
+    readable = get_timezone_name(ZoneInfo(name), locale=_here())
     return f"{readable} ({name})"
 
 
