@@ -16,6 +16,7 @@ from api.portal.paging import CursorQuery, pager, portal_page
 from api.portal.web import PortalAssetReader, PortalRoute, render
 from core.errors import FieldError, Problem
 from core.policy import Permission, Principal, allows
+from i18n.translate import gettext
 from models.asset_schemas import AssetUpdate
 from models.assets import Asset
 from services import assets as svc
@@ -45,7 +46,7 @@ def assets_page(
     return render(
         request,
         "assets.html",
-        title="Assets",
+        title=gettext("Assets"),
         items=result.items,
         pager=pager(request, result, {"q": q, "tag": tag}),
         q=q or "",

@@ -11,6 +11,7 @@ from api.deps import SessionDep, SettingsDep
 from api.portal.paging import CursorQuery, pager, portal_page
 from api.portal.web import PortalAuditReader, PortalRoute, render
 from core.policy import Permission
+from i18n.translate import gettext
 from models.audit import AuditEvent
 from services import audit
 from services.access import scope_filter
@@ -47,7 +48,7 @@ def audit_page(
     return render(
         request,
         "audit.html",
-        title="Audit trail",
+        title=gettext("Audit trail"),
         items=result.items,
         pager=pager(request, result, {"entity_type": entity_type, "entity_id": entity_id}),
         entity_type=entity_type or "",

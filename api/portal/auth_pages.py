@@ -17,11 +17,12 @@ from api.portal.web import (
     render,
     set_session_cookie,
 )
+from i18n.translate import N_, gettext
 from services.accounts import AddressLimit, authenticate
 from services.sessions import end_sessions
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
-FAILED = "Incorrect email or password, or too many attempts; try again later."
+FAILED = N_("Incorrect email or password, or too many attempts; try again later.")
 
 
 def safe_next(target: str | None) -> str:
@@ -50,13 +51,13 @@ def login_page(
     if found is None:
         found = cookies.new_session(settings, None)
         request.state.portal_session = found
-    message = "You are signed out." if signed_out else ""
+    message = gettext("You are signed out.") if signed_out else ""
     if next and not signed_out:
-        message = "Please sign in to continue."
+        message = gettext("Please sign in to continue.")
     response = render(
         request,
         "login.html",
-        title="Sign in",
+        title=gettext("Sign in"),
         next=safe_next(next),
         email="",
         message=message,
@@ -84,10 +85,10 @@ def login(
             request,
             "login.html",
             status=401,
-            title="Sign in",
+            title=gettext("Sign in"),
             next=safe_next(next),
             email=email,
-            message=FAILED,
+            message=gettext(FAILED),
             failed=True,
         )
     response = RedirectResponse(safe_next(next), status_code=303)

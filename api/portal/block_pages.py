@@ -13,11 +13,18 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from api.deps import RequestIdDep, SessionDep, SettingsDep
-from api.portal.web import PortalRoute, PortalTemplateAuthor, PortalTemplateReader, render
+from api.portal.web import (
+    PortalRoute,
+    PortalTemplateAuthor,
+    PortalTemplateReader,
+    done_flash,
+    render,
+)
 from content.blocks import MAX_LINKS, BlockKind, FooterBlock, HeaderBlock, render_blocks
 from core.errors import Problem
 from core.policy import Permission, Principal, Target, allows
 from core.settings import Settings
+from i18n.translate import N_, gettext
 from models.assets import Asset, AssetState
 from models.base import utcnow
 from services import brand_blocks as svc
@@ -26,8 +33,8 @@ from services.org import Actor
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 PAGE = "/settings/brand-blocks"
 DONE = {
-    "header": "Header saved. Templates show it from their next version on.",
-    "footer": "Footer saved. Templates show it from their next version on.",
+    "header": N_("Header saved. Templates show it from their next version on."),
+    "footer": N_("Footer saved. Templates show it from their next version on."),
 }
 
 
@@ -102,12 +109,12 @@ def _page(
         request,
         "brand_blocks.html",
         status=status,
-        title="Brand header and footer",
+        title=gettext("Brand header and footer"),
         kinds=kinds,
         logos=_logos(session, principal.brand_id),
         can_edit=allows(principal, Permission.template_author, Target(principal.brand_id)),
         max_links=MAX_LINKS,
-        flash=DONE.get(request.query_params.get("done", ""), ""),
+        flash=done_flash(DONE, request),
     )
 
 

@@ -10,9 +10,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.portal.paging import CursorQuery, pager, portal_page
 from api.portal.uploads import form_sheet
-from api.portal.web import PortalCampaignManager, PortalRoute, render
+from api.portal.web import PortalCampaignManager, PortalRoute, error_page, render
 from core.errors import Problem
 from core.policy import Permission
+from i18n.translate import N_, gettext
 from services.campaign_sheets import store
 from services.campaign_sheets.template import XLSX_TYPE, campaign_sheet_template
 from services.org import Actor
@@ -33,7 +34,7 @@ def _list_page(
         request,
         "campaign_sheets.html",
         status=refusal.status if refusal else 200,
-        title="Campaign sheets",
+        title=gettext("Campaign sheets"),
         items=[store.sheet_read(s) for s in result.items],
         pager=pager(request, result, {}),
         refusal=refusal,
@@ -88,7 +89,7 @@ def campaign_sheet_page(
     return render(
         request,
         "campaign_sheet.html",
-        title=f"Sheet {sheet.filename}",
+        title=gettext("Sheet %(file)s", file=sheet.filename),
         sheet=store.sheet_read(sheet),
     )
 
@@ -106,5 +107,5 @@ async def confirm_campaign_sheet_page(
     try:
         await store.confirm_sheet(session, client.get, Actor(principal, rid), sheet)
     except Problem as err:
-        return render(request, "error.html", status=err.status, title="Not done", detail=err.detail)
+        return error_page(request, err.status, N_("Not done"), err.detail)
     return RedirectResponse(f"/campaign-sheets/{sheet_id}", status_code=303)

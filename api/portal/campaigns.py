@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
@@ -16,7 +16,14 @@ from sqlmodel import Session, col, select
 
 from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.portal.paging import Blank, CursorQuery, IdFilter, pager, portal_page
-from api.portal.web import PortalCampaignManager, PortalCampaignReader, PortalRoute, render
+from api.portal.web import (
+    PortalCampaignManager,
+    PortalCampaignReader,
+    PortalRoute,
+    done_flash,
+    error_page,
+    render,
+)
 from core.errors import Problem
 from core.policy import Permission, Principal, has_permission_somewhere
 from core.settings import Settings
@@ -27,8 +34,10 @@ from domain.states import (
     PartnerCampaignState,
     TemplateState,
 )
+from i18n import formats
+from i18n.translate import N_, gettext
 from models.base import utcnow
-from models.campaign_schemas import CampaignCreate, as_utc
+from models.campaign_schemas import CampaignCreate
 from models.org import Partner, Region
 from models.templates import Template, TemplateVersion
 from services import campaign_actions as flow
@@ -40,10 +49,10 @@ from services.paging import Paged
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 DONE = {
-    "created": "Campaign created. Check it, then launch it.",
-    "launched": "Launched: the partners are being invited.",
-    "cancelled": "Campaign cancelled.",
-    "extended": "Personalisation window extended.",
+    "created": N_("Campaign created. Check it, then launch it."),
+    "launched": N_("Launched: the partners are being invited."),
+    "cancelled": N_("Campaign cancelled."),
+    "extended": N_("Personalisation window extended."),
 }
 
 
@@ -83,11 +92,15 @@ def _org(session: Session, brand_id: int) -> tuple[list[Region], list[tuple[int,
     return list(regions), partners, int(count)
 
 
-def _labelled_utc(raw: object) -> object:
-    """The form's date-time fields are labelled UTC and the browser sends them without a
-    zone: the zone is the label's, said here, never guessed by the API's rule."""
-    if isinstance(raw, str) and raw and raw[-1] != "Z" and "+" not in raw[10:]:
-        return f"{raw}Z"
+def _in_my_zone(raw: object) -> object:
+    """The form's date-time fields are labelled with the person's time zone and the browser
+    sends them without one: read them on that wall clock, never by the API's rule. Text that
+    is no date goes on unchanged, for the model's message naming the field."""
+    if isinstance(raw, str) and raw.strip():
+        try:
+            return formats.from_input(raw).isoformat()
+        except ValueError:
+            return raw
     return raw
 
 
@@ -113,7 +126,7 @@ def campaigns_page(
     return render(
         request,
         "campaigns.html",
-        title="Campaigns",
+        title=gettext("Campaigns"),
         items=items,
         q=q or "",
         state=state.value if state else "",
@@ -137,7 +150,7 @@ def _form_page(
         request,
         "campaign_new.html",
         status=status,
-        title="New campaign",
+        title=gettext("New campaign"),
         form=form,
         errors=errors,
         versions=_published(session, principal.brand_id),
@@ -147,7 +160,14 @@ def _form_page(
         modes=list(CampaignMode),
         policies=[(b.value, label) for b, label, _ in approval_policies.builtins()]
         + [
-            (str(v.policy.id), f"{v.policy.name} (version {v.current.number})")
+            (
+                str(v.policy.id),
+                gettext(
+                    "%(name)s (version %(number)s)",
+                    name=v.policy.name,
+                    number=v.current.number,
+                ),
+            )
             for v in approval_policies.list_policies(session, principal)
         ],
     )
@@ -164,8 +184,8 @@ def new_campaign_page(
         "target_kind": "regions",
         "regions": [],
         "partners": [],
-        "personalise_until": (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M"),
-        "send_by": (now + timedelta(days=14)).strftime("%Y-%m-%dT%H:%M"),
+        "personalise_until": formats.input_value(now + timedelta(days=7)),
+        "send_by": formats.input_value(now + timedelta(days=14)),
         "mode": "opt_in",
         "approval_policy": "gm",
         "remind_after": 2,
@@ -217,7 +237,12 @@ async def create_campaign(
         }
     except ValueError:
         return _form_page(
-            request, session, principal, form, {"remind_after": "Enter a number of days."}, 422
+            request,
+            session,
+            principal,
+            form,
+            {"remind_after": gettext("Enter a number of days.")},
+            422,
         )
     try:
         body = CampaignCreate.model_validate(
@@ -225,8 +250,8 @@ async def create_campaign(
                 "name": form["name"],
                 "template_version_id": form["template_version_id"] or 0,
                 "target": target,
-                "personalise_until": _labelled_utc(form["personalise_until"]),
-                "send_by": _labelled_utc(form["send_by"]),
+                "personalise_until": _in_my_zone(form["personalise_until"]),
+                "send_by": _in_my_zone(form["send_by"]),
                 "mode": form["mode"],
                 "approval_policy": form["approval_policy"],
                 **days,
@@ -311,7 +336,7 @@ def campaign_page(
         sending=delivery.progress_by_partner_campaign(session, [pc.id for pc in pcs]),
         finished=PARTNER_CAMPAIGN_FINAL,
         may_manage=has_permission_somewhere(principal, Permission.campaign_manage),
-        flash=DONE.get(request.query_params.get("done", ""), ""),
+        flash=done_flash(DONE, request),
         until=svc.aware(campaign.personalise_until),
         pc_filter=shown,
         pc_states=[s.value for s in PartnerCampaignState],
@@ -331,7 +356,7 @@ async def _act(
     try:
         await action(campaign)
     except Problem as err:
-        return render(request, "error.html", status=err.status, title="Not done", detail=err.detail)
+        return error_page(request, err.status, N_("Not done"), err.detail)
     return RedirectResponse(f"/campaigns/{campaign_id}?done={what}", status_code=303)
 
 
@@ -381,11 +406,20 @@ async def extend(
     client: TemporalDep,
     rid: RequestIdDep,
     campaign_id: int,
-    personalise_until: Annotated[datetime, Form()],
+    personalise_until: Annotated[str, Form(max_length=40)],
 ) -> Response:
-    async def run(campaign: Any) -> None:
-        await flow.extend(
-            session, await client.get(), Actor(principal, rid), campaign, as_utc(personalise_until)
+    """The new end is typed on the person's wall clock (the label names the zone)."""
+    try:
+        until = formats.from_input(personalise_until)
+    except ValueError:
+        return error_page(
+            request,
+            422,
+            N_("Invalid input"),
+            gettext("New end of the window: enter a date and time."),
         )
+
+    async def run(campaign: Any) -> None:
+        await flow.extend(session, await client.get(), Actor(principal, rid), campaign, until)
 
     return await _act(request, session, principal, campaign_id, run, "extended")

@@ -26,6 +26,7 @@ from core.policy import Permission, Principal, visibility
 from core.settings import Settings
 from domain.catalogue import CatalogueState
 from domain.states import TemplateState
+from i18n.translate import N_, gettext
 from models.catalogue_schemas import CatalogueItemCreate, CatalogueOrderCreate
 from models.org import Partner, Region
 from models.templates import Template, TemplateVersion
@@ -34,7 +35,9 @@ from services.org import Actor
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 MAX_ITEMS = 200  # a brand publishes dozens of items, never hundreds
-POLICIES = {"gm": "your GM approves", "gm_then_hq": "your GM, then HQ, approve"}
+# What a partner reads about an item's approval, and what HQ picks from when making one.
+POLICIES = {"gm": N_("your GM approves"), "gm_then_hq": N_("your GM, then HQ, approve")}
+POLICY_CHOICES = {"gm": N_("The partner's GM"), "gm_then_hq": N_("The GM, then HQ")}
 FIELDS = (
     "title",
     "description",
@@ -63,7 +66,9 @@ def _cards(session: Session, settings: Settings, principal: Principal) -> list[d
         cards.append(
             {
                 "item": read,
-                "approval": POLICIES.get(read.approval_policy, read.approval_policy),
+                "approval": gettext(POLICIES[read.approval_policy])
+                if read.approval_policy in POLICIES
+                else read.approval_policy,
                 "budget": f"{read.budget_currency} {read.budget_hint}" if read.budget_hint else "",
             }
         )
@@ -83,7 +88,7 @@ def _catalogue(
         request,
         "catalogue.html",
         status=status,
-        title="Campaign catalogue",
+        title=gettext("Campaign catalogue"),
         cards=_cards(session, settings, principal),
         partner=own_partner(session, principal),
         manages=items.manages(principal, principal.brand_id),
@@ -136,7 +141,12 @@ def catalogue_order_page(
 ) -> HTMLResponse:
     order = orders.load_order(session, principal, order_id)
     read = orders.order_reads(session, [order])[0]
-    return render(request, "catalogue_order.html", title=f"Ordered: {read.item_title}", o=read)
+    return render(
+        request,
+        "catalogue_order.html",
+        title=gettext("Ordered: %(item)s", item=read.item_title),
+        o=read,
+    )
 
 
 def _versions(session: Session, brand_id: int) -> list[tuple[int, str]]:
@@ -167,7 +177,8 @@ def _manage(
         request,
         "catalogue_manage.html",
         status=status,
-        title="Manage the catalogue",
+        title=gettext("Manage the catalogue"),
+        approval_labels={k: gettext(v) for k, v in POLICY_CHOICES.items()},
         items=[items.item_read(i, False) for i in result.items],
         region_names=names,
         regions=regions,

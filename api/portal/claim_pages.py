@@ -11,12 +11,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session, col, select
 
 from api.deps import BlobStoreDep, RequestIdDep, SessionDep, SettingsDep, TemporalDep
-from api.portal.web import PortalRoute, render
+from api.portal.web import PortalRoute, done_flash, render
 from api.portal.web import _guard as portal_guard
 from core.errors import Forbidden, NotFound, Problem
 from core.policy import Permission, Principal, allows, has_permission_somewhere
 from domain.money import ChainSubject, ClaimState
 from domain.roles import ScopeType
+from i18n.translate import N_, gettext
 from models.claims import Claim
 from models.org import Partner
 from services.approvals.chain_tasks import awaiting, decider
@@ -33,10 +34,10 @@ PortalClaimConfirmer = Annotated[Principal, portal_guard(Permission.claim_confir
 PortalClaimPayer = Annotated[Principal, portal_guard(Permission.claim_pay)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DONE = {
-    "invoice": "Invoice added.",
-    "confirmed": "Confirmed: HQ reviews the claim now.",
-    "decided": "Decision recorded.",
-    "paid": "Payment recorded.",
+    "invoice": N_("Invoice added."),
+    "confirmed": N_("Confirmed: HQ reviews the claim now."),
+    "decided": N_("Decision recorded."),
+    "paid": N_("Payment recorded."),
 }
 
 
@@ -69,7 +70,7 @@ def claims_page(
         request,
         "claims.html",
         money=export.decimal_text,
-        title="Claims",
+        title=gettext("Claims"),
         claims=access.list_claims(session, principal, state, 200),
         state=state.value if state else "",
         states=[s.value for s in ClaimState],
@@ -84,7 +85,7 @@ def pending_claims_page(
     """Claims waiting for the viewer: a decision (brand reviewers and admins) or a payment
     (claim.pay)."""
     if not _is_hq(principal):
-        raise Forbidden("Pending claims are HQ's: brand reviewers decide, admins pay.")
+        raise Forbidden(N_("Pending claims are HQ's: brand reviewers decide, admins pay."))
     waiting = {t.subject_id for t in awaiting(session, principal, ChainSubject.claim)}
     deciding = [
         c
@@ -100,12 +101,12 @@ def pending_claims_page(
         request,
         "claims_pending.html",
         money=export.decimal_text,
-        title="Pending claims",
+        title=gettext("Pending claims"),
         deciding=deciding,
         paying=paying,
         partners=_partner_names(session, [*deciding, *paying]),
         can_export=has_permission_somewhere(principal, Permission.claim_pay),
-        flash=DONE.get(request.query_params.get("done", ""), ""),
+        flash=done_flash(DONE, request),
     )
 
 
@@ -135,7 +136,7 @@ def claim_page(
         request,
         "claim.html",
         money=export.decimal_text,
-        title=f"Claim {claim_id}",
+        title=gettext("Claim %(id)s", id=claim_id),
         claim=views.detail(session, claim),
         can_confirm=claim.state == ClaimState.draft
         and allows(principal, Permission.claim_confirm, target),
@@ -143,7 +144,7 @@ def claim_page(
         and _may_decide(session, principal, claim),
         can_pay=claim.state == ClaimState.approved
         and allows(principal, Permission.claim_pay, target),
-        flash=DONE.get(request.query_params.get("done", ""), ""),
+        flash=done_flash(DONE, request),
         error=request.query_params.get("error", "")[:300],
     )
 
@@ -213,7 +214,7 @@ async def add_invoice(
             "claim.html",
             money=export.decimal_text,
             status=err.status,
-            title=f"Claim {claim_id}",
+            title=gettext("Claim %(id)s", id=claim_id),
             claim=views.detail(session, access.load(session, principal, claim_id)),
             can_confirm=True,
             can_decide=False,

@@ -8,6 +8,7 @@ from starlette.datastructures import UploadFile
 from api.routers.campaign_sheets import read_upload
 from core.errors import Problem
 from core.settings import Settings
+from i18n.translate import gettext
 
 
 async def form_sheet(request: Request, settings: Settings) -> tuple[str, bytes]:
@@ -16,5 +17,7 @@ async def form_sheet(request: Request, settings: Settings) -> tuple[str, bytes]:
     form = await request.form()
     file = form.get("file")
     if not isinstance(file, UploadFile):
-        raise Problem("file: choose a sheet to upload", status=422, title="No file")
+        raise Problem(
+            gettext("file: choose a sheet to upload"), status=422, title=gettext("No file")
+        )
     return file.filename or "", await read_upload(file, settings)

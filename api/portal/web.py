@@ -8,7 +8,7 @@ trusted templates with autoescape on, while partner content is rendered only by 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -28,7 +28,8 @@ from core.settings import AppEnv, EmailTransport, Settings, SmsTransportKind
 from core.temporal import SERVICE_DOWN
 from i18n import formats
 from i18n.context import current_locale, current_zone, set_current
-from i18n.translate import gettext, ngettext
+from i18n.labels import mode_label, state_label
+from i18n.translate import N_, gettext, ngettext
 from models.org import User
 from services.accounts import principal_for
 from services.preferences import Preferences, preferences_for, preferences_for_visitor
@@ -58,21 +59,27 @@ env = Environment(
 # Newstyle: `{{ _("Send by %(date)s", date=d) }}` escapes its values and formats them in.
 env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
 env.filters.update(when=formats.when, day=formats.day, clock=formats.clock, number=formats.number)
-env.globals.update(zone_name=formats.zone_name, input_value=formats.input_value)
+env.filters.update(state_label=state_label)
+env.globals.update(
+    zone_name=formats.zone_name, input_value=formats.input_value, mode_label=mode_label
+)
 
 
 class LoginRequired(Exception):
     """No valid signed-in session: the route class sends the visitor to /login."""
 
 
+FORM_EXPIRED = N_(
+    "This form has expired or did not come from the portal. Reload the page and try again."
+)
+
+
 class CsrfRefused(Problem):
     status = 403
-    title = "Form expired"
+    title = N_("Form expired")
 
     def __init__(self) -> None:
-        super().__init__(
-            "This form has expired or did not come from the portal. Reload the page and try again."
-        )
+        super().__init__(FORM_EXPIRED)
 
 
 def portal_session(request: Request, settings: Settings) -> cookies.PortalSession | None:
@@ -126,7 +133,7 @@ class PortalAuthorize:
         request.state.user = user
         _speak(request, preferences_for(session, user, request.headers.get("accept-language")))
         if self.permission is not None and not has_permission_somewhere(principal, self.permission):
-            raise Forbidden("Your roles do not allow this page.")
+            raise Forbidden(N_("Your roles do not allow this page."))
         release_connection(session)  # before the page's first await (core.db says why)
         return principal
 
@@ -180,24 +187,24 @@ def login_redirect(request: Request) -> Response:
 
 
 NAV = (
-    ("/inbox", "Inbox", Permission.partner_campaign_read),
-    ("/my-campaigns", "My campaigns", Permission.partner_campaign_edit),
-    ("/campaigns", "Campaigns", Permission.campaign_read),
-    ("/campaign-sheets", "Campaign sheets", Permission.campaign_manage),
-    ("/templates", "Templates", Permission.template_read),
-    ("/assets", "Assets", Permission.asset_read),
-    ("/audit", "Audit trail", Permission.audit_read),
-    ("/outbox", "Outbox", Permission.outbox_read),
-    ("/outbox-sms", "Outbox SMS", Permission.outbox_read),
-    ("/approval-policies", "Approval policies", Permission.approval_policy_read),
-    ("/reports", "Reports", Permission.report_read),
-    ("/funds", "Co-op funds", Permission.fund_read),
-    ("/my-reports", "My reports", Permission.partner_campaign_edit),
-    ("/claims", "Claims", Permission.claim_read),
-    ("/print-orders", "Print orders", Permission.print_order_read),
-    ("/catalogue", "Catalogue", Permission.catalogue_read),
-    ("/series", "Campaign series", Permission.series_read),
-    ("/journeys", "Journeys", Permission.journey_read),
+    ("/inbox", N_("Inbox"), Permission.partner_campaign_read),
+    ("/my-campaigns", N_("My campaigns"), Permission.partner_campaign_edit),
+    ("/campaigns", N_("Campaigns"), Permission.campaign_read),
+    ("/campaign-sheets", N_("Campaign sheets"), Permission.campaign_manage),
+    ("/templates", N_("Templates"), Permission.template_read),
+    ("/assets", N_("Assets"), Permission.asset_read),
+    ("/audit", N_("Audit trail"), Permission.audit_read),
+    ("/outbox", N_("Outbox"), Permission.outbox_read),
+    ("/outbox-sms", N_("Outbox SMS"), Permission.outbox_read),
+    ("/approval-policies", N_("Approval policies"), Permission.approval_policy_read),
+    ("/reports", N_("Reports"), Permission.report_read),
+    ("/funds", N_("Co-op funds"), Permission.fund_read),
+    ("/my-reports", N_("My reports"), Permission.partner_campaign_edit),
+    ("/claims", N_("Claims"), Permission.claim_read),
+    ("/print-orders", N_("Print orders"), Permission.print_order_read),
+    ("/catalogue", N_("Catalogue"), Permission.catalogue_read),
+    ("/series", N_("Campaign series"), Permission.series_read),
+    ("/journeys", N_("Journeys"), Permission.journey_read),
 )
 
 
@@ -208,7 +215,7 @@ def nav_for(principal: Principal | None, settings: Settings) -> list[tuple[str, 
     if principal is None:
         return []
     return [
-        (href, label)
+        (href, gettext(label))
         for href, label, perm in NAV
         if has_permission_somewhere(principal, perm)
         and (href != "/outbox" or settings.email_transport == EmailTransport.outbox)
@@ -249,6 +256,13 @@ def render(
     return HTMLResponse(html, status_code=status, headers={**HEADERS, **(headers or {})})
 
 
+def done_flash(messages: Mapping[str, str], request: Request) -> str:
+    """The status line after a redirect (`?done=<key>`), translated: keys only, so a link
+    cannot put text on the page."""
+    key = request.query_params.get("done", "")
+    return gettext(messages[key]) if key in messages else ""
+
+
 def set_session_cookie(
     response: Response, settings: Settings, found: cookies.PortalSession
 ) -> None:
@@ -263,7 +277,22 @@ def set_session_cookie(
     )
 
 
+# The titles of core.errors' problems, as the portal shows them (the API keeps them English).
+PROBLEM_TITLES = (
+    N_("Bad request"),
+    N_("Not found"),
+    N_("Forbidden"),
+    N_("Unauthorized"),
+    N_("Conflict"),
+    N_("Invalid input"),
+    N_("Not done"),
+)
+
+
 def error_page(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
+    """A refusal in the reader's language: titles and fixed details are catalogue messages
+    (looked up here, where they are shown); a detail built from values stays as it was."""
+    title, detail = (gettext(text) if text else text for text in (title, detail))
     if is_htmx(request):
         return render(request, "_error.html", status=status, title=title, detail=detail)
     return render(request, "error.html", status=status, title=title, detail=detail)
@@ -287,11 +316,16 @@ class PortalRoute(APIRoute):
                 return error_page(
                     request,
                     503,
-                    "Try again shortly",
-                    "The workflow service is not reachable; nothing was changed.",
+                    N_("Try again shortly"),
+                    N_("The workflow service is not reachable; nothing was changed."),
                 )
             except RequestValidationError as err:
                 fields = ", ".join(".".join(map(str, e.get("loc", ())[1:])) for e in err.errors())
-                return error_page(request, 422, "Invalid input", f"Please check: {fields}")
+                return error_page(
+                    request,
+                    422,
+                    N_("Invalid input"),
+                    gettext("Please check: %(fields)s", fields=fields),
+                )
 
         return handler
