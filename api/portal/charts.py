@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
+from i18n import formats
+from i18n.translate import N_, gettext, ngettext
+
 WIDTH = 400
 FONT = 14
 SMALL = 13
@@ -59,13 +62,14 @@ def truncate(text: str, limit: int) -> str:
 
 
 def number(value: float) -> str:
-    """1234 -> "1,234"; 3.25 -> "3.3"."""
+    """1234 -> "1,234"; 3.25 -> "3.3" (German "1.234", "3,3": the reader's language)."""
     if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.1f}"
+        return formats.number(int(value))
+    return formats.number(round(value, 1))
 
 
 def _svg(title: str, summary: str, height: float, body: list[str], width: int = WIDTH) -> Markup:
+    title = gettext(title) if title else title  # the defaults below; a caller's own stays
     label = f"{title}: {summary}" if summary else title
     return Markup(  # noqa: S704 - every piece of text inside went through esc()
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="100%"'
@@ -91,7 +95,8 @@ def _text(
     )
 
 
-def _empty(title: str, message: str = "No data yet") -> Markup:
+def _empty(title: str, message: str | None = None) -> Markup:
+    message = message or gettext("No data yet")
     return _svg(
         title,
         message,
@@ -108,7 +113,7 @@ def _pct(part: float, whole: float) -> str:
     return f"{round(100 * part / whole)} %" if whole else "-"
 
 
-def funnel(steps: Sequence[tuple[str, int]], *, title: str = "Participation funnel") -> Markup:
+def funnel(steps: Sequence[tuple[str, int]], *, title: str = N_("Participation funnel")) -> Markup:
     """Horizontal bars, one per step, each with its count and its share of the first step
     (the invited)."""
     if not steps or not any(n for _, n in steps):
@@ -129,7 +134,15 @@ def funnel(steps: Sequence[tuple[str, int]], *, title: str = "Participation funn
             + _text(w + 6, y + 28, f"{number(n)} · {_pct(n, base)}", weight="600")
             + "</g>"
         )
-    summary = ", ".join(f"{label} {number(n)} ({_pct(n, base)} of invited)" for label, n in steps)
+    summary = ", ".join(
+        gettext(
+            "%(step)s %(count)s (%(share)s of invited)",
+            step=label,
+            count=number(n),
+            share=_pct(n, base),
+        )
+        for label, n in steps
+    )
     return _svg(title, summary, len(steps) * row + 4, body)
 
 
@@ -143,7 +156,7 @@ def _ticks(top: float) -> list[float]:
 
 
 def timeseries(
-    labels: Sequence[str], series: Sequence[Series], *, title: str = "Over time"
+    labels: Sequence[str], series: Sequence[Series], *, title: str = N_("Over time")
 ) -> Markup:
     """Bars for the first series and a line for the second (if any), over periods labelled
     below (only every n-th label where they would not fit)."""
@@ -233,7 +246,7 @@ def bucket_hours(hours: Sequence[float]) -> list[tuple[str, int]]:
     return [(label, counts[i]) for i, (_, label) in enumerate(HOUR_BUCKETS)]
 
 
-def histogram(hours: Sequence[float], *, title: str = "Approval times") -> Markup:
+def histogram(hours: Sequence[float], *, title: str = N_("Approval times")) -> Markup:
     """How approval times (in hours) spread over HOUR_BUCKETS: a bar per bucket with its
     count above it."""
     if not hours:
@@ -259,7 +272,12 @@ def histogram(hours: Sequence[float], *, title: str = "Approval times") -> Marku
             _text(x + slot / 2, top_pad + plot_h - h - 4, str(n), anchor="middle", weight="600")
         )
         body.append(_text(x + slot / 2, height - 6, label, size=SMALL, anchor="middle", fill=MUTED))
-    summary = f"{len(hours)} approvals; " + ", ".join(f"{label}: {n}" for label, n in buckets)
+    summary = ngettext(
+        "%(num)d approval; %(buckets)s",
+        "%(num)d approvals; %(buckets)s",
+        len(hours),
+        buckets=", ".join(f"{label}: {n}" for label, n in buckets),
+    )
     return _svg(title, summary, height, body)
 
 
@@ -269,8 +287,8 @@ def comparison(
     *,
     title: str,
     unit: str = "",
-    own_label: str = "You",
-    median_label: str = "Region median",
+    own_label: str | None = None,
+    median_label: str | None = None,
 ) -> Markup:
     """Two bars: the partner's own figure and its region's median (a missing median is said in
     words, never drawn as zero)."""
@@ -281,12 +299,14 @@ def comparison(
     body: list[str] = []
     parts: list[str] = []
     left, room = 112, PAIR_WIDTH - 112 - 72  # label column; bar room, its figure after it
+    own_label = own_label or gettext("You")
+    median_label = median_label or gettext("Region median")
     for i, (label, value) in enumerate(((own_label, own), (median_label, median))):
         y = i * 28
         body.append(_text(0, y + 17, truncate(label, 14), size=SMALL, fill=MUTED))
         if value is None:
-            body.append(_text(left, y + 17, "not shown", size=SMALL, fill=MUTED))
-            parts.append(f"{label} not shown")
+            body.append(_text(left, y + 17, gettext("not shown"), size=SMALL, fill=MUTED))
+            parts.append(gettext("%(label)s not shown", label=label))
             continue
         w = room * value / top
         body.append(

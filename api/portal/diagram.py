@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from approvals import diagram as policy_diagram
 from approvals.facts import describe
 from approvals.policy import PolicySpec, TimeoutAction
+from i18n.translate import N_, gettext
 from workflows.partner_campaign_lifecycle import PartnerCampaignLifecycle, mermaid
 
 
@@ -67,12 +68,13 @@ def policy(spec: PolicySpec, names: dict[int, str] | None = None) -> list[StageB
     for stage in spec.stages:
         timeouts = []
         for t in stage.timeouts:
-            after = f"after {policy_diagram.duration(t.after)}"
+            after = policy_diagram.duration(t.after)
             if t.action == TimeoutAction.escalate:
-                to = ", ".join(a.label(names) for a in t.to) or "nobody"
-                timeouts.append(f"{after}: escalate to {to}")
+                to = ", ".join(a.label(names) for a in t.to) or gettext("nobody")
+                timeouts.append(gettext("after %(after)s: escalate to %(to)s", after=after, to=to))
             else:
-                timeouts.append(f"{after}: {TIMEOUT_WORDS[t.action]}")
+                what = gettext(TIMEOUT_WORDS[t.action])
+                timeouts.append(gettext("after %(after)s: %(what)s", after=after, what=what))
         boxes.append(
             StageBox(
                 title=stage.title,
@@ -86,11 +88,11 @@ def policy(spec: PolicySpec, names: dict[int, str] | None = None) -> list[StageB
 
 
 TIMEOUT_WORDS = {
-    TimeoutAction.remind: "remind the approvers",
-    TimeoutAction.approve: "approved by timeout",
-    TimeoutAction.reject: "rejected by timeout",
-    TimeoutAction.expire: "the approval expires",
-    TimeoutAction.escalate: "escalate",
+    TimeoutAction.remind: N_("remind the approvers"),
+    TimeoutAction.approve: N_("approved by timeout"),
+    TimeoutAction.reject: N_("rejected by timeout"),
+    TimeoutAction.expire: N_("the approval expires"),
+    TimeoutAction.escalate: N_("escalate"),
 }
 
 

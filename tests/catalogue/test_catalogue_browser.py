@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -20,6 +20,7 @@ from core.settings import Settings
 from core.temporal import LazyTemporalClient
 from models.campaigns import PartnerCampaign
 from models.catalogue import CatalogueItem, CatalogueOrder
+from models.org import User
 from storage.local import LocalBlobStore
 from tests.portal.test_portal_browser import (
     CHROMEDRIVER,
@@ -138,6 +139,13 @@ async def test_a_partner_orders_from_the_catalogue_on_a_phone(
     app = create_app(
         local, engine=demo, temporal=LazyTemporalClient(local, dev_env.client), blob_store=store
     )
+    with Session(demo) as s:
+        # The journey reads the English source text; Hamburg's people would read German
+        # (their partner's language: tests/portal/test_portal_language.py).
+        for user in s.exec(select(User).where(col(User.email).like("%.hamburg@%"))).all():
+            user.locale = "en"
+            s.add(user)
+        s.commit()
     title = "Spring open day"
     async with worker(dev_env, local, demo), served(app, port):
         browser = await asyncio.to_thread(Browser, base)

@@ -7,13 +7,14 @@ from __future__ import annotations
 import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from core.settings import Settings
 from domain.money import ChainSubject, ClaimState
 from models.chain_tasks import ChainTask
 from models.claim_io import ClaimStart
 from models.claims import Claim
+from models.org import User
 from scripts.demo.organisation import DEMO_PASSWORD
 from services.claims import projection, starter
 from storage.local import LocalBlobStore
@@ -38,6 +39,15 @@ def draft_claim(engine: Engine, settings: Settings, store: LocalBlobStore) -> in
         projection.draft(s, settings, store, claim_id)
         s.commit()
     return claim_id
+
+
+def reads_english(engine: Engine, email: str) -> None:
+    """The demo's Amsterdam partner speaks Dutch; these tests read the English source text."""
+    with Session(engine) as s:
+        user = s.exec(select(User).where(User.email == email)).one()
+        user.locale = "en"
+        s.add(user)
+        s.commit()
 
 
 def set_state(engine: Engine, claim_id: int, state: ClaimState) -> None:
@@ -74,6 +84,7 @@ def test_the_gm_sees_lines_and_evidence_and_an_invoice_description_stays_text(
 ) -> None:
     client = portal
     claim_id = draft_claim(demo, settings, blob_store)
+    reads_english(demo, GM)
     csrf = sign_in(client, GM)
     listing = client.get("/claims")
     assert listing.status_code == 200 and f'href="/claims/{claim_id}"' in listing.text

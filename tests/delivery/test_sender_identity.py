@@ -295,8 +295,9 @@ def test_portal_settings_set_the_partners_sender(
     token = sign_in(portal, GM_AMS)
     page = portal.get("/settings")
     assert page.status_code == 200
-    assert "Sending as" in page.text and AMSTERDAM_FROM in page.text
-    assert "sending domains" not in page.text  # the brand's form is for brand admins
+    # Amsterdam's GM reads Dutch: "Sending as" is "Afzender".
+    assert "Afzender" in page.text and AMSTERDAM_FROM in page.text
+    assert "Verzenddomeinen" not in page.text  # the brand's form is for brand admins
     bad = portal.post(
         f"/settings/sender/partners/{ams.id}",
         data={

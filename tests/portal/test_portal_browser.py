@@ -43,7 +43,7 @@ from core.settings import PROJECT_ROOT, Settings
 from core.temporal import LazyTemporalClient
 from models.campaigns import Campaign, PartnerCampaign
 from models.contacts import Contact, PhoneSuppression, Segment
-from models.org import Partner
+from models.org import Partner, User
 from models.outbox import OutboxMessage, OutboxSms
 from registry import queues
 from scripts.demo.contacts import SMS_CONTACTS, seed_demo_contacts
@@ -509,6 +509,11 @@ async def test_portal_journey(
         for contact in s.exec(select(Contact).where(col(Contact.phone).is_not(None))).all():
             contact.tags = sorted({*contact.tags, "yoga"})
             s.add(contact)
+        # The journey reads the English source text; Amsterdam's people would read Dutch
+        # (their partner's language: tests/portal/test_portal_language.py).
+        for user in s.exec(select(User).where(col(User.email).like("%.amsterdam@%"))).all():
+            user.locale = "en"
+            s.add(user)
         s.commit()
     local = settings.model_copy(
         update={

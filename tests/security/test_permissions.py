@@ -1720,10 +1720,11 @@ def test_portal_audience_count_takes_only_the_partners_own_segments(
         other_id = other.id
     client.cookies.update(_portal_cookie(settings, demo, "editor.amsterdam@northwind.example"))
     url = f"/partner-campaigns/{ids.pc_ams}/audience"
+    # Amsterdam reads Dutch: "... will receive it" is "... ontvangen hem".
     own = client.get(url, params={"segment_id": ids.segment}, headers={"HX-Request": "true"})
-    assert own.status_code == 200 and "will receive it" in own.text
+    assert own.status_code == 200 and "ontvangen hem" in own.text
     everyone = client.get(url, params={"segment_id": ""}, headers={"HX-Request": "true"})
-    assert everyone.status_code == 200 and "will receive it" in everyone.text
+    assert everyone.status_code == 200 and "ontvangen hem" in everyone.text
     refused = client.get(url, params={"segment_id": other_id}, headers={"HX-Request": "true"})
     assert refused.status_code == 422 and "not one of this partner" in refused.text
 
