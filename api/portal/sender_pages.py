@@ -12,6 +12,7 @@ from api.portal.sender_form import context
 from api.portal.settings_pages import settings_page_with
 from api.portal.web import PortalRoute, PortalUser
 from core.errors import Problem
+from i18n.translate import gettext
 from services import sender as svc
 from services.org import Actor
 
@@ -70,11 +71,8 @@ async def save_brand_sender(
     domains = [d.strip() for d in form["domains"].replace(",", "\n").splitlines() if d.strip()]
     try:
         if len(domains) > svc.MAX_DOMAINS:
-            raise Problem(
-                f"at most {svc.MAX_DOMAINS} domains",
-                status=422,
-                errors=[{"field": "domains", "message": f"at most {svc.MAX_DOMAINS} domains"}],
-            )
+            too_many = gettext("at most %(max)s domains", max=svc.MAX_DOMAINS)
+            raise Problem(too_many, status=422, errors=[{"field": "domains", "message": too_many}])
         body = svc.BrandSenderBody(
             domains=domains,
             default_local_part=form["default_local_part"].strip(),
