@@ -26,7 +26,7 @@ from core.errors import Forbidden, Problem, Unauthorized
 from core.policy import Permission, Principal, has_permission_somewhere
 from core.settings import AppEnv, EmailTransport, Settings, SmsTransportKind
 from core.temporal import SERVICE_DOWN
-from i18n import formats
+from i18n import formats, labels
 from i18n.context import current_locale, current_zone, set_current
 from i18n.translate import gettext, ngettext
 from models.org import User
@@ -59,6 +59,7 @@ env = Environment(
 env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
 env.filters.update(when=formats.when, day=formats.day, clock=formats.clock, number=formats.number)
 env.globals.update(zone_name=formats.zone_name, input_value=formats.input_value)
+env.filters["state_label"] = labels.state_label
 
 
 class LoginRequired(Exception):
