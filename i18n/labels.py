@@ -56,5 +56,5 @@ STATE_LABELS: dict[str, str] = {
 def state_label(value: object) -> str:
     """'pending_approval' -> 'Freigabe ausstehend'; an unknown state reads as its words."""
     text = str(getattr(value, "value", value))
-    label = STATE_LABELS.get(text)
+    label = STATE_LABELS.get(text) or STATE_LABELS.get(text.lower().replace(" ", "_"))
     return gettext(label) if label is not None else text.replace("_", " ")

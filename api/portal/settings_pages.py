@@ -20,7 +20,7 @@ from core.errors import Problem
 from core.policy import Permission, Principal, has_permission_somewhere
 from i18n.catalogues import LANGUAGE_NAMES, LANGUAGES
 from i18n.context import current_zone
-from i18n.formats import local
+from i18n.formats import local, zone_name
 from i18n.translate import N_, gettext
 from models.base import utcnow
 from models.org import Brand, User
@@ -104,7 +104,7 @@ def _preferences_context(
         "common_zones": len(prefs.COMMON_ZONES),
         "locale_in_use": prefs.language_name(found.locale),
         "locale_why": prefs.why(found.locale_source, found.partner_name),
-        "zone_in_use": found.timezone,
+        "zone_in_use": zone_name(found.timezone),
         "zone_why": prefs.why(found.timezone_source, found.partner_name),
         "may_set_brand_zone": prefs.may_set_brand_zone(principal),
         "brand_timezone": (typed or {}).get(
