@@ -43,6 +43,31 @@ STATE_LABELS: dict[str, str] = {
     # Catalogue items
     "published": N_("Published"),
     "withdrawn": N_("Withdrawn"),
+    # Journeys, series, print orders, funds
+    "in_review": N_("in review"),
+    "retired": N_("retired"),
+    "suppressed": N_("suppressed"),
+    "active": N_("active"),
+    "paused": N_("paused"),
+    "ended": N_("ended"),
+    "off": N_("off"),
+    "launched": N_("launched"),
+    "skipped": N_("skipped"),
+    "quoted": N_("quoted"),
+    "submitting": N_("submitting"),
+    "accepted": N_("accepted"),
+    "ordered": N_("ordered"),
+    "printed": N_("printed"),
+    "shipped": N_("shipped"),
+    "delivered": N_("delivered"),
+    "submitted": N_("submitted"),
+    "delivery": N_("delivery"),
+    "engagement": N_("engagement"),
+    "allocation": N_("allocation"),
+    "reservation": N_("reservation"),
+    "release": N_("release"),
+    "spend": N_("spend"),
+    "claim_paid": N_("claim paid"),
 }
 
 
@@ -51,7 +76,8 @@ def state_label(state: str | Enum | None) -> str:
     if state is None:
         return ""
     raw = str(state.value if isinstance(state, Enum) else state)
-    known = STATE_LABELS.get(raw)
+    # Also "Pending approval" as the state diagram names it.
+    known = STATE_LABELS.get(raw) or STATE_LABELS.get(raw.lower().replace(" ", "_"))
     return gettext(known) if known else raw.replace("_", " ")
 
 

@@ -20,6 +20,8 @@ from api.portal.web import _guard as portal_guard
 from core.errors import Problem
 from core.policy import Permission, Principal, Target, allows
 from domain.money import CostChannel
+from i18n.formats import number
+from i18n.translate import gettext
 from models.fund_schemas import CostRateIn, FundRead
 from models.org import Region
 from services.funds import allocation, rates, reads
@@ -75,7 +77,7 @@ def _funds_page(
         request,
         "funds.html",
         status=status,
-        title="Co-op funds",
+        title=gettext("Co-op funds"),
         funds=[_row(r) for r in reads.fund_reads(session, list(result.items))],
         pager=pager(request, result, {}),
         manages=manages,
@@ -91,7 +93,7 @@ def _row(read: FundRead) -> dict[str, Any]:
         k: from_minor(getattr(read.balance, f"{k}_minor"), read.currency)
         for k in ("allocated", "reserved", "spent", "paid", "available")
     }
-    return {"fund": read, "money": money, "share": f"{read.coop_share_bp / 100:g} %"}
+    return {"fund": read, "money": money, "share": f"{number(read.coop_share_bp / 100)} %"}
 
 
 @router.get("/funds", response_class=HTMLResponse)
@@ -128,7 +130,7 @@ def fund_page(
     return render(
         request,
         "fund.html",
-        title=f"Co-op fund {fund.period}",
+        title=gettext("Co-op fund %(period)s", period=fund.period),
         row=_row(reads.fund_read(session, fund)),
         entries=entries,
         pager=pager(request, result, {}),

@@ -22,6 +22,7 @@ from core.policy import ROLE_PERMISSIONS, Permission, Principal, has_permission_
 from core.settings import Settings
 from domain.journeys import ActivationState, JourneyState
 from domain.roles import ScopeType
+from i18n.translate import N_, gettext
 from models.journey_schemas import ActivationRead, Counts
 from models.journey_spec import JourneySpec
 from models.journeys import Journey, JourneyActivation
@@ -47,9 +48,9 @@ CONTROL = {
     SlotKind.choice: "select",
 }
 DONE = {
-    "requested": "Requested: your GM approves the content in the inbox.",
-    "off": "Switched off: nobody new starts the journey; contacts on it leave.",
-    "decided": "Decision recorded.",
+    "requested": N_("Requested: your GM approves the content in the inbox."),
+    "off": N_("Switched off: nobody new starts the journey; contacts on it leave."),
+    "decided": N_("Decision recorded."),
 }
 
 
@@ -76,6 +77,10 @@ class StepForm:
     preview_note: str = ""  # why there is no preview yet
 
 
+def _done(table: dict[str, str], key: str) -> str:
+    return gettext(table[key]) if key in table else ""
+
+
 def previews_of(
     session: Session,
     settings: Settings,
@@ -97,7 +102,7 @@ def previews_of(
             shown = previews.render_preview(session, settings, principal, version, body, "html")
         except Problem as err:
             session.rollback()
-            out[step.id] = ("", f"No preview yet: {err.detail}")
+            out[step.id] = ("", gettext("No preview yet: %(problem)s", problem=err.detail))
             continue
         html = shown.body if isinstance(shown.body, str) else shown.body.decode()
         out[step.id] = (html, "")
@@ -198,7 +203,7 @@ def journeys_page(
     return render(
         request,
         "journeys.html",
-        title="Journeys",
+        title=gettext("Journeys"),
         journeys=found,
         active=active,
         partner=partner,
@@ -257,7 +262,7 @@ def _partner_page(
         may_request=may_request,
         may_off=may_off,
         is_gm=activation.partner_grant(principal, partner.id, Permission.journey_activate),
-        flash=DONE.get(request.query_params.get("done", ""), ""),
+        flash=_done(DONE, request.query_params.get("done", "")),
         error=error,
         **picture,
     )
@@ -309,7 +314,9 @@ async def switch_on(
     journey = design.load(session, principal, journey_id)
     partner = my_partner(session, principal)
     if partner is None:
-        raise Problem("Only a partner's own editor or GM switches a journey on", status=403)
+        raise Problem(
+            gettext("Only a partner's own editor or GM switches a journey on"), status=403
+        )
     values = posted_values(dict(await request.form()))
     try:
         await activation.switch_on(
@@ -329,7 +336,7 @@ async def switch_on(
             partner,
             values=values,
             errors=errors,
-            error="The content has problems; each is shown next to its field.",
+            error=gettext("The content has problems; each is shown next to its field."),
             status=422,
         )
     return RedirectResponse(f"/journeys/{journey_id}?done=requested", status_code=303)
@@ -347,7 +354,7 @@ async def switch_off(
     journey = design.load(session, principal, journey_id)
     partner = my_partner(session, principal)
     if partner is None:
-        raise Problem("Only the partner's GM switches a journey off", status=403)
+        raise Problem(gettext("Only the partner's GM switches a journey off"), status=403)
     await activation.switch_off(
         session, temporal.get, Actor(principal, rid), journey, partner, reason.strip()
     )
@@ -380,14 +387,16 @@ def activation_page(
     return render(
         request,
         "journey_activation.html",
-        title=f"{journey.name} for {read.partner_name}",
+        title=gettext(
+            "%(journey)s for %(partner)s", journey=journey.name, partner=read.partner_name
+        ),
         journey=journey,
         activation=read,
         steps=steps,
         drawn=drawn,
         may_decide=row.state == ActivationState.pending_approval
         and _may_decide(session, principal, row),
-        flash=DONE.get(request.query_params.get("done", ""), ""),
+        flash=_done(DONE, request.query_params.get("done", "")),
         **picture,
     )
 

@@ -13,6 +13,7 @@ from api.portal.web import PortalOutboxReader, PortalRoute, render
 from api.routers.outbox import eml_response
 from core.policy import Principal
 from core.settings import EmailTransport, SmsTransportKind
+from i18n.translate import gettext
 from models.campaigns import PartnerCampaign
 from services import campaigns as crud
 from services import outbox as svc
@@ -31,7 +32,9 @@ def _labels(session: Session, principal: Principal, ids: list[int]) -> dict[int,
         )
     ).all()
     return {
-        r.id: f"{r.campaign_name} for {r.partner_name}"
+        r.id: gettext(
+            "%(campaign)s for %(partner)s", campaign=r.campaign_name, partner=r.partner_name
+        )
         for r in crud.partner_campaign_reads(session, rows)
     }
 
@@ -56,7 +59,7 @@ def outbox_page(
     return render(
         request,
         "outbox.html",
-        title="Outbox",
+        title=gettext("Outbox"),
         items=rows,
         pager=pager(request, result, {"partner_campaign_id": partner_campaign_id}),
         labels=labels,
@@ -84,7 +87,7 @@ def outbox_sms_page(
     return render(
         request,
         "outbox_sms.html",
-        title="Outbox SMS",
+        title=gettext("Outbox SMS"),
         items=rows,
         pager=pager(request, result, {"partner_campaign_id": partner_campaign_id}),
         labels=labels,
@@ -110,7 +113,7 @@ def message_page(
     return render(
         request,
         "outbox_message.html",
-        title=row.subject or "Message",
+        title=row.subject or gettext("Message"),
         m=row,
         kind=kind,
         body=body,

@@ -28,6 +28,7 @@ from approvals.policy import (
     Rule,
     TimeoutAction,
 )
+from i18n.translate import N_, gettext
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 MAX_FORM_STAGES = 20
@@ -258,18 +259,18 @@ def to_spec(form: PolicyForm) -> tuple[PolicySpec | None, dict[str, list[str]]]:
             if s.quorum.isdigit():
                 raw["quorum"] = int(s.quorum)
             else:
-                refuse(f"{at}.quorum", "a whole number of approvals")
+                refuse(f"{at}.quorum", gettext("a whole number of approvals"))
         timeouts = []
         for j, t in enumerate(s.timeouts):
             where = f"{at}.timeouts.{j}"
             if not t.after.isdigit() or int(t.after) < 1:
-                refuse(f"{where}.after", "how long: a whole number above 0")
+                refuse(f"{where}.after", gettext("how long: a whole number above 0"))
                 continue
             if t.unit not in UNITS:
-                refuse(f"{where}.after", "minutes, hours or days")
+                refuse(f"{where}.after", gettext("minutes, hours or days"))
                 continue
             if not t.action:
-                refuse(f"{where}.action", "say what happens then")
+                refuse(f"{where}.action", gettext("say what happens then"))
                 continue
             timeouts.append(
                 {
@@ -289,7 +290,7 @@ def to_spec(form: PolicyForm) -> tuple[PolicySpec | None, dict[str, list[str]]]:
             else:
                 value = s.when_value
             if op and not s.when_value:
-                refuse(f"{at}.when.value", "give the value to compare with")
+                refuse(f"{at}.when.value", gettext("give the value to compare with"))
             raw["when"] = {
                 "fact": s.when_fact,
                 "op": op,
@@ -297,9 +298,9 @@ def to_spec(form: PolicyForm) -> tuple[PolicySpec | None, dict[str, list[str]]]:
                 "slot": (s.when_slot or None) if s.when_fact == Fact.slot.value else None,
             }
             if s.when_fact != Fact.slot.value and s.when_slot:
-                refuse(f"{at}.when.slot", "only a condition on a slot names one")
+                refuse(f"{at}.when.slot", gettext("only a condition on a slot names one"))
             if s.when_fact == Fact.slot.value and not s.when_slot:
-                refuse(f"{at}.when.slot", "name the slot")
+                refuse(f"{at}.when.slot", gettext("name the slot"))
         stages.append(raw)
     if errors:
         return None, errors
@@ -366,10 +367,14 @@ def summary(errors: Mapping[str, list[str]], form: PolicyForm) -> list[tuple[str
             i = int(parts[1])
             name = form.stages[i].name if i < len(form.stages) else ""
             rest = " ".join(p.replace("_", " ") for p in parts[2:] if not p.isdigit())
-            where = f"Stage {i + 1}" + (f" ({name})" if name else "")
+            where = (
+                gettext("Stage %(number)s (%(name)s)", number=i + 1, name=name)
+                if name
+                else gettext("Stage %(number)s", number=i + 1)
+            )
             where += f": {rest}" if rest else ""
         elif key == "form":
-            where = "The policy"
+            where = gettext("The policy")
         out.extend((anchor(key), where, m) for m in messages)
     return out
 
@@ -378,27 +383,54 @@ def anchor(key: str) -> str:
     return "f-" + key.replace(".", "-")
 
 
+ACTION_LABELS = {
+    "remind": N_("Remind"),
+    "escalate": N_("Escalate"),
+    "approve": N_("Approve"),
+    "reject": N_("Reject"),
+    "expire": N_("Expire"),
+}
+FACT_LABELS = {
+    "audience_size": N_("audience size"),
+    "template_tags": N_("template tags"),
+    "region_id": N_("region"),
+    "channel": N_("channel"),
+    "budget": N_("budget"),
+    "expected_cost": N_("expected cost"),
+    "fund_shortfall": N_("fund shortfall"),
+    "slot": N_("slot"),
+}
+UNIT_LABELS = {"minutes": N_("minutes"), "hours": N_("hours"), "days": N_("days")}
 CHOICES = {
-    "rules": [("any", "Any one of them"), ("all", "All of them"), ("quorum", "A quorum of them")],
-    "actions": [(a.value, a.value.capitalize()) for a in TimeoutAction],
-    "facts": [(f.value, f.value.replace("_", " ")) for f in Fact],
+    "rules": [
+        ("any", N_("Any one of them")),
+        ("all", N_("All of them")),
+        ("quorum", N_("A quorum of them")),
+    ],
+    "actions": [(a.value, ACTION_LABELS.get(a.value, a.value.capitalize())) for a in TimeoutAction],
+    "facts": [(f.value, FACT_LABELS.get(f.value, f.value.replace("_", " "))) for f in Fact],
     "operators": [
         (o.value, label)
         for o, label in (
-            (Operator.gt, "above"),
-            (Operator.gte, "at least"),
-            (Operator.lt, "below"),
-            (Operator.lte, "at most"),
-            (Operator.eq, "is"),
-            (Operator.ne, "is not"),
-            (Operator.in_, "is one of (comma-separated)"),
-            (Operator.not_in, "is none of (comma-separated)"),
-            (Operator.contains, "contains"),
+            (Operator.gt, N_("above")),
+            (Operator.gte, N_("at least")),
+            (Operator.lt, N_("below")),
+            (Operator.lte, N_("at most")),
+            (Operator.eq, N_("is")),
+            (Operator.ne, N_("is not")),
+            (Operator.in_, N_("is one of (comma-separated)")),
+            (Operator.not_in, N_("is none of (comma-separated)")),
+            (Operator.contains, N_("contains")),
         )
     ],
-    "units": list(UNITS),
+    "units": [(u, UNIT_LABELS[u]) for u in UNITS],
     "resubmit": [
-        (Resubmit.first_stage.value, "The whole chain again, from the first stage"),
-        (Resubmit.asking_stage.value, "Straight back to the stage that asked for changes"),
+        (Resubmit.first_stage.value, N_("The whole chain again, from the first stage")),
+        (Resubmit.asking_stage.value, N_("Straight back to the stage that asked for changes")),
     ],
 }
+
+
+def choices() -> dict[str, list[tuple[str, str]]]:
+    """The form's choices with their labels in the reader's language."""
+    return {k: [(value, gettext(label)) for value, label in v] for k, v in CHOICES.items()}

@@ -23,6 +23,7 @@ from approvals.policy import ROLE_LABELS, PolicySpec
 from approvals.validate import check_policy
 from core.errors import Forbidden, NotFound, Problem
 from core.policy import Permission, Principal, Target, allows
+from i18n.translate import N_, gettext
 from models.approvals import ApprovalPolicyVersion
 from services.accounts import active_users, display_name, display_names
 from services.approvals import policies as svc
@@ -31,11 +32,23 @@ from services.org import Actor
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 NAME_LIMIT = 100  # models.approvals.ApprovalPolicy.name
 DONE = {
-    "created": "Policy saved as version 1.",
-    "versioned": "Saved as a new version. Campaigns launched from now on use it; running "
-    "approvals keep the version they started with.",
-    "archived": "Archived: new campaigns can no longer choose this policy.",
+    "created": N_("Policy saved as version 1."),
+    "versioned": N_(
+        "Saved as a new version. Campaigns launched from now on use it; running "
+        "approvals keep the version they started with."
+    ),
+    "archived": N_("Archived: new campaigns can no longer choose this policy."),
 }
+# approvals.policy.ROLE_LABELS, marked for the catalogue.
+ROLE_WORDS = {
+    "partner_gm": N_("the partner's GM"),
+    "region_manager": N_("the region manager"),
+    "brand_reviewer": N_("a brand reviewer"),
+}
+
+
+def _done(table: dict[str, str], key: str) -> str:
+    return gettext(table[key]) if key in table else ""
 
 
 def may_manage(principal: Principal) -> bool:
@@ -44,8 +57,9 @@ def may_manage(principal: Principal) -> bool:
 
 def stages_summary(spec: PolicySpec) -> str:
     if not spec.stages:
-        return "No approval"
-    return " → ".join(s.title + (" (conditional)" if s.when else "") for s in spec.stages)
+        return gettext("No approval")
+    conditional = " " + gettext("(conditional)")
+    return " → ".join(s.title + (conditional if s.when else "") for s in spec.stages)
 
 
 def _spec(version: ApprovalPolicyVersion) -> PolicySpec:
@@ -77,7 +91,7 @@ def policy_list(
     return render(
         request,
         "policies.html",
-        title="Approval policies",
+        title=gettext("Approval policies"),
         rows=rows,
         builtins=builtins,
         may_manage=may_manage(principal),
@@ -140,7 +154,7 @@ def _editor(
         request,
         "policy_edit.html",
         status=status,
-        title=view.policy.name if view else "New approval policy",
+        title=view.policy.name if view else gettext("New approval policy"),
         view=view,
         form=form,
         stages=form.rows(),
@@ -148,15 +162,15 @@ def _editor(
         summary=pf.summary(errors, form),
         anchor=pf.anchor,
         users=users,
-        roles=list(ROLE_LABELS.items()),
-        choices=pf.CHOICES,
+        roles=[(k.value, gettext(ROLE_WORDS.get(k.value, v))) for k, v in ROLE_LABELS.items()],
+        choices=pf.choices(),
         boxes=diagram.policy(shown, names) if shown is not None else None,
         mermaid=diagram.policy_mermaid(shown, names) if shown is not None else "",
         may_save=may_manage(principal) and not archived,
         archived=archived,
         history=history,
         action=f"/approval-policies/{view.policy.id}" if view else "/approval-policies",
-        flash=DONE.get(request.query_params.get("done", ""), ""),
+        flash=_done(DONE, request.query_params.get("done", "")),
     )
 
 
@@ -211,7 +225,9 @@ async def _save(
     if view is None and not form.name:
         errors.setdefault("name", []).append("give the policy a name")
     if len(form.name) > NAME_LIMIT:
-        errors.setdefault("name", []).append(f"at most {NAME_LIMIT} characters")
+        errors.setdefault("name", []).append(
+            gettext("at most %(count)s characters", count=NAME_LIMIT)
+        )
     if spec is None or errors:
         return _editor(request, session, principal, form, view=view, errors=errors, status=422)
     actor = Actor(principal, rid)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from babel.numbers import format_currency
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -19,6 +20,9 @@ from api.portal.web import PortalPrintOrderCreator, PortalPrintOrderReader, Port
 from api.routers.print_orders import PDF_URL_SECONDS, print_vendor
 from core.errors import Conflict, FieldError, Forbidden
 from core.policy import Permission, Principal, actor_of
+from i18n.catalogues import language_of
+from i18n.context import current_locale
+from i18n.translate import N_, gettext
 from models.campaigns import Campaign, PartnerCampaign
 from models.chain_io import ChainDecision
 from models.org import Partner
@@ -45,6 +49,23 @@ STEPS = (
     "delivered",
 )
 FIELDS = ("format", "quantity", "recipient_name", "street", "postal_code", "city", "country")
+FIELD_LABELS = {
+    "partner_campaign_id": N_("Campaign"),
+    "format": N_("Format"),
+    "quantity": N_("Copies"),
+    "recipient_name": N_("Deliver to"),
+    "street": N_("Street and number"),
+    "postal_code": N_("Postal code"),
+    "city": N_("City"),
+    "country": N_("Country"),
+    "wanted_by": N_("Wanted by"),
+}
+
+
+def money(minor: int, currency: str) -> str:
+    """'€ 12,50' / '12,50 €' / '€12.50': an amount in minor units, as the reader writes it."""
+    lang = language_of(current_locale())
+    return format_currency(minor / 100, currency, locale="en_GB" if lang == "en" else lang)
 
 
 def orderable_campaigns(session: Session, principal: Principal) -> list[tuple[int, str]]:
@@ -73,7 +94,13 @@ def orderable_campaigns(session: Session, principal: Principal) -> list[tuple[in
         content = content_of(version)
         if content.print is not None and pc.id is not None:
             sizes = "/".join(content.print.sizes)
-            out.append((pc.id, f"{campaign.name} for {partner.display_name} ({sizes})"))
+            label = gettext(
+                "%(campaign)s for %(partner)s (%(sizes)s)",
+                campaign=campaign.name,
+                partner=partner.display_name,
+                sizes=sizes,
+            )
+            out.append((pc.id, label))
     return out
 
 
@@ -90,7 +117,8 @@ def print_orders_page(
     return render(
         request,
         "print_orders.html",
-        title="Print orders",
+        title=gettext("Print orders"),
+        money=money,
         items=result.items,
         pager=pager(request, result, {}),
         can_order=can_order,
@@ -109,7 +137,8 @@ def _form(
         request,
         "print_order_new.html",
         status=status,
-        title="Order prints",
+        title=gettext("Order prints"),
+        field_labels={k: gettext(v) for k, v in FIELD_LABELS.items()},
         campaigns=orderable_campaigns(session, principal),
         values=values,
         error=error,
@@ -177,7 +206,8 @@ def print_order_page(
     return render(
         request,
         "print_order.html",
-        title=f"Print order {order.id}",
+        title=gettext("Print order %(id)s", id=order.id),
+        money=money,
         order=order,
         steps=STEPS,
         reached=reached,

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
+from babel.dates import format_date
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
@@ -27,6 +28,11 @@ from api.portal.paging import Blank, IdFilter
 from api.portal.web import PortalAuthorize, PortalRoute, render
 from core.errors import NotFound, Problem
 from core.policy import Permission, Principal
+from i18n.catalogues import language_of
+from i18n.context import current_locale
+from i18n.formats import number
+from i18n.labels import state_label
+from i18n.translate import N_, gettext
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import Partner, Region
 from services.funds.terms import TermError, parse_period, quarter_of
@@ -58,19 +64,37 @@ GroupFilter = Annotated[Literal["campaign", "region", "partner"] | None, Blank, 
 PeriodFilter = Annotated[Literal["week", "month"] | None, Blank, Query()]
 # Short column headings for the delivery table (every channel has the same columns).
 DELIVERY_HEADINGS = {
-    "recipients": "Recipients",
-    "sent": "Sent",
-    "failed": "Failed",
-    "suppressed": "Suppressed",
-    "delivered": "Delivered",
-    "bounced": "Bounced",
-    "complained": "Complaints",
-    "unsubscribed": "Unsubscribed",
-    "opened": "Opens",
-    "opened_unique": "Opened (unique)",
-    "clicked": "Clicks",
-    "clicked_unique": "Clicked (unique)",
+    "recipients": N_("Recipients"),
+    "sent": N_("Sent"),
+    "failed": N_("Failed"),
+    "suppressed": N_("Suppressed"),
+    "delivered": N_("Delivered"),
+    "bounced": N_("Bounced"),
+    "complained": N_("Complaints"),
+    "unsubscribed": N_("Unsubscribed"),
+    "opened": N_("Opens"),
+    "opened_unique": N_("Opened (unique)"),
+    "clicked": N_("Clicks"),
+    "clicked_unique": N_("Clicked (unique)"),
 }
+# The filters' words (the values stay the API's).
+GROUP_NAMES = {"region": N_("region"), "campaign": N_("campaign"), "partner": N_("partner")}
+PERIOD_NAMES = {"week": N_("week"), "month": N_("month")}
+# The club's figures (services.reporting.mine.FIGURES), by metric.
+FIGURE_LABELS = {
+    "submitted": N_("Campaigns submitted"),
+    "days_to_submission": N_("Median days to submission"),
+    "approval_hours": N_("Median hours to approval"),
+    "sent": N_("Messages sent"),
+    "open_rate": N_("Open rate"),
+    "click_rate": N_("Click rate"),
+}
+
+
+def _translated(table: dict[str, str]) -> dict[str, str]:
+    return {key: gettext(label) for key, label in table.items()}
+
+
 # The trend chart's bars and line, the first figure found of each list.
 TREND_BARS = ("sent", "delivery.sent", "state.sent", "recipients", "delivery.recipients")
 TREND_LINE = ("opened_unique", "engagement.opened_unique", "opened", "submitted", "state.sent")
@@ -86,10 +110,10 @@ def duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
+        return gettext("%(n)s min", n=number(round(seconds / 60)))
     if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
+        return gettext("%(n)s h", n=number(round(seconds / 3600, 1)))
+    return gettext("%(n)s d", n=number(round(seconds / 86400, 1)))
 
 
 def _query(
@@ -103,7 +127,7 @@ def _query(
     today: date | None = None,
 ) -> ReportQuery:
     if since is not None and until is not None and until <= since:
-        raise BadFilter("Please check: until (it must be after since).")
+        raise BadFilter(gettext("Please check: until (it must be after since)."))
     today = today or datetime.now(UTC).date()
     return ReportQuery(
         since=since if since is not None else today - timedelta(weeks=DEFAULT_WEEKS),
@@ -176,7 +200,22 @@ BUILDERS: dict[str, Callable[[Session, ReportScope, ReportQuery], Any]] = {
 
 
 def _period_label(start: date, period: str) -> str:
-    return start.strftime("%b %Y") if period == "month" else start.strftime("%d %b")
+    """'Jan 2027' / 'Jan. 2027' / 'jan 2027' per month, '04 Jan' per week: Babel, not strftime."""
+    return format_date(start, "MMM y" if period == "month" else "dd MMM", locale=_babel_here())
+
+
+def trend_heading(column: str) -> str:
+    """A trend column ("delivery.sent") as a heading: its part's words and the figure's."""
+    part, _, figure = column.rpartition(".")
+    words = (
+        gettext(DELIVERY_HEADINGS[figure]) if figure in DELIVERY_HEADINGS else state_label(figure)
+    )
+    return f"{state_label(part)}: {words}" if part else words
+
+
+def _babel_here() -> str:
+    lang = language_of(current_locale())
+    return "en_GB" if lang == "en" else lang
 
 
 def _pick(keys: set[str], wanted: tuple[str, ...]) -> str | None:
@@ -191,13 +230,13 @@ def _trend_chart(report: TrendReport) -> tuple[Markup, list[str]]:
     labels = [_period_label(p.start, report.period) for p in report.points]
     series = [
         charts.Series(
-            name.replace("_", " ").replace(".", ": "),
+            trend_heading(name),
             [p.figures.get(name, 0) for p in report.points],
         )
         for name in (bars, line)
         if name
     ]
-    title = f"Per {report.period}"
+    title = gettext("Per week") if report.period == "week" else gettext("Per month")
     return charts.timeseries(labels, series, title=title), columns
 
 
@@ -232,7 +271,7 @@ def reports_page(
     check(session, scope, q)
     built = Reports(*(BUILDERS[name](session, scope, q) for name in BUILDERS))
     total = built.funnel.total
-    steps = [(s.capitalize(), int(getattr(total, s))) for s in FUNNEL_STEPS]
+    steps = [(state_label(s).capitalize(), int(getattr(total, s))) for s in FUNNEL_STEPS]
     trend_svg, trend_columns = _trend_chart(built.trend)
     tm = built.time_to_market
     campaigns, regions = _choices(session, scope)
@@ -240,15 +279,17 @@ def reports_page(
     return render(
         request,
         "reports.html",
-        title="Reports",
+        title=gettext("Reports"),
         q=q,
         filters=filters,
         campaigns=campaigns,
         regions=regions,
         whole_brand=scope.whole_brand,
         reports=built,
-        funnel_svg=charts.funnel(steps, title="Participation funnel"),
-        approval_svg=charts.histogram(tm.approval_hours, title="Time from submission to approval"),
+        funnel_svg=charts.funnel(steps, title=gettext("Participation funnel")),
+        approval_svg=charts.histogram(
+            tm.approval_hours, title=gettext("Time from submission to approval")
+        ),
         trend_svg=trend_svg,
         trend_columns=trend_columns,
         to_submission=_stats_rows(tm.to_submission),
@@ -256,7 +297,10 @@ def reports_page(
         stages=_stats_rows(tm.stages),
         steps=(*FUNNEL_STEPS, "declined", "expired", "rejected"),
         delivery_columns=DELIVERY_COLUMNS,
-        delivery_headings=DELIVERY_HEADINGS,
+        delivery_headings=_translated(DELIVERY_HEADINGS),
+        group_names=_translated(GROUP_NAMES),
+        period_names=_translated(PERIOD_NAMES),
+        trend_heading=trend_heading,
         duration=duration,
         period_label=_period_label,
         export_url=lambda name, fmt, part=None: _export_url(name, fmt, part, filters),
@@ -380,18 +424,19 @@ def my_reports_page(
         own = _shown(f.metric, f.own)
         median = _shown(f.metric, f.region_median) if report.comparable else None
         unit = _unit(f.metric)
+        label = gettext(FIGURE_LABELS[f.metric]) if f.metric in FIGURE_LABELS else f.label
         figures.append(
             {
-                "label": f.label,
+                "label": label,
                 "own": own,
                 "median": median,
                 "unit": unit,
                 "svg": charts.comparison(
                     own,
                     median,
-                    title=f.label,
+                    title=label,
                     unit=unit,
-                    median_label=f"{report.region_name} median",
+                    median_label=gettext("%(region)s median", region=report.region_name),
                 ),
             }
         )
@@ -400,7 +445,7 @@ def my_reports_page(
     return render(
         request,
         "my_reports.html",
-        title="My reports",
+        title=gettext("My reports"),
         q=q,
         report=report,
         figures=figures,
@@ -437,7 +482,7 @@ def _coop(
     try:
         chosen = parse_period(period) if period else quarter_of(datetime.now(UTC).date())
     except TermError as e:
-        raise BadFilter(f"Please check: period ({e}).") from None
+        raise BadFilter(gettext("Please check: period (%(problem)s).", problem=str(e))) from None
     return coop.coop_report(session, principal, chosen, region_id)
 
 
@@ -458,7 +503,7 @@ def coop_report_page(
     return render(
         request,
         "coop_report.html",
-        title="Co-op report",
+        title=gettext("Co-op report"),
         report=report,
         regions=regions,
         whole_brand=scope.whole_brand,

@@ -6,8 +6,10 @@ services as the API (services/series)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
+from babel.dates import get_day_names
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session, col, select
@@ -16,6 +18,10 @@ from api.deps import RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.portal.web import PortalRoute, render
 from api.portal.web import _guard as portal_guard
 from core.policy import Permission, Principal, Target, allows
+from i18n.catalogues import language_of
+from i18n.context import current_locale
+from i18n.formats import day
+from i18n.translate import N_, gettext
 from models.campaigns import PartnerCampaign
 from models.org import Partner
 from models.recurrence import Recurrence
@@ -28,13 +34,54 @@ router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["port
 PortalSeriesReader = Annotated[Principal, portal_guard(Permission.series_read)]
 PortalSeriesManager = Annotated[Principal, portal_guard(Permission.series_manage)]
 DONE = {
-    "pause": "Paused: nothing goes out until you resume the series.",
-    "resume": "Resumed: the next occurrence goes out as planned.",
-    "skip-next": "The next occurrence will be skipped.",
-    "end": "Ended: no more occurrences. Past campaigns stay as they are.",
-    "stand-by": "Standing approval saved: unchanged occurrences go ahead without asking you.",
+    "pause": N_("Paused: nothing goes out until you resume the series."),
+    "resume": N_("Resumed: the next occurrence goes out as planned."),
+    "skip-next": N_("The next occurrence will be skipped."),
+    "end": N_("Ended: no more occurrences. Past campaigns stay as they are."),
+    "stand-by": N_("Standing approval saved: unchanged occurrences go ahead without asking you."),
 }
 SHOWN_PARTNER_CAMPAIGNS = 50
+
+
+MONTHLY = (
+    N_("the first %(weekday)s of every month at %(time)s"),
+    N_("the second %(weekday)s of every month at %(time)s"),
+    N_("the third %(weekday)s of every month at %(time)s"),
+    N_("the fourth %(weekday)s of every month at %(time)s"),
+)
+# Babel's day names are indexed from Monday.
+WEEKDAY_INDEX = {
+    d: i
+    for i, d in enumerate(
+        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    )
+}
+
+
+def describe(recurrence: Recurrence) -> str:
+    """'the first Monday of every month at 09:00' in the reader's language; a cron line as is."""
+    monthly = recurrence.monthly
+    if monthly is None:
+        return gettext("cron %(line)s", line=recurrence.cron or "")
+    lang = language_of(current_locale())
+    names = get_day_names("wide", locale="en_GB" if lang == "en" else lang)
+    return gettext(
+        MONTHLY[monthly.nth - 1],
+        weekday=names[WEEKDAY_INDEX[monthly.weekday.value]],
+        time=monthly.at.strftime("%H:%M"),
+    )
+
+
+def _day_of(text: str) -> str:
+    """A stored ISO date as the reader writes dates (as it is if it is not one)."""
+    try:
+        return day(date.fromisoformat(text))
+    except ValueError:
+        return text
+
+
+def _done(table: dict[str, str], key: str) -> str:
+    return gettext(table[key]) if key in table else ""
 
 
 def _partner_rows(
@@ -73,8 +120,8 @@ def series_list_page(
     return render(
         request,
         "series_list.html",
-        title="Campaign series",
-        rows=[(s, Recurrence.model_validate(s.recurrence).describe()) for s in rows],
+        title=gettext("Campaign series"),
+        rows=[(s, describe(Recurrence.model_validate(s.recurrence))) for s in rows],
     )
 
 
@@ -87,14 +134,15 @@ def series_page(
     campaign_ids = [o.campaign_id for o in past if o.campaign_id is not None]
     context: dict[str, Any] = {
         "series": series,
-        "recurrence": Recurrence.model_validate(series.recurrence).describe(),
+        "recurrence": describe(Recurrence.model_validate(series.recurrence)),
         "past": past,
+        "skipped": [_day_of(text) for text in series.skip_dates],
         "coming": store.coming(series, 6),
         "standing": standing.visible(session, principal, series_id),
         "partner_rows": _partner_rows(session, principal, series, campaign_ids),
         "approved": {s.value for s in standing.APPROVED},
         "manages": allows(principal, Permission.series_manage, Target(series.brand_id)),
-        "flash": DONE.get(request.query_params.get("done", ""), ""),
+        "flash": _done(DONE, request.query_params.get("done", "")),
     }
     return render(request, "series.html", title=series.name, **context)
 

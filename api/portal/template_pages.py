@@ -22,6 +22,7 @@ from content.lint import lint
 from core.errors import Problem
 from core.policy import Permission, Principal, allows, four_eyes_ok
 from domain.states import TEMPLATE_EDITABLE, TemplateState
+from i18n.translate import N_, gettext
 from models.base import utcnow
 from models.template_schemas import ValuesBody
 from models.templates import TemplateVersion
@@ -31,10 +32,10 @@ from services.access import target_of
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 DONE = {
-    "submitted": "Submitted for brand review.",
-    "approve": "Published.",
-    "request_changes": "Changes requested.",
-    "reject": "Rejected.",
+    "submitted": N_("Submitted for brand review."),
+    "approve": N_("Published."),
+    "request_changes": N_("Changes requested."),
+    "reject": N_("Rejected."),
 }
 
 
@@ -51,10 +52,14 @@ def templates_page(
     return render(
         request,
         "templates.html",
-        title="Templates",
+        title=gettext("Templates"),
         items=items,
         pager=pager(request, result, {}),
     )
+
+
+def _done(table: dict[str, str], key: str) -> str:
+    return gettext(table[key]) if key in table else ""
 
 
 def _version_page(
@@ -94,7 +99,7 @@ def _version_page(
         request,
         "template_version.html",
         status=status,
-        title=f"Template version {version.number}",
+        title=gettext("Template version %(number)s", number=version.number),
         v=version,
         content=content,
         issues=lint(content),
@@ -106,7 +111,7 @@ def _version_page(
         and version.state == TemplateState.in_review
         and four_eyes_ok(version.submitted_by, principal.user_id)
         and version.author_id != principal.user_id,
-        flash=DONE.get(request.query_params.get("done", ""), ""),
+        flash=_done(DONE, request.query_params.get("done", "")),
     )
 
 

@@ -13,6 +13,7 @@ from api.deps import RequestIdDep, SessionDep
 from api.portal.web import PortalRoute, render
 from api.portal.web import _guard as portal_guard
 from core.policy import Permission, Principal
+from i18n.translate import gettext
 from models.org import Brand
 from services.engagement import tracking
 
@@ -30,9 +31,9 @@ def tracking_page(
     return render(
         request,
         "tracking_settings.html",
-        title="Tracking",
+        title=gettext("Tracking"),
         current=tracking.brand_settings(brand),
-        flash="Saved." if request.query_params.get("done") == "saved" else "",
+        flash=gettext("Saved.") if request.query_params.get("done") == "saved" else "",
     )
 
 

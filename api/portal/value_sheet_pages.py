@@ -11,6 +11,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.portal.uploads import form_sheet
 from api.portal.web import PortalPartnerCampaignEditor, PortalRoute, render
 from core.errors import Problem
+from i18n.translate import gettext
 from services.campaign_sheets import partner_values
 from services.campaign_sheets.template import XLSX_TYPE
 
@@ -52,7 +53,7 @@ async def upload_partner_value_sheet_page(
             request,
             "value_sheet_refused.html",
             status=err.status,
-            title="Sheet refused",
+            title=gettext("Sheet refused"),
             detail=err.detail,
             problems=rows,
         )

@@ -13,6 +13,7 @@ from api.deps import SessionDep
 from api.portal.web import PortalRoute, render
 from api.portal.web import _guard as portal_guard
 from core.policy import Permission, Principal
+from i18n.translate import gettext
 from services.webhooks import endpoints as svc
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
@@ -29,7 +30,7 @@ def webhooks_page(
     return render(
         request,
         "webhook_settings.html",
-        title="Webhooks",
+        title=gettext("Webhooks"),
         endpoints=overview.endpoints,
         recent=overview.recent,
     )

@@ -25,6 +25,7 @@ from api.routers import (
     health,
     images,
     journeys,
+    me,
     memberships,
     outbox,
     partner_campaign_actions,
@@ -53,6 +54,7 @@ from api.routers import (
 ROUTERS: list[APIRouter] = [
     health.router,
     auth.router,
+    me.router,
     regions.router,
     partners.router,
     phone_suppressions.router,

@@ -8,11 +8,12 @@ import re
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from domain.journeys import ActivationState, EnrolmentState
 from domain.states import DeliveryStatus
 from models.journeys import JourneyActivation
+from models.org import User
 from tests.campaigns.test_campaign_workflows import until
 from tests.claims.conftest import Running
 from tests.claims.test_portal import portal_sign_in
@@ -31,6 +32,15 @@ from tests.journeys.test_activation import task_open
 from tests.portal.test_portal import sign_in
 
 PAYLOAD = '<script>alert("x")</script>{{ 7*7 }}'
+
+
+def speaks_english(demo: Engine, *emails: str) -> None:
+    """These users chose English (their partner speaks Dutch or German)."""
+    with Session(demo) as session:
+        for user in session.exec(select(User).where(col(User.email).in_(emails))).all():
+            user.locale = "en"
+            session.add(user)
+        session.commit()
 
 
 def test_hq_sees_the_design_versions_and_partners_with_counts(
@@ -53,7 +63,7 @@ def test_hq_sees_the_design_versions_and_partners_with_counts(
     listing = portal.get("/journeys")
     assert listing.status_code == 200
     assert f'href="/journeys/{jid}"' in listing.text and f'href="/journeys/{draft}"' in listing.text
-    assert "running for 1 partner(s)" in listing.text
+    assert "running for 1 partner<" in listing.text
     page = portal.get(f"/journeys/{jid}")
     assert page.status_code == 200, page.text
     text = page.text
@@ -78,12 +88,13 @@ def test_partners_see_their_own_page_and_nobody_else_s(portal: TestClient, demo:
     assert portal.get(f"/journey-activations/{aid}").status_code == 404
     page = portal.get(f"/journeys/{jid}")
     assert page.status_code == 200
-    assert "For Northwind Fitness Hamburg" in page.text
-    assert "never switched on" in page.text
+    # Hamburg's GM reads the page in the partner's German.
+    assert "Für Northwind Fitness Hamburg" in page.text
+    assert "nie eingeschaltet" in page.text
     assert 'name="v__greet__event_date"' in page.text  # the content form for each send step
     assert 'name="v__remind__event_date"' in page.text
     assert "/switch-off" not in page.text
-    assert "No preview yet" in page.text  # the open day's date is not given yet
+    assert "Noch keine Vorschau" in page.text  # the open day's date is not given yet
     listing = portal.get("/journeys")
     assert f'href="/journeys/{draft}"' not in listing.text
 
@@ -93,6 +104,7 @@ async def test_editor_switches_on_gm_approves_from_the_inbox_and_switches_off(
 ) -> None:
     api = running.api
     jid = journey_row(demo, open_day_version(demo))
+    speaks_english(demo, EDITOR, GM)  # Amsterdam's people, reading the English words below
     csrf = await portal_sign_in(api, EDITOR)
     page = await api.get(f"/journeys/{jid}")
     assert page.status_code == 200 and "Ask the GM to switch it on" in page.text

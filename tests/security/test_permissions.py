@@ -609,6 +609,11 @@ MATRIX: dict[str, tuple[Call, str]] = {
         ),
         "OOOOOOOOOO",
     ),
+    "me.preferences.read": (_c("GET", "/api/v1/me/preferences"), "OOOOOOOOOO"),
+    "me.preferences.update": (
+        _c("PATCH", "/api/v1/me/preferences", lambda i, r: {"timezone": "Europe/Berlin"}),
+        "OOOOOOOOOO",
+    ),
     "auth.logout": (_c("POST", "/api/v1/auth/logout"), "OOOOOOOOOO"),
     "regions.list": (_c("GET", "/api/v1/regions"), "OOOOOOOOOO"),
     "regions.create": (
@@ -1281,6 +1286,7 @@ READ_ONLY_POSTS = {
 OWN_ACCOUNT_WRITES = {
     ("POST", "/api/v1/auth/logout"),
     ("POST", "/api/v1/me/password"),
+    ("PATCH", "/api/v1/me/preferences"),
     ("POST", "/api/v1/me/delegations"),
     ("POST", "/api/v1/me/delegations/{delegation_id}/revoke"),
 }
@@ -1565,6 +1571,8 @@ PORTAL: dict[tuple[str, str], int] = {
     ("POST", "/approval-policies/{}/archive"): 403,
     ("GET", "/settings"): 303,
     ("POST", "/settings/delegations"): 403,
+    ("POST", "/settings/preferences"): 403,
+    ("POST", "/settings/brand-timezone"): 403,
     ("POST", "/settings/delegations/{}/revoke"): 403,
     ("GET", "/settings/brand-blocks"): 303,
     ("POST", "/settings/brand-blocks/{}"): 403,

@@ -92,7 +92,8 @@ def test_series_pages(portal: TestClient, demo: Engine) -> None:
     assert page.status_code == 200
     assert "<script>alert(1)</script>" not in page.text and "{{ 7*7 }}" in page.text
     assert "the first Monday of every month at 09:00" in page.text
-    assert "2027-01-04" in page.text and "Stand by this content" not in page.text
+    # The occurrence's day, as an English reader writes it.
+    assert "4 Jan 2027" in page.text and "Stand by this content" not in page.text
     skipped = portal.post(
         f"/series/{sid}/change", data={"csrf_token": token, "action": "skip-next"}
     )
@@ -102,7 +103,9 @@ def test_series_pages(portal: TestClient, demo: Engine) -> None:
 
     token = sign_in(portal, "gm.berlin@northwind.example")
     page = portal.get(f"/series/{sid}")
-    assert page.status_code == 200 and "Stand by this content" not in page.text
+    # Berlin's GM reads German: the stand-by button would say "Bei diesem Inhalt bleiben".
+    assert page.status_code == 200 and "Kampagnenserien" in page.text
+    assert "Bei diesem Inhalt bleiben" not in page.text
     refused = portal.post(
         f"/series/{sid}/stand-by", data={"csrf_token": token, "partner_campaign_id": pcid}
     )
@@ -117,12 +120,13 @@ def test_series_pages(portal: TestClient, demo: Engine) -> None:
 
     token = sign_in(portal, GM)
     page = portal.get(f"/series/{sid}")
-    assert "Stand by this content" in page.text and "Pause" not in page.text
+    # Amsterdam's GM reads Dutch.
+    assert "Achter deze inhoud staan" in page.text and "Pauzeren" not in page.text
     stood = portal.post(
         f"/series/{sid}/stand-by", data={"csrf_token": token, "partner_campaign_id": pcid}
     )
     assert stood.status_code == 303
-    assert "Standing approval saved" in portal.get(stood.headers["location"]).text
+    assert "Vaste goedkeuring opgeslagen" in portal.get(stood.headers["location"]).text
     with Session(demo) as s:
         rows = s.exec(select(StandingApproval)).all()
         assert [(r.series_id, r.from_partner_campaign_id) for r in rows] == [(sid, pcid)]

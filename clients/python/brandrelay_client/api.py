@@ -2317,6 +2317,16 @@ class BrandrelayClient(BaseClient):
         )
         return cast("models.MembershipRead", response.json())
 
+    def read_my_preferences(self) -> models.PreferencesRead:
+        """Read one's own language and time zone
+
+        GET /api/v1/me/preferences
+
+        The own choice (empty: automatic) and what is in use now, with where it comes from.
+        """
+        response = self.request("GET", "/api/v1/me/preferences")
+        return cast("models.PreferencesRead", response.json())
+
     def read_outbox_message_raw(self, outbox_id: int) -> None:
         """Read an outbox message as .eml
 
@@ -3005,6 +3015,16 @@ class BrandrelayClient(BaseClient):
             json=body,
         )
         return cast("models.ContactRead", response.json())
+
+    def update_my_preferences(self, body: models.PreferencesUpdate) -> models.PreferencesRead:
+        """Change one's own language and time zone
+
+        PATCH /api/v1/me/preferences
+
+        A field left out stays; an empty one goes back to automatic. Audited.
+        """
+        response = self.request("PATCH", "/api/v1/me/preferences", json=body)
+        return cast("models.PreferencesRead", response.json())
 
     def update_partner(self, partner_id: int, body: models.PartnerUpdate) -> models.PartnerRead:
         """Update a partner

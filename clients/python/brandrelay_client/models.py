@@ -1883,6 +1883,24 @@ class PolicyVersionRead(TypedDict, total=False):
     created_at: Required[str]
 
 
+class PreferencesRead(TypedDict, total=False):
+    """PreferencesRead"""
+
+    locale: Required[str]
+    timezone: Required[str]
+    locale_in_use: Required[str]
+    timezone_in_use: Required[str]
+    locale_source: Required[str]
+    timezone_source: Required[str]
+
+
+class PreferencesUpdate(TypedDict, total=False):
+    """PreferencesUpdate"""
+
+    locale: str | None
+    timezone: str | None
+
+
 class PrintOrderCancelBody(TypedDict, total=False):
     """PrintOrderCancelBody"""
 
@@ -2867,6 +2885,8 @@ __all__ = [
     "PolicySpec",
     "PolicyVersionCreate",
     "PolicyVersionRead",
+    "PreferencesRead",
+    "PreferencesUpdate",
     "PrintOrderCancelBody",
     "PrintOrderCreate",
     "PrintOrderDecide",
