@@ -16,9 +16,9 @@ from core.errors import FieldError
 from i18n.formats import from_input, when
 from i18n.translate import gettext as _
 
-# "Send now" and the earliest time the form accepts: a minute ahead of the clock, so the
+# "Send now" and the earliest time the form accepts: a few seconds ahead of the clock, so the
 # workflow (whose clock has moved on by the time the request reaches it) still accepts it.
-LEAD = timedelta(minutes=1)
+LEAD = timedelta(seconds=10)
 # The slots a partner's mail usually goes out at, in the partner's local day.
 SLOTS = (time(9, 0), time(10, 0))
 FIELD = "send_at"
