@@ -24,6 +24,10 @@ from content.spec import (
     TemplateContent,
     ValidationContext,
 )
+from i18n.catalogues import language_of
+from i18n.context import current_locale
+from i18n.translate import N_
+from i18n.translate import gettext as _
 
 ASSET_ID = re.compile(r"ast_[a-z0-9]{8,32}")
 HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
@@ -48,7 +52,8 @@ _OVERRIDE_KIND = {"phone": SlotKind.phone, "email": SlotKind.email, "website": S
 
 
 def _label(slot: Slot) -> str:
-    return slot.label.get("en") or slot.name
+    """The slot's label in the reader's language (the API's is English), else English."""
+    return slot.label.get(language_of(current_locale())) or slot.label.get("en") or slot.name
 
 
 def _error(slot: Slot, code: str, message: str) -> FieldError:
@@ -98,11 +103,19 @@ def _brand_rules(slot: Slot, text: str, ctx: ValidationContext) -> list[FieldErr
     errors: list[FieldError] = []
     for word in ctx.brand.restricted_words:
         if word.strip() and (m := _word_regex(word.strip()).search(text)):
-            errors.append(_error(slot, "restricted_word", f'must not use the word "{m.group(0)}".'))
+            errors.append(
+                _error(
+                    slot, "restricted_word", _('must not use the word "%(word)s".', word=m.group(0))
+                )
+            )
     for pattern in ctx.brand.restricted_patterns:
         if pattern and (m := _brand_regex(pattern).search(text)):
             errors.append(
-                _error(slot, "restricted_pattern", f'"{m.group(0)}" is not allowed by the brand.')
+                _error(
+                    slot,
+                    "restricted_pattern",
+                    _('"%(text)s" is not allowed by the brand.', text=m.group(0)),
+                )
             )
     return errors
 
@@ -112,13 +125,21 @@ def _lengths(slot: Slot, text: str) -> list[FieldError]:
     if slot.max_length is not None and n > slot.max_length:
         return [
             _error(
-                slot, "too_long", f"must be at most {slot.max_length} characters (you have {n})."
+                slot,
+                "too_long",
+                _("must be at most %(max)s characters (you have %(n)s).", max=slot.max_length, n=n),
             )
         ]
     if slot.min_length is not None and n < slot.min_length:
         return [
             _error(
-                slot, "too_short", f"must be at least {slot.min_length} characters (you have {n})."
+                slot,
+                "too_short",
+                _(
+                    "must be at least %(min)s characters (you have %(n)s).",
+                    min=slot.min_length,
+                    n=n,
+                ),
             )
         ]
     return []
@@ -127,15 +148,16 @@ def _lengths(slot: Slot, text: str) -> list[FieldError]:
 def _pattern(slot: Slot, text: str) -> list[FieldError]:
     if slot.pattern is None or re.fullmatch(slot.pattern, text):
         return []
-    hint = slot.help.get("en")
-    return [_error(slot, "pattern", f"is not in the expected format.{f' {hint}' if hint else ''}")]
+    hint = slot.help.get(language_of(current_locale())) or slot.help.get("en")
+    message = _("is not in the expected format.")
+    return [_error(slot, "pattern", f"{message} {hint}" if hint else message)]
 
 
 def _choices(slot: Slot, text: str) -> list[FieldError]:
     if slot.choices is None or text in slot.choices:
         return []
     options = ", ".join(f'"{c}"' for c in slot.choices)
-    return [_error(slot, "choice", f"must be one of {options}.")]
+    return [_error(slot, "choice", _("must be one of %(options)s.", options=options))]
 
 
 def _check_text(slot: Slot, value: str, ctx: ValidationContext) -> list[FieldError]:
@@ -154,32 +176,31 @@ def _check_rich_text(slot: Slot, value: str, ctx: ValidationContext) -> list[Fie
 
 def _check_number(slot: Slot, value: Any) -> list[FieldError]:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return [_error(slot, "wrong_type", "must be a number.")]
+        return [_error(slot, "wrong_type", _("must be a number."))]
     if isinstance(value, str):
         if not NUMBER.fullmatch(value.strip()):
-            return [_error(slot, "not_a_number", "must be a number, like 12 or 12.5.")]
+            return [_error(slot, "not_a_number", _("must be a number, like 12 or 12.5."))]
         value = float(value.strip())
     number = float(value)
     if not math.isfinite(number):
-        return [_error(slot, "not_a_number", "must be a number, like 12 or 12.5.")]
+        return [_error(slot, "not_a_number", _("must be a number, like 12 or 12.5."))]
     low, high = slot.min_value, slot.max_value
     if (low is not None and number < low) or (high is not None and number > high):
-        bounds = _range_words(
-            None if low is None else _fmt(low), None if high is None else _fmt(high)
+        lo, hi, you = (
+            _fmt(low) if low is not None else "",
+            _fmt(high) if high is not None else "",
+            _fmt(number),
         )
-        return [_error(slot, "out_of_range", f"must be {bounds} (you have {_fmt(number)}).")]
+        if low is not None and high is not None:
+            message = _(
+                "must be between %(low)s and %(high)s (you have %(n)s).", low=lo, high=hi, n=you
+            )
+        elif low is not None:
+            message = _("must be at least %(low)s (you have %(n)s).", low=lo, n=you)
+        else:
+            message = _("must be at most %(high)s (you have %(n)s).", high=hi, n=you)
+        return [_error(slot, "out_of_range", message)]
     return []
-
-
-def _range_words(
-    low: str | None, high: str | None, low_only: str = "at least", high_only: str = "at most"
-) -> str:
-    """'between a and b', 'at least a' or 'at most b': words a non-expert reads at once."""
-    if low is not None and high is not None:
-        return f"between {low} and {high}"
-    if low is not None:
-        return f"{low_only} {low}"
-    return f"{high_only} {high}"
 
 
 def _check_date(slot: Slot, value: str, ctx: ValidationContext) -> list[FieldError]:
@@ -188,23 +209,32 @@ def _check_date(slot: Slot, value: str, ctx: ValidationContext) -> list[FieldErr
             raise ValueError(value)
         day = date.fromisoformat(value.strip())
     except ValueError:
-        return [_error(slot, "bad_date", "must be a date written as YYYY-MM-DD, like 2027-05-01.")]
+        return [
+            _error(slot, "bad_date", _("must be a date written as YYYY-MM-DD, like 2027-05-01."))
+        ]
     start, end = ctx.window_start, ctx.window_end
     if not slot.within_window or (start is None and end is None):
         return []
     if (start is not None and day < start) or (end is not None and day > end):
-        when = _range_words(
-            None if start is None else start.isoformat(),
-            None if end is None else end.isoformat(),
-            "on or after",
-            "on or before",
-        )
-        return [_error(slot, "outside_window", f"must be {when}, the campaign period.")]
+        if start is not None and end is not None:
+            message = _(
+                "must be between %(start)s and %(end)s, the campaign period.",
+                start=start.isoformat(),
+                end=end.isoformat(),
+            )
+        elif start is not None:
+            message = _(
+                "must be on or after %(start)s, the campaign period.", start=start.isoformat()
+            )
+        else:
+            assert end is not None
+            message = _("must be on or before %(end)s, the campaign period.", end=end.isoformat())
+        return [_error(slot, "outside_window", message)]
     return []
 
 
 def _check_url(slot: Slot, value: str) -> list[FieldError]:
-    bad = [_error(slot, "bad_url", "must be a full web address, like https://example.com.")]
+    bad = [_error(slot, "bad_url", _("must be a full web address, like https://example.com."))]
     if URL_FORBIDDEN.search(value):
         return bad
     try:
@@ -230,7 +260,11 @@ def _check_phone(slot: Slot, value: str) -> list[FieldError]:
             _error(
                 slot,
                 "bad_phone",
-                f"must be a phone number of {low} to {high} digits, like +31 20 555 0100.",
+                _(
+                    "must be a phone number of %(low)s to %(high)s digits, like +31 20 555 0100.",
+                    low=low,
+                    high=high,
+                ),
             )
         ]
     return []
@@ -238,54 +272,69 @@ def _check_phone(slot: Slot, value: str) -> list[FieldError]:
 
 def _check_email(slot: Slot, value: str) -> list[FieldError]:
     if len(value) > 254 or not EMAIL.fullmatch(value):
-        return [_error(slot, "bad_email", "must be an email address, like info@example.com.")]
+        return [_error(slot, "bad_email", _("must be an email address, like info@example.com."))]
     return []
 
 
 def _check_color(slot: Slot, value: str, ctx: ValidationContext) -> list[FieldError]:
     palette = ctx.brand.palette
-    allowed = f" Allowed colours: {', '.join(palette)}." if palette else ""
+    allowed = _("Allowed colours: %(colours)s.", colours=", ".join(palette)) if palette else ""
     if not HEX_COLOUR.fullmatch(value):
-        return [_error(slot, "bad_color", f"must be a colour written as #RRGGBB.{allowed}")]
+        message = _("must be a colour written as #RRGGBB.")
+        return [_error(slot, "bad_color", f"{message} {allowed}" if allowed else message)]
     if palette and value.lower() not in {c.lower() for c in palette}:
-        return [_error(slot, "not_in_palette", f"must be one of the brand colours.{allowed}")]
+        message = _("must be one of the brand colours.")
+        return [_error(slot, "not_in_palette", f"{message} {allowed}" if allowed else message)]
     return []
 
 
 def _check_asset(slot: Slot, value: str, ctx: ValidationContext) -> list[FieldError]:
     if not ASSET_ID.fullmatch(value):
-        return [_error(slot, "bad_asset", "must be an image from the asset library.")]
+        return [_error(slot, "bad_asset", _("must be an image from the asset library."))]
     if ctx.assets is None:
         return []
     facts = ctx.assets.get(value)
     if facts is None or (facts.partner_id is not None and facts.partner_id != ctx.partner_id):
         # Another partner's asset is reported exactly like a missing one.
-        return [_error(slot, "unknown_asset", "must be an image from the asset library.")]
+        return [_error(slot, "unknown_asset", _("must be an image from the asset library."))]
     return _asset_rules(slot, facts, ctx)
 
 
 _NOT_USABLE = {
-    "pending": "is still waiting for approval by headquarters",
-    "rejected": "was rejected by headquarters",
-    "archived": "has been archived",
+    "pending": N_("%(name)s is still waiting for approval by headquarters; choose another image."),
+    "rejected": N_("%(name)s was rejected by headquarters; choose another image."),
+    "archived": N_("%(name)s has been archived; choose another image."),
 }
+
+
+def _image_name(title: str | None) -> str:
+    return f'"{title}"' if title else _("this image")
 
 
 def _asset_rules(slot: Slot, facts: AssetFacts, ctx: ValidationContext) -> list[FieldError]:
     """The library's rules in order: approved, tagged for this slot, licensed today, licensed
     for the partner's region. The first broken rule is named."""
-    name = f'"{facts.title}"' if facts.title else "this image"
+    name = _image_name(facts.title)
     if facts.state != "approved":
-        reason = _NOT_USABLE.get(facts.state, f"is {facts.state}")
-        return [_error(slot, "asset_not_approved", f"{name} {reason}; choose another image.")]
+        unusable = _NOT_USABLE.get(facts.state)
+        message = (
+            _(unusable, name=name)
+            if unusable
+            else _("%(name)s is %(state)s; choose another image.", name=name, state=facts.state)
+        )
+        return [_error(slot, "asset_not_approved", message)]
     missing = [t for t in slot.asset_tags or [] if t not in facts.tags]
     if missing:
         return [
             _error(
                 slot,
                 "asset_wrong_tags",
-                f"must be an image tagged {', '.join(slot.asset_tags or [])}; "
-                f"{name} is not tagged {', '.join(missing)}.",
+                _(
+                    "must be an image tagged %(tags)s; %(name)s is not tagged %(missing)s.",
+                    tags=", ".join(slot.asset_tags or []),
+                    name=name,
+                    missing=", ".join(missing),
+                ),
             )
         ]
     expires = facts.licence_expires_on
@@ -294,13 +343,21 @@ def _asset_rules(slot: Slot, facts: AssetFacts, ctx: ValidationContext) -> list[
             _error(
                 slot,
                 "asset_expired",
-                f"the licence of {name} expired on {expires.isoformat()}; choose another image.",
+                _(
+                    "the licence of %(name)s expired on %(date)s; choose another image.",
+                    name=name,
+                    date=expires.isoformat(),
+                ),
             )
         ]
     regions = facts.allowed_region_ids
     if regions and ctx.partner_region_id not in regions:
         return [
-            _error(slot, "asset_region", f"{name} is not licensed for your region; choose another.")
+            _error(
+                slot,
+                "asset_region",
+                _("%(name)s is not licensed for your region; choose another.", name=name),
+            )
         ]
     return []
 
@@ -314,13 +371,15 @@ def _alt_text_rule(slot: Slot, values: dict[str, Any], ctx: ValidationContext) -
     facts = ctx.assets.get(value) if isinstance(value, str) else None
     if facts is None or facts.alt_text is None or facts.alt_text.strip():
         return []
-    name = f'"{facts.title}"' if facts.title else "this image"
     return [
         _error(
             slot,
             "asset_no_alt_text",
-            f"{name} has no alt text; an image in an email needs one. Add it in the asset "
-            "library (what the image shows) or choose another image.",
+            _(
+                "%(name)s has no alt text; an image in an email needs one. Add it in the asset "
+                "library (what the image shows) or choose another image.",
+                name=_image_name(facts.title),
+            ),
         )
     ]
 
@@ -371,17 +430,21 @@ def _check_value(slot: Slot, value: Any, ctx: ValidationContext) -> list[FieldEr
     if slot.kind == SlotKind.number:
         return _check_number(slot, value)
     if not isinstance(value, str):
-        return [_error(slot, "wrong_type", "must be text.")]
+        return [_error(slot, "wrong_type", _("must be text."))]
     if len(value) > MAX_VALUE_CHARS:
         return [
             _error(
                 slot,
                 "too_long",
-                f"must be at most {MAX_VALUE_CHARS} characters (you have {len(value)}).",
+                _(
+                    "must be at most %(max)s characters (you have %(n)s).",
+                    max=MAX_VALUE_CHARS,
+                    n=len(value),
+                ),
             )
         ]
     if CONTROL.search(value):
-        return [_error(slot, "bad_characters", "contains invisible control characters.")]
+        return [_error(slot, "bad_characters", _("contains invisible control characters."))]
     return _STRING_CHECKS[slot.kind](slot, value, ctx)
 
 
@@ -405,8 +468,8 @@ def _check_per_locale(
                 FieldError(
                     field=field,
                     code="unknown_locale",
-                    message=f"{label} ({shown!r}): this template's languages are "
-                    f"{', '.join(locales)}.",
+                    message=f"{label} ({shown!r}): "
+                    + _("this template's languages are %(locales)s.", locales=", ".join(locales)),
                 )
             )
             continue
@@ -424,7 +487,7 @@ def _check_slot(
     value = values.get(slot.name)
     if slot.locked:
         if value is not None:
-            return [_error(slot, "locked", "is set by headquarters and cannot be changed.")]
+            return [_error(slot, "locked", _("is set by headquarters and cannot be changed."))]
         return []
     if slot.kind == SlotKind.partner_field:
         if value is not None and not slot.allow_override:
@@ -432,27 +495,25 @@ def _check_slot(
                 _error(
                     slot,
                     "not_overridable",
-                    "comes from your partner profile and cannot be changed here.",
+                    _("comes from your partner profile and cannot be changed here."),
                 )
             ]
         if _is_blank(slot, value):
             profile = ctx.partner.get(slot.partner_field or "")
             if slot.required and (profile is None or not str(profile).strip()):
-                where = " or fill it in here" if slot.allow_override else ""
-                return [
-                    _error(
-                        slot,
-                        "required",
-                        f"is missing from your partner profile; add it there{where}.",
-                    )
-                ]
+                message = (
+                    _("is missing from your partner profile; add it there or fill it in here.")
+                    if slot.allow_override
+                    else _("is missing from your partner profile; add it there.")
+                )
+                return [_error(slot, "required", message)]
             return []
         return _check_value(slot, value, ctx)
     if _is_blank(slot, value):
         # Not given: the default stands in. Given but blank: the partner cleared the field.
         default = _default(slot, ctx.locale)
         if slot.required and (value is not None or default is None):
-            return [_error(slot, "required", "is required.")]
+            return [_error(slot, "required", _("is required."))]
         if slot.kind == SlotKind.asset and value is None and isinstance(default, str):
             # HQ's default image goes out too: it must still be usable (licence, region).
             return _check_asset(slot, default, ctx)
@@ -487,7 +548,7 @@ def validate_values(
             FieldError(
                 field=name,
                 code="unknown_field",
-                message=f"{name}: is not a field of this template.",
+                message=f"{name}: " + _("is not a field of this template."),
             )
         )
     return errors

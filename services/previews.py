@@ -30,6 +30,7 @@ from content.validate import resolve_values, validate_values
 from core.errors import FieldError, Problem
 from core.policy import Principal
 from core.settings import Settings
+from i18n.translate import gettext as _
 from models.base import utcnow
 from models.template_schemas import ValuesBody
 from models.templates import TemplateVersion
@@ -120,7 +121,12 @@ def sms_preview(
 
 def counter_words(sms: SmsPreview) -> str:
     """What the counter under an SMS says: "2 SMS · GSM-7 · 145 left"."""
-    return f"{sms.segments} SMS · {sms.encoding} · {sms.remaining} left"
+    return _(
+        "%(segments)s SMS · %(encoding)s · %(left)s left",
+        segments=sms.segments,
+        encoding=sms.encoding,
+        left=sms.remaining,
+    )
 
 
 def measured(text: str, locale: str) -> SmsPreview:

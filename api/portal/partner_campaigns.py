@@ -31,8 +31,12 @@ from core.errors import FieldError, NotFound, Problem
 from core.policy import Permission, Principal, allows
 from core.settings import Settings
 from domain.states import DECLINABLE, PERSONALISING, SCHEDULABLE, SEND_STARTED
+from i18n.catalogues import language_of
+from i18n.context import current_locale, current_zone
+from i18n.formats import input_value
+from i18n.translate import N_
+from i18n.translate import gettext as _
 from models.base import utcnow
-from models.campaign_schemas import as_utc
 from models.campaigns import Campaign, PartnerCampaign
 from models.contact_schemas import AudienceBreakdown
 from models.contacts import Segment
@@ -42,24 +46,42 @@ from models.templates import TemplateVersion
 from models.workflow_io import SendPause
 from services import campaign_actions as flow
 from services import campaigns as crud
-from services import delivery, inbox, previews, segments, send_tests
+from services import delivery, inbox, previews, segments, send_resume, send_tests, send_time
 from services import templates as template_svc
 from services.accounts import display_names
 from services.approvals.tasks import stage_read
 from services.audience import audience_of, check_segment
 from services.org import Actor
+from services.send_resume import may_resume
 from workflows.partner_campaign import PartnerCampaignWorkflow
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 DONE = {
-    "saved": "Saved. Check the preview, then submit when you are ready.",
-    "submitted": "Submitted. Your general manager has been asked to approve.",
-    "approve": "Approved. The partner can now pick the send time.",
-    "request_changes": "Changes requested. The editor has been told what to change.",
-    "reject": "Rejected.",
-    "scheduled": "Send time saved.",
-    "declined": "You declined this campaign.",
-    "tested": "Test sent. It is marked as a test and is not counted as a delivery.",
+    "saved": N_("Saved. Check the preview, then submit when you are ready."),
+    "submitted": N_("Submitted. Your general manager has been asked to approve."),
+    "approve": N_("Approved. The partner can now pick the send time."),
+    "request_changes": N_("Changes requested. The editor has been told what to change."),
+    "reject": N_("Rejected."),
+    "scheduled": N_("Send time saved."),
+    "sending_now": N_("Sending starts within a minute."),
+    "resumed": N_("Sending resumes now."),
+    "declined": N_("You declined this campaign."),
+    "tested": N_("Test sent. It is marked as a test and is not counted as a delivery."),
+}
+STATES = {
+    "invited": N_("invited"),
+    "drafting": N_("drafting"),
+    "changes_requested": N_("changes requested"),
+    "pending_approval": N_("waiting for approval"),
+    "approved": N_("approved"),
+    "scheduled": N_("scheduled"),
+    "sending": N_("sending"),
+    "sent": N_("sent"),
+    "partially_sent": N_("partially sent"),
+    "rejected": N_("rejected"),
+    "declined": N_("declined"),
+    "expired": N_("expired"),
+    "cancelled": N_("cancelled"),
 }
 
 
@@ -80,7 +102,7 @@ def _preview_locale(content: TemplateContent, row: PartnerCampaign, raw: object)
 
 def _reasons(err: Problem) -> list[str]:
     if isinstance(err, previews.TemplateRefused):  # nothing the partner can fix: say whose
-        return [f"HQ's template cannot be shown: {err.detail}"]
+        return [_("HQ's template cannot be shown: %(reason)s", reason=err.detail)]
     return [e["message"] for e in (err.errors or [])] or [err.detail]
 
 
@@ -135,13 +157,16 @@ def _page(
     row: PartnerCampaign,
     *,
     values: dict[str, Any] | None = None,
-    errors: dict[str, str] | None = None,
+    errors: dict[str, list[str]] | None = None,
     problem: str = "",
     status: int = 200,
     segment_id: int | None = None,
     paused: SendPause | None = None,
     lang: str | None = None,
+    send_at_typed: str | None = None,
 ) -> HTMLResponse:
+    """The page; after a refusal `values`, `segment_id` and `send_at_typed` are what the
+    partner typed (kept in the fields) and `errors` every message per field."""
     campaign, version, partner = _parts(session, row)
     brand = session.get(Brand, row.brand_id)
     content = template_svc.content_of(version)
@@ -167,14 +192,21 @@ def _page(
         errors=errors or {},
         partner=partner,
         palette=list(brand.palette if brand else []),
-        locale=row.locale,
+        locale=language_of(current_locale()),
         today=utcnow().date(),
     )
+    send_by = crud.aware(campaign.send_by)
     return render(
         request,
         "partner_campaign.html",
         status=status,
-        title=f"{campaign.name} for {partner.display_name}",
+        title=_(
+            "%(campaign)s for %(partner)s", campaign=campaign.name, partner=partner.display_name
+        ),
+        state_label=_(STATES.get(row.state, row.state)),
+        errors=errors or {},
+        summary=slot_form.summary(errors or {}, fields) if errors else [],
+        send_at_value=_send_at_value(row, partner, send_by, send_at_typed),
         pc=crud.partner_campaign_reads(session, [row])[0],
         campaign=campaign,
         partner=partner,
@@ -195,12 +227,13 @@ def _page(
         may_edit=may_edit,
         segments=segments.list_segments(session, partner) if may_edit else [],
         segment_id=chosen,
-        segment_name=segment.name if segment else "Everyone",
+        segment_name=segment.name if segment else _("Everyone"),
         audience=_breakdown(session, row, chosen).model_dump()
         if may_edit
         else audience_of(session, row),
         progress=_progress(session, row),
         paused=paused,
+        may_resume=may_resume(principal, row),
         may_schedule=edit_allowed and row.state in SCHEDULABLE,
         may_decline=edit_allowed and row.state in DECLINABLE,
         may_test=edit_allowed,
@@ -217,9 +250,21 @@ def _page(
         if acting is not None and acting.for_user
         else "",
         problem=problem,
-        flash=DONE.get(request.query_params.get("done", ""), ""),
-        send_by=crud.aware(campaign.send_by),
+        flash=_(DONE[done]) if (done := request.query_params.get("done", "")) in DONE else "",
+        send_by=send_by,
     )
+
+
+def _send_at_value(
+    row: PartnerCampaign, partner: Partner, send_by: datetime, typed: str | None
+) -> str:
+    """The send-time field: what was typed (after a refusal), else the saved time, else the
+    suggested slot (services.send_time.prefill), on the reader's wall clock."""
+    if typed is not None:
+        return typed
+    if row.send_at is not None:
+        return input_value(crud.aware(row.send_at))
+    return input_value(send_time.prefill(utcnow(), send_by, partner.timezone or "UTC"))
 
 
 def _segment_choice(raw: object) -> int | None:
@@ -229,7 +274,7 @@ def _segment_choice(raw: object) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise FieldError("segment_id", "pick one of the listed audiences") from None
+        raise FieldError("segment_id", _("Pick one of the listed audiences.")) from None
 
 
 def _own_segment(session: Session, row: PartnerCampaign, segment_id: int) -> bool:
@@ -254,11 +299,20 @@ def _progress(session: Session, row: PartnerCampaign) -> delivery.Progress | Non
     return found if found.total or row.state in SEND_STARTED else None
 
 
-def _field_errors(err: Problem) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _field_errors(err: Problem) -> dict[str, list[str]]:
+    """Every message of a refusal per field (a field may break several rules at once)."""
+    out: dict[str, list[str]] = {}
     for e in err.errors or []:
-        out.setdefault(str(e.get("field", "")), str(e.get("message", "")))
+        found = out.setdefault(str(e.get("field", "")), [])
+        message = str(e.get("message", ""))
+        if message not in found:
+            found.append(message)
     return out
+
+
+def _refused(errors: dict[str, list[str]], err: Problem) -> str:
+    """What the top of the page says about a refusal."""
+    return _("Please correct the fields marked below.") if errors else err.detail
 
 
 def _done(pc_id: int, what: str) -> RedirectResponse:
@@ -311,6 +365,7 @@ async def send_progress(
         pc=crud.partner_campaign_reads(session, [row])[0],
         progress=_progress(session, row),
         paused=paused,
+        may_resume=may_resume(principal, row),
     )
 
 
@@ -328,13 +383,26 @@ async def save_content(
     row = crud.load_partner_campaign(
         session, principal, partner_campaign_id, Permission.partner_campaign_edit
     )
-    _, version, _ = _parts(session, row)
+    version = _parts(session, row)[1]
     form = await request.form()
     values = slot_form.values_from(form, template_svc.content_of(version))
     segment_id: int | None = None
     temporal = client.get
+    segment_refused: FieldError | None = None
     try:
         segment_id = _segment_choice(form.get("segment_id"))
+        if segment_id is not None:
+            check_segment(session, row, segment_id)
+    except FieldError as err:
+        segment_refused = err
+    try:
+        if segment_refused is not None:  # every other field's message too, not just this one
+            found = [e.model_dump() for e in flow.full_validation(session, row, values)]
+            raise Problem(
+                segment_refused.detail,
+                status=422,
+                errors=[*(segment_refused.errors or []), *found],
+            )
         row = await flow.perform(
             session,
             temporal,
@@ -357,7 +425,7 @@ async def save_content(
             values=values,
             errors=errors,
             status=err.status,
-            problem="Please correct the fields marked below." if errors else err.detail,
+            problem=_refused(errors, err),
             segment_id=segment_id,
         )
     return _done(partner_campaign_id, "submitted" if action == "submit" else "saved")
@@ -374,7 +442,7 @@ async def live_preview(
     """The preview of the values being typed (htmx), saved or not, in the language chosen
     (`preview_locale`)."""
     row = crud.load_partner_campaign(session, principal, partner_campaign_id)
-    _, version, _ = _parts(session, row)
+    version = _parts(session, row)[1]
     content = template_svc.content_of(version)
     form = await request.form()
     values = slot_form.values_from(form, content)
@@ -395,7 +463,7 @@ async def live_sms_preview(
     and its size, as POST /api/v1/partner-campaigns/{id}/sms-preview answers; 422 with the
     reasons while a field is invalid."""
     row = crud.load_partner_campaign(session, principal, partner_campaign_id)
-    _, version, _ = _parts(session, row)
+    version = _parts(session, row)[1]
     content = template_svc.content_of(version)
     form = await request.form()
     body = ValuesBody(
@@ -419,7 +487,7 @@ def print_pdf(
     lang: str = "",
 ) -> Response:
     row = crud.load_partner_campaign(session, principal, partner_campaign_id)
-    _, version, _ = _parts(session, row)
+    version = _parts(session, row)[1]
     locale = _preview_locale(template_svc.content_of(version), row, lang)
     body = ValuesBody(values=row.values, locale=locale, partner_id=row.partner_id)
     out = previews.render_preview(session, settings, principal, version, body, "pdf", row.locale)
@@ -490,19 +558,68 @@ async def schedule(
     session: SessionDep,
     client: TemporalDep,
     partner_campaign_id: int,
-    send_at: Annotated[datetime, Form()],
+    send_at: Annotated[str, Form(max_length=64)] = "",
+    when: Annotated[Literal["at", "now"], Form()] = "at",
 ) -> Response:
-    return await _update_or_page(
-        request,
-        session,
-        client,
-        principal,
-        partner_campaign_id,
-        Permission.partner_campaign_edit,
-        PartnerCampaignWorkflow.schedule,
-        "scheduled",
-        send_at=as_utc(send_at),
+    """The send time typed on the reader's wall clock (stored UTC), or "now": the earliest
+    allowed time. A refusal shows its message at the field and keeps what was typed."""
+    row = crud.load_partner_campaign(
+        session, principal, partner_campaign_id, Permission.partner_campaign_edit
     )
+    campaign, _version, _partner = _parts(session, row)
+    send_by, now = crud.aware(campaign.send_by), utcnow()
+    try:
+        if when == "now":
+            moment = send_time.send_now(now, send_by)
+        else:
+            moment = send_time.read_send_time(send_at, current_zone(), now, send_by)
+        await flow.perform(
+            session,
+            client.get,
+            principal,
+            partner_campaign_id,
+            Permission.partner_campaign_edit,
+            PartnerCampaignWorkflow.schedule,
+            send_at=moment,
+        )
+    except Problem as err:
+        if err.status == 404:
+            raise
+        row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+        errors = _field_errors(err)
+        return _page(
+            request,
+            session,
+            principal,
+            row,
+            errors=errors,
+            problem=_refused(errors, err),
+            status=err.status,
+            send_at_typed=send_at if when == "at" else None,
+        )
+    return _done(partner_campaign_id, "sending_now" if when == "now" else "scheduled")
+
+
+@router.post("/partner-campaigns/{partner_campaign_id}/resume", response_class=HTMLResponse)
+async def resume(
+    principal: PortalPartnerCampaignReader,
+    request: Request,
+    session: SessionDep,
+    client: TemporalDep,
+    partner_campaign_id: int,
+) -> Response:
+    """Resume a paused send (HQ, as POST .../delivery/resume does)."""
+    try:
+        await send_resume.resume_send(session, client.get, principal, partner_campaign_id)
+    except Problem as err:
+        if err.status == 404:
+            raise
+        row = crud.load_partner_campaign(session, principal, partner_campaign_id)
+        paused = await delivery.current_pause(client.get, row)
+        return _page(
+            request, session, principal, row, problem=err.detail, status=err.status, paused=paused
+        )
+    return _done(partner_campaign_id, "resumed")
 
 
 @router.post("/partner-campaigns/{partner_campaign_id}/decline", response_class=HTMLResponse)

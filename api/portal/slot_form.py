@@ -59,7 +59,7 @@ class LanguageInput:
     language: str
     input_name: str
     value: str
-    error: str = ""
+    errors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -75,12 +75,13 @@ class SlotField:
     max_length: int | None
     choices: list[str] = field(default_factory=list)
     assets: list[AssetOption] = field(default_factory=list)
-    error: str = ""
+    errors: list[str] = field(default_factory=list)  # every message about this field
     languages: list[LanguageInput] = field(default_factory=list)  # per_locale slots only
 
 
 def _localised(texts: dict[str, Any], locale: str) -> Any:
-    return texts.get(locale, texts.get("en", ""))
+    """The text in `locale`, else HQ's English (a template need not speak every language)."""
+    return texts.get(locale) or texts.get("en", "")
 
 
 def editable(content: TemplateContent) -> list[str]:
@@ -137,7 +138,7 @@ def _language_inputs(
     name: str,
     current: Any,
     campaign_default: Any,
-    errors: dict[str, str],
+    errors: dict[str, list[str]],
 ) -> list[LanguageInput]:
     """An input per language of the template. A plain value (one text for every language)
     shows in the first language; a language the partner left out shows HQ's text for it."""
@@ -160,7 +161,7 @@ def _language_inputs(
                 language=LANGUAGES.get(locale, locale),
                 input_name=f"{PREFIX}{name}{LOCALE_SEP}{locale}",
                 value="" if value is None else str(value),
-                error=errors.get(f"{name}.{locale}", ""),
+                errors=errors.get(f"{name}.{locale}", []),
             )
         )
     return out
@@ -173,12 +174,14 @@ def fields_for(
     *,
     values: dict[str, Any],
     defaults: dict[str, Any],
-    errors: dict[str, str],
+    errors: dict[str, list[str]],
     partner: Partner,
     palette: list[str],
     locale: str,
     today: date,
 ) -> list[SlotField]:
+    """The form's fields; labels and help in `locale` (the reader's language, else English),
+    each with every message `errors` holds for it (keyed by slot, or `slot.locale`)."""
     out = []
     for name in editable(content):
         slot = content.slot(name)
@@ -205,7 +208,7 @@ def fields_for(
                     if slot.kind == SlotKind.asset
                     else []
                 ),
-                error=errors.get(name, ""),
+                errors=errors.get(name, []),
                 languages=(
                     _language_inputs(content, name, current, defaults.get(name), errors)
                     if slot.per_locale
@@ -264,3 +267,26 @@ def shown(value: Any) -> str:
     if isinstance(value, dict):
         return " · ".join(f"{locale}: {text}" for locale, text in value.items())
     return "" if value is None else str(value)
+
+
+@dataclass
+class SummaryLine:
+    """One line of the error summary above the form: the message and the input it is about."""
+
+    anchor: str  # the input's id; empty for a problem no field shows
+    message: str
+
+
+def summary(errors: dict[str, list[str]], fields: list[SlotField]) -> list[SummaryLine]:
+    """Every message of a refused submit, in the form's order, each linked to its input
+    (`f-<slot>`, `f-<slot>-<locale>` for one language of a per-language slot, or a form
+    control's own id such as `segment_id` and `send_at`)."""
+    anchors: dict[str, str] = {}
+    for f in fields:
+        anchors[f.name] = "f-" + f.name
+        for lang in f.languages:
+            anchors[f"{f.name}.{lang.locale}"] = f"f-{f.name}-{lang.locale}"
+    anchors.update({"segment_id": "segment_id", "send_at": "send_at"})
+    order = list(anchors)
+    keys = sorted(errors, key=lambda k: order.index(k) if k in order else len(order))
+    return [SummaryLine(anchors.get(key, ""), m) for key in keys for m in errors[key]]

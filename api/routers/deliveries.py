@@ -9,14 +9,10 @@ from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, TemporalDep
 from api.security import PartnerCampaignReader
-from core.errors import Conflict
-from core.policy import Permission
-from domain.states import PartnerCampaignState, PauseKind
-from domain.workflow_ids import send_workflow_id
+from domain.states import PauseKind
 from services import campaigns as crud
-from services import delivery
+from services import delivery, send_resume
 from services.audience import audience_of
-from workflows.send import SendWorkflow
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"])
 
@@ -82,11 +78,5 @@ async def resume_delivery(
 ) -> dict[str, str]:
     """After the email account (or the fault) was fixed: retry a paused send now instead of
     at its timer."""
-    row = crud.load_partner_campaign(
-        session, principal, partner_campaign_id, Permission.campaign_manage
-    )
-    if row.state != PartnerCampaignState.sending:
-        raise Conflict(f"partner campaign {partner_campaign_id} is {row.state}, not sending")
-    handle = (await client.get()).get_workflow_handle(send_workflow_id(partner_campaign_id))
-    await handle.signal(SendWorkflow.resume)
+    await send_resume.resume_send(session, client.get, principal, partner_campaign_id)
     return {"status": "resume requested"}

@@ -225,7 +225,8 @@ def test_live_preview_names_the_template_refusal(portal: TestClient, demo: Engin
         headers={"X-CSRF-Token": token, "HX-Request": "true"},
     )
     assert resp.status_code == 200, resp.text[:500]
-    assert "HQ&#39;s template cannot be shown: email.html, line 3: replace() would build" in (
+    # In the Amsterdam editor's language (Dutch).
+    assert "Het sjabloon van het hoofdkantoor kan niet worden getoond: email.html, line 3: " in (
         resp.text
     )
     assert "<iframe" not in resp.text

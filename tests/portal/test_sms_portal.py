@@ -42,10 +42,11 @@ def text(page: str) -> str:
 def test_the_page_shows_email_sms_and_print_per_language(portal: TestClient, pc: int) -> None:  # noqa: F811
     sign_in(portal, EDITOR)
     page = text(portal.get(f"/partner-campaigns/{pc}").text)
-    assert '<h3 class="variant">Email</h3>' in page and '<h3 class="variant">SMS</h3>' in page
-    assert '<h3 class="variant">Print</h3>' not in page  # the open day has no print variant
+    # The page speaks the Amsterdam editor's Dutch; the messages, the recipients' languages.
+    assert '<h3 class="variant">E-mail</h3>' in page and '<h3 class="variant">Sms</h3>' in page
+    assert '<h3 class="variant">Drukwerk</h3>' not in page  # the open day has no print variant
     assert "Hi Alex! Free coffee " in page and "STOP to opt out" in page
-    assert 'id="sms-counter" aria-live="polite">1 SMS · GSM-7 · ' in page
+    assert 'id="sms-counter" aria-live="polite">1 sms · GSM-7 · nog ' in page  # in Dutch
     assert f'data-sms-preview="/partner-campaigns/{pc}/sms-preview"' in page
     for loc, name in (("en", "English"), ("de", "Deutsch"), ("nl", "Nederlands")):
         assert f'href="/partner-campaigns/{pc}?lang={loc}" lang="{loc}"' in page
@@ -72,7 +73,7 @@ def test_live_counter_route(portal: TestClient, pc: int) -> None:  # noqa: F811
     )
     assert resp.status_code == 200, resp.text
     body = resp.json()
-    assert body["segments"] == 2 and body["counter"].startswith("2 SMS · GSM-7 · ")
+    assert body["segments"] == 2 and body["counter"].startswith("2 sms · GSM-7 · nog ")
     assert "x" * 100 in body["text"]
     german = portal.post(
         f"/partner-campaigns/{pc}/sms-preview",
@@ -86,8 +87,8 @@ def test_live_counter_route(portal: TestClient, pc: int) -> None:  # noqa: F811
         headers={"X-CSRF-Token": token},
     )
     assert bad.status_code == 422
-    assert bad.json()["reasons"] == [
-        "Local offer (de): must be at most 120 characters (you have 200)."
+    assert bad.json()["reasons"] == [  # in the Amsterdam editor's language
+        "Lokaal aanbod (de): mag maximaal 120 tekens hebben (je hebt er 200)."
     ]
     no_csrf = portal.post(f"/partner-campaigns/{pc}/sms-preview", data=form)
     assert no_csrf.status_code == 403
@@ -117,7 +118,7 @@ def test_refused_language_is_named_next_to_its_input(portal: TestClient, pc: int
     )
     assert resp.status_code == 422
     page = text(resp.text)
-    assert 'id="f-offer-nl-error">Local offer (nl): must be at most 120 characters' in page
+    assert 'id="f-offer-nl-error"><p>Lokaal aanbod (nl): mag maximaal 120 tekens hebben' in page
     assert 'id="f-offer-nl" name="slot__offer__nl" lang="nl" aria-describedby=' in page
     assert 'value="Fine"' in page  # what was typed is kept
 
@@ -149,8 +150,8 @@ def test_gm_sees_the_sms_next_to_the_email(portal: TestClient, demo: Engine, pc:
         s.commit()
     sign_in(portal, "gm.amsterdam@northwind.example")
     page = text(portal.get(f"/partner-campaigns/{pc}").text)
-    assert "What recipients will get" in page
-    assert "The SMS below goes to contacts who prefer SMS: approving approves both." in page
+    assert "Wat ontvangers krijgen" in page  # the Amsterdam GM's Dutch
+    assert "De sms hieronder gaat naar contacten die sms verkiezen: goedkeuren keurt" in page
     assert "Hi Alex! Free coffee " in page and "<iframe" in page
     assert "data-sms-preview" not in page  # nothing typed here: no live counter
     assert "en: Free coffee · nl: Gratis koffie" in page  # what changed from HQ's text

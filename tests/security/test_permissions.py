@@ -1543,6 +1543,7 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/partner-campaigns/{}/print.pdf"): 303,
     ("POST", "/partner-campaigns/{}/decision"): 403,
     ("POST", "/partner-campaigns/{}/schedule"): 403,
+    ("POST", "/partner-campaigns/{}/resume"): 403,
     ("POST", "/partner-campaigns/{}/decline"): 403,
     ("POST", "/partner-campaigns/{}/test-send"): 403,
     ("GET", "/partner-campaigns/{}/timeline"): 303,
