@@ -37,6 +37,7 @@ from models.reporting import (
 from models.send_rate import SendRateSlot
 from models.sender import BrandSender, PartnerSender
 from models.series import CampaignSeries, SeriesOccurrence, StandingApproval
+from models.links import UsedSignInLink
 from models.signin import SignInThrottle
 from models.templates import Template, TemplateVersion
 from models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -93,6 +94,7 @@ __all__ = [
     "SendRateSlot",
     "SeriesOccurrence",
     "SignInThrottle",
+    "UsedSignInLink",
     "StandingApproval",
     "Suppression",
     "Template",

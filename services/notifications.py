@@ -38,6 +38,7 @@ from services.accounts import principal_for
 from services.action_links import DEFAULT_TTL, make_link
 from services.approvals.delegations import identities
 from services.approvals.facts import role_holders
+from services.signin_links import make_link as signin_link
 
 INVITED = "invited"
 CHANGES_REQUESTED = "changes_requested"
@@ -50,6 +51,7 @@ KINDS = frozenset(
     {INVITED, CHANGES_REQUESTED, APPROVAL_PENDING, REMINDER, ESCALATED, SEND_PAUSED, SEND_LATE}
 )
 DECISION_KINDS = frozenset({APPROVAL_PENDING, REMINDER, ESCALATED})
+SIGN_IN_KINDS = frozenset({INVITED, CHANGES_REQUESTED})
 EDITOR_ROLES = (Role.partner_editor, Role.partner_manager)
 MAX_SUBJECT = 200
 
@@ -343,6 +345,8 @@ def compose_notice(
 ) -> EmailMessage:
     pc_id = notice.partner.partner_campaign_id
     portal_url = f"{settings.public_base_url.rstrip('/')}/partner-campaigns/{pc_id}"
+    if notice.kind in SIGN_IN_KINDS:  # the editor's own link: signs in, opens the form
+        portal_url = signin_link(settings, pc_id, recipient.user_id, now=now)
     links: list[tuple[str, str]] = []
     if recipient.may_decide and notice.kind in DECISION_KINDS:
         links = [
