@@ -23,6 +23,7 @@ from models.journeys import (
     JourneySend,
     JourneyVersion,
 )
+from models.links import UsedSignInLink
 from models.org import ApiToken, Brand, Membership, Partner, Region, User
 from models.outbox import OutboxMessage, OutboxSms
 from models.print_orders import PrintOrder, PrintVendorCallback
@@ -37,7 +38,6 @@ from models.reporting import (
 from models.send_rate import SendRateSlot
 from models.sender import BrandSender, PartnerSender
 from models.series import CampaignSeries, SeriesOccurrence, StandingApproval
-from models.links import UsedSignInLink
 from models.signin import SignInThrottle
 from models.templates import Template, TemplateVersion
 from models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -94,12 +94,12 @@ __all__ = [
     "SendRateSlot",
     "SeriesOccurrence",
     "SignInThrottle",
-    "UsedSignInLink",
     "StandingApproval",
     "Suppression",
     "Template",
     "TemplateVersion",
     "TransitionFact",
+    "UsedSignInLink",
     "User",
     "WebhookDelivery",
     "WebhookEndpoint",

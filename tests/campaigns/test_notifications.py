@@ -374,7 +374,7 @@ def test_four_eyes_stale_notices_inactive_users_and_unknown_kinds(demo: Engine) 
 
 
 def test_messages_escape_what_users_typed(demo: Engine, settings: Settings) -> None:
-    notice, row = _row(demo, state="drafting", submitted_by=None, name="Spring <b>sale</b>")
+    notice, _ = _row(demo, state="drafting", submitted_by=None, name="Spring <b>sale</b>")
     notice = notice.model_copy(
         update={"kind": "changes_requested", "stage": "changes_requested", "comment": SCRIPT}
     )

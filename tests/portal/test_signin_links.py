@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,17 +16,29 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from api.app import create_app
 from api.portal import session as cookies
 from core.settings import Settings
+from core.temporal import LazyTemporalClient
 from models.audit import AuditEvent
 from models.links import UsedSignInLink
 from models.org import Partner, User
 from services import signin_links
 from services.notifications import plan
+from storage.local import LocalBlobStore
 from tests.campaigns.test_notifications import EDITOR_AMS, GM_AMS, _parts, _row, _user
-from tests.portal.test_portal import portal as client  # noqa: F401  (https: Secure cookies)
 
 EDITOR_HAM = "editor.hamburg@northwind.example"
+
+
+@pytest.fixture
+def client(settings: Settings, demo: Engine, blob_store: LocalBlobStore) -> Iterator[TestClient]:
+    """A browser-like client over https (the session cookie is Secure outside dev)."""
+    app = create_app(
+        settings, engine=demo, temporal=LazyTemporalClient(settings), blob_store=blob_store
+    )
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as c:
+        yield c
 
 
 def _page(client: TestClient, token: str) -> str:
