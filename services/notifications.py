@@ -47,11 +47,21 @@ REMINDER = "reminder"
 ESCALATED = "escalated"
 SEND_PAUSED = "send_paused"  # the transport refused everything: approvers and HQ must know
 SEND_LATE = "send_late"  # the send deadline passed before it could (all) go: it stopped
+SCHEDULE_REMINDER = "schedule_reminder"  # approved, still no send time (domain.scheduling)
 KINDS = frozenset(
-    {INVITED, CHANGES_REQUESTED, APPROVAL_PENDING, REMINDER, ESCALATED, SEND_PAUSED, SEND_LATE}
+    {
+        INVITED,
+        CHANGES_REQUESTED,
+        APPROVAL_PENDING,
+        REMINDER,
+        ESCALATED,
+        SEND_PAUSED,
+        SEND_LATE,
+        SCHEDULE_REMINDER,
+    }
 )
 DECISION_KINDS = frozenset({APPROVAL_PENDING, REMINDER, ESCALATED})
-SIGN_IN_KINDS = frozenset({INVITED, CHANGES_REQUESTED})
+SIGN_IN_KINDS = frozenset({INVITED, CHANGES_REQUESTED, SCHEDULE_REMINDER})
 EDITOR_ROLES = (Role.partner_editor, Role.partner_manager)
 MAX_SUBJECT = 200
 
@@ -149,8 +159,10 @@ def recipients(session: Session, notice: PartnerNotice) -> list[Recipient]:
         row.state != notice.stage or stage is None or row.approval_stage != stage.name
     ):
         return []
+    if notice.kind == SCHEDULE_REMINDER and (row.state != notice.stage or row.send_at):
+        return []  # someone picked the send time before the email went out
     users: list[User]
-    if notice.kind in (INVITED, CHANGES_REQUESTED):
+    if notice.kind in (INVITED, CHANGES_REQUESTED, SCHEDULE_REMINDER):
         users = _members(
             session,
             notice.brand_id,
@@ -281,6 +293,15 @@ def _body(
             [
                 f"The approver asked for changes to the campaign {where}.",
                 "Update it and submit it again before the due time.",
+            ],
+            [],
+        )
+    if notice.kind == SCHEDULE_REMINDER:
+        return _Body(
+            f"Pick the send time: {campaign} ({partner_name})",
+            [
+                f"The campaign {where} is approved, but nobody has picked its send time yet.",
+                "Pick it in the portal; otherwise it goes out at the send deadline.",
             ],
             [],
         )
