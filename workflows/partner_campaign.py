@@ -29,13 +29,13 @@ with workflow.unsafe.imports_passed_through():
     from content.spec import BrandRules, TemplateContent, ValidationContext
     from content.validate import validate_values
     from core.policy import Permission, Target, allows, principal_of
+    from domain.scheduling import REMIND_BEFORE, SCHEDULE_REMINDER
     from domain.states import (
         PARTNER_CAMPAIGN_FINAL,
         PERSONALISING,
         PartnerCampaignState,
         TaskKind,
     )
-    from domain.scheduling import REMIND_BEFORE, SCHEDULE_REMINDER
     from domain.workflow_ids import send_workflow_id
     from models.claim_io import ClaimStart
     from models.series_io import StandingAnswer, StandingQuery
