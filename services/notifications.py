@@ -28,6 +28,7 @@ from approvals.policy import Approver
 from core.policy import Target
 from core.settings import Settings
 from domain.roles import Role, ScopeType
+from domain.scheduling import SCHEDULE_REMINDER
 from mail.message import compose
 from models.approvals import Delegation
 from models.base import utcnow
@@ -47,7 +48,7 @@ REMINDER = "reminder"
 ESCALATED = "escalated"
 SEND_PAUSED = "send_paused"  # the transport refused everything: approvers and HQ must know
 SEND_LATE = "send_late"  # the send deadline passed before it could (all) go: it stopped
-SCHEDULE_REMINDER = "schedule_reminder"  # approved, still no send time (domain.scheduling)
+
 KINDS = frozenset(
     {
         INVITED,
