@@ -491,11 +491,22 @@ def test_tokens_refuse_tampering_expiry_and_other_keys(settings: Settings) -> No
 
 
 @pytest.fixture
-def pages(client: TestClient) -> Iterator[TestClient]:
+def pages(client: TestClient, demo: Engine) -> Iterator[TestClient]:
+    """The one-click pages, read in English: every demo user chose English (the pages speak
+    the GM's language, tests/campaigns/test_one_click_preview.py)."""
     app = client.app
     assert isinstance(app, FastAPI)
     _mount(app)
+    _in_english(demo)
     yield client
+
+
+def _in_english(engine: Engine) -> None:
+    with Session(engine) as s:
+        for user in s.exec(select(User)).all():
+            user.locale = "en"
+            s.add(user)
+        s.commit()
 
 
 def _audit_count(engine: Engine) -> int:
@@ -591,6 +602,7 @@ async def test_post_approves_through_the_workflow(
     transport = api._transport
     assert isinstance(transport, httpx.ASGITransport) and isinstance(transport.app, FastAPI)
     _mount(transport.app)
+    _in_english(demo)
 
     now = max(await workflow_env.get_current_time(), datetime.now(UTC))
     with Session(demo) as s:
@@ -703,6 +715,7 @@ async def test_a_link_from_before_a_resubmission_decides_nothing(
     transport = api._transport
     assert isinstance(transport, httpx.ASGITransport) and isinstance(transport.app, FastAPI)
     _mount(transport.app)
+    _in_english(demo)
     ENV[:] = [workflow_env]
     CLOCK[:] = [max(await workflow_env.get_current_time(), datetime.now(UTC))]
     name = f"Resubmitted {datetime.now(UTC).timestamp():.0f}"
