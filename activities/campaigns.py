@@ -25,7 +25,7 @@ from models.workflow_io import (
     PartnerTransition,
     TimelineEntry,
 )
-from services import audit
+from services import audit, scheduling
 from services.approvals.facts import role_holders
 from services.funds import campaign_money
 from services.reporting import facts as reporting_facts
@@ -139,13 +139,14 @@ def _sync_tasks(session: Session, row: PartnerCampaign, t: PartnerTransition) ->
             select(ApprovalTask).where(ApprovalTask.partner_campaign_id == row.id)
         ).all()
     }
+    wanted = scheduling.open_tasks(session, row, t.entry.to_state, t.open_tasks)
     for kind, task in existing.items():
-        if kind not in t.open_tasks and task.open:
+        if kind not in wanted and task.open:
             task.open = False
             task.updated_at = utcnow()
             session.add(task)
     blocked = None
-    for name, due in t.open_tasks.items():
+    for name, due in wanted.items():
         kind = TaskKind(name)
         found = existing.get(kind)
         task = (

@@ -247,6 +247,9 @@ class Settings(BaseSettings):
     portal_session_ttl: int = Field(
         28800, ge=60, description="Portal sign-in lifetime, seconds (absolute, from sign-in)"
     )
+    signin_link_ttl: int = Field(
+        259200, ge=300, description="Lifetime of a sign-in link in a partner email, seconds"
+    )
     signin_address_max_failures: int = Field(
         30, ge=1, description="Failed sign-ins per client address and window before refusing"
     )

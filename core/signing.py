@@ -43,6 +43,8 @@ class Purpose:
 
 
 ACTION_LINK = Purpose(b"brandrelay:action-link:v1")
+# Links in notification emails that sign the partner in (services.signin_links).
+SIGNIN_LINK = Purpose(b"brandrelay:signin-link:v1")
 PORTAL_SESSION = Purpose(b"brandrelay:portal-session:v1")
 PORTAL_CSRF = Purpose(b"brandrelay:portal-csrf:v1")
 UNSUBSCRIBE = Purpose(b"brandrelay/unsubscribe/v1", mac_over_text=False, mac_bytes=16)

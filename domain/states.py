@@ -76,11 +76,17 @@ DELIVERY_FINAL = frozenset({DeliveryStatus.sent, DeliveryStatus.failed, Delivery
 
 
 class TaskKind(StrEnum):
-    """An inbox task: personalising (the partner's editors) or deciding a stage of an
-    approval chain (whoever the stage names)."""
+    """An inbox task: personalising (the partner's editors), deciding a stage of an
+    approval chain (whoever the stage names), or picking the send time of an approved
+    partner campaign (the partner's editors; derived from the state by the projection)."""
 
     personalise = "personalise"
     approve = "approve"
+    schedule = "schedule"
+
+
+# The tasks of the partner's editors (permission partner_campaign_edit, never by delegation).
+EDITOR_TASKS = frozenset({TaskKind.personalise, TaskKind.schedule})
 
 
 class PauseKind(StrEnum):

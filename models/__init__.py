@@ -23,6 +23,7 @@ from models.journeys import (
     JourneySend,
     JourneyVersion,
 )
+from models.links import UsedSignInLink
 from models.org import ApiToken, Brand, Membership, Partner, Region, User
 from models.outbox import OutboxMessage, OutboxSms
 from models.print_orders import PrintOrder, PrintVendorCallback
@@ -98,6 +99,7 @@ __all__ = [
     "Template",
     "TemplateVersion",
     "TransitionFact",
+    "UsedSignInLink",
     "User",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from approvals.engine import may_decide
 from core.policy import Permission, Principal, Target, allows, has_permission_somewhere
-from domain.states import TaskKind
+from domain.states import EDITOR_TASKS
 from models.base import utcnow
 from models.campaign_schemas import TaskRead
 from models.campaigns import ApprovalTask, PartnerCampaign
@@ -30,7 +30,7 @@ from services.paging import Key, Listing, Paged, PageRequest, merge_page, start,
 def may_act_on(identity: Identity, task: ApprovalTask) -> bool:
     """Whether the task is this identity's to do."""
     target = Target(task.brand_id, task.region_id, task.partner_id)
-    if task.kind == TaskKind.personalise:
+    if task.kind in EDITOR_TASKS:
         return identity.for_user is None and allows(
             identity.principal, Permission.partner_campaign_edit, target
         )
@@ -110,7 +110,7 @@ def page_tasks(
         if identity.for_user is not None or not has_permission_somewhere(
             identity.principal, Permission.partner_campaign_edit
         ):
-            stmt = stmt.where(ApprovalTask.kind != TaskKind.personalise)
+            stmt = stmt.where(col(ApprovalTask.kind).not_in(sorted(EDITOR_TASKS)))
         if campaign_id is not None:
             stmt = stmt.where(ApprovalTask.campaign_id == campaign_id)
         if partner_id is not None:

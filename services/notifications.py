@@ -28,6 +28,7 @@ from approvals.policy import Approver
 from core.policy import Target
 from core.settings import Settings
 from domain.roles import Role, ScopeType
+from domain.scheduling import SCHEDULE_REMINDER
 from mail.message import compose
 from models.approvals import Delegation
 from models.base import utcnow
@@ -38,6 +39,7 @@ from services.accounts import principal_for
 from services.action_links import DEFAULT_TTL, make_link
 from services.approvals.delegations import identities
 from services.approvals.facts import role_holders
+from services.signin_links import make_link as signin_link
 
 INVITED = "invited"
 CHANGES_REQUESTED = "changes_requested"
@@ -46,10 +48,21 @@ REMINDER = "reminder"
 ESCALATED = "escalated"
 SEND_PAUSED = "send_paused"  # the transport refused everything: approvers and HQ must know
 SEND_LATE = "send_late"  # the send deadline passed before it could (all) go: it stopped
+
 KINDS = frozenset(
-    {INVITED, CHANGES_REQUESTED, APPROVAL_PENDING, REMINDER, ESCALATED, SEND_PAUSED, SEND_LATE}
+    {
+        INVITED,
+        CHANGES_REQUESTED,
+        APPROVAL_PENDING,
+        REMINDER,
+        ESCALATED,
+        SEND_PAUSED,
+        SEND_LATE,
+        SCHEDULE_REMINDER,
+    }
 )
 DECISION_KINDS = frozenset({APPROVAL_PENDING, REMINDER, ESCALATED})
+SIGN_IN_KINDS = frozenset({INVITED, CHANGES_REQUESTED, SCHEDULE_REMINDER})
 EDITOR_ROLES = (Role.partner_editor, Role.partner_manager)
 MAX_SUBJECT = 200
 
@@ -147,8 +160,10 @@ def recipients(session: Session, notice: PartnerNotice) -> list[Recipient]:
         row.state != notice.stage or stage is None or row.approval_stage != stage.name
     ):
         return []
+    if notice.kind == SCHEDULE_REMINDER and (row.state != notice.stage or row.send_at):
+        return []  # someone picked the send time before the email went out
     users: list[User]
-    if notice.kind in (INVITED, CHANGES_REQUESTED):
+    if notice.kind in (INVITED, CHANGES_REQUESTED, SCHEDULE_REMINDER):
         users = _members(
             session,
             notice.brand_id,
@@ -282,6 +297,15 @@ def _body(
             ],
             [],
         )
+    if notice.kind == SCHEDULE_REMINDER:
+        return _Body(
+            f"Pick the send time: {campaign} ({partner_name})",
+            [
+                f"The campaign {where} is approved, but nobody has picked its send time yet.",
+                "Pick it in the portal; otherwise it goes out at the send deadline.",
+            ],
+            [],
+        )
     if notice.kind == APPROVAL_PENDING:
         stage = "the partner's GM" if notice.stage == "pending_gm" else "headquarters"
         return _Body(
@@ -343,6 +367,8 @@ def compose_notice(
 ) -> EmailMessage:
     pc_id = notice.partner.partner_campaign_id
     portal_url = f"{settings.public_base_url.rstrip('/')}/partner-campaigns/{pc_id}"
+    if notice.kind in SIGN_IN_KINDS:  # the editor's own link: signs in, opens the form
+        portal_url = signin_link(settings, pc_id, recipient.user_id, now=now)
     links: list[tuple[str, str]] = []
     if recipient.may_decide and notice.kind in DECISION_KINDS:
         links = [

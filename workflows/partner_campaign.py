@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from content.spec import BrandRules, TemplateContent, ValidationContext
     from content.validate import validate_values
     from core.policy import Permission, Target, allows, principal_of
+    from domain.scheduling import REMIND_BEFORE, SCHEDULE_REMINDER
     from domain.states import (
         PARTNER_CAMPAIGN_FINAL,
         PERSONALISING,
@@ -123,6 +124,7 @@ class PartnerCampaignWorkflow:
         self.lock = asyncio.Lock()
         self.content = TemplateContent.model_validate(inp.shared.content)
         self.notices: list[PartnerNotice] = []
+        self.schedule_reminded = False  # approved without a send time: editors reminded once
 
     # Run ---------------------------------------------------------------------------------------
 
@@ -284,7 +286,14 @@ class PartnerCampaignWorkflow:
             if due is not None and due[0] < shared.send_by:
                 return due[0], None, due[1]  # the stage's timeout number `due[1]`
             return shared.send_by, E.expire, "no decision before the send deadline"
-        # approved, not yet scheduled: the content goes out at the latest at send_by
+        # approved, not yet scheduled: the content goes out at the latest at send_by; before
+        # that the editors are reminded once to pick a send time (at once when approved later)
+        if (
+            self.state == S.approved
+            and not self.schedule_reminded
+            and workflow.patched("schedule-reminder")
+        ):
+            return shared.send_by - REMIND_BEFORE, None, SCHEDULE_REMINDER
         return shared.send_by, E.schedule, "scheduled at the send deadline"
 
     async def _wait_until(self, when: datetime) -> bool:
@@ -305,6 +314,10 @@ class PartnerCampaignWorkflow:
     async def _on_deadline(self, event: PartnerCampaignEvent | None, note: str | int) -> None:
         if isinstance(note, int):
             await self._stage_timeout(note)
+        elif note == SCHEDULE_REMINDER:
+            self.schedule_reminded = True
+            if self.state == S.approved:
+                self._notify(SCHEDULE_REMINDER)
         elif note == "window":
             if self.shared.mode == "opt_out":
                 await self._apply(E.go_ahead, None, "window closed: HQ's defaults go out")
@@ -685,6 +698,8 @@ class PartnerCampaignWorkflow:
             due = self.personalise_until
         elif pending:
             due = self._due()
+        elif kind == SCHEDULE_REMINDER:
+            due = self.shared.send_by
         self.notices.append(
             PartnerNotice(
                 kind=kind,

@@ -14,6 +14,7 @@ from api.portal import (
     fund_pages,
     inbox,
     journey_pages,
+    link_pages,
     outbox_pages,
     partner_campaigns,
     policy_pages,
@@ -32,6 +33,7 @@ from api.portal import (
 PORTAL_ROUTERS: list[APIRouter] = [
     static_files.router,
     auth_pages.router,
+    link_pages.router,
     inbox.router,
     campaigns.router,
     campaign_sheet_pages.router,

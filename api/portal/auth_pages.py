@@ -23,6 +23,8 @@ from services.sessions import end_sessions
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 FAILED = N_("Incorrect email or password, or too many attempts; try again later.")
+# A sign-in link from an email that cannot sign in (api.portal.link_pages).
+LINK_REFUSED = N_("This sign-in link has expired or was already used. Please sign in to continue.")
 
 
 def safe_next(target: str | None) -> str:
@@ -44,6 +46,7 @@ def login_page(
     settings: SettingsDep,
     next: str | None = None,
     signed_out: bool = False,
+    link: str | None = None,
 ) -> Response:
     """Starts an anonymous session when there is none, so the form carries a CSRF token."""
     found = portal_session(request, settings)
@@ -54,6 +57,8 @@ def login_page(
     message = gettext("You are signed out.") if signed_out else ""
     if next and not signed_out:
         message = gettext("Please sign in to continue.")
+    if link and not signed_out:
+        message = gettext(LINK_REFUSED)
     response = render(
         request,
         "login.html",

@@ -15,10 +15,13 @@ from api.portal.web import PortalInbox, PortalPartnerCampaignEditor, PortalRoute
 from core.policy import Permission, has_permission_somewhere
 from domain.states import PartnerCampaignState as S
 from domain.states import TaskKind
+from i18n.translate import N_
 from models.base import utcnow
+from models.campaign_schemas import TaskRead
 from models.campaigns import ApprovalTask, PartnerCampaign
 from services import campaigns as svc
 from services import inbox as inbox_svc
+from services import scheduling
 from services import templates as template_svc
 from services.accounts import display_names
 from services.approvals import chain_tasks
@@ -27,10 +30,29 @@ from services.paging import Key, Listing
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 
+# Translated where shown ({{ _(words[kind]) }}).
 TASK_WORDS = {
-    TaskKind.personalise: "Personalise and submit",
-    TaskKind.approve: "Decide",
+    TaskKind.personalise: N_("Personalise and submit"),
+    TaskKind.approve: N_("Decide"),
+    TaskKind.schedule: N_("Pick the send time"),
 }
+STATE_WORDS = {
+    S.invited: N_("invited"),
+    S.drafting: N_("drafting"),
+    S.changes_requested: N_("changes requested"),
+    S.pending_approval: N_("pending approval"),
+    S.approved: N_("approved"),
+    S.scheduled: N_("scheduled"),
+}
+
+
+def task_path(task: TaskRead) -> str:
+    """Where a task is done: the partner campaign's form, a schedule task at its send time."""
+    if task.kind == TaskKind.schedule:
+        return scheduling.schedule_path(task.partner_campaign_id)
+    return f"/partner-campaigns/{task.partner_campaign_id}"
+
+
 # What a partner editor must do in each state, most urgent first.
 NEXT_STEPS = {
     S.changes_requested: (0, "Changes were requested: edit and submit again"),
@@ -100,6 +122,8 @@ def inbox(
         chain_items=chain_tasks.inbox_items(session, principal),
         principals=display_names(session, {t.on_behalf_of for t in tasks if t.on_behalf_of}),
         words=TASK_WORDS,
+        states={str(k): v for k, v in STATE_WORDS.items()},
+        task_paths={t.id: task_path(t) for t in tasks},
         reviews=reviews,
         pager=pager(request, result, {}),
         flash=request.query_params.get("done", ""),

@@ -206,7 +206,7 @@ async def test_happy_path_opt_in_gm(
     approved = await act(api, login, GM_AMS, pcid, "decision", decision="approve")
     assert approved.status_code == 200, approved.text
     assert approved.json()["state"] == "approved"
-    assert open_tasks(demo, pcid) == set()
+    assert open_tasks(demo, pcid) == {"schedule"}  # services.scheduling
 
     send_at = (CLOCK[0] + timedelta(days=5)).isoformat()
     scheduled = await act(api, login, EDITOR_AMS, pcid, "schedule", send_at=send_at)

@@ -374,7 +374,7 @@ def test_four_eyes_stale_notices_inactive_users_and_unknown_kinds(demo: Engine) 
 
 
 def test_messages_escape_what_users_typed(demo: Engine, settings: Settings) -> None:
-    notice, row = _row(demo, state="drafting", submitted_by=None, name="Spring <b>sale</b>")
+    notice, _ = _row(demo, state="drafting", submitted_by=None, name="Spring <b>sale</b>")
     notice = notice.model_copy(
         update={"kind": "changes_requested", "stage": "changes_requested", "comment": SCRIPT}
     )
@@ -389,7 +389,7 @@ def test_messages_escape_what_users_typed(demo: Engine, settings: Settings) -> N
     assert "<script>" not in html and "<b>sale" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "Spring &lt;b&gt;sale&lt;/b&gt;" in html
-    portal = f"{settings.public_base_url}/partner-campaigns/{row.id}"
+    portal = f"{settings.public_base_url}/portal-link/"  # each editor's own sign-in link
     assert portal in text and portal in html
     assert "(Europe/Amsterdam)" in text  # the due time, in the partner's time zone
     assert "/a/" not in text, "editors get no decision links"
@@ -491,11 +491,22 @@ def test_tokens_refuse_tampering_expiry_and_other_keys(settings: Settings) -> No
 
 
 @pytest.fixture
-def pages(client: TestClient) -> Iterator[TestClient]:
+def pages(client: TestClient, demo: Engine) -> Iterator[TestClient]:
+    """The one-click pages, read in English: every demo user chose English (the pages speak
+    the GM's language, tests/campaigns/test_one_click_preview.py)."""
     app = client.app
     assert isinstance(app, FastAPI)
     _mount(app)
+    _in_english(demo)
     yield client
+
+
+def _in_english(engine: Engine) -> None:
+    with Session(engine) as s:
+        for user in s.exec(select(User)).all():
+            user.locale = "en"
+            s.add(user)
+        s.commit()
 
 
 def _audit_count(engine: Engine) -> int:
@@ -591,6 +602,7 @@ async def test_post_approves_through_the_workflow(
     transport = api._transport
     assert isinstance(transport, httpx.ASGITransport) and isinstance(transport.app, FastAPI)
     _mount(transport.app)
+    _in_english(demo)
 
     now = max(await workflow_env.get_current_time(), datetime.now(UTC))
     with Session(demo) as s:
@@ -703,6 +715,7 @@ async def test_a_link_from_before_a_resubmission_decides_nothing(
     transport = api._transport
     assert isinstance(transport, httpx.ASGITransport) and isinstance(transport.app, FastAPI)
     _mount(transport.app)
+    _in_english(demo)
     ENV[:] = [workflow_env]
     CLOCK[:] = [max(await workflow_env.get_current_time(), datetime.now(UTC))]
     name = f"Resubmitted {datetime.now(UTC).timestamp():.0f}"

@@ -34,7 +34,8 @@ def test_the_page_shows_the_sms_to_approve(
     assert "<h2>The SMS</h2>" in resp.text
     assert "you approve both" in resp.text
     assert f"&lt;b&gt;Free&lt;/b&gt; {{{{ 7*7 }}}} {day}." in resp.text
-    assert "STOP to opt out" in resp.text and "49" not in resp.text
+    sms = resp.text.split('<p class="sms">', 1)[1].split("</p>", 1)[0]
+    assert "STOP to opt out" in sms and "49" not in sms
 
 
 def test_no_sms_when_it_cannot_be_shown(

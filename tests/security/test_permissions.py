@@ -1518,6 +1518,9 @@ PORTAL: dict[tuple[str, str], int] = {
     ("GET", "/"): 303,
     ("GET", "/login"): 200,
     ("POST", "/login"): 403,
+    # Sign-in links: a token that signs no one in sends the visitor to sign in.
+    ("GET", "/portal-link/{}"): 303,
+    ("POST", "/portal-link/{}"): 403,
     ("POST", "/logout"): 403,
     ("GET", "/static/{}"): 200,
     ("GET", "/inbox"): 303,

@@ -19,7 +19,8 @@ class BrandrelayClient(BaseClient):
 
         GET /a/{token}
 
-        The confirmation page; changes nothing.
+        The confirmation page; changes nothing. Before the button: the email as recipients
+        will see it (phone width) and how many contacts will receive it.
         """
         response = self.request("GET", self._path("/a/{token}", token=token))
         return response

@@ -2359,7 +2359,7 @@ class SwitchOnBody(TypedDict, total=False):
     values: dict[str, dict[str, Any]]
 
 
-TaskKind: TypeAlias = "Literal['personalise', 'approve']"
+TaskKind: TypeAlias = "Literal['personalise', 'approve', 'schedule']"
 
 
 class TaskRead(TypedDict, total=False):
