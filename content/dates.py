@@ -50,7 +50,7 @@ class LocalDate(str):
     def full(self) -> str:
         return str.__str__(self)
 
-    def __getnewargs__(self) -> tuple[Any, ...]:  # type: ignore[override]
+    def __getnewargs__(self) -> tuple[Any, ...]:
         """Copies and pickles rebuild the same date in the same language."""
         return (self.iso, self.locale)
 
