@@ -33,7 +33,14 @@ class LocalDate(str):
     medium: str
     short: str
 
+    locale: str  # "" for text that is no date: every form is the text itself
+
     def __new__(cls, iso: str, locale: str) -> LocalDate:
+        if not locale:
+            obj = super().__new__(cls, iso)
+            obj.iso = obj.long = obj.medium = obj.short = iso
+            obj.locale = ""
+            return obj
         day = date.fromisoformat(iso)
         where = babel_locale(locale)
         obj = super().__new__(cls, format_date(day, "full", locale=where))
@@ -44,8 +51,6 @@ class LocalDate(str):
         obj.locale = locale
         return obj
 
-    locale: str
-
     @property
     def full(self) -> str:
         return str.__str__(self)
@@ -55,17 +60,17 @@ class LocalDate(str):
         return (self.iso, self.locale)
 
 
-def local_date(value: Any, locale: str) -> Any:
-    """`value` as a LocalDate when it is an ISO date; anything else (blank, not a date: the
-    validation refused it already) unchanged, so a render never fails on it."""
+def local_date(value: Any, locale: str) -> LocalDate:
+    """`value` as a LocalDate in `locale` when it is an ISO date; anything else (blank, or not
+    a date: validation refused it already) as its own text in every form, so `.medium` of an
+    optional date left empty renders as nothing rather than failing the send."""
     if isinstance(value, date):
         value = value.isoformat()
-    if not isinstance(value, str) or not value.strip():
-        return value
+    text = "" if value is None else str(value)
     try:
-        return LocalDate(value.strip(), locale)
+        return LocalDate(text.strip(), locale)
     except ValueError:
-        return value
+        return LocalDate(text, "")
 
 
 __all__ = ["LocalDate", "babel_locale", "local_date"]
