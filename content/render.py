@@ -38,6 +38,7 @@ from content.budget import (
     Limits,
     RenderError,
 )
+from content.dates import local_date
 from content.images import ImageRef
 from content.sandbox import Sandbox
 from content.sanitize import safe_markup, text_content
@@ -268,14 +269,20 @@ class Renderer:
         A rich-text value that is not Markup (e.g. after a JSON round trip through a workflow)
         is sanitised again, so the HTML autoescaper never lets unsanitised markup through.
         Brand blocks (content.blocks) are markup in HTML parts and plain text in text parts;
-        without them in `context` they render as nothing.
+        without them in `context` they render as nothing. Date slots become content.dates.
+        LocalDate: the date written out in the render's language.
         """
         unknown = sorted(set(context) - CONTEXT_NAMES)
         if unknown:
             raise ValueError(f"render context has unknown names: {', '.join(unknown)}")
+        locale = recipient_locale(content, context)
         slots = dict(resolved)
         for slot in content.slots:
             value = slots.get(slot.name)
+            if slot.kind == SlotKind.date:
+                # The recipient's language, never ISO (content.dates); `.iso` keeps the ISO form.
+                slots[slot.name] = local_date(value, locale)
+                continue
             if slot.kind == SlotKind.asset and isinstance(value, str):
                 # An asset id the caller did not resolve to an image (services.
                 # asset_publication), or none: the same text (still false when empty), an
@@ -294,7 +301,7 @@ class Renderer:
         blocks = context.get("blocks", EMPTY)
         if not isinstance(blocks, RenderedBlocks):
             raise ValueError("render context `blocks` must be content.blocks.RenderedBlocks")
-        fragments = fragments_for(content, recipient_locale(content, context))
+        fragments = fragments_for(content, locale)
         return {
             **context,
             "blocks": blocks.for_part(html=html),

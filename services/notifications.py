@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import DictLoader, Environment, StrictUndefined
 from sqlmodel import Session, col, select
@@ -29,6 +28,9 @@ from core.policy import Target
 from core.settings import Settings
 from domain.roles import Role, ScopeType
 from domain.scheduling import SCHEDULE_REMINDER
+from i18n.catalogues import language_of
+from i18n.context import current_locale, speaking
+from i18n.translate import gettext as _
 from mail.message import compose
 from models.approvals import Delegation
 from models.base import utcnow
@@ -39,7 +41,9 @@ from services.accounts import principal_for
 from services.action_links import DEFAULT_TTL, make_link
 from services.approvals.delegations import identities
 from services.approvals.facts import role_holders
+from services.preferences import valid_zone
 from services.signin_links import make_link as signin_link
+from services.speaking_to import local_time, speaking_to
 
 INVITED = "invited"
 CHANGES_REQUESTED = "changes_requested"
@@ -218,16 +222,15 @@ def one_line(text: str, limit: int = MAX_SUBJECT) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def format_due(due: datetime | None, timezone: str) -> str | None:
-    """In the partner's own time zone, which is where the deadline is felt."""
+def format_due(due: datetime | None, timezone: str | None = None) -> str | None:
+    """In the reader's time zone (the current one, i18n.context; `timezone` overrides it),
+    named, in their language: where the deadline is felt."""
     if due is None:
         return None
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone, timezone = ZoneInfo("UTC"), "UTC"
-    aware = due if due.tzinfo else due.replace(tzinfo=UTC)
-    return f"{aware.astimezone(zone):%a %d %b %Y, %H:%M} ({timezone})"
+    if timezone is not None and not valid_zone(timezone):
+        timezone = "UTC"
+    with speaking(zone=timezone):
+        return local_time(due)
 
 
 @dataclass(frozen=True)
@@ -237,25 +240,26 @@ class _Body:
     actions: list[tuple[str, str]]  # (label, url)
 
 
+# The words are the caller's (gettext, in the recipient's language); the markup is fixed and
+# every value is escaped.
 _HTML = Environment(
     loader=DictLoader(
         {
             "notice.html": """<!doctype html>
-<html><head><meta charset="utf-8"><title>{{ subject }}</title></head>
+<html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ subject }}</title></head>
 <body style="font-family: Arial, sans-serif; color: #1a1a1a; line-height: 1.5">
-<p>Hello {{ name }},</p>
+<p>{{ words.hello }}</p>
 {% for p in paragraphs %}<p>{{ p }}</p>
-{% endfor %}{% if comment %}<p><strong>Comment:</strong></p>
+{% endfor %}{% if comment %}<p><strong>{{ words.comment }}</strong></p>
 <blockquote style="border-left: 3px solid #ccc; margin: 0 0 1em; padding-left: 1em; \
 white-space: pre-wrap">{{ comment }}</blockquote>
-{% endif %}{% if due %}<p><strong>Due:</strong> {{ due }}</p>
+{% endif %}{% if due %}<p><strong>{{ words.due }}</strong> {{ due }}</p>
 {% endif %}{% if actions %}<p>{% for label, url in actions %}<a href="{{ url }}" \
 style="display: inline-block; padding: 8px 16px; margin-right: 8px; background: #0b3d91; \
 color: #ffffff; text-decoration: none; border-radius: 4px">{{ label }}</a>{% endfor %}</p>
-<p style="color: #555; font-size: 90%">Each button opens a page that asks you to confirm; \
-nothing happens before you do. The buttons work only for you, until {{ links_expire }}.</p>
-{% endif %}<p><a href="{{ portal_url }}">Open it in the portal</a></p>
-<p style="color: #777; font-size: 85%">Brandrelay sent this message automatically.</p>
+<p style="color: #555; font-size: 90%">{{ words.confirm }}</p>
+{% endif %}<p><a href="{{ portal_url }}">{{ words.open }}</a></p>
+<p style="color: #777; font-size: 85%">{{ words.automatic }}</p>
 </body></html>
 """
         }
@@ -265,91 +269,133 @@ nothing happens before you do. The buttons work only for you, until {{ links_exp
 )
 
 
+def _decide_line(recipient: Recipient) -> str:
+    if recipient.may_decide:
+        return _(
+            "Approve it, or ask for changes, with the links below (or review it in the portal "
+            "first)."
+        )
+    if recipient.submitted:
+        return _("You submitted it, so another approver decides (four eyes).")
+    return _("You receive this for your information.")
+
+
 def _body(
     notice: PartnerNotice, recipient: Recipient, partner_name: str, links: list[tuple[str, str]]
 ) -> _Body:
-    campaign = notice.campaign_name
-    where = f'"{campaign}" for {partner_name}'
-    decide_line = (
-        "Approve it, or ask for changes, with the links below (or review it in the portal first)."
-        if recipient.may_decide
-        else (
-            "You submitted it, so another approver decides (four eyes)."
-            if recipient.submitted
-            else "You receive this for your information."
-        )
-    )
+    """The subject and paragraphs in the current language (the recipient's)."""
+    names = {"campaign": notice.campaign_name, "partner": partner_name}
     if notice.kind == INVITED:
         return _Body(
-            f"New campaign to personalise: {campaign} ({partner_name})",
+            _("New campaign to personalise: %(campaign)s (%(partner)s)", **names),
             [
-                f"Headquarters has published the campaign {where}.",
-                "Personalise it and submit it for approval before the due time.",
+                _(
+                    'Headquarters has published the campaign "%(campaign)s" for %(partner)s.',
+                    **names,
+                ),
+                _("Personalise it and submit it for approval before the due time."),
             ],
             [],
         )
     if notice.kind == CHANGES_REQUESTED:
         return _Body(
-            f"Changes requested: {campaign} ({partner_name})",
+            _("Changes requested: %(campaign)s (%(partner)s)", **names),
             [
-                f"The approver asked for changes to the campaign {where}.",
-                "Update it and submit it again before the due time.",
+                _(
+                    'The approver asked for changes to the campaign "%(campaign)s" for '
+                    "%(partner)s.",
+                    **names,
+                ),
+                _("Update it and submit it again before the due time."),
             ],
             [],
         )
     if notice.kind == SCHEDULE_REMINDER:
         return _Body(
-            f"Pick the send time: {campaign} ({partner_name})",
+            _("Pick the send time: %(campaign)s (%(partner)s)", **names),
             [
-                f"The campaign {where} is approved, but nobody has picked its send time yet.",
-                "Pick it in the portal; otherwise it goes out at the send deadline.",
+                _(
+                    'The campaign "%(campaign)s" for %(partner)s is approved, but nobody has '
+                    "picked its send time yet.",
+                    **names,
+                ),
+                _("Pick it in the portal; otherwise it goes out at the send deadline."),
             ],
             [],
         )
     if notice.kind == APPROVAL_PENDING:
-        stage = "the partner's GM" if notice.stage == "pending_gm" else "headquarters"
+        waits = (
+            _(
+                'The campaign "%(campaign)s" for %(partner)s was submitted and waits for '
+                "approval by the partner's GM.",
+                **names,
+            )
+            if notice.stage == "pending_gm"
+            else _(
+                'The campaign "%(campaign)s" for %(partner)s was submitted and waits for '
+                "approval by headquarters.",
+                **names,
+            )
+        )
         return _Body(
-            f"Waiting for approval: {campaign} ({partner_name})",
-            [f"The campaign {where} was submitted and waits for approval by {stage}.", decide_line],
+            _("Waiting for approval: %(campaign)s (%(partner)s)", **names),
+            [waits, _decide_line(recipient)],
             links,
         )
     if notice.kind == REMINDER:
         return _Body(
-            f"Reminder: {campaign} ({partner_name}) is waiting for approval",
+            _("Reminder: %(campaign)s (%(partner)s) is waiting for approval", **names),
             [
-                f"The campaign {where} is still waiting for approval.",
-                decide_line,
+                _(
+                    'The campaign "%(campaign)s" for %(partner)s is still waiting for approval.',
+                    **names,
+                ),
+                _decide_line(recipient),
             ],
             links,
         )
     if notice.kind == SEND_PAUSED:
         return _Body(
-            f"Sending paused: {campaign} ({partner_name})",
+            _("Sending paused: %(campaign)s (%(partner)s)", **names),
             [
-                f"Sending the campaign {where} is paused: the email service refused to send "
-                f"({notice.comment or 'no reason given'}).",
-                "Nothing more goes out until the email account is fixed; the send then resumes "
-                "where it stopped, and nobody gets the message twice.",
+                _(
+                    'Sending the campaign "%(campaign)s" for %(partner)s is paused: the email '
+                    "service refused to send (%(reason)s).",
+                    reason=notice.comment or _("no reason given"),
+                    **names,
+                ),
+                _(
+                    "Nothing more goes out until the email account is fixed; the send then "
+                    "resumes where it stopped, and nobody gets the message twice."
+                ),
             ],
             [],
         )
     if notice.kind == SEND_LATE:
         return _Body(
-            f"Not sent, too late: {campaign} ({partner_name})",
+            _("Not sent, too late: %(campaign)s (%(partner)s)", **names),
             [
-                f"Sending the campaign {where} stopped: "
-                f"{notice.comment or 'its send deadline has passed'}.",
-                "Members who have not had it will not get it; tell them another way if the "
-                "news still matters.",
+                _(
+                    'Sending the campaign "%(campaign)s" for %(partner)s stopped: %(reason)s.',
+                    reason=notice.comment or _("its send deadline has passed"),
+                    **names,
+                ),
+                _(
+                    "Members who have not had it will not get it; tell them another way if the "
+                    "news still matters."
+                ),
             ],
             [],
         )
     return _Body(
-        f"Escalated: {campaign} ({partner_name}) needs a decision",
+        _("Escalated: %(campaign)s (%(partner)s) needs a decision", **names),
         [
-            f"The campaign {where} was not decided in time by the partner's GM and is "
-            "escalated to you as region manager.",
-            decide_line,
+            _(
+                'The campaign "%(campaign)s" for %(partner)s was not decided in time by the '
+                "partner's GM and is escalated to you as region manager.",
+                **names,
+            ),
+            _decide_line(recipient),
         ],
         links,
     )
@@ -361,9 +407,26 @@ def compose_notice(
     recipient: Recipient,
     *,
     partner_name: str,
-    timezone: str = "UTC",
+    timezone: str | None = None,
     now: datetime | None = None,
     message_id: str | None = None,
+) -> EmailMessage:
+    """One recipient's message in the current language and zone (plan() speaks the
+    recipient's, services.speaking_to); `timezone` overrides the zone."""
+    with speaking(zone=timezone if timezone and valid_zone(timezone) else None):
+        return _compose_notice(
+            settings, notice, recipient, partner_name=partner_name, now=now, message_id=message_id
+        )
+
+
+def _compose_notice(
+    settings: Settings,
+    notice: PartnerNotice,
+    recipient: Recipient,
+    *,
+    partner_name: str,
+    now: datetime | None,
+    message_id: str | None,
 ) -> EmailMessage:
     pc_id = notice.partner.partner_campaign_id
     portal_url = f"{settings.public_base_url.rstrip('/')}/partner-campaigns/{pc_id}"
@@ -373,7 +436,7 @@ def compose_notice(
     if recipient.may_decide and notice.kind in DECISION_KINDS:
         links = [
             (
-                "Approve",
+                _("Approve"),
                 make_link(
                     settings,
                     pc_id,
@@ -384,7 +447,7 @@ def compose_notice(
                 ),
             ),
             (
-                "Request changes",
+                _("Request changes"),
                 make_link(
                     settings,
                     pc_id,
@@ -399,30 +462,42 @@ def compose_notice(
     body = _body(notice, recipient, partner_name, links)
     subject = one_line(body.subject)
     name = recipient.name or recipient.email
-    due = format_due(notice.due_at, timezone)
+    due = format_due(notice.due_at)
     comment = (notice.comment or "").strip() or None
+    words = {
+        "hello": _("Hello %(name)s,", name=name),
+        "comment": _("Comment:"),
+        "due": _("Due:"),
+        "confirm": _(
+            "Each button opens a page that asks you to confirm; nothing happens before you do. "
+            "The buttons work only for you, until %(time)s.",
+            time=format_due((now or datetime.now(UTC)) + DEFAULT_TTL) or "",
+        ),
+        "open": _("Open it in the portal"),
+        "automatic": _("Brandrelay sent this message automatically."),
+    }
 
-    lines = [f"Hello {name},", "", *(p + "\n" for p in body.paragraphs)]
+    lines = [words["hello"], "", *(p + "\n" for p in body.paragraphs)]
     if comment:
-        lines += ["Comment:", *(f"> {c}" for c in comment.splitlines()), ""]
+        lines += [words["comment"], *(f"> {c}" for c in comment.splitlines()), ""]
     if due:
-        lines += [f"Due: {due}", ""]
+        lines += [f"{words['due']} {due}", ""]
     for label, url in links:
         lines += [f"{label}: {url}"]
     if links:
-        lines += ["(each link asks you to confirm first; it works only for you)", ""]
-    lines += [f"Open it in the portal: {portal_url}", "", "-- ", "Brandrelay"]
+        lines += [_("(each link asks you to confirm first; it works only for you)"), ""]
+    lines += [f"{words['open']}: {portal_url}", "", "-- ", "Brandrelay"]
     html = _HTML.get_template("notice.html").render(
+        lang=language_of(current_locale()),
         subject=subject,
-        name=name,
+        words=words,
         paragraphs=body.paragraphs,
         comment=comment,
         due=due,
         actions=links,
-        links_expire=format_due((now or datetime.now(UTC)) + DEFAULT_TTL, timezone),
         portal_url=portal_url,
     )
-    local, _, domain = recipient.email.rpartition("@")
+    local, _at, domain = recipient.email.rpartition("@")
     return compose(
         sender=settings.email_from,
         to=[Address(display_name=recipient.name, username=local, domain=domain)],
@@ -452,19 +527,17 @@ def plan(
     partner_name = (
         partner.display_name if partner else str(notice.partner.profile.get("name", "partner"))
     )
-    timezone = partner.timezone if partner else "UTC"
-    return [
-        Outgoing(
-            r,
-            compose_notice(
+    out = []
+    for r in people:
+        # Each person in their own language and zone (services.speaking_to).
+        with speaking_to(session, session.get(User, r.user_id)):
+            message = compose_notice(
                 settings,
                 notice,
                 r,
                 partner_name=partner_name,
-                timezone=timezone,
                 now=now,
                 message_id=message_id(r) if message_id else None,
-            ),
-        )
-        for r in people
-    ]
+            )
+        out.append(Outgoing(r, message))
+    return out

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from core.settings import Settings
+from i18n.translate import gettext as _
 from mail.message import compose
 from mail.tags import make_tags
 from mail.transport import MessageSender
@@ -86,11 +87,12 @@ def plain_notice(
     settings: Settings, user: User, subject: str, body: Sequence[str], portal_path: str
 ) -> EmailMessage:
     """ "Hello <name>," the body, a link into the portal and the signature; every line of
-    people's text goes through one_line, so nothing typed can add headers or lines."""
+    people's text goes through one_line, so nothing typed can add headers or lines. In the
+    current language: the callers compose inside services.speaking_to.speaking_to(user)."""
     name = one_line(user.full_name) or user.email
     url = f"{settings.public_base_url.rstrip('/')}{portal_path}"
-    lines = [f"Hello {name},", "", *body, "", url, "", "-- ", "Brandrelay"]
-    local, _, domain = user.email.rpartition("@")
+    lines = [_("Hello %(name)s,", name=name), "", *body, "", url, "", "-- ", "Brandrelay"]
+    local, _at, domain = user.email.rpartition("@")
     return compose(
         sender=settings.email_from,
         to=[Address(display_name=name, username=local, domain=domain)],

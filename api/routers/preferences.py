@@ -22,16 +22,31 @@ from api.deps import RequestIdDep, SessionDep, SettingsDep
 from api.routers.unsubscribe import HEADERS
 from api.security import PublicRoute
 from core.errors import FieldError
+from i18n import formats
+from i18n.catalogues import language_of
+from i18n.context import current_locale, set_current
+from i18n.translate import N_, gettext, ngettext
+from i18n.translate import gettext as _
 from services.engagement import preferences as svc
 
 router = APIRouter(tags=["preferences"], include_in_schema=False)
 
+# In the member's language: gettext in the template (i18n.translate) and the date filter of
+# the portal (i18n.formats), under speaking(member language) for each page.
 _PAGES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "pages"),
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=True,
     undefined=StrictUndefined,
+    extensions=["jinja2.ext.i18n"],
 )
-UNKNOWN = "This link is not valid. If you keep receiving mail, reply to it and ask."
+_PAGES.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+_PAGES.filters["day"] = formats.day
+UNKNOWN = N_("This link is not valid. If you keep receiving mail, reply to it and ask.")
+CONSENT_WORDS = {
+    "granted": N_("given"),
+    "denied": N_("withdrawn"),
+    "unknown": N_("not known"),
+}
 
 
 def _page(
@@ -45,20 +60,28 @@ def _page(
     values.setdefault("notice", "")
     values.setdefault("error", False)
     html = _PAGES.get_template("preferences.html").render(
-        title=title, paragraphs=paragraphs or [], **values
+        lang=language_of(current_locale()),
+        title=title,
+        paragraphs=paragraphs or [],
+        consent_words={k: _(v) for k, v in CONSENT_WORDS.items()},
+        **values,
     )
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
 def _not_found() -> HTMLResponse:
-    return _page("Link not found", paragraphs=[UNKNOWN], status=404)
+    return _page(_("Link not found"), paragraphs=[_(UNKNOWN)], status=404)
 
 
 def _gone(holder: svc.Holder) -> HTMLResponse:
-    return _page(
-        "Your preferences",
-        paragraphs=[f"{holder.partner.display_name} holds no data about you any more."],
-    )
+    gone = _("%(sender)s holds no data about you any more.", sender=holder.partner.display_name)
+    return _page(_("Your preferences"), paragraphs=[gone])
+
+
+def _speak_to(holder: svc.Holder) -> None:
+    """The rest of the request in the member's language (their contact's, else the club's)."""
+    own = holder.contact.locale if holder.contact is not None else ""
+    set_current(own or holder.partner.locale or None)
 
 
 def _show(
@@ -73,7 +96,7 @@ def _show(
     if holder.contact is None:
         return _gone(holder)
     return _page(
-        "Your preferences",
+        _("Your preferences"),
         status=status,
         held=svc.what_we_hold(session, holder),
         languages=svc.languages(holder),
@@ -88,17 +111,18 @@ def _show(
 
 @router.get("/p/{token}", response_class=HTMLResponse, summary="Show the preference centre")
 def preferences_page(
-    _: PublicRoute, session: SessionDep, settings: SettingsDep, token: str
+    _public: PublicRoute, session: SessionDep, settings: SettingsDep, token: str
 ) -> HTMLResponse:
     """Shows what is held and the choices; changes nothing."""
     if token == "preview":  # noqa: S105 - the sample link of previews, not a secret
         return _page(
-            "Your preferences",
-            paragraphs=["This is a sample email: the recipients' own links open their page."],
+            _("Your preferences"),
+            paragraphs=[_("This is a sample email: the recipients' own links open their page.")],
         )
     holder = svc.resolve(session, settings, token)
     if holder is None:
         return _not_found()
+    _speak_to(holder)
     return _show(session, holder, token)
 
 
@@ -113,6 +137,7 @@ def _for_contact(
     holder = svc.resolve(session, settings, token)
     if holder is None:
         return _not_found()
+    _speak_to(holder)
     if holder.contact is None:
         return _gone(holder)
     return act(holder)
@@ -122,7 +147,7 @@ def _for_contact(
     "/p/{token}/language", response_class=HTMLResponse, summary="Change the preferred language"
 )
 def change_language(
-    _: PublicRoute,
+    _public: PublicRoute,
     session: SessionDep,
     settings: SettingsDep,
     request_id: RequestIdDep,
@@ -134,14 +159,15 @@ def change_language(
             svc.set_language(session, holder, language, request_id)
         except FieldError as err:
             return _show(session, holder, token, str(err), status=422, error=True)
-        return _show(session, holder, token, "Your language is saved.")
+        _speak_to(holder)  # the page answers in the language just chosen
+        return _show(session, holder, token, _("Your language is saved."))
 
     return _for_contact(session, settings, token, act)
 
 
 @router.post("/p/{token}/channel", response_class=HTMLResponse, summary="Choose email or SMS")
 def change_channel(
-    _: PublicRoute,
+    _public: PublicRoute,
     session: SessionDep,
     settings: SettingsDep,
     request_id: RequestIdDep,
@@ -153,19 +179,25 @@ def change_channel(
             svc.set_channel(session, holder, channel, request_id)
         except FieldError as err:
             return _show(session, holder, token, str(err), status=422, error=True)
-        return _show(session, holder, token, "Your choice is saved.")
+        return _show(session, holder, token, _("Your choice is saved."))
 
     return _for_contact(session, settings, token, act)
 
 
 @router.post("/p/{token}/sms-withdraw", response_class=HTMLResponse, summary="Withdraw SMS consent")
 def withdraw_sms(
-    _: PublicRoute, session: SessionDep, settings: SettingsDep, request_id: RequestIdDep, token: str
+    _public: PublicRoute,
+    session: SessionDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+    token: str,
 ) -> HTMLResponse:
     def act(holder: svc.Holder) -> HTMLResponse:
         svc.withdraw_sms(session, holder, request_id)
-        club = holder.partner.display_name
-        return _show(session, holder, token, f"You will receive no more SMS from {club}.")
+        note = _(
+            "You will receive no more SMS from %(sender)s.", sender=holder.partner.display_name
+        )
+        return _show(session, holder, token, note)
 
     return _for_contact(session, settings, token, act)
 
@@ -176,12 +208,18 @@ def withdraw_sms(
     summary="Unsubscribe from the club's emails",
 )
 def unsubscribe_club(
-    _: PublicRoute, session: SessionDep, settings: SettingsDep, request_id: RequestIdDep, token: str
+    _public: PublicRoute,
+    session: SessionDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+    token: str,
 ) -> HTMLResponse:
     def act(holder: svc.Holder) -> HTMLResponse:
         svc.leave_club(session, holder, request_id)
-        club = holder.partner.display_name
-        return _show(session, holder, token, f"You will receive no more emails from {club}.")
+        note = _(
+            "You will receive no more emails from %(sender)s.", sender=holder.partner.display_name
+        )
+        return _show(session, holder, token, note)
 
     return _for_contact(session, settings, token, act)
 
@@ -192,11 +230,17 @@ def unsubscribe_club(
     summary="Unsubscribe from the brand's emails",
 )
 def unsubscribe_brand(
-    _: PublicRoute, session: SessionDep, settings: SettingsDep, request_id: RequestIdDep, token: str
+    _public: PublicRoute,
+    session: SessionDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+    token: str,
 ) -> HTMLResponse:
     def act(holder: svc.Holder) -> HTMLResponse:
         svc.leave_brand(session, holder, request_id)
-        note = f"You will receive no more emails from any {holder.brand.name} club."
+        note = _(
+            "You will receive no more emails from any %(brand)s club.", brand=holder.brand.name
+        )
         return _show(session, holder, token, note)
 
     return _for_contact(session, settings, token, act)
@@ -204,7 +248,7 @@ def unsubscribe_brand(
 
 @router.post("/p/{token}/erase", response_class=HTMLResponse, summary="Erase one's data")
 def erase(
-    _: PublicRoute,
+    _public: PublicRoute,
     session: SessionDep,
     settings: SettingsDep,
     request_id: RequestIdDep,
@@ -213,12 +257,17 @@ def erase(
 ) -> HTMLResponse:
     def act(holder: svc.Holder) -> HTMLResponse:
         if confirm != "yes":
-            note = "confirm: tick the box to erase your data."
+            note = _("confirm: tick the box to erase your data.")
             return _show(session, holder, token, note, status=422, error=True)
         svc.erase(session, holder, request_id)
         return _page(
-            "Your data is erased",
-            paragraphs=[f"{holder.partner.display_name} holds no data about you any more."],
+            _("Your data is erased"),
+            paragraphs=[
+                _(
+                    "%(sender)s holds no data about you any more.",
+                    sender=holder.partner.display_name,
+                )
+            ],
         )
 
     return _for_contact(session, settings, token, act)

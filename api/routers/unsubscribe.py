@@ -9,13 +9,20 @@ data), send no referrer, are never cached and cannot be framed. A bad or altered
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Header
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from jinja2 import DictLoader, Environment, StrictUndefined
 
 from api.deps import SessionDep, SettingsDep
 from api.security import PublicRoute
+from i18n.catalogues import language_of
+from i18n.context import current_locale, speaking
+from i18n.translate import N_
+from i18n.translate import gettext as _
 from services.engagement import unsubscribe as svc
+from services.preferences import from_accept_language
 
 router = APIRouter(tags=["unsubscribe"])
 
@@ -33,7 +40,7 @@ _PAGES = Environment(
     loader=DictLoader(
         {
             "page.html": """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{{ lang }}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }}</title>
 <style>body{font-family:Arial,sans-serif;max-width:36em;margin:3em auto;padding:0 1em;\
@@ -41,7 +48,7 @@ color:#1a1a1a;line-height:1.5}button{padding:8px 16px;background:#0b3d91;color:#
 border-radius:4px}</style></head>
 <body><h1>{{ title }}</h1>
 {% for p in paragraphs %}<p>{{ p }}</p>
-{% endfor %}{% if form %}<form method="post"><button type="submit">Unsubscribe</button></form>
+{% endfor %}{% if form %}<form method="post"><button type="submit">{{ button }}</button></form>
 {% endif %}</body></html>
 """
         }
@@ -49,14 +56,33 @@ border-radius:4px}</style></head>
     autoescape=True,
     undefined=StrictUndefined,
 )
-UNKNOWN = "This unsubscribe link is not valid. If you keep receiving mail, reply to it and ask."
+UNKNOWN = N_("This unsubscribe link is not valid. If you keep receiving mail, reply to it and ask.")
 
 
 def _page(
     title: str, paragraphs: list[str], *, status: int = 200, form: bool = False
 ) -> HTMLResponse:
-    html = _PAGES.get_template("page.html").render(title=title, paragraphs=paragraphs, form=form)
+    """In the current language (the member's: see _member_language)."""
+    html = _PAGES.get_template("page.html").render(
+        lang=language_of(current_locale()),
+        title=title,
+        paragraphs=paragraphs,
+        form=form,
+        button=_("Unsubscribe"),
+    )
     return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+def _not_found(accept_language: str | None) -> HTMLResponse:
+    """No member to ask: the browser's language."""
+    with speaking(from_accept_language(accept_language)):
+        return _page(_("Link not found"), [_(UNKNOWN)], status=404)
+
+
+def member_language(recipient: svc.Recipient, accept_language: str | None = None) -> str:
+    """The member's own language (their contact's), else the club's, else the browser's."""
+    contact = recipient.contact.locale if recipient.contact is not None else ""
+    return contact or recipient.partner.locale or from_accept_language(accept_language) or "en"
 
 
 def _masked(email: str) -> str:
@@ -68,39 +94,67 @@ def _masked(email: str) -> str:
     "/u/{token}", response_class=HTMLResponse, summary="Show the unsubscribe confirmation page"
 )
 def unsubscribe_page(
-    _: PublicRoute, session: SessionDep, settings: SettingsDep, token: str
+    _public: PublicRoute,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: str,
+    accept_language: Annotated[str | None, Header()] = None,
 ) -> HTMLResponse:
     """Asks for confirmation; changes nothing."""
     recipient = svc.resolve(session, settings, token)
     if recipient is None:
-        return _page("Link not found", [UNKNOWN], status=404)
+        return _not_found(accept_language)
     sender = recipient.partner.display_name
-    if recipient.contact is None:
-        return _page("Unsubscribed", [f"{sender} holds no data about you any more."])
-    who = recipient.contact.name or "Hello"
-    return _page(
-        f"Unsubscribe from {sender}?",
-        [
-            f"{who}, do you want to stop receiving emails from {sender} at "
-            f"{_masked(recipient.contact.email)}?",
-            "Nothing changes until you press the button.",
-        ],
-        form=True,
-    )
+    with speaking(member_language(recipient, accept_language)):
+        if recipient.contact is None:
+            return _page(
+                _("Unsubscribed"),
+                [_("%(sender)s holds no data about you any more.", sender=sender)],
+            )
+        email = _masked(recipient.contact.email)
+        if recipient.contact.name:
+            question = _(
+                "%(name)s, do you want to stop receiving emails from %(sender)s at %(email)s?",
+                name=recipient.contact.name,
+                sender=sender,
+                email=email,
+            )
+        else:
+            question = _(
+                "Do you want to stop receiving emails from %(sender)s at %(email)s?",
+                sender=sender,
+                email=email,
+            )
+        return _page(
+            _("Unsubscribe from %(sender)s?", sender=sender),
+            [question, _("Nothing changes until you press the button.")],
+            form=True,
+        )
 
 
 @router.post("/u/{token}", response_class=HTMLResponse, summary="Unsubscribe")
 def unsubscribe_confirm(
-    _: PublicRoute, session: SessionDep, settings: SettingsDep, token: str
+    _public: PublicRoute,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: str,
+    accept_language: Annotated[str | None, Header()] = None,
 ) -> HTMLResponse:
     recipient = svc.resolve(session, settings, token)
     if recipient is None:
-        return _page("Link not found", [UNKNOWN], status=404)
+        return _not_found(accept_language)
+    language = member_language(recipient, accept_language)
     svc.unsubscribe(session, recipient, "unsubscribe link")
-    return _page(
-        "You are unsubscribed",
-        [f"You will receive no more emails from {recipient.partner.display_name}."],
-    )
+    with speaking(language):
+        return _page(
+            _("You are unsubscribed"),
+            [
+                _(
+                    "You will receive no more emails from %(sender)s.",
+                    sender=recipient.partner.display_name,
+                )
+            ],
+        )
 
 
 @router.post(

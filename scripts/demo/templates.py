@@ -14,13 +14,40 @@ OPEN_DAY_FRAGMENTS = {
         "de": "Bis bald im Club!",
         "nl": "Tot ziens in de club!",
     },
+    "when": {"en": "When", "de": "Wann", "nl": "Wanneer"},
+    # The button: the partner picks one of cta_label's choices (stored in English, the
+    # template's key), and each reads in the member's language.
+    "cta_book_your_visit": {
+        "en": "Book your visit",
+        "de": "Besuch buchen",
+        "nl": "Boek je bezoek",
+    },
+    "cta_reserve_a_spot": {
+        "en": "Reserve a spot",
+        "de": "Platz reservieren",
+        "nl": "Reserveer een plek",
+    },
+    "cta_learn_more": {"en": "Learn more", "de": "Mehr erfahren", "nl": "Meer informatie"},
+    "unsubscribe": {"en": "Unsubscribe", "de": "Abmelden", "nl": "Afmelden"},
+    "preferences": {
+        "en": "Your preferences",
+        "de": "Ihre Einstellungen",
+        "nl": "Je voorkeuren",
+    },
 }
+# The button's words for the choice the partner made (a choice the template does not know
+# prints as chosen).
+CTA_LABEL = (
+    '{% set cta = {"Book your visit": fragments.cta_book_your_visit, '
+    '"Reserve a spot": fragments.cta_reserve_a_spot, '
+    '"Learn more": fragments.cta_learn_more}.get(slots.cta_label, slots.cta_label) %}'
+)
 # One GSM-7 segment with the opt-out line for typical values (HQ's offer in each language,
 # a first name, the default link; the sender id names the club): tests/content/
 # test_demo_sms.py. A partner's offer of more than about 75 characters makes it two.
 OPEN_DAY_SMS = (
     "{{ fragments.greeting }} {{ recipient.first_name }}! {{ slots.offer }} "
-    "{{ slots.event_date }}. {{ fragments.call_to_action }}: {{ slots.cta_url }}"
+    "{{ slots.event_date.medium }}. {{ fragments.call_to_action }}: {{ slots.cta_url }}"
 )
 
 LEGAL_FOOTER = {
@@ -46,7 +73,8 @@ EMAIL_STYLE = """<style>
 </style>"""
 
 OPEN_DAY_HTML = (
-    """<!doctype html>
+    CTA_LABEL
+    + """<!doctype html>
 <html lang="{{ recipient.locale }}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 """
@@ -67,9 +95,9 @@ OPEN_DAY_HTML = (
     <p>{{ fragments.greeting }} {{ recipient.first_name }},</p>
     {{ slots.intro }}
     <p class="offer">{{ slots.offer }}</p>
-    <p>{{ slots.event_date }}</p>
+    <p>{{ fragments.when }}: {{ slots.event_date }}</p>
     <p><a class="cta" style="background: {{ slots.accent_color }};" href="{{ slots.cta_url }}">
-      {{ slots.cta_label }}</a></p>
+      {{ cta }}</a></p>
     <p>{{ fragments.footer }}</p>
   </div>
   <div class="club">
@@ -79,8 +107,8 @@ OPEN_DAY_HTML = (
   </div>
   <div class="legal">
     {{ slots.legal_footer }}<br>
-    <a href="{{ unsubscribe_url }}">Unsubscribe</a> |
-    <a href="{{ preferences_url }}">Your preferences</a>
+    <a href="{{ unsubscribe_url }}">{{ fragments.unsubscribe }}</a> |
+    <a href="{{ preferences_url }}">{{ fragments.preferences }}</a>
   </div>
   {{ blocks.footer }}
 </div>
@@ -89,16 +117,18 @@ OPEN_DAY_HTML = (
 """
 )
 
-OPEN_DAY_TEXT = """{{ blocks.header }}
+OPEN_DAY_TEXT = (
+    CTA_LABEL
+    + """{{ blocks.header }}
 
 {{ slots.headline }}
 
 {{ fragments.greeting }} {{ recipient.first_name }},
 
 {{ slots.offer }}
-{{ slots.event_date }}
+{{ fragments.when }}: {{ slots.event_date }}
 
-{{ slots.cta_label }}: {{ slots.cta_url }}
+{{ cta }}: {{ slots.cta_url }}
 
 {{ fragments.footer }}
 
@@ -107,11 +137,12 @@ OPEN_DAY_TEXT = """{{ blocks.header }}
 {{ slots.opening_hours }}
 
 {{ slots.legal_footer }}
-Unsubscribe: {{ unsubscribe_url }}
-Your preferences: {{ preferences_url }}
+{{ fragments.unsubscribe }}: {{ unsubscribe_url }}
+{{ fragments.preferences }}: {{ preferences_url }}
 
 {{ blocks.footer }}
 """
+)
 
 
 def _label(en: str, de: str, nl: str) -> dict[str, str]:

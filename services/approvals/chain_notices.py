@@ -17,6 +17,8 @@ from approvals.facts import ApprovalFacts
 from approvals.policy import Approver
 from core.policy import Target
 from core.settings import Settings
+from i18n.translate import N_
+from i18n.translate import gettext as _
 from models.base import utcnow
 from models.chain_io import ChainNotice
 from models.org import User
@@ -25,6 +27,7 @@ from services.approvals.chain_tasks import open_task
 from services.approvals.delegations import identities
 from services.approvals.facts import role_holders_at
 from services.notifications import one_line
+from services.speaking_to import local_time, speaking_to
 from services.staff_mail import StaffMail, active_users, plain_notice, stand_ins
 
 APPROVAL_PENDING = "approval_pending"
@@ -32,9 +35,9 @@ REMINDER = "reminder"
 ESCALATED = "escalated"
 KINDS = frozenset({APPROVAL_PENDING, REMINDER, ESCALATED})
 SUBJECTS = {
-    APPROVAL_PENDING: "Waiting for your approval: {label}",
-    REMINDER: "Reminder: {label} waits for your approval",
-    ESCALATED: "Escalated to you: {label} waits for a decision",
+    APPROVAL_PENDING: N_("Waiting for your approval: %(label)s"),
+    REMINDER: N_("Reminder: %(label)s waits for your approval"),
+    ESCALATED: N_("Escalated to you: %(label)s waits for a decision"),
 }
 
 
@@ -77,12 +80,19 @@ def recipients(session: Session, notice: ChainNotice) -> list[User]:
 
 
 def compose_chain_notice(settings: Settings, notice: ChainNotice, user: User) -> EmailMessage:
+    """In the current language and zone (plan() speaks the user's)."""
     label = one_line(notice.label)
-    body = [f"{label} waits for a decision at the stage {one_line(notice.stage.label)!r}."]
+    body = [
+        _(
+            '%(label)s waits for a decision at the stage "%(stage)s".',
+            label=label,
+            stage=one_line(notice.stage.label),
+        )
+    ]
     if notice.due_at is not None:
-        body += ["", f"Due: {notice.due_at:%Y-%m-%d %H:%M} UTC"]
-    body += ["", "Decide it in the portal:"]
-    subject = SUBJECTS[notice.kind].format(label=label)
+        body += ["", _("Due: %(time)s", time=local_time(notice.due_at))]
+    body += ["", _("Decide it in the portal:")]
+    subject = _(SUBJECTS[notice.kind], label=label)
     return plain_notice(settings, user, subject, body, notice.portal_path or "/inbox")
 
 
@@ -92,8 +102,11 @@ def sent_key(notice: ChainNotice, user_id: int) -> str:
 
 def plan(session: Session, settings: Settings, notice: ChainNotice) -> list[StaffMail]:
     detail = {"kind": notice.kind, "stage": notice.stage.name}
-    return [
-        StaffMail(u.id, compose_chain_notice(settings, notice, u), sent_key(notice, u.id), detail)
-        for u in recipients(session, notice)
-        if u.id is not None
-    ]
+    mails = []
+    for u in recipients(session, notice):
+        if u.id is None:
+            continue
+        with speaking_to(session, u):
+            message = compose_chain_notice(settings, notice, u)
+        mails.append(StaffMail(u.id, message, sent_key(notice, u.id), detail))
+    return mails

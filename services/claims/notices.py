@@ -5,20 +5,27 @@ reminder and GM (the sent marker is a `notification.sent` audit event)."""
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from email.message import EmailMessage
 
+from babel.numbers import format_currency
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from approvals.policy import ApproverRole
+from content.dates import babel_locale
 from core.policy import Target
 from core.settings import Settings
 from domain.money import ClaimState
+from i18n.context import current_locale
+from i18n.translate import gettext as _
+from i18n.translate import ngettext
 from mail.transport import MessageSender
 from models.claims import Claim
 from models.org import User
 from services.approvals.facts import role_holders_at
 from services.claims.export import decimal_text
+from services.speaking_to import local_time, speaking_to
 from services.staff_mail import About, StaffMail, active_users, plain_notice, send_once
 
 log = logging.getLogger(__name__)
@@ -34,15 +41,29 @@ def gms(session: Session, claim: Claim) -> list[User]:
 
 
 def compose_reminder(settings: Settings, claim: Claim, days: int, user: User) -> EmailMessage:
-    amount = f"{claim.currency} {decimal_text(claim.claimed_minor)}"
+    """In the current language and zone (remind() speaks the GM's)."""
+    amount = format_currency(
+        Decimal(decimal_text(claim.claimed_minor)),
+        claim.currency,
+        locale=babel_locale(current_locale()),
+    )
     body = [
-        f"Co-op claim {claim.id} ({amount}) waits for your confirmation.",
-        f"Its claim window closes in {days} days ({claim.window_closes_at:%Y-%m-%d} UTC);",
-        "after that it expires and nothing is paid.",
+        _(
+            "Co-op claim %(claim)s (%(amount)s) waits for your confirmation.",
+            claim=claim.id,
+            amount=amount,
+        ),
+        ngettext(
+            "Its claim window closes in %(num)d day (%(time)s);",
+            "Its claim window closes in %(num)d days (%(time)s);",
+            days,
+            time=local_time(claim.window_closes_at),
+        ),
+        _("after that it expires and nothing is paid."),
         "",
-        "Check and confirm it in the portal:",
+        _("Check and confirm it in the portal:"),
     ]
-    subject = f"Reminder: co-op claim {claim.id} waits for your confirmation"
+    subject = _("Reminder: co-op claim %(claim)s waits for your confirmation", claim=claim.id)
     return plain_notice(settings, user, subject, body, f"/claims/{claim.id}")
 
 
@@ -55,16 +76,15 @@ def remind(
         if claim is None or claim.state != ClaimState.draft:
             return 0
         session.expunge(claim)
-        mails = [
-            StaffMail(
-                u.id,
-                compose_reminder(settings, claim, days, u),
-                sent_key(claim_id, days, u.id),
-                {"kind": "claim_reminder"},
+        mails = []
+        for u in gms(session, claim):
+            if u.id is None:
+                continue
+            with speaking_to(session, u):
+                message = compose_reminder(settings, claim, days, u)
+            mails.append(
+                StaffMail(u.id, message, sent_key(claim_id, days, u.id), {"kind": "claim_reminder"})
             )
-            for u in gms(session, claim)
-            if u.id is not None
-        ]
     about = About(claim.brand_id, claim.region_id, claim.partner_id, "claim", claim_id)
     sent = send_once(engine, transport, about, mails)
     log.info("claim %s reminder (%d days): %d messages", claim_id, days, sent)

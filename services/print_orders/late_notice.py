@@ -4,6 +4,7 @@ text. Sent once per order, step and recipient (a `notification.sent` audit event
 
 from __future__ import annotations
 
+from datetime import datetime
 from email.message import EmailMessage
 
 from sqlalchemy import Engine
@@ -12,17 +13,46 @@ from sqlmodel import Session, select
 from core.policy import Target
 from core.settings import Settings
 from domain.roles import Role
+from i18n.formats import day, number
+from i18n.translate import N_
+from i18n.translate import gettext as _
 from mail.transport import MessageSender
 from models.org import Membership, User
 from models.print_orders import PrintOrder
 from services.approvals.facts import role_holders_at
 from services.notifications import one_line
+from services.speaking_to import local_time, speaking_to
 from services.staff_mail import About, StaffMail, active_users, plain_notice, send_once
 
-WHAT = {
-    "accepted": "has not accepted it",
-    "shipped": "has not shipped it",
+# What the vendor missed, as the email says it (the step names are the workflow's).
+LATE_LINES = {
+    "accepted": N_(
+        "Print order %(order)s (%(quantity)s x %(format)s, vendor order %(vendor_order)s) was "
+        "due to be accepted by %(due)s; the print vendor has not accepted it yet."
+    ),
+    "shipped": N_(
+        "Print order %(order)s (%(quantity)s x %(format)s, vendor order %(vendor_order)s) was "
+        "due to be shipped by %(due)s; the print vendor has not shipped it yet."
+    ),
 }
+LATE_OTHER = N_(
+    "Print order %(order)s (%(quantity)s x %(format)s, vendor order %(vendor_order)s) was due "
+    "by %(due)s (%(missed)s); the print vendor is late."
+)
+SUBJECTS = {
+    "accepted": N_("Print order %(order)s: the vendor has not accepted it"),
+    "shipped": N_("Print order %(order)s: the vendor has not shipped it"),
+}
+SUBJECT_OTHER = N_("Print order %(order)s: the vendor is late (%(missed)s)")
+
+
+def _due_text(due: str) -> str:
+    """The ISO time the workflow passes, as the reader reads it; kept as given if unreadable."""
+    try:
+        moment = datetime.fromisoformat(due)
+    except ValueError:
+        return one_line(due)
+    return local_time(moment)
 
 
 def recipients(session: Session, order: PrintOrder) -> list[User]:
@@ -41,16 +71,27 @@ def recipients(session: Session, order: PrintOrder) -> list[User]:
 def compose_late(
     settings: Settings, order: PrintOrder, missed: str, due: str, user: User
 ) -> EmailMessage:
+    """In the current language and zone (send_late_notice speaks each recipient's)."""
+    values = {
+        "order": order.id,
+        "quantity": number(order.quantity),
+        "format": order.format,
+        "vendor_order": one_line(order.vendor_order_id),
+        "due": _due_text(due),
+        "missed": one_line(missed),
+    }
     body = [
-        f"Print order {order.id} ({order.quantity} x {order.format}, vendor order "
-        f"{one_line(order.vendor_order_id)}) was due to be {missed} by {due} UTC; the "
-        f"print vendor {WHAT.get(missed, 'is late')} yet.",
-        f"Delivery to: {one_line(order.recipient_name)}, {one_line(order.city)}, "
-        f"wanted by {order.wanted_by.isoformat()}.",
+        _(LATE_LINES.get(missed, LATE_OTHER), **values),
+        _(
+            "Delivery to: %(name)s, %(city)s, wanted by %(day)s.",
+            name=one_line(order.recipient_name),
+            city=one_line(order.city),
+            day=day(order.wanted_by, "long"),
+        ),
         "",
-        "The order:",
+        _("The order:"),
     ]
-    subject = f"Print order {order.id}: the vendor is late ({missed})"
+    subject = _(SUBJECTS.get(missed, SUBJECT_OTHER), **values)
     return plain_notice(settings, user, subject, body, f"/print-orders/{order.id}")
 
 
@@ -72,15 +113,19 @@ def send_late_notice(
         order = session.get(PrintOrder, order_id)
         if order is None:
             return 0
-        mails = [
-            StaffMail(
-                u.id,
-                compose_late(settings, order, missed, due, u),
-                sent_key(workflow_id, missed, u.id),
-                {"kind": f"vendor_late_{missed}"},
+        mails = []
+        for u in recipients(session, order):
+            if u.id is None:
+                continue
+            with speaking_to(session, u):
+                message = compose_late(settings, order, missed, due, u)
+            mails.append(
+                StaffMail(
+                    u.id,
+                    message,
+                    sent_key(workflow_id, missed, u.id),
+                    {"kind": f"vendor_late_{missed}"},
+                )
             )
-            for u in recipients(session, order)
-            if u.id is not None
-        ]
     about = About(order.brand_id, order.region_id, order.partner_id, "print_order", order_id)
     return send_once(engine, transport, about, mails)

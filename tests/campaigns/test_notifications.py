@@ -382,7 +382,10 @@ def test_messages_escape_what_users_typed(demo: Engine, settings: Settings) -> N
         out = plan(s, settings, notice)
     assert {o.recipient.user_id for o in out} == _ids(demo, EDITOR_AMS, GM_AMS)
     msg = out[0].message
-    assert msg["Subject"] == "Changes requested: Spring <b>sale</b> (Northwind Fitness Amsterdam)"
+    # Amsterdam's people read Dutch (their partner's language, services.preferences).
+    assert (
+        msg["Subject"] == "Wijzigingen gevraagd: Spring <b>sale</b> (Northwind Fitness Amsterdam)"
+    )
     assert msg["Auto-Submitted"] == "auto-generated"
     text, html = _parts(msg)
     assert SCRIPT in text and "Spring <b>sale</b>" in text

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from content.dates import LocalDate
 from core.settings import Settings
 from models.campaigns import PartnerCampaign
 from services.action_links import make_token
@@ -33,7 +34,8 @@ def test_the_page_shows_the_sms_to_approve(
     assert resp.status_code == 200, resp.text
     assert "<h2>The SMS</h2>" in resp.text
     assert "you approve both" in resp.text
-    assert f"&lt;b&gt;Free&lt;/b&gt; {{{{ 7*7 }}}} {day}." in resp.text
+    shown = LocalDate(day, "en").medium  # the date as members read it, never ISO
+    assert f"&lt;b&gt;Free&lt;/b&gt; {{{{ 7*7 }}}} {shown}." in resp.text
     sms = resp.text.split('<p class="sms">', 1)[1].split("</p>", 1)[0]
     assert "STOP to opt out" in sms and "49" not in sms
 

@@ -276,10 +276,10 @@ async def test_the_gm_is_reminded_before_the_window_closes_and_the_claim_expires
     assert row(demo, claim_id).state == "expired"
     with Session(demo) as s:
         mails = s.exec(
-            select(OutboxMessage).where(col(OutboxMessage.subject).startswith("Reminder: co-op"))
+            select(OutboxMessage).where(col(OutboxMessage.subject).startswith("Herinnering: co-op"))
         ).all()
-    assert [m.subject for m in mails] == [
-        f"Reminder: co-op claim {claim_id} waits for your confirmation"
+    assert [m.subject for m in mails] == [  # Amsterdam's GM reads Dutch
+        f"Herinnering: co-op-claim {claim_id} wacht op jouw bevestiging"
     ] * 2
     assert all(GM in m.to for m in mails), [m.to for m in mails]  # Amsterdam's GM only
     late = await running.api.post(

@@ -251,7 +251,9 @@ async def test_submit_refuses_lint_findings(
     api = app_with_worker
     content = open_day()
     assert content.email is not None
-    content.email.text = content.email.text.replace("Unsubscribe: {{ unsubscribe_url }}", "")
+    content.email.text = content.email.text.replace(
+        "{{ fragments.unsubscribe }}: {{ unsubscribe_url }}", ""
+    )
     vid = (await create(api, login, **content.model_dump(mode="json")))["id"]
     version = (await api.get(f"/api/v1/versions/{vid}", headers=login(MARKETING))).json()
     assert any(i["part"] == "email.text" for i in version["lint"])
