@@ -28,7 +28,7 @@ from core.settings import AppEnv, EmailTransport, Settings, SmsTransportKind
 from core.temporal import SERVICE_DOWN
 from i18n import formats
 from i18n.context import current_locale, current_zone, set_current
-from i18n.translate import gettext, ngettext
+from i18n.translate import N_, gettext, ngettext
 from models.org import User
 from services.accounts import principal_for
 from services.preferences import Preferences, preferences_for, preferences_for_visitor
@@ -198,6 +198,8 @@ NAV = (
     ("/catalogue", "Catalogue", Permission.catalogue_read),
     ("/series", "Campaign series", Permission.series_read),
     ("/journeys", "Journeys", Permission.journey_read),
+    ("/contacts", N_("Contacts"), Permission.contact_read),
+    ("/segments", N_("Segments"), Permission.contact_read),
 )
 
 
