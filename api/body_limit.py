@@ -96,9 +96,7 @@ def bearer_authenticator(settings: Settings) -> Authenticate:
         with Session(engine) as session:
             user = session.get(User, found.user_id)
             return (
-                user is not None
-                and user.is_active
-                and user.session_generation == found.generation
+                user is not None and user.is_active and user.session_generation == found.generation
             )
 
     async def authenticate(scope: Scope) -> bool:

@@ -59,7 +59,9 @@ def _schema_message(error: Any) -> str:
     ctx = error.get("ctx") or {}
     if kind in ("string_too_long", "too_long"):
         limit = int(ctx.get("max_length", 0) or 0)
-        return ngettext("At most %(num)d character or item.", "At most %(num)d characters or items.", limit)
+        return ngettext(
+            "At most %(num)d character or item.", "At most %(num)d characters or items.", limit
+        )
     if kind == "literal_error":
         return gettext("Pick one of the listed choices.")
     if kind in ("missing", "string_too_short"):

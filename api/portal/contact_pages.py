@@ -193,7 +193,9 @@ async def import_contacts(
     if file is None or not file.filename:
         error = gettext("Choose a CSV file to import.")
     elif file.size is not None and file.size > limit:
-        error = gettext("The file is larger than %(size)s: split it.", size=_size(limit))
+        error = gettext(
+            "The file is larger than %(size)s: split it into smaller files.", size=_size(limit)
+        )
     else:
         try:
             report = await run_in_threadpool(

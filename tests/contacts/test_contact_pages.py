@@ -36,8 +36,13 @@ def _app_client(settings: Settings, engine: Engine, blob_store: LocalBlobStore) 
 
 @pytest.fixture
 def contacts_demo(demo: Engine) -> Engine:
+    """The demo with contacts; Amsterdam's editor chose English (the pages' own words are
+    asserted in English; test_the_pages_speak_the_partners_language covers the others)."""
     with Session(demo) as s:
         seed_demo_contacts(s)
+        editor = s.exec(select(User).where(User.email == EDITOR_AMS)).one()
+        editor.locale = "en"
+        s.add(editor)
         s.commit()
     return demo
 
@@ -94,7 +99,9 @@ def test_the_list_shows_the_partners_own_contacts_with_their_consent(
     assert 'href="/contacts"' in page.text and 'href="/segments"' in page.text  # navigation
     first = emails_of(contacts_demo, "amsterdam")[0]
     assert first in page.text
-    assert not set(emails_of(contacts_demo, "hamburg")) & set(re.findall(r"[\w.+-]+@[\w.-]+", page.text))
+    assert not set(emails_of(contacts_demo, "hamburg")) & set(
+        re.findall(r"[\w.+-]+@[\w.-]+", page.text)
+    )
     assert "Consent given" in page.text or "Consent not asked" in page.text
     assert 'rel="next"' in page.text  # more than one page of contacts: paged
 
@@ -433,16 +440,28 @@ def test_hq_sees_only_partners_that_share_and_several_partners_get_a_picker(
     both = portal.get("/contacts")
     assert '<select id="partner_id" name="partner_id">' in both.text
     assert "Amsterdam</option>" in both.text and "Hamburg</option>" in both.text
-    assert emails_of(contacts_demo, "hamburg")[0] in portal.get(
-        f"/contacts?partner_id={hamburg}"
-    ).text
+    assert (
+        emails_of(contacts_demo, "hamburg")[0] in portal.get(f"/contacts?partner_id={hamburg}").text
+    )
 
 
 def test_the_pages_speak_the_partners_language(
     portal: TestClient, settings: Settings, contacts_demo: Engine
 ) -> None:
-    sign_in_as(portal, settings, contacts_demo, "editor.hamburg@northwind.example")
+    token = sign_in_as(portal, settings, contacts_demo, "editor.hamburg@northwind.example")
     page = portal.get("/contacts")
-    assert 'lang="de"' in page.text and "Kontakte" in page.text
+    assert 'lang="de"' in page.text and "Kontakt hinzufügen" in page.text
+    assert "Zeiten in" in page.text
+    hamburg = partner_id(contacts_demo, "hamburg")
+    bad = portal.post(
+        "/contacts",
+        data={
+            "csrf_token": token,
+            "partner_id": str(hamburg),
+            "email": "x@example.com",
+            "consent_status": "granted",
+        },
+    )
+    assert "Bei erteilter Einwilligung ist die Quelle nötig" in bad.text
     segs = portal.get("/segments")
-    assert "Segmente" in segs.text
+    assert "Neues Segment" in segs.text and "Kontakte erreichbar" in segs.text
