@@ -105,6 +105,8 @@ def bearer_authenticator(settings: Settings) -> Authenticate:
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             return await asyncio.to_thread(check, engine, token.strip())
+        if scope["path"].startswith("/api/"):  # the API's routes take bearer tokens only
+            return False
         jar = cookie_parser(_header(scope, b"cookie") or "")
         found = portal_cookies.decode(settings, jar.get(portal_cookies.COOKIE))
         if found is None or found.user_id is None:
