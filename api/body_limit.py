@@ -3,9 +3,9 @@
 One global limit for every body (JSON, forms), and larger allowances for the few routes that
 take files or long template sources. A declared Content-Length over the limit is answered 413
 at once; a body without one (chunked) is counted while it streams and stopped at the limit.
-The large allowances are only for callers who proved who they are: an unauthenticated upload
-is answered 401 before its first byte is read, so nobody can make the API swallow 200 MB
-without credentials.
+The large allowances are only for callers who proved who they are (a bearer token, or on the
+portal's import page a signed-in session cookie): an unauthenticated upload is answered 401
+before its first byte is read, so nobody can make the API swallow 200 MB without credentials.
 """
 
 from __future__ import annotations
@@ -19,9 +19,12 @@ from typing import Any
 
 from fastapi import HTTPException
 from sqlmodel import Session
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.portal import session as portal_cookies
 from core.settings import Settings
+from models.org import User
 from services.accounts import principal_from_bearer
 
 MIB = 1024 * 1024
@@ -58,7 +61,7 @@ def allowances(settings: Settings) -> list[Allowance]:
         ),
         Allowance(
             post,
-            re.compile(r"/api/v1/partners/\d+/contacts/import"),
+            re.compile(r"/api/v1/partners/\d+/contacts/import|/contacts/import"),
             settings.contact_import_max_bytes + envelope,
         ),
         Allowance(
@@ -78,8 +81,9 @@ Authenticate = Callable[[Scope], Awaitable[bool]]
 
 
 def bearer_authenticator(settings: Settings) -> Authenticate:
-    """Whether the request carries a bearer token that is valid now (the route checks its
-    permission itself later; this only keeps strangers from sending large bodies)."""
+    """Whether the request carries a bearer token, or a portal session cookie, that is valid
+    now (the route checks its permission and CSRF token itself later; this only keeps
+    strangers from sending large bodies)."""
 
     def check(engine: Any, token: str) -> bool:
         with Session(engine) as session:
@@ -88,13 +92,26 @@ def bearer_authenticator(settings: Settings) -> Authenticate:
                 is not None
             )
 
+    def check_cookie(engine: Any, found: portal_cookies.PortalSession) -> bool:
+        with Session(engine) as session:
+            user = session.get(User, found.user_id)
+            return (
+                user is not None and user.is_active and user.session_generation == found.generation
+            )
+
     async def authenticate(scope: Scope) -> bool:
+        engine = scope["app"].state.engine
         header = _header(scope, b"authorization") or ""
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        if scheme.lower() == "bearer" and token.strip():
+            return await asyncio.to_thread(check, engine, token.strip())
+        if scope["path"].startswith("/api/"):  # the API's routes take bearer tokens only
             return False
-        engine = scope["app"].state.engine
-        return await asyncio.to_thread(check, engine, token.strip())
+        jar = cookie_parser(_header(scope, b"cookie") or "")
+        found = portal_cookies.decode(settings, jar.get(portal_cookies.COOKIE))
+        if found is None or found.user_id is None:
+            return False
+        return await asyncio.to_thread(check_cookie, engine, found)
 
     return authenticate
 

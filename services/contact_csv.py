@@ -37,12 +37,13 @@ from sqlmodel import Session, col, select
 
 from core.spreadsheet import safe_row, unguard
 from models.asset_schemas import parse_tags
-from models.contact_schemas import ATTRIBUTE_KEY, ImportRow
+from models.contact_schemas import ATTRIBUTE_KEY, ImportReport, ImportRow
 from models.contacts import Channel, ConsentStatus, Contact
 from models.locales import normalise_email, normalise_locale
 from models.org import Partner
 from models.phones import normalise_phone
 from services.contacts import check_channel, check_consent
+from services.org import Actor, record
 
 BASE_COLUMNS = (
     "email",
@@ -423,6 +424,39 @@ def import_csv(
             yield from _flush(session, owner, run, pending, held)
             pending, held = [], []
     yield from _flush(session, owner, run, pending, held)
+
+
+def import_file(
+    session: Session,
+    actor: Actor,
+    partner: Partner,
+    binary: BinaryIO,
+    *,
+    chunk_size: int,
+    report_rows: int,
+) -> ImportReport:
+    """An uploaded file imported whole (the API's import and the portal's import page): the
+    counts cover every row, the first `report_rows` rows are listed with their reasons, and the
+    audit trail records the counts (never a row). ImportFileError, before anything is written,
+    when the file is not usable text or its header is not."""
+    report = ImportReport()
+    check_text(binary)
+    for row in import_csv(session, partner, text_stream(binary), chunk_size=chunk_size):
+        setattr(report, row.status, getattr(report, row.status) + 1)
+        if len(report.rows) < report_rows:
+            report.rows.append(row)
+        else:
+            report.rows_truncated = True
+    partner = session.merge(partner)  # the import cleared the session between chunks
+    record(
+        session,
+        actor,
+        "contacts.imported",
+        partner,
+        None,
+        report.model_dump(exclude={"rows", "rows_truncated"}),
+    )
+    return report
 
 
 def _flush(

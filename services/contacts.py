@@ -243,6 +243,16 @@ CONTACTS = Listing(
 )
 
 
+def phone_digits(needle: str) -> str | None:
+    """The part of a typed number to look for in stored E.164 numbers: its digits without
+    leading zeros (a national "06 1234" finds "+31612345678"); None when the search is not a
+    number (letters) or too short to mean one."""
+    if not needle or any(ch.isalpha() for ch in needle):
+        return None
+    digits = "".join(ch for ch in needle if ch.isdigit()).lstrip("0")
+    return digits if len(digits) >= 3 else None
+
+
 def list_contacts(
     session: Session,
     partner: Partner,
@@ -257,12 +267,14 @@ def list_contacts(
     where: list[Any] = [Contact.partner_id == partner.id]
     if q:
         needle = q.strip().lower()
-        where.append(
-            or_(
-                func.lower(col(Contact.email)).contains(needle),
-                func.lower(col(Contact.name)).contains(needle),
-            )
-        )
+        matches = [
+            func.lower(col(Contact.email)).contains(needle),
+            func.lower(col(Contact.name)).contains(needle),
+        ]
+        digits = phone_digits(needle)
+        if digits:
+            matches.append(col(Contact.phone).contains(digits))
+        where.append(or_(*matches))
     if consent_status:
         where.append(Contact.consent_status == consent_status)
     if channel:

@@ -11,6 +11,7 @@ from api.portal import (
     campaigns,
     catalogue_pages,
     claim_pages,
+    contact_pages,
     fund_pages,
     inbox,
     journey_pages,
@@ -20,6 +21,7 @@ from api.portal import (
     policy_pages,
     print_order_pages,
     report_pages,
+    segment_pages,
     sender_pages,
     series_pages,
     settings_pages,
@@ -56,4 +58,6 @@ PORTAL_ROUTERS: list[APIRouter] = [
     catalogue_pages.router,
     series_pages.router,
     journey_pages.router,
+    contact_pages.router,
+    segment_pages.router,
 ]

@@ -205,6 +205,8 @@ NAV = (
     ("/catalogue", N_("Catalogue"), Permission.catalogue_read),
     ("/series", N_("Campaign series"), Permission.series_read),
     ("/journeys", N_("Journeys"), Permission.journey_read),
+    ("/contacts", N_("Contacts"), Permission.contact_read),
+    ("/segments", N_("Segments"), Permission.contact_read),
 )
 
 

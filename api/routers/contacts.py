@@ -24,7 +24,7 @@ from models.contacts import Channel, ConsentStatus
 from models.schemas import Page, PartnerRead
 from services import contact_csv
 from services import contacts as svc
-from services.org import Actor, record
+from services.org import Actor
 
 router = APIRouter(prefix="/api/v1/partners/{partner_id}/contacts", tags=["contacts"])
 REPORT_ROWS = 10_000  # rows listed in an import report; the counts always cover every row
@@ -110,33 +110,17 @@ def import_contacts(
     partner = svc.contact_partner(session, principal, partner_id, Permission.contact_manage)
     if file.size is not None and file.size > settings.contact_import_max_bytes:
         raise FieldError("file", f"is larger than {settings.contact_import_max_bytes} bytes")
-    report = ImportReport()
     try:
-        contact_csv.check_text(file.file)
-        rows = contact_csv.import_csv(
+        return contact_csv.import_file(
             session,
+            Actor(principal, rid),
             partner,
-            contact_csv.text_stream(file.file),
+            file.file,
             chunk_size=settings.contact_import_chunk,
+            report_rows=REPORT_ROWS,
         )
-        for row in rows:
-            setattr(report, row.status, getattr(report, row.status) + 1)
-            if len(report.rows) < REPORT_ROWS:
-                report.rows.append(row)
-            else:
-                report.rows_truncated = True
     except contact_csv.ImportFileError as err:
         raise FieldError("file", str(err)) from err
-    partner = session.merge(partner)
-    record(
-        session,
-        Actor(principal, rid),
-        "contacts.imported",
-        partner,
-        None,
-        report.model_dump(exclude={"rows", "rows_truncated"}),
-    )
-    return report
 
 
 @router.get(

@@ -1629,6 +1629,17 @@ PORTAL: dict[tuple[str, str], int] = {
     ("POST", "/journeys/{}/switch-off"): 403,
     ("GET", "/journey-activations/{}"): 303,
     ("POST", "/journey-activations/{}/decide"): 403,
+    ("GET", "/contacts"): 303,
+    ("POST", "/contacts"): 403,
+    ("GET", "/contacts/import"): 303,
+    # The import takes large files: a body there is refused before it is read without a
+    # signed-in session (api.body_limit), as on the API's import.
+    ("POST", "/contacts/import"): 401,
+    ("GET", "/segments"): 303,
+    ("POST", "/segments"): 403,
+    ("GET", "/segments/count"): 303,
+    ("GET", "/segments/{}"): 303,
+    ("POST", "/segments/{}"): 403,
 }
 PORTAL_FILL = {"/static/{}": "/static/portal.css"}
 
