@@ -40,9 +40,9 @@ from models.org import Brand, Partner, User
 from models.template_schemas import ValuesBody
 from models.templates import TemplateVersion
 from models.workflow_io import SendPause
+from services import actor_names, delivery, inbox, previews, segments, send_tests
 from services import campaign_actions as flow
 from services import campaigns as crud
-from services import delivery, inbox, previews, segments, send_tests
 from services import templates as template_svc
 from services.accounts import display_names
 from services.approvals.tasks import stage_read
@@ -587,7 +587,11 @@ async def timeline(
         title="Timeline",
         pc=crud.partner_campaign_reads(session, [row])[0],
         state=state,
-        entries=send_tests.with_tests(session, row, status.timeline if status else []),
+        entries=actor_names.named_timeline(
+            session,
+            send_tests.with_tests(session, row, status.timeline if status else []),
+            row.brand_id,
+        ),
         boxes=diagram.partner_campaign(state),
         mermaid=diagram.partner_campaign_mermaid(),
     )
