@@ -597,6 +597,7 @@ class ClaimEvent(TypedDict, total=False):
     at: Required[str]
     action: Required[str]
     actor: Required[str]
+    actor_name: str
     comment: str | None
 
 
@@ -2427,12 +2428,29 @@ class TimeToMarketReport(TypedDict, total=False):
     approval_hours: list[float]
 
 
+class TimelineEntryRead(TypedDict, total=False):
+    """A timeline entry with the people named (the ids stay for older clients)."""
+
+    seq: Required[int]
+    at: Required[str]
+    event: Required[str]
+    from_state: Required[str]
+    to_state: Required[str]
+    actor_id: Required[int | None]
+    comment: str | None
+    stage: str | None
+    on_behalf_of: int | None
+    actor_name: Required[str]
+    on_behalf_of_name: str | None
+
+
 class TimelineItem(TypedDict, total=False):
     """TimelineItem"""
 
     at: Required[str]
     action: Required[str]
     actor: Required[str]
+    actor_name: str
     comment: str | None
 
 
@@ -2440,7 +2458,7 @@ class TimelineRead(TypedDict, total=False):
     """TimelineRead"""
 
     state: Required[str]
-    timeline: Required[list[dict[str, Any]]]
+    timeline: Required[list[TimelineEntryRead]]
     diagram: Required[str]
 
 
@@ -2925,6 +2943,7 @@ __all__ = [
     "TestSendBody",
     "TestSendRead",
     "TimeToMarketReport",
+    "TimelineEntryRead",
     "TimelineItem",
     "TimelineRead",
     "Timeout",
