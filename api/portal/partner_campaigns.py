@@ -148,6 +148,7 @@ def _page(
     target = crud.partner_campaign_target(row)
     edit_allowed = allows(principal, Permission.partner_campaign_edit, target)
     defaults = slot_form.hq_defaults(content, campaign.defaults, row.locale)
+    defaults.update(crud.start_values(content, campaign, partner))  # relative dates, resolved
     shown = dict(row.values if values is None else values)
     task = inbox.open_approval(session, row.id or 0)
     acting = inbox.acting_as(session, principal, task) if task is not None else None
