@@ -2040,6 +2040,21 @@ class RegionUpdate(TypedDict, total=False):
     name: Required[str]
 
 
+class RelativeDate(TypedDict, total=False):
+    """A date slot's default relative to the campaign, so partners need not pick one: the local
+    date of `relative_to` in the partner's zone, moved `days` days in `direction`, then
+    (with a weekday) to the nearest such weekday strictly in `direction`. "The Saturday
+    before send_by" is {"relative_to": "send_by", "weekday": "saturday"}: a send_by on a
+    Saturday gives the Saturday a week earlier (never the send day itself)."""
+
+    relative_to: Required[Literal["send_by", "personalise_until"]]
+    weekday: (
+        Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] | None
+    )
+    days: int
+    direction: Literal["before", "after"]
+
+
 class RenditionRead(TypedDict, total=False):
     """RenditionRead"""
 
@@ -2206,6 +2221,7 @@ class Slot(TypedDict, total=False):
     allow_override: bool
     per_locale: bool
     default: dict[str, Any]
+    relative_default: RelativeDate | None
 
 
 SlotKind: TypeAlias = "Literal['text', 'rich_text', 'number', 'date', 'choice', 'url', 'phone', 'email', 'color', 'asset', 'partner_field']"
@@ -2900,6 +2916,7 @@ __all__ = [
     "RegionCreate",
     "RegionRead",
     "RegionUpdate",
+    "RelativeDate",
     "RenditionRead",
     "Resubmit",
     "Role",
