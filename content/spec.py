@@ -46,6 +46,32 @@ class SlotKind(StrEnum):
     partner_field = "partner_field"
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class RelativeDate(BaseModel):
+    """A date slot's default relative to the campaign, so partners need not pick one: the local
+    date of `relative_to` in the partner's zone, moved `days` days in `direction`, then (with a
+    weekday) to the nearest such weekday strictly in `direction`. "The Saturday before send_by"
+    is {"relative_to": "send_by", "weekday": "saturday"}: a send_by on a Saturday gives the
+    Saturday a week earlier (never the send day itself)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    relative_to: Literal["send_by", "personalise_until"]
+    weekday: (
+        Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] | None
+    ) = None
+    days: int = Field(0, ge=0, le=366, description="days to move first (0: none)")
+    direction: Literal["before", "after"] = "before"
+
+    @model_validator(mode="after")
+    def _moves(self) -> RelativeDate:
+        if self.weekday is None and self.days == 0:
+            raise ValueError("needs a weekday or a number of days (else it is the day itself)")
+        return self
+
+
 class Slot(BaseModel):
     """One named place in the template: locked (HQ content) or editable within constraints."""
 
@@ -74,6 +100,11 @@ class Slot(BaseModel):
     )
     default: dict[str, Any] = Field(
         default_factory=dict, description="Per locale; for locked slots the HQ content"
+    )
+    relative_default: RelativeDate | None = Field(
+        None,
+        description="date: a default relative to the campaign (resolved per partner at launch, "
+        "in the partner's time zone)",
     )
 
     @field_validator("name")
@@ -116,6 +147,8 @@ class Slot(BaseModel):
             )
         if self.min_length and self.max_length and self.min_length > self.max_length:
             raise ValueError(f"slot {self.name}: min_length is greater than max_length")
+        if self.relative_default is not None and (self.kind != SlotKind.date or self.locked):
+            raise ValueError(f"slot {self.name}: relative_default is for editable date slots only")
         return self
 
 

@@ -36,3 +36,16 @@ EMAIL = "email"
 
 def email_channel() -> TypedSearchAttributes:
     return TypedSearchAttributes([SearchAttributePair(CHANNEL, EMAIL)])
+
+
+def send_attributes(campaign_id: int, partner_id: int, region_id: int) -> TypedSearchAttributes:
+    """A send carries its partner campaign's attributes, so the filter that finds a partner
+    campaign (`CampaignId = "7" and PartnerId = "3"`) finds its send too."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(CAMPAIGN_ID, str(campaign_id)),
+            SearchAttributePair(PARTNER_ID, str(partner_id)),
+            SearchAttributePair(REGION_ID, str(region_id)),
+            SearchAttributePair(CHANNEL, EMAIL),
+        ]
+    )

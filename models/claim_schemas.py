@@ -38,6 +38,9 @@ class ClaimEvent(BaseModel):
     at: datetime
     action: str
     actor: str
+    actor_name: str = Field(
+        "", description='who acted: full name, else email; "system" for automatic steps'
+    )
     comment: str | None = None
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from content.spec import FieldError, Slot, TemplateContent
+from models.workflow_io import TimelineEntry
 
 
 class TemplateCreate(BaseModel):
@@ -86,7 +87,16 @@ class ValidateResult(BaseModel):
     errors: list[FieldError]
 
 
+class TimelineEntryRead(TimelineEntry):
+    """A timeline entry with the people named (the ids stay for older clients)."""
+
+    actor_name: str = Field(
+        description='who acted: full name, else email; "system" for automatic steps'
+    )
+    on_behalf_of_name: str | None = Field(None, description="the approver a delegate decided for")
+
+
 class TimelineRead(BaseModel):
     state: str
-    timeline: list[dict[str, Any]]
+    timeline: list[TimelineEntryRead]
     diagram: str

@@ -18,6 +18,8 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from content import relative_dates
+from content.spec import TemplateContent
 from core.errors import Conflict, FieldError, Forbidden, NotFound, Problem
 from core.policy import (
     Permission,
@@ -412,6 +414,21 @@ def _locale(partner: Partner, locales: list[str]) -> str:
     return "en" if "en" in locales or not locales else locales[0]
 
 
+def start_values(
+    content: TemplateContent | None, campaign: Campaign, partner: Partner
+) -> dict[str, Any]:
+    """What a partner starts from: {} (HQ's defaults, as before) unless the template has date
+    slots with a relative default; then HQ's defaults with those dates resolved in the
+    partner's zone (a campaign default HQ set for the slot wins)."""
+    if content is None:
+        return {}
+    dates = relative_dates.resolved_defaults(
+        content, aware(campaign.send_by), aware(campaign.personalise_until), partner.timezone
+    )
+    dates = {k: v for k, v in dates.items() if k not in campaign.defaults}
+    return {**campaign.defaults, **dates} if dates else {}
+
+
 def create_partner_campaigns(
     session: Session, campaign: Campaign, partners: Iterable[Partner]
 ) -> list[PartnerCampaign]:
@@ -434,6 +451,7 @@ def create_partner_campaigns(
     version = session.get(TemplateVersion, campaign.template_version_id)
     raw = (version.content if version else {}).get("locales") or ["en"]
     locales = [str(loc) for loc in raw]
+    content = TemplateContent.model_validate(version.content) if version else None
     for partner_id, partner in sorted(wanted.items()):
         if partner_id in existing:
             continue
@@ -443,7 +461,7 @@ def create_partner_campaigns(
             region_id=partner.region_id,
             partner_id=partner_id,
             state=PartnerCampaignState.invited,
-            values={},
+            values=start_values(content, campaign, partner),
             locale=_locale(partner, locales),
             workflow_id=partner_campaign_workflow_id(campaign.id, partner_id),
         )

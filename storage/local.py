@@ -85,6 +85,11 @@ class LocalBlobStore:
         self._secret = secret
         self._base_url = base_url.rstrip("/")
 
+    @property
+    def base_url(self) -> str:
+        """Where signed links point (PUBLIC_BASE_URL): absolute, for emails."""
+        return self._base_url
+
     def _path(self, tree: Path, key: str) -> Path:
         """Resolving catches symlinks planted inside the root that point outside it."""
         path = (tree / validate_key(key)).resolve()

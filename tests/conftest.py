@@ -37,6 +37,7 @@ from scripts.demo.assets import seed_demo_assets
 from scripts.demo.organisation import DEMO_PASSWORD, seed_demo
 from scripts.migrate import upgrade
 from storage.local import LocalBlobStore
+from tests.free_ports import nowhere
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -92,6 +93,9 @@ def settings(tmp_data: Path) -> Settings:
             "database_url": base.database_url or f"sqlite:///{tmp_data / 'test.db'}",
             "data_dir": tmp_data,
             "temporal_connect_attempts": 1,
+            # Tests that need Temporal bring their own server; the rest must find it down even
+            # when a dev server runs on the default port.
+            "temporal_address": nowhere(),
             "secret_key": base.secret_key,
         }
     )

@@ -25,6 +25,7 @@ from models.audit import AuditEvent
 from models.org import Brand
 from models.workflow_io import AuditRecord
 from registry import queues
+from tests.free_ports import nowhere
 from tests.helper_workflows import AuditTwiceWorkflow
 
 
@@ -41,12 +42,13 @@ def _worker_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 def test_unreachable_server_gives_a_clear_message(settings: Settings) -> None:
+    address = nowhere()
     proc = subprocess.run(
         [sys.executable, "worker.py"],
         cwd=PROJECT_ROOT,
         env=_worker_env(
             settings,
-            TEMPORAL_ADDRESS="127.0.0.1:1",
+            TEMPORAL_ADDRESS=address,
             TEMPORAL_CONNECT_ATTEMPTS="2",
             TEMPORAL_CONNECT_BACKOFF="0.1",
         ),
@@ -55,7 +57,7 @@ def test_unreachable_server_gives_a_clear_message(settings: Settings) -> None:
         timeout=60,
     )
     assert proc.returncode == 2, proc.stderr[-2000:]
-    assert "Cannot reach the Temporal server at 127.0.0.1:1" in proc.stderr
+    assert f"Cannot reach the Temporal server at {address}" in proc.stderr
     assert "attempt 1/2" in proc.stderr
 
 

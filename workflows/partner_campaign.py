@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         SendResult,
         TimelineEntry,
     )
+    from workflows import send_start
     from workflows.partner_campaign_lifecycle import (
         PartnerCampaignEvent,
         allowed_events,
@@ -206,6 +207,11 @@ class PartnerCampaignWorkflow:
                 raise
         await self._apply(E.start_sending, None, None)
         pcid = self.partner.partner_campaign_id
+        attributes = search_attributes.email_channel()
+        summary = f"Send of {self.shared.name} for partner {self.partner.partner_id}"
+        details: str | None = None
+        if workflow.patched("send-search-attributes"):
+            attributes, summary, details = send_start.options(self.shared, self.partner)
         result: SendResult = await workflow.execute_child_workflow(
             SendWorkflow.run,
             SendInput(
@@ -216,8 +222,9 @@ class PartnerCampaignWorkflow:
                 delivery_task_queue=task_queue,
             ),
             id=send_workflow_id(pcid),
-            search_attributes=search_attributes.email_channel(),
-            static_summary=f"Send of {self.shared.name} for partner {self.partner.partner_id}",
+            search_attributes=attributes,
+            static_summary=summary,
+            static_details=details,
         )
         counts = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()) if v)
         event = E.finish if result.outcome == "sent" else E.finish_partially

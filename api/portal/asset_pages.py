@@ -21,6 +21,7 @@ from models.asset_schemas import AssetUpdate
 from models.assets import Asset
 from services import assets as svc
 from services.org import Actor
+from storage.redirects import same_origin
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
 
@@ -68,7 +69,7 @@ def thumbnail(
         url = svc.download_url(store, version, "thumb", settings.asset_url_ttl)
     except FieldError:
         url = svc.download_url(store, version, "original", settings.asset_url_ttl)
-    return RedirectResponse(url, status_code=307)
+    return RedirectResponse(same_origin(store, url), status_code=307)
 
 
 def _asset_page(

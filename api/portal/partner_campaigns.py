@@ -44,9 +44,18 @@ from models.org import Brand, Partner, User
 from models.template_schemas import ValuesBody
 from models.templates import TemplateVersion
 from models.workflow_io import SendPause
+from services import (
+    actor_names,
+    delivery,
+    inbox,
+    previews,
+    segments,
+    send_resume,
+    send_tests,
+    send_time,
+)
 from services import campaign_actions as flow
 from services import campaigns as crud
-from services import delivery, inbox, previews, segments, send_resume, send_tests, send_time
 from services import templates as template_svc
 from services.accounts import display_names
 from services.approvals.tasks import stage_read
@@ -173,6 +182,7 @@ def _page(
     target = crud.partner_campaign_target(row)
     edit_allowed = allows(principal, Permission.partner_campaign_edit, target)
     defaults = slot_form.hq_defaults(content, campaign.defaults, row.locale)
+    defaults.update(crud.start_values(content, campaign, partner))  # relative dates, resolved
     shown = dict(row.values if values is None else values)
     task = inbox.open_approval(session, row.id or 0)
     acting = inbox.acting_as(session, principal, task) if task is not None else None
@@ -704,7 +714,11 @@ async def timeline(
         title="Timeline",
         pc=crud.partner_campaign_reads(session, [row])[0],
         state=state,
-        entries=send_tests.with_tests(session, row, status.timeline if status else []),
+        entries=actor_names.named_timeline(
+            session,
+            send_tests.with_tests(session, row, status.timeline if status else []),
+            row.brand_id,
+        ),
         boxes=diagram.partner_campaign(state),
         mermaid=diagram.partner_campaign_mermaid(),
     )

@@ -34,6 +34,7 @@ from services.approvals import chain_tasks
 from services.org import Actor
 from services.print_orders import orders, workflow_calls
 from services.templates import content_of
+from storage.redirects import same_origin
 from workflows.print_order import PrintOrderWorkflow
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["portal"])
@@ -233,7 +234,9 @@ def print_order_pdf_page(
     url = store.signed_url(
         order.pdf_key, expires_in=PDF_URL_SECONDS, filename=f"print-order-{order.id}.pdf"
     )
-    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+    return RedirectResponse(
+        same_origin(store, url), status_code=303, headers={"Cache-Control": "no-store"}
+    )
 
 
 @router.post("/print-orders/{print_order_id}/decide", response_class=RedirectResponse)

@@ -24,6 +24,7 @@ from models.schemas import Page
 from services import asset_publication as publication
 from services import assets as svc
 from services.org import Actor
+from storage.redirects import same_origin
 
 router = APIRouter(prefix="/api/v1", tags=["assets"])
 Rendition = Literal["original", "thumb", "web"]
@@ -208,7 +209,9 @@ def download_asset(
     asset = svc.load_asset(session, principal, asset_id)
     found = svc.version_of(session, asset, version)
     url = svc.download_url(store, found, rendition, settings.asset_url_ttl)
-    return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+    return RedirectResponse(
+        same_origin(store, url), status_code=307, headers={"Cache-Control": "no-store"}
+    )
 
 
 @router.post(

@@ -21,9 +21,9 @@ from models.campaign_schemas import PartnerCampaignRead
 from models.campaigns import Campaign, PartnerCampaign
 from models.template_schemas import TimelineRead, ValuesBody
 from models.templates import TemplateVersion
+from services import actor_names, previews, send_tests
 from services import campaign_actions as flow
 from services import campaigns as crud
-from services import previews, send_tests
 from services.campaigns import aware
 from workflows.partner_campaign import PartnerCampaignWorkflow
 from workflows.partner_campaign_lifecycle import mermaid
@@ -321,7 +321,7 @@ async def partner_campaign_timeline(
     entries = send_tests.with_tests(session, row, status.timeline if status else [])
     return TimelineRead(
         state=status.state if status else row.state,
-        timeline=[e.model_dump(mode="json") for e in entries],
+        timeline=actor_names.named_timeline(session, entries, row.brand_id),
         diagram=mermaid(),
     )
 

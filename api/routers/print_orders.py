@@ -34,6 +34,7 @@ from services.approvals import chain_tasks
 from services.org import Actor
 from services.print_orders import callbacks, orders, workflow_calls
 from services.print_orders.vendors import vendor_for
+from storage.redirects import same_origin
 from workflows.print_order import PrintOrderWorkflow
 
 router = APIRouter(prefix="/api/v1", tags=["print-orders"])
@@ -205,7 +206,9 @@ def print_order_pdf(
     url = store.signed_url(
         order.pdf_key, expires_in=PDF_URL_SECONDS, filename=f"print-order-{order.id}.pdf"
     )
-    return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+    return RedirectResponse(
+        same_origin(store, url), status_code=307, headers={"Cache-Control": "no-store"}
+    )
 
 
 @router.post(

@@ -34,7 +34,7 @@ from models.template_schemas import (
 )
 from models.templates import Template, TemplateVersion
 from models.workflow_io import TemplateStatus
-from services import previews, template_review
+from services import actor_names, previews, template_review
 from services import templates as svc
 from services.access import load
 from services.org import Actor
@@ -386,6 +386,6 @@ async def template_version_timeline(
         status = TemplateStatus(version_id=version_id, state=version.state, timeline=[])
     return TimelineRead(
         state=status.state,
-        timeline=[e.model_dump(mode="json") for e in status.timeline],
+        timeline=actor_names.named_timeline(session, status.timeline, version.brand_id),
         diagram=mermaid(),
     )

@@ -126,6 +126,35 @@ CONTOSO = DemoBrand(
 DEMO_BRANDS = (NORTHWIND, CONTOSO)
 
 
+# People's names for the demo users (by email local part), fitting each partner's country;
+# emails stay as they are (tests and the README sign in with them).
+DEMO_NAMES: dict[str, str] = {
+    "admin@northwind.example": "Marieke Jansen, Northwind HQ",
+    "marketing@northwind.example": "Tom Hendriks, Northwind HQ",
+    "brand@northwind.example": "Eva Smit, Northwind HQ",
+    "brand2@northwind.example": "Ruben Mulder, Northwind HQ",
+    "ops@northwind.example": "Iris Koster, Northwind HQ",
+    "north@northwind.example": "Pieter van Dijk, Region North",
+    "south@northwind.example": "Julia Brandt, Region South",
+    "editor.amsterdam@northwind.example": "Sanne de Vries, Amsterdam",
+    "gm.amsterdam@northwind.example": "Daan Bakker, Amsterdam",
+    "editor.berlin@northwind.example": "Lena Schmidt, Berlin",
+    "gm.berlin@northwind.example": "Jonas Weber, Berlin",
+    "editor.hamburg@northwind.example": "Anna Fischer, Hamburg",
+    "gm.hamburg@northwind.example": "Felix Wagner, Hamburg",
+    "editor.munich@northwind.example": "Sophie Huber, Munich",
+    "gm.munich@northwind.example": "Maximilian Bauer, Munich",
+    "editor.vienna@northwind.example": "Katharina Gruber, Vienna",
+    "gm.vienna@northwind.example": "Lukas Pichler, Vienna",
+    "editor.zurich@northwind.example": "Laura Meier, Zurich",
+    "gm.zurich@northwind.example": "Noah Keller, Zurich",
+    "admin@contoso.example": "Joost de Wit, Contoso HQ",
+    "gm.rotterdam@contoso.example": "Bram Visser, Rotterdam",
+    "gm.antwerp@contoso.example": "Lotte Peeters, Antwerp",
+    "gm.innsbruck@contoso.example": "Matthias Hofer, Innsbruck",
+}
+
+
 def _get_or_add(session: Session, model: type[M], where: dict[str, Any], **values: Any) -> M:
     stmt = select(model)
     for name, value in where.items():
@@ -155,9 +184,10 @@ def seed_demo(session: Session, password_hash: str | None = None) -> list[tuple[
             timezone=spec.timezone,
         )
 
-        def user(local: str, full_name: str, brand: Brand = brand, spec: DemoBrand = spec) -> User:
+        def user(local: str, legacy: str, brand: Brand = brand, spec: DemoBrand = spec) -> User:
             email = f"{local}@{spec.domain}"
-            return _get_or_add(
+            full_name = DEMO_NAMES.get(email, legacy)
+            row = _get_or_add(
                 session,
                 User,
                 {"email": email},
@@ -165,6 +195,10 @@ def seed_demo(session: Session, password_hash: str | None = None) -> list[tuple[
                 full_name=full_name,
                 password_hash=password_hash,
             )
+            if row.full_name == legacy != full_name:  # seeded before people had names
+                row.full_name = full_name
+                session.add(row)
+            return row
 
         def grant(
             u: User, role: Role, scope: ScopeType, brand: Brand = brand, **ids: int | None

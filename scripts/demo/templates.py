@@ -3,7 +3,15 @@
 
 from __future__ import annotations
 
-from content.spec import EmailVariant, PrintVariant, Slot, SlotKind, SmsVariant, TemplateContent
+from content.spec import (
+    EmailVariant,
+    PrintVariant,
+    RelativeDate,
+    Slot,
+    SlotKind,
+    SmsVariant,
+    TemplateContent,
+)
 
 # HQ's fixed words of the open day in each language, shared by its email and its SMS.
 OPEN_DAY_FRAGMENTS = {
@@ -150,13 +158,18 @@ def _label(en: str, de: str, nl: str) -> dict[str, str]:
 
 
 # Slots the email and the flyer share: one definition keeps both on the same rules.
-def _event_date() -> Slot:
+def _event_date(relative: RelativeDate | None = None) -> Slot:
     return Slot(
         name="event_date",
         kind=SlotKind.date,
         required=True,
         label=_label("Date of the open day", "Datum", "Datum"),
+        relative_default=relative,
     )
+
+
+# The open day email suggests the Saturday before the send-by day, in the partner's calendar.
+SATURDAY_BEFORE_SEND_BY = RelativeDate(relative_to="send_by", weekday="saturday")
 
 
 def _club_name_and_address() -> list[Slot]:
@@ -237,7 +250,7 @@ def open_day() -> TemplateContent:
                     "nl": "Word lid op de dag en je eerste maand is gratis.",
                 },
             ),
-            _event_date(),
+            _event_date(SATURDAY_BEFORE_SEND_BY),
             Slot(
                 name="cta_label",
                 kind=SlotKind.choice,

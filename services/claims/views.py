@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from models.audit import AuditEvent
 from models.claim_schemas import ClaimDetail, ClaimEvent, ClaimEvidence, ClaimLine, ClaimRead
 from models.claims import Claim
+from services.actor_names import audit_actor_names
 
 
 def read(claim: Claim) -> ClaimRead:
@@ -49,7 +50,13 @@ def timeline(session: Session, claim: Claim) -> list[ClaimEvent]:
         )
         .order_by(col(AuditEvent.seq))
     ).all()
-    return [ClaimEvent(at=e.at, action=e.action, actor=e.actor, comment=e.comment) for e in rows]
+    names = audit_actor_names(session, (e.actor for e in rows), claim.brand_id)
+    return [
+        ClaimEvent(
+            at=e.at, action=e.action, actor=e.actor, actor_name=names[e.actor], comment=e.comment
+        )
+        for e in rows
+    ]
 
 
 def detail(session: Session, claim: Claim) -> ClaimDetail:

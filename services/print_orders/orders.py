@@ -23,6 +23,7 @@ from models.print_orders import PrintOrder
 from models.templates import TemplateVersion
 from printing.vendor import PrintVendor, VendorError
 from services import access, audit
+from services.actor_names import audit_actor_names
 from services.approvals import chain_tasks
 from services.approvals.delegations import Identity
 from services.funds import ledger
@@ -289,8 +290,12 @@ def timeline(session: Session, order: PrintOrder) -> list[TimelineItem]:
         )
         .order_by(col(AuditEvent.seq))
     ).all()
+    names = audit_actor_names(session, (e.actor for e in events), order.brand_id)
     return [
-        TimelineItem(at=e.at, action=e.action, actor=e.actor, comment=e.comment) for e in events
+        TimelineItem(
+            at=e.at, action=e.action, actor=e.actor, actor_name=names[e.actor], comment=e.comment
+        )
+        for e in events
     ]
 
 

@@ -34,6 +34,7 @@ from scripts.demo.assets import seed_demo_assets
 from scripts.demo.organisation import seed_demo
 from storage.local import LocalBlobStore
 from tests.conftest import wipe
+from tests.free_ports import nowhere
 
 MARKETER = "marketing@northwind.example"
 EDITOR = "editor.amsterdam@northwind.example"
@@ -107,7 +108,7 @@ def fuzzed(
         seed_demo(session, demo_hash)
         seed_demo_assets(session, blob_store)
         session.commit()
-    down = settings.model_copy(update={"temporal_address": "127.0.0.1:1"})
+    down = settings.model_copy(update={"temporal_address": nowhere()})
     app = create_app(down, engine=engine, temporal=LazyTemporalClient(down), blob_store=blob_store)
     secret = settings.secret_key.get_secret_value()
     headers = {}

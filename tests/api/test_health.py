@@ -13,6 +13,7 @@ from api.app import create_app
 from core.db import make_engine
 from core.settings import Settings
 from core.temporal import LazyTemporalClient
+from tests.free_ports import nowhere
 
 
 def test_health_is_public(client: TestClient) -> None:
@@ -22,7 +23,7 @@ def test_health_is_public(client: TestClient) -> None:
 
 
 def test_ready_names_temporal_when_it_is_down(settings: Settings, db: Engine) -> None:
-    down = settings.model_copy(update={"temporal_address": "127.0.0.1:1"})
+    down = settings.model_copy(update={"temporal_address": nowhere()})
     with TestClient(create_app(down, engine=db, temporal=LazyTemporalClient(down))) as c:
         resp = c.get("/ready")
     assert resp.status_code == 503
@@ -34,8 +35,8 @@ def test_ready_names_temporal_when_it_is_down(settings: Settings, db: Engine) ->
 
 
 def test_ready_names_the_database_when_it_is_down(settings: Settings, tmp_path: object) -> None:
-    broken = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
-    down = settings.model_copy(update={"temporal_address": "127.0.0.1:1"})
+    broken = make_engine(f"postgresql+psycopg://nobody@{nowhere()}/none")
+    down = settings.model_copy(update={"temporal_address": nowhere()})
     with TestClient(create_app(down, engine=broken, temporal=LazyTemporalClient(down))) as c:
         body = c.get("/ready").json()
     assert body["checks"]["database"].startswith("down")
@@ -54,7 +55,7 @@ async def test_ready_with_dev_server(
 
 
 def _ready(settings: Settings, engine: Engine) -> dict:  # type: ignore[type-arg]
-    down = settings.model_copy(update={"temporal_address": "127.0.0.1:1"})
+    down = settings.model_copy(update={"temporal_address": nowhere()})
     with TestClient(create_app(down, engine=engine, temporal=LazyTemporalClient(down))) as c:
         resp = c.get("/ready")
     assert resp.status_code == 503

@@ -61,8 +61,8 @@ class Library:
 
     def fetch(self, url: str) -> httpx.Response:
         """Follow a signed URL: through the API for the local store, over HTTP for S3."""
-        if url.startswith("http://test/"):
-            return self.client.get(url.removeprefix("http://test"))
+        if url.startswith("/"):  # the local store's redirects are site-relative
+            return self.client.get(url)
         return httpx.get(url)
 
     def download(self, who: str, asset_id: int, **params: Any) -> httpx.Response:

@@ -12,6 +12,7 @@ from api.app import create_app
 from core.settings import Settings
 from core.temporal import LazyTemporalClient
 from storage.local import LocalBlobStore
+from tests.free_ports import nowhere
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def app_client(
     checkpoint_store: LocalBlobStore,
 ) -> Iterator[TestClient]:
     """The app on the demo data with Temporal unreachable (launching answers 503)."""
-    down = settings.model_copy(update={"temporal_address": "127.0.0.1:1"})
+    down = settings.model_copy(update={"temporal_address": nowhere()})
     app = create_app(
         down,
         engine=demo,

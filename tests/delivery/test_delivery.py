@@ -946,6 +946,23 @@ async def test_approved_campaign_is_sent_at_send_at_to_its_segment(
             ).all()
         )
     assert sent_to == set(emails)
+    # The send carries its partner campaign's attributes and names it (send-search-attributes).
+    with Session(demo) as s:
+        ams = s.exec(select(Partner).where(Partner.slug == "amsterdam")).one()
+    described = await workflow_env.client.get_workflow_handle(send_workflow_id(pcid)).describe()
+    attributes = {
+        k.name: v for k, v in ((p.key, p.value) for p in described.typed_search_attributes)
+    }
+    attributes.pop("TemporalChangeVersion", None)  # the SDK's record of patches
+    assert attributes == {
+        "CampaignId": str(cid),
+        "PartnerId": str(ams.id),
+        "RegionId": str(ams.region_id),
+        "Channel": "email",
+    }
+    summary = await described.static_summary()
+    assert summary is not None and "Northwind Fitness Amsterdam" in summary
+    assert f"CampaignId {cid}" in (await described.static_details() or "")
     await finish(api, login, demo, cid)
 
 

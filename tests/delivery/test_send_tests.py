@@ -92,7 +92,7 @@ def test_gm_test_send_before_approval_lands_in_the_outbox_marked_and_uncounted(
         before = delivery.counts(s, pcid)
     resp = _post(client, login(GM_AMS), pcid)
     assert resp.status_code == 201, resp.text
-    assert resp.json()["recipients"] == ["Amsterdam partner_manager"]
+    assert resp.json()["recipients"] == ["Daan Bakker, Amsterdam"]
     assert resp.json()["subject"].startswith("[Test] ")
     [msg] = _outbox(engine, settings, pcid)
     assert str(msg["To"]) == GM_AMS
@@ -112,7 +112,7 @@ def test_gm_test_send_before_approval_lands_in_the_outbox_marked_and_uncounted(
         entries = send_tests.with_tests(s, pc, [])
     [entry] = entries
     assert entry.event == "test_sent" and entry.from_state == entry.to_state == "drafting"
-    assert entry.comment == "test sent to 1: Amsterdam partner_manager"
+    assert entry.comment == "test sent to 1: Daan Bakker, Amsterdam"
     assert GM_AMS not in (entry.comment or "")  # names, not addresses
     # The outbox API marks it too (HQ's viewer).
     listed = client.get(f"/api/v1/outbox?partner_campaign_id={pcid}", headers=login(ADMIN)).json()[
@@ -130,8 +130,8 @@ def test_editor_sends_to_colleagues_of_the_partner_only(
     ok = _post(client, headers, pcid, [EDITOR_AMS, GM_AMS.upper(), GM_AMS])
     assert ok.status_code == 201, ok.text
     assert sorted(ok.json()["recipients"]) == [
-        "Amsterdam partner_editor",
-        "Amsterdam partner_manager",
+        "Daan Bakker, Amsterdam",
+        "Sanne de Vries, Amsterdam",
     ]
     assert len(_outbox(engine, settings, pcid)) == 2
     for to, field in [
@@ -248,10 +248,8 @@ def test_portal_button_sends_a_test_and_the_page_offers_the_partners_people(
     token = sign_in(portal, GM_AMS)
     page = portal.get(f"/partner-campaigns/{pcid}")
     assert page.status_code == 200
-    assert "Send a test" in page.text and "Amsterdam partner_editor" in page.text
-    assert (
-        "Berlin partner_manager" not in page.text and "Amsterdam partner_manager (you)" in page.text
-    )
+    assert "Send a test" in page.text and "Sanne de Vries, Amsterdam" in page.text
+    assert "Jonas Weber, Berlin" not in page.text and "Daan Bakker, Amsterdam (you)" in page.text
     with Session(engine) as s:
         editor = s.exec(select(User).where(User.email == EDITOR_AMS)).one()
         berlin = s.exec(select(User).where(User.email == GM_BERLIN)).one()
@@ -306,7 +304,13 @@ def test_timeline_shows_test_sends_beside_the_workflows_entries(
     assert found.status_code == 200, found.text
     events = [e["event"] for e in found.json()["timeline"]]
     assert events == ["invite", "test_sent"]
-    assert found.json()["timeline"][1]["comment"] == "test sent to 1: Amsterdam partner_manager"
+    assert found.json()["timeline"][1]["comment"] == "test sent to 1: Daan Bakker, Amsterdam"
+    # Who acted, by name beside the id: the workflow's own step is the system's.
+    assert [e["actor_name"] for e in found.json()["timeline"]] == [
+        "system",
+        "Daan Bakker, Amsterdam",
+    ]
+    assert found.json()["timeline"][1]["actor_id"] is not None
 
 
 def test_outbox_viewer_shows_the_partners_sender_and_the_test_marker(

@@ -405,7 +405,7 @@ def journey(browser: Browser, engine: Engine, campaign_name: str) -> int:
     b.screenshot("gm-test-send-390")
     b.size(*DESKTOP)
     b.go(f"/partner-campaigns/{pcid}/timeline")
-    assert "test sent to 1: Amsterdam partner_manager" in b.text()
+    assert "test sent to 1: Daan Bakker, Amsterdam" in b.text()
     current = b.css(".diagram li[aria-current]")
     assert current.text.startswith("Approved"), current.text
     b.axe("timeline")

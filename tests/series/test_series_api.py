@@ -22,6 +22,7 @@ from models.org import Region
 from models.series import CampaignSeries
 from models.templates import TemplateVersion
 from storage.local import LocalBlobStore
+from tests.free_ports import nowhere
 from tests.series.support import MARKETING, make_series, series_body
 
 Login = Callable[[str], dict[str, str]]
@@ -126,7 +127,7 @@ def test_an_unreachable_schedule_changes_nothing(
 ) -> None:
     """Against an address where nothing listens (never a server someone may be running)."""
     sid = make_series(demo)
-    down = settings.model_copy(update={"temporal_address": "127.0.0.1:9"})
+    down = settings.model_copy(update={"temporal_address": nowhere()})
     app = create_app(down, engine=demo, temporal=LazyTemporalClient(down), blob_store=blob_store)
     with TestClient(app) as client:
         resp = client.post(f"{URL}/{sid}/pause", headers=login(MARKETING))

@@ -597,6 +597,7 @@ class ClaimEvent(TypedDict, total=False):
     at: Required[str]
     action: Required[str]
     actor: Required[str]
+    actor_name: str
     comment: str | None
 
 
@@ -2057,6 +2058,21 @@ class RegionUpdate(TypedDict, total=False):
     name: Required[str]
 
 
+class RelativeDate(TypedDict, total=False):
+    """A date slot's default relative to the campaign, so partners need not pick one: the local
+    date of `relative_to` in the partner's zone, moved `days` days in `direction`, then
+    (with a weekday) to the nearest such weekday strictly in `direction`. "The Saturday
+    before send_by" is {"relative_to": "send_by", "weekday": "saturday"}: a send_by on a
+    Saturday gives the Saturday a week earlier (never the send day itself)."""
+
+    relative_to: Required[Literal["send_by", "personalise_until"]]
+    weekday: (
+        Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] | None
+    )
+    days: int
+    direction: Literal["before", "after"]
+
+
 class RenditionRead(TypedDict, total=False):
     """RenditionRead"""
 
@@ -2223,6 +2239,7 @@ class Slot(TypedDict, total=False):
     allow_override: bool
     per_locale: bool
     default: dict[str, Any]
+    relative_default: RelativeDate | None
 
 
 SlotKind: TypeAlias = "Literal['text', 'rich_text', 'number', 'date', 'choice', 'url', 'phone', 'email', 'color', 'asset', 'partner_field']"
@@ -2445,12 +2462,29 @@ class TimeToMarketReport(TypedDict, total=False):
     approval_hours: list[float]
 
 
+class TimelineEntryRead(TypedDict, total=False):
+    """A timeline entry with the people named (the ids stay for older clients)."""
+
+    seq: Required[int]
+    at: Required[str]
+    event: Required[str]
+    from_state: Required[str]
+    to_state: Required[str]
+    actor_id: Required[int | None]
+    comment: str | None
+    stage: str | None
+    on_behalf_of: int | None
+    actor_name: Required[str]
+    on_behalf_of_name: str | None
+
+
 class TimelineItem(TypedDict, total=False):
     """TimelineItem"""
 
     at: Required[str]
     action: Required[str]
     actor: Required[str]
+    actor_name: str
     comment: str | None
 
 
@@ -2458,7 +2492,7 @@ class TimelineRead(TypedDict, total=False):
     """TimelineRead"""
 
     state: Required[str]
-    timeline: Required[list[dict[str, Any]]]
+    timeline: Required[list[TimelineEntryRead]]
     diagram: Required[str]
 
 
@@ -2902,6 +2936,7 @@ __all__ = [
     "RegionCreate",
     "RegionRead",
     "RegionUpdate",
+    "RelativeDate",
     "RenditionRead",
     "Resubmit",
     "Role",
@@ -2945,6 +2980,7 @@ __all__ = [
     "TestSendBody",
     "TestSendRead",
     "TimeToMarketReport",
+    "TimelineEntryRead",
     "TimelineItem",
     "TimelineRead",
     "Timeout",
