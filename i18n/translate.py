@@ -22,6 +22,11 @@ def ngettext(singular: str, plural: str, n: int, /, **values: Any) -> str:
     return text % {"num": n, **values}
 
 
+def ngettext_unformatted(singular: str, plural: str, n: int, /) -> str:
+    """For Jinja's newstyle gettext, which fills in `num` and every other value itself."""
+    return translations(language_of(current_locale())).ngettext(singular, plural, n)
+
+
 _ = gettext
 
 

@@ -29,7 +29,7 @@ from core.temporal import SERVICE_DOWN
 from i18n import formats
 from i18n.context import current_locale, current_zone, set_current
 from i18n.labels import mode_label, state_label
-from i18n.translate import N_, gettext, ngettext
+from i18n.translate import N_, gettext, ngettext_unformatted
 from models.org import User
 from services.accounts import principal_for
 from services.preferences import Preferences, preferences_for, preferences_for_visitor
@@ -57,7 +57,7 @@ env = Environment(
     extensions=["jinja2.ext.i18n"],
 )
 # Newstyle: `{{ _("Send by %(date)s", date=d) }}` escapes its values and formats them in.
-env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+env.install_gettext_callables(gettext, ngettext_unformatted, newstyle=True)  # type: ignore[attr-defined]
 env.filters.update(when=formats.when, day=formats.day, clock=formats.clock, number=formats.number)
 env.filters.update(state_label=state_label)
 env.globals.update(
