@@ -48,10 +48,11 @@ def look(b: Browser) -> None:
     b.size(*PHONE)
     b.sign_in("gm.amsterdam@northwind.example")
     b.go("/my-reports")
-    b.wait(lambda: "My reports" in b.text(), "my reports")
+    # In the GM's language: Amsterdam's, Dutch.
+    b.wait(lambda: "Mijn rapporten" in b.text(), "my reports")
     shown = b.text()
     assert "Northwind Fitness Amsterdam" in shown
-    assert "too small to compare" in shown  # North has 3 clubs, fewer than 5
+    assert "te klein om te vergelijken" in shown  # North has 3 clubs, fewer than 5
     assert "Berlin" not in shown and "Munich" not in shown
     width = b.driver.execute_script("return document.documentElement.scrollWidth")
     assert width <= PHONE[0], f"the page is {width} px wide on a {PHONE[0]} px phone"
