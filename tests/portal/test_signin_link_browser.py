@@ -1,7 +1,8 @@
 """From the invitation email to a submitted campaign on a 390 px phone, counting taps, in
 headless Chromium on the Temporal dev server with the real worker: HQ launches a campaign
 whose slots have defaults; editor.amsterdam@ opens the link in the invitation (tap 1),
-confirms (tap 2) and submits (tap 3). The goal is at most five."""
+confirms (tap 2) and submits (tap 3), every page in Dutch; editor.hamburg@ does the same in
+German. The goal is at most five. Screenshots: docs/screenshots/invitation-{nl,de}-*.png."""
 
 from __future__ import annotations
 
@@ -38,6 +39,16 @@ from tests.portal.test_portal_browser import (
 pytestmark = pytest.mark.e2e
 
 EDITOR = "editor.amsterdam@northwind.example"
+# Each partner's editor, the words its pages must show and the English they must not.
+SPEAKERS = {
+    "nl": (
+        "editor.amsterdam@northwind.example",
+        "amsterdam",
+        ("Doorgaan", "Indienen voor goedkeuring"),
+    ),
+    "de": ("editor.hamburg@northwind.example", "hamburg", ("Weiter", "Zur Freigabe einreichen")),
+}
+ENGLISH = ("Submit for approval", "Continue", "Save draft", "Sign out")
 MARKETING = "marketing@northwind.example"
 MOST_TAPS = 5
 
@@ -70,21 +81,21 @@ def _campaign(engine: Engine, name: str) -> int:
         return campaign.id
 
 
-def _invitation_link(settings: Settings, name: str) -> str | None:
+def _invitation_link(settings: Settings, name: str, editor: str = EDITOR) -> str | None:
     for msg in OutboxTransport(settings.data_dir / "outbox").list_messages():
         text = msg.get_body(("plain",))
-        if EDITOR not in str(msg["To"]) or text is None or name not in str(msg["Subject"]):
+        if editor not in str(msg["To"]) or text is None or name not in str(msg["Subject"]):
             continue
         return next(w for w in str(text.get_content()).split() if "/portal-link/" in w)
     return None
 
 
-def _row(engine: Engine, campaign_id: int) -> PartnerCampaign:
+def _row(engine: Engine, campaign_id: int, slug: str = "amsterdam") -> PartnerCampaign:
     with Session(engine) as s:
         return s.exec(
             select(PartnerCampaign)
             .join(Partner)
-            .where(PartnerCampaign.campaign_id == campaign_id, Partner.slug == "amsterdam")
+            .where(PartnerCampaign.campaign_id == campaign_id, Partner.slug == slug)
         ).one()
 
 
@@ -93,8 +104,18 @@ def _fits(b: Browser) -> None:
     assert width <= PHONE[0], f"the page is {width} px wide on a {PHONE[0]} px phone"
 
 
-def from_email_to_submitted(b: Browser, link: str) -> int:
+def _speaks(b: Browser, lang: str, words: tuple[str, ...]) -> None:
+    assert b.driver.find_element("css selector", "html").get_attribute("lang") == lang
+    shown = b.driver.page_source
+    present = [w for w in words if w in b.text() or w in shown]
+    assert present, f"none of {words} on the page"
+    english = [w for w in ENGLISH if f">{w}<" in shown]
+    assert not english, f"English on the {lang} page: {english}"
+
+
+def from_email_to_submitted(b: Browser, link: str, lang: str = "nl") -> int:
     """The editor's taps from the email to a submitted campaign; returns how many."""
+    words = SPEAKERS[lang][2]
     taps = 0
     b.size(*PHONE)
     b.driver.delete_all_cookies()
@@ -102,13 +123,20 @@ def from_email_to_submitted(b: Browser, link: str) -> int:
     taps += 1
     b.wait(lambda: bool(b.all("#open-campaign")), "the sign-in link's page")
     _fits(b)
+    _speaks(b, lang, words)
     b.axe("sign-in link page")
+    b.screenshot(f"invitation-{lang}-1-link-390")
     b.click("#open-campaign")  # tap 2: continue (signs in)
     taps += 1
     b.wait(lambda: bool(b.all("#content-form")), "the campaign's form")
     _fits(b)
+    _speaks(b, lang, words)
+    b.screenshot(f"invitation-{lang}-2-form-390")
     b.click("button[name=action][value=submit]")  # tap 3: submit HQ's defaults
     taps += 1
+    b.wait(lambda: not b.all("button[name=action][value=submit]"), "the submitted campaign")
+    assert b.driver.find_element("css selector", "html").get_attribute("lang") == lang
+    b.screenshot(f"invitation-{lang}-3-submitted-390")
     return taps
 
 
@@ -147,26 +175,27 @@ async def test_invitation_to_submitted_campaign_in_five_taps(
                 f"/api/v1/campaigns/{cid}/launch", headers={"Authorization": f"Bearer {token}"}
             )
             assert launched.status_code == 200, launched.text
-        link: str | None = None
-        for _ in range(600):
-            link = _invitation_link(local, name)
-            if link:
-                break
-            await asyncio.sleep(0.1)
-        assert link and link.startswith(f"{base}/portal-link/"), "the invitation email"
-        browser = await asyncio.to_thread(Browser, base)
-        try:
-            taps = await asyncio.to_thread(from_email_to_submitted, browser, link)
-            for _ in range(300):
-                if _row(demo, cid).state == "pending_approval":
+        for lang, (editor, slug, _words) in SPEAKERS.items():
+            link: str | None = None
+            for _ in range(600):
+                link = _invitation_link(local, name, editor)
+                if link:
                     break
                 await asyncio.sleep(0.1)
-        finally:
-            await asyncio.to_thread(browser.quit)
-        row = _row(demo, cid)
-        assert row.state == "pending_approval", row.state
-        assert row.values["headline"] == "Open day at your club"
-        assert taps <= MOST_TAPS
+            assert link and link.startswith(f"{base}/portal-link/"), "the invitation email"
+            browser = await asyncio.to_thread(Browser, base)
+            try:
+                taps = await asyncio.to_thread(from_email_to_submitted, browser, link, lang)
+                for _ in range(300):
+                    if _row(demo, cid, slug).state == "pending_approval":
+                        break
+                    await asyncio.sleep(0.1)
+            finally:
+                await asyncio.to_thread(browser.quit)
+            row = _row(demo, cid, slug)
+            assert row.state == "pending_approval", (lang, row.state)
+            assert row.values["headline"] == "Open day at your club"
+            assert taps <= MOST_TAPS, (lang, taps)
         async with httpx.AsyncClient(base_url=base) as api:
             await api.post(
                 f"/api/v1/campaigns/{cid}/cancel", headers={"Authorization": f"Bearer {token}"}
