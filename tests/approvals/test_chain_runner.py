@@ -335,9 +335,10 @@ async def test_expired_by_the_stage_timeout(probe: Probe) -> None:
         "print_order.reminded",
         "print_order.expired",
     ]
+    # Amsterdam's GM reads Dutch (the partner's language).
     assert [subject.split(":")[0] for _, subject in probe.mail()] == [
-        "Waiting for your approval",
-        "Reminder",
+        "Wacht op jouw goedkeuring",
+        "Herinnering",
     ]
     assert probe.last(sid).actor == "system"
     task = probe.task(sid)
@@ -437,9 +438,9 @@ async def test_approvers_are_emailed_once_per_stage(probe: Probe) -> None:
     policy = pinned(gm_stage(escalate), Stage(name="hq", approvers=[REVIEWERS]))
     sid, handle = await probe.start(policy, submitted_by=EDITOR_AMS)
     await probe.until(lambda: len(probe.mail()) == 1, "the GM's email")
-    assert probe.mail() == [(GM_AMS, f"Waiting for your approval: print order {sid}")]
+    assert probe.mail() == [(GM_AMS, f"Wacht op jouw goedkeuring: print order {sid}")]
     body = probe.outbox.list_messages()[0].get_content()
-    assert "/inbox" in body and "'Gm'" in body
+    assert "/inbox" in body and '"Gm"' in body
     await probe.env.sleep(HOUR + 60)
     await probe.until(lambda: len(probe.mail()) == 2, "the escalation email")
     assert probe.mail()[1] == (NORTH, f"Escalated to you: print order {sid} waits for a decision")
