@@ -78,7 +78,8 @@ def state_label(state: str | Enum | None) -> str:
     raw = str(state.value if isinstance(state, Enum) else state)
     # Also "Pending approval" as the state diagram names it.
     known = STATE_LABELS.get(raw) or STATE_LABELS.get(raw.lower().replace(" ", "_"))
-    return gettext(known) if known else raw.replace("_", " ")
+    word = gettext(known) if known else raw.replace("_", " ")
+    return word[:1].upper() + word[1:]  # badges read as labels: "Active", "Actief"
 
 
 # How a campaign treats a partner who does nothing.

@@ -57,7 +57,7 @@ def test_the_hamburg_gm_reads_german_and_berlin_time(demo: Engine, settings: Set
     assert message["Subject"] == "Wartet auf Genehmigung: Open day spring (Northwind Hamburg)"
     text, html = _parts(message)
     assert "Fällig: 16.01.2027, 09:00 Mitteleuropäische Zeit (Europe/Berlin)" in text
-    assert "Genehmigen: " in text and "Im Portal öffnen" in text
+    assert "Freigeben: " in text and "Im Portal öffnen" in text
     assert "<script>" not in html and "&lt;script&gt;" in html  # the comment stays text
 
 

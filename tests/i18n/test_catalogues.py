@@ -73,3 +73,25 @@ def test_unknown_messages_stay_english_and_placeholders_fill_in() -> None:
         assert gettext("No such message %(x)s", x="<b>") == "No such message <b>"
         assert ngettext("%(num)d contact", "%(num)d contacts", 3) == "3 contacts"
     assert translations("xx").gettext("Sign out") == "Sign out"
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_a_message_reads_the_same_in_every_file(language: str) -> None:
+    """Areas keep their own files; a message two of them share must not read two ways (the
+    first file would silently win)."""
+    from babel.messages.pofile import read_po
+
+    seen: dict[str, tuple[str, object]] = {}
+    differ = []
+    for path in po_files(language):
+        with path.open("rb") as fh:
+            for message in read_po(fh, locale=language):
+                if not message.id or not message.string:
+                    continue
+                key = message.id if isinstance(message.id, str) else message.id[0]
+                first = seen.setdefault(key, (path.name, message.string))
+                if first[1] != message.string:
+                    differ.append(
+                        f"{key!r}: {first[0]} {first[1]!r} / {path.name} {message.string!r}"
+                    )
+    assert not differ, "\n".join(differ)

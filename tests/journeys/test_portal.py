@@ -72,7 +72,7 @@ def test_hq_sees_the_design_versions_and_partners_with_counts(
         "Send the email “Open day” version 1" in text and "If the previous email was opened" in text
     )
     assert "flowchart TD" in text  # the mermaid source under the drawn steps
-    assert "active: 1" in text and "rejected: 1" in text
+    assert "Active: 1" in text and "Rejected: 1" in text
     assert "Contacts: 2 running, 5 completed, 0 exited · 7 emails sent" in text
     assert f'href="/journey-activations/{aid}"' in text
     assert 'href="/journeys"' in text  # in the navigation
@@ -131,7 +131,7 @@ async def test_editor_switches_on_gm_approves_from_the_inbox_and_switches_off(
     assert row.values["greet"]["headline"] == PAYLOAD
     await until(lambda: task_open(demo, aid), "the GM's task")
     status = await api.get(f"/journeys/{jid}?done=requested")
-    assert "pending approval" in status.text and "/switch-off" not in status.text  # editor
+    assert "Waiting for approval" in status.text and "/switch-off" not in status.text  # editor
 
     api.cookies.clear()
     csrf = await portal_sign_in(api, GM)

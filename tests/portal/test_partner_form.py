@@ -89,7 +89,7 @@ def test_the_amsterdam_editor_sees_the_form_in_dutch(portal: TestClient, pc: int
         "Jouw inhoud",
         "Opslaan",
         "Indienen voor goedkeuring",
-        "Wie het ontvangt",
+        "Wie hem ontvangt",
         "Iedereen",
         "Lege velden gebruiken de tekst van het hoofdkantoor.",
         ">Kop (verplicht)</label>",  # the slot's Dutch label

@@ -130,7 +130,7 @@ def test_state_names_read_as_words_and_keep_their_css_class() -> None:
     assert state_label("pending_approval") == "Waiting for approval"
     with speaking("de"):
         assert state_label("pending_approval") == "Wartet auf Freigabe"
-        assert state_label("something_new") == "something new"
+        assert state_label("something_new") == "Something new"
     with speaking("nl"):
         assert state_label(TemplateState.published) == "Gepubliceerd"
     html = env.from_string('<span class="badge {{ s }}">{{ s|state_label }}</span>')
