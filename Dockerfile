@@ -33,6 +33,7 @@ COPY core/ ./core/
 COPY models/ ./models/
 COPY services/ ./services/
 COPY content/ ./content/
+COPY i18n/ ./i18n/
 COPY media/ ./media/
 COPY mail/ ./mail/
 COPY storage/ ./storage/

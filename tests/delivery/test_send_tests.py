@@ -248,8 +248,8 @@ def test_portal_button_sends_a_test_and_the_page_offers_the_partners_people(
     token = sign_in(portal, GM_AMS)
     page = portal.get(f"/partner-campaigns/{pcid}")
     assert page.status_code == 200
-    assert "Send a test" in page.text and "Sanne de Vries, Amsterdam" in page.text
-    assert "Jonas Weber, Berlin" not in page.text and "Daan Bakker, Amsterdam (you)" in page.text
+    assert "Test versturen" in page.text and "Sanne de Vries, Amsterdam" in page.text
+    assert "Jonas Weber, Berlin" not in page.text and "Daan Bakker, Amsterdam (jij)" in page.text
     with Session(engine) as s:
         editor = s.exec(select(User).where(User.email == EDITOR_AMS)).one()
         berlin = s.exec(select(User).where(User.email == GM_BERLIN)).one()

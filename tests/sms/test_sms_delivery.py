@@ -493,7 +493,8 @@ def test_the_portal_count_shows_email_and_sms(
         headers={"HX-Request": "true"},
     )
     assert page.status_code == 200
-    assert "<strong>5</strong> will receive it (2 by email, 3 by SMS)" in page.text
+    # Amsterdam's editor reads Dutch.
+    assert "<strong>5</strong> ontvangen hem (2 per e-mail, 3 per sms)" in page.text
 
 
 def test_a_crash_after_the_hand_over_adds_no_second_outbox_sms(

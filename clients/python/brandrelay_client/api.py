@@ -2914,12 +2914,18 @@ class BrandrelayClient(BaseClient):
         )
         return response
 
-    def unsubscribe_confirm(self, token: str) -> httpx.Response:
+    def unsubscribe_confirm(
+        self, token: str, *, accept_language: str | None = None
+    ) -> httpx.Response:
         """Unsubscribe
 
         POST /u/{token}
         """
-        response = self.request("POST", self._path("/u/{token}", token=token))
+        response = self.request(
+            "POST",
+            self._path("/u/{token}", token=token),
+            headers={"accept-language": accept_language},
+        )
         return response
 
     def unsubscribe_one_click(self, token: str) -> httpx.Response:
@@ -2934,14 +2940,18 @@ class BrandrelayClient(BaseClient):
         response = self.request("POST", self._path("/u/{token}/one-click", token=token))
         return response
 
-    def unsubscribe_page(self, token: str) -> httpx.Response:
+    def unsubscribe_page(self, token: str, *, accept_language: str | None = None) -> httpx.Response:
         """Show the unsubscribe confirmation page
 
         GET /u/{token}
 
         Asks for confirmation; changes nothing.
         """
-        response = self.request("GET", self._path("/u/{token}", token=token))
+        response = self.request(
+            "GET",
+            self._path("/u/{token}", token=token),
+            headers={"accept-language": accept_language},
+        )
         return response
 
     def update_asset(self, asset_id: int, body: models.AssetUpdate) -> models.AssetRead:
