@@ -10,12 +10,14 @@ import asyncio
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from api.app import create_app
 from core.settings import Settings
 from core.temporal import LazyTemporalClient
 from domain.journeys import EnrolmentState
 from domain.states import DeliveryStatus
+from models.org import User
 from storage.local import LocalBlobStore
 from tests.journeys.design_fixtures import (
     EDITOR,
@@ -81,6 +83,13 @@ async def test_journey_pages_on_a_phone(
         {EnrolmentState.running: 12, EnrolmentState.completed: 30, EnrolmentState.exited: 2},
         {DeliveryStatus.sent: 41, DeliveryStatus.suppressed: 1},
     )
+    # The layout is checked on the English source text; Amsterdam's people would read Dutch
+    # (their partner's language, tests/journeys/test_portal.py).
+    with Session(demo) as s:
+        for person in s.exec(select(User).where(col(User.email).like("%.amsterdam@%"))).all():
+            person.locale = "en"
+            s.add(person)
+        s.commit()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     local = settings.model_copy(update={"public_base_url": base})
