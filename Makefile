@@ -45,8 +45,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# Worker processes for the suite (pytest-xdist): the tests mostly wait on servers (Temporal,
+# PostgreSQL, Chromium), so more processes than cores pays; TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 3
 pytest: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 

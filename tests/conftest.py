@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlmodel import Session, SQLModel, select
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -38,6 +38,31 @@ from scripts.demo.organisation import DEMO_PASSWORD, seed_demo
 from scripts.migrate import upgrade
 from storage.local import LocalBlobStore
 from tests.free_ports import nowhere
+
+
+def _database_of_this_worker() -> None:
+    """Under pytest-xdist (`make test` runs several worker processes) each worker gets a
+    PostgreSQL database of its own, named after DATABASE_URL's with the worker's id: every
+    test empties its database afterwards, so two workers must never share one. Set in the
+    environment before anything reads it, so the worker processes that tests start, and
+    every Settings() a test builds, use the same database. (SQLite files live in each
+    worker's own temporary directory already.)"""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = os.environ.get("DATABASE_URL", "")
+    if not worker or not url.startswith("postgresql"):
+        return
+    base = make_url(url)
+    mine = f"{base.database}_{worker}"
+    admin = create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": mine})
+        if found.first() is None:
+            conn.execute(text(f'CREATE DATABASE "{mine}"'))
+    admin.dispose()
+    os.environ["DATABASE_URL"] = base.set(database=mine).render_as_string(hide_password=False)
+
+
+_database_of_this_worker()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
