@@ -71,7 +71,11 @@ def test_preview_and_audience_come_before_the_confirm_button(
     assert "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }} {% if 1 %}x{% endif %}" in srcdoc
     assert "<script>" not in page
     assert resp.headers["Content-Security-Policy"].startswith("default-src 'none';")
-    assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+    csp = resp.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src" not in csp
+    # The preview's pictures load (the frame inherits the page's policy), as in the portal.
+    assert "img-src 'self' data: https:" in csp
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
 
 
 def test_the_page_speaks_the_gms_language(
