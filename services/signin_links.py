@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, delete
 
 from core import signing
 from core.errors import Problem
@@ -110,6 +110,7 @@ def redeem(
     if found.user is None or found.token is None:
         _audit(session, found, request_id)
         return found
+    _forget_expired(session, now or datetime.now(UTC))
     try:
         with session.begin_nested():
             session.add(
@@ -124,6 +125,12 @@ def redeem(
         found = Verdict(found.next_path, reason="used", token=found.token)
     _audit(session, found, request_id)
     return found
+
+
+def _forget_expired(session: Session, now: datetime) -> None:
+    """A used link past its expiry is refused by the expiry alone: its row can go. Done at each
+    sign-in by link, so the table holds only links that could still be replayed."""
+    session.exec(delete(UsedSignInLink).where(col(UsedSignInLink.expires_at) < now))
 
 
 def _audit(session: Session, found: Verdict, request_id: str | None) -> None:

@@ -109,6 +109,33 @@ def test_the_link_signs_in_once_and_opens_the_form(
     _refused(client, token, row.id)
 
 
+def test_a_sign_in_by_link_forgets_used_links_past_their_expiry(
+    client: TestClient, demo: Engine, settings: Settings
+) -> None:
+    _, row = _row(demo, state="drafting", submitted_by=None)
+    editor = _user(demo, EDITOR_AMS)
+    now = datetime.now(UTC)
+    with Session(demo) as s:
+        for digest, expires in (
+            ("a" * 64, now - timedelta(minutes=1)),
+            ("b" * 64, now + timedelta(days=1)),
+        ):
+            s.add(
+                UsedSignInLink(
+                    digest=digest,
+                    user_id=editor.id or 0,
+                    partner_campaign_id=row.id or 0,
+                    expires_at=expires,
+                )
+            )
+        s.commit()
+    token = signin_links.make_token(settings, row.id or 0, editor.id or 0)
+    assert _use(client, token) == f"/partner-campaigns/{row.id}"
+    with Session(demo) as s:
+        kept = {u.digest[:1] for u in s.exec(select(UsedSignInLink)).all()}
+    assert "a" not in kept and "b" in kept and len(kept) == 2  # the expired one went
+
+
 def test_tampered_re_encoded_and_expired_links_fall_back_to_sign_in(
     client: TestClient, demo: Engine, settings: Settings
 ) -> None:
