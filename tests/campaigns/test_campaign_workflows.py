@@ -682,6 +682,9 @@ async def test_start_pages_overlap(
         "campaign_opens_and_invites",
         # Two start pages in flight (start-pages-overlap).
         "campaign_start_pages_overlap",
+        # Approved without a send time: the schedule reminder, then a send started with its
+        # search attributes and summary (schedule-reminder, send-search-attributes).
+        "partner_reminded_scheduled_sent",
     ],
 )
 async def test_saved_campaign_histories_replay(name: str) -> None:

@@ -5,6 +5,7 @@ the send deadline."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -17,6 +18,7 @@ from api.portal import session as cookies
 from core.settings import Settings
 from domain.scheduling import REMIND_BEFORE
 from models.audit import AuditEvent
+from models.campaigns import PartnerCampaign
 from models.org import User
 from services.notifications import SCHEDULE_REMINDER
 from services.staff_mail import SENT_ACTION
@@ -76,6 +78,7 @@ async def test_approved_without_send_time_is_the_editors_task_and_reminds_once(
     demo: Engine,
     settings: Settings,
     workflow_env: WorkflowEnvironment,
+    record_history: Callable[[str, str], Awaitable[None]],
 ) -> None:
     api = app_with_worker
     cid, pcid = await launched(api, login, demo)
@@ -108,4 +111,24 @@ async def test_approved_without_send_time_is_the_editors_task_and_reminds_once(
     assert scheduled.json()["state"] == "scheduled", scheduled.text
     assert open_tasks(demo, pcid) == set()
     assert ("schedule", pcid) not in await _tasks(api, login, EDITOR_AMS)
+
+    # At the chosen time the send runs to the end: the saved history covers the reminder and
+    # the send's start with its search attributes (patches schedule-reminder and
+    # send-search-attributes).
+    await workflow_env.sleep(timedelta(hours=3))
+    await until(lambda: _state(demo, pcid) in ("sent", "partially_sent"), "the send")
+    await record_history(_workflow_id(demo, pcid), "partner_reminded_scheduled_sent")
     await finish(api, login, demo, cid)
+
+
+def _state(engine: Engine, pcid: int) -> str:
+    with Session(engine) as s:
+        row = s.get(PartnerCampaign, pcid)
+        return row.state if row else ""
+
+
+def _workflow_id(engine: Engine, pcid: int) -> str:
+    with Session(engine) as s:
+        row = s.get(PartnerCampaign, pcid)
+        assert row is not None and row.workflow_id
+        return row.workflow_id
