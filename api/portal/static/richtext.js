@@ -54,33 +54,60 @@
 
   // Copies the allowed part of `source`'s children into `target`, built in this document.
   function cleanInto(source, target) {
-    Array.prototype.forEach.call(source.childNodes, function (node) {
-      if (node.nodeType === 3) {
-        target.appendChild(document.createTextNode(node.nodeValue));
-        return;
-      }
-      if (node.nodeType !== 1 || node.namespaceURI !== HTML_NS) { return; }
-      var name = node.localName;
-      if (DROPPED[name]) { return; }
-      var tag = ALLOWED[name];
-      var href = "";
-      if (tag === "a") {
-        href = safeHref(node.getAttribute("href"));
-        if (!href) { tag = undefined; }
-      }
-      if (!tag && PARAGRAPHS[name] && holdsParagraph(target) && !node.querySelector(BLOCKS)) {
-        tag = "p";
-      }
-      if (!tag) {
-        cleanInto(node, target); // not allowed: its text stays
-        return;
-      }
-      var el = document.createElement(tag);
-      if (href) { el.setAttribute("href", href); }
-      cleanInto(node, el);
-      target.appendChild(el);
-    });
+    Array.prototype.forEach.call(source.childNodes, function (node) { cleanNode(node, target); });
     return target;
+  }
+
+  function cleanNode(node, target) {
+    if (node.nodeType === 3) {
+      target.appendChild(document.createTextNode(node.nodeValue));
+      return;
+    }
+    if (node.nodeType !== 1 || node.namespaceURI !== HTML_NS) { return; }
+    var name = node.localName;
+    if (DROPPED[name]) { return; }
+    var tag = ALLOWED[name];
+    var href = "";
+    if (tag === "a") {
+      href = safeHref(node.getAttribute("href"));
+      if (!href) { tag = undefined; }
+    }
+    var blocks = node.querySelector(BLOCKS) !== null;
+    if ((tag === "p" || (!tag && PARAGRAPHS[name])) && holdsParagraph(target)) {
+      // A paragraph holding blocks (a list the browser put in a <p>, a pasted <div>): its
+      // blocks side by side, the text between them in paragraphs of its own.
+      if (blocks) { paragraphs(node, target); return; }
+      tag = "p";
+    }
+    if (!tag) {
+      cleanInto(node, target); // not allowed: its text stays
+      return;
+    }
+    var el = document.createElement(tag);
+    if (href) { el.setAttribute("href", href); }
+    cleanInto(node, el);
+    target.appendChild(el);
+  }
+
+  function paragraphs(node, target) {
+    var run = null;
+    Array.prototype.forEach.call(node.childNodes, function (child) {
+      if (child.nodeType === 1 && child.matches(BLOCKS)) {
+        run = null;
+        cleanNode(child, target);
+        return;
+      }
+      if (!run) {
+        run = document.createElement("p");
+        target.appendChild(run);
+      }
+      cleanNode(child, run);
+    });
+    Array.prototype.slice.call(target.childNodes).forEach(function (child) {
+      if (child.localName === "p" && !child.textContent.trim() && !child.querySelector("br")) {
+        target.removeChild(child);
+      }
+    });
   }
 
   function cleanFragment(html) {
@@ -152,8 +179,10 @@
     area.setAttribute("aria-multiline", "true");
     area.spellcheck = true;
     if (textarea.lang) { area.lang = textarea.lang; }
-    var label = document.getElementById(textarea.id + "-label");
+    // The label names the area too (its `for` points at the hidden textarea).
+    var label = textarea.labels && textarea.labels[0];
     if (label) {
+      if (!label.id) { label.id = textarea.id + "-label"; }
       area.setAttribute("aria-labelledby", label.id);
       label.addEventListener("click", function () { area.focus(); });
     }
@@ -169,6 +198,7 @@
       area.setAttribute("aria-required", "true");
       textarea.required = false;
     }
+    bar.id = area.id + "-toolbar";
     bar.setAttribute("role", "toolbar");
     bar.setAttribute("aria-label", labels.labelToolbar || "");
     bar.setAttribute("aria-controls", area.id);
@@ -192,16 +222,20 @@
     }
     function remember() {
       var sel = window.getSelection();
-      if (sel && sel.rangeCount && area.contains(sel.getRangeAt(0).commonAncestorContainer)) {
-        saved = sel.getRangeAt(0).cloneRange();
-      }
+      if (inArea(sel)) { saved = sel.getRangeAt(0).cloneRange(); }
     }
+    function inArea(sel) {
+      return sel && sel.rangeCount && area.contains(sel.getRangeAt(0).commonAncestorContainer);
+    }
+    // Back to the area with the selection it had (the link row took the focus); a selection
+    // still in the area is the one to act on.
     function restore() {
+      var sel = window.getSelection();
+      var current = inArea(sel) ? sel.getRangeAt(0) : saved;
       area.focus();
-      if (saved) {
-        var sel = window.getSelection();
+      if (current) {
         sel.removeAllRanges();
-        sel.addRange(saved);
+        sel.addRange(current);
       }
     }
     function run(command, value) {
@@ -355,8 +389,10 @@
       event.stopPropagation(); // the textarea's own input event follows from sync()
       changed();
     });
-    area.addEventListener("keyup", function () { remember(); refresh(); });
-    area.addEventListener("mouseup", function () { remember(); refresh(); });
+    // Mouse, keyboard and touch selections alike.
+    document.addEventListener("selectionchange", function () {
+      if (inArea(window.getSelection())) { remember(); refresh(); }
+    });
     area.addEventListener("focus", function () {
       document.execCommand("defaultParagraphSeparator", false, "p");
     });
