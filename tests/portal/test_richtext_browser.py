@@ -245,7 +245,11 @@ async def test_the_editor_formats_filters_and_saves(
                 assert bad not in saved, (bad, saved)
             assert len(text_content(saved)) == shown
         finally:
+            # Closed before the next test: its database hands out the same campaign id, and
+            # the workflow ids on the shared dev server are made of it.
             await api.post(f"/api/v1/campaigns/{cid}/cancel", headers=hq_headers)
+            campaign = dev_env.client.get_workflow_handle(f"campaign-{cid}")
+            await asyncio.wait_for(campaign.result(), timeout=30)
 
 
 def _hq_token(settings: Settings, demo: Engine) -> str:

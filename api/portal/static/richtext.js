@@ -353,7 +353,9 @@
       if (event.key === "Escape") { event.preventDefault(); closeLink(); }
     });
     // The address is not a form field: keep its typing away from the preview and counters.
-    address.addEventListener("input", function (event) { event.stopPropagation(); });
+    ["input", "change"].forEach(function (type) {
+      address.addEventListener(type, function (event) { event.stopPropagation(); });
+    });
 
     // Pasted or dropped content goes through the filter; plain text stays plain text.
     function insertFrom(data) {
