@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
+from content.sanitize import sanitize_html
 from content.spec import SlotKind, TemplateContent
 from core.policy import Principal
 from models.assets import Asset
@@ -219,29 +220,35 @@ def fields_for(
     return out
 
 
+def _posted(raw: object, rich: bool) -> str:
+    """A posted text, trimmed; rich text through the sanitiser, so what is kept (and shown
+    again in the form) is only the markup the editor and the renderer allow."""
+    if not isinstance(raw, str):
+        return ""
+    return (sanitize_html(raw) if rich else raw).strip()
+
+
 def values_from(form: FormData, content: TemplateContent) -> dict[str, Any]:
     """The posted values of editable slots; an empty field is left out, so HQ's default
     applies. Numbers stay text when they do not parse, for validation to name."""
     values: dict[str, Any] = {}
     for name in editable(content):
         slot = content.slot(name)
+        rich = slot is not None and slot.kind == SlotKind.rich_text
         if slot is not None and slot.per_locale:
             texts = {
-                locale: raw.strip()
+                locale: text
                 for locale in content.locales
-                if isinstance(raw := form.get(f"{PREFIX}{name}{LOCALE_SEP}{locale}"), str)
-                and raw.strip()
+                if (text := _posted(form.get(f"{PREFIX}{name}{LOCALE_SEP}{locale}"), rich))
             }
-            if not texts and isinstance(plain := form.get(PREFIX + name), str) and plain.strip():
-                values[name] = plain.strip()  # a client posting one text for every language
+            if not texts and (plain := _posted(form.get(PREFIX + name), rich)):
+                values[name] = plain  # a client posting one text for every language
             elif texts:
                 values[name] = texts
             continue
-        raw = form.get(PREFIX + name)
-        if not isinstance(raw, str) or not raw.strip():
+        text = _posted(form.get(PREFIX + name), rich)
+        if not text:
             continue
-        text = raw.strip()
-        slot = content.slot(name)
         if slot is not None and slot.kind == SlotKind.number:
             try:
                 number = float(text)

@@ -6,13 +6,22 @@
     var meta = document.querySelector('meta[name="csrf-token"]');
     if (meta) { event.detail.headers["X-CSRF-Token"] = meta.content; }
   });
-  // "12 of 60 characters" next to fields with a limit, updated while typing.
+  // "12 of 60 characters" next to fields with a limit, updated while typing, in the page's
+  // language: the counter carries its translated pattern ("{count} van 60 tekens").
+  // A rich text counts what the server counts, its visible text (static/richtext.js).
+  function counted(input) {
+    var rich = window.BrandrelayRichText;
+    if (input.hasAttribute("data-richtext") && rich) { return rich.visibleLength(input.value); }
+    return input.value.length;
+  }
   function updateCounter(input) {
     var out = document.getElementById(input.id + "-count");
     if (!out) { return; }
-    var max = input.getAttribute("maxlength");
-    out.textContent = input.value.length + " of " + max + " characters";
-    out.classList.toggle("near", input.value.length > max * 0.9);
+    var max = Number(input.getAttribute("maxlength") || input.getAttribute("data-max"));
+    var n = counted(input);
+    var pattern = out.getAttribute("data-counter-text") || "{count} of " + max + " characters";
+    out.textContent = pattern.replace("{count}", String(n));
+    out.classList.toggle("near", n > max * 0.9);
   }
   document.addEventListener("input", function (event) {
     if (event.target.hasAttribute && event.target.hasAttribute("data-counter")) {
