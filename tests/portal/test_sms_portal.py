@@ -48,6 +48,9 @@ def test_the_page_shows_email_sms_and_print_per_language(portal: TestClient, pc:
     assert "Hi Alex! Free coffee " in page and "STOP to opt out" in page
     assert 'id="sms-counter" aria-live="polite">1 sms · GSM-7 · nog ' in page  # in Dutch
     assert f'data-sms-preview="/partner-campaigns/{pc}/sms-preview"' in page
+    # The live counter's own words (sms_counter.js has no catalogue) come from the page.
+    assert 'data-not-counted="Niet geteld: {reason}"' in page
+    assert 'data-check-fields="controleer de velden hierboven"' in page
     for loc, name in (("en", "English"), ("de", "Deutsch"), ("nl", "Nederlands")):
         assert f'href="/partner-campaigns/{pc}?lang={loc}" lang="{loc}"' in page
         assert f'<label for="f-offer-{loc}" lang="{loc}">{name}</label>' in page

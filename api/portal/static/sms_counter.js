@@ -40,7 +40,10 @@
         box.classList.remove("stale");
       } else {
         var reasons = answer.body.reasons || [];
-        counter.textContent = "Not counted: " + (reasons[0] || "check the fields above");
+        // The words come translated from the page (the script has no catalogue).
+        var why = reasons[0] || box.dataset.checkFields || "check the fields above";
+        var pattern = box.dataset.notCounted || "Not counted: {reason}";
+        counter.textContent = pattern.replace("{reason}", why);
         box.classList.add("stale");
       }
     }).catch(function () { /* the next keystroke tries again */ });
