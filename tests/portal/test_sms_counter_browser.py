@@ -82,7 +82,8 @@ def counter_journey(b: Browser, pcid: int) -> None:
     # The German SMS, with HQ's German offer (nothing typed in German).
     b.wait(lambda: b.css("#sms-text").text.startswith("Hallo "), "the German SMS")
     assert "STOP zum Abmelden" in b.css("#sms-text").text
-    assert b.css("nav.tabs a[aria-current='true']").text == "Deutsch"
+    # The tab's own preview (htmx) may land after the counter's answer: wait for it.
+    b.wait(lambda: b.css("nav.tabs a[aria-current='true']").text == "Deutsch", "the German tab")
     time.sleep(1.5)  # past the typing delay: a late English preview would have landed by now
     assert b.css("#sms-text").text.startswith("Hallo ")
     assert b.css("nav.tabs a[aria-current='true']").text == "Deutsch"
