@@ -49,7 +49,7 @@ typecheck: install
 # PostgreSQL, Chromium), so more processes than cores pays; TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 3
 pytest: install
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 2 $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
