@@ -1,0 +1,45 @@
+"""Words a service says that a person may read: English text that remembers its catalogue
+message and values, so each place that shows it decides the language.
+
+A `Said` is a `str` holding the English sentence: the API, logs and the audit trail use it as
+it is (English, unchanged), while the portal and emails show `i18n.translate.translated(it)`,
+the catalogue's message in the reader's language with the values filled in. Values that are
+themselves `Said` (a resource's noun, a condition's words) are translated too; any other value
+(a name, an id, what a partner typed) is data and goes in as it is.
+
+`said("...")` is a gettext keyword for the catalogue (i18n/extract.py), like `_` and `N_`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class Said(str):
+    """English text with its message id and values (see the module)."""
+
+    message: str
+    values: Mapping[str, Any]
+
+    def __new__(cls, message: str, values: Mapping[str, Any] | None = None) -> Said:
+        values = dict(values or {})
+        text = super().__new__(cls, message % values if values else message)
+        text.message = message
+        text.values = values
+        return text
+
+    def __reduce__(self) -> Any:  # pickles (and copies) keep the message and values
+        return (Said, (self.message, dict(self.values)))
+
+
+def said(message: str, /, **values: Any) -> Said:
+    """`said("%(what)s %(ident)s not found", what=..., ident=12)`: named placeholders only."""
+    return Said(message, values)
+
+
+def said_of(err: BaseException) -> str:
+    """An exception's message, keeping a `Said` (str(err) would drop it to plain English)."""
+    if len(err.args) == 1 and isinstance(err.args[0], Said):
+        return err.args[0]
+    return str(err)
