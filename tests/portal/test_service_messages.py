@@ -8,7 +8,12 @@ from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
 
+from core.settings import Settings
+from models.contacts import Contact
+from tests.engagement.test_preferences import contact_in, path_for
 from tests.portal.test_portal import portal, sign_in
 
 __all__ = ["portal"]
@@ -34,3 +39,33 @@ def test_a_missing_object_is_named_in_the_readers_language(
     api = portal.get("/api/v1/claims/999999999", headers=login(email))
     assert api.status_code == 404
     assert api.json()["detail"] == "claim 999999999 not found"
+
+
+@pytest.mark.parametrize(
+    "locale,held,offered,english",
+    [
+        ("nl", "Nederlands", ["Engels", "Duits", "Nederlands"], ">German<"),
+        ("de-AT", "Deutsch (Österreich)", ["Englisch", "Deutsch", "Niederländisch"], ">Dutch<"),
+    ],
+)
+def test_the_preference_centre_names_languages_in_the_members_language(
+    client: TestClient,
+    demo: Engine,
+    settings: Settings,
+    locale: str,
+    held: str,
+    offered: list[str],
+    english: str,
+) -> None:
+    contact = contact_in(demo, "amsterdam", "taal@example.com")
+    with Session(demo) as s:
+        row = s.get(Contact, contact.id)
+        assert row is not None
+        row.locale = locale
+        s.add(row)
+        s.commit()
+    page = client.get(path_for(settings, contact)).text
+    assert held in page
+    for name in offered:
+        assert f">{name}</option>" in page
+    assert english not in page and ">English<" not in page
