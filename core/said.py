@@ -12,8 +12,10 @@ themselves `Said` (a resource's noun, a condition's words) are translated too; a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
+
+from pydantic import WrapValidator
 
 
 class Said(str):
@@ -43,3 +45,14 @@ def said_of(err: BaseException) -> str:
     if len(err.args) == 1 and isinstance(err.args[0], Said):
         return err.args[0]
     return str(err)
+
+
+def _keep(value: Any, check: Callable[[Any], str]) -> str:
+    """Validated as a str; a `Said` stays one (pydantic would copy it to a plain str)."""
+    checked = check(value)
+    return value if isinstance(value, Said) else checked
+
+
+# A str field of a response model that may hold what a service said: the same schema and JSON
+# as `str`, and the portal can still translate it (models.contact_schemas.ImportRow.reasons).
+SaidText = Annotated[str, WrapValidator(_keep)]

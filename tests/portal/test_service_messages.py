@@ -9,10 +9,11 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from core.settings import Settings
 from models.contacts import Contact
+from models.org import Partner
 from tests.engagement.test_preferences import contact_in, path_for
 from tests.portal.test_portal import portal, sign_in
 
@@ -69,3 +70,78 @@ def test_the_preference_centre_names_languages_in_the_members_language(
     for name in offered:
         assert f">{name}</option>" in page
     assert english not in page and ">English<" not in page
+
+
+IMPORT = (
+    "email,name,consent_status,consent_source,channel\n"
+    'bad@example.com,"<img src=x onerror=alert(1)>{{ 7*7 }}",maybe,,\n'
+    "not an email,Nobody,granted,desk,\n"
+    "ok@example.com,Ok,granted,desk,sms\n"
+)
+
+
+@pytest.mark.parametrize(
+    "email,slug,shown",
+    [
+        (
+            AMSTERDAM,
+            "amsterdam",
+            [
+                "onbekende consent_status &#39;maybe&#39; (granted, denied of unknown)",
+                "ongeldig e-mailadres: &#39;not an email&#39; is geen e-mailadres",
+                "channel: sms heeft een telefoonnummer nodig",
+            ],
+        ),
+        (
+            HAMBURG,
+            "hamburg",
+            [
+                "unbekannter consent_status &#39;maybe&#39; (granted, denied oder unknown)",
+                "ungültige E-Mail-Adresse: &#39;not an email&#39; ist keine E-Mail-Adresse",
+                "channel: SMS braucht eine Telefonnummer",
+            ],
+        ),
+    ],
+)
+def test_an_imports_row_report_is_in_the_readers_language(
+    portal: TestClient,
+    demo: Engine,
+    login: Callable[[str], dict[str, str]],
+    email: str,
+    slug: str,
+    shown: list[str],
+) -> None:
+    token = sign_in(portal, email)
+    with Session(demo) as s:
+        pid = s.exec(select(Partner.id).where(Partner.slug == slug)).one()
+    files = {"file": ("c.csv", IMPORT.encode(), "text/csv")}
+    page = portal.post(
+        "/contacts/import", data={"csrf_token": token, "partner_id": str(pid)}, files=files
+    )
+    assert page.status_code == 200, page.text[:500]
+    for text in shown:
+        assert text in page.text
+    assert "unknown consent_status" not in page.text and "bad email" not in page.text
+    assert "<img src=x" not in page.text
+    files = {"file": ("c.csv", IMPORT.encode(), "text/csv")}
+    api = portal.post(f"/api/v1/partners/{pid}/contacts/import", files=files, headers=login(email))
+    reasons = [r for row in api.json()["rows"] for r in row["reasons"]]
+    assert reasons == [
+        "unknown consent_status 'maybe' (granted, denied or unknown)",
+        "bad email: 'not an email' is not an email address",
+        "channel: sms needs a phone number",
+    ]
+
+
+def test_an_unusable_file_says_why_in_the_readers_language(
+    portal: TestClient, demo: Engine
+) -> None:
+    token = sign_in(portal, HAMBURG)
+    with Session(demo) as s:
+        pid = s.exec(select(Partner.id).where(Partner.slug == "hamburg")).one()
+    files = {"file": ("c.csv", b"mail,phone_number\nx@example.com,1\n", "text/csv")}
+    page = portal.post(
+        "/contacts/import", data={"csrf_token": token, "partner_id": str(pid)}, files=files
+    )
+    assert page.status_code == 422
+    assert "Die Datei hat unbekannte Spalten &#39;mail&#39;, &#39;phone_number&#39;" in page.text
