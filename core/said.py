@@ -35,6 +35,13 @@ class Said(str):
         return (Said, (self.message, dict(self.values)))
 
 
+class Listing(tuple[str, ...]):
+    """Several values as one, written "a, b, c" (each item translated where it is a `Said`)."""
+
+    def __str__(self) -> str:
+        return ", ".join(self)
+
+
 def said(message: str, /, **values: Any) -> Said:
     """`said("%(what)s %(ident)s not found", what=..., ident=12)`: named placeholders only."""
     return Said(message, values)

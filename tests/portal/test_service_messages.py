@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from core.settings import Settings
 from models.contacts import Contact
-from models.org import Partner
+from models.org import Partner, User
 from tests.engagement.test_preferences import contact_in, path_for
 from tests.portal.test_portal import portal, sign_in
 
@@ -145,3 +145,98 @@ def test_an_unusable_file_says_why_in_the_readers_language(
     )
     assert page.status_code == 422
     assert "Die Datei hat unbekannte Spalten &#39;mail&#39;, &#39;phone_number&#39;" in page.text
+
+
+ADMIN = "admin@northwind.example"
+BUDGET = {"fact": "budget", "op": "gt", "value": 50000}
+POLICY = {
+    "stages": [
+        {"name": "gm", "approvers": [{"role": "partner_gm"}]},
+        {
+            "name": "region",
+            "label": "<b>Regio</b>{{ 7*7 }}",
+            "approvers": [{"role": "region_manager"}, {"role": "brand_reviewer"}],
+            "rule": "all",
+            "when": BUDGET,
+            "timeouts": [{"after": 86400, "action": "remind"}],
+        },
+    ]
+}
+
+
+def _speaks(demo: Engine, email: str, locale: str) -> None:
+    with Session(demo) as s:
+        user = s.exec(select(User).where(User.email == email)).one()
+        user.locale = locale
+        s.add(user)
+        s.commit()
+
+
+@pytest.mark.parametrize(
+    "locale,shown",
+    [
+        (
+            "de",
+            [
+                "Nur wenn Budget über 50000; sonst übersprungen",
+                "Alle von: die Regionalleitung, eine Markenprüfung",
+                "Budget über 50000?",
+                "eine Person von: der GM des Partners",
+            ],
+        ),
+        (
+            "nl",
+            [
+                "budget boven 50000",
+                "Allemaal: de regiomanager",
+                "één van: de GM van de partner",
+            ],
+        ),
+    ],
+)
+def test_a_policys_wording_is_in_the_readers_language(
+    portal: TestClient,
+    demo: Engine,
+    login: Callable[[str], dict[str, str]],
+    locale: str,
+    shown: list[str],
+) -> None:
+    made = portal.post(
+        "/api/v1/approval-policies",
+        json={"name": "Budget check", "spec": POLICY},
+        headers=login(ADMIN),
+    )
+    assert made.status_code == 201, made.text
+    _speaks(demo, ADMIN, locale)
+    sign_in(portal, ADMIN)
+    page = portal.get(f"/approval-policies/{made.json()['id']}")
+    assert page.status_code == 200
+    for text in shown:
+        assert text in page.text, text
+    for english in ("budget above", "all of:", "any one of:", "the region manager"):
+        assert english not in page.text
+    assert "&lt;b&gt;Regio&lt;/b&gt;{{ 7*7 }}" in page.text and "<b>Regio" not in page.text
+    drawn = portal.get(
+        f"/api/v1/approval-policies/{made.json()['id']}/diagram", headers=login(ADMIN)
+    ).json()
+    assert drawn["stages"][1]["when"] == "budget above 50000"
+    assert drawn["stages"][1]["approvers"][0]["name"] == "the region manager"
+    assert "all of: the region manager, a brand reviewer" in drawn["mermaid"]
+
+
+@pytest.mark.parametrize(
+    "locale,label,stage",
+    [
+        ("de", "Der GM, dann die Zentrale", "Markenprüfung"),
+        ("nl", "De GM, dan het hoofdkantoor", "Merkbeoordeling"),
+    ],
+)
+def test_the_built_in_policies_read_in_the_readers_language(
+    portal: TestClient, demo: Engine, locale: str, label: str, stage: str
+) -> None:
+    _speaks(demo, ADMIN, locale)
+    sign_in(portal, ADMIN)
+    listed = portal.get("/approval-policies").text
+    assert label in listed and "The GM, then HQ" not in listed
+    page = portal.get("/approval-policies/built-in/gm_then_hq").text
+    assert label in page and stage in page and "Brand review" not in page
