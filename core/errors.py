@@ -117,4 +117,6 @@ class FieldError(Problem):
     title = "Invalid input"
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
+        # The same English "field: message" as ever; a said message stays translatable.
+        detail = said("%(field)s: %(reason)s", field=field, reason=message)
+        super().__init__(detail, errors=[{"field": field, "message": message}])

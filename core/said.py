@@ -42,6 +42,21 @@ class Listing(tuple[str, ...]):
         return ", ".join(self)
 
 
+class Word(str):
+    """A stored value ("approved") that reads as a catalogue message where it is translated
+    (its state label, "Approved" / "Genehmigt"); as a str it is the value, for the API."""
+
+    message: str
+
+    def __new__(cls, value: str, message: str) -> Word:
+        word = super().__new__(cls, value)
+        word.message = message
+        return word
+
+    def __reduce__(self) -> Any:
+        return (Word, (str(self), self.message))
+
+
 def said(message: str, /, **values: Any) -> Said:
     """`said("%(what)s %(ident)s not found", what=..., ident=12)`: named placeholders only."""
     return Said(message, values)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.said import Listing, Said
+from core.said import Listing, Said, Word
 from i18n.catalogues import language_of, translations
 from i18n.context import current_locale
 
@@ -34,6 +34,8 @@ _ = gettext
 def _value(value: Any) -> Any:
     if isinstance(value, Said):
         return translated(value)
+    if isinstance(value, Word):
+        return gettext(value.message)
     if isinstance(value, Listing):
         return ", ".join(_value(item) for item in value)
     return value

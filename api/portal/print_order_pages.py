@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import BlobStoreDep, RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.portal.paging import CursorQuery, pager, portal_page
+from api.portal.schema_errors import field_errors, schema_errors
 from api.portal.web import PortalPrintOrderCreator, PortalPrintOrderReader, PortalRoute, render
 from api.routers.print_orders import PDF_URL_SECONDS, print_vendor
 from core.errors import Conflict, FieldError, Forbidden
@@ -50,6 +51,7 @@ STEPS = (
     "delivered",
 )
 FIELDS = ("format", "quantity", "recipient_name", "street", "postal_code", "city", "country")
+ORDER_FIELDS = ("partner_campaign_id", *FIELDS, "wanted_by")
 FIELD_LABELS = {
     "partner_campaign_id": N_("Campaign"),
     "format": N_("Format"),
@@ -131,7 +133,7 @@ def _form(
     session: Session,
     principal: Principal,
     values: dict[str, Any],
-    error: tuple[str, str] | None = None,
+    errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     return render(
@@ -142,7 +144,7 @@ def _form(
         field_labels={k: gettext(v) for k, v in FIELD_LABELS.items()},
         campaigns=orderable_campaigns(session, principal),
         values=values,
-        error=error,
+        errors=errors or {},
     )
 
 
@@ -173,10 +175,8 @@ async def create_print_order_form(
     try:
         body = PrintOrderCreate.model_validate(values)
     except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ())) or "form"
-        message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-        return _form(request, session, principal, values, (field, message), status=422)
+        errors = schema_errors(err, ORDER_FIELDS, FIELD_LABELS)
+        return _form(request, session, principal, values, errors, status=422)
     try:
         made = await run_in_threadpool(  # the vendor's bands are asked over HTTP
             orders.create,
@@ -187,8 +187,14 @@ async def create_print_order_form(
             None,
         )
     except FieldError as err:
-        field = (err.errors or [{}])[0].get("field", "form")
-        return _form(request, session, principal, values, (field, err.detail), status=422)
+        return _form(
+            request,
+            session,
+            principal,
+            values,
+            field_errors(err, ORDER_FIELDS, FIELD_LABELS),
+            status=422,
+        )
     session.commit()
     await workflow_calls.start(await temporal.get(), session, settings, made.order)
     return RedirectResponse(f"/print-orders/{made.order.id}", status_code=303)
