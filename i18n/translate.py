@@ -34,8 +34,9 @@ _ = gettext
 def _value(value: Any) -> Any:
     if isinstance(value, Said):
         return translated(value)
-    if isinstance(value, Word):
-        return gettext(value.message)
+    if isinstance(value, Word):  # a state label inside a sentence: "is goedgekeurd"
+        word = gettext(value.message)
+        return word[:1].lower() + word[1:]
     if isinstance(value, Listing):
         return ", ".join(_value(item) for item in value)
     return value

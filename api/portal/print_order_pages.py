@@ -21,6 +21,7 @@ from api.portal.web import PortalPrintOrderCreator, PortalPrintOrderReader, Port
 from api.routers.print_orders import PDF_URL_SECONDS, print_vendor
 from core.errors import Conflict, FieldError, Forbidden
 from core.policy import Permission, Principal, actor_of
+from core.said import said
 from i18n.catalogues import language_of
 from i18n.context import current_locale
 from i18n.translate import N_, gettext
@@ -236,7 +237,7 @@ def print_order_pdf_page(
     """The print-ready PDF for a signed-in portal user: a redirect to a signed, expiring URL."""
     order = orders.load(session, principal, print_order_id)
     if not order.pdf_key:
-        raise Conflict(f"print order {print_order_id} has no PDF yet")
+        raise Conflict(said("print order %(id)s has no PDF yet", id=print_order_id))
     url = store.signed_url(
         order.pdf_key, expires_in=PDF_URL_SECONDS, filename=f"print-order-{order.id}.pdf"
     )
@@ -256,11 +257,11 @@ async def decide_print_order_form(
     order = orders.load(session, principal, print_order_id)
     identity = orders.decider(session, principal, order)
     if identity is None:
-        raise Forbidden("You cannot decide this print order now")
+        raise Forbidden(said("You cannot decide this print order now"))
     posted = await request.form()
     choice = str(posted.get("decision", ""))
     if choice not in ("approve", "reject"):
-        raise FieldError("decision", "choose approve or reject")
+        raise FieldError("decision", said("choose approve or reject"))
     action = ChainDecision(
         actor=actor_of(principal),
         decision=choice,
@@ -281,7 +282,7 @@ async def cancel_print_order_form(
 ) -> Response:
     order = orders.load(session, principal, print_order_id)
     if not orders.may_cancel(principal, order):
-        raise Conflict(f"print order {print_order_id} can no longer be cancelled")
+        raise Conflict(said("print order %(id)s can no longer be cancelled", id=print_order_id))
     cancel = PrintOrderCancel(user_id=principal.user_id)
     await workflow_calls.update(await temporal.get(), order, PrintOrderWorkflow.cancel, cancel)
     return RedirectResponse(f"/print-orders/{print_order_id}", status_code=303)

@@ -247,3 +247,20 @@ def test_the_invoice_form_says_what_is_wrong_in_the_readers_language(
     assert "Betrag: muss ein Betrag wie 12.50 sein" in wrong.text
     no_file = portal.post(url, data={"csrf_token": csrf, "amount": "1.00", "description": "x"})
     assert no_file.status_code == 422 and "ist leer" in no_file.text
+
+
+def test_a_dutch_gm_reads_the_claims_state_conflict_in_dutch(
+    portal: TestClient, demo: Engine, settings: Settings, blob_store: LocalBlobStore
+) -> None:
+    claim_id = draft_claim(demo, settings, blob_store)
+    set_state(demo, claim_id, ClaimState.approved)
+    csrf = sign_in(portal, GM)  # Amsterdam speaks Dutch
+    refused = portal.post(
+        f"/claims/{claim_id}/invoices",
+        data={"csrf_token": csrf, "amount": "1.00", "description": "x"},
+        files={"file": ("stand.pdf", PDF, "application/pdf")},
+    )
+    assert refused.status_code == 409
+    assert f"claim {claim_id} is goedgekeurd: facturen voeg je alleen aan concepten toe" in (
+        refused.text
+    )

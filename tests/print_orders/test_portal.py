@@ -185,3 +185,22 @@ def test_the_order_form_says_what_is_wrong_in_the_readers_language(
     ) in refused.text
     with Session(demo) as s:
         assert s.exec(select(PrintOrder)).all() == []
+
+
+def test_a_dutch_editor_reads_the_order_conflicts_in_dutch(
+    portal: TestClient, demo: Engine, settings: Settings
+) -> None:
+    """Amsterdam's editor speaks Dutch (the partner's language): a campaign still being
+    personalised and an order without its PDF are refused in Dutch; the API keeps English."""
+    drafting = flyer_pc(demo, state="drafting")
+    order_id = order_row(demo, flyer_pc(demo))
+    token = _as(portal, settings, demo, "editor.amsterdam@northwind.example")
+    body = {k: str(v) for k, v in order_body(drafting).items()}
+    refused = portal.post("/print-orders", data={**body, "csrf_token": token})
+    assert refused.status_code == 409
+    assert (
+        f"partnercampagne {drafting} is wordt gepersonaliseerd: alleen goedgekeurde campagnes"
+        in refused.text
+    )
+    no_pdf = portal.get(f"/print-orders/{order_id}/pdf", follow_redirects=False)
+    assert no_pdf.status_code == 409 and f"drukorder {order_id} heeft nog geen pdf" in no_pdf.text
