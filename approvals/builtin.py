@@ -22,6 +22,7 @@ from approvals.policy import (
     Timeout,
     TimeoutAction,
 )
+from core.said import Said, said
 
 
 class BuiltinPolicy(StrEnum):
@@ -30,11 +31,15 @@ class BuiltinPolicy(StrEnum):
     none = "none"
 
 
-LABELS = {
-    BuiltinPolicy.gm: "The partner's GM",
-    BuiltinPolicy.gm_then_hq: "The GM, then HQ",
-    BuiltinPolicy.none: "None (opt-out only)",
+# English for the API; the portal shows them translated (core.said).
+LABELS: dict[BuiltinPolicy, str] = {
+    BuiltinPolicy.gm: said("The partner's GM"),
+    BuiltinPolicy.gm_then_hq: said("The GM, then HQ"),
+    BuiltinPolicy.none: said("None (opt-out only)"),
 }
+# The built-in stages' labels by stage name. A pinned spec stores them as plain text, so the
+# portal translates a stage's title only when its name and label are exactly these.
+STAGE_LABELS: dict[str, Said] = {"gm": said("The partner's GM"), "hq": said("Brand review")}
 # Campaign defaults, used for the built-ins' diagrams and explanations outside a campaign.
 DEFAULT_REMIND = 2 * 86400
 DEFAULT_ESCALATE = 4 * 86400
@@ -43,7 +48,7 @@ DEFAULT_ESCALATE = 4 * 86400
 def gm_stage(remind_after: int, escalate_after: int) -> Stage:
     return Stage(
         name="gm",
-        label="The partner's GM",
+        label=STAGE_LABELS["gm"],
         approvers=[Approver(role=ApproverRole.partner_gm)],
         timeouts=[
             Timeout(after=remind_after, action=TimeoutAction.remind),
@@ -59,7 +64,7 @@ def gm_stage(remind_after: int, escalate_after: int) -> Stage:
 def hq_stage(remind_after: int) -> Stage:
     return Stage(
         name="hq",
-        label="Brand review",
+        label=STAGE_LABELS["hq"],
         approvers=[Approver(role=ApproverRole.brand_reviewer)],
         timeouts=[Timeout(after=remind_after, action=TimeoutAction.remind)],
     )
@@ -87,3 +92,9 @@ def pinned_builtin(
     return PinnedPolicy(
         name=builtin.value, spec=builtin_spec(builtin, remind_after, escalate_after)
     )
+
+
+def stage_title(stage: Stage) -> str:
+    """A stage's title, a `Said` for a built-in stage (so the portal can translate it)."""
+    builtin = STAGE_LABELS.get(stage.name)
+    return builtin if builtin is not None and builtin == stage.label else stage.title

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from approvals.policy import NUMERIC, Condition, Fact, Operator
+from core.said import Said, said
 
 
 class ApprovalFacts(BaseModel):
@@ -67,20 +68,37 @@ def holds(condition: Condition | None, facts: ApprovalFacts) -> bool:
     return inside if op == Operator.in_ else not inside
 
 
+# What a condition looks at and how it compares, in words (core.said: English for the API,
+# the audit trail and the mermaid source; the portal shows them in the reader's language).
+SUBJECTS: dict[Fact, str] = {
+    Fact.audience_size: said("audience size"),
+    Fact.template_tags: said("template tags"),
+    Fact.region_id: said("region id"),
+    Fact.channel: said("channel"),
+    Fact.budget: said("budget"),
+    Fact.expected_cost: said("expected cost"),
+    Fact.fund_shortfall: said("fund shortfall"),
+}
+COMPARISONS: dict[Operator, Said] = {
+    Operator.gt: said("%(subject)s above %(value)s"),
+    Operator.gte: said("%(subject)s at least %(value)s"),
+    Operator.lt: said("%(subject)s below %(value)s"),
+    Operator.lte: said("%(subject)s at most %(value)s"),
+    Operator.eq: said("%(subject)s is %(value)s"),
+    Operator.ne: said("%(subject)s is not %(value)s"),
+    Operator.in_: said("%(subject)s is one of %(value)s"),
+    Operator.not_in: said("%(subject)s is none of %(value)s"),
+    Operator.contains: said("%(subject)s contains %(value)s"),
+}
+
+
 def describe(condition: Condition) -> str:
     """The condition in words, for diagrams, explanations and the audit trail."""
-    subject = f"slot {condition.slot}" if condition.fact == Fact.slot else condition.fact.value
-    words = {
-        Operator.gt: "above",
-        Operator.gte: "at least",
-        Operator.lt: "below",
-        Operator.lte: "at most",
-        Operator.eq: "is",
-        Operator.ne: "is not",
-        Operator.in_: "is one of",
-        Operator.not_in: "is none of",
-        Operator.contains: "contains",
-    }[condition.op]
+    subject = (
+        said("slot %(slot)s", slot=condition.slot)
+        if condition.fact == Fact.slot
+        else SUBJECTS[condition.fact]
+    )
     value = condition.value
     shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-    return f"{subject.replace('_', ' ')} {words} {shown}"
+    return Said(COMPARISONS[condition.op].message, {"subject": subject, "value": shown})

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.said import said
+
 STAGE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MIN_TIMEOUT = 60  # seconds: a stage's SLA below a minute is a mistake, not a policy
 MAX_STAGES = 20
@@ -26,10 +28,11 @@ class ApproverRole(StrEnum):
     brand_reviewer = "brand_reviewer"  # HQ's brand reviewers
 
 
-ROLE_LABELS = {
-    ApproverRole.partner_gm: "the partner's GM",
-    ApproverRole.region_manager: "the region manager",
-    ApproverRole.brand_reviewer: "a brand reviewer",
+# English where the API shows them; the portal translates them (core.said).
+ROLE_LABELS: dict[ApproverRole, str] = {
+    ApproverRole.partner_gm: said("the partner's GM"),
+    ApproverRole.region_manager: said("the region manager"),
+    ApproverRole.brand_reviewer: said("a brand reviewer"),
 }
 
 
@@ -49,7 +52,7 @@ class Approver(BaseModel):
     def label(self, names: dict[int, str] | None = None) -> str:
         if self.role is not None:
             return ROLE_LABELS[self.role]
-        return (names or {}).get(self.user_id or 0, f"user {self.user_id}")
+        return (names or {}).get(self.user_id or 0) or said("user %(id)s", id=self.user_id)
 
 
 class Rule(StrEnum):

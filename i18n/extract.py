@@ -10,8 +10,18 @@ from babel.messages.extract import extract_from_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where messages live: the portal, its services and the emails people receive.
-SOURCE_DIRS = ("api", "services", "content", "mail", "i18n", "models", "domain", "core")
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+SOURCE_DIRS = (
+    "api",
+    "services",
+    "content",
+    "mail",
+    "i18n",
+    "models",
+    "domain",
+    "core",
+    "approvals",
+)
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "said": None}
 METHODS = [
     ("**/tests/**", "ignore"),
     ("**.py", "python"),

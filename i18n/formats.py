@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime, format_time, get_timezone_name
 from babel.numbers import format_decimal
 
@@ -90,3 +91,15 @@ def from_input(raw: str, zone: str | None = None) -> datetime:
     # fold=0: in an autumn overlap the first (summer) time; in a spring gap the offset from
     # before the jump, which lands an hour later on the new clock.
     return naive.replace(tzinfo=ZoneInfo(zone or current_zone())).astimezone(UTC)
+
+
+def language_name(code: str | None) -> str:
+    """A language (or "nl-BE") named in the current language: "Niederländisch", "Duits",
+    "Nederlands (België)"; a code Babel does not know stays the code."""
+    if not code:
+        return ""
+    try:
+        named = Locale.parse(code.replace("-", "_")).get_display_name(_here())
+    except (ValueError, UnknownLocaleError):
+        return code
+    return named[:1].upper() + named[1:] if named else code

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from enum import Enum
 
+from core.said import Word
 from i18n.translate import N_, gettext
 
 STATE_LABELS: dict[str, str] = {
@@ -95,3 +96,10 @@ def mode_label(mode: str | Enum | None) -> str:
     raw = str(mode.value if isinstance(mode, Enum) else mode)
     known = MODE_LABELS.get(raw)
     return gettext(known) if known else raw.replace("_", "-")
+
+
+def state_word(value: str | Enum) -> Word:
+    """A state for a sentence a service says (core.said): the raw value in English (the API's
+    words stay as they were), its label where the portal translates the sentence."""
+    raw = value.value if isinstance(value, Enum) else value
+    return Word(str(raw), STATE_LABELS.get(str(raw), str(raw)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.said import Listing, Said, Word
 from i18n.catalogues import language_of, translations
 from i18n.context import current_locale
 
@@ -28,6 +29,29 @@ def ngettext_unformatted(singular: str, plural: str, n: int, /) -> str:
 
 
 _ = gettext
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, Said):
+        return translated(value)
+    if isinstance(value, Word):  # a state label inside a sentence: "is goedgekeurd"
+        word = gettext(value.message)
+        return word[:1].lower() + word[1:]
+    if isinstance(value, Listing):
+        return ", ".join(_value(item) for item in value)
+    return value
+
+
+def translated(text: str) -> str:
+    """What a service said (core.said.Said), in the current language: its message from the
+    catalogue with the values filled in, values that are `Said` themselves translated too.
+    Plain text is looked up as a message (a fixed detail such as "Your roles do not allow this
+    page."); text the catalogue does not know, and every other value, stays as it is."""
+    if isinstance(text, Said):
+        values = {k: _value(v) for k, v in text.values.items()}
+        found = translations(language_of(current_locale())).gettext(text.message)
+        return found % values if values else found
+    return translations(language_of(current_locale())).gettext(text) if text else text
 
 
 def N_(message: str) -> str:

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.said import said
+
 TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
@@ -21,12 +23,15 @@ def parse_tags(raw: str | list[str] | None) -> list[str]:
             continue
         if not TAG.fullmatch(tag):
             raise ValueError(
-                f"tag {part.strip()!r} must be letters, digits and dashes (at most 40 characters)"
+                said(
+                    "tag %(tag)s must be letters, digits and dashes (at most 40 characters)",
+                    tag=repr(part.strip()),
+                )
             )
         if tag not in tags:
             tags.append(tag)
     if len(tags) > 30:
-        raise ValueError("at most 30 tags")
+        raise ValueError(said("at most 30 tags"))
     return tags
 
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.said import SaidText
 from models.asset_schemas import parse_tags
 from models.base import ZonedDatetime
 from models.locales import normalise_locale
@@ -182,7 +183,7 @@ class ImportRow(BaseModel):
     row: int
     email: str
     status: Literal["created", "updated", "unchanged", "rejected"]
-    reasons: list[str] = Field(default_factory=list)
+    reasons: list[SaidText] = Field(default_factory=list)
 
 
 class ImportReport(BaseModel):

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.said import SaidText
 from domain.money import CostChannel, LedgerKind
 
 
@@ -128,7 +129,7 @@ class CostRateRead(BaseModel):
 class SheetRowProblem(BaseModel):
     row: int
     column: str
-    message: str
+    message: SaidText  # the portal shows it in the reader's language; JSON: the English
 
 
 class ImportReport(BaseModel):

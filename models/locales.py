@@ -17,6 +17,8 @@ import re
 from email.errors import HeaderParseError, MessageDefect
 from email.headerregistry import Address
 
+from core.said import said
+
 SUPPORTED_LANGUAGES = frozenset(
     {"en", "de", "nl", "fr", "it", "es", "pt", "da", "sv", "nb", "fi", "pl", "cs"}
 )
@@ -33,28 +35,32 @@ def normalise_email(raw: str) -> str:
     Raises ValueError saying what is wrong."""
     value = raw.strip()
     if not value:
-        raise ValueError("email is empty")
+        raise ValueError(said("email is empty"))
     if any(ch in value for ch in '\r\n\t ,;<>"()[]\\') or value.count("@") != 1:
-        raise ValueError(f"{value!r} is not an email address")
+        raise ValueError(said("%(value)s is not an email address", value=repr(value)))
     local, domain = value.split("@")
     if not local or len(local) > 64 or not _LOCAL.fullmatch(local):
-        raise ValueError(f"{value!r}: the part before @ is not valid")
+        raise ValueError(said("%(value)s: the part before @ is not valid", value=repr(value)))
     try:
         ascii_domain = domain.encode("idna").decode("ascii").lower()
     except UnicodeError as err:
-        raise ValueError(f"{value!r}: the domain is not valid") from err
+        raise ValueError(said("%(value)s: the domain is not valid", value=repr(value))) from err
     labels = ascii_domain.split(".")
     if (
         len(labels) < 2
         or not all(_LABEL.fullmatch(label) for label in labels)
         or not _TLD.fullmatch(labels[-1])
     ):
-        raise ValueError(f"{value!r}: the domain is not valid")
+        raise ValueError(said("%(value)s: the domain is not valid", value=repr(value)))
     email = f"{local}@{ascii_domain}"
     if len(email) > 254:
-        raise ValueError("email is longer than 254 characters")
+        raise ValueError(said("email is longer than 254 characters"))
     if not _fits_a_header(email):
-        raise ValueError(f"{value!r}: the part before @ cannot be used in an email header")
+        raise ValueError(
+            said(
+                "%(value)s: the part before @ cannot be used in an email header", value=repr(value)
+            )
+        )
     return email
 
 
@@ -71,8 +77,12 @@ def normalise_locale(raw: str) -> str:
     match = _LOCALE.fullmatch(raw.strip())
     if match is None or match.group(1).lower() not in SUPPORTED_LANGUAGES:
         raise ValueError(
-            f"unknown locale {raw.strip()!r} (use one of {', '.join(sorted(SUPPORTED_LANGUAGES))}"
-            ", optionally with a country such as de-AT)"
+            said(
+                "unknown locale %(value)s (use one of %(languages)s, optionally with a country "
+                "such as de-AT)",
+                value=repr(raw.strip()),
+                languages=", ".join(sorted(SUPPORTED_LANGUAGES)),
+            )
         )
     language, country = match.group(1).lower(), match.group(2)
     return f"{language}-{country.upper()}" if country else language

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import phonenumbers
 
+from core.said import said
+
 # A national number needs a country to be read: the partner's country, else this.
 DEFAULT_REGION = "NL"
 
@@ -20,15 +22,17 @@ def normalise_phone(raw: str, region: str | None = None) -> str:
     country, not a mobile-capable number is left to the provider)."""
     value = raw.strip()
     if not value:
-        raise ValueError("phone is empty")
+        raise ValueError(said("phone is empty"))
     if len(value) > 40:
-        raise ValueError("phone is longer than 40 characters")
+        raise ValueError(said("phone is longer than 40 characters"))
     try:
         number = phonenumbers.parse(value, (region or DEFAULT_REGION).upper())
     except phonenumbers.NumberParseException as err:
-        raise ValueError(f"{value!r} is not a phone number") from err
+        raise ValueError(said("%(value)s is not a phone number", value=repr(value))) from err
     if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"{value!r} is not a valid phone number for its country")
+        raise ValueError(
+            said("%(value)s is not a valid phone number for its country", value=repr(value))
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

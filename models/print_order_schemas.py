@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from core.said import said
 from domain.money import PrintOrderState
 
 
@@ -26,7 +27,7 @@ class PrintOrderCreate(BaseModel):
     def _one_line(cls, value: str) -> str:
         value = value.strip()
         if not value or any(ord(ch) < 0x20 for ch in value):
-            raise ValueError("must be one line of text")
+            raise ValueError(said("must be one line of text"))
         return value
 
     @field_validator("country")

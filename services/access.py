@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, false, or_
 from sqlmodel import Session, SQLModel, col, select
 
-from core.errors import Forbidden, NotFound
+from core.errors import Forbidden, NotFound, resource_noun
 from core.policy import (
     Permission,
     Principal,
@@ -24,6 +24,7 @@ from core.policy import (
     may_see_contact_data,
     visibility,
 )
+from core.said import said
 from models.approvals import ApprovalPolicy, ApprovalPolicyVersion, Delegation
 from models.assets import Asset
 from models.blocks import BrandBlock
@@ -63,7 +64,14 @@ def require(
     if not can_see(principal, target, read):
         raise NotFound(label, ident)
     if not allows(principal, permission, target):
-        raise Forbidden(f"Your roles do not allow {permission.value} on {label} {ident}")
+        raise Forbidden(
+            said(
+                "Your roles do not allow %(permission)s on %(resource)s %(ident)s",
+                permission=permission.value,
+                resource=resource_noun(label),
+                ident=ident,
+            )
+        )
 
 
 def load(

@@ -35,6 +35,7 @@ from typing import Any, BinaryIO
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from core.said import said, said_of
 from core.spreadsheet import safe_row, unguard
 from models.asset_schemas import parse_tags
 from models.contact_schemas import ATTRIBUTE_KEY, ImportReport, ImportRow
@@ -83,10 +84,13 @@ def check_text(stream: BinaryIO, encoding: str = "utf-8-sig", block: int = 1 << 
             text = decoder.decode(data, final=not data)
         except UnicodeDecodeError as err:
             raise ImportFileError(
-                f"is not UTF-8 text (byte {offset + err.start}); save the sheet as CSV UTF-8"
+                said(
+                    "is not UTF-8 text (byte %(byte)s); save the sheet as CSV UTF-8",
+                    byte=offset + err.start,
+                )
             ) from err
         if "\x00" in text:
-            raise ImportFileError("holds binary data, not CSV text")
+            raise ImportFileError(said("holds binary data, not CSV text"))
         if not data:
             break
         offset += len(data)
@@ -101,7 +105,7 @@ class _Header:
 
 def _header(fieldnames: list[str]) -> _Header:
     if not fieldnames:
-        raise ImportFileError("is empty: the first line must name the columns")
+        raise ImportFileError(said("is empty: the first line must name the columns"))
     columns: dict[str, str] = {}
     attributes: dict[str, str] = {}
     unknown: list[str] = []
@@ -116,15 +120,18 @@ def _header(fieldnames: list[str]) -> _Header:
             unknown.append(raw)
             continue
         if name in columns.values():
-            raise ImportFileError(f"names the column {name!r} twice")
+            raise ImportFileError(said("names the column %(name)s twice", name=repr(name)))
         columns[raw] = name
     if unknown:
         raise ImportFileError(
-            f"has unknown columns {', '.join(repr(u) for u in unknown)}; known: "
-            f"{', '.join(BASE_COLUMNS)}, attr.<name>"
+            said(
+                "has unknown columns %(unknown)s; known: %(known)s, attr.<name>",
+                unknown=", ".join(repr(u) for u in unknown),
+                known=", ".join(BASE_COLUMNS),
+            )
         )
     if "email" not in columns.values() or "consent_status" not in columns.values():
-        raise ImportFileError("must have an email and a consent_status column")
+        raise ImportFileError(said("must have an email and a consent_status column"))
     return _Header(columns, attributes)
 
 
@@ -156,26 +163,33 @@ def _parse_sms(cells: dict[str, str], region: str, values: dict[str, Any]) -> li
                 normalise_phone(cells["phone"], region or None) if cells["phone"] else None
             )
         except ValueError as err:
-            reasons.append(f"phone: {err}")
+            reasons.append(said("phone: %(reason)s", reason=said_of(err)))
     if cells.get("sms_consent"):
         consent = cells["sms_consent"].lower()
         if consent not in CONSENT_VALUES:
-            reasons.append(f"sms_consent: unknown value {consent!r} (granted, denied or unknown)")
+            reasons.append(
+                said(
+                    "sms_consent: unknown value %(value)s (granted, denied or unknown)",
+                    value=repr(consent),
+                )
+            )
         else:
             values["sms_consent_status"] = consent
             problem = check_consent(consent, cells.get("sms_consent_source", ""))
             if problem and "sms_consent_source" in cells:
-                reasons.append("sms_consent granted without sms_consent_source")
+                reasons.append(said("sms_consent granted without sms_consent_source"))
             elif problem:
-                reasons.append("sms_consent granted without an sms_consent_source column")
+                reasons.append(said("sms_consent granted without an sms_consent_source column"))
     if "sms_consent_source" in cells:
         if len(cells["sms_consent_source"]) > 200:
-            reasons.append("sms_consent_source is longer than 200 characters")
+            reasons.append(said("sms_consent_source is longer than 200 characters"))
         values["sms_consent_source"] = cells["sms_consent_source"]
     if cells.get("channel"):
         channel = cells["channel"].lower()
         if channel not in CHANNEL_VALUES:
-            reasons.append(f"channel: unknown value {channel!r} (email or sms)")
+            reasons.append(
+                said("channel: unknown value %(value)s (email or sms)", value=repr(channel))
+            )
         else:
             values["channel"] = channel
     return reasons
@@ -190,7 +204,7 @@ def _parse(
 ) -> _Parsed | ImportRow:
     reasons: list[str] = []
     if raw.get(None):
-        reasons.append("more values than columns")
+        reasons.append(said("more values than columns"))
     cells = {
         header.columns[k]: unguard((v or "").strip()) for k, v in raw.items() if k in header.columns
     }
@@ -199,11 +213,11 @@ def _parse(
     try:
         email = normalise_email(cells.get("email", ""))
     except ValueError as err:
-        reasons.append(f"bad email: {err}")
+        reasons.append(said("bad email: %(reason)s", reason=said_of(err)))
     values: dict[str, Any] = {}
     if "name" in cells:
         if len(cells["name"]) > 200:
-            reasons.append("name is longer than 200 characters")
+            reasons.append(said("name is longer than 200 characters"))
         values["name"] = cells["name"]
     if "locale" in cells:
         try:
@@ -211,16 +225,21 @@ def _parse(
                 normalise_locale(cells["locale"]) if cells["locale"] else default_locale
             )
         except ValueError as err:
-            reasons.append(str(err))
+            reasons.append(said_of(err))
     consent = cells.get("consent_status", "").lower()
     if not consent:
-        reasons.append("missing consent (consent_status: granted, denied or unknown)")
+        reasons.append(said("missing consent (consent_status: granted, denied or unknown)"))
     elif consent not in CONSENT_VALUES:
-        reasons.append(f"unknown consent_status {consent!r} (granted, denied or unknown)")
+        reasons.append(
+            said(
+                "unknown consent_status %(value)s (granted, denied or unknown)",
+                value=repr(consent),
+            )
+        )
     values["consent_status"] = consent
     if "consent_source" in cells:
         if len(cells["consent_source"]) > 200:
-            reasons.append("consent_source is longer than 200 characters")
+            reasons.append(said("consent_source is longer than 200 characters"))
         values["consent_source"] = cells["consent_source"]
     if consent in CONSENT_VALUES:
         problem = check_consent(consent, cells.get("consent_source", ""))
@@ -233,19 +252,22 @@ def _parse(
             )
         except ValueError:
             reasons.append(
-                f"consent_at {cells['consent_at']!r} is not a date (YYYY-MM-DD) or a date and "
-                "time with its zone (YYYY-MM-DDTHH:MM:SSZ)"
+                said(
+                    "consent_at %(value)s is not a date (YYYY-MM-DD) or a date and time with its "
+                    "zone (YYYY-MM-DDTHH:MM:SSZ)",
+                    value=repr(cells["consent_at"]),
+                )
             )
     if "tags" in cells:
         try:
             values["tags"] = parse_tags(cells["tags"].replace(";", ","))
         except ValueError as err:
-            reasons.append(f"tags: {err}")
+            reasons.append(said("tags: %(reason)s", reason=said_of(err)))
     attributes: dict[str, str | None] = {}
     for column, key in header.attributes.items():
         value = cells[header.columns[column]]
         if len(value) > 500:
-            reasons.append(f"attr.{key} is longer than 500 characters")
+            reasons.append(said("attr.%(key)s is longer than 500 characters", key=key))
         attributes[key] = value or None
     reasons.extend(_parse_sms(cells, region, values))
     if reasons:
@@ -274,7 +296,7 @@ def _channel_problem(contact: Contact | None, parsed: _Parsed) -> str | None:
     channel = parsed.values.get("channel", contact.channel if contact else Channel.email.value)
     phone = parsed.values.get("phone", contact.phone if contact else None)
     problem = check_channel(channel, phone)
-    return f"channel: {problem}" if problem else None
+    return said("channel: %(reason)s", reason=problem) if problem else None
 
 
 def _mark_row(mark: str | None, run: str) -> str | None:
@@ -318,7 +340,7 @@ def _apply_chunk(
                     row=parsed.row,
                     email=parsed.email,
                     status="rejected",
-                    reasons=[f"duplicate within the file (first on row {first})"],
+                    reasons=[said("duplicate within the file (first on row %(row)s)", row=first)],
                 )
             )
             continue
@@ -370,7 +392,7 @@ def _commit_chunk(
                     email=p.email,
                     status="rejected",
                     reasons=[
-                        "could not be saved (changed by someone else meanwhile); import again"
+                        said("could not be saved (changed by someone else meanwhile); import again")
                     ],
                 )
             ]
@@ -393,7 +415,7 @@ def import_csv(
     try:
         header = _header(list(reader.fieldnames or []))
     except csv.Error as err:
-        raise ImportFileError(f"is not CSV: {err}") from err
+        raise ImportFileError(said("is not CSV: %(reason)s", reason=str(err))) from err
     assert partner.id is not None
     owner = _Owner(partner.id, partner.brand_id, partner.locale, partner.country)
     run = uuid.uuid4().hex[:16]
@@ -411,7 +433,9 @@ def import_csv(
                     row=row_no + 1,
                     email="",
                     status="rejected",
-                    reasons=[f"malformed CSV, import stopped here: {err}"],
+                    reasons=[
+                        said("malformed CSV, import stopped here: %(reason)s", reason=str(err))
+                    ],
                 )
             )
             break

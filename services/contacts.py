@@ -23,6 +23,7 @@ from core.policy import (
     may_see_contacts,
     may_share_contacts,
 )
+from core.said import said
 from models.base import utcnow
 from models.contact_schemas import (
     ContactCreate,
@@ -91,7 +92,7 @@ def _utc(value: datetime | None) -> datetime | None:
 def check_consent(status: str, source: str) -> str | None:
     """The rule for a grant: where it was given must be on record (proof of consent)."""
     if status == ConsentStatus.granted.value and not source.strip():
-        return "consent granted without consent_source (where and how it was given)"
+        return said("consent granted without consent_source (where and how it was given)")
     return None
 
 
@@ -130,7 +131,7 @@ def phone_of(raw: str, partner: Partner) -> str | None:
 
 def check_channel(channel: str, phone: str | None) -> str | None:
     if channel == Channel.sms.value and not phone:
-        return "sms needs a phone number"
+        return said("sms needs a phone number")
     return None
 
 

@@ -8,12 +8,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session, col, select
 
 from api.deps import BlobStoreDep, RequestIdDep, SessionDep, SettingsDep, TemporalDep
+from api.portal.schema_errors import field_errors, schema_errors
 from api.portal.web import PortalRoute, done_flash, render
 from api.portal.web import _guard as portal_guard
-from core.errors import Forbidden, NotFound, Problem
+from core.errors import FieldError, Forbidden, NotFound
 from core.policy import Permission, Principal, allows, has_permission_somewhere
 from domain.money import ChainSubject, ClaimState
 from domain.roles import ScopeType
@@ -33,6 +35,21 @@ PortalClaimReader = Annotated[Principal, portal_guard(Permission.claim_read)]
 PortalClaimConfirmer = Annotated[Principal, portal_guard(Permission.claim_confirm)]
 PortalClaimPayer = Annotated[Principal, portal_guard(Permission.claim_pay)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+INVOICE_FIELDS = ("file", "amount", "description")
+INVOICE_LABELS = {
+    "file": N_("Invoice (PDF, PNG or JPEG)"),
+    "amount": N_("Amount"),
+    "description": N_("What it was for"),
+}
+
+
+class InvoiceForm(BaseModel):
+    """The invoice form's own limits (the service checks the amount and the file)."""
+
+    amount: str = Field(min_length=1, max_length=20)
+    description: str = Field(min_length=1, max_length=500)
+
+
 DONE = {
     "invoice": N_("Invoice added."),
     "confirmed": N_("Confirmed: HQ reviews the claim now."),
@@ -189,12 +206,20 @@ async def add_invoice(
     store: BlobStoreDep,
     rid: RequestIdDep,
     claim_id: int,
-    file: Annotated[UploadFile, File()],
-    amount: Annotated[str, Form(max_length=20)],
-    description: Annotated[str, Form(max_length=500)],
+    file: Annotated[UploadFile | None, File()] = None,
+    amount: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
 ) -> Response:
+    """Every problem is shown at its field in the reader's language (the form's limits are the
+    portal's own, checked here, so a too-long value is a message, not an error page)."""
     claim = access.load(session, principal, claim_id, Permission.claim_confirm)
-    data = await file.read(settings.asset_max_bytes + 1)
+    shown = {"amount": amount[:40], "description": description[:600]}
+    try:
+        InvoiceForm.model_validate({"amount": amount, "description": description})
+    except ValidationError as err:
+        errors = schema_errors(err, INVOICE_FIELDS, INVOICE_LABELS)
+        return _invoice_refused(request, session, principal, claim_id, 422, errors, shown)
+    data = await file.read(settings.asset_max_bytes + 1) if file is not None else b""
     try:
         invoices.add(
             session,
@@ -202,29 +227,43 @@ async def add_invoice(
             Actor(principal, rid),
             claim,
             data=data,
-            filename=file.filename or "",
+            filename=(file.filename if file is not None else "") or "",
             amount=amount,
             description=description,
             max_bytes=settings.asset_max_bytes,
         )
-    except Problem as err:
+    except FieldError as err:
         session.rollback()
-        return render(
-            request,
-            "claim.html",
-            money=export.decimal_text,
-            status=err.status,
-            title=gettext("Claim %(id)s", id=claim_id),
-            claim=views.detail(session, access.load(session, principal, claim_id)),
-            can_confirm=True,
-            can_decide=False,
-            can_pay=False,
-            flash="",
-            error=err.detail,
-            amount=amount,
-            description=description,
-        )
+        errors = field_errors(err, INVOICE_FIELDS, INVOICE_LABELS)
+        return _invoice_refused(request, session, principal, claim_id, err.status, errors, shown)
     return _back(claim_id, "invoice")
+
+
+def _invoice_refused(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    claim_id: int,
+    status: int,
+    errors: dict[str, str],
+    shown: dict[str, str],
+) -> HTMLResponse:
+    return render(
+        request,
+        "claim.html",
+        money=export.decimal_text,
+        status=status,
+        title=gettext("Claim %(id)s", id=claim_id),
+        claim=views.detail(session, access.load(session, principal, claim_id)),
+        can_confirm=True,
+        can_decide=False,
+        can_pay=False,
+        flash="",
+        error="",
+        errors=errors,
+        amount=shown["amount"],
+        description=shown["description"],
+    )
 
 
 @router.post("/claims/{claim_id}/confirm", response_class=RedirectResponse)

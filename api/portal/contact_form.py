@@ -12,8 +12,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from api.portal.schema_errors import Errors, schema_errors
 from core.errors import Conflict, Problem
-from i18n.translate import N_, gettext, ngettext
+from i18n.translate import N_, gettext, translated
 from models.contact_schemas import ContactCreate, SegmentFilter
 
 CONTACT_FIELDS = (
@@ -35,6 +36,23 @@ CONSENT_LABELS = {
     "unknown": N_("Consent not asked"),
 }
 CHANNEL_LABELS = {"email": N_("Email"), "sms": N_("SMS")}
+# The fields as the forms label them, to name a field in its message.
+FIELD_LABELS = {
+    "email": N_("Email"),
+    "name": N_("Name"),
+    "phone": N_("Mobile number"),
+    "locale": N_("Language"),
+    "consent_status": N_("Email consent"),
+    "consent_source": N_("Where consent was given"),
+    "sms_consent_status": N_("SMS consent"),
+    "sms_consent_source": N_("Where SMS consent was given"),
+    "channel": N_("Prefers"),
+    "tags": N_("Tags"),
+    "tags_any": N_("Has any of these tags"),
+    "tags_all": N_("Has all of these tags"),
+    "locale_in": N_("Speaks one of these languages"),
+    "attributes": N_("Own fields"),
+}
 
 # What a service's refusal of a field means, said in the reader's language (the services speak
 # to API clients in English; the form speaks to a person).
@@ -46,38 +64,10 @@ _FIELD_MESSAGES = {
     "sms_consent_source": N_("SMS consent given needs its source: where and how it was given."),
     "channel": N_("SMS needs a phone number."),
 }
-Errors = dict[str, str]
 
 
 def _values(form: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, str]:
     return {n: str(form.get(n) or "").strip() for n in names}
-
-
-def _schema_message(error: Any) -> str:
-    """A pydantic error for a person: too long, not one of the choices, or its own words."""
-    kind = error.get("type", "")
-    ctx = error.get("ctx") or {}
-    if kind in ("string_too_long", "too_long"):
-        limit = int(ctx.get("max_length", 0) or 0)
-        return ngettext(
-            "At most %(num)d character or item.", "At most %(num)d characters or items.", limit
-        )
-    if kind == "literal_error":
-        return gettext("Pick one of the listed choices.")
-    if kind in ("missing", "string_too_short"):
-        return gettext("Fill in this field.")
-    return gettext("Check this field: %(reason)s", reason=str(error.get("msg", "")))
-
-
-def schema_errors(err: ValidationError, fields: tuple[str, ...]) -> Errors:
-    """Field name -> message, the first problem of each field; problems of nested parts (an
-    attribute condition) go to their top-level field."""
-    out: Errors = {}
-    for error in err.errors():
-        loc = error.get("loc") or ("",)
-        field = str(loc[0]) if str(loc[0]) in fields else fields[0]
-        out.setdefault(field, _schema_message(error))
-    return out
 
 
 def contact_form(form: Mapping[str, Any]) -> tuple[dict[str, str], ContactCreate | None, Errors]:
@@ -101,7 +91,7 @@ def contact_form(form: Mapping[str, Any]) -> tuple[dict[str, str], ContactCreate
     try:
         return values, ContactCreate.model_validate(body), {}
     except ValidationError as err:
-        return values, None, schema_errors(err, CONTACT_FIELDS)
+        return values, None, schema_errors(err, CONTACT_FIELDS, FIELD_LABELS)
 
 
 def contact_errors(err: Problem) -> Errors:
@@ -113,7 +103,7 @@ def contact_errors(err: Problem) -> Errors:
         field = str(e.get("field", ""))
         if field in _FIELD_MESSAGES:
             out.setdefault(field, gettext(_FIELD_MESSAGES[field]))
-    return out or {"email": gettext("Check this field: %(reason)s", reason=err.detail)}
+    return out or {"email": gettext("Check this field: %(reason)s", reason=translated(err.detail))}
 
 
 # Segments --------------------------------------------------------------------------------------
@@ -199,7 +189,7 @@ def rules_form(
             }
         )
     except ValidationError as err:
-        return values, None, schema_errors(err, RULE_FIELDS)
+        return values, None, schema_errors(err, RULE_FIELDS, FIELD_LABELS)
     return values, rules, {}
 
 

@@ -22,9 +22,10 @@ from api.portal.paging import CursorQuery, IdFilter, pager, portal_page
 from api.portal.web import PortalRoute, render
 from core.errors import Problem
 from core.policy import Permission, Principal, may_see_contacts
+from core.said import said_of
 from core.settings import Settings
 from i18n.formats import number
-from i18n.translate import N_, gettext
+from i18n.translate import N_, gettext, translated
 from models.contact_schemas import ImportReport
 from models.org import Partner
 from services import contact_csv
@@ -208,7 +209,9 @@ async def import_contacts(
                 report_rows=PORTAL_REPORT_ROWS,
             )
         except contact_csv.ImportFileError as err:
-            error = gettext("Nothing was imported: the file %(reason)s.", reason=str(err))
+            error = gettext(
+                "Nothing was imported: the file %(reason)s.", reason=translated(said_of(err))
+            )
         else:
             return _import_page(request, settings, choice, report=report)
     return _import_page(request, settings, choice, error=error, status=422)

@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from approvals import diagram as policy_diagram
+from approvals.builtin import stage_title
 from approvals.facts import describe
 from approvals.policy import PolicySpec, TimeoutAction
-from i18n.translate import N_, gettext
+from i18n.translate import N_, gettext, translated
 from workflows.partner_campaign_lifecycle import PartnerCampaignLifecycle, mermaid
 
 
@@ -62,7 +63,9 @@ class StageBox:
 
 
 def policy(spec: PolicySpec, names: dict[int, str] | None = None) -> list[StageBox]:
-    """The stages in order, in words (the same words as the mermaid source next to them)."""
+    """The stages in order, in the reader's words (the same as the mermaid source next to
+    them): what approvals says is a core.said.Said, translated here; HQ's own stage labels and
+    people's names are data and stay as written."""
     names = names or {}
     boxes = []
     for stage in spec.stages:
@@ -70,17 +73,17 @@ def policy(spec: PolicySpec, names: dict[int, str] | None = None) -> list[StageB
         for t in stage.timeouts:
             after = policy_diagram.duration(t.after)
             if t.action == TimeoutAction.escalate:
-                to = ", ".join(a.label(names) for a in t.to) or gettext("nobody")
+                to = ", ".join(translated(a.label(names)) for a in t.to) or gettext("nobody")
                 timeouts.append(gettext("after %(after)s: escalate to %(to)s", after=after, to=to))
             else:
                 what = gettext(TIMEOUT_WORDS[t.action])
                 timeouts.append(gettext("after %(after)s: %(what)s", after=after, what=what))
         boxes.append(
             StageBox(
-                title=stage.title,
+                title=translated(stage_title(stage)),
                 name=stage.name,
-                who=capitalised(policy_diagram.who(stage, names)),
-                condition=describe(stage.when) if stage.when is not None else "",
+                who=capitalised(translated(policy_diagram.who(stage, names))),
+                condition=translated(describe(stage.when)) if stage.when is not None else "",
                 timeouts=timeouts,
             )
         )
@@ -97,7 +100,7 @@ TIMEOUT_WORDS = {
 
 
 def policy_mermaid(spec: PolicySpec, names: dict[int, str] | None = None) -> str:
-    return policy_diagram.mermaid(spec, names)
+    return policy_diagram.mermaid(spec, names, say=translated)
 
 
 def capitalised(text: str) -> str:

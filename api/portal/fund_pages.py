@@ -10,18 +10,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
 from sqlmodel import select
 
 from api.deps import SessionDep, SettingsDep
 from api.portal.paging import CursorQuery, pager, portal_page
+from api.portal.schema_errors import field_errors, label_of, schema_errors
 from api.portal.uploads import form_sheet
 from api.portal.web import PortalRoute, render
 from api.portal.web import _guard as portal_guard
-from core.errors import Problem
+from core.errors import FieldError, Problem
 from core.policy import Permission, Principal, Target, allows
+from core.said import said, said_of
 from domain.money import CostChannel
 from i18n.formats import number
-from i18n.translate import gettext
+from i18n.translate import N_, gettext, translated
 from models.fund_schemas import CostRateIn, FundRead
 from models.org import Region
 from services.funds import allocation, rates, reads
@@ -32,6 +35,25 @@ router = APIRouter(route_class=PortalRoute, include_in_schema=False, tags=["port
 PortalFundReader = Annotated[Principal, portal_guard(Permission.fund_read)]
 PortalFundManager = Annotated[Principal, portal_guard(Permission.fund_manage)]
 ALLOCATE_FIELDS = ("target", "period", "currency", "amount", "coop_share_percent", "note")
+ALLOCATE_LABELS = {
+    "target": N_("To"),
+    "period": N_("Period"),
+    "currency": N_("Currency"),
+    "amount": N_("Amount per partner"),
+    "coop_share_percent": N_("HQ's share"),
+    "eligible_channels": N_("Eligible channels"),
+    "note": N_("Note"),
+}
+# A rate line's columns, as the rate card's help names them.
+RATE_FIELDS = ("channel", "format", "min_quantity", "max_quantity", "unit", "currency")
+RATE_LABELS = {
+    "channel": N_("channel"),
+    "format": N_("format"),
+    "min_quantity": N_("from"),
+    "max_quantity": N_("to"),
+    "unit": N_("unit price"),
+    "currency": N_("currency"),
+}
 
 
 def _manages(principal: Principal) -> bool:
@@ -148,8 +170,10 @@ async def _posted(request: Request, names: tuple[str, ...]) -> tuple[dict[str, s
 
 
 def _errors(err: Problem) -> dict[str, str]:
-    found = {str(e.get("field")): str(e.get("message")) for e in err.errors or []}
-    return found or {"form": err.detail}
+    """A refusal by field, each named by its label, in the reader's language."""
+    if not err.errors:
+        return {"form": translated(err.detail)}
+    return field_errors(err, (*ALLOCATE_FIELDS, "eligible_channels"), ALLOCATE_LABELS)
 
 
 @router.post("/funds/allocate", response_class=HTMLResponse)
@@ -164,11 +188,7 @@ async def allocate_page(
     try:
         known = [CostChannel(c) for c in channels if c in {x.value for x in CostChannel}]
         if not known:
-            raise Problem(
-                "eligible_channels: tick at least one channel",
-                status=422,
-                errors=[{"field": "eligible_channels", "message": "tick at least one channel"}],
-            )
+            raise FieldError("eligible_channels", said("tick at least one channel"))
         terms = allocation.parse_terms(
             form["period"], form["currency"], form["amount"], form["coop_share_percent"], known
         )
@@ -185,7 +205,7 @@ async def allocate_page(
         if isinstance(err, Problem) and err.status in (401, 403):
             raise
         session.rollback()
-        problem = err if isinstance(err, Problem) else Problem(str(err), status=422)
+        problem = err if isinstance(err, Problem) else Problem(said_of(err), status=422)
         return _funds_page(
             request,
             session,
@@ -233,8 +253,10 @@ async def rates_page(
     posted = await request.form()
     raw = posted.get("rates", "")
     text = raw[:20_000] if isinstance(raw, str) else ""
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    numbers = [n for n, _line in lines]  # the card's rate i is on line numbers[i]
     try:
-        card = [_rate_line(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        card = [_rate_line(n, line) for n, line in lines]
         rates.replace(
             session,
             principal.brand_id,
@@ -252,34 +274,54 @@ async def rates_page(
             None,
             status=422,
             rates_text=text,
-            rates_error=err.detail,
+            rates_error=_rate_problem(err, numbers),
         )
     return RedirectResponse("/funds?done=rates#rates-h", status_code=303)
 
 
 def _rate_line(number: int, line: str) -> CostRateIn:
-    """`channel,format,from,to,unit,currency` -> a rate; 422 naming the line."""
+    """`channel,format,from,to,unit,currency` -> a rate; 422 naming the line and column."""
     parts = [p.strip() for p in line.split(",")]
     if len(parts) != 6:
-        raise _line_problem(number, "give channel, format, from, to, unit price, currency")
+        raise _line_problem(number, said("give channel, format, from, to, unit price, currency"))
     channel, fmt, lo, hi, unit, currency = parts
     try:
-        return CostRateIn(
-            channel=CostChannel(channel.lower()),
-            format=fmt,
-            min_quantity=int(lo or "1"),
-            max_quantity=int(hi) if hi else None,
-            unit=unit,
-            currency=currency,
+        return CostRateIn.model_validate(
+            {
+                "channel": channel.lower(),
+                "format": fmt,
+                "min_quantity": lo or "1",
+                "max_quantity": hi or None,
+                "unit": unit,
+                "currency": currency,
+            }
         )
-    except ValueError as exc:
-        first = str(exc).splitlines()[0][:200]
+    except ValidationError as exc:
+        first = next(iter(schema_errors(exc, RATE_FIELDS, RATE_LABELS).values()))
         raise _line_problem(number, first) from None
 
 
 def _line_problem(number: int, message: str) -> Problem:
+    """`message` is what is wrong on the line, in the reader's language (portal only)."""
     return Problem(
-        f"line {number}: {message}",
+        gettext("Line %(line)s: %(problem)s", line=number, problem=translated(message)),
         status=422,
         errors=[{"field": f"rates.{number}", "message": message}],
     )
+
+
+def _rate_problem(err: Problem, numbers: list[int]) -> str:
+    """The rate card's refusal in the reader's language; the service names `rates.<i>.<field>`
+    (i counts rates, not lines)."""
+    for e in err.errors or []:
+        parts = str(e.get("field", "")).split(".")
+        if len(parts) == 3 and parts[0] == "rates" and parts[1].isdigit():
+            index, column = int(parts[1]), parts[2]
+            message = e.get("message")
+            reason = translated(message if isinstance(message, str) else str(message))
+            what = gettext(
+                "%(field)s: %(reason)s", field=label_of(column, RATE_LABELS), reason=reason
+            )
+            line = numbers[index] if index < len(numbers) else index + 1
+            return gettext("Line %(line)s: %(problem)s", line=line, problem=what)
+    return translated(err.detail)

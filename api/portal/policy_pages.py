@@ -19,11 +19,12 @@ from api.deps import RequestIdDep, SessionDep
 from api.portal import diagram
 from api.portal import policy_form as pf
 from api.portal.web import PortalPolicyReader, PortalRoute, render
+from approvals.builtin import stage_title
 from approvals.policy import ROLE_LABELS, PolicySpec
 from approvals.validate import check_policy
 from core.errors import Forbidden, NotFound, Problem
 from core.policy import Permission, Principal, Target, allows
-from i18n.translate import N_, gettext
+from i18n.translate import N_, gettext, translated
 from models.approvals import ApprovalPolicyVersion
 from services.accounts import active_users, display_name, display_names
 from services.approvals import policies as svc
@@ -39,12 +40,6 @@ DONE = {
     ),
     "archived": N_("Archived: new campaigns can no longer choose this policy."),
 }
-# approvals.policy.ROLE_LABELS, marked for the catalogue.
-ROLE_WORDS = {
-    "partner_gm": N_("the partner's GM"),
-    "region_manager": N_("the region manager"),
-    "brand_reviewer": N_("a brand reviewer"),
-}
 
 
 def _done(table: dict[str, str], key: str) -> str:
@@ -59,7 +54,9 @@ def stages_summary(spec: PolicySpec) -> str:
     if not spec.stages:
         return gettext("No approval")
     conditional = " " + gettext("(conditional)")
-    return " → ".join(s.title + (conditional if s.when else "") for s in spec.stages)
+    return " → ".join(
+        translated(stage_title(s)) + (conditional if s.when else "") for s in spec.stages
+    )
 
 
 def _spec(version: ApprovalPolicyVersion) -> PolicySpec:
@@ -85,7 +82,7 @@ def policy_list(
         for v in views
     ]
     builtins = [
-        {"key": b.value, "label": label, "stages": stages_summary(spec)}
+        {"key": b.value, "label": translated(label), "stages": stages_summary(spec)}
         for b, label, spec in svc.builtins()
     ]
     return render(
@@ -106,6 +103,7 @@ def builtin_page(
     if found is None:
         raise NotFound("approval policy", name)
     builtin, label, spec = found
+    label = translated(label)
     return render(
         request,
         "policy_builtin.html",
@@ -162,7 +160,7 @@ def _editor(
         summary=pf.summary(errors, form),
         anchor=pf.anchor,
         users=users,
-        roles=[(k.value, gettext(ROLE_WORDS.get(k.value, v))) for k, v in ROLE_LABELS.items()],
+        roles=[(k.value, translated(v)) for k, v in ROLE_LABELS.items()],
         choices=pf.choices(),
         boxes=diagram.policy(shown, names) if shown is not None else None,
         mermaid=diagram.policy_mermaid(shown, names) if shown is not None else "",
@@ -223,7 +221,7 @@ async def _save(
         return _editor(request, session, principal, form, view=view, errors=errors, spec=spec)
     spec, errors = pf.to_spec(form)
     if view is None and not form.name:
-        errors.setdefault("name", []).append("give the policy a name")
+        errors.setdefault("name", []).append(gettext("Give the policy a name."))
     if len(form.name) > NAME_LIMIT:
         errors.setdefault("name", []).append(
             gettext("at most %(count)s characters", count=NAME_LIMIT)

@@ -16,10 +16,12 @@ from sqlmodel import Session, col, select
 
 from api.deps import BlobStoreDep, RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.portal.paging import CursorQuery, pager, portal_page
+from api.portal.schema_errors import field_errors, schema_errors
 from api.portal.web import PortalPrintOrderCreator, PortalPrintOrderReader, PortalRoute, render
 from api.routers.print_orders import PDF_URL_SECONDS, print_vendor
 from core.errors import Conflict, FieldError, Forbidden
 from core.policy import Permission, Principal, actor_of
+from core.said import said
 from i18n.catalogues import language_of
 from i18n.context import current_locale
 from i18n.translate import N_, gettext
@@ -50,6 +52,7 @@ STEPS = (
     "delivered",
 )
 FIELDS = ("format", "quantity", "recipient_name", "street", "postal_code", "city", "country")
+ORDER_FIELDS = ("partner_campaign_id", *FIELDS, "wanted_by")
 FIELD_LABELS = {
     "partner_campaign_id": N_("Campaign"),
     "format": N_("Format"),
@@ -131,7 +134,7 @@ def _form(
     session: Session,
     principal: Principal,
     values: dict[str, Any],
-    error: tuple[str, str] | None = None,
+    errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     return render(
@@ -142,7 +145,7 @@ def _form(
         field_labels={k: gettext(v) for k, v in FIELD_LABELS.items()},
         campaigns=orderable_campaigns(session, principal),
         values=values,
-        error=error,
+        errors=errors or {},
     )
 
 
@@ -173,10 +176,8 @@ async def create_print_order_form(
     try:
         body = PrintOrderCreate.model_validate(values)
     except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ())) or "form"
-        message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-        return _form(request, session, principal, values, (field, message), status=422)
+        errors = schema_errors(err, ORDER_FIELDS, FIELD_LABELS)
+        return _form(request, session, principal, values, errors, status=422)
     try:
         made = await run_in_threadpool(  # the vendor's bands are asked over HTTP
             orders.create,
@@ -187,8 +188,14 @@ async def create_print_order_form(
             None,
         )
     except FieldError as err:
-        field = (err.errors or [{}])[0].get("field", "form")
-        return _form(request, session, principal, values, (field, err.detail), status=422)
+        return _form(
+            request,
+            session,
+            principal,
+            values,
+            field_errors(err, ORDER_FIELDS, FIELD_LABELS),
+            status=422,
+        )
     session.commit()
     await workflow_calls.start(await temporal.get(), session, settings, made.order)
     return RedirectResponse(f"/print-orders/{made.order.id}", status_code=303)
@@ -230,7 +237,7 @@ def print_order_pdf_page(
     """The print-ready PDF for a signed-in portal user: a redirect to a signed, expiring URL."""
     order = orders.load(session, principal, print_order_id)
     if not order.pdf_key:
-        raise Conflict(f"print order {print_order_id} has no PDF yet")
+        raise Conflict(said("print order %(id)s has no PDF yet", id=print_order_id))
     url = store.signed_url(
         order.pdf_key, expires_in=PDF_URL_SECONDS, filename=f"print-order-{order.id}.pdf"
     )
@@ -250,11 +257,11 @@ async def decide_print_order_form(
     order = orders.load(session, principal, print_order_id)
     identity = orders.decider(session, principal, order)
     if identity is None:
-        raise Forbidden("You cannot decide this print order now")
+        raise Forbidden(said("You cannot decide this print order now"))
     posted = await request.form()
     choice = str(posted.get("decision", ""))
     if choice not in ("approve", "reject"):
-        raise FieldError("decision", "choose approve or reject")
+        raise FieldError("decision", said("choose approve or reject"))
     action = ChainDecision(
         actor=actor_of(principal),
         decision=choice,
@@ -275,7 +282,7 @@ async def cancel_print_order_form(
 ) -> Response:
     order = orders.load(session, principal, print_order_id)
     if not orders.may_cancel(principal, order):
-        raise Conflict(f"print order {print_order_id} can no longer be cancelled")
+        raise Conflict(said("print order %(id)s can no longer be cancelled", id=print_order_id))
     cancel = PrintOrderCancel(user_id=principal.user_id)
     await workflow_calls.update(await temporal.get(), order, PrintOrderWorkflow.cancel, cancel)
     return RedirectResponse(f"/print-orders/{print_order_id}", status_code=303)

@@ -29,7 +29,7 @@ from core.temporal import SERVICE_DOWN
 from i18n import formats
 from i18n.context import current_locale, current_zone, set_current
 from i18n.labels import mode_label, state_label
-from i18n.translate import N_, gettext, ngettext_unformatted
+from i18n.translate import N_, gettext, ngettext_unformatted, translated
 from models.org import User
 from services.accounts import principal_for
 from services.preferences import Preferences, preferences_for, preferences_for_visitor
@@ -59,7 +59,7 @@ env = Environment(
 # Newstyle: `{{ _("Send by %(date)s", date=d) }}` escapes its values and formats them in.
 env.install_gettext_callables(gettext, ngettext_unformatted, newstyle=True)  # type: ignore[attr-defined]
 env.filters.update(when=formats.when, day=formats.day, clock=formats.clock, number=formats.number)
-env.filters.update(state_label=state_label)
+env.filters.update(state_label=state_label, translated=translated)
 env.globals.update(
     zone_name=formats.zone_name, input_value=formats.input_value, mode_label=mode_label
 )
@@ -292,9 +292,10 @@ PROBLEM_TITLES = (
 
 
 def error_page(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
-    """A refusal in the reader's language: titles and fixed details are catalogue messages
-    (looked up here, where they are shown); a detail built from values stays as it was."""
-    title, detail = (gettext(text) if text else text for text in (title, detail))
+    """A refusal in the reader's language: titles and fixed details are catalogue messages, a
+    detail a service said (core.said.Said) is its message with its values (translated here,
+    where it is shown; the API sends the English); any other detail stays as it was."""
+    title, detail = translated(title), translated(detail)
     if is_htmx(request):
         return render(request, "_error.html", status=status, title=title, detail=detail)
     return render(request, "error.html", status=status, title=title, detail=detail)

@@ -41,6 +41,7 @@ _PAGES = Environment(
 )
 _PAGES.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
 _PAGES.filters["day"] = formats.day
+_PAGES.filters["language_name"] = formats.language_name
 UNKNOWN = N_("This link is not valid. If you keep receiving mail, reply to it and ask.")
 CONSENT_WORDS = {
     "granted": N_("given"),
@@ -99,7 +100,7 @@ def _show(
         _("Your preferences"),
         status=status,
         held=svc.what_we_hold(session, holder),
-        languages=svc.languages(holder),
+        languages={code: formats.language_name(code) for code in svc.languages(holder)},
         channels=svc.channels(holder),
         club=holder.partner.display_name,
         brand=holder.brand.name,

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from core.errors import Conflict, FieldError, Forbidden, NotFound
 from core.policy import Permission, Principal, Target, allows, visibility
+from core.said import said, said_of
 from domain.catalogue import CatalogueState
 from domain.states import TemplateState
 from models.base import utcnow
@@ -144,17 +145,17 @@ def _budget(amount: str | None, currency: str | None) -> tuple[int | None, str]:
     if amount is None and currency is None:
         return None, ""
     if currency is None:
-        raise FieldError("budget_currency", "give the budget's currency, e.g. EUR")
+        raise FieldError("budget_currency", said("give the budget's currency, e.g. EUR"))
     if amount is None:
-        raise FieldError("budget_hint", "give an amount for the currency, e.g. 250.00")
+        raise FieldError("budget_hint", said("give an amount for the currency, e.g. 250.00"))
     try:
         code = parse_currency(currency)
     except TermError as err:
-        raise FieldError("budget_currency", str(err)) from err
+        raise FieldError("budget_currency", said_of(err)) from err
     try:
         return to_minor(amount, code), code
     except TermError as err:
-        raise FieldError("budget_hint", str(err)) from err
+        raise FieldError("budget_hint", said_of(err)) from err
 
 
 def _policy(session: Session, brand_id: int, value: Any) -> tuple[str, int | None]:
@@ -221,7 +222,7 @@ def update_item(
     try:
         check_days(days, changes.get("send_within_days", item.send_within_days))
     except ValueError as err:
-        raise FieldError("send_within_days", str(err)) from err
+        raise FieldError("send_within_days", said_of(err)) from err
     if "budget_hint" in changes or "budget_currency" in changes:
         shown = (
             from_minor(item.budget_hint_minor, item.budget_currency)

@@ -9,7 +9,9 @@ from decimal import Decimal, InvalidOperation
 from sqlmodel import Session
 
 from core.errors import Conflict, FieldError
+from core.said import said
 from domain.money import ClaimState
+from i18n.labels import state_word
 from models.base import utcnow
 from models.claims import Claim
 from services.audit import NewEvent, append_in
@@ -28,14 +30,14 @@ def parse_amount(text: str, field: str = "amount") -> int:
     try:
         value = Decimal(text.strip())
     except InvalidOperation as err:
-        raise FieldError(field, "must be an amount such as 12.50") from err
+        raise FieldError(field, said("must be an amount such as 12.50")) from err
     if not value.is_finite() or value <= 0:
-        raise FieldError(field, "must be more than zero")
+        raise FieldError(field, said("must be more than zero"))
     minor = value * 100
     if minor != minor.to_integral_value():
-        raise FieldError(field, "at most two decimals")
+        raise FieldError(field, said("at most two decimals"))
     if minor > MAX_AMOUNT_MINOR:
-        raise FieldError(field, "is too large")
+        raise FieldError(field, said("is too large"))
     return int(minor)
 
 
@@ -43,7 +45,7 @@ def _kind(data: bytes) -> tuple[str, str]:
     for magic, content_type, ext in (*KINDS, JPEG):
         if data.startswith(magic):
             return content_type, ext
-    raise FieldError("file", "must be a PDF, PNG or JPEG invoice")
+    raise FieldError("file", said("must be a PDF, PNG or JPEG invoice"))
 
 
 def add(
@@ -59,15 +61,21 @@ def add(
     max_bytes: int,
 ) -> Claim:
     if claim.state != ClaimState.draft or not claim.lines:
-        raise Conflict(f"claim {claim.id} is {claim.state}: invoices are added to drafts only")
+        raise Conflict(
+            said(
+                "claim %(id)s is %(state)s: invoices are added to drafts only",
+                id=claim.id,
+                state=state_word(claim.state),
+            )
+        )
     if not data:
-        raise FieldError("file", "is empty")
+        raise FieldError("file", said("is empty"))
     if len(data) > max_bytes:
-        raise FieldError("file", f"is larger than {max_bytes} bytes")
+        raise FieldError("file", said("is larger than %(max)s bytes", max=max_bytes))
     amount_minor = parse_amount(amount)
     text = description.strip()
     if not text:
-        raise FieldError("description", "is required")
+        raise FieldError("description", said("is required"))
     content_type, ext = _kind(data)
     assert claim.id is not None
     n = len(claim.evidence)

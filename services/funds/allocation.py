@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from core.errors import FieldError, Forbidden, NotFound
 from core.policy import Permission, Principal, Target, allows, can_see
+from core.said import said_of
 from domain.money import CostChannel, LedgerKind
 from models.funds import Fund, FundLedgerEntry
 from models.org import Partner, Region
@@ -59,19 +60,19 @@ def parse_terms(
     try:
         parsed_period = parse_period(period)
     except TermError as exc:
-        raise FieldError("period", str(exc)) from None
+        raise FieldError("period", said_of(exc)) from None
     try:
         code = parse_currency(currency)
     except TermError as exc:
-        raise FieldError("currency", str(exc)) from None
+        raise FieldError("currency", said_of(exc)) from None
     try:
         minor = to_minor(amount, code, allow_negative=True)
     except TermError as exc:
-        raise FieldError("amount", str(exc)) from None
+        raise FieldError("amount", said_of(exc)) from None
     try:
         bp = percent_to_bp(share)
     except TermError as exc:
-        raise FieldError("coop_share_percent", str(exc)) from None
+        raise FieldError("coop_share_percent", said_of(exc)) from None
     ordered = tuple(c.value for c in CostChannel if c in set(channels))
     return Terms(parsed_period, code, minor, bp, ordered)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, delete, select
 
 from core.errors import FieldError
+from core.said import said, said_of
 from domain.money import CostChannel
 from models.base import utcnow
 from models.fund_schemas import CostRateIn
@@ -45,23 +46,26 @@ def validate(rates: list[CostRateIn]) -> list[CostRate]:
         try:
             currency = parse_currency(rate.currency)
         except TermError as exc:
-            raise FieldError(f"{where}.currency", str(exc)) from None
+            raise FieldError(f"{where}.currency", said_of(exc)) from None
         if currencies and currency not in currencies:
             raise FieldError(
-                f"{where}.currency", f"every rate is in one currency ({sorted(currencies)[0]})"
+                f"{where}.currency",
+                said(
+                    "every rate is in one currency (%(currency)s)", currency=sorted(currencies)[0]
+                ),
             )
         currencies.add(currency)
         fmt = rate.format.upper()
         if rate.channel == CostChannel.print and not fmt:
-            raise FieldError(f"{where}.format", "a print rate names its format (A4, A5, ...)")
+            raise FieldError(f"{where}.format", said("a print rate names its format (A4, A5, ...)"))
         if rate.channel != CostChannel.print and fmt:
-            raise FieldError(f"{where}.format", "only print rates have a format")
+            raise FieldError(f"{where}.format", said("only print rates have a format"))
         if rate.max_quantity is not None and rate.max_quantity < rate.min_quantity:
-            raise FieldError(f"{where}.max_quantity", "is below min_quantity")
+            raise FieldError(f"{where}.max_quantity", said("is below min_quantity"))
         try:
             unit = to_minor(rate.unit, currency)
         except TermError as exc:
-            raise FieldError(f"{where}.unit", str(exc)) from None
+            raise FieldError(f"{where}.unit", said_of(exc)) from None
         out.append(
             CostRate(
                 brand_id=0,
@@ -88,10 +92,17 @@ def _no_overlap(rates: list[CostRate]) -> None:
         for (lo, hi, _), (next_lo, _next_hi, j) in itertools.pairwise(bands):
             if hi is None or next_lo <= hi:
                 what = f"{channel} {fmt}".strip()
-                upto = "no upper bound" if hi is None else f"up to {hi}"
+                upto = said("no upper bound") if hi is None else said("up to %(max)s", max=hi)
                 raise FieldError(
                     f"rates.{j}.min_quantity",
-                    f"{what}: the band from {next_lo} overlaps the band from {lo} ({upto})",
+                    said(
+                        "%(what)s: the band from %(start)s overlaps the band from %(low)s "
+                        "(%(upto)s)",
+                        what=what,
+                        start=next_lo,
+                        low=lo,
+                        upto=upto,
+                    ),
                 )
 
 

@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from core.errors import FieldError
 from core.policy import Permission, Principal, Target, allows
+from core.said import Listing, said, said_of
 from domain.money import CostChannel
 from models.fund_schemas import SheetRowProblem
 from models.funds import Fund
@@ -74,7 +75,8 @@ def _channels(text: str) -> list[CostChannel]:
     known = {c.value for c in CostChannel}
     bad = [n for n in names if n not in known]
     if bad or not names:
-        raise ValueError(f"{', '.join(bad) or 'none'}: give channels among email, sms, print")
+        given = Listing(bad) if bad else said("none")
+        raise ValueError(said("%(given)s: give channels among email, sms, print", given=given))
     return [CostChannel(n) for n in names]
 
 
@@ -110,12 +112,12 @@ def import_sheet(session: Session, principal: Principal, data: bytes, filename: 
             Target(principal.brand_id, partner.region_id, partner.id),
         ):
             # A partner outside the caller's reach reads as unknown, as the API's 404 does.
-            refuse(number, "partner", f"no partner {cell['partner']!r}")
+            refuse(number, "partner", said("no partner %(code)s", code=repr(cell["partner"])))
             continue
         try:
             channels = _channels(cell["channels"])
         except ValueError as exc:
-            refuse(number, "channels", str(exc))
+            refuse(number, "channels", said_of(exc))
             continue
         try:
             terms = parse_terms(
@@ -162,4 +164,5 @@ def _cell_of(exc: FieldError) -> tuple[str, str]:
     """(sheet column, message) of a refusal naming an API field."""
     errors = exc.errors or [{"field": "amount", "message": str(exc)}]
     name = str(errors[0]["field"])
-    return FIELD_TO_COLUMN.get(name, name), str(errors[0]["message"])
+    message = errors[0]["message"]  # a core.said.Said stays one (str() drops it to English)
+    return FIELD_TO_COLUMN.get(name, name), message if isinstance(message, str) else str(message)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from core.said import said
+
 # ISO 4217 codes in use with their minor-unit exponent (2 unless listed otherwise).
 CURRENCIES: frozenset[str] = frozenset(
     {
@@ -87,10 +89,12 @@ def parse_period(text: str) -> Period:
     """'2026' (a year), '2026-Q4' (a quarter) or '2026-10' (a month)."""
     found = PERIOD.match(text.strip().upper())
     if found is None:
-        raise TermError(f"{text!r} is not a period: write 2026, 2026-Q4 or 2026-10")
+        raise TermError(
+            said("%(text)s is not a period: write 2026, 2026-Q4 or 2026-10", text=repr(text))
+        )
     year = int(found["year"])
     if not 2000 <= year <= 2100:
-        raise TermError(f"{text!r}: the year must be between 2000 and 2100")
+        raise TermError(said("%(text)s: the year must be between 2000 and 2100", text=repr(text)))
     if found["q"]:
         first = (int(found["q"]) - 1) * 3 + 1
         last = first + 2
@@ -111,7 +115,9 @@ def quarter_of(day: date) -> Period:
 def parse_currency(text: str) -> str:
     code = text.strip().upper()
     if code not in CURRENCIES:
-        raise TermError(f"{text!r} is not an ISO 4217 currency code this platform knows")
+        raise TermError(
+            said("%(text)s is not an ISO 4217 currency code this platform knows", text=repr(text))
+        )
     return code
 
 
@@ -124,21 +130,29 @@ def to_minor(text: str, currency: str, *, allow_negative: bool = False) -> int:
     never rounded away."""
     cleaned = str(text).strip().replace(",", "").replace("_", "").replace(" ", "")
     if not cleaned or len(cleaned) > 40:
-        raise TermError("give an amount such as 1000.00")
+        raise TermError(said("give an amount such as 1000.00"))
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
-        raise TermError(f"{text!r} is not an amount: write it like 1000.00") from None
+        raise TermError(
+            said("%(text)s is not an amount: write it like 1000.00", text=repr(text))
+        ) from None
     if not value.is_finite():
-        raise TermError(f"{text!r} is not an amount")
+        raise TermError(said("%(text)s is not an amount", text=repr(text)))
     scaled = value.scaleb(exponent(currency))
     if scaled != scaled.to_integral_value():
-        raise TermError(f"{text!r} has more decimals than {currency} has")
+        raise TermError(
+            said(
+                "%(text)s has more decimals than %(currency)s has",
+                text=repr(text),
+                currency=currency,
+            )
+        )
     minor = int(scaled)
     if minor == 0 or (minor < 0 and not allow_negative):
-        raise TermError("the amount must be more than zero")
+        raise TermError(said("the amount must be more than zero"))
     if abs(minor) >= MAX_MINOR:
-        raise TermError(f"{text!r} is too large")
+        raise TermError(said("%(text)s is too large", text=repr(text)))
     return minor
 
 
@@ -154,10 +168,12 @@ def percent_to_bp(text: str | int) -> int:
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
-        raise TermError(f"{text!r} is not a percentage: write it like 50") from None
+        raise TermError(
+            said("%(text)s is not a percentage: write it like 50", text=repr(text))
+        ) from None
     if not value.is_finite() or not 0 < value <= 100:
-        raise TermError("the co-op share is a percentage above 0 and at most 100")
+        raise TermError(said("the co-op share is a percentage above 0 and at most 100"))
     bp = value * 100
     if bp != bp.to_integral_value():
-        raise TermError(f"{text!r}: at most two decimals (basis points)")
+        raise TermError(said("%(text)s: at most two decimals (basis points)", text=repr(text)))
     return int(bp)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from core.said import said
+
 # Postal code patterns of the countries the network ships to; other countries: 2-10 of
 # letters, digits, spaces and hyphens.
 POSTAL_CODES: dict[str, re.Pattern[str]] = {
@@ -79,8 +81,9 @@ COUNTRIES = frozenset(
 def address_errors(country: str, postal_code: str) -> list[tuple[str, str]]:
     """(field, message) for what is wrong; empty when the address can be shipped to."""
     if country not in COUNTRIES:
-        return [("country", "country must be an ISO 3166-1 alpha-2 code we ship to, e.g. NL")]
+        return [("country", said("country must be an ISO 3166-1 alpha-2 code we ship to, e.g. NL"))]
     pattern = POSTAL_CODES.get(country, OTHER)
     if not pattern.fullmatch(postal_code.upper()):
-        return [("postal_code", f"postal_code is not a valid postal code in {country}")]
+        wrong = said("postal_code is not a valid postal code in %(country)s", country=country)
+        return [("postal_code", wrong)]
     return []

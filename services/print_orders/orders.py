@@ -11,9 +11,12 @@ from sqlmodel import Session, col, select
 
 from core.errors import Conflict, FieldError, NotFound, Problem
 from core.policy import Permission, Principal, Target, allows, can_see
+from core.said import Listing as Items
+from core.said import said
 from domain.money import ChainSubject, PrintOrderState
 from domain.states import PartnerCampaignState
 from domain.workflow_ids import print_order_workflow_id
+from i18n.labels import state_word
 from models.audit import AuditEvent
 from models.base import utcnow
 from models.campaigns import Campaign, PartnerCampaign
@@ -127,7 +130,7 @@ def _orderable(
 ) -> tuple[PartnerCampaign, TemplateVersion]:
     pc = session.get(PartnerCampaign, pc_id)
     if pc is None:
-        raise FieldError("partner_campaign_id", f"partner campaign {pc_id} not found")
+        raise FieldError("partner_campaign_id", said("partner campaign %(id)s not found", id=pc_id))
     access.require(
         principal,
         pc,
@@ -138,7 +141,11 @@ def _orderable(
     )
     if pc.state not in ORDERABLE:
         raise Conflict(
-            f"partner campaign {pc_id} is {pc.state.value}: print copies of approved campaigns only"
+            said(
+                "partner campaign %(id)s is %(state)s: print copies of approved campaigns only",
+                id=pc_id,
+                state=state_word(pc.state.value),
+            )
         )
     campaign = session.get(Campaign, pc.campaign_id)
     assert campaign is not None
@@ -187,15 +194,21 @@ def create(
             return _replayed(earlier, body)
     content = content_of(version)
     if content.print is None:
-        raise FieldError("partner_campaign_id", "this campaign's template has no print variant")
+        raise FieldError(
+            "partner_campaign_id", said("this campaign's template has no print variant")
+        )
     if body.format not in content.print.sizes:
         raise FieldError(
-            "format", f"format must be one of the template's: {', '.join(content.print.sizes)}"
+            "format",
+            said(
+                "format must be one of the template's: %(sizes)s",
+                sizes=Items(content.print.sizes),
+            ),
         )
     for field_name, message in address_errors(body.country, body.postal_code):
         raise FieldError(field_name, message)
     if body.wanted_by <= utcnow().date():
-        raise FieldError("wanted_by", "wanted_by must be a day after today")
+        raise FieldError("wanted_by", said("wanted_by must be a day after today"))
     try:
         products = {p.format: p for p in vendor.products()}
     except VendorError as err:
@@ -206,13 +219,18 @@ def create(
         ) from err
     product = products.get(body.format)
     if product is None:
-        raise FieldError("format", f"the print vendor does not print {body.format}")
+        raise FieldError(
+            "format", said("the print vendor does not print %(format)s", format=body.format)
+        )
     band = product.band_for(body.quantity)
     if band is None:
         raise FieldError(
             "quantity",
-            f"quantity must be within the vendor's bands for {body.format}: "
-            f"{product.quantity_rule()}",
+            said(
+                "quantity must be within the vendor's bands for %(format)s: %(bands)s",
+                format=body.format,
+                bands=product.quantity_rule(),
+            ),
         )
     fund = ledger.fund_for(session, pc.partner_id, utcnow().date())
     order = PrintOrder(

@@ -13,8 +13,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from approvals.facts import ApprovalFacts
 from core.errors import Conflict
 from core.policy import Target
+from core.said import said
 from core.settings import Settings
 from domain.money import CostChannel
+from i18n.labels import state_word
 from models.base import utcnow
 from models.campaigns import PartnerCampaign
 from models.print_order_io import PrintOrderInput, VendorStatus
@@ -84,7 +86,11 @@ async def update(client: Client, order: PrintOrder, update: Any, arg: Any) -> st
         if err.status != RPCStatusCode.NOT_FOUND:
             raise  # the workflow service is down: api/problems.py answers 503
         raise Conflict(
-            f"print order {order.id} is {order.state.value}: it takes no action"
+            said(
+                "print order %(id)s is %(state)s: it takes no action",
+                id=order.id,
+                state=state_word(order.state),
+            )
         ) from err
     return result
 

@@ -206,3 +206,61 @@ async def test_confirm_decide_and_pay_from_the_portal(
     assert resp.status_code == 303, resp.text
     await until(lambda: actions(demo, claim_id)[-1] == "claim.paid", "the payment")
     assert row(demo, claim_id).payment_reference == "SEPA-7"
+
+
+def test_the_invoice_form_says_what_is_wrong_in_the_readers_language(
+    portal: TestClient, demo: Engine, settings: Settings, blob_store: LocalBlobStore
+) -> None:
+    """Amsterdam's GM reads Dutch, then German: the form's own limits and the service's
+    refusals at their fields, never an error page or pydantic's English."""
+    claim_id = draft_claim(demo, settings, blob_store)
+    csrf = sign_in(portal, GM)
+    url = f"/claims/{claim_id}/invoices"
+    pdf = {"file": ("stand.pdf", PDF, "application/pdf")}
+    huge = portal.post(
+        url, data={"csrf_token": csrf, "amount": "9" * 100_000, "description": PAYLOAD}, files=pdf
+    )
+    assert huge.status_code == 422
+    assert "Bedrag: hoogstens 20 tekens." in huge.text and 'id="e-amount"' in huge.text
+    assert "Controleer:" in huge.text and "<script>alert" not in huge.text
+    assert "{{ 7*7 }}" in huge.text  # what was typed stays, as text
+    empty = portal.post(url, data={"csrf_token": csrf, "amount": "1.00"}, files=pdf)
+    assert empty.status_code == 422 and "Waarvoor: vul dit in." in empty.text
+    not_an_invoice = portal.post(
+        url,
+        data={"csrf_token": csrf, "amount": "1.00", "description": "x"},
+        files={"file": ("x.html", b"<html>", "text/html")},
+    )
+    assert not_an_invoice.status_code == 422
+    assert "moet een factuur in PDF, PNG of JPEG zijn" in not_an_invoice.text
+    assert 'id="e-file"' in not_an_invoice.text
+
+    with Session(demo) as s:
+        user = s.exec(select(User).where(User.email == GM)).one()
+        user.locale = "de"
+        s.add(user)
+        s.commit()
+    wrong = portal.post(
+        url, data={"csrf_token": csrf, "amount": "{{7*7}}", "description": "Stand"}, files=pdf
+    )
+    assert wrong.status_code == 422
+    assert "Betrag: muss ein Betrag wie 12.50 sein" in wrong.text
+    no_file = portal.post(url, data={"csrf_token": csrf, "amount": "1.00", "description": "x"})
+    assert no_file.status_code == 422 and "ist leer" in no_file.text
+
+
+def test_a_dutch_gm_reads_the_claims_state_conflict_in_dutch(
+    portal: TestClient, demo: Engine, settings: Settings, blob_store: LocalBlobStore
+) -> None:
+    claim_id = draft_claim(demo, settings, blob_store)
+    set_state(demo, claim_id, ClaimState.approved)
+    csrf = sign_in(portal, GM)  # Amsterdam speaks Dutch
+    refused = portal.post(
+        f"/claims/{claim_id}/invoices",
+        data={"csrf_token": csrf, "amount": "1.00", "description": "x"},
+        files={"file": ("stand.pdf", PDF, "application/pdf")},
+    )
+    assert refused.status_code == 409
+    assert f"claim {claim_id} is goedgekeurd: facturen voeg je alleen aan concepten toe" in (
+        refused.text
+    )

@@ -465,3 +465,41 @@ def test_the_pages_speak_the_partners_language(
     assert "Bei erteilter Einwilligung ist die Quelle nötig" in bad.text
     segs = portal.get("/segments")
     assert "Neues Segment" in segs.text and "Kontakte erreichbar" in segs.text
+
+
+@pytest.mark.parametrize(
+    ("locale", "name", "channel"),
+    [
+        ("nl", "Naam: hoogstens 200 tekens.", "Voorkeur: kies een van de opties."),
+        (
+            "de",
+            "Name: höchstens 200 Zeichen.",
+            "Bevorzugt: Wählen Sie einen der angebotenen Werte.",
+        ),
+    ],
+)
+def test_the_add_form_names_the_field_in_the_readers_language(
+    portal: TestClient,
+    settings: Settings,
+    contacts_demo: Engine,
+    locale: str,
+    name: str,
+    channel: str,
+) -> None:
+    with Session(contacts_demo) as s:
+        editor = s.exec(select(User).where(User.email == EDITOR_AMS)).one()
+        editor.locale = locale
+        s.add(editor)
+        s.commit()
+    token = sign_in_as(portal, settings, contacts_demo, EDITOR_AMS)
+    form = {
+        "csrf_token": token,
+        "partner_id": str(partner_id(contacts_demo, "amsterdam")),
+        "email": "member@example.com",
+        "name": "<script>x</script>{{7*7}}" * 20,
+    }
+    bad = portal.post("/contacts", data=form)
+    assert bad.status_code == 422 and name in bad.text and 'id="name-error"' in bad.text
+    assert "<script>x" not in bad.text and "String should" not in bad.text
+    bad = portal.post("/contacts", data={**form, "name": "Ann", "channel": "{{7*7}}"})
+    assert bad.status_code == 422 and channel in bad.text

@@ -15,7 +15,7 @@ from api.app import create_app
 from core.settings import Settings
 from core.temporal import LazyTemporalClient
 from models.funds import CostRate, Fund
-from models.org import Partner
+from models.org import Partner, User
 from storage.local import LocalBlobStore
 from tests.funds.helpers import ADMIN, GM_AMS, GM_BER, MARKETING
 from tests.portal.test_portal import sign_in
@@ -130,7 +130,7 @@ def test_sheet_report_and_rates(portal: TestClient, demo: Engine) -> None:
     )
     assert r.status_code == 422 and "overlaps" in r.text
     r = portal.post("/funds/rates", data={"csrf_token": token, "rates": "fax,,1,,1,EUR"})
-    assert r.status_code == 422 and "line 1" in r.text
+    assert r.status_code == 422 and "Line 1" in r.text
 
     portal.cookies.clear()
     token = sign_in(portal, MARKETING)
@@ -138,3 +138,57 @@ def test_sheet_report_and_rates(portal: TestClient, demo: Engine) -> None:
     assert (
         portal.post("/funds/rates", data={"csrf_token": token, "rates": rates}).status_code == 403
     )
+
+
+def speaks(engine: Engine, email: str, locale: str) -> None:
+    with Session(engine) as s:
+        user = s.exec(select(User).where(User.email == email)).one()
+        user.locale = locale
+        s.add(user)
+        s.commit()
+
+
+@pytest.mark.parametrize(
+    ("locale", "period", "amount", "channels", "line"),
+    [
+        (
+            "nl",
+            "Periode: 'Q9' is geen periode",
+            "Bedrag per partner: &#39;&lt;script&gt;x&lt;/script&gt;&#39; is geen bedrag",
+            "kies minstens één kanaal",
+            "Regel 3: van: vul een heel getal in, bijvoorbeeld 500.",
+        ),
+        (
+            "de",
+            "Zeitraum: 'Q9' ist kein Zeitraum",
+            "Betrag je Partner: &#39;&lt;script&gt;x&lt;/script&gt;&#39; ist kein Betrag",
+            "wählen Sie mindestens einen Kanal",
+            "Zeile 3: von: Geben Sie eine ganze Zahl ein, z. B. 500.",
+        ),
+    ],
+)
+def test_hq_reads_the_allocation_and_rate_refusals_in_its_language(
+    portal: TestClient,
+    demo: Engine,
+    locale: str,
+    period: str,
+    amount: str,
+    channels: str,
+    line: str,
+) -> None:
+    speaks(demo, ADMIN, locale)
+    token = sign_in(portal, ADMIN)
+    r = allocate_all(portal, token, period="Q9")
+    assert r.status_code == 422 and period.replace("'", "&#39;") in r.text  # type: ignore[attr-defined]
+    r = allocate_all(portal, token, amount="<script>x</script>")
+    assert r.status_code == 422 and amount in r.text  # type: ignore[attr-defined]
+    assert "<script>x" not in r.text  # type: ignore[attr-defined]
+    data = {"csrf_token": token, "target": "all", "period": "2026-Q4", "currency": "EUR"}
+    r = portal.post("/funds/allocate", data={**data, "amount": "10", "coop_share_percent": "50"})
+    assert r.status_code == 422 and channels in r.text
+    rates = "email,,1,,0.05,EUR\n\nprint,A5,{{7*7}},,0.30,EUR\n"
+    r = portal.post("/funds/rates", data={"csrf_token": token, "rates": rates})
+    assert r.status_code == 422 and line in r.text, r.text
+    huge = "email,,1,,0.05," + "E" * 50_000
+    r = portal.post("/funds/rates", data={"csrf_token": token, "rates": huge})
+    assert r.status_code == 422 and "Input should" not in r.text

@@ -121,3 +121,86 @@ def test_the_order_form_lists_orderable_campaigns_and_names_what_is_wrong(
     assert refused.status_code == 422 and 'id="e-quantity"' in refused.text
     with Session(demo) as s:
         assert s.exec(select(PrintOrder)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        (
+            "nl",
+            (
+                "Exemplaren: vul een heel getal in, bijvoorbeeld 500.",
+                "Straat en huisnummer: hoogstens 200 tekens.",
+                "Plaats: moet één regel tekst zijn",
+                "Gewenst op: vul een datum in.",
+                "Controleer:",
+            ),
+        ),
+        (
+            "de",
+            (
+                "Exemplare: Geben Sie eine ganze Zahl ein, z. B. 500.",
+                "Straße und Hausnummer: höchstens 200 Zeichen.",
+                "Ort: muss eine einzelne Textzeile sein",
+                "Gewünscht bis: Geben Sie ein Datum ein.",
+                "Bitte prüfen Sie:",
+            ),
+        ),
+    ],
+)
+def test_the_order_form_says_what_is_wrong_in_the_readers_language(
+    portal: TestClient, demo: Engine, settings: Settings, locale: str, expected: tuple[str, ...]
+) -> None:
+    email = "editor.amsterdam@northwind.example"
+    with Session(demo) as s:
+        user = s.exec(select(User).where(User.email == email)).one()
+        user.locale = locale
+        s.add(user)
+        s.commit()
+    approved = flyer_pc(demo)
+    token = _as(portal, settings, demo, email)
+    body = {k: str(v) for k, v in order_body(approved).items()}
+    bad = {
+        **body,
+        "quantity": "{{7*7}}",
+        "street": "<script>x</script>" * 1000,
+        "city": "Amsterdam\nNoord",
+        "wanted_by": "<img src=x onerror=alert(1)>",
+        "csrf_token": token,
+    }
+    refused = portal.post("/print-orders", data=bad, follow_redirects=False)
+    assert refused.status_code == 422
+    for text in expected:
+        assert text in refused.text
+    for field in ("quantity", "street", "city", "wanted_by"):
+        assert f'id="e-{field}"' in refused.text and f'href="#{field}"' in refused.text
+    assert "<script>x" not in refused.text and "<img src=x" not in refused.text
+    assert "Input should" not in refused.text and ">49<" not in refused.text
+    # The service's own refusals read in the same language, at their field.
+    too_few = {**body, "quantity": "10", "postal_code": "ABC", "csrf_token": token}
+    refused = portal.post("/print-orders", data=too_few, follow_redirects=False)
+    assert refused.status_code == 422 and 'id="e-postal_code"' in refused.text
+    assert (
+        "geen geldige postcode in NL" if locale == "nl" else "keine gültige Postleitzahl in NL"
+    ) in refused.text
+    with Session(demo) as s:
+        assert s.exec(select(PrintOrder)).all() == []
+
+
+def test_a_dutch_editor_reads_the_order_conflicts_in_dutch(
+    portal: TestClient, demo: Engine, settings: Settings
+) -> None:
+    """Amsterdam's editor speaks Dutch (the partner's language): a campaign still being
+    personalised and an order without its PDF are refused in Dutch; the API keeps English."""
+    drafting = flyer_pc(demo, state="drafting")
+    order_id = order_row(demo, flyer_pc(demo))
+    token = _as(portal, settings, demo, "editor.amsterdam@northwind.example")
+    body = {k: str(v) for k, v in order_body(drafting).items()}
+    refused = portal.post("/print-orders", data={**body, "csrf_token": token})
+    assert refused.status_code == 409
+    assert (
+        f"partnercampagne {drafting} is wordt gepersonaliseerd: alleen goedgekeurde campagnes"
+        in refused.text
+    )
+    no_pdf = portal.get(f"/print-orders/{order_id}/pdf", follow_redirects=False)
+    assert no_pdf.status_code == 409 and f"drukorder {order_id} heeft nog geen pdf" in no_pdf.text
