@@ -4,8 +4,9 @@ editors to pick one.
 Derived from the state, not commanded by the workflow: whenever the projection writes a
 transition into `approved` it opens a "schedule" task due at the campaign's send deadline
 (where the workflow schedules it by itself), and any other state closes it. Campaigns
-already approved before the task existed got theirs from migration f26e18n00001. The reminder email comes from the workflow
-(patch "schedule-reminder", domain.scheduling.REMIND_BEFORE before send_by).
+already approved before the task existed got theirs from migration f26e18n00001. The
+reminder email comes from the workflow (patch "schedule-reminder",
+domain.scheduling.REMIND_BEFORE before send_by).
 """
 
 from __future__ import annotations

@@ -82,9 +82,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """End-to-end tests first (a stable sort; each worker of `make test` collects the same
-    order, and `--dist load --maxschedchunk 2` hands them out two at a time): they are the longest (a send
-    through three worker kills takes about two minutes), and one that started last would keep
-    the whole run waiting for it alone."""
+    order, and `--dist load --maxschedchunk 2` hands them out two at a time): they are the
+    longest (a send through three worker kills takes about two minutes), and one that started
+    last would keep the whole run waiting for it alone."""
     items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
 
 
