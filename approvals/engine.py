@@ -32,6 +32,7 @@ from approvals.policy import (
 )
 from approvals.views import Decision, StageView
 from core.policy import Principal, Target, covers
+from core.said import said
 from domain.roles import Role, ScopeType
 
 ROLE_GRANTS: dict[ApproverRole, tuple[Role, ScopeType]] = {
@@ -152,20 +153,22 @@ def refusal(
     current stage; None when they may."""
     stage = chain.current
     if stage is None:
-        return "nothing waits for a decision"
+        return said("nothing waits for a decision")
     subject = on_behalf_of or principal
     if chain.submitted_by in (principal.user_id, subject.user_id):
-        return "Four eyes: the person who submitted cannot decide"
+        return said("Four eyes: the person who submitted cannot decide")
     voted = {v.by for v in stage.votes} | {v.user_id for v in stage.votes}
     if subject.user_id in voted or principal.user_id in voted:
-        return f"You have decided the stage {stage.label!r} already"
+        return said("You have decided the stage %(stage)s already", stage=repr(stage.label))
     if chain.policy.spec.distinct_deciders and subject.user_id in {
         d for p in chain.passed for d in p.deciders
     }:
-        return "This policy wants a different person for each stage: you decided an earlier one"
+        return said(
+            "This policy wants a different person for each stage: you decided an earlier one"
+        )
     if not any(holds_approver(subject, a, target) for a in stage.approvers):
         who = ", ".join(a.label() for a in stage.approvers)
-        return f"Only {who} decides at the stage {stage.label!r}"
+        return said("Only %(who)s decides at the stage %(stage)s", who=who, stage=repr(stage.label))
     return None
 
 

@@ -19,6 +19,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
 from core.errors import Conflict, FieldError, Forbidden, NotFound, Problem
+from domain import refusals
 
 R = TypeVar("R")
 
@@ -60,7 +61,15 @@ def problem_from(err: WorkflowUpdateFailedError, label: str) -> Problem:
         field, _, text = message.partition(": ")
         return FieldError(field, text) if text else Problem(message, status=422)
     problem_cls = _TYPE_TO_PROBLEM.get(cause.type or "", Conflict)
-    return problem_cls(message)
+    return problem_cls(_words(cause) or message)
+
+
+def _words(cause: ApplicationError) -> str | None:
+    """The refusal's English with its catalogue words (domain.refusals), so the portal can
+    show it in the reader's language; None when the workflow sent plain English only."""
+    details = cause.details[0] if cause.details else None
+    found = refusals.rebuilt(details.get("said")) if isinstance(details, dict) else None
+    return found if found is not None and str(found) == cause.message else None
 
 
 async def update_with_start(

@@ -29,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
     from content.spec import BrandRules, TemplateContent, ValidationContext
     from content.validate import validate_values
     from core.policy import Permission, Target, allows, principal_of
+    from core.said import said
+    from domain import refusals
     from domain.scheduling import REMIND_BEFORE, SCHEDULE_REMINDER
     from domain.states import (
         PARTNER_CAMPAIGN_FINAL,
@@ -37,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         TaskKind,
     )
     from domain.workflow_ids import send_workflow_id
+    from i18n.labels import state_word
     from models.claim_io import ClaimStart
     from models.series_io import StandingAnswer, StandingQuery
     from models.workflow_io import (
@@ -91,8 +94,13 @@ def _refuse(
     message: str, kind: str, errors: list[dict[str, str]] | None = None
 ) -> ApplicationError:
     """A refusal the API maps to its HTTP problem: `kind` says which, `errors` lists every
-    field at fault (the message alone would carry only one)."""
-    return ApplicationError(message, {"kind": kind, "errors": errors or []}, type=kind)
+    field at fault (the message alone would carry only one); a message said with its
+    catalogue words carries them too, for the portal (domain.refusals)."""
+    details: dict[str, object] = {"kind": kind, "errors": errors or []}
+    words = refusals.carried(message)
+    if words is not None:
+        details["said"] = words
+    return ApplicationError(str(message), details, type=kind)
 
 
 def pinned_policy(shared: CampaignShared) -> PinnedPolicy:
@@ -461,11 +469,9 @@ class PartnerCampaignWorkflow:
         try:
             next_state(self.state, event.value)
         except TransitionNotAllowed as err:
-            verb = event.value.replace("_", " ")
-            message = f"Cannot {verb} a partner campaign that is {self.state}"
-            raise _refuse(message, "conflict") from err
+            raise _refuse(refusals.cannot(event.value, self.state), "conflict") from err
         if not allows(principal_of(action.actor), Permission.partner_campaign_edit, self._target()):
-            raise _refuse("Your roles do not allow partner_campaign.edit", "forbidden")
+            raise _refuse(said(refusals.NOT_YOURS), "forbidden")
         self._check_partner_action(event, action)
 
     def _check_decision(self, action: PartnerAction) -> Decision:
@@ -480,7 +486,8 @@ class PartnerCampaignWorkflow:
                 [{"field": "decision", "message": "must be approve, request_changes or reject"}],
             ) from None
         if self.state != S.pending_approval or self.chain is None or self.chain.done:
-            raise _refuse(f"Cannot decide on a partner campaign that is {self.state}", "conflict")
+            state = state_word(self.state)
+            raise _refuse(said(refusals.CANNOT_DECIDE, state=state), "conflict")
         on_behalf = principal_of(action.on_behalf_of) if action.on_behalf_of else None
         refused = engine.refusal(
             self.chain, principal_of(action.actor), self._target(), on_behalf_of=on_behalf
@@ -488,11 +495,8 @@ class PartnerCampaignWorkflow:
         if refused is not None:
             raise _refuse(refused, "forbidden")
         if action.revision is not None and action.revision != self.revision:
-            raise _refuse(
-                f"The content changed since you saw it (submission {action.revision}; now "
-                f"{self.revision}): review the current version before deciding",
-                "stale",
-            )
+            changed = said(refusals.CHANGED, seen=action.revision, now=self.revision)
+            raise _refuse(changed, "stale")
         if decision != Decision.approve and not (action.comment or "").strip():
             message = "say what must change or why it is rejected"
             raise _refuse(
@@ -511,7 +515,7 @@ class PartnerCampaignWorkflow:
         elif event == E.submit:
             self._check_values(action.values if action.values is not None else self.values)
             if workflow.now() > self.personalise_until:
-                raise _refuse("The personalisation window has closed", "conflict")
+                raise _refuse(said(refusals.WINDOW_CLOSED), "conflict")
         elif event == E.schedule:
             send_at = action.send_at
             if send_at is None:
