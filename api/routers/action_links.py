@@ -29,7 +29,7 @@ from core.settings import Settings
 from core.temporal import SERVICE_DOWN
 from domain.states import PartnerCampaignState
 from i18n.context import current_locale, speaking
-from i18n.translate import N_, gettext, ngettext
+from i18n.translate import N_, gettext, ngettext, translated
 from i18n.translate import gettext as _
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import Partner, User
@@ -378,7 +378,7 @@ async def _decide(
     except Problem as err:
         return _page(
             _("Not done"),
-            [err.detail, _("Nothing was changed.")],
+            [translated(err.detail), _("Nothing was changed.")],
             status=err.status,
             portal_url=portal,
         )
