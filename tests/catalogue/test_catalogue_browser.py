@@ -6,29 +6,24 @@ submits it; it reaches gm.hamburg@'s inbox and no other GM's."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
 from core.settings import Settings
-from core.temporal import LazyTemporalClient
 from models.campaigns import PartnerCampaign
 from models.catalogue import CatalogueItem, CatalogueOrder
-from models.org import User
-from storage.local import LocalBlobStore
+from tests.portal.browser_app import portal_with_queues, read_in_english
 from tests.portal.test_portal_browser import (
     CHROMEDRIVER,
     CHROMIUM,
     DESKTOP,
     PHONE,
     Browser,
-    free_port,
     served,
     worker,
 )
@@ -124,28 +119,10 @@ def journey(b: Browser, engine: Engine, title: str) -> int:
 async def test_a_partner_orders_from_the_catalogue_on_a_phone(
     settings: Settings, demo: Engine, dev_env: WorkflowEnvironment, tmp_data: Path
 ) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    queue = f"catalogue-{uuid.uuid4().hex[:8]}"
-    local = settings.model_copy(
-        update={
-            "temporal_task_queue": queue,
-            "temporal_delivery_task_queue": f"{queue}-delivery",
-            "temporal_documents_task_queue": f"{queue}-documents",
-            "public_base_url": base,
-        }
-    )
-    store = LocalBlobStore(tmp_data / "assets", settings.secret_key.get_secret_value(), base)
-    app = create_app(
-        local, engine=demo, temporal=LazyTemporalClient(local, dev_env.client), blob_store=store
-    )
-    with Session(demo) as s:
-        # The journey reads the English source text; Hamburg's people would read German
-        # (their partner's language: tests/portal/test_portal_language.py).
-        for user in s.exec(select(User).where(col(User.email).like("%.hamburg@%"))).all():
-            user.locale = "en"
-            s.add(user)
-        s.commit()
+    served_app = portal_with_queues(settings, demo, dev_env.client, tmp_data, "catalogue")
+    app, port, base, local = served_app.app, served_app.port, served_app.base, served_app.settings
+    # Hamburg's people would read German (tests/portal/test_portal_language.py).
+    read_in_english(demo, "%.hamburg@%")
     title = "Spring open day"
     async with worker(dev_env, local, demo), served(app, port):
         browser = await asyncio.to_thread(Browser, base)

@@ -10,14 +10,12 @@ import asyncio
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
 
 from api.app import create_app
 from core.settings import Settings
 from core.temporal import LazyTemporalClient
 from domain.journeys import EnrolmentState
 from domain.states import DeliveryStatus
-from models.org import User
 from storage.local import LocalBlobStore
 from tests.journeys.design_fixtures import (
     EDITOR,
@@ -28,6 +26,7 @@ from tests.journeys.design_fixtures import (
     open_day_version,
     run_side_rows,
 )
+from tests.portal.browser_app import read_in_english
 from tests.portal.test_portal_browser import (
     CHROMEDRIVER,
     CHROMIUM,
@@ -83,13 +82,8 @@ async def test_journey_pages_on_a_phone(
         {EnrolmentState.running: 12, EnrolmentState.completed: 30, EnrolmentState.exited: 2},
         {DeliveryStatus.sent: 41, DeliveryStatus.suppressed: 1},
     )
-    # The layout is checked on the English source text; Amsterdam's people would read Dutch
-    # (their partner's language, tests/journeys/test_portal.py).
-    with Session(demo) as s:
-        for person in s.exec(select(User).where(col(User.email).like("%.amsterdam@%"))).all():
-            person.locale = "en"
-            s.add(person)
-        s.commit()
+    # Amsterdam's people would read Dutch (tests/journeys/test_portal.py).
+    read_in_english(demo, "%.amsterdam@%")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     local = settings.model_copy(update={"public_base_url": base})

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.app import create_app
 from core.settings import Settings
@@ -20,10 +20,10 @@ from core.temporal import LazyTemporalClient
 from domain.money import PrintOrderState
 from models.claim_io import ClaimStart
 from models.funds import Fund
-from models.org import User
 from services.claims import projection, starter
 from storage.local import LocalBlobStore
 from tests.claims.conftest import sent_campaign
+from tests.portal.browser_app import read_in_english
 from tests.portal.test_portal_browser import (
     CHROMEDRIVER,
     CHROMIUM,
@@ -102,12 +102,7 @@ async def test_coop_pages_on_a_phone(
     settings: Settings, demo: Engine, tmp_data: Path, blob_store: LocalBlobStore
 ) -> None:
     fund_id, claim_id, order_id = _seed(demo, settings, blob_store)
-    with Session(demo) as s:
-        # The pages are checked against the English source text; Amsterdam reads Dutch.
-        for user in s.exec(select(User).where(col(User.email).like("%.amsterdam@%"))).all():
-            user.locale = "en"
-            s.add(user)
-        s.commit()
+    read_in_english(demo, "%.amsterdam@%")  # Amsterdam reads Dutch elsewhere
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     local = settings.model_copy(update={"public_base_url": base})

@@ -376,7 +376,7 @@ def journey(browser: Browser, engine: Engine, campaign_name: str) -> int:
     b.go("/inbox")
     assert "Amsterdam" not in b.text()
     b.go(f"/partner-campaigns/{pcid}")
-    assert "not found" in b.text()
+    assert f"Partnerkampagne {pcid} nicht gefunden" in b.text()  # Berlin reads German
 
     # The Amsterdam GM approves from the inbox.
     b.sign_in("gm.amsterdam@northwind.example")
@@ -489,7 +489,7 @@ def send(b: Browser, engine: Engine, cid: int | None, pcid: int, campaign_name: 
     b.go("/outbox")
     assert "Amsterdam" not in b.text() and "amsterdam" not in b.text()
     b.go(f"/partner-campaigns/{pcid}/progress")
-    assert "not found" in b.text()
+    assert "nicht gefunden" in b.text()
 
 
 @pytest.mark.skipif(

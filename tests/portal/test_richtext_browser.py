@@ -24,19 +24,16 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
 from content.sanitize import text_content
 from core.security import issue_access_token
 from core.settings import Settings
-from core.temporal import LazyTemporalClient
 from models.org import User
-from storage.local import LocalBlobStore
+from tests.portal.browser_app import portal_with_queues
 from tests.portal.test_portal_browser import (
     CHROMEDRIVER,
     CHROMIUM,
     PHONE,
     Browser,
-    free_port,
     served,
     worker,
 )
@@ -196,21 +193,8 @@ def editing(b: Browser, pcid: int) -> int:
 async def test_the_editor_formats_filters_and_saves(
     settings: Settings, demo: Engine, dev_env: WorkflowEnvironment, tmp_data: Path
 ) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    queue = f"richtext-{uuid.uuid4().hex[:8]}"
-    local = settings.model_copy(
-        update={
-            "temporal_task_queue": queue,
-            "temporal_delivery_task_queue": f"{queue}-delivery",
-            "temporal_documents_task_queue": f"{queue}-documents",
-            "public_base_url": base,
-        }
-    )
-    store = LocalBlobStore(tmp_data / "assets", settings.secret_key.get_secret_value(), base)
-    app = create_app(
-        local, engine=demo, temporal=LazyTemporalClient(local, dev_env.client), blob_store=store
-    )
+    served_app = portal_with_queues(settings, demo, dev_env.client, tmp_data, "richtext")
+    app, port, base, local = served_app.app, served_app.port, served_app.base, served_app.settings
     cid = _campaign(demo, f"Open day {uuid.uuid4().hex[:6]}")
     token = _hq_token(settings, demo)
     async with (

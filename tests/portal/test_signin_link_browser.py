@@ -17,21 +17,18 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
 from core.security import issue_access_token
 from core.settings import Settings
-from core.temporal import LazyTemporalClient
 from mail.transport import OutboxTransport
 from models.campaigns import Campaign, PartnerCampaign
 from models.org import Partner, Region, User
 from models.templates import Template, TemplateVersion
-from storage.local import LocalBlobStore
+from tests.portal.browser_app import portal_with_queues
 from tests.portal.test_portal_browser import (
     CHROMEDRIVER,
     CHROMIUM,
     PHONE,
     Browser,
-    free_port,
     served,
     worker,
 )
@@ -147,21 +144,8 @@ def from_email_to_submitted(b: Browser, link: str, lang: str = "nl") -> int:
 async def test_invitation_to_submitted_campaign_in_five_taps(
     settings: Settings, demo: Engine, dev_env: WorkflowEnvironment, tmp_data: Path
 ) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    queue = f"links-{uuid.uuid4().hex[:8]}"
-    local = settings.model_copy(
-        update={
-            "temporal_task_queue": queue,
-            "temporal_delivery_task_queue": f"{queue}-delivery",
-            "temporal_documents_task_queue": f"{queue}-documents",
-            "public_base_url": base,
-        }
-    )
-    store = LocalBlobStore(tmp_data / "assets", settings.secret_key.get_secret_value(), base)
-    app = create_app(
-        local, engine=demo, temporal=LazyTemporalClient(local, dev_env.client), blob_store=store
-    )
+    served_app = portal_with_queues(settings, demo, dev_env.client, tmp_data, "links")
+    app, port, base, local = served_app.app, served_app.port, served_app.base, served_app.settings
     name = f"Open day {uuid.uuid4().hex[:6]}"
     cid = _campaign(demo, name)
     with Session(demo) as s:
